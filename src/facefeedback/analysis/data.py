@@ -1,0 +1,273 @@
+"""Reading a study's session features and shaping them for the models.
+
+Every check on user input lives here and raises :class:`AnalysisError` with one
+line that names what was asked for and what is available.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from ..errors import AnalysisError, InputError
+
+logger = logging.getLogger(__name__)
+
+#: Arm names taken as the treated arm when ``treated_arm`` is not given.
+TREATED_ARM_PATTERN = re.compile(r"botox|toxin|botulinum|bont|treat|active|verum", re.IGNORECASE)
+#: Every task averaged per participant and session.
+ALL_TASKS = "all"
+MIN_PER_ARM = 3
+
+
+@dataclass
+class StudyInput:
+    """A session-features table and what is known about the study around it."""
+
+    features: pd.DataFrame
+    sessions: list[str]
+    reference_session: str
+    source: Path
+    root: Path | None = None  # study output folder, when the input is one
+    failures: pd.DataFrame | None = None
+
+
+@dataclass
+class AnalysisData:
+    """The per-participant table the models use, and the choices that made it.
+
+    ``wide`` has one row per participant: ``participant_id``, ``arm``,
+    ``treated`` (1/0), ``baseline`` (outcome at the reference session),
+    ``followup`` (outcome at the analysed session), ``mood_change``,
+    ``mood_pct_change``, ``frown_change``, ``frown_baseline`` and the change of
+    every frown feature (``<feature>_change``) for the predictive model. ``long``
+    has one row per participant and session (``score``, ``frown``, ``session``).
+    """
+
+    wide: pd.DataFrame
+    long: pd.DataFrame
+    outcome: str
+    feature: str
+    task: str
+    session: str
+    reference_session: str
+    sessions: list[str]
+    treated_arm: str
+    control_arm: str
+    excluded: list[str] = field(default_factory=list)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        if path.suffix == ".csv":
+            return pd.read_csv(path, dtype={"participant_id": str, "session": str, "task": str})
+    except Exception as exc:  # noqa: BLE001 - any reader failure is the user's file
+        raise InputError(f"{path}: cannot read session features ({exc})") from None
+    raise InputError(f"{path}: session features must be a .parquet or .csv file")
+
+
+def load_study(path) -> StudyInput:
+    """Read a study output folder or a session-features file (parquet or csv).
+
+    Session order comes from ``study.json`` when there is one (next to the
+    features folder); otherwise the reference session is the one whose rows are
+    marked ``is_reference`` and the others follow in order of first appearance.
+    """
+    path = Path(path)
+    root = None
+    if path.is_dir():
+        root = path
+        candidates = [path / "features" / "session_features.parquet",
+                      path / "features" / "session_features.csv"]
+        found = [c for c in candidates if c.exists()]
+        if not found:
+            raise InputError(f"{path}: no features/session_features.parquet or .csv; "
+                             "give a study output folder or a session-features file")
+        table_path = found[0]
+    elif path.exists():
+        table_path = path
+        if path.parent.name == "features" and (path.parent.parent / "study.json").exists():
+            root = path.parent.parent
+    else:
+        raise InputError(f"{path}: no such file or folder")
+    features = _read_table(table_path)
+    missing = [c for c in (*schema.SESSION_ID_COLUMNS, "is_reference") if c not in features]
+    if missing:
+        raise InputError(f"{table_path}: not a session-features table; missing {', '.join(missing)}")
+    for col in schema.SESSION_ID_COLUMNS:
+        features[col] = features[col].astype(str)
+    sessions, reference = _session_order(features, root)
+    failures = None
+    if root is not None and (root / "failures.csv").exists():
+        failures = pd.read_csv(root / "failures.csv", dtype=str).fillna("")
+    return StudyInput(features, sessions, reference, table_path, root, failures)
+
+
+def _session_order(features: pd.DataFrame, root: Path | None) -> tuple[list[str], str]:
+    present = list(dict.fromkeys(features["session"]))
+    if root is not None and (root / "study.json").exists():
+        study = json.loads((root / "study.json").read_text())
+        if study.get("sessions"):
+            listed = [str(s) for s in study["sessions"]]
+            reference = str(study.get("reference_session", listed[0]))
+            return [s for s in listed if s in present], reference
+    refs = list(dict.fromkeys(features.loc[features["is_reference"].astype(bool), "session"]))
+    if len(refs) != 1:
+        raise InputError(f"cannot tell the reference session: rows marked is_reference belong to "
+                         f"{refs or 'no session'}")
+    return refs + [s for s in present if s != refs[0]], refs[0]
+
+
+def available_scales(features: pd.DataFrame) -> list[str]:
+    """Score columns: those with a change column that are neither ids nor recording features."""
+    skip = set(schema.summary_feature_names()) | set(schema.SESSION_ID_COLUMNS)
+    return [c for c in features.columns
+            if c not in skip and not c.endswith(schema.CHANGE_SUFFIX)
+            and c + schema.CHANGE_SUFFIX in features.columns
+            and pd.api.types.is_numeric_dtype(features[c])]
+
+
+def frown_feature_names(features: pd.DataFrame) -> list[str]:
+    """Recording features present in the table, without the recording-quality ones."""
+    quality = {"n_frames", "duration_s", "valid_fraction"}
+    return [f for f in schema.summary_feature_names() if f in features.columns and f not in quality]
+
+
+def choose_arms(arms: list[str], treated: str | None, control: str | None) -> tuple[str, str]:
+    """The treated and control arm among ``arms`` (see :data:`TREATED_ARM_PATTERN`)."""
+    listed = ", ".join(arms)
+    if len(arms) < 2:
+        raise AnalysisError(f"the study has one arm only ({listed}); the analysis compares a treated "
+                            "arm with a control arm")
+    if treated is None:
+        matches = [a for a in arms if TREATED_ARM_PATTERN.search(a)]
+        if len(matches) != 1:
+            raise AnalysisError(f"cannot tell the treated arm; name it with --treated-arm "
+                                f"(arms: {listed})")
+        treated = matches[0]
+    if treated not in arms:
+        raise AnalysisError(f"treated arm {treated!r} is not in the data; arms: {listed}")
+    others = [a for a in arms if a != treated]
+    if control is None:
+        if len(others) != 1:
+            raise AnalysisError(f"the study has {len(arms)} arms; name the control arm with "
+                                f"--control-arm (arms: {listed})")
+        control = others[0]
+    if control not in others:
+        raise AnalysisError(f"control arm {control!r} is not one of the other arms: {', '.join(others)}")
+    return treated, control
+
+
+def _select_task(features: pd.DataFrame, task: str | None) -> tuple[pd.DataFrame, str]:
+    tasks = sorted(features["task"].unique())
+    if task is None:
+        if len(tasks) > 1:
+            raise AnalysisError(f"the study has several tasks; choose one with --task (tasks: "
+                                f"{', '.join(tasks)}), or --task {ALL_TASKS} to average them")
+        task = tasks[0]
+    if task == ALL_TASKS:
+        numeric = [c for c in features.columns
+                   if pd.api.types.is_numeric_dtype(features[c]) and c != "is_reference"]
+        keys = ["participant_id", "arm", "session"]
+        averaged = features.groupby(keys, sort=False)[numeric].mean().reset_index()
+        averaged["task"] = ALL_TASKS
+        return averaged, task
+    if task not in tasks:
+        raise AnalysisError(f"task {task!r} is not in the data; tasks: {', '.join(tasks)}")
+    return features[features["task"] == task].copy(), task
+
+
+def prepare(study: StudyInput, outcome: str, feature: str = "frown_intensity_mean",
+            task: str | None = None, session: str | None = None,
+            treated_arm: str | None = None, control_arm: str | None = None) -> AnalysisData:
+    """Check the requested analysis against the data and build :class:`AnalysisData`.
+
+    Parameters
+    ----------
+    study : StudyInput
+        From :func:`load_study`.
+    outcome : str
+        Questionnaire scale (a score column such as ``HAMD17``).
+    feature : str
+        Recording feature whose change is the frown measure.
+    task : str, optional
+        Task to analyse; required when there are several (``"all"`` averages them).
+    session : str, optional
+        Session compared with the reference; default the last one.
+    treated_arm, control_arm : str, optional
+        Arm names; see :func:`choose_arms`.
+
+    Raises
+    ------
+    AnalysisError
+        When the outcome, feature, task, session or arms are not in the data, or
+        an arm has fewer than three participants with complete data.
+    """
+    table = study.features
+    scales = available_scales(table)
+    if outcome not in scales:
+        raise AnalysisError(f"outcome scale {outcome!r} is not in the data; scales available: "
+                            f"{', '.join(scales) or 'none'}")
+    features = frown_feature_names(table)
+    if feature not in features or feature + schema.CHANGE_SUFFIX not in table:
+        raise AnalysisError(f"feature {feature!r} does not exist; features available: "
+                            f"{', '.join(features)}")
+    treated, control = choose_arms(sorted(table["arm"].unique()), treated_arm, control_arm)
+    table, task = _select_task(table[table["arm"].isin([treated, control])], task)
+    reference = study.reference_session
+    later = [s for s in study.sessions if s != reference]
+    if not later:
+        raise AnalysisError(f"the data hold only the reference session {reference!r}; "
+                            "a change needs a later session")
+    session = session or later[-1]
+    if session not in later:
+        raise AnalysisError(f"session {session!r} is not a session after the reference; "
+                            f"sessions: {', '.join(later)}")
+    base = table[table["session"] == reference].set_index("participant_id")
+    follow = table[table["session"] == session].set_index("participant_id")
+    change_cols = [f + schema.CHANGE_SUFFIX for f in features if f + schema.CHANGE_SUFFIX in follow]
+    wide = pd.DataFrame({
+        "arm": follow["arm"],
+        "followup": follow[outcome],
+        "mood_change": follow[outcome + schema.CHANGE_SUFFIX],
+        "mood_pct_change": follow.get(outcome + schema.PCT_CHANGE_SUFFIX,
+                                      pd.Series(np.nan, index=follow.index)),
+        "frown_change": follow[feature + schema.CHANGE_SUFFIX],
+    })
+    wide["baseline"] = base[outcome].reindex(wide.index)
+    wide["frown_baseline"] = base[feature].reindex(wide.index)
+    wide = wide.join(follow[change_cols].add_prefix("x_"))
+    needed = ["baseline", "followup", "mood_change", "frown_change"]
+    complete = wide[needed].notna().all(axis=1)
+    excluded = sorted(wide.index[~complete])
+    if excluded:
+        logger.warning("%d participants lack %s or %s at %s or %s and are left out: %s",
+                       len(excluded), outcome, feature, reference, session, ", ".join(excluded))
+    wide = wide[complete].reset_index()
+    wide["treated"] = (wide["arm"] == treated).astype(int)
+    counts = wide["arm"].value_counts()
+    for arm in (treated, control):
+        if counts.get(arm, 0) < MIN_PER_ARM:
+            raise AnalysisError(
+                f"arm {arm!r} has {counts.get(arm, 0)} participants with {outcome} and {feature} at "
+                f"{reference} and {session}; at least {MIN_PER_ARM} per arm are needed")
+    keep = set(wide["participant_id"])
+    long = table[table["participant_id"].isin(keep)][
+        ["participant_id", "arm", "session", outcome, feature]].rename(
+        columns={outcome: "score", feature: "frown"})
+    long = long[long["session"].isin(study.sessions)].dropna(subset=["score", "frown"])
+    long["visit"] = long["session"].map({s: i for i, s in enumerate(study.sessions)})
+    long["treated"] = (long["arm"] == treated).astype(int)
+    return AnalysisData(wide=wide, long=long.sort_values(["participant_id", "visit"]),
+                        outcome=outcome, feature=feature, task=task, session=session,
+                        reference_session=reference, sessions=study.sessions,
+                        treated_arm=treated, control_arm=control, excluded=excluded)

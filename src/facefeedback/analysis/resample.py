@@ -1,0 +1,125 @@
+"""Vectorised resampling: stratified bootstrap and within-group permutations.
+
+Refitting a model object per resample costs milliseconds; stacking the
+resamples and solving all least-squares problems at once with NumPy costs
+microseconds each, which is what makes 5000 resamples interactive.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Resamples solved per batch (bounds memory: batch x n x p floats).
+BATCH = 1000
+
+
+def stratified_indices(groups: np.ndarray, n_draws: int, rng: np.random.Generator,
+                       *, replace: bool) -> np.ndarray:
+    """Row indices of ``n_draws`` resamples that keep every group's size.
+
+    With ``replace=True`` each group is bootstrapped (drawn with replacement);
+    with ``replace=False`` each group is permuted in place, so a row only trades
+    places with rows of its own group.
+
+    Returns
+    -------
+    ndarray of int, shape (n_draws, n)
+    """
+    groups = np.asarray(groups)
+    out = np.empty((n_draws, groups.size), dtype=np.int64)
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        if replace:
+            pick = rng.integers(0, idx.size, (n_draws, idx.size))
+        else:
+            pick = np.argsort(rng.random((n_draws, idx.size)), axis=1)
+        out[:, idx] = idx[pick]
+    return out
+
+
+def batched_ols(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least-squares coefficients of many problems at once.
+
+    Parameters
+    ----------
+    x : ndarray, shape (b, n, p)
+    y : ndarray, shape (b, n)
+
+    Returns
+    -------
+    ndarray, shape (b, p); rows whose design is singular are NaN.
+    """
+    xtx = np.einsum("bni,bnj->bij", x, x)
+    xty = np.einsum("bni,bn->bi", x, y)
+    singular = np.linalg.cond(xtx) > 1e12
+    xtx[singular] = np.eye(x.shape[2])
+    beta = np.linalg.solve(xtx, xty[..., None])[..., 0]
+    beta[singular] = np.nan
+    return beta
+
+
+def bootstrap_ols(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_boot: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """OLS coefficients on ``n_boot`` case resamples stratified by ``groups``.
+
+    Returns
+    -------
+    ndarray, shape (n_boot, p)
+    """
+    idx = stratified_indices(groups, n_boot, rng, replace=True)
+    out = np.empty((n_boot, x.shape[1]))
+    for start in range(0, n_boot, BATCH):
+        rows = idx[start:start + BATCH]
+        out[start:start + BATCH] = batched_ols(x[rows], y[rows])
+    return out
+
+
+def percentile_interval(draws: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of bootstrap draws (NaN draws, from singular resamples, ignored)."""
+    draws = np.asarray(draws, dtype=float)
+    draws = draws[np.isfinite(draws)]
+    if draws.size == 0:
+        return float("nan"), float("nan")
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def freedman_lane_t(x: np.ndarray, y: np.ndarray, column: int, groups: np.ndarray,
+                    n_perm: int, rng: np.random.Generator) -> tuple[float, np.ndarray]:
+    """Permutation distribution of the t statistic of one coefficient (Freedman & Lane 1983).
+
+    The residuals of the model without ``column`` are permuted within
+    ``groups`` and added back to its fitted values; the full model is refitted
+    on each permuted outcome. Because the design stays fixed, all refits are one
+    matrix product. Permuting within groups (the arms) keeps the arm difference
+    in the data, so only the association of the tested term is broken.
+
+    Returns
+    -------
+    t_observed : float
+    t_permuted : ndarray, shape (n_perm,)
+    """
+    n, p = x.shape
+    reduced = np.delete(x, column, axis=1)
+    fitted = reduced @ np.linalg.lstsq(reduced, y, rcond=None)[0]
+    resid = y - fitted
+    pinv = np.linalg.pinv(x)
+    scale = np.sqrt(np.linalg.inv(x.T @ x)[column, column])
+
+    def t_stats(ys: np.ndarray) -> np.ndarray:
+        beta = ys @ pinv.T
+        res = ys - beta @ x.T
+        sigma = np.sqrt((res ** 2).sum(axis=1) / (n - p))
+        return beta[:, column] / (sigma * scale)
+
+    t_obs = float(t_stats(y[None, :])[0])
+    idx = stratified_indices(groups, n_perm, rng, replace=False)
+    t_perm = np.concatenate([t_stats(fitted[None, :] + resid[idx[s:s + BATCH]])
+                             for s in range(0, n_perm, BATCH)])
+    return t_obs, t_perm
+
+
+def permutation_p(observed: float, permuted: np.ndarray) -> float:
+    """Two-sided permutation p-value, counting the observed statistic (never 0)."""
+    return float((1 + np.sum(np.abs(permuted) >= abs(observed) - 1e-12)) / (1 + permuted.size))

@@ -1,0 +1,315 @@
+"""Simulated studies with known truth, in the layout the study pipeline writes.
+
+Generative model
+----------------
+For participant ``i`` in arm ``T_i`` (1 = toxin, 0 = placebo) and visit ``s``
+(``s = 0`` is the baseline; ``w_s = s / (S - 1)`` rises linearly to 1 at the last
+visit):
+
+* baseline depression ``H0_i ~ N(baseline_mean, baseline_sd)`` (HAM-D 17 points)
+  and baseline frowning ``F0_i ~ N(frown_baseline_mean, frown_baseline_sd)``
+  (``frown_intensity_mean``, frown units);
+* change in frowning ``dF_is = frown * T_i + u_i + e_is`` with a persistent
+  participant part ``u_i ~ N(0, frown_sd_participant)`` and a visit part
+  ``e_is ~ N(0, frown_sd_visit)`` (the toxin acts within two weeks, so its effect is
+  the same at every later visit);
+* change in mood ``dH_is = w_s (placebo + direct * T_i) + b dF_is +
+  baseline_slope (H0_i - baseline_mean) + v_i + n_is`` with ``b = mediated / frown``
+  (points per frown unit), ``v_i ~ N(0, mood_sd_participant)``,
+  ``n_is ~ N(0, mood_sd_visit)``.
+
+At the last visit the toxin-vs-placebo difference in mood is ``direct + mediated``
+points, of which ``mediated`` runs through frowning; the coefficient of the change
+in frowning in the primary model is ``b``. HAM-D 17 scores are rounded and kept
+in 0-52. A MADRS score is ``madrs_scale`` times the same latent severity (before
+rounding) plus independent rating noise ``madrs_sd_rating``, rounded and kept
+in 0-60. Frown features of every recording come from synthetic frames whose
+valid-frame mean of ``frown_intensity`` is ``F0_i + dF_is``
+(:mod:`facefeedback.analysis.synthetic_frames`).
+
+The defaults reproduce the published scale: HAM-D -47 % with toxin vs -9 % with
+placebo at the last visit (Wollmer et al. 2012) and response rates of about
+50 % vs 15 % (Finzi & Rosenthal 2014); ``docs/analysis.md`` lists the rates the
+defaults give.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from ..errors import AnalysisError
+from . import synthetic_frames
+
+PRIMARY_SCALE = "HAMD17"
+SECOND_SCALE = "MADRS"
+TASK = "rest"
+
+
+@dataclass(frozen=True)
+class Effects:
+    """Effects at the last visit: the study's known truth.
+
+    Attributes
+    ----------
+    frown : float
+        Toxin-minus-placebo change in ``frown_intensity_mean`` (frown units).
+    direct : float
+        Toxin effect on HAM-D 17 not carried by frowning (points).
+    mediated : float
+        Toxin effect on HAM-D 17 carried by the change in frowning (points);
+        the frown-to-mood slope is ``mediated / frown``.
+    placebo : float
+        Change in HAM-D 17 in both arms at the last visit (points).
+    """
+
+    frown: float = -0.25
+    direct: float = -3.5
+    mediated: float = -6.25
+    placebo: float = -2.25
+
+    @property
+    def slope(self) -> float:
+        """Points of HAM-D 17 per frown unit of change in frowning (``b``)."""
+        if self.frown == 0:
+            if self.mediated != 0:
+                raise AnalysisError(
+                    f"a mediated effect ({self.mediated:g}) needs a non-zero frown effect")
+            return 0.0
+        return self.mediated / self.frown
+
+    @classmethod
+    def parse(cls, items: list[str] | None) -> "Effects":
+        """Effects from ``["frown=-0.25", "mediated=0", ...]``; names not given keep defaults.
+
+        ``none`` alone means no effect at all (frown, direct and mediated are 0,
+        the placebo response stays).
+        """
+        if not items:
+            return cls()
+        if items == ["none"]:
+            return cls(frown=0.0, direct=0.0, mediated=0.0)
+        names = [f.name for f in dataclasses.fields(cls)]
+        values: dict[str, float] = {}
+        for item in items:
+            key, sep, text = item.partition("=")
+            if not sep or key not in names:
+                raise AnalysisError(
+                    f"effect {item!r} is not NAME=VALUE with NAME one of {', '.join(names)} "
+                    "(or 'none')")
+            try:
+                values[key] = float(text)
+            except ValueError:
+                raise AnalysisError(f"effect {item!r}: {text!r} is not a number") from None
+        effects = cls(**values)
+        effects.slope  # noqa: B018 - raises when the combination is impossible
+        return effects
+
+
+@dataclass(frozen=True)
+class SimulationSettings:
+    """Everything that defines a simulated study except the seed."""
+
+    n_per_arm: int = 40
+    effects: Effects = Effects()
+    sessions: tuple[str, ...] = ("baseline", "week3", "week6")
+    arms: tuple[str, str] = ("botox", "placebo")
+    baseline_mean: float = 25.0
+    baseline_sd: float = 4.0
+    baseline_slope: float = -0.2
+    mood_sd_participant: float = 6.0
+    mood_sd_visit: float = 5.0
+    frown_baseline_mean: float = 0.35
+    frown_baseline_sd: float = 0.12
+    frown_sd_participant: float = 0.09
+    frown_sd_visit: float = 0.08
+    madrs_scale: float = 1.2
+    madrs_sd_rating: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.n_per_arm < 1:
+            raise AnalysisError(f"n per arm must be at least 1, got {self.n_per_arm}")
+        if len(self.sessions) < 2:
+            raise AnalysisError("a simulated study needs a baseline and at least one later visit")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _clip_round(values: np.ndarray, scale: str) -> np.ndarray:
+    low, high = schema.KNOWN_SCALES[scale][:2]
+    return np.clip(np.round(values), low, high)
+
+
+def simulate_levels(settings: SimulationSettings, rng: np.random.Generator) -> pd.DataFrame:
+    """Participant x visit table of frown level and scale scores from the generative model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per participant and session: ``participant_id``, ``arm``,
+        ``session``, ``age``, ``frown_intensity_mean``, ``HAMD17``, ``MADRS``.
+    """
+    eff, n = settings.effects, settings.n_per_arm
+    n_total, n_visits = 2 * n, len(settings.sessions)
+    treated = np.repeat([1.0, 0.0], n)
+    h0 = rng.normal(settings.baseline_mean, settings.baseline_sd, n_total)
+    f0 = rng.normal(settings.frown_baseline_mean, settings.frown_baseline_sd, n_total)
+    u = rng.normal(0.0, settings.frown_sd_participant, n_total)
+    v = rng.normal(0.0, settings.mood_sd_participant, n_total)
+    weights = np.arange(n_visits) / (n_visits - 1)
+    d_frown = eff.frown * treated[:, None] + u[:, None] + rng.normal(
+        0.0, settings.frown_sd_visit, (n_total, n_visits))
+    h0_scored = _clip_round(h0, PRIMARY_SCALE)
+    d_mood = (weights[None, :] * (eff.placebo + eff.direct * treated[:, None])
+              + eff.slope * d_frown
+              + settings.baseline_slope * (h0_scored - settings.baseline_mean)[:, None]
+              + v[:, None] + rng.normal(0.0, settings.mood_sd_visit, (n_total, n_visits)))
+    d_frown[:, 0] = 0.0
+    d_mood[:, 0] = 0.0
+    latent = h0_scored[:, None] + d_mood
+    madrs = settings.madrs_scale * latent + rng.normal(0.0, settings.madrs_sd_rating, latent.shape)
+    width = len(str(n_total))
+    ids = [f"sub-{i + 1:0{width}d}" for i in range(n_total)]
+    arm = np.where(treated == 1, settings.arms[0], settings.arms[1])
+    age = np.round(rng.normal(45.0, 11.0, n_total).clip(18, 80))
+    return pd.DataFrame({
+        "participant_id": np.repeat(ids, n_visits),
+        "arm": np.repeat(arm, n_visits),
+        "session": np.tile(settings.sessions, n_total),
+        "age": np.repeat(age, n_visits),
+        "frown_intensity_mean": (f0[:, None] + d_frown).ravel(),
+        PRIMARY_SCALE: _clip_round(latent, PRIMARY_SCALE).ravel(),
+        SECOND_SCALE: _clip_round(madrs, SECOND_SCALE).ravel(),
+    })
+
+
+def add_change_columns(table: pd.DataFrame, columns: list[str], reference: str) -> pd.DataFrame:
+    """Add ``X_change`` and ``X_pct_change`` against the reference session (contract rules)."""
+    keys = ["participant_id", "task"]
+    ref = table.loc[table["session"] == reference, keys + columns]
+    merged = table[keys].merge(ref, on=keys, how="left", suffixes=("", "_ref"))
+    new = {}
+    for col in columns:
+        base = merged[col].to_numpy(dtype=float)
+        change = table[col].to_numpy(dtype=float) - base
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pct = np.where(base != 0, 100.0 * change / base, np.nan)
+        new[col + schema.CHANGE_SUFFIX] = change
+        new[col + schema.PCT_CHANGE_SUFFIX] = pct
+    return pd.concat([table, pd.DataFrame(new, index=table.index)], axis=1)
+
+
+def simulate_study(settings: SimulationSettings, seed: int = 0, *,
+                   with_frames: bool = True) -> tuple[pd.DataFrame, dict | None]:
+    """A simulated ``session_features`` table (and the synthetic signals behind it).
+
+    Parameters
+    ----------
+    settings : SimulationSettings
+        Design and known truth.
+    seed : int
+        Seed of the random generator; the same seed gives the same study.
+    with_frames : bool
+        Synthesize frames and take every recording feature from them. Without
+        frames only ``frown_intensity_mean`` and the scores are filled, which is
+        all the power and calibration runs need (and much faster).
+
+    Returns
+    -------
+    features : pandas.DataFrame
+        The long table of ``docs/data_contract.md``.
+    signals : dict or None
+        Per-frame arrays (rows in the order of ``features``), when ``with_frames``.
+    """
+    rng = np.random.default_rng(seed)
+    table = simulate_levels(settings, rng)
+    table.insert(3, "task", TASK)
+    table.insert(4, "recording_id", table["participant_id"] + "_" + table["session"] + "_" + TASK)
+    feature_names = schema.summary_feature_names()
+    signals = None
+    if with_frames:
+        signals = synthetic_frames.synthesize_signals(table["frown_intensity_mean"].to_numpy(), rng)
+        feats = synthetic_frames.recording_features(signals)
+    else:
+        feats = pd.DataFrame({name: np.nan for name in feature_names}, index=table.index)
+        feats["frown_intensity_mean"] = table["frown_intensity_mean"]
+    table = pd.concat([table.drop(columns="frown_intensity_mean"), feats.set_index(table.index)],
+                      axis=1)
+    scales = [PRIMARY_SCALE, SECOND_SCALE]
+    table = table[[c for c in table.columns if c not in scales] + scales]
+    table = add_change_columns(table, feature_names + scales, settings.sessions[0])
+    table["is_reference"] = table["session"] == settings.sessions[0]
+    return table, signals
+
+
+def _atomic_write(path, write) -> None:
+    """Write through ``write(tmp_path)`` then rename, so a stopped run leaves no half file."""
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    tmp.replace(path)
+
+
+def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0) -> dict:
+    """Simulate a study and write it in the study pipeline's output layout.
+
+    Writes ``study.json``, ``features/session_features.parquet`` and ``.csv``,
+    ``recordings/<recording_id>/frames.parquet`` and ``summary.json`` and an empty
+    ``failures.csv`` under ``out_dir``.
+
+    Returns
+    -------
+    dict
+        The content of ``study.json``, whose ``"simulation"`` entry holds the
+        settings, the seed and the true coefficients.
+    """
+    import json
+    from pathlib import Path
+
+    from .. import __version__
+
+    out = Path(out_dir)
+    table, signals = simulate_study(settings, seed, with_frames=True)
+    rng = np.random.default_rng([seed, 1])
+    feature_names = schema.summary_feature_names()
+    for row, rec in enumerate(table["recording_id"]):
+        rec_dir = out / "recordings" / rec
+        rec_dir.mkdir(parents=True, exist_ok=True)
+        frames = synthetic_frames.frames_table(signals, row, rng)
+        _atomic_write(rec_dir / "frames.parquet", lambda p: frames.to_parquet(p, index=False))
+        summary = {"source": f"simulated:{rec}",
+                   "features": {k: _json_number(table.at[row, k]) for k in feature_names},
+                   "events": [], "calibration": {}}
+        _atomic_write(rec_dir / "summary.json",
+                      lambda p: p.write_text(json.dumps(summary, indent=1)))
+    (out / "features").mkdir(parents=True, exist_ok=True)
+    _atomic_write(out / "features" / "session_features.parquet",
+                  lambda p: table.to_parquet(p, index=False))
+    _atomic_write(out / "features" / "session_features.csv",
+                  lambda p: table.to_csv(p, index=False))
+    _atomic_write(out / "failures.csv", lambda p: p.write_text("recording_id,path,error\n"))
+    eff = settings.effects
+    study = {
+        "sessions": list(settings.sessions),
+        "reference_session": settings.sessions[0],
+        "simulation": {
+            "seed": seed,
+            "settings": settings.to_dict(),
+            "truth": {"frown_effect": eff.frown, "direct_effect": eff.direct,
+                      "indirect_effect": eff.mediated, "frown_slope": eff.slope,
+                      "total_effect": eff.direct + eff.mediated, "outcome": PRIMARY_SCALE,
+                      "feature": "frown_intensity_mean", "session": settings.sessions[-1]},
+        },
+        "provenance": {"generator": "facefeedback simulate", "version": __version__},
+    }
+    _atomic_write(out / "study.json", lambda p: p.write_text(json.dumps(study, indent=2)))
+    return study
+
+
+def _json_number(value) -> float | None:
+    value = float(value)
+    return None if not np.isfinite(value) else value

@@ -1,0 +1,133 @@
+"""Synthetic per-frame tables for simulated recordings.
+
+The simulator needs per-frame data for two reasons: the report draws example
+frown time series from ``frames.parquet``, and the recording-level features of a
+simulated study should be what the pipeline would compute from those frames.
+Everything here works on a ``(recordings, frames)`` array at once, so a study of
+a few hundred recordings takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+
+#: Frames per second and length of every simulated recording.
+FPS = 10.0
+DURATION_S = 20.0
+#: Frown intensity (FU) above which a simulated frame counts as frowning.
+FROWN_THRESHOLD_FU = 0.5
+#: Fraction of frames that are not usable (no face, or head turned away).
+INVALID_FRACTION = 0.03
+
+
+def synthesize_signals(levels: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Per-frame signals whose valid-frame mean of ``frown_intensity`` equals ``levels``.
+
+    Parameters
+    ----------
+    levels : ndarray of shape (n_recordings,)
+        Mean frown intensity over valid frames, in frown units (FU).
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    dict of str to ndarray of shape (n_recordings, n_frames)
+        ``timestamp_s``, ``valid``, ``face_detected``, ``frown_intensity`` and the
+        three frown components. Invalid frames without a face hold NaN.
+    """
+    levels = np.asarray(levels, dtype=float)
+    n_rec, n_frames = levels.size, int(round(FPS * DURATION_S))
+    # Slow AR(1) drift plus brief frown bursts: the shape of real frown traces.
+    noise = rng.normal(0.0, 0.06, (n_rec, n_frames))
+    drift = np.empty_like(noise)
+    drift[:, 0] = noise[:, 0]
+    for t in range(1, n_frames):
+        drift[:, t] = 0.9 * drift[:, t - 1] + noise[:, t]
+    bursts = np.zeros((n_rec, n_frames))
+    starts = rng.random((n_rec, n_frames)) < np.clip(levels, 0.02, None)[:, None] / 40.0
+    kernel = np.hanning(int(2 * FPS))
+    for i in np.flatnonzero(starts.any(axis=1)):
+        bursts[i] = np.convolve(starts[i].astype(float), kernel, mode="same")
+    valid = rng.random((n_rec, n_frames)) >= INVALID_FRACTION
+    face = valid | (rng.random((n_rec, n_frames)) < 0.5)
+    shape = drift + 0.6 * bursts
+    shape_mean = np.nanmean(np.where(valid, shape, np.nan), axis=1)
+    frown = levels[:, None] + shape - shape_mean[:, None]
+    frown = np.where(face, frown, np.nan)
+    jitter = rng.normal(0.0, 0.004, (3, n_rec, n_frames))
+    signals = {
+        "timestamp_s": np.broadcast_to(np.arange(n_frames) / FPS, (n_rec, n_frames)).copy(),
+        "face_detected": face,
+        "valid": valid,
+        "frown_intensity": frown,
+        "brow_gap": 0.42 - 0.06 * frown + jitter[0],
+        "brow_lowering": 0.30 - 0.04 * frown + jitter[1],
+        "glabella_lines": 1.0 + 0.8 * frown + 20 * jitter[2],
+    }
+    for name in schema.COMPONENTS:
+        signals[name] = np.where(face, signals[name], np.nan)
+    return signals
+
+
+def recording_features(signals: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Recording-level features (``schema.summary_feature_names()``) of synthetic signals.
+
+    Statistics are taken over valid frames, as the pipeline does; a frown event
+    is a run of frames above :data:`FROWN_THRESHOLD_FU` (a plain threshold, not
+    the pipeline's hysteresis, which the synthetic traces do not need).
+    """
+    valid = signals["valid"]
+    n_rec, n_frames = valid.shape
+    out: dict[str, np.ndarray] = {
+        "n_frames": np.full(n_rec, float(n_frames)),
+        "duration_s": signals["timestamp_s"][:, -1] - signals["timestamp_s"][:, 0],
+        "valid_fraction": valid.mean(axis=1),
+    }
+    frowning = valid & (np.nan_to_num(signals["frown_intensity"]) > FROWN_THRESHOLD_FU)
+    onsets = frowning[:, 0].astype(int) + (np.diff(frowning.astype(int), axis=1) == 1).sum(axis=1)
+    valid_min = valid.sum(axis=1) / FPS / 60.0
+    out["frown_time_pct"] = 100.0 * frowning.sum(axis=1) / valid.sum(axis=1)
+    out["frown_events_per_min"] = onsets / valid_min
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["frown_event_duration_mean_s"] = np.where(
+            onsets > 0, frowning.sum(axis=1) / FPS / np.maximum(onsets, 1), np.nan)
+    out["frown_events_n"] = onsets.astype(float)
+    for signal in schema.SUMMARISED_SIGNALS:
+        values = np.where(valid, signals[signal], np.nan)
+        out[f"{signal}_mean"] = np.nanmean(values, axis=1)
+        out[f"{signal}_median"] = np.nanmedian(values, axis=1)
+        out[f"{signal}_p90"] = np.nanpercentile(values, 90, axis=1)
+        down = schema.COMPONENT_FROWN_SIGN.get(signal, 1) < 0
+        out[f"{signal}_peak"] = np.nanmin(values, axis=1) if down else np.nanmax(values, axis=1)
+    return pd.DataFrame(out)[schema.summary_feature_names()]
+
+
+def frames_table(signals: dict[str, np.ndarray], row: int, rng: np.random.Generator) -> pd.DataFrame:
+    """The per-frame table (``schema.FRAME_COLUMNS``) of one synthetic recording."""
+    valid = signals["valid"][row]
+    face = signals["face_detected"][row]
+    n = valid.size
+    frown = signals["frown_intensity"][row]
+    pose = rng.normal(0.0, 3.0, (3, n))
+    pose[:, ~face] = np.nan
+    table = {
+        "frame": np.arange(n, dtype=np.int64),
+        "timestamp_s": signals["timestamp_s"][row],
+        "face_detected": face,
+        "n_faces": face.astype(np.int64),
+        "yaw": pose[0], "pitch": pose[1], "roll": pose[2],
+        "brow_gap": signals["brow_gap"][row],
+        "brow_lowering": signals["brow_lowering"][row],
+        "glabella_lines": signals["glabella_lines"][row],
+        "frown_intensity": frown,
+        "frowning": valid & (np.nan_to_num(frown) > FROWN_THRESHOLD_FU),
+        "sharpness": np.where(face, rng.normal(120.0, 15.0, n), np.nan),
+        "brightness": np.where(face, rng.normal(130.0, 8.0, n), np.nan),
+        "valid": valid,
+    }
+    frame = pd.DataFrame(table)
+    return frame.astype({name: dtype for name, dtype, _, _ in schema.FRAME_COLUMNS})

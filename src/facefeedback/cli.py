@@ -1,0 +1,56 @@
+"""The ``facefeedback`` command. Thin: it parses arguments and calls the stages.
+
+Each subcommand lives in a module that defines ``add_parser(subparsers)``, which
+registers the subcommand and sets ``func`` (called with the parsed arguments,
+returning an exit status). Known errors print as one line, with no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from . import __version__
+from .errors import FaceFeedbackError
+
+#: Modules that register subcommands, in the order ``--help`` lists them.
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "facefeedback.commands.extract",
+    "facefeedback.commands.calibrate",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="facefeedback",
+        description="Measure frowning in participant videos and relate it to mood.",
+    )
+    parser.add_argument("--version", action="version", version=f"facefeedback {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(name).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except FaceFeedbackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

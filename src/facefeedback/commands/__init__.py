@@ -1,0 +1,1 @@
+"""Subcommands of the ``facefeedback`` command, one module each (see ``facefeedback.cli``)."""

@@ -1,0 +1,44 @@
+"""``facefeedback calibrate``: a participant's neutral reference from a baseline recording."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .extract import add_common_input_options, resolve_config
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("calibrate", help="make a participant's neutral reference from a recording",
+                       description="Measure a baseline recording and save its neutral reference: the median "
+                                   "of each component over a neutral segment (--segment) or over the least "
+                                   "frowning frames (--percentile). Pass the file to 'extract --calibration'.")
+    p.add_argument("input", help="baseline video (or image of a neutral face)")
+    p.add_argument("--out", required=True, metavar="FILE", help="calibration file to write (JSON)")
+    p.add_argument("--participant", metavar="ID", help="participant id stored in the file")
+    p.add_argument("--segment", nargs=2, type=float, metavar=("START", "END"),
+                   help="neutral segment in seconds")
+    p.add_argument("--percentile", type=float, metavar="P",
+                   help="neutral = frames at or below this percentile of frowning (default 20)")
+    add_common_input_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..extract import process_recording
+    from ..frown import calibrate
+
+    config = resolve_config(args)
+    segment = args.segment or (None, None)
+    config = config.updated(**{"calibration.percentile": args.percentile,
+                               "calibration.segment_start_s": segment[0],
+                               "calibration.segment_end_s": segment[1]})
+    result = process_recording(args.input, config)
+    cal = calibrate(result.frames, config.frown, config.calibration, source=str(args.input),
+                    participant_id=args.participant)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    cal.save(args.out)
+    n = cal.neutral
+    print(f"{args.input}: neutral from {cal.n_frames} frames ({cal.method}): brow_gap {n.brow_gap:.4f}, "
+          f"brow_lowering {n.brow_lowering:.4f}, glabella_lines {n.glabella_lines:.4f} -> {args.out}")
+    return 0

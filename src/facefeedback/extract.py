@@ -1,0 +1,183 @@
+"""One recording in, its per-frame table, summary and provenance out.
+
+:func:`process_recording` runs the per-frame path over a source and builds the
+table once; :func:`write_recording` writes ``frames.parquet`` (or ``.csv``),
+``summary.json`` and ``provenance.json`` into a temporary folder and renames it
+into place, so a failed or killed run never leaves a half-written output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .config import Config, config_hash, dump_config
+from .frown import Calibration, population_calibration
+from .io import FrameSource
+from .measure import FrameMeasurer, MeasurementBuffer, build_frame_table
+from .summary import events_to_json, summarise
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RecordingResult:
+    """Everything :func:`write_recording` writes for one recording."""
+
+    name: str
+    frames: pd.DataFrame
+    summary: dict
+    provenance: dict = field(default_factory=dict)
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    import cv2
+    import mediapipe
+
+    return {"facefeedback": __version__, "mediapipe": mediapipe.__version__, "opencv": cv2.__version__,
+            "numpy": np.__version__, "pandas": pd.__version__, "python": platform.python_version()}
+
+
+def measure_source(source: FrameSource, config: Config, progress: bool = False) -> pd.DataFrame:
+    """Raw per-frame measurements of an open source (before calibration)."""
+    from tqdm import tqdm
+
+    info = source.info
+    total = None
+    if info.n_frames:
+        total = int(np.ceil(info.n_frames / source.stride))
+    buffer = MeasurementBuffer(blendshapes=config.landmarks.model_path is not None)
+    with FrameMeasurer(config, static_image_mode=source.kind == "image") as measurer:
+        bar = tqdm(total=total, desc=info.name, unit="frame", disable=(not progress) or None, leave=False)
+        try:
+            for frame in source:
+                buffer.append(measurer.measure(frame))
+                bar.update()
+        finally:
+            bar.close()
+    return buffer.raw_table()
+
+
+def process_recording(path: str | os.PathLike, config: Config, calibration: Calibration | None = None,
+                      name: str | None = None, progress: bool | None = None) -> RecordingResult:
+    """Measure one video or image file.
+
+    Parameters
+    ----------
+    path : path
+        The recording.
+    config : Config
+    calibration : Calibration, optional
+        The participant's neutral reference; the population default when None.
+    name : str, optional
+        Output name (default: the file's stem).
+    progress : bool, optional
+        Show a progress bar (default: ``config.progress``).
+
+    Raises
+    ------
+    InputError
+        The file is missing, not a video or image, corrupt, truncated or undecodable.
+    """
+    path = Path(path)
+    started = time.perf_counter()
+    inp = config.input
+    with FrameSource(path, stride=inp.stride, start_s=inp.start_s, end_s=inp.end_s, max_side=inp.max_side) as src:
+        info = src.info
+        raw = measure_source(src, config, config.progress if progress is None else progress)
+    calibration = calibration or population_calibration(config.frown)
+    table = build_frame_table(raw, calibration, config)
+    features, events = summarise(table, config.events)
+    elapsed = time.perf_counter() - started
+    summary = {
+        "source": str(path),
+        "features": features,
+        "events": events_to_json(events),
+        "calibration": calibration.to_json(),
+    }
+    provenance = {
+        "input": {"path": str(path), "sha256": file_sha256(path), "bytes": path.stat().st_size,
+                  "kind": info.kind, "width": info.width, "height": info.height,
+                  "declared_fps": info.fps, "declared_frames": info.n_frames},
+        "config": dump_config(config),
+        "config_hash": config_hash(config),
+        "backend": "face_landmarker" if config.landmarks.model_path else "facemesh",
+        "versions": versions(),
+        "frames_processed": int(len(table)),
+        "run_time_s": round(elapsed, 3),
+        "processing_fps": round(len(table) / elapsed, 2) if elapsed > 0 else None,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    return RecordingResult(name or path.stem, table, summary, provenance)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, allow_nan=True, default=_json_default) + "\n")
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def write_table(table: pd.DataFrame, path: Path) -> None:
+    """Write a table as Parquet or CSV (by suffix)."""
+    if path.suffix == ".csv":
+        table.to_csv(path, index=False)
+    else:
+        table.to_parquet(path, index=False)
+
+
+def write_recording(result: RecordingResult, out_dir: str | os.PathLike, fmt: str = "parquet") -> Path:
+    """Write a recording's outputs into ``out_dir/<name>/``, atomically (temporary folder, then rename)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / result.name
+    tmp = out_dir / f".{result.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        write_table(result.frames, tmp / ("frames.csv" if fmt == "csv" else "frames.parquet"))
+        _write_json(tmp / "summary.json", result.summary)
+        _write_json(tmp / "provenance.json", result.provenance)
+        replace_dir(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Move a finished temporary folder to ``final``, replacing an older one."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

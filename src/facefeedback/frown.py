@@ -1,0 +1,257 @@
+"""The frown: corrugator and procerus components, glabellar lines, and frown_intensity.
+
+Components (measured on landmarks aligned to the frontal reference, so head
+rotation and distance to the camera are removed first):
+
+``brow_gap``
+    Corrugator supercilii: mean distance between the medial brow ends (lower and
+    upper edge of each brow head), divided by the inter-ocular distance (IOD,
+    between the eye centres). Smaller when the brows are drawn together.
+``brow_lowering``
+    Procerus and depressor supercilii: mean height of the medial brow heads above
+    the inner eye corners, divided by the IOD. Smaller when the medial brows are
+    pulled down.
+``glabella_lines``
+    The skin between the brows, resampled from the image into a landmark-anchored
+    patch of fixed size in IOD units (so it does not depend on the face's size or
+    tilt in the picture), taken to log intensity (so a change of light, which
+    multiplies intensity, does not change it), and filtered with second-derivative
+    -of-Gaussian kernels oriented across vertical and oblique (up to 30 deg) lines,
+    at two scales. The score is the mean positive (dark-valley) response, x 100.
+
+``frown_intensity`` combines them against a neutral reference (see
+:func:`frown_intensity`): 0 on the neutral face, 1 for a typical full deliberate frown.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .config import CalibrationConfig, FrownConfig, NeutralReference
+from .errors import InputError
+from .geometry import (BROW_MEDIAL_LEFT, BROW_MEDIAL_RIGHT, INNER_EYE_CORNERS, Alignment,
+                       eye_centres, reference_face)
+from .schema import COMPONENTS
+
+# -- glabella patch, in reference units (IOD = 1, origin between the eyes, y down) --
+PATCH_X = (-0.19, 0.19)
+PATCH_Y = (-0.62, -0.16)
+PATCH_PX_PER_IOD = 48
+#: Filter scales in IOD units (about 1.5 mm and 3 mm on an adult face).
+RIDGE_SIGMAS_IOD = (0.025, 0.05)
+#: Normals of the lines looked for: lines from vertical to 30 deg oblique either way.
+RIDGE_ANGLES_DEG = (-30.0, -15.0, 0.0, 15.0, 30.0)
+_LOG_EPS = 0.02
+
+
+def brow_geometry(aligned: np.ndarray) -> tuple[float, float]:
+    """``brow_gap`` and ``brow_lowering`` from landmarks in reference units."""
+    right_eye, left_eye = eye_centres(aligned)
+    iod = float(np.linalg.norm((left_eye - right_eye)[:2]))
+    gaps = [np.linalg.norm((aligned[r] - aligned[l])[:2]) for r, l in zip(BROW_MEDIAL_RIGHT, BROW_MEDIAL_LEFT)]
+    brow_r = aligned[list(BROW_MEDIAL_RIGHT), 1].mean()
+    brow_l = aligned[list(BROW_MEDIAL_LEFT), 1].mean()
+    corner_r, corner_l = aligned[INNER_EYE_CORNERS[0], 1], aligned[INNER_EYE_CORNERS[1], 1]
+    lowering = ((corner_r - brow_r) + (corner_l - brow_l)) / 2.0  # y grows downwards
+    return float(np.mean(gaps) / iod), float(lowering / iod)
+
+
+class GlabellaFilter:
+    """Oriented ridge energy of the glabellar skin; built once, applied to every frame."""
+
+    def __init__(self) -> None:
+        self.width = int(round((PATCH_X[1] - PATCH_X[0]) * PATCH_PX_PER_IOD))
+        self.height = int(round((PATCH_Y[1] - PATCH_Y[0]) * PATCH_PX_PER_IOD))
+        self.z = float(reference_face()[[9, 8, 168], 2].mean())
+        margin = int(np.ceil(3 * max(RIDGE_SIGMAS_IOD) * PATCH_PX_PER_IOD))
+        self.margin = margin
+        self.kernels = [self._kernel(s * PATCH_PX_PER_IOD, a, margin)
+                        for s in RIDGE_SIGMAS_IOD for a in RIDGE_ANGLES_DEG]
+        yy, xx = np.mgrid[0:self.height, 0:self.width]
+        cy, cx = (self.height - 1) / 2, (self.width - 1) / 2
+        window = np.exp(-0.5 * (((xx - cx) / (0.45 * self.width)) ** 2 + ((yy - cy) / (0.45 * self.height)) ** 2))
+        self.window = (window / window.sum()).astype(np.float32)
+
+    @staticmethod
+    def _kernel(sigma: float, angle_deg: float, half: int) -> np.ndarray:
+        """Scale-normalised second derivative of a Gaussian across lines whose normal is at ``angle``."""
+        yy, xx = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
+        a = np.radians(angle_deg)
+        u = xx * np.cos(a) + yy * np.sin(a)  # across the line
+        v = -xx * np.sin(a) + yy * np.cos(a)  # along the line (smoothed 2x longer)
+        g = np.exp(-0.5 * (u**2 / sigma**2 + v**2 / (2 * sigma) ** 2))
+        k = (u**2 / sigma**2 - 1.0) * g
+        k -= k.mean()  # no response to flat or linearly shaded skin
+        k /= np.abs(k).sum() / 2.0
+        return k.astype(np.float32)
+
+    def patch_matrix(self, alignment: Alignment) -> np.ndarray:
+        """2x3 affine matrix taking patch pixels (with margin) to image pixels."""
+        m = self.margin
+        corners = np.array([[PATCH_X[0], PATCH_Y[0]], [PATCH_X[1], PATCH_Y[0]], [PATCH_X[0], PATCH_Y[1]]])
+        ref = np.column_stack([corners, np.full(3, self.z)])
+        img = alignment.to_image(ref)[:, :2]
+        u = np.array([[-m, -m], [self.width + m, -m], [-m, self.height + m]], dtype=np.float64)
+        # Solve img = A @ [u, v, 1]
+        design = np.column_stack([u, np.ones(3)])
+        return np.linalg.solve(design, img).T
+
+    def patch(self, gray: np.ndarray, alignment: Alignment) -> np.ndarray:
+        """The glabellar patch (with filter margin) resampled from a grey image, float32 0-1."""
+        m = self.patch_matrix(alignment)
+        out_w, out_h = self.width + 2 * self.margin, self.height + 2 * self.margin
+        shrink = alignment.iod_px / PATCH_PX_PER_IOD
+        if shrink > 1.25:
+            # Resample from a shrunk crop so that fine skin texture does not alias.
+            corners = m @ np.array([[0, out_w, 0, out_w], [0, 0, out_h, out_h], [1, 1, 1, 1]], dtype=np.float64)
+            x0, y0 = np.floor(corners.min(axis=1)).astype(int) - 2
+            x1, y1 = np.ceil(corners.max(axis=1)).astype(int) + 2
+            h, w = gray.shape
+            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+            if x1 - x0 < 4 or y1 - y0 < 4:
+                return np.full((out_h, out_w), np.nan, np.float32)
+            crop = gray[y0:y1, x0:x1]
+            small = cv2.resize(crop, None, fx=1 / shrink, fy=1 / shrink, interpolation=cv2.INTER_AREA)
+            sx, sy = small.shape[1] / crop.shape[1], small.shape[0] / crop.shape[0]
+            m = np.array([[sx, 0, -sx * x0], [0, sy, -sy * y0]]) @ np.vstack([m, [0, 0, 1]])
+            gray = small
+        patch = cv2.warpAffine(gray, m, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_REPLICATE)
+        return patch.astype(np.float32) / 255.0
+
+    def energy(self, patch: np.ndarray) -> float:
+        """Mean positive oriented ridge response of a patch (x 100)."""
+        if not np.isfinite(patch).all():
+            return float("nan")
+        logp = np.log(patch + _LOG_EPS)
+        m = self.margin
+        best = None
+        for k in self.kernels:
+            r = cv2.filter2D(logp, cv2.CV_32F, k, borderType=cv2.BORDER_REFLECT)[m:-m, m:-m]
+            best = r if best is None else np.maximum(best, r)
+        return float(100.0 * (np.maximum(best, 0.0) * self.window).sum())
+
+    def __call__(self, gray: np.ndarray, alignment: Alignment) -> float:
+        return self.energy(self.patch(gray, alignment))
+
+
+def frown_terms(components: dict[str, np.ndarray], neutral: NeutralReference, params: FrownConfig
+                ) -> dict[str, np.ndarray]:
+    """Each component's contribution in frown units (before weighting), clipped at 0.
+
+    ``brow_gap`` and ``brow_lowering``: relative shrinkage from neutral, divided by the
+    shrinkage of a typical full frown; ``glabella_lines``: natural-log ratio to neutral,
+    divided by that of a typical full frown. Changes away from frowning (a raised inner
+    brow, AU1; lines fading under softer light) count as 0, not as negative frowning.
+    """
+    gap = np.asarray(components["brow_gap"], dtype=np.float64)
+    low = np.asarray(components["brow_lowering"], dtype=np.float64)
+    lines = np.asarray(components["glabella_lines"], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw = {
+            "brow_gap": (neutral.brow_gap - gap) / neutral.brow_gap,
+            "brow_lowering": (neutral.brow_lowering - low) / neutral.brow_lowering,
+            "glabella_lines": np.log(np.maximum(lines, 1e-6) / neutral.glabella_lines),
+        }
+    out = {}
+    for name, value in raw.items():
+        value = np.where(np.isfinite(value), value, np.nan)
+        out[name] = np.maximum(value, 0.0) / params.full_frown[name]
+    out["glabella_lines"] = np.where(np.isnan(lines), np.nan, out["glabella_lines"])
+    return out
+
+
+def frown_intensity(components: dict[str, np.ndarray], neutral: NeutralReference, params: FrownConfig
+                    ) -> np.ndarray:
+    """``frown_intensity = sum_i w_i * term_i / sum_i w_i`` (see :func:`frown_terms`); NaN without a face.
+
+    Works on arrays (a recording) and on scalars (one live frame).
+    """
+    terms = frown_terms(components, neutral, params)
+    total = sum(params.weights.values())
+    return sum(params.weights[k] * terms[k] for k in COMPONENTS) / total
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A participant's neutral reference, and where it came from."""
+
+    neutral: NeutralReference
+    method: str  # "population", "percentile" or "segment"
+    source: str = ""
+    n_frames: int = 0
+    participant_id: str | None = None
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["neutral"] = self.neutral.model_dump()
+        return d
+
+    @classmethod
+    def from_json(cls, data: dict, origin: str = "calibration") -> "Calibration":
+        try:
+            neutral = NeutralReference.model_validate(data["neutral"])
+            return cls(neutral, str(data.get("method", "file")), str(data.get("source", "")),
+                       int(data.get("n_frames", 0)), data.get("participant_id"))
+        except Exception as exc:  # KeyError, pydantic errors, wrong types
+            raise InputError(f"{origin}: not a calibration file ({exc.__class__.__name__}: "
+                             f"{str(exc).splitlines()[0]})") from None
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Calibration":
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: no such calibration file")
+        try:
+            data = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: not a calibration file (invalid JSON: {exc})") from None
+        return cls.from_json(data, str(path))
+
+
+def population_calibration(params: FrownConfig) -> Calibration:
+    """The default reference when a participant has no calibration of their own."""
+    return Calibration(params.population_neutral, "population", "population default (configs/default.yaml)")
+
+
+def calibrate(frames, params: FrownConfig, rule: CalibrationConfig, source: str = "",
+              participant_id: str | None = None) -> Calibration:
+    """Fit a participant's neutral reference from a recording's per-frame table.
+
+    With ``rule.segment_start_s``/``segment_end_s``: the median of each component over
+    the valid frames of that segment. Otherwise: the frames whose frown_intensity
+    against the population default is at or below ``rule.percentile`` (the least
+    frowning part of the recording), and the median of each component over them.
+    """
+    valid = frames["valid"].to_numpy(bool) & frames[list(COMPONENTS)].notna().all(axis=1).to_numpy()
+    if rule.segment_start_s is not None or rule.segment_end_s is not None:
+        t = frames["timestamp_s"].to_numpy()
+        lo = rule.segment_start_s or 0.0
+        hi = rule.segment_end_s if rule.segment_end_s is not None else np.inf
+        pick = valid & (t >= lo) & (t < hi)
+        method = "segment"
+    else:
+        comps = {k: frames[k].to_numpy(np.float64) for k in COMPONENTS}
+        provisional = frown_intensity(comps, params.population_neutral, params)
+        pick = valid.copy()
+        if pick.any():
+            cut = np.nanpercentile(provisional[valid], rule.percentile)
+            pick &= provisional <= cut
+        method = "percentile"
+    n = int(pick.sum())
+    if n < rule.min_frames:
+        raise InputError(f"{source or 'recording'}: only {n} valid neutral frames for calibration "
+                         f"(need {rule.min_frames}); check the face is visible and frontal")
+    neutral = NeutralReference(**{k: float(np.median(frames[k].to_numpy(np.float64)[pick])) for k in COMPONENTS})
+    return Calibration(neutral, method, source, n, participant_id)

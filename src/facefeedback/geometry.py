@@ -1,0 +1,170 @@
+"""Rigid alignment of the 478 MediaPipe landmarks to a frontal reference, and head pose.
+
+The reference (``data/reference_face.npy``, made by ``scripts/make_reference.py``)
+is a frontal, left-right symmetric face in *reference units*: the origin is the
+midpoint between the eye centres, x points to the image right, y down, z away
+from the camera, and the distance between the eye centres is 1. A frame's
+landmarks are aligned to it with a similarity transform (Umeyama) fitted on
+points that expressions barely move (eye corners, nose bridge and tip, temples,
+upper forehead), so a frown cannot tilt the alignment. Brow measurements are
+taken in the aligned coordinates: in-plane rotation, scale and most of yaw and
+pitch are removed before anything is measured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+# -- landmark indices (MediaPipe Face Mesh topology) --------------------------
+#: "right"/"left" are the participant's own sides (right = image left in a selfie view).
+EYE_RIGHT_CORNERS = (33, 133)  # outer, inner
+EYE_LEFT_CORNERS = (263, 362)  # outer, inner
+INNER_EYE_CORNERS = (133, 362)  # right, left
+#: Medial brow ends (lower and upper edge of the brow head), right then left.
+BROW_MEDIAL_RIGHT = (55, 107)
+BROW_MEDIAL_LEFT = (285, 336)
+BROW_RIGHT = (46, 53, 52, 65, 55, 70, 63, 105, 66, 107)
+BROW_LEFT = (276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
+#: Points that expressions barely move: the rigid anchor of the alignment.
+STABLE_POINTS = (
+    33, 133, 362, 263,            # eye corners
+    168, 6, 197, 195, 5, 4, 1,    # nose bridge and tip
+    127, 356, 234, 454, 93, 323,  # temples and cheek contour
+    10, 109, 338,                 # upper forehead
+)
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """A frame's landmarks in reference units, and the transform that put them there.
+
+    ``aligned = scale * points @ rotation.T + translation``; ``points`` are in image
+    pixels (z in the same units as x). ``yaw``, ``pitch`` and ``roll`` (degrees) are the
+    head pose: the rotation taking the frontal reference to the observed head.
+    """
+
+    aligned: np.ndarray  # (478, 3)
+    rotation: np.ndarray  # (3, 3)
+    scale: float
+    translation: np.ndarray  # (3,)
+    yaw: float
+    pitch: float
+    roll: float
+    residual: float  # RMS distance of the stable points to the reference (reference units)
+
+    @property
+    def iod_px(self) -> float:
+        """Inter-ocular distance in image pixels."""
+        return 1.0 / self.scale
+
+    def to_image(self, reference_xyz: np.ndarray) -> np.ndarray:
+        """Map points in reference units back to image pixels (x, y, z)."""
+        return (np.asarray(reference_xyz, dtype=np.float64) - self.translation) @ self.rotation / self.scale
+
+
+@lru_cache(maxsize=1)
+def reference_face() -> np.ndarray:
+    """The frontal reference face, (478, 3) in reference units (read-only)."""
+    with resources.files("facefeedback").joinpath("data/reference_face.npy").open("rb") as fh:
+        ref = np.load(fh)
+    ref.setflags(write=False)
+    return ref
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares similarity ``dst ~ s * src @ R.T + t`` (Umeyama 1991), proper rotation.
+
+    Returns
+    -------
+    scale, rotation (3x3), translation (3,)
+    """
+    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
+    a, b = src - mu_s, dst - mu_d
+    cov = b.T @ a / len(src)
+    u, sig, vt = np.linalg.svd(cov)
+    d = np.ones(3)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        d[-1] = -1.0
+    rot = (u * d) @ vt
+    var_s = (a**2).sum() / len(src)
+    scale = float((sig * d).sum() / var_s)
+    trans = mu_d - scale * rot @ mu_s
+    return scale, rot, trans
+
+
+def euler_degrees(rot: np.ndarray) -> tuple[float, float, float]:
+    """Yaw, pitch, roll (degrees) of the head rotation ``rot`` (reference -> observed, image axes).
+
+    Decomposition ``rot = Rz(roll) @ Ry(yaw') @ Rx(pitch')`` in image axes (x right, y down,
+    z away from the camera); signs are turned so that positive yaw is the face turned
+    towards the image left, positive pitch is chin up, positive roll is the face tilted
+    clockwise in the image.
+    """
+    yaw = np.degrees(np.arcsin(np.clip(-rot[2, 0], -1.0, 1.0)))
+    pitch = np.degrees(np.arctan2(rot[2, 1], rot[2, 2]))
+    roll = np.degrees(np.arctan2(rot[1, 0], rot[0, 0]))
+    return float(yaw), float(-pitch), float(roll)
+
+
+def align(points_px: np.ndarray) -> Alignment:
+    """Align one face's landmarks (478x3, image pixels) to the frontal reference."""
+    ref = reference_face()
+    idx = np.asarray(STABLE_POINTS)
+    scale, rot, trans = similarity_transform(points_px[idx], ref[idx])
+    aligned = scale * points_px @ rot.T + trans
+    residual = float(np.sqrt(((aligned[idx] - ref[idx]) ** 2).sum(axis=1).mean()))
+    # rot maps observed -> reference, so the head rotation is its transpose.
+    yaw, pitch, roll = euler_degrees(rot.T)
+    return Alignment(aligned, rot, scale, trans, yaw, pitch, roll, residual)
+
+
+def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of the right and left eye (mean of each eye's two corners)."""
+    right = points[list(EYE_RIGHT_CORNERS)].mean(axis=0)
+    left = points[list(EYE_LEFT_CORNERS)].mean(axis=0)
+    return right, left
+
+
+def frontal_frame(points: np.ndarray) -> np.ndarray:
+    """Express landmarks in an anatomical frame: origin between the eye centres, x along
+    the eye line, y down the face (towards the chin), unit inter-ocular distance.
+
+    Used to build the reference; per frame, :func:`align` is used instead.
+    """
+    right, left = eye_centres(points)
+    origin = (right + left) / 2.0
+    x = left - right
+    iod = np.linalg.norm(x)
+    x /= iod
+    down = points[152] - points[10]  # chin - forehead
+    y = down - x * (down @ x)
+    y /= np.linalg.norm(y)
+    z = np.cross(x, y)
+    basis = np.stack([x, y, z])
+    # In image axes the participant's left eye lies at larger x: flip so x points image-right.
+    out = (points - origin) @ basis.T / iod
+    if out[list(EYE_LEFT_CORNERS), 0].mean() < 0:  # pragma: no cover - depends on input handedness
+        out[:, 0] *= -1
+    return out
+
+
+def mirror_pairs(frontal: np.ndarray) -> np.ndarray:
+    """For each landmark, the index of its left-right mirror (itself on the midline)."""
+    mirrored = frontal * np.array([-1.0, 1.0, 1.0])
+    d = ((frontal[:, None, :2] - mirrored[None, :, :2]) ** 2).sum(axis=2)
+    return d.argmin(axis=1)
+
+
+def symmetric_reference(points_px: np.ndarray) -> np.ndarray:
+    """A frontal, left-right symmetric reference built from one frontal face's landmarks."""
+    frontal = frontal_frame(points_px)
+    pairs = mirror_pairs(frontal)
+    mirrored = frontal[pairs] * np.array([-1.0, 1.0, 1.0])
+    ref = (frontal + mirrored) / 2.0
+    right, left = eye_centres(ref)
+    ref = ref - (right + left) / 2.0
+    return ref / np.linalg.norm(left - right)

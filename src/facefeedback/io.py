@@ -1,0 +1,273 @@
+"""Frame sources: video files, still images and cameras behind one iterator.
+
+Every source yields :class:`Frame` values (index in the source, timestamp in
+seconds, BGR image). Video timestamps come from the container (OpenCV's
+``CAP_PROP_POS_MSEC`` after each read), so variable-frame-rate phone video
+keeps its real timing; rotation metadata is applied by OpenCV's FFmpeg backend.
+
+Examples
+--------
+>>> with open_source("clip.mp4", stride=2) as source:   # doctest: +SKIP
+...     for frame in source:
+...         print(frame.index, frame.timestamp_s, frame.image.shape)
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".wmv", ".m4v", ".mpg", ".mpeg"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+
+#: A video that ends before this fraction of the frames its container declares is truncated.
+TRUNCATION_FRACTION = 0.9
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded picture: ``index`` in the source, ``timestamp_s`` from its start, BGR ``image``."""
+
+    index: int
+    timestamp_s: float
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What a source says about itself before it is read."""
+
+    name: str
+    kind: str  # "video", "image" or "camera"
+    fps: float | None
+    n_frames: int | None
+    width: int
+    height: int
+
+
+def is_camera_spec(spec: str | int) -> bool:
+    """A camera is named by its index: ``0``, ``1``..."""
+    return isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit())
+
+
+class FrameSource:
+    """Iterate over the frames of one video, image or camera.
+
+    Parameters
+    ----------
+    spec : str, Path or int
+        A video or image path, or a camera index.
+    stride : int
+        Keep every ``stride``-th frame of a video (frames in between are grabbed, not converted).
+    start_s, end_s : float, optional
+        Keep frames with ``start_s <= timestamp_s < end_s`` (video only).
+    max_side : int, optional
+        Downscale frames whose longer side exceeds this many pixels (aspect kept).
+    prefetch : int
+        Frames decoded ahead in a background thread (0: decode in the caller's thread).
+        OpenCV releases the GIL while decoding, so decoding overlaps with landmark detection.
+    """
+
+    def __init__(
+        self,
+        spec: str | os.PathLike | int,
+        *,
+        stride: int = 1,
+        start_s: float | None = None,
+        end_s: float | None = None,
+        max_side: int | None = None,
+        prefetch: int = 4,
+    ) -> None:
+        if stride < 1:
+            raise InputError(f"{spec}: stride must be a whole number >= 1, got {stride}")
+        if start_s is not None and end_s is not None and end_s <= start_s:
+            raise InputError(f"{spec}: end time {end_s} s is not after start time {start_s} s")
+        self.spec = spec
+        self.stride = int(stride)
+        self.start_s = start_s
+        self.end_s = end_s
+        self.max_side = max_side
+        self.prefetch = int(prefetch)
+        self._cap: cv2.VideoCapture | None = None
+        self.info = self._open()
+
+    # -- opening ------------------------------------------------------------
+    def _open(self) -> SourceInfo:
+        spec = self.spec
+        if is_camera_spec(spec):
+            cap = cv2.VideoCapture(int(spec))
+            if not cap.isOpened():
+                raise InputError(
+                    f"camera {spec}: cannot be opened (no camera at that index?); "
+                    "use --source PATH to read a video file instead"
+                )
+            self._cap = cap
+            self.kind = "camera"
+            return SourceInfo(f"camera{spec}", "camera", _positive(cap.get(cv2.CAP_PROP_FPS)), None,
+                              int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        path = Path(spec)
+        if not path.exists():
+            raise InputError(f"{path}: no such file")
+        if path.is_dir():
+            raise InputError(f"{path}: is a folder, not a video or image file")
+        suffix = path.suffix.lower()
+        if suffix in IMAGE_SUFFIXES:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                raise InputError(f"{path}: not a readable image (corrupt, or not a {suffix[1:]} file)")
+            self.kind = "image"
+            self._image = image
+            return SourceInfo(path.name, "image", None, 1, image.shape[1], image.shape[0])
+        if suffix not in VIDEO_SUFFIXES:
+            allowed = ", ".join(sorted(VIDEO_SUFFIXES | IMAGE_SUFFIXES))
+            raise InputError(f"{path}: '{suffix or path.name}' is not a supported video or image type ({allowed})")
+        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+        if not cap.isOpened():
+            raise InputError(f"{path}: not a readable video (corrupt, or a container OpenCV cannot open)")
+        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+        declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self._cap = cap
+        self.kind = "video"
+        width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if int(cap.get(cv2.CAP_PROP_ORIENTATION_META)) % 180 == 90:
+            width, height = height, width
+        return SourceInfo(path.name, "video", _positive(cap.get(cv2.CAP_PROP_FPS)),
+                          declared if declared > 0 else None, width, height)
+
+    # -- iteration ----------------------------------------------------------
+    def __iter__(self) -> Iterator[Frame]:
+        if self.kind == "image":
+            yield Frame(0, 0.0, self._scaled(self._image))
+            return
+        if self.prefetch <= 0 or self.kind == "camera":
+            yield from self._decode()
+            return
+        yield from _prefetched(self._decode(), self.prefetch)
+
+    def _decode(self) -> Iterator[Frame]:
+        cap = self._cap
+        assert cap is not None
+        name = self.info.name if self.kind == "camera" else str(self.spec)
+        fps = self.info.fps or 30.0
+        t_camera0 = time.monotonic()
+        index = -1
+        last_ts = -np.inf
+        while True:
+            if not cap.grab():
+                break
+            index += 1
+            if self.kind == "camera":
+                ts = time.monotonic() - t_camera0
+            else:
+                ts = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                if not np.isfinite(ts) or ts < 0 or (ts <= last_ts and index > 0):
+                    # Some containers give no time for a frame: step from the previous one.
+                    ts = index / fps if not np.isfinite(last_ts) else last_ts + 1.0 / fps
+                last_ts = ts
+            if self.start_s is not None and ts < self.start_s:
+                continue
+            if self.end_s is not None and ts >= self.end_s:
+                break
+            if index % self.stride:
+                continue
+            ok, image = cap.retrieve()
+            if not ok or image is None:
+                break
+            yield Frame(index, float(ts), self._scaled(image))
+        n_read = index + 1
+        if self.kind == "camera":
+            if n_read == 0:
+                raise InputError(f"{name}: the camera gave no picture; check it is connected and not in use")
+            return
+        if n_read == 0:
+            raise InputError(f"{name}: no frame could be decoded (zero-frame video, or a codec OpenCV cannot read)")
+        declared = self.info.n_frames
+        stopped_early = self.end_s is None or last_ts < self.end_s
+        if declared and stopped_early and n_read < TRUNCATION_FRACTION * declared:
+            raise InputError(
+                f"{name}: truncated or corrupt video: decoding stopped at frame {n_read} "
+                f"of the {declared} the container declares"
+            )
+
+    def _scaled(self, image: np.ndarray) -> np.ndarray:
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        elif image.shape[2] == 4:
+            image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+        if self.max_side and max(image.shape[:2]) > self.max_side:
+            f = self.max_side / max(image.shape[:2])
+            image = cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        return image
+
+    # -- context management -------------------------------------------------
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+    def __enter__(self) -> "FrameSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_source(spec: str | os.PathLike | int, **options) -> FrameSource:
+    """Open a video, image or camera; see :class:`FrameSource` for the options."""
+    return FrameSource(spec, **options)
+
+
+def _positive(value: float) -> float | None:
+    return float(value) if value and np.isfinite(value) and value > 0 else None
+
+
+_DONE = object()
+
+
+def _prefetched(frames: Iterator[Frame], depth: int) -> Iterator[Frame]:
+    """Run ``frames`` in a background thread, ``depth`` frames ahead; errors re-raise here."""
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for frame in frames:
+                while not stop.is_set():
+                    try:
+                        buffer.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(_DONE)
+        except BaseException as exc:  # handed to the consumer
+            buffer.put(exc)
+
+    thread = threading.Thread(target=work, name="frame-decoder", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                buffer.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)

@@ -1,0 +1,210 @@
+"""Face landmarks from MediaPipe, and following one participant when several faces are in view.
+
+Two backends give the same :class:`FaceObservation`:
+
+* :class:`FaceMeshBackend` (default): MediaPipe Face Mesh from the ``mediapipe``
+  wheel (0.10.21 bundles its models), 478 points with ``refine_landmarks=True``,
+  tracking mode for video and static mode for images. Nothing is downloaded.
+* :class:`FaceLandmarkerBackend`: MediaPipe Tasks ``FaceLandmarker`` with a
+  user-supplied ``face_landmarker.task`` bundle; it adds three blendshapes
+  (``brow_down_left``, ``brow_down_right``, ``brow_inner_up``).
+
+The participant is the largest face when tracking starts, then, frame after frame,
+the face whose centre is nearest to the participant's last known centre.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+N_LANDMARKS = 478
+
+#: MediaPipe blendshape category -> our column name.
+BLENDSHAPES = {"browDownLeft": "brow_down_left", "browDownRight": "brow_down_right",
+               "browInnerUp": "brow_inner_up"}
+
+
+@dataclass(frozen=True)
+class FaceObservation:
+    """What the landmark stage saw in one frame.
+
+    ``points`` are the followed face's 478 landmarks in image pixels (z in the units
+    of x), or None when no face is in view; ``n_faces`` counts every face found;
+    ``blendshapes`` maps our blendshape column names to scores (blendshape backend only).
+    """
+
+    points: np.ndarray | None
+    n_faces: int
+    blendshapes: dict[str, float] | None = None
+
+    @property
+    def face_detected(self) -> bool:
+        return self.points is not None
+
+
+class _Follower:
+    """Pick the participant among several faces: largest first, then nearest to the last centre."""
+
+    def __init__(self) -> None:
+        self.centre: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self.centre = None
+
+    def choose(self, faces: list[np.ndarray]) -> np.ndarray | None:
+        if not faces:
+            return None
+        centres = np.array([f[:, :2].mean(axis=0) for f in faces])
+        if self.centre is None:
+            sizes = [np.ptp(f[:, 0]) * np.ptp(f[:, 1]) for f in faces]
+            pick = int(np.argmax(sizes))
+        else:
+            pick = int(np.argmin(((centres - self.centre) ** 2).sum(axis=1)))
+        self.centre = centres[pick]
+        return faces[pick]
+
+
+def _to_pixels(landmarks, width: int, height: int) -> np.ndarray:
+    pts = np.array([(p.x, p.y, p.z) for p in landmarks], dtype=np.float64)
+    pts[:, 0] *= width
+    pts[:, 1] *= height
+    pts[:, 2] *= width
+    return pts
+
+
+class FaceMeshBackend:
+    """MediaPipe Face Mesh (legacy solution API, models inside the wheel).
+
+    Parameters
+    ----------
+    static_image_mode : bool
+        True for unrelated images (detection on every image), False for video (tracking).
+    max_faces : int
+        Faces looked for in each frame; ``n_faces`` cannot exceed it.
+    min_detection_confidence, min_tracking_confidence : float
+        MediaPipe's thresholds.
+    """
+
+    name = "facemesh"
+
+    def __init__(self, static_image_mode: bool = False, max_faces: int = 4,
+                 min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5) -> None:
+        from mediapipe.python.solutions import face_mesh
+
+        self._mesh = face_mesh.FaceMesh(
+            static_image_mode=static_image_mode,
+            max_num_faces=max_faces,
+            refine_landmarks=True,
+            min_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence,
+        )
+        self._follower = _Follower()
+
+    def detect(self, image_bgr: np.ndarray, timestamp_s: float | None = None) -> FaceObservation:
+        """Landmarks of the followed face in one BGR frame."""
+        h, w = image_bgr.shape[:2]
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        result = self._mesh.process(rgb)
+        faces = [_to_pixels(f.landmark, w, h) for f in (result.multi_face_landmarks or [])]
+        return FaceObservation(self._follower.choose(faces), len(faces))
+
+    def close(self) -> None:
+        self._mesh.close()
+
+    def __enter__(self) -> "FaceMeshBackend":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class FaceLandmarkerBackend:
+    """MediaPipe Tasks FaceLandmarker with blendshapes, from a ``face_landmarker.task`` file.
+
+    Parameters
+    ----------
+    model_path : path
+        The user's ``face_landmarker.task`` bundle (read from disk; never downloaded).
+    static_image_mode : bool
+        IMAGE running mode when True, VIDEO mode (with timestamps) otherwise.
+    max_faces : int
+        Faces looked for in each frame.
+    """
+
+    name = "face_landmarker"
+
+    def __init__(self, model_path: str | os.PathLike, static_image_mode: bool = False, max_faces: int = 4,
+                 min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5) -> None:
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        path = Path(model_path)
+        if not path.is_file():
+            raise InputError(f"{path}: no such model file (expected a MediaPipe face_landmarker.task bundle)")
+        self._mode = vision.RunningMode.IMAGE if static_image_mode else vision.RunningMode.VIDEO
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(path)),
+            running_mode=self._mode,
+            num_faces=max_faces,
+            min_face_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence,
+            output_face_blendshapes=True,
+        )
+        try:
+            self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with long texts
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{path}: not a usable face_landmarker.task bundle ({first})") from None
+        self._follower = _Follower()
+        self._last_ms = -1
+
+    def detect(self, image_bgr: np.ndarray, timestamp_s: float | None = None) -> FaceObservation:
+        import mediapipe as mp
+
+        h, w = image_bgr.shape[:2]
+        image = mp.Image(image_format=mp.ImageFormat.SRGB,
+                         data=np.ascontiguousarray(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)))
+        if self._mode.name == "IMAGE":
+            result = self._landmarker.detect(image)
+        else:
+            ms = int(round((timestamp_s or 0.0) * 1000.0))
+            ms = max(ms, self._last_ms + 1)  # VIDEO mode needs strictly increasing timestamps
+            self._last_ms = ms
+            result = self._landmarker.detect_for_video(image, ms)
+        faces = [_to_pixels(f, w, h) for f in result.face_landmarks]
+        chosen = self._follower.choose(faces)
+        shapes = None
+        if chosen is not None:
+            k = next(i for i, f in enumerate(faces) if f is chosen)
+            scores = {c.category_name: c.score for c in result.face_blendshapes[k]}
+            shapes = {col: float(scores.get(cat, np.nan)) for cat, col in BLENDSHAPES.items()}
+        return FaceObservation(chosen, len(faces), shapes)
+
+    def close(self) -> None:
+        self._landmarker.close()
+
+    def __enter__(self) -> "FaceLandmarkerBackend":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def make_backend(*, static_image_mode: bool, max_faces: int, model_path: str | os.PathLike | None = None,
+                 min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5):
+    """The Face Mesh backend, or the blendshape backend when ``model_path`` names a task bundle."""
+    kwargs = dict(static_image_mode=static_image_mode, max_faces=max_faces,
+                  min_detection_confidence=min_detection_confidence,
+                  min_tracking_confidence=min_tracking_confidence)
+    if model_path:
+        return FaceLandmarkerBackend(model_path, **kwargs)
+    return FaceMeshBackend(**kwargs)

@@ -1,0 +1,139 @@
+"""The per-frame path, shared by batch extraction and the live demo.
+
+:class:`FrameMeasurer` turns one frame into raw measurements (landmarks ->
+alignment -> components -> image quality) on NumPy values only;
+:class:`MeasurementBuffer` keeps them column by column; :func:`build_frame_table`
+turns a recording's buffer into the per-frame table once, adding the
+calibrated ``frown_intensity``, ``valid`` and ``frowning``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from .config import Config
+from .frown import Calibration, GlabellaFilter, brow_geometry, frown_intensity
+from .geometry import Alignment, align
+from .io import Frame
+from .landmarks import BLENDSHAPES, FaceObservation, make_backend
+from .qc import image_quality, valid_mask
+from .schema import BLENDSHAPE_COLUMN_NAMES, COMPONENTS, FRAME_COLUMN_NAMES, FRAME_COLUMNS
+from .summary import frowning_mask
+
+#: Raw per-frame fields, before calibration (in this order in the buffer).
+RAW_FIELDS = ("frame", "timestamp_s", "face_detected", "n_faces", "yaw", "pitch", "roll",
+              "brow_gap", "brow_lowering", "glabella_lines", "sharpness", "brightness")
+
+
+@dataclass(frozen=True)
+class FrameMeasurement:
+    """Raw measurements of one frame; ``alignment``/``observation`` are kept for drawing."""
+
+    values: tuple  # in RAW_FIELDS order
+    blendshapes: dict[str, float] | None
+    observation: FaceObservation
+    alignment: Alignment | None
+
+    def __getitem__(self, name: str):
+        return self.values[RAW_FIELDS.index(name)]
+
+
+class FrameMeasurer:
+    """Measure frames of one source with one landmark backend.
+
+    Parameters
+    ----------
+    config : Config
+    static_image_mode : bool
+        True for still images, False for video and cameras (tracking).
+    """
+
+    def __init__(self, config: Config, static_image_mode: bool = False) -> None:
+        lm = config.landmarks
+        self.backend = make_backend(static_image_mode=static_image_mode, max_faces=lm.max_faces,
+                                    model_path=lm.model_path,
+                                    min_detection_confidence=lm.min_detection_confidence,
+                                    min_tracking_confidence=lm.min_tracking_confidence)
+        self.has_blendshapes = lm.model_path is not None
+        self.glabella = GlabellaFilter()
+
+    def measure(self, frame: Frame) -> FrameMeasurement:
+        obs = self.backend.detect(frame.image, frame.timestamp_s)
+        if obs.points is None:
+            nan = float("nan")
+            values = (frame.index, frame.timestamp_s, False, obs.n_faces, nan, nan, nan, nan, nan, nan, nan, nan)
+            return FrameMeasurement(values, None, obs, None)
+        gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
+        al = align(obs.points)
+        gap, lowering = brow_geometry(al.aligned)
+        lines = self.glabella(gray, al)
+        sharpness, brightness = image_quality(gray, obs.points)
+        values = (frame.index, frame.timestamp_s, True, obs.n_faces, al.yaw, al.pitch, al.roll,
+                  gap, lowering, lines, sharpness, brightness)
+        return FrameMeasurement(values, obs.blendshapes, obs, al)
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> "FrameMeasurer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class MeasurementBuffer:
+    """Column-wise store of a recording's raw measurements (no per-frame pandas)."""
+
+    def __init__(self, blendshapes: bool = False) -> None:
+        self.columns: dict[str, list] = {name: [] for name in RAW_FIELDS}
+        self.blendshapes = {name: [] for name in BLENDSHAPE_COLUMN_NAMES} if blendshapes else None
+
+    def append(self, m: FrameMeasurement) -> None:
+        for name, value in zip(RAW_FIELDS, m.values):
+            self.columns[name].append(value)
+        if self.blendshapes is not None:
+            shapes = m.blendshapes or {}
+            for name in BLENDSHAPE_COLUMN_NAMES:
+                self.blendshapes[name].append(shapes.get(name, np.nan))
+
+    def __len__(self) -> int:
+        return len(self.columns["frame"])
+
+    def raw_table(self) -> pd.DataFrame:
+        data = dict(self.columns)
+        if self.blendshapes is not None:
+            data.update(self.blendshapes)
+        return pd.DataFrame(data)
+
+
+def build_frame_table(raw: pd.DataFrame, calibration: Calibration, config: Config) -> pd.DataFrame:
+    """The per-frame table (columns of ``schema.FRAME_COLUMNS``) from raw measurements.
+
+    Adds ``frown_intensity`` against ``calibration``, ``valid`` from the QC limits and
+    ``frowning`` from the frown events. Missing values stay NaN.
+    """
+    comps = {k: raw[k].to_numpy(np.float64) for k in COMPONENTS}
+    finite = np.isfinite(np.column_stack(list(comps.values()))).all(axis=1) if len(raw) else np.zeros(0, bool)
+    table = raw.copy()
+    table["frown_intensity"] = frown_intensity(comps, calibration.neutral, config.frown)
+    table["valid"] = valid_mask(raw["face_detected"].to_numpy(bool), raw["yaw"].to_numpy(float),
+                                raw["pitch"].to_numpy(float), raw["sharpness"].to_numpy(float),
+                                raw["brightness"].to_numpy(float), finite, config.qc)
+    table["frowning"] = frowning_mask(table["timestamp_s"].to_numpy(float), table["frown_intensity"].to_numpy(float),
+                                      table["valid"].to_numpy(bool), config.events)
+    dtypes = {name: dtype for name, dtype, _, _ in FRAME_COLUMNS}
+    order = list(FRAME_COLUMN_NAMES) + [c for c in BLENDSHAPE_COLUMN_NAMES if c in table.columns]
+    table = table[order].astype({k: v for k, v in dtypes.items()})
+    for c in BLENDSHAPE_COLUMN_NAMES:
+        if c in table.columns:
+            table[c] = table[c].astype("float64")
+    return table.reset_index(drop=True)
+
+
+__all__ = ["FrameMeasurer", "FrameMeasurement", "MeasurementBuffer", "build_frame_table", "RAW_FIELDS",
+           "BLENDSHAPES"]

@@ -1,0 +1,51 @@
+"""Image quality in the face box, and the per-frame ``valid`` flag.
+
+Sharpness is the variance of the Laplacian of the face box resampled to a fixed
+width (:data:`FACE_BOX_WIDTH` px), so the same blur gives the same value whatever
+the face's size in the picture; brightness is the box's mean grey level (0-255).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .config import QCConfig
+
+FACE_BOX_WIDTH = 128
+
+
+def face_box(points: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """Bounding box (x0, y0, x1, y1) of the landmarks, clipped to the image."""
+    h, w = shape[:2]
+    x0, y0 = np.floor(points[:, :2].min(axis=0)).astype(int)
+    x1, y1 = np.ceil(points[:, :2].max(axis=0)).astype(int)
+    return max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+
+
+def image_quality(gray: np.ndarray, points: np.ndarray) -> tuple[float, float]:
+    """``sharpness`` and ``brightness`` of the face box in a grey image."""
+    x0, y0, x1, y1 = face_box(points, gray.shape)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return float("nan"), float("nan")
+    box = gray[y0:y1, x0:x1]
+    f = FACE_BOX_WIDTH / box.shape[1]
+    interp = cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR
+    box = cv2.resize(box, (FACE_BOX_WIDTH, max(8, int(round(box.shape[0] * f)))), interpolation=interp)
+    sharpness = float(cv2.Laplacian(box, cv2.CV_32F).var())
+    return sharpness, float(box.mean())
+
+
+def valid_mask(face_detected: np.ndarray, yaw: np.ndarray, pitch: np.ndarray, sharpness: np.ndarray,
+               brightness: np.ndarray, components_finite: np.ndarray, qc: QCConfig) -> np.ndarray:
+    """Frames usable for statistics: face found, pose within limits, sharp and lit enough."""
+    with np.errstate(invalid="ignore"):
+        return (
+            np.asarray(face_detected, bool)
+            & (np.abs(yaw) <= qc.max_abs_yaw)
+            & (np.abs(pitch) <= qc.max_abs_pitch)
+            & (sharpness >= qc.min_sharpness)
+            & (brightness >= qc.min_brightness)
+            & (brightness <= qc.max_brightness)
+            & np.asarray(components_finite, bool)
+        )

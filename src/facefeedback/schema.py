@@ -1,0 +1,102 @@
+"""Column names and summary keys: the one place the data contract lives.
+
+Every stage reads its column names from here, and ``tests/test_schema.py``
+fails when this module drifts from the contract in the design document.
+"""
+
+from __future__ import annotations
+
+# -- per-frame table (frames.parquet) ---------------------------------------
+
+#: (name, pandas dtype, unit, meaning) for every per-frame column, in order.
+FRAME_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
+    ("frame", "int64", "index", "index of the frame in the source (0-based)"),
+    ("timestamp_s", "float64", "s", "time from the start of the source, from the container"),
+    ("face_detected", "bool", "flag", "a face was found"),
+    ("n_faces", "int64", "count", "faces in view"),
+    ("yaw", "float64", "deg", "head yaw (positive: face turned to the image left)"),
+    ("pitch", "float64", "deg", "head pitch (positive: chin up)"),
+    ("roll", "float64", "deg", "head roll (positive: face tilted clockwise in the image)"),
+    ("brow_gap", "float64", "IOD",
+     "distance between the medial brow ends / inter-ocular distance (corrugator; smaller = drawn together)"),
+    ("brow_lowering", "float64", "IOD",
+     "height of the medial brows above the inner eye corners / inter-ocular distance "
+     "(procerus, depressor supercilii; smaller = lowered)"),
+    ("glabella_lines", "float64", "a.u.",
+     "oriented ridge energy of vertical/oblique lines between the brows, on log intensity (higher = more lines)"),
+    ("frown_intensity", "float64", "FU",
+     "frown units: 0 at the neutral reference, 1 = a typical full deliberate frown"),
+    ("frowning", "bool", "flag", "inside a frown event (hysteresis, minimum duration)"),
+    ("sharpness", "float64", "a.u.", "variance of the Laplacian in the face box"),
+    ("brightness", "float64", "0-255", "mean grey level in the face box"),
+    ("valid", "bool", "flag", "face found, head pose within limits, sharp enough: usable for statistics"),
+)
+
+#: Columns added only by the blendshape backend (MediaPipe Tasks FaceLandmarker).
+BLENDSHAPE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
+    ("brow_down_left", "float64", "0-1", "MediaPipe blendshape browDownLeft (about FACS AU4, left)"),
+    ("brow_down_right", "float64", "0-1", "MediaPipe blendshape browDownRight (about FACS AU4, right)"),
+    ("brow_inner_up", "float64", "0-1", "MediaPipe blendshape browInnerUp (about FACS AU1)"),
+)
+
+FRAME_COLUMN_NAMES: tuple[str, ...] = tuple(c[0] for c in FRAME_COLUMNS)
+BLENDSHAPE_COLUMN_NAMES: tuple[str, ...] = tuple(c[0] for c in BLENDSHAPE_COLUMNS)
+
+#: The three frown components, each with the direction in which it moves when frowning.
+COMPONENTS: tuple[str, ...] = ("brow_gap", "brow_lowering", "glabella_lines")
+COMPONENT_FROWN_SIGN: dict[str, int] = {"brow_gap": -1, "brow_lowering": -1, "glabella_lines": +1}
+
+#: Signals summarised per recording: the score and its components.
+SUMMARISED_SIGNALS: tuple[str, ...] = ("frown_intensity",) + COMPONENTS
+
+# -- per-recording summary (summary.json, "features") ------------------------
+
+#: Statistics taken over valid frames for every summarised signal: suffix, meaning.
+SIGNAL_STATISTICS: tuple[tuple[str, str], ...] = (
+    ("mean", "mean over valid frames"),
+    ("median", "median over valid frames"),
+    ("p90", "90th percentile over valid frames"),
+    ("peak", "maximum (minimum for brow_gap and brow_lowering, whose frown direction is down) "
+             "over valid frames"),
+)
+
+#: Recording-level features that are not per-signal statistics: name, unit, meaning.
+RECORDING_FEATURES: tuple[tuple[str, str, str], ...] = (
+    ("n_frames", "count", "frames processed"),
+    ("duration_s", "s", "time from the first to the last processed frame"),
+    ("valid_fraction", "0-1", "fraction of processed frames that are valid"),
+    ("frown_time_pct", "%", "percent of valid time inside frown events"),
+    ("frown_events_per_min", "1/min", "frown events per minute of valid time"),
+    ("frown_event_duration_mean_s", "s", "mean duration of frown events (NaN when there are none)"),
+    ("frown_events_n", "count", "number of frown events"),
+)
+
+
+def summary_feature_names() -> list[str]:
+    """Names of the per-recording features, in the order summary.json lists them."""
+    names = [name for name, _, _ in RECORDING_FEATURES]
+    for signal in SUMMARISED_SIGNALS:
+        names.extend(f"{signal}_{suffix}" for suffix, _ in SIGNAL_STATISTICS)
+    return names
+
+
+# -- study outputs (session features) ----------------------------------------
+
+#: Identifier columns of features/session_features.* (one row per participant x session x task).
+SESSION_ID_COLUMNS: tuple[str, ...] = ("participant_id", "arm", "session", "task")
+
+#: Suffixes of the change columns: for every feature and score X, ``X_change`` is the value
+#: minus the value at the reference session (same participant, same task) and
+#: ``X_pct_change`` is 100 * change / reference value (NaN when the reference is 0 or missing).
+CHANGE_SUFFIX = "_change"
+PCT_CHANGE_SUFFIX = "_pct_change"
+
+#: Known questionnaire scales: name -> (minimum, maximum, remission cut-off or None, meaning).
+KNOWN_SCALES: dict[str, tuple[float, float, float | None, str]] = {
+    "HAMD17": (0, 52, 7, "Hamilton Depression Rating Scale, 17 items"),
+    "MADRS": (0, 60, 10, "Montgomery-Asberg Depression Rating Scale"),
+    "BDI2": (0, 63, 13, "Beck Depression Inventory II"),
+    "PHQ9": (0, 27, 4, "Patient Health Questionnaire 9"),
+    "PANAS_NA": (10, 50, None, "PANAS negative affect"),
+    "LSAS": (0, 144, None, "Liebowitz Social Anxiety Scale"),
+}

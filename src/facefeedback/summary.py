@@ -1,0 +1,139 @@
+"""Frown events (hysteresis with a minimum duration) and the per-recording summary.
+
+An event starts when ``frown_intensity`` rises to ``on_threshold`` on a valid
+frame and lasts while it stays at or above ``off_threshold``; invalid frames
+inside an event are bridged for at most ``max_gap_s`` (a blink of tracking
+loss does not split a frown, a long one ends it). Episodes shorter than
+``min_duration_s`` are dropped. Durations run from the onset frame's timestamp
+to the timestamp of the first frame after the event (or the last frame's, at the end).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from .config import EventConfig
+from .schema import COMPONENT_FROWN_SIGN, RECORDING_FEATURES, SIGNAL_STATISTICS, SUMMARISED_SIGNALS
+
+
+@dataclass(frozen=True)
+class FrownEvent:
+    onset_s: float
+    offset_s: float
+    duration_s: float
+    peak: float
+    peak_s: float
+    onset_frame: int
+    offset_frame: int  # last frame inside the event
+
+
+def _episodes(t: np.ndarray, x: np.ndarray, valid: np.ndarray, params: EventConfig) -> list[tuple[int, int]]:
+    """(first, last) frame positions of hysteresis episodes before the duration rule."""
+    episodes = []
+    start = None
+    last_good = None
+    for i in range(len(x)):
+        ok = valid[i] and np.isfinite(x[i])
+        if start is None:
+            if ok and x[i] >= params.on_threshold:
+                start, last_good = i, i
+            continue
+        if ok and x[i] >= params.off_threshold:
+            last_good = i
+        elif ok or t[i] - t[last_good] > params.max_gap_s:
+            episodes.append((start, last_good))
+            start = None
+            if ok and x[i] >= params.on_threshold:  # pragma: no cover - off <= on makes this unreachable
+                start, last_good = i, i
+    if start is not None:
+        episodes.append((start, last_good))
+    return episodes
+
+
+def _end_time(t: np.ndarray, last: int) -> float:
+    return float(t[last + 1]) if last + 1 < len(t) else float(t[last])
+
+
+def detect_events(timestamp_s: np.ndarray, intensity: np.ndarray, valid: np.ndarray, params: EventConfig
+                  ) -> list[FrownEvent]:
+    """Frown events of one recording, in time order."""
+    t = np.asarray(timestamp_s, float)
+    x = np.asarray(intensity, float)
+    ok = np.asarray(valid, bool)
+    events = []
+    for first, last in _episodes(t, x, ok, params):
+        offset = _end_time(t, last)
+        if offset - t[first] < params.min_duration_s:
+            continue
+        seg = np.where(ok[first:last + 1], x[first:last + 1], -np.inf)
+        k = first + int(np.argmax(seg))
+        events.append(FrownEvent(float(t[first]), offset, offset - float(t[first]), float(x[k]), float(t[k]),
+                                 int(first), int(last)))
+    return events
+
+
+def frowning_mask(timestamp_s: np.ndarray, intensity: np.ndarray, valid: np.ndarray, params: EventConfig
+                  ) -> np.ndarray:
+    """True on the frames inside a frown event."""
+    mask = np.zeros(len(intensity), bool)
+    for ev in detect_events(timestamp_s, intensity, valid, params):
+        mask[ev.onset_frame:ev.offset_frame + 1] = True
+    return mask
+
+
+def _frame_durations(t: np.ndarray) -> np.ndarray:
+    """Time each frame stands for: the step to the next frame (the median step for the last)."""
+    if len(t) < 2:
+        return np.ones(len(t))
+    steps = np.diff(t)
+    typical = float(np.median(steps[steps > 0])) if (steps > 0).any() else 1.0
+    return np.append(np.where(steps > 0, np.minimum(steps, 5 * typical), typical), typical)
+
+
+def summarise(table: pd.DataFrame, params: EventConfig) -> tuple[dict[str, float], list[FrownEvent]]:
+    """Per-recording features (``schema.summary_feature_names()``) and events.
+
+    Statistics are over valid frames; time-based features weight each frame by the
+    time it stands for (so a variable frame rate does not bias them).
+    """
+    t = table["timestamp_s"].to_numpy(float)
+    valid = table["valid"].to_numpy(bool)
+    x = table["frown_intensity"].to_numpy(float)
+    events = detect_events(t, x, valid, params)
+    dur = _frame_durations(t)
+    valid_time = float(dur[valid].sum()) if len(t) > 1 else float(valid.sum())
+    frowning = table["frowning"].to_numpy(bool)
+    nan = float("nan")
+    feats: dict[str, float] = {
+        "n_frames": float(len(table)),
+        "duration_s": float(t[-1] - t[0]) if len(t) else nan,
+        "valid_fraction": float(valid.mean()) if len(valid) else nan,
+        "frown_time_pct": 100.0 * float(dur[valid & frowning].sum()) / valid_time if valid_time > 0 else nan,
+        "frown_events_per_min": 60.0 * len(events) / valid_time if valid_time > 0 else nan,
+        "frown_event_duration_mean_s": float(np.mean([e.duration_s for e in events])) if events else nan,
+        "frown_events_n": float(len(events)),
+    }
+    assert list(feats) == [n for n, _, _ in RECORDING_FEATURES]
+    for signal in SUMMARISED_SIGNALS:
+        v = table[signal].to_numpy(float)[valid]
+        v = v[np.isfinite(v)]
+        sign = COMPONENT_FROWN_SIGN.get(signal, +1)
+        for suffix, _ in SIGNAL_STATISTICS:
+            if not len(v):
+                feats[f"{signal}_{suffix}"] = nan
+            elif suffix == "mean":
+                feats[f"{signal}_{suffix}"] = float(v.mean())
+            elif suffix == "median":
+                feats[f"{signal}_{suffix}"] = float(np.median(v))
+            elif suffix == "p90":
+                feats[f"{signal}_{suffix}"] = float(np.percentile(v, 90))
+            else:  # peak, in the frown direction
+                feats[f"{signal}_{suffix}"] = float(v.max() if sign > 0 else v.min())
+    return feats, events
+
+
+def events_to_json(events: list[FrownEvent]) -> list[dict]:
+    return [asdict(e) for e in events]
