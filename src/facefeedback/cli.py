@@ -19,6 +19,7 @@ from .errors import FaceFeedbackError
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "facefeedback.commands.extract",
     "facefeedback.commands.calibrate",
+    "facefeedback.commands.simulate", "facefeedback.commands.analyze", "facefeedback.commands.power",
 )
 
 

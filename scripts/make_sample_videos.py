@@ -1,0 +1,27 @@
+"""Generate the sample clips in sample_videos/ (synthetic frowns with ground truth).
+
+Usage: python scripts/make_sample_videos.py [--out sample_videos]
+See facefeedback.synth for the generative model.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from facefeedback.synth import DEFAULT_CLIPS, FaceAnchors, neutral_face, write_clip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "sample_videos"))
+    args = ap.parse_args()
+    base = neutral_face()
+    anchors = FaceAnchors.find(base)
+    for spec in DEFAULT_CLIPS:
+        video, truth = write_clip(spec, args.out, base, anchors)
+        print(f"wrote {video} ({video.stat().st_size // 1024} KiB) and {truth.name}")
+
+
+if __name__ == "__main__":
+    main()

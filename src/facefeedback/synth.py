@@ -1,0 +1,181 @@
+"""Synthetic frowns with known truth, made from a public-domain portrait.
+
+The face is scikit-image's astronaut photograph (NASA, public domain). A frown
+of intensity ``a`` (0 = the original neutral face, 1 = a full frown) is
+synthesised in two parts, both scaled by ``a``:
+
+* the medial brows are warped inward (towards the midline) and down by a smooth
+  displacement field centred on each brow head (corrugator and procerus);
+* vertical, slightly oblique furrows are shaded into the glabella (the lines the
+  toxin removes), as multiplicative darkening with a Gaussian profile.
+
+Clips add optional head motion (in-plane roll, scale, translation) and a change
+of lighting, so the measure can be checked for what it must ignore. The curve
+``a(t)`` is saved beside each clip as ground truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from .geometry import BROW_MEDIAL_LEFT, BROW_MEDIAL_RIGHT, eye_centres
+
+#: Crop of the astronaut photograph around the face, (x0, y0, size), and output size.
+CROP = (130, 25, 190)
+SIZE = 480
+#: Full-frown displacement of the brow heads and furrow darkness, in IOD units / fraction.
+BROW_SHIFT_IN = 0.08
+BROW_SHIFT_DOWN = 0.08
+FURROW_DEPTH = 0.28
+
+
+def neutral_face() -> np.ndarray:
+    """The neutral base frame (BGR, SIZE x SIZE)."""
+    from skimage import data
+
+    x0, y0, s = CROP
+    rgb = data.astronaut()[y0:y0 + s, x0:x0 + s]
+    return cv2.resize(np.ascontiguousarray(rgb[:, :, ::-1]), (SIZE, SIZE), interpolation=cv2.INTER_CUBIC)
+
+
+@dataclass(frozen=True)
+class FaceAnchors:
+    """Where the frown is drawn on the base frame (pixels)."""
+
+    brow_right: np.ndarray  # medial brow head, participant's right (image left)
+    brow_left: np.ndarray
+    iod: float
+
+    @classmethod
+    def find(cls, image_bgr: np.ndarray) -> "FaceAnchors":
+        from .landmarks import FaceMeshBackend
+
+        with FaceMeshBackend(static_image_mode=True, max_faces=1) as backend:
+            obs = backend.detect(image_bgr)
+        if obs.points is None:  # pragma: no cover - the portrait always has a face
+            raise RuntimeError("no face in the base portrait")
+        p = obs.points
+        right, left = eye_centres(p)
+        return cls(p[list(BROW_MEDIAL_RIGHT), :2].mean(axis=0), p[list(BROW_MEDIAL_LEFT), :2].mean(axis=0),
+                   float(np.linalg.norm((left - right)[:2])))
+
+
+def frown_face(base: np.ndarray, anchors: FaceAnchors, a: float) -> np.ndarray:
+    """The base face with a synthetic frown of intensity ``a`` (0-1)."""
+    if a <= 0:
+        return base.copy()
+    h, w = base.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    mid_x = (anchors.brow_right[0] + anchors.brow_left[0]) / 2
+    radius = 0.22 * anchors.iod
+    dx = np.zeros((h, w), np.float32)
+    dy = np.zeros((h, w), np.float32)
+    for centre in (anchors.brow_right, anchors.brow_left):
+        g = np.exp(-((xx - centre[0]) ** 2 + (yy - centre[1]) ** 2) / (2 * radius**2))
+        dx += np.sign(mid_x - centre[0]) * BROW_SHIFT_IN * anchors.iod * a * g
+        dy += BROW_SHIFT_DOWN * anchors.iod * a * g
+    # Inverse map: the pixel shown at x came from x - d(x).
+    warped = cv2.remap(base, xx - dx, yy - dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    # Furrows: two vertical lines just inside the (moved) brow heads, and a faint central one.
+    shade = np.zeros((h, w), np.float32)
+    top = min(anchors.brow_right[1], anchors.brow_left[1]) - 0.24 * anchors.iod
+    bottom = max(anchors.brow_right[1], anchors.brow_left[1]) + 0.12 * anchors.iod
+    half_gap = (anchors.brow_left[0] - anchors.brow_right[0]) / 2
+    width = 0.022 * anchors.iod
+    for offset, tilt, depth in ((-0.45, -0.12, 1.0), (0.45, 0.12, 1.0), (0.0, 0.0, 0.5)):
+        x_line = mid_x + offset * half_gap + tilt * (yy - bottom)
+        along = np.clip((yy - top) / (bottom - top), 0, 1)
+        taper = np.clip(np.sin(np.pi * along), 0, 1) ** 0.7 * ((yy >= top) & (yy <= bottom))
+        shade = np.maximum(shade, depth * taper * np.exp(-((xx - x_line) ** 2) / (2 * width**2)))
+    darkening = 1.0 - FURROW_DEPTH * a * shade
+    return np.clip(warped.astype(np.float32) * darkening[:, :, None], 0, 255).astype(np.uint8)
+
+
+def frown_curve(t: np.ndarray, shape: str = "bumps") -> np.ndarray:
+    """Ground-truth frown intensity over time: smooth rises, holds and releases of several heights."""
+    if shape == "flat":
+        return np.zeros_like(t)
+    bumps = [(1.0, 1.0), (3.2, 0.5), (5.0, 0.8), (6.8, 0.3)]  # (start s, height)
+    a = np.zeros_like(t)
+    for start, height in bumps:
+        rise = np.clip((t - start) / 0.5, 0, 1)
+        fall = np.clip((t - start - 1.1) / 0.5, 0, 1)
+        a = np.maximum(a, height * (np.sin(np.pi / 2 * rise) ** 2) * (1 - np.sin(np.pi / 2 * fall) ** 2))
+    return a
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """A synthetic clip: frown curve, head motion and lighting."""
+
+    name: str
+    seconds: float = 8.0
+    fps: float = 15.0
+    curve: str = "bumps"
+    roll_deg: float = 0.0  # amplitude of a slow in-plane roll
+    scale_range: float = 0.0  # +- relative scale change
+    light_range: float = 0.0  # +- relative change of a left-right light gradient
+    noise: float = 2.0  # sensor noise (grey levels)
+    seed: int = 0
+
+
+DEFAULT_CLIPS = (
+    ClipSpec("frontal_frown"),
+    ClipSpec("moving_frown", roll_deg=10.0, scale_range=0.15, seed=1),
+    ClipSpec("lighting_neutral", curve="flat", light_range=0.35, seed=2),
+)
+
+
+def render_clip(spec: ClipSpec, base: np.ndarray | None = None, anchors: FaceAnchors | None = None):
+    """Yield (frame BGR, truth dict) for every frame of a clip."""
+    base = neutral_face() if base is None else base
+    anchors = FaceAnchors.find(base) if anchors is None else anchors
+    rng = np.random.default_rng(spec.seed)
+    n = int(round(spec.seconds * spec.fps))
+    t = np.arange(n) / spec.fps
+    curve = frown_curve(t, spec.curve)
+    h, w = base.shape[:2]
+    centre = (w / 2, h / 2)
+    xx = np.linspace(-1, 1, w, dtype=np.float32)[None, :, None]
+    for i in range(n):
+        face = frown_face(base, anchors, float(curve[i]))
+        phase = 2 * np.pi * t[i] / spec.seconds
+        roll = spec.roll_deg * np.sin(phase)
+        scale = 1.0 + spec.scale_range * np.sin(2 * phase)
+        if roll or scale != 1.0:
+            m = cv2.getRotationMatrix2D(centre, -roll, scale)  # OpenCV: positive = counter-clockwise
+            face = cv2.warpAffine(face, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        light = spec.light_range * np.sin(phase)
+        img = face.astype(np.float32)
+        if light:
+            img *= (1.0 + light * xx) * (1.0 - 0.5 * abs(light))
+        if spec.noise:
+            img += rng.normal(0, spec.noise, img.shape).astype(np.float32)
+        frame = np.clip(img, 0, 255).astype(np.uint8)
+        yield frame, {"frame": i, "timestamp_s": float(t[i]), "frown": float(curve[i]),
+                      "roll_deg": float(roll), "scale": float(scale), "light": float(light)}
+
+
+def write_clip(spec: ClipSpec, folder: str | Path, base=None, anchors=None) -> tuple[Path, Path]:
+    """Write ``<name>.mp4`` and its ground truth ``<name>.truth.csv`` into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    video = folder / f"{spec.name}.mp4"
+    truth_path = folder / f"{spec.name}.truth.csv"
+    tmp = folder / f".{spec.name}.tmp.mp4"
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), spec.fps, (SIZE, SIZE))
+    rows = []
+    try:
+        for frame, truth in render_clip(spec, base, anchors):
+            writer.write(frame)
+            rows.append(truth)
+    finally:
+        writer.release()
+    tmp.replace(video)
+    pd.DataFrame(rows).to_csv(truth_path, index=False, float_format="%.6f")
+    return video, truth_path
