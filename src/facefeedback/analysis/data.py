@@ -34,7 +34,7 @@ class StudyInput:
     features: pd.DataFrame
     sessions: list[str]
     reference_session: str
-    source: Path
+    source: Path | None
     root: Path | None = None  # study output folder, when the input is one
     failures: pd.DataFrame | None = None
 

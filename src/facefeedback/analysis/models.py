@@ -1,0 +1,145 @@
+"""The primary model (change in mood ~ change in frowning + arm + baseline) and the
+arm comparisons (toxin vs placebo on each change).
+
+Every result is a plain dict ready for ``results.json``; its ``"rows"`` are the
+lines of the table of every model (:data:`ROW_FIELDS`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .data import AnalysisData
+from .resample import (bootstrap_ols, freedman_lane_t, permutation_p, percentile_interval,
+                       stratified_indices)
+
+#: Columns of the table of every model.
+ROW_FIELDS = ("model", "term", "estimate", "ci_low", "ci_high", "p_value", "interval", "test")
+
+
+def row(model: str, term: str, estimate: float, ci: tuple[float, float], p: float,
+        interval: str, test: str) -> dict:
+    """One line of the table of every model."""
+    return dict(zip(ROW_FIELDS, (model, term, float(estimate), float(ci[0]), float(ci[1]),
+                                 float(p), interval, test)))
+
+
+def primary_terms(data: AnalysisData) -> list[str]:
+    return ["intercept", f"{data.feature}_change", f"arm[{data.treated_arm}]",
+            f"{data.outcome}_baseline"]
+
+
+def primary_model(data: AnalysisData, n_boot: int, n_perm: int,
+                  rng: np.random.Generator) -> dict:
+    """Change in mood ~ change in frowning + arm + baseline score.
+
+    Coefficients come from statsmodels OLS; their 95 % intervals from a case
+    bootstrap stratified by arm (percentile); the p-value of the frown term from
+    a Freedman-Lane permutation test with residuals shuffled within arm, the
+    others from the OLS t-test.
+
+    Parameters
+    ----------
+    data : AnalysisData
+    n_boot, n_perm : int
+        Bootstrap resamples and permutations.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    dict
+        ``rows``, ``n``, ``r_squared``, ``frown_slope`` and its interval and
+        permutation p-value (``p_permutation``), ``n_boot``, ``n_perm``.
+    """
+    import statsmodels.api as sm
+
+    w = data.wide
+    x = np.column_stack([np.ones(len(w)), w["frown_change"], w["treated"], w["baseline"]])
+    y = w["mood_change"].to_numpy(dtype=float)
+    fit = sm.OLS(y, x).fit()
+    boot = bootstrap_ols(x, y, w["treated"].to_numpy(), n_boot, rng)
+    t_obs, t_perm = freedman_lane_t(x, y, 1, w["treated"].to_numpy(), n_perm, rng)
+    p_perm = permutation_p(t_obs, t_perm)
+    rows = []
+    for j, term in enumerate(primary_terms(data)):
+        p, test = (p_perm, "permutation (Freedman-Lane, within arm)") if j == 1 else (
+            fit.pvalues[j], "OLS t-test")
+        rows.append(row("primary", term, fit.params[j], percentile_interval(boot[:, j]), p,
+                        "bootstrap percentile (stratified by arm)", test))
+    return {
+        "formula": f"{data.outcome}_change ~ {data.feature}_change + arm + {data.outcome}_baseline",
+        "n": int(len(w)), "r_squared": float(fit.rsquared), "n_boot": n_boot, "n_perm": n_perm,
+        "frown_slope": float(fit.params[1]),
+        "frown_slope_ci": [rows[1]["ci_low"], rows[1]["ci_high"]],
+        "p_permutation": p_perm, "t_observed": t_obs, "rows": rows,
+    }
+
+
+def hedges_g(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hedges' g of ``a`` minus ``b`` along the last axis (small-sample corrected)."""
+    na, nb = a.shape[-1], b.shape[-1]
+    pooled = np.sqrt(((na - 1) * a.var(axis=-1, ddof=1) + (nb - 1) * b.var(axis=-1, ddof=1))
+                     / (na + nb - 2))
+    correction = 1 - 3 / (4 * (na + nb) - 9)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return correction * (a.mean(axis=-1) - b.mean(axis=-1)) / pooled
+
+
+def compare_arms(values: np.ndarray, treated: np.ndarray, n_boot: int,
+                 rng: np.random.Generator) -> dict:
+    """Treated minus control on one variable: mean difference, Hedges' g, Welch, Mann-Whitney.
+
+    Returns
+    -------
+    dict
+        ``mean_treated``, ``mean_control``, ``difference`` with its Welch 95 %
+        interval and p-value, ``hedges_g`` with a stratified bootstrap percentile
+        interval, ``mann_whitney_u`` and its p-value.
+    """
+    from scipy import stats
+
+    values = np.asarray(values, dtype=float)
+    treated = np.asarray(treated)
+    a, b = values[treated == 1], values[treated == 0]
+    welch = stats.ttest_ind(a, b, equal_var=False)
+    ci = welch.confidence_interval(0.95)
+    mwu = stats.mannwhitneyu(a, b, alternative="two-sided")
+    idx = stratified_indices(treated, n_boot, rng, replace=True)
+    draws = values[idx]
+    g_boot = hedges_g(draws[:, treated == 1], draws[:, treated == 0])
+    g = float(hedges_g(a, b))
+    return {
+        "n_treated": int(a.size), "n_control": int(b.size),
+        "mean_treated": float(a.mean()), "mean_control": float(b.mean()),
+        "sd_treated": float(a.std(ddof=1)), "sd_control": float(b.std(ddof=1)),
+        "difference": float(a.mean() - b.mean()), "difference_ci": [float(ci.low), float(ci.high)],
+        "welch_t": float(welch.statistic), "welch_df": float(welch.df),
+        "welch_p": float(welch.pvalue),
+        "hedges_g": g, "hedges_g_ci": list(percentile_interval(g_boot)),
+        "mann_whitney_u": float(mwu.statistic), "mann_whitney_p": float(mwu.pvalue),
+    }
+
+
+def arms_model(data: AnalysisData, n_boot: int, rng: np.random.Generator) -> dict:
+    """:func:`compare_arms` on the change in frowning and on the change in mood."""
+    w = data.wide
+    out: dict = {"rows": []}
+    for key, column, label in (("frown", "frown_change", f"{data.feature}_change"),
+                               ("mood", "mood_change", f"{data.outcome}_change")):
+        res = compare_arms(w[column].to_numpy(), w["treated"].to_numpy(), n_boot, rng)
+        out[key] = res
+        out["rows"] += [
+            row("arms", f"{label}: mean difference", res["difference"], res["difference_ci"],
+                res["welch_p"], "Welch t", "Welch t-test"),
+            row("arms", f"{label}: Hedges' g", res["hedges_g"], res["hedges_g_ci"],
+                res["mann_whitney_p"], "bootstrap percentile (stratified by arm)",
+                "Mann-Whitney U"),
+        ]
+    return out
+
+
+def rows_frame(results: dict) -> pd.DataFrame:
+    """The table of every model from the ``rows`` of each result."""
+    rows = [r for res in results.values() if isinstance(res, dict) for r in res.get("rows", [])]
+    return pd.DataFrame(rows, columns=list(ROW_FIELDS))

@@ -1,0 +1,136 @@
+"""Responders and remitters: rates per arm, and how well frown change predicts them.
+
+Response is a drop of at least 50 % on the scale from the reference session;
+remission is a score at or below the scale's cut-off (``schema.KNOWN_SCALES``:
+HAM-D 17 <= 7, MADRS <= 10, BDI-II <= 13, PHQ-9 <= 4) at the analysed session.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+
+from .. import schema
+from .data import AnalysisData
+from .models import row
+
+logger = logging.getLogger(__name__)
+
+RESPONSE_DROP_PCT = 50.0
+
+
+def rate_with_interval(successes: int, n: int) -> dict:
+    """Proportion with its Wilson 95 % interval."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(successes, n, alpha=0.05, method="wilson")
+    return {"k": int(successes), "n": int(n), "rate": successes / n if n else float("nan"),
+            "ci": [float(low), float(high)]}
+
+
+def cv_auc(x: np.ndarray, y: np.ndarray, seed: int, n_repeats: int = 10) -> dict:
+    """Cross-validated ROC AUC of a standardise + logistic-regression pipeline.
+
+    Out-of-fold probabilities of repeated stratified K-fold (K = 5, or fewer when
+    a class is smaller) are pooled per repeat; the AUC is averaged over repeats.
+    One row per participant, so a participant is never in train and test at once.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    k = int(min(5, np.bincount(y).min()))
+    pipe = make_pipeline(StandardScaler(), LogisticRegression())
+    aucs = []
+    for r in range(n_repeats):
+        cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed + r)
+        prob = cross_val_predict(pipe, x, y, cv=cv, method="predict_proba")[:, 1]
+        aucs.append(roc_auc_score(y, prob))
+    return {"auc": float(np.mean(aucs)), "auc_sd_over_repeats": float(np.std(aucs)),
+            "folds": k, "repeats": n_repeats}
+
+
+def logistic_fit(x: np.ndarray, y: np.ndarray, names: list[str]) -> dict:
+    """Odds ratios with Wald 95 % intervals from statsmodels ``Logit``.
+
+    Perfect separation gives no finite estimate; the entry then says so.
+    """
+    import statsmodels.api as sm
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            warnings.filterwarnings("error", message=".*separation.*")
+            fit = sm.Logit(y, sm.add_constant(x)).fit(disp=0)
+    except Exception as exc:  # noqa: BLE001 - separation and non-convergence arrive as many types
+        return {"error": f"logistic regression not estimable ({type(exc).__name__}: {exc})"}
+    ci = np.asarray(fit.conf_int())
+    return {name: {"odds_ratio": float(np.exp(fit.params[j + 1])),
+                   "ci": [float(np.exp(ci[j + 1, 0])), float(np.exp(ci[j + 1, 1]))],
+                   "p": float(fit.pvalues[j + 1])} for j, name in enumerate(names)}
+
+
+def responder_model(data: AnalysisData, seed: int) -> dict:
+    """Response and remission rates per arm and their prediction from frown change (+ arm).
+
+    Returns
+    -------
+    dict
+        ``response`` and ``remission`` (when the scale has a cut-off), each with
+        ``rates`` per arm (Wilson intervals), Fisher's exact p for the arm
+        difference, ``logistic`` odds ratios per standard deviation of frown
+        change and for the treated arm, and ``cv_auc``; ``rows``; ``notes`` on what could not be fitted.
+    """
+    from scipy import stats
+
+    w = data.wide
+    outcomes = {"response": (w["mood_pct_change"] <= -RESPONSE_DROP_PCT).to_numpy()}
+    cutoff = schema.KNOWN_SCALES.get(data.outcome, (None, None, None))[2]
+    notes = []
+    if cutoff is None:
+        notes.append(f"{data.outcome} has no remission cut-off; remission not analysed")
+    else:
+        outcomes["remission"] = (w["followup"] <= cutoff).to_numpy()
+    frown = w["frown_change"].to_numpy(dtype=float)
+    # Per SD of frown change: odds ratios per frown unit are unreadably small.
+    x = np.column_stack([(frown - frown.mean()) / frown.std(ddof=1), w["treated"]])
+    names = [f"{data.feature}_change (per SD)", f"arm[{data.treated_arm}]"]
+    out: dict = {"response_definition": f"{data.outcome} drop >= {RESPONSE_DROP_PCT:g} %",
+                 "remission_cutoff": cutoff, "rows": [], "notes": notes}
+    for key, hit in outcomes.items():
+        y = hit.astype(int)
+        res: dict = {"rates": {}}
+        for arm, flag in ((data.treated_arm, 1), (data.control_arm, 0)):
+            sel = w["treated"].to_numpy() == flag
+            res["rates"][arm] = rate_with_interval(int(y[sel].sum()), int(sel.sum()))
+            rate = res["rates"][arm]
+            out["rows"].append(row(key, f"rate {arm}", rate["rate"], rate["ci"], float("nan"),
+                                   "Wilson", ""))
+        t = w["treated"].to_numpy()
+        table = [[int(y[t == 1].sum()), int((1 - y[t == 1]).sum())],
+                 [int(y[t == 0].sum()), int((1 - y[t == 0]).sum())]]
+        res["fisher_p"] = float(stats.fisher_exact(table).pvalue)
+        counts = np.bincount(y, minlength=2)
+        if counts.min() < 2:
+            notes.append(f"{key}: {counts[1]} of {len(y)} participants; too few in one class "
+                         "for logistic regression and AUC")
+            out[key] = res
+            continue
+        res["logistic"] = logistic_fit(x, y, names)
+        res["cv_auc"] = cv_auc(x, y, seed)
+        if "error" in res["logistic"]:
+            notes.append(f"{key}: {res['logistic']['error']}")
+        else:
+            for name in names:
+                lr = res["logistic"][name]
+                out["rows"].append(row(key, f"odds ratio {name}", lr["odds_ratio"], lr["ci"],
+                                       lr["p"], "Wald (logit)", "Wald z"))
+        out["rows"].append(row(key, "cross-validated ROC AUC", res["cv_auc"]["auc"],
+                               (float("nan"), float("nan")), float("nan"), "",
+                               f"repeated stratified {res['cv_auc']['folds']}-fold"))
+        out[key] = res
+    return out

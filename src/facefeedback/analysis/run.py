@@ -1,0 +1,167 @@
+"""One analysis from a study folder to ``DIR/analysis``: the orchestrating function."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .data import AnalysisData, load_study, prepare
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Resampling sizes and the seed; saved with every result."""
+
+    n_boot: int = 5000
+    n_perm: int = 5000
+    n_perm_predictive: int = 500
+    seed: int = 0
+
+
+def analyze_data(data: AnalysisData, settings: AnalysisSettings) -> dict:
+    """Fit every model on prepared data; returns the ``results.json`` model entries.
+
+    Each model draws from its own stream of ``numpy.random.SeedSequence(seed)``,
+    so adding resamples to one model never changes another's numbers.
+    """
+    from .mediation import mediation_model
+    from .mixed import mixed_model
+    from .models import arms_model, primary_model
+    from .predictive import predictive_model
+    from .responders import responder_model
+
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(settings.seed).spawn(3)]
+    timings = {}
+    results = {}
+    steps = (
+        ("primary", lambda: primary_model(data, settings.n_boot, settings.n_perm, streams[0])),
+        ("arms", lambda: arms_model(data, settings.n_boot, streams[1])),
+        ("mediation", lambda: mediation_model(data, settings.n_boot, streams[2])),
+        ("responders", lambda: responder_model(data, settings.seed)),
+        ("predictive", lambda: predictive_model(data, settings.n_perm_predictive, settings.seed)),
+        ("mixed", lambda: mixed_model(data)),
+    )
+    for name, step in steps:
+        start = time.perf_counter()
+        results[name] = step()
+        timings[name] = round(time.perf_counter() - start, 3)
+        logger.info("%s model: %.2f s", name, timings[name])
+    results["timings_s"] = timings
+    return results
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    names = ("facefeedback", "numpy", "pandas", "scipy", "statsmodels", "scikit-learn",
+             "matplotlib")
+    return {n: md.version(n) for n in names}
+
+
+def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
+                 task: str | None = None, session: str | None = None,
+                 treated_arm: str | None = None, control_arm: str | None = None,
+                 settings: AnalysisSettings = AnalysisSettings(), out_dir=None,
+                 report: bool = True) -> dict:
+    """Analyse a study and write ``results.json``, CSV tables and the report.
+
+    Parameters
+    ----------
+    path : str or Path
+        A study output folder or a session-features file (parquet or csv).
+    outcome, feature, task, session, treated_arm, control_arm
+        See :func:`facefeedback.analysis.data.prepare`.
+    settings : AnalysisSettings
+    out_dir : str or Path, optional
+        Default ``<study folder>/analysis``, or ``analysis/`` next to a features file.
+    report : bool
+        Also write ``report.html`` and the figures.
+
+    Returns
+    -------
+    dict
+        The content of ``results.json``.
+    """
+    study = load_study(path)
+    data = prepare(study, outcome, feature, task, session, treated_arm, control_arm)
+    out = Path(out_dir) if out_dir else (study.root or study.source.parent) / "analysis"
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    models = analyze_data(data, settings)
+    results = {
+        "provenance": {
+            "input": str(study.source), "output": str(out), "input_sha256": _sha256(study.source),
+            "settings": asdict(settings), "versions": _versions(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+        "data": {
+            "outcome": data.outcome, "feature": data.feature, "task": data.task,
+            "session": data.session, "reference_session": data.reference_session,
+            "sessions": data.sessions, "treated_arm": data.treated_arm,
+            "control_arm": data.control_arm,
+            "n": {arm: int((data.wide["arm"] == arm).sum())
+                  for arm in (data.treated_arm, data.control_arm)},
+            "excluded_participants": data.excluded,
+        },
+        **models,
+        "analysis_time_s": round(time.perf_counter() - start, 3),
+    }
+    write_tables(results, data, out)
+    _write_json(out / "results.json", results)
+    if report:
+        from ..report import write_report
+
+        write_report(results, data, study, out)
+    logger.info("analysis written to %s", out)
+    return results
+
+
+def _clean(value):
+    """JSON-safe: NaN and infinities become null, NumPy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def _write_json(path: Path, content: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(_clean(content), indent=2))
+    tmp.replace(path)
+
+
+def write_tables(results: dict, data: AnalysisData, out: Path) -> None:
+    """``models.csv`` (every model, one line per estimate) and ``participants.csv``."""
+    from .models import rows_frame
+
+    tables = out / "tables"
+    tables.mkdir(exist_ok=True)
+    frame = rows_frame(results)
+    frame.to_csv(tables / "models.csv.tmp", index=False)
+    (tables / "models.csv.tmp").replace(tables / "models.csv")
+    for model, part in frame.groupby("model", sort=False):
+        part.to_csv(tables / f"{model}.csv", index=False)
+    data.wide.to_csv(tables / "participants.csv", index=False)

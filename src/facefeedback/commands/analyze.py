@@ -1,0 +1,61 @@
+"""``facefeedback analyze``: models of change in frowning vs change in mood, and the report."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "analyze", help="test whether less frowning goes with better mood; write the report",
+        description="Fit the primary, arm, mediation, responder, predictive and (with more than "
+                    "two sessions) mixed models on a study output folder or a session-features "
+                    "file; write DIR/analysis/results.json, tables/*.csv and report.html.")
+    p.add_argument("path", metavar="DIR_OR_FILE",
+                   help="study output folder, or features/session_features.parquet or .csv")
+    p.add_argument("--outcome", required=True, metavar="SCALE", help="mood scale, e.g. HAMD17")
+    p.add_argument("--feature", default="frown_intensity_mean", metavar="NAME",
+                   help="recording feature whose change measures frowning "
+                        "(default frown_intensity_mean)")
+    p.add_argument("--task", metavar="NAME",
+                   help="task to analyse; needed when there are several ('all' averages them)")
+    p.add_argument("--session", metavar="NAME",
+                   help="session compared with the reference (default: the last one)")
+    p.add_argument("--treated-arm", metavar="ARM",
+                   help="treated arm (default: the arm named like botox/toxin/treatment)")
+    p.add_argument("--control-arm", metavar="ARM", help="control arm (needed with 3+ arms)")
+    p.add_argument("--n-boot", type=int, default=5000, metavar="N", help="bootstrap resamples")
+    p.add_argument("--n-perm", type=int, default=5000, metavar="N",
+                   help="permutations of the primary test")
+    p.add_argument("--n-perm-predictive", type=int, default=500, metavar="N",
+                   help="permutations of the predictive model's test")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default DIR/analysis)")
+    p.add_argument("--no-report", action="store_true", help="results and tables only")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..analysis.run import AnalysisSettings, run_analysis
+    from ..errors import AnalysisError
+
+    for name in ("n_boot", "n_perm", "n_perm_predictive"):
+        if getattr(args, name) < 1:
+            raise AnalysisError(f"--{name.replace('_', '-')} must be at least 1")
+    settings = AnalysisSettings(n_boot=args.n_boot, n_perm=args.n_perm,
+                                n_perm_predictive=args.n_perm_predictive, seed=args.seed)
+    res = run_analysis(args.path, args.outcome, args.feature, args.task, args.session,
+                       args.treated_arm, args.control_arm, settings=settings, out_dir=args.out,
+                       report=not args.no_report)
+    d, prim, med = res["data"], res["primary"], res["mediation"]
+    lo, hi = prim["frown_slope_ci"]
+    ilo, ihi = med["indirect"]["ci"]
+    print(f"{d['outcome']} change per unit of {d['feature']} change: {prim['frown_slope']:.3g} "
+          f"[{lo:.3g}, {hi:.3g}], permutation p = {prim['p_permutation']:.3g} (n = {prim['n']})")
+    print(f"indirect effect of {d['treated_arm']} through frowning: "
+          f"{med['indirect']['estimate']:.3g} [{ilo:.3g}, {ihi:.3g}]")
+    print(f"results: {res['provenance'].get('output', '')}".rstrip(": "))
+    return 0

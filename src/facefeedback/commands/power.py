@@ -1,0 +1,55 @@
+"""``facefeedback power``: Monte Carlo power of the primary and mediation tests."""
+
+from __future__ import annotations
+
+import argparse
+
+from .simulate import add_effect_option
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "power", help="Monte Carlo power for several study sizes",
+        description="Simulate studies of each size (participants per arm) from the generative "
+                    "model of 'facefeedback simulate' and report how often the primary "
+                    "permutation test and the mediation bootstrap interval reject.")
+    p.add_argument("--n", nargs="+", type=int, required=True, metavar="N",
+                   help="participants per arm, e.g. --n 20 30 50 80")
+    add_effect_option(p)
+    p.add_argument("--sims", type=int, default=200, metavar="K",
+                   help="simulated studies per size (default 200)")
+    p.add_argument("--n-perm", type=int, default=999, metavar="N",
+                   help="permutations of the primary test per study (default 999)")
+    p.add_argument("--n-boot", type=int, default=500, metavar="N",
+                   help="bootstrap resamples of the mediation test per study (default 500)")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--jobs", type=int, default=1, metavar="J", help="worker processes")
+    p.add_argument("--out", metavar="DIR", default="power",
+                   help="folder for power.csv, power.png and power.svg (default ./power)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..analysis.power import plot_power, power_table
+    from ..analysis.simulate import Effects, SimulationSettings
+    from ..errors import AnalysisError
+
+    if min(args.n) < 3:
+        raise AnalysisError(f"--n: every size must be at least 3 per arm, got {min(args.n)}")
+    if args.sims < 1 or args.n_perm < 1 or args.n_boot < 1:
+        raise AnalysisError("--sims, --n-perm and --n-boot must be at least 1")
+    if not 0 < args.alpha < 1:
+        raise AnalysisError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    settings = SimulationSettings(effects=Effects.parse(args.effect))
+    table = power_table(settings, args.n, args.sims, args.seed, args.n_perm, args.n_boot,
+                        args.alpha, args.jobs)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "power.csv", index=False)
+    plot_power(table, out / "power", args.alpha)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"written: {out / 'power.csv'}, {out / 'power.png'}, {out / 'power.svg'}")
+    return 0

@@ -1,0 +1,109 @@
+"""The simulator writes the study pipeline's layout and reproduces its generative model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from facefeedback import schema
+from facefeedback.analysis.simulate import Effects, SimulationSettings, simulate_study
+from facefeedback.cli import main
+from facefeedback.errors import AnalysisError
+
+
+@pytest.fixture(scope="module")
+def sim_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sim")
+    assert main(["simulate", "--out", str(out), "--n-per-arm", "6", "--seed", "3"]) == 0
+    return out
+
+
+def test_layout_matches_data_contract(sim_dir):
+    table = pd.read_parquet(sim_dir / "features" / "session_features.parquet")
+    csv = pd.read_csv(sim_dir / "features" / "session_features.csv")
+    assert list(csv.columns) == list(table.columns)
+    for col in (*schema.SESSION_ID_COLUMNS, "recording_id", "is_reference"):
+        assert col in table
+    for name in schema.summary_feature_names() + ["HAMD17", "MADRS"]:
+        assert name in table
+        assert name + schema.CHANGE_SUFFIX in table
+        assert name + schema.PCT_CHANGE_SUFFIX in table
+    assert len(table) == 12 * 3
+    ref = table[table["is_reference"]]
+    assert set(ref["session"]) == {"baseline"}
+    assert (ref["HAMD17_change"] == 0).all() and (ref["frown_intensity_mean_change"] == 0).all()
+    study = json.loads((sim_dir / "study.json").read_text())
+    assert study["sessions"] == ["baseline", "week3", "week6"]
+    assert study["reference_session"] == "baseline"
+    assert study["simulation"]["truth"]["indirect_effect"] == Effects().mediated
+    assert (sim_dir / "failures.csv").read_text().startswith("recording_id,path,error")
+
+
+def test_change_columns_follow_the_contract(sim_dir):
+    table = pd.read_parquet(sim_dir / "features" / "session_features.parquet")
+    base = table[table["session"] == "baseline"].set_index("participant_id")
+    last = table[table["session"] == "week6"].set_index("participant_id")
+    change = last["HAMD17"] - base["HAMD17"]
+    np.testing.assert_allclose(last["HAMD17_change"], change)
+    np.testing.assert_allclose(last["HAMD17_pct_change"], 100 * change / base["HAMD17"])
+    low, high = schema.KNOWN_SCALES["HAMD17"][:2]
+    assert table["HAMD17"].between(low, high).all()
+
+
+def test_frames_agree_with_recording_features(sim_dir):
+    table = pd.read_parquet(sim_dir / "features" / "session_features.parquet")
+    rec = table.iloc[4]
+    frames = pd.read_parquet(sim_dir / "recordings" / rec["recording_id"] / "frames.parquet")
+    assert list(frames.columns) == list(schema.FRAME_COLUMN_NAMES)
+    for name, dtype, _, _ in schema.FRAME_COLUMNS:
+        assert str(frames[name].dtype) == dtype, name
+    valid = frames["valid"]
+    assert frames.loc[valid, "frown_intensity"].mean() == pytest.approx(rec["frown_intensity_mean"])
+    assert valid.mean() == pytest.approx(rec["valid_fraction"])
+    assert frames.loc[~frames["face_detected"], "frown_intensity"].isna().all()
+    summary = json.loads((sim_dir / "recordings" / rec["recording_id"] / "summary.json").read_text())
+    assert summary["features"]["frown_intensity_p90"] == pytest.approx(rec["frown_intensity_p90"])
+
+
+def test_same_seed_same_study_other_seed_other_study():
+    settings = SimulationSettings(n_per_arm=5)
+    a, _ = simulate_study(settings, 7, with_frames=False)
+    b, _ = simulate_study(settings, 7, with_frames=False)
+    c, _ = simulate_study(settings, 8, with_frames=False)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a["HAMD17"].equals(c["HAMD17"])
+
+
+def test_defaults_reproduce_published_scale():
+    """HAM-D -47 % vs -9 % (Wollmer 2012); response about 50 % vs 15 % (Finzi & Rosenthal 2014)."""
+    table, _ = simulate_study(SimulationSettings(n_per_arm=4000), 11, with_frames=False)
+    last = table[table["session"] == "week6"]
+    pct = last.groupby("arm")["HAMD17_pct_change"].mean()
+    assert pct["botox"] == pytest.approx(-47, abs=2.5)
+    assert pct["placebo"] == pytest.approx(-9, abs=2.5)
+    response = (last["MADRS_pct_change"] <= -50).groupby(last["arm"]).mean()
+    assert 0.42 <= response["botox"] <= 0.58
+    assert 0.08 <= response["placebo"] <= 0.18
+    frown = last.groupby("arm")["frown_intensity_mean_change"].mean()
+    assert frown["botox"] - frown["placebo"] == pytest.approx(Effects().frown, abs=0.01)
+
+
+def test_effect_parsing():
+    assert Effects.parse(["frown=-0.3", "mediated=-3"]).slope == pytest.approx(10.0)
+    none = Effects.parse(["none"])
+    assert (none.frown, none.direct, none.mediated) == (0, 0, 0)
+    with pytest.raises(AnalysisError, match="NAME=VALUE"):
+        Effects.parse(["size=3"])
+    with pytest.raises(AnalysisError, match="not a number"):
+        Effects.parse(["frown=big"])
+    with pytest.raises(AnalysisError, match="needs a non-zero frown effect"):
+        Effects.parse(["frown=0", "mediated=-2"])
+
+
+def test_bad_effect_is_one_line_at_the_cli(tmp_path, capsys):
+    assert main(["simulate", "--out", str(tmp_path), "--effect", "frown=x"]) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
