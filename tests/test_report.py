@@ -1,0 +1,137 @@
+"""The HTML report: self-contained, every figure saved, and rendered by headless Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from facefeedback.analysis.run import AnalysisSettings, run_analysis
+from facefeedback.analysis.simulate import SimulationSettings, write_simulated_study
+
+FIGURES = ("before_after", "participant_lines", "change_scatter", "mediation", "time_series")
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync")
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("study")
+    write_simulated_study(root, SimulationSettings(n_per_arm=10), seed=4)
+    (root / "failures.csv").write_text(
+        "recording_id,path,error\nsub-21_week6_rest,videos/sub-21_week6.mp4,"
+        "no face found in any frame\n")
+    run_analysis(root, "HAMD17", settings=AnalysisSettings(n_boot=200, n_perm=199,
+                                                            n_perm_predictive=20))
+    return root / "analysis"
+
+
+def test_report_is_self_contained_with_every_figure(report_dir):
+    page = (report_dir / "report.html").read_text()
+    assert not re.search(r"""(src|href)=["'](?!data:)""", page), "external resource in the report"
+    assert page.count('src="data:image/png;base64,') == len(FIGURES)
+    for name in FIGURES:
+        png = report_dir / "figures" / f"{name}.png"
+        svg = report_dir / "figures" / f"{name}.svg"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "<svg" in svg.read_text()[:2000]
+        assert f'id="fig-{name}"' in page
+
+
+def test_report_states_the_numbers(report_dir):
+    page = (report_dir / "report.html").read_text()
+    results = json.loads((report_dir / "results.json").read_text())
+    slope = results["primary"]["frown_slope"]
+    assert f"{slope:.3g}" in page
+    assert f"{results['mediation']['indirect']['estimate']:.3g}" in page
+    assert "no face found in any frame" in page  # the excluded recording and why
+    assert "1 recordings failed" in page
+    assert "valid_fraction" not in page or "minimum" in page
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+async def _render(port: int, url: str) -> dict:
+    from tornado.websocket import websocket_connect
+
+    targets = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list").read())
+    page = next(t for t in targets if t["type"] == "page")
+    ws = await websocket_connect(page["webSocketDebuggerUrl"], max_message_size=1 << 26)
+    counter = iter(range(1, 10**6))
+    problems: list[str] = []
+
+    async def call(method: str, **params) -> dict:
+        msg_id = next(counter)
+        ws.write_message(json.dumps({"id": msg_id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(await ws.read_message())
+            if msg.get("id") == msg_id:
+                return msg.get("result", {})
+            record(msg)
+
+    def record(msg: dict) -> None:
+        method, params = msg.get("method"), msg.get("params", {})
+        if method == "Runtime.exceptionThrown":
+            problems.append(params["exceptionDetails"].get("text", "exception"))
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+            problems.append(f"console.{params['type']}: {params.get('args')}")
+        elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
+            problems.append(f"log: {params['entry'].get('text')}")
+        elif method == "Page.loadEventFired":
+            loaded.append(True)
+
+    loaded: list[bool] = []
+    for domain in ("Page", "Runtime", "Log"):
+        await call(f"{domain}.enable")
+    await call("Page.navigate", url=url)
+    deadline = time.monotonic() + 30
+    while not loaded and time.monotonic() < deadline:
+        record(json.loads(await asyncio.wait_for(ws.read_message(), 30)))
+    script = ("JSON.stringify(Array.from(document.images).map(i => ({id: i.closest('figure').id, "
+              "complete: i.complete, width: i.naturalWidth, height: i.naturalHeight})))")
+    images = json.loads((await call("Runtime.evaluate", expression=script,
+                                    returnByValue=True))["result"]["value"])
+    title = (await call("Runtime.evaluate", expression="document.title",
+                        returnByValue=True))["result"]["value"]
+    await asyncio.sleep(0.3)  # late console messages
+    ws.close()
+    return {"loaded": bool(loaded), "images": images, "problems": problems, "title": title}
+
+
+def test_report_renders_in_headless_chromium(report_dir, tmp_path):
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("chromium not installed (make system-deps installs it); cannot render the report")
+    profile = tmp_path / "profile"
+    proc = subprocess.Popen([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                             "--remote-debugging-port=0", "about:blank"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not (port_file.exists() and port_file.read_text().strip()):
+            assert proc.poll() is None, "chromium exited before opening its debugging port"
+            assert time.monotonic() < deadline, "chromium did not open its debugging port"
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        result = asyncio.run(_render(port, (report_dir / "report.html").as_uri()))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert result["loaded"], "the report never finished loading"
+    assert result["problems"] == []
+    assert result["title"].startswith("facefeedback analysis")
+    assert sorted(i["id"] for i in result["images"]) == sorted(f"fig-{n}" for n in FIGURES)
+    for image in result["images"]:
+        assert image["complete"] and image["width"] > 100 and image["height"] > 100, image
