@@ -19,7 +19,9 @@ from .errors import FaceFeedbackError
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "facefeedback.commands.extract",
     "facefeedback.commands.calibrate",
+    "facefeedback.commands.run",
     "facefeedback.commands.simulate", "facefeedback.commands.analyze", "facefeedback.commands.power",
+    "facefeedback.commands.webcam",
 )
 
 

@@ -64,13 +64,13 @@ class FrownConfig(_Strict):
     """How the components combine into frown_intensity (see the README's formula)."""
 
     weights: dict[Literal["brow_gap", "brow_lowering", "glabella_lines"], float] = Field(
-        default_factory=lambda: {"brow_gap": 0.25, "brow_lowering": 0.25, "glabella_lines": 0.5})
+        default_factory=lambda: {"brow_gap": 0.15, "brow_lowering": 0.25, "glabella_lines": 0.6})
     #: Change of each component in a typical full deliberate frown (relative for the two
     #: distances, natural-log ratio for the lines): the unit of frown_intensity.
     full_frown: dict[Literal["brow_gap", "brow_lowering", "glabella_lines"], float] = Field(
         default_factory=lambda: {"brow_gap": 0.12, "brow_lowering": 0.30, "glabella_lines": 0.9})
     population_neutral: NeutralReference = NeutralReference(
-        brow_gap=0.445, brow_lowering=0.314, glabella_lines=1.0)
+        brow_gap=0.435, brow_lowering=0.325, glabella_lines=0.66)
 
     @model_validator(mode="after")
     def _complete(self) -> "FrownConfig":

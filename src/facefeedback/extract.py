@@ -24,7 +24,7 @@ import pandas as pd
 from . import __version__
 from .config import Config, config_hash, dump_config
 from .frown import Calibration, population_calibration
-from .io import FrameSource
+from .io import FrameSource, SourceInfo
 from .measure import FrameMeasurer, MeasurementBuffer, build_frame_table
 from .summary import events_to_json, summarise
 
@@ -100,14 +100,35 @@ def process_recording(path: str | os.PathLike, config: Config, calibration: Cali
     """
     path = Path(path)
     started = time.perf_counter()
+    info, raw = read_raw(path, config, progress)
+    return recording_result(path, info, raw, config, calibration, name, time.perf_counter() - started)
+
+
+def read_raw(path: str | os.PathLike, config: Config,
+             progress: bool | None = None) -> tuple[SourceInfo, pd.DataFrame]:
+    """What the source says about itself, and its raw per-frame measurements (before calibration).
+
+    The raw table does not depend on the calibration, so a study can measure once and
+    calibrate later (see :func:`recording_result`).
+    """
     inp = config.input
     with FrameSource(path, stride=inp.stride, start_s=inp.start_s, end_s=inp.end_s, max_side=inp.max_side) as src:
         info = src.info
         raw = measure_source(src, config, config.progress if progress is None else progress)
+    return info, raw
+
+
+def recording_result(path: str | os.PathLike, info: SourceInfo, raw: pd.DataFrame, config: Config,
+                     calibration: Calibration | None = None, name: str | None = None,
+                     run_time_s: float = 0.0, sha256: str | None = None) -> RecordingResult:
+    """Calibrate raw measurements and build the recording's table, summary and provenance.
+
+    ``run_time_s`` is the time the measurement took; ``sha256`` the file's hash when already known.
+    """
+    path = Path(path)
     calibration = calibration or population_calibration(config.frown)
     table = build_frame_table(raw, calibration, config)
     features, events = summarise(table, config.events)
-    elapsed = time.perf_counter() - started
     summary = {
         "source": str(path),
         "features": features,
@@ -115,7 +136,7 @@ def process_recording(path: str | os.PathLike, config: Config, calibration: Cali
         "calibration": calibration.to_json(),
     }
     provenance = {
-        "input": {"path": str(path), "sha256": file_sha256(path), "bytes": path.stat().st_size,
+        "input": {"path": str(path), "sha256": sha256 or file_sha256(path), "bytes": path.stat().st_size,
                   "kind": info.kind, "width": info.width, "height": info.height,
                   "declared_fps": info.fps, "declared_frames": info.n_frames},
         "config": dump_config(config),
@@ -123,8 +144,8 @@ def process_recording(path: str | os.PathLike, config: Config, calibration: Cali
         "backend": "face_landmarker" if config.landmarks.model_path else "facemesh",
         "versions": versions(),
         "frames_processed": int(len(table)),
-        "run_time_s": round(elapsed, 3),
-        "processing_fps": round(len(table) / elapsed, 2) if elapsed > 0 else None,
+        "run_time_s": round(run_time_s, 3),
+        "processing_fps": round(len(table) / run_time_s, 2) if run_time_s > 0 else None,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     return RecordingResult(name or path.stem, table, summary, provenance)

@@ -5,12 +5,11 @@ rotation and distance to the camera are removed first):
 
 ``brow_gap``
     Corrugator supercilii: mean distance between the medial brow ends (lower and
-    upper edge of each brow head), divided by the inter-ocular distance (IOD,
+    upper edge of each brow head), in units of the inter-ocular distance (IOD,
     between the eye centres). Smaller when the brows are drawn together.
 ``brow_lowering``
     Procerus and depressor supercilii: mean height of the medial brow heads above
-    the inner eye corners, divided by the IOD. Smaller when the medial brows are
-    pulled down.
+    the inner eye corners, in IOD units. Smaller when the medial brows are pulled down.
 ``glabella_lines``
     The skin between the brows, resampled from the image into a landmark-anchored
     patch of fixed size in IOD units (so it does not depend on the face's size or
@@ -34,8 +33,7 @@ import numpy as np
 
 from .config import CalibrationConfig, FrownConfig, NeutralReference
 from .errors import InputError
-from .geometry import (BROW_MEDIAL_LEFT, BROW_MEDIAL_RIGHT, INNER_EYE_CORNERS, Alignment,
-                       eye_centres, reference_face)
+from .geometry import BROW_MEDIAL_LEFT, BROW_MEDIAL_RIGHT, INNER_EYE_CORNERS, Alignment, reference_face
 from .schema import COMPONENTS
 
 # -- glabella patch, in reference units (IOD = 1, origin between the eyes, y down) --
@@ -46,19 +44,23 @@ PATCH_PX_PER_IOD = 48
 RIDGE_SIGMAS_IOD = (0.025, 0.05)
 #: Normals of the lines looked for: lines from vertical to 30 deg oblique either way.
 RIDGE_ANGLES_DEG = (-30.0, -15.0, 0.0, 15.0, 30.0)
-_LOG_EPS = 0.02
+_LOG_EPS = 0.08  # keeps sensor noise in dark skin from dominating the log image
 
 
 def brow_geometry(aligned: np.ndarray) -> tuple[float, float]:
-    """``brow_gap`` and ``brow_lowering`` from landmarks in reference units."""
-    right_eye, left_eye = eye_centres(aligned)
-    iod = float(np.linalg.norm((left_eye - right_eye)[:2]))
-    gaps = [np.linalg.norm((aligned[r] - aligned[l])[:2]) for r, l in zip(BROW_MEDIAL_RIGHT, BROW_MEDIAL_LEFT)]
-    brow_r = aligned[list(BROW_MEDIAL_RIGHT), 1].mean()
-    brow_l = aligned[list(BROW_MEDIAL_LEFT), 1].mean()
-    corner_r, corner_l = aligned[INNER_EYE_CORNERS[0], 1], aligned[INNER_EYE_CORNERS[1], 1]
-    lowering = ((corner_r - brow_r) + (corner_l - brow_l)) / 2.0  # y grows downwards
-    return float(np.mean(gaps) / iod), float(lowering / iod)
+    """``brow_gap`` and ``brow_lowering`` from landmarks aligned to the reference.
+
+    The aligned coordinates are already in units of the face's inter-ocular distance
+    (the similarity fit on the stable points scales every face to the reference, whose
+    IOD is 1), so the distances need no per-frame division by a landmark IOD, which
+    Face Mesh shrinks when the brows come down. The height is taken above the
+    reference's inner-eye-corner line for the same reason.
+    """
+    gap = np.mean([np.linalg.norm((aligned[r] - aligned[l])[:2])
+                   for r, l in zip(BROW_MEDIAL_RIGHT, BROW_MEDIAL_LEFT)])
+    corners_y = reference_face()[list(INNER_EYE_CORNERS), 1].mean()
+    brows_y = aligned[list(BROW_MEDIAL_RIGHT + BROW_MEDIAL_LEFT), 1].mean()
+    return float(gap), float(corners_y - brows_y)  # y grows downwards
 
 
 class GlabellaFilter:

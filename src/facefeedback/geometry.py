@@ -5,8 +5,8 @@ is a frontal, left-right symmetric face in *reference units*: the origin is the
 midpoint between the eye centres, x points to the image right, y down, z away
 from the camera, and the distance between the eye centres is 1. A frame's
 landmarks are aligned to it with a similarity transform (Umeyama) fitted on
-points that expressions barely move (eye corners, nose bridge and tip, temples,
-upper forehead), so a frown cannot tilt the alignment. Brow measurements are
+points that expressions barely move (nose bridge and tip, temples, cheek contour,
+upper forehead), so a frown cannot tilt or rescale the alignment. Brow measurements are
 taken in the aligned coordinates: in-plane rotation, scale and most of yaw and
 pitch are removed before anything is measured.
 """
@@ -29,9 +29,10 @@ BROW_MEDIAL_RIGHT = (55, 107)
 BROW_MEDIAL_LEFT = (285, 336)
 BROW_RIGHT = (46, 53, 52, 65, 55, 70, 63, 105, 66, 107)
 BROW_LEFT = (276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
-#: Points that expressions barely move: the rigid anchor of the alignment.
+#: Points that expressions barely move: the rigid anchor of the alignment. The eye corners
+#: are left out: Face Mesh moves them with the brows and the lids (AU4 comes with AU7), and a
+#: frown must not change the ruler it is measured with.
 STABLE_POINTS = (
-    33, 133, 362, 263,            # eye corners
     168, 6, 197, 195, 5, 4, 1,    # nose bridge and tip
     127, 356, 234, 454, 93, 323,  # temples and cheek contour
     10, 109, 338,                 # upper forehead

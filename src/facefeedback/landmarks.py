@@ -4,7 +4,9 @@ Two backends give the same :class:`FaceObservation`:
 
 * :class:`FaceMeshBackend` (default): MediaPipe Face Mesh from the ``mediapipe``
   wheel (0.10.21 bundles its models), 478 points with ``refine_landmarks=True``,
-  tracking mode for video and static mode for images. Nothing is downloaded.
+  tracking mode for video; for still images (:class:`DetectThenMeshBackend`) the
+  full-range face detector finds every face, then Face Mesh measures each one.
+  Nothing is downloaded.
 * :class:`FaceLandmarkerBackend`: MediaPipe Tasks ``FaceLandmarker`` with a
   user-supplied ``face_landmarker.task`` bundle; it adds three blendshapes
   (``brow_down_left``, ``brow_down_right``, ``brow_inner_up``).
@@ -128,6 +130,67 @@ class FaceMeshBackend:
         self.close()
 
 
+class DetectThenMeshBackend:
+    """Still images: MediaPipe's full-range face detector, then Face Mesh on each face's crop.
+
+    Face Mesh's own detector is short-range (faces within about 2 m filling much of the
+    picture); group photos and distant faces need the full-range detector. Every
+    detected face counts in ``n_faces``; the largest meshed face is followed.
+    """
+
+    name = "facemesh"
+    CROP_SIDE = 256
+
+    def __init__(self, max_faces: int = 4, min_detection_confidence: float = 0.5, **_: object) -> None:
+        from mediapipe.python.solutions import face_detection, face_mesh
+
+        self._detector = face_detection.FaceDetection(model_selection=1,
+                                                      min_detection_confidence=min_detection_confidence)
+        self._mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
+                                        min_detection_confidence=min_detection_confidence)
+        self._max_faces = max_faces
+        self._follower = _Follower()
+
+    def detect(self, image_bgr: np.ndarray, timestamp_s: float | None = None) -> FaceObservation:
+        h, w = image_bgr.shape[:2]
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        detections = self._detector.process(rgb).detections or []
+        faces = []
+        for det in detections:
+            box = det.location_data.relative_bounding_box
+            cx, cy = (box.xmin + box.width / 2) * w, (box.ymin + box.height / 2) * h
+            side = 2.0 * max(box.width * w, box.height * h)
+            x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+            x1, y1 = x0 + int(round(side)), y0 + int(round(side))
+            crop = rgb[max(y0, 0):min(y1, h), max(x0, 0):min(x1, w)]
+            if crop.size == 0:
+                continue
+            f = self.CROP_SIDE / max(crop.shape[:2])
+            crop = cv2.resize(crop, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
+            result = self._mesh.process(crop)
+            if not result.multi_face_landmarks:
+                continue
+            pts = _to_pixels(result.multi_face_landmarks[0].landmark, crop.shape[1], crop.shape[0]) / f
+            pts[:, 0] += max(x0, 0)
+            pts[:, 1] += max(y0, 0)
+            faces.append(pts)
+        if not faces:  # a close-up the full-range detector misses: Face Mesh's own detector
+            result = self._mesh.process(rgb)
+            faces = [_to_pixels(f.landmark, w, h) for f in (result.multi_face_landmarks or [])]
+        faces = faces[: self._max_faces]
+        return FaceObservation(self._follower.choose(faces), max(len(detections), len(faces)))
+
+    def close(self) -> None:
+        self._detector.close()
+        self._mesh.close()
+
+    def __enter__(self) -> "DetectThenMeshBackend":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 class FaceLandmarkerBackend:
     """MediaPipe Tasks FaceLandmarker with blendshapes, from a ``face_landmarker.task`` file.
 
@@ -207,4 +270,6 @@ def make_backend(*, static_image_mode: bool, max_faces: int, model_path: str | o
                   min_tracking_confidence=min_tracking_confidence)
     if model_path:
         return FaceLandmarkerBackend(model_path, **kwargs)
+    if static_image_mode:
+        return DetectThenMeshBackend(**kwargs)
     return FaceMeshBackend(**kwargs)

@@ -1,0 +1,54 @@
+"""``facefeedback run``: a whole study, from its study file to session features and a codebook."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "run", help="run a study: measure every recording, calibrate, write session features",
+        description="Check the study file and its tables (nothing runs if any problem is found), measure "
+                    "every recording in parallel, calibrate each participant on their baseline, and write "
+                    "DIR/recordings/, DIR/calibration/, DIR/features/ (session features, wide.csv, codebook) "
+                    "and DIR/failures.csv. Run it again to finish an interrupted study: finished recordings "
+                    "are skipped. See docs/study.md.")
+    p.add_argument("study", metavar="STUDY.yaml", help="study file")
+    p.add_argument("--out", required=True, metavar="DIR", help="study output folder")
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: the number of cores)")
+    p.add_argument("--executor", choices=["local", "dask"], default="local",
+                   help="local process pool (default) or a Dask distributed cluster")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="Dask scheduler address (tcp://host:8786); default: a LocalCluster on this machine")
+    p.add_argument("--config", metavar="FILE", help="measurement settings (YAML); overrides the study file's")
+    p.add_argument("--stride", type=int, metavar="N", help="process every N-th frame")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from ..errors import ConfigError
+    from ..study.manifest import load_study
+    from ..study.pipeline import run_study
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be 1 or more, got {args.workers}")
+    if args.scheduler and args.executor != "dask":
+        raise ConfigError("--scheduler needs --executor dask")
+    study = load_study(args.study)
+    config = load_config(args.config or study.config_path)
+    config = config.updated(**{"input.stride": args.stride, "progress": False})
+    report = run_study(study, config, args.out, executor=args.executor, workers=args.workers,
+                       scheduler=args.scheduler, progress=not args.no_progress)
+    for w in report.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    for rid, path, error in report.failures:
+        print(f"failed: {rid}: {error}", file=sys.stderr)
+    print(f"{report.recordings} recordings: {report.measured} measured, {report.written} written, "
+          f"{report.kept} already up to date, {len(report.failures)} failed ({report.elapsed_s:.1f} s) "
+          f"-> {report.out}")
+    print(f"session features: {report.out / 'features' / 'session_features.parquet'} "
+          f"(codebook: {report.out / 'features' / 'codebook.md'})")
+    return 1 if report.failures else 0

@@ -1,0 +1,134 @@
+"""What a study run keeps between runs, keyed so that only what changed is redone.
+
+Two levels, both written to a temporary name and renamed into place, so a run
+killed at any moment leaves either a complete entry or none:
+
+* **raw measurements** (``DIR/cache/raw/<key>/``): the per-frame measurements
+  before calibration, keyed by the file's SHA-256 and the hash of the settings
+  that change them (``input`` and ``landmarks``) and the software versions. A
+  new calibration or event threshold reuses them: MediaPipe does not run again.
+* **recording outputs** (``DIR/recordings/<recording_id>/``): up to date when
+  their provenance names the same file hash, the same config hash, the same
+  raw measurements and the same calibration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .. import __version__
+from ..config import Config, config_hash, dump_config
+from ..extract import replace_dir
+from ..io import SourceInfo
+
+log = logging.getLogger(__name__)
+
+RAW_FILE = "raw.parquet"
+INFO_FILE = "info.json"
+
+
+def measurement_hash(config: Config) -> str:
+    """Hash of the settings and software that change raw measurements (not calibration or events)."""
+    import cv2
+    import mediapipe
+
+    data = {"input": dump_config(config)["input"], "landmarks": dump_config(config)["landmarks"],
+            "config_version": config.config_version, "facefeedback": __version__,
+            "mediapipe": mediapipe.__version__, "opencv": cv2.__version__}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def raw_key(sha256: str, config: Config) -> str:
+    return f"{sha256[:24]}-{measurement_hash(config)}"
+
+
+@dataclass(frozen=True)
+class RawEntry:
+    """A cached raw measurement: its folder, what the source said, and how long measuring took."""
+
+    key: str
+    folder: Path
+    info: SourceInfo
+    run_time_s: float
+
+    def table(self) -> pd.DataFrame:
+        return pd.read_parquet(self.folder / RAW_FILE)
+
+
+class RawCache:
+    """Raw per-frame measurements under ``root``, one folder per key."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+
+    def get(self, key: str) -> RawEntry | None:
+        folder = self.root / key
+        try:
+            meta = json.loads((folder / INFO_FILE).read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+        if not (folder / RAW_FILE).is_file():
+            return None
+        return RawEntry(key, folder, SourceInfo(**meta["info"]), float(meta["run_time_s"]))
+
+    def put(self, key: str, raw: pd.DataFrame, info: SourceInfo, run_time_s: float) -> RawEntry:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".{key}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            raw.to_parquet(tmp / RAW_FILE, index=False)
+            meta = {"info": info.__dict__, "run_time_s": run_time_s}
+            (tmp / INFO_FILE).write_text(json.dumps(meta, indent=2))
+            replace_dir(tmp, self.root / key)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return RawEntry(key, self.root / key, info, run_time_s)
+
+
+def remove_stale_temporaries(*folders: Path) -> int:
+    """Remove the temporary folders a killed run left behind (``.<name>.tmp*``, ``.<name>.old-*``)."""
+    removed = 0
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for p in folder.iterdir():
+            if p.name.startswith(".") and (".tmp" in p.name or ".old-" in p.name):
+                if p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def stamp(sha256: str, key: str, config: Config, calibration: dict) -> dict:
+    """What a recording's provenance records about how it was made, for :func:`is_current`."""
+    return {"sha256": sha256, "raw_key": key, "config_hash": config_hash(config), "calibration": calibration}
+
+
+def is_current(folder: Path, wanted: dict) -> bool:
+    """True when ``folder`` holds complete outputs made from exactly ``wanted`` (see :func:`stamp`)."""
+    try:
+        made = json.loads((folder / "provenance.json").read_text()).get("study_stamp")
+    except (OSError, json.JSONDecodeError):
+        return False
+    if made != wanted:
+        return False
+    return (folder / "summary.json").is_file() and any((folder / f).is_file()
+                                                        for f in ("frames.parquet", "frames.csv"))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -1,0 +1,366 @@
+"""The study file (YAML) and its three tables, checked as a whole before any work.
+
+:func:`load_study` reads ``STUDY.yaml``, the participants, recordings and scores
+tables it names, and checks everything that can be checked without measuring a
+frame. Every problem is collected, each naming its file and row, and raised at
+once as a :class:`~facefeedback.errors.ValidationError`; nothing is processed
+until the study is clean. See ``docs/study.md`` for the format.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ValidationError as PydanticError
+
+from .. import schema
+from ..config import Config
+from ..errors import ConfigError, ValidationError
+from .tables import ID_PATTERN, Table, check_duplicates, check_ids, is_missing, parse_number, read_table
+
+STUDY_VERSION = 1
+#: Columns of session_features that a participant covariate must not shadow.
+RESERVED_COLUMNS = frozenset({*schema.SESSION_ID_COLUMNS, "recording_id", "is_reference",
+                              *schema.summary_feature_names()})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScaleSpec(_Strict):
+    """A questionnaire that is not in ``schema.KNOWN_SCALES``: its valid range."""
+
+    min: float
+    max: float
+    cutoff: float | None = Field(None, description="remission cut-off (score at or below = remitted)")
+    meaning: str = ""
+
+    @model_validator(mode="after")
+    def _order(self) -> "ScaleSpec":
+        if self.min >= self.max:
+            raise ValueError("min must be below max")
+        return self
+
+
+class CalibrationRule(_Strict):
+    """Which baseline frames define each participant's neutral face, and how."""
+
+    tasks: list[str] | Literal["all"] = Field(
+        "all", description="baseline task(s) whose frames are used; 'all' = every baseline recording")
+    percentile: float | None = Field(None, gt=0, le=50, description="neutral = the least frowning P percent")
+    segment_s: tuple[float, float] | None = Field(None, description="neutral segment [start, end] in seconds")
+    min_frames: int | None = Field(None, ge=1, description="valid neutral frames needed")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "CalibrationRule":
+        if self.percentile is not None and self.segment_s is not None:
+            raise ValueError("give either percentile or segment_s, not both")
+        if self.segment_s is not None and not 0 <= self.segment_s[0] < self.segment_s[1]:
+            raise ValueError("segment_s must be [start, end] with 0 <= start < end")
+        return self
+
+    def config_updates(self) -> dict[str, object]:
+        """The rule as ``Config.updated`` arguments (``calibration.*``)."""
+        seg = self.segment_s
+        return {"calibration.percentile": self.percentile, "calibration.min_frames": self.min_frames,
+                "calibration.segment_start_s": seg[0] if seg else None,
+                "calibration.segment_end_s": seg[1] if seg else None}
+
+
+class StudyFile(_Strict):
+    """The study file. Paths are relative to the study file's folder."""
+
+    study_version: Literal[1] = STUDY_VERSION
+    name: str = ""
+    participants: str
+    recordings: str
+    scores: str | None = None
+    reference_session: str = "baseline"
+    sessions: list[str] | None = Field(None, description="session order (the reference first)")
+    calibration: CalibrationRule = CalibrationRule()
+    scales: dict[str, ScaleSpec] = Field(default_factory=dict)
+    config: str | None = Field(None, description="measurement settings (YAML), as for 'extract --config'")
+
+
+@dataclass
+class Study:
+    """A checked study: tables as DataFrames, resolved paths, the session order and the scales."""
+
+    path: Path
+    spec: StudyFile
+    participants: pd.DataFrame  # participant_id, arm, covariates...
+    recordings: pd.DataFrame  # recording_id, participant_id, session, task, path, row
+    scores: pd.DataFrame  # participant_id, session, scale, score, row
+    sessions: list[str]
+    scales: dict[str, tuple[float, float, float | None, str]]
+    covariates: list[str]
+    config_path: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def reference_session(self) -> str:
+        return self.spec.reference_session
+
+    def calibration_config(self, config: Config) -> Config:
+        """``config`` with the study's calibration rule applied."""
+        return config.updated(**self.spec.calibration.config_updates())
+
+    def calibration_rows(self, participant_id: str) -> pd.DataFrame:
+        """The participant's baseline recordings whose frames define the neutral reference."""
+        r = self.recordings
+        pick = (r["participant_id"] == participant_id) & (r["session"] == self.reference_session)
+        tasks = self.spec.calibration.tasks
+        if tasks != "all":
+            pick &= r["task"].isin(tasks)
+        return r[pick]
+
+    def to_json(self) -> dict:
+        """What study.json records about the design."""
+        return {"study_file": str(self.path), "name": self.spec.name,
+                "study": self.spec.model_dump(mode="json"),
+                "sessions": self.sessions, "reference_session": self.reference_session,
+                "scales": {k: {"min": v[0], "max": v[1], "cutoff": v[2], "meaning": v[3]}
+                           for k, v in self.scales.items()},
+                "covariates": self.covariates, "n_participants": int(len(self.participants)),
+                "n_recordings": int(len(self.recordings)), "warnings": self.warnings}
+
+
+def read_study_file(path: Path) -> StudyFile:
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such study file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: not a valid YAML study file ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping (participants:, recordings:, ...), "
+                          f"got {type(data).__name__}")
+    try:
+        return StudyFile.model_validate(data)
+    except PydanticError as exc:
+        problems = [f"{path}: {'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
+                    for e in exc.errors()]
+        raise ValidationError(problems, f"{path}: {len(problems)} problem(s) in the study file") from None
+
+
+def load_study(path: str | os.PathLike) -> Study:
+    """Read and check a study file and its tables.
+
+    Raises
+    ------
+    ConfigError
+        The study file is missing or not YAML.
+    ValidationError
+        One or more problems in the study file or its tables; ``problems`` lists
+        them all, each naming its file and row.
+    """
+    path = Path(path).resolve()
+    spec = read_study_file(path)
+    root = path.parent
+    problems: list[str] = []
+    scales = _scales(spec, path, problems)
+    sessions = _sessions(spec, path, problems)
+
+    ptable = read_table(root / spec.participants, ("participant_id", "arm"), problems)
+    rtable = read_table(root / spec.recordings, ("participant_id", "session", "task", "path"), problems)
+    stable = read_table(root / spec.scores, ("participant_id", "session", "scale", "score"), problems) \
+        if spec.scores else None
+
+    participants, covariates = _participants(ptable, problems) if ptable else (None, [])
+    known = set(participants["participant_id"]) if participants is not None else None
+    recordings = _recordings(rtable, spec, known, sessions, ptable, problems) if rtable else None
+    if sessions is None and recordings is not None:
+        present = list(dict.fromkeys(recordings["session"]))
+        sessions = [spec.reference_session] + [s for s in present if s != spec.reference_session]
+    scores = _scores(stable, known, sessions, scales, ptable, problems) if stable else None
+    if problems:
+        raise ValidationError(problems, f"{path}: {len(problems)} problem(s); nothing was processed")
+    if scores is None:
+        scores = pd.DataFrame({"participant_id": [], "session": [], "scale": [], "score": [], "row": []})
+    config_path = (root / spec.config) if spec.config else None
+    study = Study(path, spec, participants, recordings, scores, sessions or [spec.reference_session],
+                  {k: v for k, v in scales.items() if k in set(scores["scale"])}, covariates, config_path)
+    study.warnings = _warnings(study)
+    return study
+
+
+def _scales(spec: StudyFile, path: Path, problems: list[str]) -> dict[str, tuple[float, float, float | None, str]]:
+    scales = dict(schema.KNOWN_SCALES)
+    for name, s in spec.scales.items():
+        if name in schema.KNOWN_SCALES:
+            lo, hi = schema.KNOWN_SCALES[name][:2]
+            problems.append(f"{path}: scales.{name} is a known scale (range {lo:g}-{hi:g}); "
+                            "give custom scales a name of their own")
+        elif not (name[:1].isalpha() and name.replace("_", "").isalnum() and name.isascii()):
+            problems.append(f"{path}: scales.{name}: a scale name may hold only letters, digits and '_' "
+                            "and must start with a letter")
+        elif name in RESERVED_COLUMNS:
+            problems.append(f"{path}: scales.{name}: the name is taken by a session-features column")
+        else:
+            scales[name] = (s.min, s.max, s.cutoff, s.meaning or "custom scale declared in the study file")
+    return scales
+
+
+def _sessions(spec: StudyFile, path: Path, problems: list[str]) -> list[str] | None:
+    for s in [spec.reference_session, *(spec.sessions or [])]:
+        if not ID_PATTERN.match(s):
+            problems.append(f"{path}: session '{s}' may hold only letters, digits, '.', '-' and '_'")
+    if spec.sessions is None:
+        return None
+    if spec.reference_session not in spec.sessions:
+        problems.append(f"{path}: reference_session '{spec.reference_session}' is not in sessions "
+                        f"({', '.join(spec.sessions)})")
+    if len(set(spec.sessions)) != len(spec.sessions):
+        problems.append(f"{path}: sessions lists a session twice ({', '.join(spec.sessions)})")
+    return [spec.reference_session] + [s for s in spec.sessions if s != spec.reference_session]
+
+
+def _participants(t: Table, problems: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    rows = check_ids(t, ("participant_id",), problems)
+    for i in list(rows):
+        if is_missing(t.rows[i]["arm"]):
+            problems.append(f"{t.where(i)}: arm is empty")
+    rows = check_duplicates(t, rows, ("participant_id",), problems)
+    covariates = [c for c in t.columns if c not in ("participant_id", "arm")]
+    for c in covariates:
+        if c in RESERVED_COLUMNS or c in schema.KNOWN_SCALES:
+            problems.append(f"{t.name}: column '{c}' has the name of a session-features column; rename it")
+    df = pd.DataFrame([t.rows[i] for i in rows], columns=t.columns)
+    for c in covariates:
+        values = [None if is_missing(v) else v for v in df[c]]
+        numbers = [parse_number(v) if v is not None else np.nan for v in values]
+        df[c] = numbers if all(n is not None for n in numbers) else values
+    return df, covariates
+
+
+def _recordings(t: Table, spec: StudyFile, known: set[str] | None, sessions: list[str] | None,
+                ptable: Table | None, problems: list[str]) -> pd.DataFrame:
+    rows = check_ids(t, ("participant_id", "session", "task"), problems)
+    rows = check_duplicates(t, rows, ("participant_id", "session", "task"), problems)
+    keep, ids = [], {}
+    for i in rows:
+        row = t.rows[i]
+        if known is not None and row["participant_id"] not in known:
+            problems.append(f"{t.where(i)}: participant {row['participant_id']} is not in {ptable.name}")
+            continue
+        if sessions is not None and row["session"] not in sessions:
+            problems.append(f"{t.where(i)}: session '{row['session']}' is not in the study file's sessions "
+                            f"({', '.join(sessions)})")
+        rid = f"{row['participant_id']}_{row['session']}_{row['task']}"
+        if rid in ids:
+            problems.append(f"{t.where(i)}: recording id {rid} is also made by row {t.line[ids[rid]]}; "
+                            "rename a participant, session or task")
+        ids[rid] = i
+        _check_media(t, i, problems)
+        keep.append(i)
+    df = pd.DataFrame({
+        "recording_id": [f"{t.rows[i]['participant_id']}_{t.rows[i]['session']}_{t.rows[i]['task']}" for i in keep],
+        "participant_id": [t.rows[i]["participant_id"] for i in keep],
+        "session": [t.rows[i]["session"] for i in keep],
+        "task": [t.rows[i]["task"] for i in keep],
+        "path": [str(_media_path(t, i)) for i in keep],
+        "row": [t.line[i] for i in keep]})
+    _check_baselines(t, df, spec, problems)
+    return df
+
+
+def _media_path(t: Table, i: int) -> Path:
+    """Recording paths are relative to the recordings table's folder."""
+    return (t.path.parent / t.rows[i]["path"]).resolve()
+
+
+def _check_media(t: Table, i: int, problems: list[str]) -> None:
+    raw = t.rows[i]["path"]
+    if is_missing(raw):
+        problems.append(f"{t.where(i)}: path is empty")
+        return
+    media = _media_path(t, i)
+    if not media.exists():
+        problems.append(f"{t.where(i)}: recording file {media} does not exist")
+    elif not media.is_file():
+        problems.append(f"{t.where(i)}: recording path {media} is not a file")
+    else:
+        try:
+            with open(media, "rb") as fh:
+                first = fh.read(1)
+        except OSError as exc:
+            problems.append(f"{t.where(i)}: recording file {media} cannot be read ({exc.strerror or exc})")
+            return
+        if not first:
+            problems.append(f"{t.where(i)}: recording file {media} is empty (0 bytes)")
+
+
+def _check_baselines(t: Table, df: pd.DataFrame, spec: StudyFile, problems: list[str]) -> None:
+    ref = spec.reference_session
+    line_to_index = {n: k for k, n in enumerate(t.line)}
+    cal_tasks = spec.calibration.tasks
+    for pid, group in df.groupby("participant_id", sort=False):
+        idx = [line_to_index[n] for n in group["row"]]
+        baseline = group[group["session"] == ref]
+        if baseline.empty:
+            problems.append(f"{t.where_many(idx)}: participant {pid} has sessions "
+                            f"{', '.join(dict.fromkeys(group['session']))} but no recording at the reference "
+                            f"session '{ref}', so frowning cannot be calibrated or compared with baseline")
+        elif cal_tasks != "all" and not baseline["task"].isin(cal_tasks).any():
+            problems.append(f"{t.where_many(idx)}: participant {pid} has no '{ref}' recording of the calibration "
+                            f"task(s) {', '.join(cal_tasks)} (has {', '.join(baseline['task'])})")
+
+
+def _scores(t: Table, known: set[str] | None, sessions: list[str] | None,
+            scales: dict[str, tuple], ptable: Table | None, problems: list[str]) -> pd.DataFrame:
+    rows = check_ids(t, ("participant_id", "session"), problems)
+    rows = check_duplicates(t, rows, ("participant_id", "session", "scale"), problems)
+    out = []
+    for i in rows:
+        row = t.rows[i]
+        scale, raw = row["scale"], row["score"]
+        ok = True
+        if known is not None and row["participant_id"] not in known:
+            problems.append(f"{t.where(i)}: participant {row['participant_id']} is not in {ptable.name}")
+            ok = False
+        if sessions is not None and row["session"] not in sessions:
+            problems.append(f"{t.where(i)}: session '{row['session']}' is not a session of the study "
+                            f"({', '.join(sessions)})")
+            ok = False
+        if scale not in scales:
+            problems.append(f"{t.where(i)}: unknown scale '{scale}'; known scales are {', '.join(scales)} "
+                            "(declare others under 'scales:' in the study file, with their range)")
+            continue
+        if is_missing(raw):
+            continue  # not taken: NaN in the features, not an error
+        score = parse_number(raw)
+        lo, hi = scales[scale][:2]
+        if score is None:
+            problems.append(f"{t.where(i)}: {scale} score '{raw}' is not a number")
+        elif not lo <= score <= hi:
+            problems.append(f"{t.where(i)}: {scale} score {raw} is outside {lo:g}-{hi:g}")
+        elif ok:
+            out.append((row["participant_id"], row["session"], scale, score, t.line[i]))
+    return pd.DataFrame(out, columns=["participant_id", "session", "scale", "score", "row"])
+
+
+def _warnings(study: Study) -> list[str]:
+    """Things worth saying that do not stop the study."""
+    out = []
+    with_recordings = set(study.recordings["participant_id"])
+    idle = [p for p in study.participants["participant_id"] if p not in with_recordings]
+    if idle:
+        out.append(f"participants with no recordings (left out): {', '.join(idle)}")
+    s = study.scores
+    if len(s):
+        ref = s[s["session"] == study.reference_session]
+        have = set(zip(ref["participant_id"], ref["scale"]))
+        lacking = sorted({f"{p} {c}" for p, c in zip(s["participant_id"], s["scale"]) if (p, c) not in have})
+        if lacking:
+            out.append(f"no {study.reference_session} score, so no change score, for: {', '.join(lacking)}")
+    return out

@@ -1,0 +1,245 @@
+"""A whole study: measure every recording once, calibrate each participant, write everything.
+
+The order of work, which is what makes a rerun cheap:
+
+1. every recording is a task (:func:`measure_recording`, run in parallel by
+   :mod:`.runner`): hash the file, and measure it unless its raw measurements
+   are already cached (:mod:`.cache`);
+2. as soon as a participant's baseline recordings are in, their neutral
+   reference is fitted (the study file's calibration rule) and saved to
+   ``DIR/calibration/<participant_id>.json``;
+3. each of that participant's recordings is then calibrated against it and
+   written to ``DIR/recordings/<recording_id>/``, unless an identical output is
+   already there;
+4. the session features, wide table and codebook are built from the summaries.
+
+A recording that fails goes to ``DIR/failures.csv`` and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import Config, config_hash, dump_config
+from ..errors import FaceFeedbackError
+from ..frown import Calibration, calibrate, population_calibration
+from ..measure import build_frame_table
+from .cache import RawCache, RawEntry, atomic_write_text, is_current, raw_key, remove_stale_temporaries, stamp
+from .manifest import Study
+from .runner import Executor, limit_threads, run_tasks
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MeasureTask:
+    recording_id: str
+    path: str
+    config: Config
+    cache_root: str
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a worker sends back: where the raw measurements are, or why there are none."""
+
+    recording_id: str
+    sha256: str | None = None
+    key: str | None = None
+    measured: bool = False  # False: found in the cache
+    error: str | None = None
+
+
+def measure_recording(task: MeasureTask) -> Measured:
+    """Worker task: hash the file and measure it unless its raw measurements are cached."""
+    from ..extract import file_sha256, read_raw
+
+    limit_threads()
+    try:
+        sha = file_sha256(task.path)
+        key = raw_key(sha, task.config)
+        cache = RawCache(task.cache_root)
+        if cache.get(key) is not None:
+            return Measured(task.recording_id, sha, key, measured=False)
+        started = time.perf_counter()
+        info, raw = read_raw(task.path, task.config, progress=False)
+        cache.put(key, raw, info, time.perf_counter() - started)
+        return Measured(task.recording_id, sha, key, measured=True)
+    except FaceFeedbackError as exc:
+        return Measured(task.recording_id, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - any failure of one recording is recorded, the batch goes on
+        log.exception("%s: unexpected failure", task.path)
+        return Measured(task.recording_id, error=f"{task.path}: {type(exc).__name__}: {exc}")
+
+
+@dataclass
+class RunReport:
+    """Counts of what a run did, for the command's summary line."""
+
+    out: Path
+    recordings: int = 0
+    measured: int = 0  # MediaPipe ran
+    written: int = 0  # recording outputs (re)written
+    kept: int = 0  # recording outputs already current
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+
+class _Participants:
+    """Per participant: which raw measurements are in, the calibration once it can be fitted."""
+
+    def __init__(self, study: Study, config: Config, cache: RawCache, out: Path, report: RunReport) -> None:
+        self.study, self.config, self.cache, self.out, self.report = study, config, cache, out, report
+        self.rows = {r.recording_id: r for r in study.recordings.itertuples(index=False)}
+        self.done: dict[str, Measured] = {}
+        self.calibration: dict[str, Calibration] = {}
+        self.written: set[str] = set()
+
+    def add(self, m: Measured) -> None:
+        self.done[m.recording_id] = m
+        row = self.rows[m.recording_id]
+        if m.error:
+            self.report.failures.append((m.recording_id, row.path, m.error))
+            log.warning("%s failed: %s", m.recording_id, m.error)
+        pid = row.participant_id
+        if pid not in self.calibration:
+            needed = list(self.study.calibration_rows(pid)["recording_id"])
+            if not all(r in self.done for r in needed):
+                return
+            self.calibration[pid] = self._calibrate(pid, needed)
+        for rid, done in self.done.items():
+            if rid not in self.written and not done.error and self.rows[rid].participant_id == pid:
+                self._write(rid, done, self.calibration[pid])
+
+    def _calibrate(self, pid: str, needed: list[str]) -> Calibration:
+        ok = [r for r in needed if not self.done[r].error]
+        population = population_calibration(self.config.frown)
+        cal = None
+        if ok:
+            frames = pd.concat([build_frame_table(self.cache.get(self.done[r].key).table(), population, self.config)
+                                for r in ok], ignore_index=True)
+            try:
+                cal = calibrate(frames, self.config.frown, self.config.calibration, source=", ".join(ok),
+                                participant_id=pid)
+            except FaceFeedbackError as exc:
+                self.report.warnings.append(f"participant {pid}: {exc}; using the population reference")
+        else:
+            self.report.warnings.append(f"participant {pid}: no calibration recording could be read "
+                                        f"({', '.join(needed)}); using the population reference")
+        if cal is None:
+            cal = Calibration(population.neutral, "population", population.source, 0, pid)
+        folder = self.out / "calibration"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{pid}.json"
+        text = json.dumps(cal.to_json(), indent=2)
+        if not target.is_file() or target.read_text() != text:
+            atomic_write_text(target, text)
+        return cal
+
+    def _write(self, rid: str, m: Measured, cal: Calibration) -> None:
+        from ..extract import recording_result, write_recording
+
+        self.written.add(rid)
+        row = self.rows[rid]
+        folder = self.out / "recordings" / rid
+        wanted = json.loads(json.dumps(stamp(m.sha256, m.key, self.config, cal.to_json())))
+        if is_current(folder, wanted):
+            self.report.kept += 1
+            return
+        entry: RawEntry = self.cache.get(m.key)
+        result = recording_result(row.path, entry.info, entry.table(), self.config, cal, name=rid,
+                                  run_time_s=entry.run_time_s, sha256=m.sha256)
+        result.provenance["study_stamp"] = wanted
+        result.provenance["study"] = {"participant_id": row.participant_id, "session": row.session,
+                                      "task": row.task, "study_file": str(self.study.path), "table_row": row.row}
+        write_recording(result, self.out / "recordings", self.config.output_format)
+        self.report.written += 1
+
+
+def run_study(study: Study, config: Config, out: str | Path, executor: Executor = "local",
+              workers: int | None = None, scheduler: str | None = None, progress: bool = False) -> RunReport:
+    """Measure, calibrate and summarise every recording of a checked study into ``out``.
+
+    Parameters
+    ----------
+    study : Study
+        From :func:`facefeedback.study.manifest.load_study`.
+    config : Config
+        Measurement settings; the study's calibration rule is applied on top.
+    out : path
+        The study output folder (layout in ``docs/data_contract.md``).
+    executor, workers, scheduler
+        See :func:`facefeedback.study.runner.run_tasks`.
+    progress : bool
+        One progress bar for the batch.
+    """
+    from tqdm import tqdm
+
+    from .codebook import write_feature_outputs
+
+    started = time.perf_counter()
+    out = Path(out)
+    config = study.calibration_config(config)
+    report = RunReport(out, recordings=len(study.recordings), warnings=list(study.warnings))
+    for sub in ("recordings", "calibration", "features", "cache"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out, out / "recordings", out / "calibration", out / "features", out / "cache" / "raw")
+    cache = RawCache(out / "cache" / "raw")
+    state = _Participants(study, config, cache, out, report)
+    tasks = [MeasureTask(rid, path, config, str(cache.root)) for rid, path in _work_order(study)]
+    bar = tqdm(total=len(tasks), desc="recordings", unit="rec", disable=(not progress) or None)
+    try:
+        for task, result in run_tasks(measure_recording, tasks, executor, workers, scheduler):
+            if isinstance(result, BaseException):  # the worker died, or the task could not be sent
+                result = Measured(task.recording_id, error=f"{task.path}: worker failed "
+                                                            f"({type(result).__name__}: {result})")
+            report.measured += result.measured
+            state.add(result)
+            bar.update()
+    finally:
+        bar.close()
+    failures = pd.DataFrame(report.failures, columns=["recording_id", "path", "error"])
+    _write_csv(failures, out / "failures.csv")
+    summaries = {rid: json.loads((out / "recordings" / rid / "summary.json").read_text())["features"]
+                 for rid in state.written}
+    write_feature_outputs(study, summaries, out / "features")
+    report.elapsed_s = time.perf_counter() - started
+    _write_study_json(study, config, out, report, executor, workers)
+    return report
+
+
+def _work_order(study: Study) -> list[tuple[str, str]]:
+    """Each participant's calibration recordings first, so their outputs can be written early."""
+    order = []
+    for pid in dict.fromkeys(study.recordings["participant_id"]):
+        first = list(study.calibration_rows(pid)["recording_id"])
+        mine = study.recordings[study.recordings["participant_id"] == pid]
+        rest = [r for r in mine["recording_id"] if r not in first]
+        order.extend(first + rest)
+    paths = dict(zip(study.recordings["recording_id"], study.recordings["path"]))
+    return [(rid, paths[rid]) for rid in order]
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> None:
+    atomic_write_text(path, table.to_csv(index=False))
+
+
+def _write_study_json(study: Study, config: Config, out: Path, report: RunReport, executor: str,
+                      workers: int | None) -> None:
+    from ..extract import versions
+
+    data = study.to_json()
+    data["warnings"] = report.warnings
+    data["run"] = {"config": dump_config(config), "config_hash": config_hash(config), "executor": executor,
+                   "workers": workers, "versions": versions(), "recordings": report.recordings,
+                   "measured": report.measured, "written": report.written, "kept": report.kept,
+                   "failed": len(report.failures), "run_time_s": round(report.elapsed_s, 3),
+                   "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    atomic_write_text(out / "study.json", json.dumps(data, indent=2))

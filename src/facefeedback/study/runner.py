@@ -1,0 +1,137 @@
+"""Running per-recording tasks in parallel: local processes or a Dask cluster, same tasks, same results.
+
+:func:`run_tasks` takes a picklable top-level function and its arguments and
+yields ``(argument, result or exception)`` as tasks finish, whichever executor
+runs them. A task that raises (or whose worker dies) is yielded with the
+exception; the other tasks go on.
+
+Each worker process runs one task at a time with OpenCV limited to one thread
+(:func:`limit_threads`), so ``N`` workers keep ``N`` cores busy instead of
+fighting over them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Literal, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+Executor = Literal["local", "dask"]
+#: Thread-count variables of the numeric libraries, set to 1 in worker processes.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def limit_threads() -> None:
+    """Keep a worker process to one thread of numeric work (called once per worker and per task)."""
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def run_tasks(fn: Callable[[T], R], args: Iterable[T], executor: Executor = "local", workers: int | None = None,
+              scheduler: str | None = None) -> Iterator[tuple[T, R | BaseException]]:
+    """Run ``fn(arg)`` for every argument and yield ``(arg, result)`` as each finishes.
+
+    Parameters
+    ----------
+    fn : callable
+        A top-level function (picklable); it should call :func:`limit_threads`.
+    args : iterable
+        Picklable arguments, submitted in this order.
+    executor : {"local", "dask"}
+        ``local``: a pool of worker processes on this machine. ``dask``: a Dask
+        distributed cluster, the one at ``scheduler`` or a new ``LocalCluster``.
+    workers : int, optional
+        Worker processes (local pool or LocalCluster); default: the number of cores.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``); only with ``dask``.
+    """
+    args = list(args)
+    if not args:
+        return
+    workers = workers or default_workers()
+    if executor == "local":
+        yield from _run_local(fn, args, workers)
+    elif executor == "dask":
+        yield from _run_dask(fn, args, workers, scheduler)
+    else:
+        raise ValueError(f"executor must be 'local' or 'dask', got {executor!r}")
+
+
+def _run_local(fn, args, workers):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # spawn: a fresh interpreter per worker; forking a parent that may hold MediaPipe or
+    # OpenCV threads is not safe.
+    context = multiprocessing.get_context("spawn")
+    saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
+    os.environ.update({k: "1" for k in THREAD_VARIABLES})  # inherited by the workers at spawn
+    try:
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(args)), mp_context=context,
+                                   initializer=limit_threads)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    with pool:
+        futures = {pool.submit(fn, a): a for a in args}
+        try:
+            for fut in as_completed(futures):
+                exc = fut.exception()
+                yield futures[fut], (exc if exc is not None else fut.result())
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+
+
+def _run_dask(fn, args, workers, scheduler):
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        from ..errors import ConfigError
+
+        raise ConfigError("--executor dask needs the 'distributed' package: pip install distributed") from None
+    cluster = None
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="30s")
+        except OSError as exc:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, env={k: "1" for k in THREAD_VARIABLES})
+        client = Client(cluster)
+    log.info("Dask cluster: %s", client)
+    try:
+        futures = {client.submit(fn, a, pure=False): a for a in args}
+        for fut in as_completed(list(futures)):
+            try:
+                result = fut.result()
+            except Exception as exc:  # noqa: BLE001 - reported with the task, the batch goes on
+                result = exc
+            yield futures[fut], result
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
