@@ -88,7 +88,10 @@ class RawCache:
             raw.to_parquet(tmp / RAW_FILE, index=False)
             meta = {"info": info.__dict__, "run_time_s": run_time_s}
             (tmp / INFO_FILE).write_text(json.dumps(meta, indent=2))
-            replace_dir(tmp, self.root / key)
+            if self.get(key) is None:
+                replace_dir(tmp, self.root / key)
+            else:  # another worker measured the same file meanwhile: keep its (identical) entry
+                shutil.rmtree(tmp, ignore_errors=True)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -250,6 +250,7 @@ def _recordings(t: Table, spec: StudyFile, known: set[str] | None, sessions: lis
     keep, ids = [], {}
     for i in rows:
         row = t.rows[i]
+        _check_media(t, i, problems)
         if known is not None and row["participant_id"] not in known:
             problems.append(f"{t.where(i)}: participant {row['participant_id']} is not in {ptable.name}")
             continue
@@ -261,7 +262,6 @@ def _recordings(t: Table, spec: StudyFile, known: set[str] | None, sessions: lis
             problems.append(f"{t.where(i)}: recording id {rid} is also made by row {t.line[ids[rid]]}; "
                             "rename a participant, session or task")
         ids[rid] = i
-        _check_media(t, i, problems)
         keep.append(i)
     df = pd.DataFrame({
         "recording_id": [f"{t.rows[i]['participant_id']}_{t.rows[i]['session']}_{t.rows[i]['task']}" for i in keep],

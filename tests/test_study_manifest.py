@@ -1,0 +1,181 @@
+"""The study file and its tables are checked as a whole before any work; each problem names file and row."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from facefeedback.cli import main
+from facefeedback.errors import ValidationError
+from facefeedback.study.manifest import load_study
+
+PARTICIPANTS = "participant_id\tarm\tage\nP01\tbotox\t40\nP02\tplacebo\t51\n"
+SCORES = "participant_id,session,scale,score\nP01,baseline,HAMD17,20\nP01,week6,HAMD17,12\nP02,baseline,HAMD17,18\n"
+STUDY = ("participants: participants.tsv\nrecordings: recordings.tsv\nscores: scores.csv\n"
+         "sessions: [baseline, week6]\ncalibration: {tasks: [rest]}\n")
+
+
+def recordings_text(rows: list[tuple[str, str, str, str]]) -> str:
+    return "participant_id\tsession\ttask\tpath\n" + "".join("\t".join(r) + "\n" for r in rows)
+
+
+GOOD_ROWS = [("P01", "baseline", "rest", "clips/a.mp4"), ("P01", "week6", "rest", "clips/b.mp4"),
+             ("P02", "baseline", "rest", "clips/a.mp4")]
+
+
+@pytest.fixture
+def study_dir(tmp_path: Path) -> Path:
+    """A small valid study; the clips are placeholders (validation does not decode them)."""
+    (tmp_path / "clips").mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (tmp_path / "clips" / name).write_bytes(b"\x00\x00\x00\x18ftypmp42 placeholder")
+    (tmp_path / "participants.tsv").write_text(PARTICIPANTS)
+    (tmp_path / "recordings.tsv").write_text(recordings_text(GOOD_ROWS))
+    (tmp_path / "scores.csv").write_text(SCORES)
+    (tmp_path / "study.yaml").write_text(STUDY)
+    return tmp_path
+
+
+def problems_of(study_dir: Path) -> list[str]:
+    with pytest.raises(ValidationError) as info:
+        load_study(study_dir / "study.yaml")
+    return info.value.problems
+
+
+def only(problems: list[str], *needles: str) -> str:
+    hits = [p for p in problems if all(n in p for n in needles)]
+    assert len(hits) == 1, problems
+    return hits[0]
+
+
+def test_valid_study_loads_with_resolved_paths_and_order(study_dir):
+    study = load_study(study_dir / "study.yaml")
+    assert list(study.recordings["recording_id"]) == ["P01_baseline_rest", "P01_week6_rest", "P02_baseline_rest"]
+    assert study.recordings["path"].iloc[1] == str((study_dir / "clips" / "b.mp4").resolve())
+    assert study.sessions == ["baseline", "week6"]
+    assert list(study.scales) == ["HAMD17"]
+    assert study.covariates == ["age"] and study.participants["age"].tolist() == [40.0, 51.0]
+    assert list(study.scores["score"]) == [20.0, 12.0, 18.0]
+
+
+def test_missing_recording_file(study_dir):
+    rows = GOOD_ROWS + [("P02", "week6", "rest", "clips/gone.mp4")]
+    (study_dir / "recordings.tsv").write_text(recordings_text(rows))
+    msg = only(problems_of(study_dir), "gone.mp4")
+    assert msg.startswith("recordings.tsv row 5:") and "does not exist" in msg
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_unreadable_recording_file(study_dir):
+    (study_dir / "clips" / "b.mp4").chmod(0)
+    msg = only(problems_of(study_dir), "b.mp4")
+    assert msg.startswith("recordings.tsv row 3:") and "cannot be read" in msg
+
+
+def test_empty_recording_file_and_folder_path(study_dir):
+    (study_dir / "clips" / "b.mp4").write_bytes(b"")
+    rows = GOOD_ROWS + [("P02", "week6", "rest", "clips")]
+    (study_dir / "recordings.tsv").write_text(recordings_text(rows))
+    problems = problems_of(study_dir)
+    assert only(problems, "b.mp4").startswith("recordings.tsv row 3:")
+    assert "empty (0 bytes)" in only(problems, "b.mp4")
+    assert only(problems, "not a file").startswith("recordings.tsv row 5:")
+
+
+def test_duplicate_rows_in_each_table(study_dir):
+    (study_dir / "participants.tsv").write_text(PARTICIPANTS + "P01\tplacebo\t33\n")
+    (study_dir / "recordings.tsv").write_text(recordings_text(GOOD_ROWS + [GOOD_ROWS[1]]))
+    (study_dir / "scores.csv").write_text(SCORES + "P01,week6,HAMD17,13\n")
+    problems = problems_of(study_dir)
+    assert only(problems, "participants.tsv row 4:", "duplicate", "first at row 2")
+    assert only(problems, "recordings.tsv row 5:", "duplicate", "first at row 3")
+    assert only(problems, "scores.csv row 5:", "duplicate", "first at row 3")
+
+
+def test_participants_not_in_participants_table(study_dir):
+    (study_dir / "recordings.tsv").write_text(recordings_text(GOOD_ROWS + [("P09", "baseline", "rest", "clips/a.mp4")]))
+    (study_dir / "scores.csv").write_text(SCORES + "P07,baseline,HAMD17,10\n")
+    problems = problems_of(study_dir)
+    assert only(problems, "P09") == "recordings.tsv row 5: participant P09 is not in participants.tsv"
+    assert only(problems, "P07") == "scores.csv row 5: participant P07 is not in participants.tsv"
+
+
+def test_session_with_no_baseline(study_dir):
+    rows = GOOD_ROWS[:2] + [("P02", "week6", "rest", "clips/a.mp4")]
+    (study_dir / "recordings.tsv").write_text(recordings_text(rows))
+    msg = only(problems_of(study_dir), "P02")
+    assert msg.startswith("recordings.tsv row 4: participant P02 has sessions week6 but no recording at the "
+                          "reference session 'baseline'")
+
+
+def test_baseline_without_the_calibration_task(study_dir):
+    rows = GOOD_ROWS[:2] + [("P02", "baseline", "interview", "clips/a.mp4")]
+    (study_dir / "recordings.tsv").write_text(recordings_text(rows))
+    msg = only(problems_of(study_dir), "P02")
+    assert msg.startswith("recordings.tsv row 4:") and "calibration task(s) rest" in msg
+
+
+def test_unknown_scale(study_dir):
+    (study_dir / "scores.csv").write_text(SCORES + "P02,week6,HAMD21,10\n")
+    msg = only(problems_of(study_dir), "HAMD21")
+    assert msg.startswith("scores.csv row 5: unknown scale 'HAMD21'") and "HAMD17" in msg
+
+
+def test_score_outside_range_and_custom_scale(study_dir):
+    (study_dir / "study.yaml").write_text(STUDY + "scales:\n  VAS_MOOD: {min: 0, max: 100}\n")
+    (study_dir / "scores.csv").write_text(SCORES + "P02,week6,HAMD17,61\nP02,week6,VAS_MOOD,101\n"
+                                          "P01,week6,VAS_MOOD,55\n")
+    problems = problems_of(study_dir)
+    assert only(problems, "HAMD17") == "scores.csv row 5: HAMD17 score 61 is outside 0-52"
+    assert only(problems, "VAS_MOOD") == "scores.csv row 6: VAS_MOOD score 101 is outside 0-100"
+
+
+def test_non_numeric_score_and_missing_is_allowed(study_dir):
+    (study_dir / "scores.csv").write_text(SCORES + "P02,week6,HAMD17,twelve\nP02,week6,MADRS,n/a\n")
+    problems = problems_of(study_dir)
+    assert problems == ["scores.csv row 5: HAMD17 score 'twelve' is not a number"]
+
+
+def test_all_problems_reported_at_once_and_nothing_runs(study_dir, tmp_path, capsys):
+    (study_dir / "participants.tsv").write_text(PARTICIPANTS + "P01\tplacebo\t33\n")
+    (study_dir / "recordings.tsv").write_text(recordings_text(GOOD_ROWS + [("P03", "week6", "rest", "x.mp4")]))
+    (study_dir / "scores.csv").write_text(SCORES + "P02,week6,HAMD17,99\nP02,week6,BDI2,many\nP02,week6,XYZ,1\n")
+    out = tmp_path / "out"
+    status = main(["run", str(study_dir / "study.yaml"), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert status != 0
+    assert "Traceback" not in err
+    for expected in ("participants.tsv row 4:", "recordings.tsv row 5: participant P03", "x.mp4",
+                     "scores.csv row 5: HAMD17 score 99", "scores.csv row 6: BDI2 score 'many'",
+                     "scores.csv row 7: unknown scale 'XYZ'"):
+        assert expected in err, err
+    assert "nothing was processed" in err
+    assert not out.exists()
+
+
+def test_cli_subprocess_prints_one_line_per_problem_without_traceback(study_dir, tmp_path):
+    (study_dir / "scores.csv").write_text(SCORES + "P02,week6,HAMD17,-1\n")
+    proc = subprocess.run([sys.executable, "-m", "facefeedback.cli", "run", str(study_dir / "study.yaml"),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "scores.csv row 5: HAMD17 score -1 is outside 0-52" in proc.stderr
+
+
+def test_study_file_errors(study_dir):
+    (study_dir / "study.yaml").write_text(STUDY + "colour: blue\n")
+    assert any("colour" in p and "study.yaml" in p for p in problems_of(study_dir))
+    (study_dir / "study.yaml").write_text(STUDY.replace("recordings.tsv", "recs.xlsx"))
+    assert only(problems_of(study_dir), "recs.xlsx").endswith("must be a .csv or .tsv file")
+
+
+def test_table_shape_problems(study_dir):
+    (study_dir / "participants.tsv").write_text("participant_id\tgroup\nP01\tbotox\n")
+    (study_dir / "scores.csv").write_text(SCORES + "P02,week6\n")
+    problems = problems_of(study_dir)
+    assert only(problems, "participants.tsv", "missing column(s) arm")
+    assert only(problems, "scores.csv row 5: 2 cells")
