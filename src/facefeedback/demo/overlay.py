@@ -217,7 +217,8 @@ class Overlay:
         if picture.shape[:2] != (lay.height, lay.width):
             raise ValueError(f"picture is {picture.shape[1]}x{picture.shape[0]}, "
                              f"the overlay was laid out for {lay.width}x{lay.height}")
-        img[:lay.height, :lay.width] = picture[:, ::-1] if self.mirror else picture
+        # numpy's reversed-stride copy is ~30x slower than OpenCV's flip
+        img[:lay.height, :lay.width] = cv2.flip(picture, 1) if self.mirror else picture
         if live.points is not None:
             self._landmarks(img, live)
         self._meter(img, live)
