@@ -27,6 +27,11 @@ class BenchResult:
     def total_ms(self) -> np.ndarray:
         return self.step_ms + self.draw_ms
 
+    @property
+    def p95_ms(self) -> float:
+        """95th percentile of the total per-frame time."""
+        return float(np.percentile(self.total_ms, 95))
+
     def describe(self) -> str:
         lines = [f"{len(self.step_ms)} frames at {self.size[0]}x{self.size[1]}"]
         for name, ms in (("measure+state", self.step_ms), ("drawing", self.draw_ms), ("total", self.total_ms)):
