@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from . import __version__
@@ -38,7 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Quiet the native libraries' own logging, so that a problem prints as our one line
+#: (set before they load; a user's own settings win).
+NATIVE_LOG_QUIET = {"GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "3", "OPENCV_LOG_LEVEL": "FATAL",
+                    "OPENCV_FFMPEG_LOGLEVEL": "-8"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    for key, value in NATIVE_LOG_QUIET.items():
+        os.environ.setdefault(key, value)
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -133,14 +133,14 @@ class FrameSource:
             raise InputError(f"{path}: '{suffix or path.name}' is not a supported video or image type ({allowed})")
         cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
         if not cap.isOpened():
-            raise InputError(f"{path}: not a readable video (corrupt, or a container OpenCV cannot open)")
+            raise InputError(f"{path}: cannot be opened as a video (corrupt or empty file, or a container "
+                             "or codec OpenCV cannot read)")
         cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
         declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self._cap = cap
         self.kind = "video"
+        # With auto-orientation on, OpenCV reports the size of the rotated picture.
         width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        if int(cap.get(cv2.CAP_PROP_ORIENTATION_META)) % 180 == 90:
-            width, height = height, width
         return SourceInfo(path.name, "video", _positive(cap.get(cv2.CAP_PROP_FPS)),
                           declared if declared > 0 else None, width, height)
 

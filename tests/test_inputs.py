@@ -1,0 +1,184 @@
+"""Frame sources and bad input: one clear line naming the file, the batch goes on, nothing partial."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from facefeedback.cli import main
+from facefeedback.errors import InputError
+from facefeedback.io import FrameSource
+
+
+def _write_video(path, n=30, size=(64, 48), fourcc="MJPG", fps=15):
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+    for i in range(n):
+        img = np.full((size[1], size[0], 3), 40 + 5 * i % 200, np.uint8)
+        img[: size[1] // 4, : size[0] // 4] = 255  # a marker in the top-left corner
+        w.write(img)
+    w.release()
+    return path
+
+
+@pytest.fixture()
+def bad_inputs(tmp_path):
+    good = _write_video(tmp_path / "good.avi")
+    data = good.read_bytes()
+    files = {
+        "missing": tmp_path / "missing.mp4",
+        "not_video": tmp_path / "notes.mp4",
+        "truncated": tmp_path / "truncated.avi",
+        "zero_frames": tmp_path / "zero.avi",
+        "bad_codec": tmp_path / "codec.avi",
+        "wrong_type": tmp_path / "table.csv",
+    }
+    files["not_video"].write_text("this is not a video\n")
+    files["truncated"].write_bytes(data[: len(data) // 2])
+    w = cv2.VideoWriter(str(files["zero_frames"]), cv2.VideoWriter_fourcc(*"MJPG"), 15, (64, 48))
+    w.release()
+    files["bad_codec"].write_bytes(data.replace(b"MJPG", b"QQQQ"))
+    files["wrong_type"].write_text("a,b\n1,2\n")
+    return files
+
+
+EXPECTED = {
+    "missing": "no such file",
+    "not_video": "cannot be opened as a video",
+    "truncated": "truncated",
+    "zero_frames": "no frame could be decoded",
+    "bad_codec": "cannot be opened as a video",
+    "wrong_type": "not a supported video or image type",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EXPECTED))
+def test_bad_input_is_named_with_its_problem(bad_inputs, kind):
+    path = bad_inputs[kind]
+    with pytest.raises(InputError) as err:
+        with FrameSource(path) as src:
+            list(src)
+    text = str(err.value)
+    assert str(path) in text and EXPECTED[kind] in text
+    assert "\n" not in text
+
+
+def test_batch_goes_on_and_leaves_nothing_partial(bad_inputs, samples, tmp_path, capsys):
+    out = tmp_path / "out"
+    inputs = [str(p) for p in bad_inputs.values()] + [str(samples / "lighting_neutral.mp4")]
+    code = main(["extract", *inputs, "--out", str(out), "--no-progress", "--stride", "4"])
+    err = capsys.readouterr().err
+    assert code != 0
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == len(bad_inputs)
+    for path in bad_inputs.values():
+        assert sum(str(path) in line for line in errors) == 1
+    assert "Traceback" not in err
+    # only the good input has an output folder, and no temporary folder is left
+    assert sorted(p.name for p in out.iterdir()) == ["lighting_neutral"]
+    frames = pd.read_parquet(out / "lighting_neutral" / "frames.parquet")
+    assert len(frames) == 30
+
+
+def test_unreadable_config_value_is_one_line(tmp_path, samples, capsys):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("qc:\n  max_abs_yaw: lots\n")
+    code = main(["extract", str(samples / "lighting_neutral.mp4"), "--out", str(tmp_path / "o"),
+                 "--config", str(cfg)])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and err.count("\n") == 0
+    assert str(cfg) in err and "qc.max_abs_yaw" in err and "lots" in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("qc:\n  max_abs_yaw: 30\n  colour: red\n", "qc.colour"),
+    ("frown:\n  weights: {brow_gap: 1}\n", "weights must give"),
+    ("events:\n  on_threshold: 0.1\n  off_threshold: 0.3\n", "off_threshold"),
+    ("input: [1, 2\n", "not valid YAML"),
+])
+def test_config_problems_name_the_setting(tmp_path, text, fragment):
+    from facefeedback.config import load_config
+    from facefeedback.errors import ConfigError
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg)
+    assert fragment in str(err.value) and str(cfg) in str(err.value)
+
+
+def test_shipped_default_config_equals_the_built_in_defaults():
+    from pathlib import Path
+
+    from facefeedback.config import Config, load_config
+
+    shipped = load_config(Path(__file__).resolve().parents[1] / "configs" / "default.yaml")
+    assert shipped == Config()
+
+
+def test_video_timestamps_come_from_the_container(tmp_path):
+    path = _write_video(tmp_path / "v.avi", n=20, fps=10)
+    with FrameSource(path, stride=3) as src:
+        frames = list(src)
+    assert [f.index for f in frames] == [0, 3, 6, 9, 12, 15, 18]
+    assert np.allclose([f.timestamp_s for f in frames], [i / 10 for i in (0, 3, 6, 9, 12, 15, 18)])
+    with FrameSource(path, start_s=0.5, end_s=1.2) as src:
+        assert [f.index for f in src] == [5, 6, 7, 8, 9, 10, 11]
+    with FrameSource(path, max_side=32) as src:
+        assert next(iter(src)).image.shape == (24, 32, 3)
+
+
+def _rotate_mp4(src, dst):
+    """Write the display matrix of a 90-degree rotation into the track header."""
+    data = src.read_bytes()
+    i = data.index(b"tkhd")
+    assert data[i + 4] == 0  # version 0 header
+    off = i + 4 + 4 + 20 + 8 + 8
+    matrix = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 0, 0, 0x40000000)
+    dst.write_bytes(data[:off] + matrix + data[off + 36:])
+
+
+def test_rotation_metadata_is_honoured(tmp_path):
+    plain = _write_video(tmp_path / "plain.mp4", n=5, size=(64, 48), fourcc="mp4v")
+    rotated = tmp_path / "rotated.mp4"
+    _rotate_mp4(plain, rotated)
+    with FrameSource(plain) as src:
+        upright = next(iter(src)).image
+    with FrameSource(rotated) as src:
+        assert (src.info.width, src.info.height) == (48, 64)
+        turned = next(iter(src)).image
+    assert upright.shape == (48, 64, 3) and turned.shape == (64, 48, 3)
+    # the bright corner marker moved with the rotation (top-left -> top-right)
+    assert turned[:8, -8:].mean() > 200 and turned[:8, :8].mean() < 150
+
+
+def test_camera_that_is_not_there_says_what_to_do():
+    with pytest.raises(InputError, match="--source"):
+        FrameSource(97)
+
+
+def test_outputs_and_provenance(samples, tmp_path):
+    from facefeedback.extract import file_sha256
+    from facefeedback.schema import FRAME_COLUMN_NAMES, summary_feature_names
+
+    src = samples / "frontal_frown.mp4"
+    assert main(["extract", str(src), "--out", str(tmp_path), "--stride", "2", "--no-progress"]) == 0
+    folder = tmp_path / "frontal_frown"
+    frames = pd.read_parquet(folder / "frames.parquet")
+    assert list(frames.columns) == list(FRAME_COLUMN_NAMES) and len(frames) == 60
+    summary = json.loads((folder / "summary.json").read_text())
+    assert list(summary["features"]) == summary_feature_names()
+    assert summary["features"]["frown_events_n"] == len(summary["events"]) > 0
+    prov = json.loads((folder / "provenance.json").read_text())
+    assert prov["input"]["sha256"] == file_sha256(src)
+    assert prov["config"]["input"]["stride"] == 2
+    assert prov["versions"]["mediapipe"] == "0.10.21"
+    assert main(["extract", str(src), "--out", str(tmp_path / "csv"), "--format", "csv", "--stride", "2",
+                 "--no-progress"]) == 0
+    as_csv = pd.read_csv(tmp_path / "csv" / "frontal_frown" / "frames.csv")
+    assert np.allclose(as_csv["frown_intensity"], frames["frown_intensity"], equal_nan=True)

