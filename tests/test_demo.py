@@ -139,3 +139,11 @@ def test_camera_stopping_midstream_is_reported_and_saved(truncated_avi, tmp_path
     table = pd.read_parquet(out / "frames.parquet")
     assert 0 < len(table) < 120
     assert (out / "summary.json").is_file()
+
+
+def test_unsupported_recording_format_is_refused_before_starting(samples, tmp_path, capsys):
+    rc = main(["webcam", "--source", str(samples / f"{CLIP}.mp4"), "--headless", "--record",
+               str(tmp_path / "demo.mkv"), "--out", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert rc != 0 and "cannot record to '.mkv'" in err and ".mp4" in err
+    assert not (tmp_path / "s").exists() and not list(tmp_path.iterdir())

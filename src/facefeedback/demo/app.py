@@ -120,10 +120,8 @@ class VideoRecorder:
     """Writes canvases to a video under a temporary name; :meth:`finish` renames it into place."""
 
     def __init__(self, path: Path, staging: Path, fps: float, size: tuple[int, int]) -> None:
+        check_video_path(path)
         suffix = path.suffix.lower()
-        if suffix not in VIDEO_CODECS:
-            raise InputError(f"{path}: cannot record to '{suffix or path.name}' "
-                             f"(use one of {', '.join(sorted(VIDEO_CODECS))})")
         staging.parent.mkdir(parents=True, exist_ok=True)
         self.path, self.staging = path, staging
         self.writer = cv2.VideoWriter(str(staging), cv2.VideoWriter_fourcc(*VIDEO_CODECS[suffix]), fps, size)
@@ -142,6 +140,14 @@ class VideoRecorder:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self.staging, self.path)
         return self.path
+
+
+def check_video_path(path: Path) -> None:
+    """Raise :class:`InputError` unless a recording can be written in ``path``'s format."""
+    suffix = path.suffix.lower()
+    if suffix not in VIDEO_CODECS:
+        raise InputError(f"{path}: cannot record to '{suffix or path.name}' "
+                         f"(use one of {', '.join(sorted(VIDEO_CODECS))})")
 
 
 def staging_path(final: Path, out_dir: Path) -> Path:
@@ -192,6 +198,8 @@ def run_demo(options: DemoOptions, config: Config) -> DemoResult:
         The source cannot be opened, or it failed part-way (after the session so far was saved).
     """
     out_dir = Path(options.out_dir) if options.out_dir else default_out_dir()
+    record_path = Path(options.record) if options.record else out_dir / "overlay.mp4"
+    check_video_path(record_path)
     if not options.headless:
         check_display()
     source = options.source
@@ -202,7 +210,6 @@ def run_demo(options: DemoOptions, config: Config) -> DemoResult:
     session = LiveSession(config, options.calibration, options.calibrate_s)
     overlay = recorder = None
     recording = options.headless or options.record is not None
-    record_path = Path(options.record) if options.record else out_dir / "overlay.mp4"
     stopped, failure = "end of source", None
     fps = _Fps()
     t_play0 = None
@@ -229,9 +236,17 @@ def run_demo(options: DemoOptions, config: Config) -> DemoResult:
             if recording:
                 if recorder is None:
                     lay = overlay.layout
-                    recorder = VideoRecorder(record_path, staging_path(record_path, out_dir),
-                                             source.info.fps or 30.0, (lay.canvas_w, lay.canvas_h))
-                recorder.write(canvas)
+                    try:
+                        recorder = VideoRecorder(record_path, staging_path(record_path, out_dir),
+                                                 source.info.fps or 30.0, (lay.canvas_w, lay.canvas_h))
+                    except InputError as exc:
+                        if window is None:  # headless, the video is the point: stop here
+                            stopped, failure = "recording failed", str(exc)
+                            break
+                        log.warning("%s", exc)
+                        session.message, recording = "cannot record: see the terminal", False
+                if recorder is not None:
+                    recorder.write(canvas)
             if window is None:
                 continue
             wait_ms = 1
