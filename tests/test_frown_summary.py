@@ -1,0 +1,115 @@
+"""The frown formula, calibration and events on values with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from facefeedback.config import Config, EventConfig, NeutralReference
+from facefeedback.errors import InputError
+from facefeedback.frown import Calibration, calibrate, frown_intensity
+from facefeedback.summary import detect_events, summarise
+
+CFG = Config()
+NEUTRAL = NeutralReference(brow_gap=0.4, brow_lowering=0.3, glabella_lines=1.0)
+
+
+def test_neutral_scores_zero_and_a_typical_full_frown_scores_one():
+    full = CFG.frown.full_frown
+    at_neutral = {"brow_gap": 0.4, "brow_lowering": 0.3, "glabella_lines": 1.0}
+    assert frown_intensity(at_neutral, NEUTRAL, CFG.frown) == pytest.approx(0.0)
+    frown = {"brow_gap": 0.4 * (1 - full["brow_gap"]), "brow_lowering": 0.3 * (1 - full["brow_lowering"]),
+             "glabella_lines": np.exp(full["glabella_lines"])}
+    assert frown_intensity(frown, NEUTRAL, CFG.frown) == pytest.approx(1.0)
+
+
+def test_moves_away_from_frowning_do_not_count_as_negative():
+    raised = {"brow_gap": 0.45, "brow_lowering": 0.4, "glabella_lines": 0.5}  # AU1, softer light
+    assert frown_intensity(raised, NEUTRAL, CFG.frown) == pytest.approx(0.0)
+    lines_only = {"brow_gap": 0.45, "brow_lowering": 0.4, "glabella_lines": np.exp(CFG.frown.full_frown["glabella_lines"])}
+    w = CFG.frown.weights
+    assert frown_intensity(lines_only, NEUTRAL, CFG.frown) == pytest.approx(w["glabella_lines"] / sum(w.values()))
+
+
+def test_no_face_stays_nan():
+    comps = {"brow_gap": np.array([0.4, np.nan]), "brow_lowering": np.array([0.3, np.nan]),
+             "glabella_lines": np.array([1.0, np.nan])}
+    out = frown_intensity(comps, NEUTRAL, CFG.frown)
+    assert out[0] == pytest.approx(0.0) and np.isnan(out[1])
+
+
+def _table(values, valid=None, fps=10.0):
+    n = len(values)
+    return pd.DataFrame({"timestamp_s": np.arange(n) / fps, "frown_intensity": values,
+                         "valid": np.ones(n, bool) if valid is None else valid})
+
+
+def test_hysteresis_and_minimum_duration():
+    params = EventConfig(on_threshold=0.5, off_threshold=0.2, min_duration_s=0.3, max_gap_s=0.15)
+    x = np.array([0, 0.6, 0.4, 0.3, 0.1, 0, 0.7, 0.1, 0, 0.6, 0.6, 0.6, 0.6, 0])
+    t = _table(x)
+    events = detect_events(t["timestamp_s"], t["frown_intensity"], t["valid"], params)
+    # 0.6 -> stays above 0.2 until frame 4: event of 0.3 s; the single 0.7 frame is too short
+    assert [(e.onset_frame, e.offset_frame) for e in events] == [(1, 3), (9, 12)]
+    assert events[0].duration_s == pytest.approx(0.3) and events[1].peak == pytest.approx(0.6)
+
+
+def test_short_tracking_loss_is_bridged_but_long_loss_ends_an_event():
+    params = EventConfig(on_threshold=0.5, off_threshold=0.2, min_duration_s=0.0, max_gap_s=0.15)
+    x = np.array([0.6, 0.6, np.nan, 0.6, 0.6, np.nan, np.nan, np.nan, 0.6, 0.0])
+    valid = np.isfinite(x)
+    events = detect_events(np.arange(10) / 10, x, valid, params)
+    assert [(e.onset_frame, e.offset_frame) for e in events] == [(0, 4), (8, 8)]
+
+
+def test_summary_features_on_a_known_series():
+    x = np.r_[np.zeros(30), np.full(30, 1.0), np.zeros(40)]  # 10 s at 10 fps, one 3 s frown
+    t = _table(x)
+    t["frowning"] = (x > 0.5)
+    for c in ("brow_gap", "brow_lowering", "glabella_lines"):
+        t[c] = 1.0
+    feats, events = summarise(t, CFG.events)
+    assert len(events) == 1 and feats["frown_events_n"] == 1
+    assert feats["frown_time_pct"] == pytest.approx(30.0)
+    assert feats["frown_events_per_min"] == pytest.approx(6.0)
+    assert feats["frown_event_duration_mean_s"] == pytest.approx(3.0)
+    assert feats["frown_intensity_mean"] == pytest.approx(0.3)
+    assert feats["frown_intensity_p90"] == pytest.approx(1.0) and feats["valid_fraction"] == 1.0
+
+
+def _frames_for_calibration():
+    rng = np.random.default_rng(0)
+    n = 200
+    frown = np.r_[np.zeros(100), np.ones(100)]
+    return pd.DataFrame({
+        "timestamp_s": np.arange(n) / 10.0, "valid": True,
+        "brow_gap": 0.44 - 0.05 * frown + rng.normal(0, 0.002, n),
+        "brow_lowering": 0.32 - 0.08 * frown + rng.normal(0, 0.002, n),
+        "glabella_lines": 0.7 * np.exp(1.0 * frown) * np.exp(rng.normal(0, 0.02, n)),
+    })
+
+
+def test_calibration_finds_the_neutral_part(tmp_path):
+    frames = _frames_for_calibration()
+    cal = calibrate(frames, CFG.frown, CFG.calibration, source="baseline.mp4", participant_id="P01")
+    assert cal.method == "percentile" and cal.n_frames == 40
+    assert cal.neutral.brow_gap == pytest.approx(0.44, abs=0.003)
+    assert cal.neutral.glabella_lines == pytest.approx(0.7, rel=0.03)
+    seg = calibrate(frames, CFG.frown, CFG.calibration.model_copy(update={"segment_start_s": 12.0,
+                                                                          "segment_end_s": 18.0}))
+    assert seg.method == "segment" and seg.n_frames == 60
+    assert seg.neutral.brow_lowering == pytest.approx(0.24, abs=0.003)
+    cal.save(tmp_path / "P01.json")
+    assert Calibration.load(tmp_path / "P01.json") == cal
+
+
+def test_calibration_needs_enough_valid_frames(tmp_path):
+    frames = _frames_for_calibration()
+    frames["valid"] = False
+    with pytest.raises(InputError, match="only 0 valid neutral frames"):
+        calibrate(frames, CFG.frown, CFG.calibration, source="baseline.mp4")
+    bad = tmp_path / "cal.json"
+    bad.write_text("{\"neutral\": {\"brow_gap\": -1}}")
+    with pytest.raises(InputError, match=str(bad)):
+        Calibration.load(bad)

@@ -1,0 +1,30 @@
+"""The per-frame column contract must not drift from the design document."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from facefeedback.schema import BLENDSHAPE_COLUMN_NAMES, FRAME_COLUMN_NAMES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _contract_columns(markdown: str) -> list[str]:
+    section = markdown.split("## Per-frame columns", 1)[1].split("\n## ", 1)[0]
+    names = []
+    for line in section.splitlines():
+        m = re.match(r"\|\s*([a-z_, ]+?)\s*\|", line)
+        if m and m.group(1) not in ("column",):
+            names.extend(n.strip() for n in m.group(1).split(","))
+    return names
+
+
+@pytest.mark.parametrize("doc", [ROOT / "docs" / "data_contract.md", ROOT.parent / "shared" / "DESIGN.md"])
+def test_frame_columns_match_the_documented_contract(doc):
+    if not doc.is_file():
+        pytest.skip(f"{doc} is absent (the design document lives beside the project during development)")
+    documented = _contract_columns(doc.read_text())
+    assert sorted(documented) == sorted(FRAME_COLUMN_NAMES + BLENDSHAPE_COLUMN_NAMES)
