@@ -10,6 +10,7 @@ what was measured before it saved, and is then reported as an error.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from ..config import Config, config_hash, dump_config
 from ..errors import FaceFeedbackError, InputError
@@ -197,6 +199,20 @@ def run_demo(options: DemoOptions, config: Config) -> DemoResult:
     InputError
         The source cannot be opened, or it failed part-way (after the session so far was saved).
     """
+    with blas_threads(1):
+        return _run(options, config)
+
+
+def blas_threads(n: int | None):
+    """Limit the BLAS thread pool to ``n`` threads for a ``with`` block (None: leave it).
+
+    On a laptop's few cores, OpenBLAS threads spinning on the per-frame 3x3 solves compete
+    with the landmark model's own threads and cost milliseconds a frame; one is plenty.
+    """
+    return threadpool_limits(n, user_api="blas") if n else contextlib.nullcontext()
+
+
+def _run(options: DemoOptions, config: Config) -> DemoResult:
     out_dir = Path(options.out_dir) if options.out_dir else default_out_dir()
     record_path = Path(options.record) if options.record else out_dir / "overlay.mp4"
     check_video_path(record_path)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..config import Config
 from ..errors import InputError
-from ..frown import Calibration, calibrate, frown_intensity, frown_terms, population_calibration
+from ..frown import PATCH_X, PATCH_Y, Calibration, calibrate, frown_intensity, frown_terms, population_calibration
 from ..io import Frame
 from ..measure import FrameMeasurer, MeasurementBuffer, build_frame_table
 from ..qc import valid_mask
@@ -213,12 +213,9 @@ class LiveSession:
 
 def glabella_corners(measurer: FrameMeasurer, alignment) -> np.ndarray:
     """Image corners (4 x 2) of the glabellar patch that the lines score is taken from."""
-    g = measurer.glabella
-    m = g.patch_matrix(alignment)
-    k = g.margin
-    corners = np.array([[k, k, 1], [k + g.width, k, 1], [k + g.width, k + g.height, 1], [k, k + g.height, 1]],
-                       np.float64)
-    return corners @ m.T
+    (x0, x1), (y0, y1), z = PATCH_X, PATCH_Y, measurer.glabella.z
+    ref = np.array([[x0, y0, z], [x1, y0, z], [x1, y1, z], [x0, y1, z]])
+    return alignment.to_image(ref)[:, :2]
 
 
 def frame_warnings(m, valid: bool, config: Config) -> tuple[str, ...]:
