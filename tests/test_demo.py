@@ -147,3 +147,14 @@ def test_unsupported_recording_format_is_refused_before_starting(samples, tmp_pa
     err = capsys.readouterr().err
     assert rc != 0 and "cannot record to '.mkv'" in err and ".mp4" in err
     assert not (tmp_path / "s").exists() and not list(tmp_path.iterdir())
+
+
+def test_head_pose_warning_names_the_limit():
+    from facefeedback.demo.live import frame_warnings
+
+    config = Config()
+    frontal = {"face_detected": True, "yaw": 3.0, "pitch": -2.0}
+    assert frame_warnings(frontal, True, config) == ()
+    turned = frame_warnings({**frontal, "yaw": 31.0}, False, config)
+    assert len(turned) == 1 and "+31 deg" in turned[0] and f"limit {config.qc.max_abs_yaw:g}" in turned[0]
+    assert frame_warnings({"face_detected": False}, False, config) == ("no face in view",)

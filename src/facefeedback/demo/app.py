@@ -239,7 +239,8 @@ def _run(options: DemoOptions, config: Config) -> DemoResult:
                 if source.kind == "camera":
                     stopped = "camera stopped"
                     failure = (f"{source.info.name} stopped giving pictures after {len(session)} frames "
-                               "(unplugged, or taken by another program?)")
+                               "(unplugged, or taken by another program?): reconnect it and start again, "
+                               "or use --source file.mp4")
                 break
             except InputError as exc:
                 stopped, failure = "source failed", str(exc)
