@@ -42,8 +42,9 @@ PATCH_Y = (-0.62, -0.16)
 PATCH_PX_PER_IOD = 48
 #: Filter scales in IOD units (about 1.5 mm and 3 mm on an adult face).
 RIDGE_SIGMAS_IOD = (0.025, 0.05)
-#: Normals of the lines looked for: lines from vertical to 30 deg oblique either way.
-RIDGE_ANGLES_DEG = (-30.0, -15.0, 0.0, 15.0, 30.0)
+#: Normals of the lines looked for: vertical lines and lines 25 deg oblique either way (each
+#: kernel's angular tuning covers about +-15 deg around its own angle).
+RIDGE_ANGLES_DEG = (-25.0, 0.0, 25.0)
 _LOG_EPS = 0.08  # keeps sensor noise in dark skin from dominating the log image
 
 
@@ -98,10 +99,11 @@ class GlabellaFilter:
         corners = np.array([[PATCH_X[0], PATCH_Y[0]], [PATCH_X[1], PATCH_Y[0]], [PATCH_X[0], PATCH_Y[1]]])
         ref = np.column_stack([corners, np.full(3, self.z)])
         img = alignment.to_image(ref)[:, :2]
-        u = np.array([[-m, -m], [self.width + m, -m], [-m, self.height + m]], dtype=np.float64)
-        # Solve img = A @ [u, v, 1]
-        design = np.column_stack([u, np.ones(3)])
-        return np.linalg.solve(design, img).T
+        # Patch pixels (-m, -m), (width + m, -m), (-m, height + m) map to the three corners.
+        a_u = (img[1] - img[0]) / (self.width + 2 * m)
+        a_v = (img[2] - img[0]) / (self.height + 2 * m)
+        offset = img[0] + m * (a_u + a_v)
+        return np.column_stack([a_u, a_v, offset])
 
     def patch(self, gray: np.ndarray, alignment: Alignment) -> np.ndarray:
         """The glabellar patch (with filter margin) resampled from a grey image, float32 0-1."""

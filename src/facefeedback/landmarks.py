@@ -77,11 +77,8 @@ class _Follower:
 
 
 def _to_pixels(landmarks, width: int, height: int) -> np.ndarray:
-    pts = np.array([(p.x, p.y, p.z) for p in landmarks], dtype=np.float64)
-    pts[:, 0] *= width
-    pts[:, 1] *= height
-    pts[:, 2] *= width
-    return pts
+    flat = [c for p in landmarks for c in (p.x, p.y, p.z)]
+    return np.array(flat, dtype=np.float64).reshape(-1, 3) * np.array([width, height, width], dtype=np.float64)
 
 
 class FaceMeshBackend:
