@@ -59,6 +59,7 @@ def versions() -> dict[str, str]:
 
 def measure_source(source: FrameSource, config: Config, progress: bool = False) -> pd.DataFrame:
     """Raw per-frame measurements of an open source (before calibration)."""
+    from threadpoolctl import threadpool_limits
     from tqdm import tqdm
 
     info = source.info
@@ -66,7 +67,10 @@ def measure_source(source: FrameSource, config: Config, progress: bool = False) 
     if info.n_frames:
         total = int(np.ceil(info.n_frames / source.stride))
     buffer = MeasurementBuffer(blendshapes=config.landmarks.model_path is not None)
-    with FrameMeasurer(config, static_image_mode=source.kind == "image") as measurer:
+    # One BLAS thread: the per-frame 3x3 algebra gains nothing from more, and spinning
+    # BLAS threads compete with the landmark model's own for the cores.
+    with threadpool_limits(1, user_api="blas"), \
+            FrameMeasurer(config, static_image_mode=source.kind == "image") as measurer:
         bar = tqdm(total=total, desc=info.name, unit="frame", disable=(not progress) or None, leave=False)
         try:
             for frame in source:
