@@ -182,3 +182,4 @@ def test_missing_participants_are_left_out_and_listed(study_dir):
 def test_without_frames_simulation_has_only_the_primary_feature():
     table, signals = simulate_study(SimulationSettings(n_per_arm=3), 0, with_frames=False)
     assert signals is None and table["frown_intensity_mean"].notna().all()
+    assert "frown_intensity_p90" not in table and "frown_intensity_mean_change" in table

@@ -216,8 +216,8 @@ def simulate_study(settings: SimulationSettings, seed: int = 0, *,
         Seed of the random generator; the same seed gives the same study.
     with_frames : bool
         Synthesize frames and take every recording feature from them. Without
-        frames only ``frown_intensity_mean`` and the scores are filled, which is
-        all the power and calibration runs need (and much faster).
+        frames the table holds only ``frown_intensity_mean`` and the scores (and
+        their changes), which is all the power and calibration runs need.
 
     Returns
     -------
@@ -230,16 +230,15 @@ def simulate_study(settings: SimulationSettings, seed: int = 0, *,
     table = simulate_levels(settings, rng)
     table.insert(3, "task", TASK)
     table.insert(4, "recording_id", table["participant_id"] + "_" + table["session"] + "_" + TASK)
-    feature_names = schema.summary_feature_names()
     signals = None
     if with_frames:
+        feature_names = schema.summary_feature_names()
         signals = synthetic_frames.synthesize_signals(table["frown_intensity_mean"].to_numpy(), rng)
         feats = synthetic_frames.recording_features(signals)
+        table = pd.concat([table.drop(columns="frown_intensity_mean"),
+                           feats.set_index(table.index)], axis=1)
     else:
-        feats = pd.DataFrame({name: np.nan for name in feature_names}, index=table.index)
-        feats["frown_intensity_mean"] = table["frown_intensity_mean"]
-    table = pd.concat([table.drop(columns="frown_intensity_mean"), feats.set_index(table.index)],
-                      axis=1)
+        feature_names = ["frown_intensity_mean"]
     scales = [PRIMARY_SCALE, SECOND_SCALE]
     table = table[[c for c in table.columns if c not in scales] + scales]
     table = add_change_columns(table, feature_names + scales, settings.sessions[0])

@@ -1,0 +1,39 @@
+"""``facefeedback power``: table and plot, and power that responds to effect and size."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from facefeedback.cli import main
+
+FAST = ["--sims", "16", "--n-perm", "99", "--n-boot", "120", "--seed", "1"]
+
+
+def test_power_table_and_plot(tmp_path, capsys):
+    out = tmp_path / "power"
+    assert main(["power", "--n", "8", "40", *FAST, "--out", str(out)]) == 0
+    table = pd.read_csv(out / "power.csv")
+    assert list(table["n_per_arm"]) == [8, 40]
+    for test in ("primary", "mediation"):
+        p = table[f"power_{test}"]
+        assert ((table[f"power_{test}_low"] <= p) & (p <= table[f"power_{test}_high"])).all()
+    # default effects: far more power with 40 per arm than with 8
+    assert table["power_mediation"].iloc[1] >= 0.7
+    assert table["power_mediation"].iloc[1] > table["power_mediation"].iloc[0]
+    assert (out / "power.png").read_bytes()[:4] == b"\x89PNG"
+    assert "<svg" in (out / "power.svg").read_text()[:2000]
+    assert "power_primary" in capsys.readouterr().out
+
+
+def test_no_effect_gives_no_power(tmp_path):
+    out = tmp_path / "null"
+    assert main(["power", "--n", "20", "--effect", "none", *FAST, "--out", str(out)]) == 0
+    table = pd.read_csv(out / "power.csv")
+    assert table["power_primary"].iloc[0] <= 0.25
+    assert table["power_mediation"].iloc[0] <= 0.25
+
+
+def test_bad_sizes_are_one_line(tmp_path, capsys):
+    assert main(["power", "--n", "2", "--out", str(tmp_path)]) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "at least 3" in err and err.count("\n") == 1
