@@ -24,7 +24,7 @@ system-deps:
 	fi
 
 demo: $(STAMP)
-	$(BIN)/facefeedback extract sample_videos/*.mp4 --out demo_output/extract
+	$(BIN)/facefeedback run configs/demo_study.yaml --out demo_output
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest

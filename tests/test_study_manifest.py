@@ -179,3 +179,17 @@ def test_table_shape_problems(study_dir):
     problems = problems_of(study_dir)
     assert only(problems, "participants.tsv", "missing column(s) arm")
     assert only(problems, "scores.csv row 5: 2 cells")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_study_files_are_valid():
+    from facefeedback.study.manifest import read_study_file
+
+    demo = load_study(ROOT / "configs" / "demo_study.yaml")
+    assert len(demo.participants) == 8 and set(demo.participants["arm"]) == {"botox", "placebo"}
+    assert len(demo.recordings) == 32 and demo.sessions == ["baseline", "week6"]
+    assert list(demo.scales) == ["HAMD17", "PANAS_NA"]
+    example = read_study_file(ROOT / "configs" / "example_study.yaml")
+    assert example.calibration.tasks == ["rest"] and "VAS_MOOD" in example.scales
