@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "facefeedback.commands.extract",
     "facefeedback.commands.calibrate",
     "facefeedback.commands.run",
+    "facefeedback.commands.export",
     "facefeedback.commands.simulate", "facefeedback.commands.analyze", "facefeedback.commands.power",
     "facefeedback.commands.webcam",
 )
