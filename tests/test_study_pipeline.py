@@ -147,3 +147,17 @@ def test_rerun_skips_finished_and_redoes_what_changed(local_run, mini_study, tmp
     study.recordings.loc[study.recordings["recording_id"] == "P02_week6_rest", "path"] = str(changed)
     report = run_study(study, config.updated(**{"events.on_threshold": 0.5}), out, workers=2)
     assert (report.measured, report.written, report.kept) == (1, 1, 3)
+
+
+def test_a_second_run_into_the_same_folder_is_refused(mini_study, tmp_path):
+    import fcntl
+
+    from facefeedback.errors import ConfigError
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    with open(out / ".run.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another run holds the folder
+        with pytest.raises(ConfigError, match="another 'facefeedback run' is writing into this folder"):
+            run_study(load_study(mini_study), load_config(), out)
+    assert not any((out / "recordings").iterdir())

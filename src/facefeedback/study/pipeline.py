@@ -18,6 +18,7 @@ A recording that fails goes to ``DIR/failures.csv`` and the batch goes on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -27,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import Config, config_hash, dump_config
-from ..errors import FaceFeedbackError
+from ..errors import ConfigError, FaceFeedbackError
 from ..frown import Calibration, calibrate, population_calibration
 from ..measure import build_frame_table
 from .cache import RawCache, RawEntry, atomic_write_text, is_current, raw_key, remove_stale_temporaries, stamp
@@ -180,16 +181,35 @@ def run_study(study: Study, config: Config, out: str | Path, executor: Executor 
     progress : bool
         One progress bar for the batch.
     """
-    from tqdm import tqdm
-
-    from .codebook import write_feature_outputs
-
     started = time.perf_counter()
     out = Path(out)
     config = study.calibration_config(config)
     report = RunReport(out, recordings=len(study.recordings), warnings=list(study.warnings))
     for sub in ("recordings", "calibration", "features", "cache"):
         (out / sub).mkdir(parents=True, exist_ok=True)
+    with _exclusive(out):
+        return _run(study, config, out, report, executor, workers, scheduler, progress, started)
+
+
+@contextlib.contextmanager
+def _exclusive(out: Path):
+    """One run at a time per output folder (the lock dies with the process, even on SIGKILL)."""
+    import fcntl
+
+    with open(out / ".run.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ConfigError(f"{out}: another 'facefeedback run' is writing into this folder") from None
+        yield
+
+
+def _run(study: Study, config: Config, out: Path, report: RunReport, executor: Executor, workers: int | None,
+         scheduler: str | None, progress: bool, started: float) -> RunReport:
+    from tqdm import tqdm
+
+    from .codebook import write_feature_outputs
+
     remove_stale_temporaries(out, out / "recordings", out / "calibration", out / "features", out / "cache" / "raw")
     cache = RawCache(out / "cache" / "raw")
     state = _Participants(study, config, cache, out, report)
