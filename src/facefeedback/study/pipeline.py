@@ -33,7 +33,7 @@ from ..frown import Calibration, calibrate, population_calibration
 from ..measure import build_frame_table
 from .cache import RawCache, RawEntry, atomic_write_text, is_current, raw_key, remove_stale_temporaries, stamp
 from .manifest import Study
-from .runner import Executor, limit_threads, run_tasks
+from .runner import Executor, default_workers, limit_threads, run_tasks
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +185,8 @@ def run_study(study: Study, config: Config, out: str | Path, executor: Executor 
     out = Path(out)
     config = study.calibration_config(config)
     report = RunReport(out, recordings=len(study.recordings), warnings=list(study.warnings))
+    if executor == "local" or not scheduler:
+        workers = workers or default_workers()
     for sub in ("recordings", "calibration", "features", "cache"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
