@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import logging
+import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -67,14 +69,21 @@ def write_study(folder: Path, paths: list[Path]) -> Path:
     return folder / "study.yaml"
 
 
-def timed(study_file: Path, out: Path, workers: int, stride: int) -> tuple[float, int]:
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the pool's workers)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed(study_file: Path, out: Path, workers: int, stride: int) -> tuple[float, float, int]:
+    """Wall time, CPU time, recordings."""
     config = load_config().updated(**{"input.stride": stride, "progress": False})
-    started = time.perf_counter()
+    cpu, started = cpu_seconds(), time.perf_counter()
     report = run_study(load_study(study_file), config, out, executor="local", workers=workers)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     if report.failures or report.measured != report.recordings:
         raise SystemExit(f"benchmark run did not measure every clip: {report}")
-    return elapsed, report.recordings
+    return elapsed, cpu, report.recordings
 
 
 def main() -> None:
@@ -84,16 +93,18 @@ def main() -> None:
     ap.add_argument("--stride", type=int, default=3)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench_batch_") as tmp:
         tmp = Path(tmp)
         study_file = write_study(tmp, make_clips(tmp, args.clips))
-        t1, n = timed(study_file, tmp / "w1", 1, 1)
-        tw, _ = timed(study_file, tmp / f"w{args.workers}", args.workers, 1)
-        ts, _ = timed(study_file, tmp / f"s{args.stride}", 1, args.stride)
-    print(f"batch of {n} clips:")
-    print(f"  1 worker, stride 1:            {t1:6.1f} s")
-    print(f"  {args.workers} workers, stride 1:           {tw:6.1f} s")
-    print(f"  1 worker, stride {args.stride}:            {ts:6.1f} s")
+        t1, c1, n = timed(study_file, tmp / "w1", 1, 1)
+        tw, cw, _ = timed(study_file, tmp / f"w{args.workers}", args.workers, 1)
+        ts, cs, _ = timed(study_file, tmp / f"s{args.stride}", 1, args.stride)
+    # CPU / wall = cores kept busy: about the worker count when nothing else competes for the machine.
+    print(f"batch of {n} clips ({os.cpu_count()} cores; load average before: {load:.1f}):")
+    for label, t, c in (("1 worker, stride 1", t1, c1), (f"{args.workers} workers, stride 1", tw, cw),
+                        (f"1 worker, stride {args.stride}", ts, cs)):
+        print(f"  {label:<22} {t:6.1f} s wall, {c:6.1f} s CPU, {c / t:4.2f} cores busy")
     print(f"workers speed-up ({args.workers} vs 1):    {t1 / tw:.2f}x")
     print(f"stride speed-up ({args.stride} vs 1, 1 worker): {t1 / ts:.2f}x")
 
