@@ -54,7 +54,10 @@ def one_study(settings: SimulationSettings, seed: int, n_perm: int, n_boot: int,
 
 
 def _run(job: tuple) -> dict:
-    return one_study(*job)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):  # tiny problems: threads only cost
+        return one_study(*job)
 
 
 def simulate_many(settings: SimulationSettings, n_studies: int, seed: int, n_perm: int,

@@ -30,8 +30,8 @@ def add_parser(sub) -> None:
     p.add_argument("--n-boot", type=int, default=5000, metavar="N", help="bootstrap resamples")
     p.add_argument("--n-perm", type=int, default=5000, metavar="N",
                    help="permutations of the primary test")
-    p.add_argument("--n-perm-predictive", type=int, default=500, metavar="N",
-                   help="permutations of the predictive model's test")
+    p.add_argument("--n-perm-predictive", type=int, default=200, metavar="N",
+                   help="permutations of the predictive model's test (default 200)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", metavar="DIR", help="output folder (default DIR/analysis)")
     p.add_argument("--no-report", action="store_true", help="results and tables only")
