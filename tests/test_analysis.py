@@ -183,3 +183,15 @@ def test_without_frames_simulation_has_only_the_primary_feature():
     table, signals = simulate_study(SimulationSettings(n_per_arm=3), 0, with_frames=False)
     assert signals is None and table["frown_intensity_mean"].notna().all()
     assert "frown_intensity_p90" not in table and "frown_intensity_mean_change" in table
+
+
+def test_tiny_study_says_its_mediation_resamples_were_rank_deficient():
+    from facefeedback.analysis.mediation import mediation_model
+
+    table, _ = simulate_study(SimulationSettings(n_per_arm=3), 5, with_frames=False)
+    study = StudyInput(table, ["baseline", "week3", "week6"], "baseline", source=None)
+    med = mediation_model(prepare(study, "HAMD17"), 300, np.random.default_rng(0))
+    assert med["notes"] and "rank-deficient" in med["notes"][0]
+    big, _ = simulate_study(SimulationSettings(n_per_arm=30), 5, with_frames=False)
+    study = StudyInput(big, ["baseline", "week3", "week6"], "baseline", source=None)
+    assert mediation_model(prepare(study, "HAMD17"), 300, np.random.default_rng(0))["notes"] == []

@@ -27,12 +27,15 @@ percentile intervals and the two-sided p-values.
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
 
 from .data import AnalysisData
 from .models import row
+
+logger = logging.getLogger(__name__)
 
 #: statsmodels summary rows reported, and their names in results.json.
 EFFECTS = (("ACME (average)", "indirect"), ("ADE (average)", "direct"),
@@ -55,10 +58,12 @@ def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator) -
     dict
         For each of ``indirect``, ``direct``, ``total``, ``proportion_mediated``:
         ``estimate``, ``ci`` and ``p``; the path coefficients ``a`` (arm to
-        frowning) and ``b`` (frowning to mood); ``rows``.
+        frowning) and ``b`` (frowning to mood); ``rows``; ``notes`` (how many
+        resampled fits were rank-deficient, when any were).
     """
     import statsmodels.api as sm
     from statsmodels.stats.mediation import Mediation
+    from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
     w = data.wide
     n = len(w)
@@ -69,18 +74,28 @@ def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator) -
     outcome_model = sm.OLS(y, np.column_stack([np.ones(n), m, t, base]))
     mediator_model = sm.OLS(m, np.column_stack([np.ones(n), t, base]))
     seed = int(rng.integers(2**31 - 1))
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("ignore", RuntimeWarning)  # proportion mediated of ~0 totals
+        warnings.simplefilter("always", SingularMatrixWarning)
         result = Mediation(outcome_model, mediator_model, exposure=(2, 1), mediator=1).fit(
             method="bootstrap", n_rep=n_boot, rng=seed)
         summary = result.summary(alpha=0.05)
+    # statsmodels resamples without regard to arm: in small studies some resamples
+    # lack an arm and are solved by pseudo-inverse. Say how many, once.
+    singular = sum(issubclass(w.category, SingularMatrixWarning) for w in caught)
+    notes = []
+    if singular:
+        notes.append(f"mediation: {singular} of {n_boot} bootstrap model fits had a rank-deficient "
+                     "design (a resample without one arm); intervals at this sample size are "
+                     "unreliable")
+        logger.warning(notes[-1])
     a = float(mediator_model.fit().params[1])
     outcome_params = outcome_model.fit().params
     b, direct = float(outcome_params[1]), float(outcome_params[2])
     point = {"indirect": a * b, "direct": direct, "total": a * b + direct,
              "proportion_mediated": a * b / (a * b + direct) if a * b + direct else float("nan")}
     out: dict = {"n_boot": n_boot, "method": "statsmodels Mediation, nonparametric bootstrap",
-                 "a": a, "b": b, "rows": []}
+                 "a": a, "b": b, "rows": [], "notes": notes}
     for label, key in EFFECTS:
         _, low, high, p = (float(v) for v in summary.loc[label])
         est = point[key]

@@ -56,8 +56,8 @@ def write_report(results: dict, data, study, out_dir) -> Path:
     for name, build, caption in specs:
         fig = build()
         if fig is None:
-            parts.append(f'<p class="note">{html.escape(name)}: per-frame tables not available '
-                         "(analysis of a features file); figure left out.</p>")
+            parts.append(f'<p class="note">{html.escape(name)}: per-frame tables not found next '
+                         "to the features; figure left out.</p>")
             continue
         png, _ = figures.save(fig, fig_dir / name)
         parts.append(figure_html(png, caption, name))
@@ -74,7 +74,8 @@ def write_report(results: dict, data, study, out_dir) -> Path:
     mixed_note = (f"<p>Mixed model: {html.escape(mixed['formula'])}, "
                   f"{mixed['n_observations']} observations of {mixed['n_participants']} "
                   f"participants; converged: {mixed['converged']}.</p>" if mixed else "")
-    notes = results.get("responders", {}).get("notes", []) + (mixed or {}).get("warnings", [])
+    notes = (results["mediation"].get("notes", []) + results.get("responders", {}).get("notes", [])
+             + (mixed or {}).get("warnings", []))
     prov = results["provenance"]
     body = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

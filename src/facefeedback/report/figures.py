@@ -157,10 +157,12 @@ def example_time_series(data, root: Path | None):
     for arm in (data.treated_arm, data.control_arm):
         part = data.wide[data.wide["arm"] == arm].sort_values("frown_change")
         pid = part["participant_id"].iloc[len(part) // 2]
-        paths = {s: root / "recordings" / f"{pid}_{s}_{data.task}" / "frames.parquet"
+        # With every task averaged, the example shows the first task recorded.
+        task = data.task if data.task != "all" else "*"
+        paths = {s: sorted((root / "recordings").glob(f"{pid}_{s}_{task}/frames.parquet"))
                  for s in (data.reference_session, data.session)}
-        if all(p.exists() for p in paths.values()):
-            picks.append((arm, pid, paths))
+        if all(paths.values()):
+            picks.append((arm, pid, {s: found[0] for s, found in paths.items()}))
     if not picks:
         logger.info("no per-frame tables for the example time series")
         return None
@@ -171,7 +173,8 @@ def example_time_series(data, root: Path | None):
             y = frames["frown_intensity"].where(frames["valid"])
             ax.plot(frames["timestamp_s"], y, style, lw=1, label=session,
                     alpha=1.0 if session == data.session else 0.6)
-        ax.set(ylabel="frown_intensity (FU)", title=f"{arm}: {pid}")
+        ax.set(ylabel="frown_intensity (FU)",
+               title=f"{arm}: {pid} ({next(iter(paths.values())).parent.name})")
         ax.legend(frameon=False, loc="upper right", fontsize=8)
     axes[-1, 0].set_xlabel("time (s)")
     fig.tight_layout()
