@@ -93,3 +93,29 @@ def test_pose_and_size_invariance(change, a):
     rel = np.abs(moved - base) / base
     assert rel[0] < 0.05 and rel[1] < 0.05, f"geometry moved {rel[:2]}"
     assert rel[2] < 0.10, f"glabella_lines moved {rel[2]:.1%}"
+
+
+def test_pipelined_measurement_equals_one_frame_at_a_time(samples):
+    from facefeedback.io import FrameSource
+    from facefeedback.measure import MeasurementBuffer, measure_frames
+
+    tables = []
+    for pipelined in (False, True):
+        buffer = MeasurementBuffer()
+        with FrameSource(samples / "moving_frown.mp4", stride=3) as src, FrameMeasurer(CONFIG) as m:
+            measure_frames(m, src, buffer, pipelined=pipelined)
+        tables.append(buffer.raw_table())
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    assert len(tables[0]) == 40 and tables[0]["frame"].is_monotonic_increasing
+
+
+def test_fast_landmark_copy_equals_attribute_reads():
+    from mediapipe.python.solutions import face_mesh
+
+    from facefeedback.landmarks import _to_pixels
+
+    with face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True) as mesh:
+        landmarks = mesh.process(cv2.cvtColor(neutral_face(), cv2.COLOR_BGR2RGB)).multi_face_landmarks[0]
+    fast = _to_pixels(landmarks, 480, 360)
+    slow = _to_pixels(list(landmarks.landmark), 480, 360)
+    assert fast.shape == (478, 3) and np.array_equal(fast, slow)

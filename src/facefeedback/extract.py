@@ -25,7 +25,7 @@ from . import __version__
 from .config import Config, config_hash, dump_config
 from .frown import Calibration, population_calibration
 from .io import FrameSource, SourceInfo
-from .measure import FrameMeasurer, MeasurementBuffer, build_frame_table
+from .measure import FrameMeasurer, MeasurementBuffer, build_frame_table, measure_frames
 from .summary import events_to_json, summarise
 
 log = logging.getLogger(__name__)
@@ -73,9 +73,7 @@ def measure_source(source: FrameSource, config: Config, progress: bool = False) 
             FrameMeasurer(config, static_image_mode=source.kind == "image") as measurer:
         bar = tqdm(total=total, desc=info.name, unit="frame", disable=(not progress) or None, leave=False)
         try:
-            for frame in source:
-                buffer.append(measurer.measure(frame))
-                bar.update()
+            measure_frames(measurer, source, buffer, on_frame=bar.update, pipelined=source.kind != "image")
         finally:
             bar.close()
     return buffer.raw_table()

@@ -105,9 +105,13 @@ class GlabellaFilter:
         offset = img[0] + m * (a_u + a_v)
         return np.column_stack([a_u, a_v, offset])
 
-    def patch(self, gray: np.ndarray, alignment: Alignment) -> np.ndarray:
-        """The glabellar patch (with filter margin) resampled from a grey image, float32 0-1."""
+    def patch(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+        """The glabellar patch (with filter margin) resampled from a grey image, float32 0-1.
+
+        ``gray`` may be a crop of the frame whose top-left corner is at ``origin`` (x, y).
+        """
         m = self.patch_matrix(alignment)
+        m[:, 2] -= origin
         out_w, out_h = self.width + 2 * self.margin, self.height + 2 * self.margin
         shrink = alignment.iod_px / PATCH_PX_PER_IOD
         if shrink > 1.25:
@@ -140,8 +144,8 @@ class GlabellaFilter:
             best = r if best is None else np.maximum(best, r)
         return float(100.0 * (np.maximum(best, 0.0) * self.window).sum())
 
-    def __call__(self, gray: np.ndarray, alignment: Alignment) -> float:
-        return self.energy(self.patch(gray, alignment))
+    def __call__(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> float:
+        return self.energy(self.patch(gray, alignment, origin))
 
 
 def frown_terms(components: dict[str, np.ndarray], neutral: NeutralReference, params: FrownConfig

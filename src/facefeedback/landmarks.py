@@ -76,9 +76,29 @@ class _Follower:
         return faces[pick]
 
 
+#: Wire layout of one serialised NormalizedLandmark holding x, y, z only: field tags and lengths.
+_LANDMARK_WIRE = {0: 0x0A, 1: 0x0F, 2: 0x0D, 7: 0x15, 12: 0x1D}
+
+
 def _to_pixels(landmarks, width: int, height: int) -> np.ndarray:
+    """Landmarks (a NormalizedLandmarkList or a list of landmarks) as an (n, 3) array in pixels.
+
+    A NormalizedLandmarkList whose entries hold exactly x, y and z serialises to 17 bytes per
+    landmark; reading those bytes at once is ten times faster than 1,434 attribute reads.
+    Anything else (visibility set, another layout) takes the attribute path.
+    """
+    scale = np.array([width, height, width], dtype=np.float64)
+    if hasattr(landmarks, "SerializeToString") and len(landmarks.landmark):
+        raw = np.frombuffer(landmarks.SerializeToString(), dtype=np.uint8)
+        n = len(landmarks.landmark)
+        if raw.size == 17 * n:
+            rows = raw.reshape(n, 17)
+            if all((rows[:, col] == tag).all() for col, tag in _LANDMARK_WIRE.items()):
+                xyz = np.ascontiguousarray(rows[:, [3, 4, 5, 6, 8, 9, 10, 11, 13, 14, 15, 16]]).view("<f4")
+                return xyz.astype(np.float64) * scale
+        landmarks = landmarks.landmark
     flat = [c for p in landmarks for c in (p.x, p.y, p.z)]
-    return np.array(flat, dtype=np.float64).reshape(-1, 3) * np.array([width, height, width], dtype=np.float64)
+    return np.array(flat, dtype=np.float64).reshape(-1, 3) * scale
 
 
 class FaceMeshBackend:
@@ -114,7 +134,7 @@ class FaceMeshBackend:
         h, w = image_bgr.shape[:2]
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
         result = self._mesh.process(rgb)
-        faces = [_to_pixels(f.landmark, w, h) for f in (result.multi_face_landmarks or [])]
+        faces = [_to_pixels(f, w, h) for f in (result.multi_face_landmarks or [])]
         return FaceObservation(self._follower.choose(faces), len(faces))
 
     def close(self) -> None:
@@ -167,13 +187,13 @@ class DetectThenMeshBackend:
             result = self._mesh.process(crop)
             if not result.multi_face_landmarks:
                 continue
-            pts = _to_pixels(result.multi_face_landmarks[0].landmark, crop.shape[1], crop.shape[0]) / f
+            pts = _to_pixels(result.multi_face_landmarks[0], crop.shape[1], crop.shape[0]) / f
             pts[:, 0] += max(x0, 0)
             pts[:, 1] += max(y0, 0)
             faces.append(pts)
         if not faces:  # a close-up the full-range detector misses: Face Mesh's own detector
             result = self._mesh.process(rgb)
-            faces = [_to_pixels(f.landmark, w, h) for f in (result.multi_face_landmarks or [])]
+            faces = [_to_pixels(f, w, h) for f in (result.multi_face_landmarks or [])]
         faces = faces[: self._max_faces]
         return FaceObservation(self._follower.choose(faces), max(len(detections), len(faces)))
 

@@ -23,15 +23,13 @@ def face_box(points: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int,
     return max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
 
 
-def image_quality(gray: np.ndarray, points: np.ndarray) -> tuple[float, float]:
-    """``sharpness`` and ``brightness`` of the face box in a grey image."""
-    x0, y0, x1, y1 = face_box(points, gray.shape)
-    if x1 - x0 < 8 or y1 - y0 < 8:
+def image_quality(gray_box: np.ndarray) -> tuple[float, float]:
+    """``sharpness`` and ``brightness`` of a grey face box (see :func:`face_box`)."""
+    if gray_box.shape[0] < 8 or gray_box.shape[1] < 8:
         return float("nan"), float("nan")
-    box = gray[y0:y1, x0:x1]
-    f = FACE_BOX_WIDTH / box.shape[1]
+    f = FACE_BOX_WIDTH / gray_box.shape[1]
     interp = cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR
-    box = cv2.resize(box, (FACE_BOX_WIDTH, max(8, int(round(box.shape[0] * f)))), interpolation=interp)
+    box = cv2.resize(gray_box, (FACE_BOX_WIDTH, max(8, int(round(gray_box.shape[0] * f)))), interpolation=interp)
     sharpness = float(cv2.Laplacian(box, cv2.CV_32F).var())
     return sharpness, float(box.mean())
 
