@@ -137,20 +137,34 @@ def recording_result(path: str | os.PathLike, info: SourceInfo, raw: pd.DataFram
         "events": events_to_json(events),
         "calibration": calibration.to_json(),
     }
-    provenance = {
-        "input": {"path": str(path), "sha256": sha256 or file_sha256(path), "bytes": path.stat().st_size,
-                  "kind": info.kind, "width": info.width, "height": info.height,
-                  "declared_fps": info.fps, "declared_frames": info.n_frames},
+    provenance = make_provenance(describe_input(path, info, sha256), config, len(table), run_time_s)
+    return RecordingResult(name or path.stem, table, summary, provenance)
+
+
+def describe_input(spec: str | os.PathLike | int, info: SourceInfo, sha256: str | None = None) -> dict:
+    """The provenance record of a source: a file's path, hash and size, or a camera's index."""
+    record = {"path": None, "kind": info.kind, "width": info.width, "height": info.height,
+              "declared_fps": info.fps, "declared_frames": info.n_frames}
+    if info.kind != "camera":
+        path = Path(spec)
+        record.update(path=str(path), sha256=sha256 or file_sha256(path), bytes=path.stat().st_size)
+    return record
+
+
+def make_provenance(input_record: dict, config: Config, n_frames: int, run_time_s: float, **extra) -> dict:
+    """How an output was made: input, resolved config and its hash, backend, versions, timing."""
+    return {
+        "input": input_record,
         "config": dump_config(config),
         "config_hash": config_hash(config),
         "backend": "face_landmarker" if config.landmarks.model_path else "facemesh",
         "versions": versions(),
-        "frames_processed": int(len(table)),
+        "frames_processed": int(n_frames),
         "run_time_s": round(run_time_s, 3),
-        "processing_fps": round(len(table) / run_time_s, 2) if run_time_s > 0 else None,
+        "processing_fps": round(n_frames / run_time_s, 2) if run_time_s > 0 else None,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **extra,
     }
-    return RecordingResult(name or path.stem, table, summary, provenance)
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from ..config import Config, config_hash, dump_config
+from ..config import Config
 from ..errors import FaceFeedbackError, InputError
-from ..extract import RecordingResult, file_sha256, versions, write_recording
+from ..extract import RecordingResult, describe_input, make_provenance, write_recording
 from ..frown import Calibration
 from ..io import FrameSource
 from ..summary import events_to_json, summarise
@@ -308,23 +308,8 @@ def _save(session: LiveSession, source: FrameSource, config: Config, out_dir: Pa
         "calibration": session.calibration.to_json(),
         "calibrations": session.calibrations,
     }
-    inp = {"path": None, "kind": info.kind, "width": info.width, "height": info.height,
-           "declared_fps": info.fps, "declared_frames": info.n_frames}
-    if source.kind != "camera":
-        path = Path(source.spec)
-        inp.update(path=str(path), sha256=file_sha256(path), bytes=path.stat().st_size)
-    provenance = {
-        "input": inp,
-        "config": dump_config(config),
-        "config_hash": config_hash(config),
-        "backend": "face_landmarker" if config.landmarks.model_path else "facemesh",
-        "versions": versions(),
-        "frames_processed": int(len(table)),
-        "run_time_s": round(elapsed, 3),
-        "stopped_by": stopped,
-        "video": video,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    provenance = make_provenance(describe_input(source.spec, info), config, len(table), elapsed,
+                                 stopped_by=stopped, video=video)
     written = write_recording(RecordingResult(out_dir.name, table, summary, provenance), out_dir.parent,
                               config.output_format)
     if recorder is not None and recorder.n_frames:
