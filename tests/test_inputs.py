@@ -182,3 +182,20 @@ def test_outputs_and_provenance(samples, tmp_path):
                  "--no-progress"]) == 0
     as_csv = pd.read_csv(tmp_path / "csv" / "frontal_frown" / "frames.csv")
     assert np.allclose(as_csv["frown_intensity"], frames["frown_intensity"], equal_nan=True)
+
+
+def test_terminal_shows_our_lines_not_native_chatter(samples, tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "empty.mp4"
+    bad.write_bytes(b"")
+    cmd = [sys.executable, "-m", "facefeedback.cli", "extract", str(samples / "lighting_neutral.mp4"), str(bad),
+           "--out", str(tmp_path / "o"), "--stride", "6", "--no-progress"]
+    quiet = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 1
+    lines = quiet.stderr.strip().splitlines()
+    assert lines == [f"error: {bad}: cannot be opened as a video (corrupt or empty file, or a container or "
+                     "codec OpenCV cannot read)", "1 of 2 inputs failed"], quiet.stderr
+    verbose = subprocess.run(cmd[:3] + ["-v"] + cmd[3:], capture_output=True, text=True, timeout=300)
+    assert "XNNPACK" in verbose.stderr or "W0000" in verbose.stderr  # -v leaves the native notes

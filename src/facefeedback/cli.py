@@ -14,6 +14,7 @@ import os
 import sys
 
 from . import __version__
+from .console import native_output_silenced
 from .errors import FaceFeedbackError
 
 #: Modules that register subcommands, in the order ``--help`` lists them.
@@ -46,17 +47,29 @@ NATIVE_LOG_QUIET = {"GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "3", "OPENC
                     "OPENCV_FFMPEG_LOGLEVEL": "-8"}
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Log to whatever ``sys.stderr`` is at the time (it is swapped while native output is silenced)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     for key, value in NATIVE_LOG_QUIET.items():
         os.environ.setdefault(key, value)
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    handler = _CurrentStderrHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     try:
-        return int(args.func(args) or 0)
+        with native_output_silenced(enabled=not args.verbose):
+            return int(args.func(args) or 0)
     except FaceFeedbackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
