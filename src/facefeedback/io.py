@@ -14,6 +14,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import threading
@@ -36,11 +37,19 @@ TRUNCATION_FRACTION = 0.9
 
 @dataclass(frozen=True)
 class Frame:
-    """One decoded picture: ``index`` in the source, ``timestamp_s`` from its start, BGR ``image``."""
+    """One decoded picture: ``index`` in the source, ``timestamp_s`` from its start, BGR ``image``.
+
+    ``rgb`` is the same picture in the channel order the landmark model takes; it is made
+    once, on first use (by the decoding thread when frames are read ahead).
+    """
 
     index: int
     timestamp_s: float
     image: np.ndarray
+
+    @functools.cached_property
+    def rgb(self) -> np.ndarray:
+        return cv2.cvtColor(self.image, cv2.COLOR_BGR2RGB)
 
 
 @dataclass(frozen=True)
@@ -152,7 +161,7 @@ class FrameSource:
         if self.prefetch <= 0 or self.kind == "camera":
             yield from self._decode()
             return
-        yield from _prefetched(self._decode(), self.prefetch)
+        yield from _prefetched(_with_rgb(self._decode()), self.prefetch)
 
     def _decode(self) -> Iterator[Frame]:
         cap = self._cap
@@ -229,6 +238,13 @@ def open_source(spec: str | os.PathLike | int, **options) -> FrameSource:
 
 def _positive(value: float) -> float | None:
     return float(value) if value and np.isfinite(value) and value > 0 else None
+
+
+def _with_rgb(frames: Iterator[Frame]) -> Iterator[Frame]:
+    """Make each frame's RGB copy here, in the decoding thread (OpenCV releases the GIL)."""
+    for frame in frames:
+        frame.rgb  # noqa: B018 - computed and cached on the frame
+        yield frame
 
 
 _DONE = object()

@@ -129,10 +129,11 @@ class FaceMeshBackend:
         )
         self._follower = _Follower()
 
-    def detect(self, image_bgr: np.ndarray, timestamp_s: float | None = None) -> FaceObservation:
-        """Landmarks of the followed face in one BGR frame."""
+    def detect(self, image_bgr: np.ndarray, timestamp_s: float | None = None,
+               rgb: np.ndarray | None = None) -> FaceObservation:
+        """Landmarks of the followed face in one BGR frame (``rgb``: the same frame in RGB, if at hand)."""
         h, w = image_bgr.shape[:2]
-        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB) if rgb is None else rgb
         result = self._mesh.process(rgb)
         faces = [_to_pixels(f, w, h) for f in (result.multi_face_landmarks or [])]
         return FaceObservation(self._follower.choose(faces), len(faces))
@@ -168,9 +169,10 @@ class DetectThenMeshBackend:
         self._max_faces = max_faces
         self._follower = _Follower()
 
-    def detect(self, image_bgr: np.ndarray, timestamp_s: float | None = None) -> FaceObservation:
+    def detect(self, image_bgr: np.ndarray, timestamp_s: float | None = None,
+               rgb: np.ndarray | None = None) -> FaceObservation:
         h, w = image_bgr.shape[:2]
-        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB) if rgb is None else rgb
         detections = self._detector.process(rgb).detections or []
         faces = []
         for det in detections:
@@ -247,12 +249,13 @@ class FaceLandmarkerBackend:
         self._follower = _Follower()
         self._last_ms = -1
 
-    def detect(self, image_bgr: np.ndarray, timestamp_s: float | None = None) -> FaceObservation:
+    def detect(self, image_bgr: np.ndarray, timestamp_s: float | None = None,
+               rgb: np.ndarray | None = None) -> FaceObservation:
         import mediapipe as mp
 
         h, w = image_bgr.shape[:2]
-        image = mp.Image(image_format=mp.ImageFormat.SRGB,
-                         data=np.ascontiguousarray(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)))
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB) if rgb is None else rgb
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         if self._mode.name == "IMAGE":
             result = self._landmarker.detect(image)
         else:

@@ -66,7 +66,7 @@ class FrameMeasurer:
 
     def landmarks(self, frame: Frame) -> FaceObservation:
         """The landmark stage alone (MediaPipe; keeps the tracking state, so call it in frame order)."""
-        return self.backend.detect(frame.image, frame.timestamp_s)
+        return self.backend.detect(frame.image, frame.timestamp_s, rgb=frame.rgb)
 
     def features(self, frame: Frame, obs: FaceObservation) -> FrameMeasurement:
         """Everything after the landmarks: alignment, components, image quality."""
