@@ -69,12 +69,15 @@ def long_video(frames: list, copies: int, folder: Path) -> Path:
     return path
 
 
+# VmHWM, the process's own peak resident set: ru_maxrss would carry over the high-water
+# mark of the benchmark process that forked the child.
 PEAK_RSS = """
-import resource, sys
+import sys
 from facefeedback.config import Config
 from facefeedback.extract import process_recording
 r = process_recording(sys.argv[1], Config().updated(progress=False))
-print(len(r.frames), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(len(r.frames), int(hwm.split()[1]))
 """
 
 
