@@ -57,8 +57,15 @@ def versions() -> dict[str, str]:
             "numpy": np.__version__, "pandas": pd.__version__, "python": platform.python_version()}
 
 
-def measure_source(source: FrameSource, config: Config, progress: bool = False) -> pd.DataFrame:
-    """Raw per-frame measurements of an open source (before calibration)."""
+def measure_source(source: FrameSource, config: Config, progress: bool = False,
+                   pipelined: bool = True) -> pd.DataFrame:
+    """Raw per-frame measurements of an open source (before calibration).
+
+    ``pipelined`` overlaps the features of one frame with the landmarks of the next
+    (:func:`facefeedback.measure.measure_frames`): right for one recording on a free
+    machine; a batch that already keeps every core busy with one recording per worker
+    gains nothing from it and passes False.
+    """
     from threadpoolctl import threadpool_limits
     from tqdm import tqdm
 
@@ -73,7 +80,8 @@ def measure_source(source: FrameSource, config: Config, progress: bool = False) 
             FrameMeasurer(config, static_image_mode=source.kind == "image") as measurer:
         bar = tqdm(total=total, desc=info.name, unit="frame", disable=(not progress) or None, leave=False)
         try:
-            measure_frames(measurer, source, buffer, on_frame=bar.update, pipelined=source.kind != "image")
+            measure_frames(measurer, source, buffer, on_frame=bar.update,
+                           pipelined=pipelined and source.kind != "image")
         finally:
             bar.close()
     return buffer.raw_table()
@@ -106,8 +114,8 @@ def process_recording(path: str | os.PathLike, config: Config, calibration: Cali
     return recording_result(path, info, raw, config, calibration, name, time.perf_counter() - started)
 
 
-def read_raw(path: str | os.PathLike, config: Config,
-             progress: bool | None = None) -> tuple[SourceInfo, pd.DataFrame]:
+def read_raw(path: str | os.PathLike, config: Config, progress: bool | None = None,
+             pipelined: bool = True) -> tuple[SourceInfo, pd.DataFrame]:
     """What the source says about itself, and its raw per-frame measurements (before calibration).
 
     The raw table does not depend on the calibration, so a study can measure once and
@@ -116,7 +124,7 @@ def read_raw(path: str | os.PathLike, config: Config,
     inp = config.input
     with FrameSource(path, stride=inp.stride, start_s=inp.start_s, end_s=inp.end_s, max_side=inp.max_side) as src:
         info = src.info
-        raw = measure_source(src, config, config.progress if progress is None else progress)
+        raw = measure_source(src, config, config.progress if progress is None else progress, pipelined)
     return info, raw
 
 

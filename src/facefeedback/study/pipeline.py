@@ -69,7 +69,8 @@ def measure_recording(task: MeasureTask) -> Measured:
         if cache.get(key) is not None:
             return Measured(task.recording_id, sha, key, measured=False)
         started = time.perf_counter()
-        info, raw = read_raw(task.path, task.config, progress=False)
+        # One thread of work per recording: the pool's workers keep the cores busy.
+        info, raw = read_raw(task.path, task.config, progress=False, pipelined=False)
         cache.put(key, raw, info, time.perf_counter() - started)
         return Measured(task.recording_id, sha, key, measured=True)
     except FaceFeedbackError as exc:
