@@ -38,7 +38,7 @@ def test_image_mode_blendshapes_rank_anger_above_happy(model, pyfeat_media):
     config = Config().updated(**{"landmarks.model_path": str(model), "progress": False})
     anger = process_recording(pyfeat_media / "15-f13-anc-ph.jpg", config).frames.iloc[0]
     happy = process_recording(pyfeat_media / "0-f15-hao-ph.jpg", config).frames.iloc[0]
-    down = lambda r: (r["brow_down_left"] + r["brow_down_right"]) / 2  # noqa: E731
+    down = lambda r: (r["brow_down_left"] + r["brow_down_right"]) / 2
     assert down(anger) > down(happy)
 
 

@@ -59,9 +59,8 @@ EXPECTED = {
 @pytest.mark.parametrize("kind", sorted(EXPECTED))
 def test_bad_input_is_named_with_its_problem(bad_inputs, kind):
     path = bad_inputs[kind]
-    with pytest.raises(InputError) as err:
-        with FrameSource(path) as src:
-            list(src)
+    with pytest.raises(InputError) as err, FrameSource(path) as src:
+        list(src)
     text = str(err.value)
     assert str(path) in text and EXPECTED[kind] in text
     assert "\n" not in text

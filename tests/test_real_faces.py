@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from facefeedback.config import Config
 from facefeedback.extract import process_recording

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from study_helpers import write_study
 
 from facefeedback import schema
 from facefeedback.config import load_config
 from facefeedback.study.manifest import load_study
 from facefeedback.study.pipeline import run_study
-from study_helpers import write_study
 
 STRIDE = 3
 

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
 from study_helpers import write_study
 
 

@@ -46,7 +46,7 @@ class QCConfig(_Strict):
     max_brightness: float = Field(240.0, ge=0, le=255, description="face washed out above this mean grey level")
 
     @model_validator(mode="after")
-    def _brightness_order(self) -> "QCConfig":
+    def _brightness_order(self) -> QCConfig:
         if self.min_brightness >= self.max_brightness:
             raise ValueError("min_brightness must be below max_brightness")
         return self
@@ -73,7 +73,7 @@ class FrownConfig(_Strict):
         brow_gap=0.435, brow_lowering=0.325, glabella_lines=0.66)
 
     @model_validator(mode="after")
-    def _complete(self) -> "FrownConfig":
+    def _complete(self) -> FrownConfig:
         for name in ("weights", "full_frown"):
             table = getattr(self, name)
             if set(table) != {"brow_gap", "brow_lowering", "glabella_lines"}:
@@ -99,7 +99,7 @@ class EventConfig(_Strict):
     max_gap_s: float = Field(0.25, ge=0, description="invalid or missing frames bridged inside an event")
 
     @model_validator(mode="after")
-    def _order(self) -> "EventConfig":
+    def _order(self) -> EventConfig:
         if self.off_threshold > self.on_threshold:
             raise ValueError("off_threshold must not exceed on_threshold")
         return self
@@ -116,7 +116,7 @@ class Config(_Strict):
     output_format: Literal["parquet", "csv"] = "parquet"
     progress: bool = True
 
-    def updated(self, **dotted: object) -> "Config":
+    def updated(self, **dotted: object) -> Config:
         """A copy with ``section.key`` values replaced (None values are ignored), validated."""
         data = self.model_dump()
         for key, value in dotted.items():

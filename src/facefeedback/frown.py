@@ -33,7 +33,13 @@ import numpy as np
 
 from .config import CalibrationConfig, FrownConfig, NeutralReference
 from .errors import InputError
-from .geometry import BROW_MEDIAL_LEFT, BROW_MEDIAL_RIGHT, INNER_EYE_CORNERS, Alignment, reference_face
+from .geometry import (
+    BROW_MEDIAL_LEFT,
+    BROW_MEDIAL_RIGHT,
+    INNER_EYE_CORNERS,
+    Alignment,
+    reference_face,
+)
 from .schema import COMPONENTS
 
 # -- glabella patch, in reference units (IOD = 1, origin between the eyes, y down) --
@@ -201,7 +207,7 @@ class Calibration:
         return d
 
     @classmethod
-    def from_json(cls, data: dict, origin: str = "calibration") -> "Calibration":
+    def from_json(cls, data: dict, origin: str = "calibration") -> Calibration:
         try:
             neutral = NeutralReference.model_validate(data["neutral"])
             return cls(neutral, str(data.get("method", "file")), str(data.get("source", "")),
@@ -217,7 +223,7 @@ class Calibration:
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Calibration":
+    def load(cls, path: str | Path) -> Calibration:
         path = Path(path)
         if not path.is_file():
             raise InputError(f"{path}: no such calibration file")

@@ -141,7 +141,7 @@ class FaceMeshBackend:
     def close(self) -> None:
         self._mesh.close()
 
-    def __enter__(self) -> "FaceMeshBackend":
+    def __enter__(self) -> FaceMeshBackend:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -203,7 +203,7 @@ class DetectThenMeshBackend:
         self._detector.close()
         self._mesh.close()
 
-    def __enter__(self) -> "DetectThenMeshBackend":
+    def __enter__(self) -> DetectThenMeshBackend:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -275,7 +275,7 @@ class FaceLandmarkerBackend:
     def close(self) -> None:
         self._landmarker.close()
 
-    def __enter__(self) -> "FaceLandmarkerBackend":
+    def __enter__(self) -> FaceLandmarkerBackend:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import cv2
 import numpy as np
@@ -92,7 +92,7 @@ class FrameMeasurer:
     def close(self) -> None:
         self.backend.close()
 
-    def __enter__(self) -> "FrameMeasurer":
+    def __enter__(self) -> FrameMeasurer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -190,5 +190,12 @@ def build_frame_table(raw: pd.DataFrame, calibration: Calibration, config: Confi
     return table.reset_index(drop=True)
 
 
-__all__ = ["FrameMeasurer", "FrameMeasurement", "MeasurementBuffer", "build_frame_table", "measure_frames", "RAW_FIELDS",
-           "BLENDSHAPES"]
+__all__ = [
+    "BLENDSHAPES",
+    "RAW_FIELDS",
+    "FrameMeasurement",
+    "FrameMeasurer",
+    "MeasurementBuffer",
+    "build_frame_table",
+    "measure_frames",
+]

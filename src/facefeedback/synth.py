@@ -52,7 +52,7 @@ class FaceAnchors:
     iod: float
 
     @classmethod
-    def find(cls, image_bgr: np.ndarray) -> "FaceAnchors":
+    def find(cls, image_bgr: np.ndarray) -> FaceAnchors:
         from .landmarks import FaceMeshBackend
 
         with FaceMeshBackend(static_image_mode=True, max_faces=1) as backend:

@@ -50,6 +50,6 @@ def mixed_model(data: AnalysisData) -> dict | None:
                         fit.pvalues[term], "Wald", "Wald z"))
     return {"formula": f"{data.outcome} ~ session * arm + {data.feature} + (1 | participant)",
             "n_participants": int(long["participant_id"].nunique()),
-            "n_observations": int(len(long)), "converged": bool(fit.converged),
+            "n_observations": len(long), "converged": bool(fit.converged),
             "group_variance": float(fit.cov_re.iloc[0, 0]), "residual_variance": float(fit.scale),
             "warnings": notes, "rows": rows}

@@ -11,8 +11,13 @@ import numpy as np
 import pandas as pd
 
 from .data import AnalysisData
-from .resample import (bootstrap_ols, freedman_lane_t, permutation_p, percentile_interval,
-                       stratified_indices)
+from .resample import (
+    bootstrap_ols,
+    freedman_lane_t,
+    percentile_interval,
+    permutation_p,
+    stratified_indices,
+)
 
 #: Columns of the table of every model.
 ROW_FIELDS = ("model", "term", "estimate", "ci_low", "ci_high", "p_value", "interval", "test")
@@ -69,7 +74,7 @@ def primary_model(data: AnalysisData, n_boot: int, n_perm: int,
                         "bootstrap percentile (stratified by arm)", test))
     return {
         "formula": f"{data.outcome}_change ~ {data.feature}_change + arm + {data.outcome}_baseline",
-        "n": int(len(w)), "r_squared": float(fit.rsquared), "n_boot": n_boot, "n_perm": n_perm,
+        "n": len(w), "r_squared": float(fit.rsquared), "n_boot": n_boot, "n_perm": n_perm,
         "frown_slope": float(fit.params[1]),
         "frown_slope_ci": [rows[1]["ci_low"], rows[1]["ci_high"]],
         "p_permutation": p_perm, "t_observed": t_obs, "rows": rows,

@@ -106,8 +106,9 @@ def plot_power(table: pd.DataFrame, path_stem, alpha: float = 0.05) -> list:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from pathlib import Path
+
+    import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
     n = table["n_per_arm"]

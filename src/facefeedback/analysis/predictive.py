@@ -44,8 +44,12 @@ def predictive_model(data: AnalysisData, n_perm: int, seed: int, n_repeats: int 
     as R² does and is defined on one-participant folds.
     """
     from sklearn.metrics import mean_absolute_error, r2_score
-    from sklearn.model_selection import (KFold, LeaveOneOut, cross_val_predict,
-                                         permutation_test_score)
+    from sklearn.model_selection import (
+        KFold,
+        LeaveOneOut,
+        cross_val_predict,
+        permutation_test_score,
+    )
 
     x, names = predictor_matrix(data)
     y = data.wide["mood_change"].to_numpy(dtype=float)

@@ -83,7 +83,7 @@ class Effects:
         return self.mediated / self.frown
 
     @classmethod
-    def parse(cls, items: list[str] | None) -> "Effects":
+    def parse(cls, items: list[str] | None) -> Effects:
         """Effects from ``["frown=-0.25", "mediated=0", ...]``; names not given keep defaults.
 
         ``none`` alone means no effect at all (frown, direct and mediated are 0,

@@ -20,7 +20,15 @@ import pandas as pd
 
 from ..config import Config
 from ..errors import InputError
-from ..frown import PATCH_X, PATCH_Y, Calibration, calibrate, frown_intensity, frown_terms, population_calibration
+from ..frown import (
+    PATCH_X,
+    PATCH_Y,
+    Calibration,
+    calibrate,
+    frown_intensity,
+    frown_terms,
+    population_calibration,
+)
 from ..io import Frame
 from ..measure import FrameMeasurer, MeasurementBuffer, build_frame_table
 from ..qc import valid_mask

@@ -31,8 +31,14 @@ def write_report(results: dict, data, study, out_dir) -> Path:
         The report file.
     """
     from . import figures
-    from .page import (STYLE, figure_html, methods_paragraph, models_table, quality_tables,
-                       table_html)
+    from .page import (
+        STYLE,
+        figure_html,
+        methods_paragraph,
+        models_table,
+        quality_tables,
+        table_html,
+    )
 
     out = Path(out_dir)
     fig_dir = out / "figures"

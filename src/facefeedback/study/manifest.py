@@ -23,7 +23,15 @@ from pydantic import ValidationError as PydanticError
 from .. import schema
 from ..config import Config
 from ..errors import ConfigError, ValidationError
-from .tables import ID_PATTERN, Table, check_duplicates, check_ids, is_missing, parse_number, read_table
+from .tables import (
+    ID_PATTERN,
+    Table,
+    check_duplicates,
+    check_ids,
+    is_missing,
+    parse_number,
+    read_table,
+)
 
 STUDY_VERSION = 1
 #: Columns of session_features that a participant covariate must not shadow.
@@ -44,7 +52,7 @@ class ScaleSpec(_Strict):
     meaning: str = ""
 
     @model_validator(mode="after")
-    def _order(self) -> "ScaleSpec":
+    def _order(self) -> ScaleSpec:
         if self.min >= self.max:
             raise ValueError("min must be below max")
         return self
@@ -60,7 +68,7 @@ class CalibrationRule(_Strict):
     min_frames: int | None = Field(None, ge=1, description="valid neutral frames needed")
 
     @model_validator(mode="after")
-    def _one_rule(self) -> "CalibrationRule":
+    def _one_rule(self) -> CalibrationRule:
         if self.percentile is not None and self.segment_s is not None:
             raise ValueError("give either percentile or segment_s, not both")
         if self.segment_s is not None and not 0 <= self.segment_s[0] < self.segment_s[1]:
@@ -129,8 +137,8 @@ class Study:
                 "sessions": self.sessions, "reference_session": self.reference_session,
                 "scales": {k: {"min": v[0], "max": v[1], "cutoff": v[2], "meaning": v[3]}
                            for k, v in self.scales.items()},
-                "covariates": self.covariates, "n_participants": int(len(self.participants)),
-                "n_recordings": int(len(self.recordings)), "warnings": self.warnings}
+                "covariates": self.covariates, "n_participants": len(self.participants),
+                "n_recordings": len(self.recordings), "warnings": self.warnings}
 
 
 def read_study_file(path: Path) -> StudyFile:

@@ -31,7 +31,15 @@ from ..config import Config, config_hash, dump_config
 from ..errors import ConfigError, FaceFeedbackError
 from ..frown import Calibration, calibrate, population_calibration
 from ..measure import build_frame_table
-from .cache import RawCache, RawEntry, atomic_write_text, is_current, raw_key, remove_stale_temporaries, stamp
+from .cache import (
+    RawCache,
+    RawEntry,
+    atomic_write_text,
+    is_current,
+    raw_key,
+    remove_stale_temporaries,
+    stamp,
+)
 from .manifest import Study
 from .runner import Executor, default_workers, limit_threads, run_tasks
 
@@ -75,7 +83,7 @@ def measure_recording(task: MeasureTask) -> Measured:
         return Measured(task.recording_id, sha, key, measured=True)
     except FaceFeedbackError as exc:
         return Measured(task.recording_id, error=str(exc))
-    except Exception as exc:  # noqa: BLE001 - any failure of one recording is recorded, the batch goes on
+    except Exception as exc:
         log.exception("%s: unexpected failure", task.path)
         return Measured(task.recording_id, error=f"{task.path}: {type(exc).__name__}: {exc}")
 
