@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine with Python 3.11:
-#   make demo   install, then run the whole study pipeline on the shipped sample videos
+#   make demo   install, then run the study pipeline and the analysis on the shipped sample videos
 #   make test   install, then run the test suite
 PYTHON ?= python3.11
 VENV   ?= .venv
@@ -25,6 +25,8 @@ system-deps:
 
 demo: $(STAMP)
 	$(BIN)/facefeedback run configs/demo_study.yaml --out demo_output
+	$(BIN)/facefeedback analyze demo_output --outcome HAMD17 --task all
+	@echo "report: demo_output/analysis/report.html"
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
