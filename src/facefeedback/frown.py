@@ -176,7 +176,6 @@ def frown_terms(components: dict[str, np.ndarray], neutral: NeutralReference, pa
     for name, value in raw.items():
         value = np.where(np.isfinite(value), value, np.nan)
         out[name] = np.maximum(value, 0.0) / params.full_frown[name]
-    out["glabella_lines"] = np.where(np.isnan(lines), np.nan, out["glabella_lines"])
     return out
 
 

@@ -22,7 +22,7 @@ from .config import Config
 from .frown import Calibration, GlabellaFilter, brow_geometry, frown_intensity
 from .geometry import Alignment, align
 from .io import Frame
-from .landmarks import BLENDSHAPES, FaceObservation, make_backend
+from .landmarks import FaceObservation, make_backend
 from .qc import face_box, image_quality, valid_mask
 from .schema import BLENDSHAPE_COLUMN_NAMES, COMPONENTS, FRAME_COLUMN_NAMES, FRAME_COLUMNS
 from .summary import frowning_mask
@@ -191,7 +191,6 @@ def build_frame_table(raw: pd.DataFrame, calibration: Calibration, config: Confi
 
 
 __all__ = [
-    "BLENDSHAPES",
     "RAW_FIELDS",
     "FrameMeasurement",
     "FrameMeasurer",
