@@ -101,7 +101,20 @@ def _to_pixels(landmarks, width: int, height: int) -> np.ndarray:
     return np.array(flat, dtype=np.float64).reshape(-1, 3) * scale
 
 
-class FaceMeshBackend:
+class _Backend:
+    """What every backend offers: ``detect(image_bgr, timestamp_s, rgb)`` and ``close()``; usable in ``with``."""
+
+    def close(self) -> None:  # pragma: no cover - every backend overrides it
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class FaceMeshBackend(_Backend):
     """MediaPipe Face Mesh (legacy solution API, models inside the wheel).
 
     Parameters
@@ -141,14 +154,8 @@ class FaceMeshBackend:
     def close(self) -> None:
         self._mesh.close()
 
-    def __enter__(self) -> FaceMeshBackend:
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class DetectThenMeshBackend:
+class DetectThenMeshBackend(_Backend):
     """Still images: MediaPipe's full-range face detector, then Face Mesh on each face's crop.
 
     Face Mesh's own detector is short-range (faces within about 2 m filling much of the
@@ -203,14 +210,8 @@ class DetectThenMeshBackend:
         self._detector.close()
         self._mesh.close()
 
-    def __enter__(self) -> DetectThenMeshBackend:
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-class FaceLandmarkerBackend:
+class FaceLandmarkerBackend(_Backend):
     """MediaPipe Tasks FaceLandmarker with blendshapes, from a ``face_landmarker.task`` file.
 
     Parameters
@@ -274,12 +275,6 @@ class FaceLandmarkerBackend:
 
     def close(self) -> None:
         self._landmarker.close()
-
-    def __enter__(self) -> FaceLandmarkerBackend:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def make_backend(*, static_image_mode: bool, max_faces: int, model_path: str | os.PathLike | None = None,
