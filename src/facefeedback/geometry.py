@@ -27,8 +27,6 @@ INNER_EYE_CORNERS = (133, 362)  # right, left
 #: Medial brow ends (lower and upper edge of the brow head), right then left.
 BROW_MEDIAL_RIGHT = (55, 107)
 BROW_MEDIAL_LEFT = (285, 336)
-BROW_RIGHT = (46, 53, 52, 65, 55, 70, 63, 105, 66, 107)
-BROW_LEFT = (276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
 #: Points that expressions barely move: the rigid anchor of the alignment. The eye corners
 #: are left out: Face Mesh moves them with the brows and the lids (AU4 comes with AU7), and a
 #: frown must not change the ruler it is measured with.
@@ -55,7 +53,6 @@ class Alignment:
     yaw: float
     pitch: float
     roll: float
-    residual: float  # RMS distance of the stable points to the reference (reference units)
 
     @property
     def iod_px(self) -> float:
@@ -117,10 +114,9 @@ def align(points_px: np.ndarray) -> Alignment:
     idx = np.asarray(STABLE_POINTS)
     scale, rot, trans = similarity_transform(points_px[idx], ref[idx])
     aligned = scale * points_px @ rot.T + trans
-    residual = float(np.sqrt(((aligned[idx] - ref[idx]) ** 2).sum(axis=1).mean()))
     # rot maps observed -> reference, so the head rotation is its transpose.
     yaw, pitch, roll = euler_degrees(rot.T)
-    return Alignment(aligned, rot, scale, trans, yaw, pitch, roll, residual)
+    return Alignment(aligned, rot, scale, trans, yaw, pitch, roll)
 
 
 def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

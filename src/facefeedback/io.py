@@ -7,7 +7,7 @@ keeps its real timing; rotation metadata is applied by OpenCV's FFmpeg backend.
 
 Examples
 --------
->>> with open_source("clip.mp4", stride=2) as source:   # doctest: +SKIP
+>>> with FrameSource("clip.mp4", stride=2) as source:   # doctest: +SKIP
 ...     for frame in source:
 ...         print(frame.index, frame.timestamp_s, frame.image.shape)
 """
@@ -229,11 +229,6 @@ class FrameSource:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def open_source(spec: str | os.PathLike | int, **options) -> FrameSource:
-    """Open a video, image or camera; see :class:`FrameSource` for the options."""
-    return FrameSource(spec, **options)
 
 
 def _positive(value: float) -> float | None:

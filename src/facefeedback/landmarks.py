@@ -29,8 +29,6 @@ from .errors import InputError
 
 log = logging.getLogger(__name__)
 
-N_LANDMARKS = 478
-
 #: MediaPipe blendshape category -> our column name.
 BLENDSHAPES = {"browDownLeft": "brow_down_left", "browDownRight": "brow_down_right",
                "browInnerUp": "brow_inner_up"}
@@ -59,9 +57,6 @@ class _Follower:
 
     def __init__(self) -> None:
         self.centre: np.ndarray | None = None
-
-    def reset(self) -> None:
-        self.centre = None
 
     def choose(self, faces: list[np.ndarray]) -> np.ndarray | None:
         if not faces:

@@ -61,7 +61,6 @@ class FrameMeasurer:
                                     model_path=lm.model_path,
                                     min_detection_confidence=lm.min_detection_confidence,
                                     min_tracking_confidence=lm.min_tracking_confidence)
-        self.has_blendshapes = lm.model_path is not None
         self.glabella = GlabellaFilter()
 
     def landmarks(self, frame: Frame) -> FaceObservation:

@@ -45,9 +45,7 @@ def _episodes(t: np.ndarray, x: np.ndarray, valid: np.ndarray, params: EventConf
             last_good = i
         elif ok or t[i] - t[last_good] > params.max_gap_s:
             episodes.append((start, last_good))
-            start = None
-            if ok and x[i] >= params.on_threshold:  # pragma: no cover - off <= on makes this unreachable
-                start, last_good = i, i
+            start = None  # a frame that ends an event cannot start one: off_threshold <= on_threshold
     if start is not None:
         episodes.append((start, last_good))
     return episodes
