@@ -23,6 +23,7 @@ import pandas as pd
 
 from . import __version__
 from .config import Config, config_hash, dump_config
+from .files import replace_dir, write_table
 from .frown import Calibration, population_calibration
 from .io import FrameSource, SourceInfo
 from .measure import FrameMeasurer, MeasurementBuffer, build_frame_table, measure_frames
@@ -189,14 +190,6 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def write_table(table: pd.DataFrame, path: Path) -> None:
-    """Write a table as Parquet or CSV (by suffix)."""
-    if path.suffix == ".csv":
-        table.to_csv(path, index=False)
-    else:
-        table.to_parquet(path, index=False)
-
-
 def write_recording(result: RecordingResult, out_dir: str | os.PathLike, fmt: str = "parquet") -> Path:
     """Write a recording's outputs into ``out_dir/<name>/``, atomically (temporary folder, then rename)."""
     out_dir = Path(out_dir)
@@ -215,14 +208,3 @@ def write_recording(result: RecordingResult, out_dir: str | os.PathLike, fmt: st
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
-
-
-def replace_dir(tmp: Path, final: Path) -> None:
-    """Move a finished temporary folder to ``final``, replacing an older one."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

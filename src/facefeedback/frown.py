@@ -33,6 +33,7 @@ import numpy as np
 
 from .config import CalibrationConfig, FrownConfig, NeutralReference
 from .errors import InputError
+from .files import atomic_write_text
 from .geometry import (
     BROW_MEDIAL_LEFT,
     BROW_MEDIAL_RIGHT,
@@ -216,10 +217,7 @@ class Calibration:
                              f"{str(exc).splitlines()[0]})") from None
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2))
-        tmp.replace(path)
+        atomic_write_text(path, json.dumps(self.to_json(), indent=2))
 
     @classmethod
     def load(cls, path: str | Path) -> Calibration:

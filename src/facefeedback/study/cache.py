@@ -26,7 +26,7 @@ import pandas as pd
 
 from .. import __version__
 from ..config import Config, config_hash, dump_config
-from ..extract import replace_dir
+from ..files import replace_dir
 from ..io import SourceInfo
 
 log = logging.getLogger(__name__)
@@ -129,9 +129,3 @@ def is_current(folder: Path, wanted: dict) -> bool:
         return False
     return (folder / "summary.json").is_file() and any((folder / f).is_file()
                                                         for f in ("frames.parquet", "frames.csv"))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)

@@ -13,8 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import schema
-from ..extract import write_table
-from .cache import atomic_write_text
+from ..files import atomic_write_text, write_table
 from .features import WideColumn, session_features, wide_table
 from .manifest import Study
 
@@ -148,11 +147,9 @@ def write_feature_outputs(study: Study, summaries: dict[str, dict], folder: Path
     long = session_features(study, summaries)
     wide, wide_columns = wide_table(study, long)
     book = codebook(study, long, wide, wide_columns)
-    for suffix in (".parquet", ".csv"):
-        tmp = folder / f".session_features.tmp{suffix}"  # write_table picks the format by suffix
-        write_table(long, tmp)
-        tmp.replace(folder / f"session_features{suffix}")
-    atomic_write_text(folder / "wide.csv", wide.to_csv(index=False))
-    atomic_write_text(folder / "codebook.csv", book.to_csv(index=False))
+    write_table(long, folder / "session_features.parquet")
+    write_table(long, folder / "session_features.csv")
+    write_table(wide, folder / "wide.csv")
+    write_table(book, folder / "codebook.csv")
     atomic_write_text(folder / "codebook.md", codebook_markdown(book, study))
     return long

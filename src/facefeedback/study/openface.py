@@ -38,7 +38,7 @@ import pandas as pd
 
 from .. import schema
 from ..errors import InputError
-from .cache import atomic_write_text
+from ..files import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -28,13 +28,13 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import Config, config_hash, dump_config
-from ..errors import ConfigError, FaceFeedbackError
+from ..errors import ConfigError, FaceFeedbackError, InputError
+from ..files import atomic_write_text, write_table
 from ..frown import Calibration, calibrate, population_calibration
 from ..measure import build_frame_table
 from .cache import (
     RawCache,
     RawEntry,
-    atomic_write_text,
     is_current,
     raw_key,
     remove_stale_temporaries,
@@ -148,9 +148,12 @@ class _Participants:
         folder = self.out / "calibration"
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{pid}.json"
-        text = json.dumps(cal.to_json(), indent=2)
-        if not target.is_file() or target.read_text() != text:
-            atomic_write_text(target, text)
+        try:
+            unchanged = Calibration.load(target) == cal
+        except InputError:  # absent or unreadable: write it
+            unchanged = False
+        if not unchanged:
+            cal.save(target)
         return cal
 
     def _write(self, rid: str, m: Measured, cal: Calibration) -> None:
@@ -237,7 +240,7 @@ def _run(study: Study, config: Config, out: Path, report: RunReport, executor: E
     finally:
         bar.close()
     failures = pd.DataFrame(report.failures, columns=["recording_id", "path", "error"])
-    _write_csv(failures, out / "failures.csv")
+    write_table(failures, out / "failures.csv")
     summaries = {rid: json.loads((out / "recordings" / rid / "summary.json").read_text())["features"]
                  for rid in state.written}
     write_feature_outputs(study, summaries, out / "features")
@@ -256,10 +259,6 @@ def _work_order(study: Study) -> list[tuple[str, str]]:
         order.extend(first + rest)
     paths = dict(zip(study.recordings["recording_id"], study.recordings["path"]))
     return [(rid, paths[rid]) for rid in order]
-
-
-def _write_csv(table: pd.DataFrame, path: Path) -> None:
-    atomic_write_text(path, table.to_csv(index=False))
 
 
 def _write_study_json(study: Study, config: Config, out: Path, report: RunReport, executor: str,
