@@ -8,7 +8,6 @@ into place, so a failed or killed run never leaves a half-written output.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,7 +22,7 @@ import pandas as pd
 
 from . import __version__
 from .config import Config, config_hash, dump_config
-from .files import replace_dir, write_table
+from .files import file_sha256, replace_dir, write_table
 from .frown import Calibration, population_calibration
 from .io import FrameSource, SourceInfo
 from .measure import FrameMeasurer, MeasurementBuffer, build_frame_table, measure_frames
@@ -40,14 +39,6 @@ class RecordingResult:
     frames: pd.DataFrame
     summary: dict
     provenance: dict = field(default_factory=dict)
-
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def versions() -> dict[str, str]:

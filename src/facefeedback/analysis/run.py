@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import atomic_write_text, file_sha256, write_table
 from .data import AnalysisData, load_study, prepare
 
 logger = logging.getLogger(__name__)
@@ -68,14 +68,6 @@ def _analyze_data(data: AnalysisData, settings: AnalysisSettings) -> dict:
     return results
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _versions() -> dict:
     import importlib.metadata as md
 
@@ -116,7 +108,7 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
     models = analyze_data(data, settings)
     results = {
         "provenance": {
-            "input": str(study.source), "output": str(out), "input_sha256": _sha256(study.source),
+            "input": str(study.source), "output": str(out), "input_sha256": file_sha256(study.source),
             "settings": asdict(settings), "versions": _versions(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         },
@@ -158,9 +150,7 @@ def _clean(value):
 
 
 def _write_json(path: Path, content: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_clean(content), indent=2))
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(_clean(content), indent=2))
 
 
 def write_tables(results: dict, data: AnalysisData, out: Path) -> None:
@@ -170,8 +160,7 @@ def write_tables(results: dict, data: AnalysisData, out: Path) -> None:
     tables = out / "tables"
     tables.mkdir(exist_ok=True)
     frame = rows_frame(results)
-    frame.to_csv(tables / "models.csv.tmp", index=False)
-    (tables / "models.csv.tmp").replace(tables / "models.csv")
+    write_table(frame, tables / "models.csv")
     for model, part in frame.groupby("model", sort=False):
-        part.to_csv(tables / f"{model}.csv", index=False)
-    data.wide.to_csv(tables / "participants.csv", index=False)
+        write_table(part, tables / f"{model}.csv")
+    write_table(data.wide, tables / "participants.csv")

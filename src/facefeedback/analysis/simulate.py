@@ -43,6 +43,7 @@ import pandas as pd
 
 from .. import schema
 from ..errors import AnalysisError
+from ..files import atomic_write_text, write_table
 from . import synthetic_frames
 
 PRIMARY_SCALE = "HAMD17"
@@ -246,11 +247,6 @@ def simulate_study(settings: SimulationSettings, seed: int = 0, *,
     return table, signals
 
 
-def _atomic_write(path, write) -> None:
-    """Write through ``write(tmp_path)`` then rename, so a stopped run leaves no half file."""
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    tmp.replace(path)
 
 
 def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0) -> dict:
@@ -279,18 +275,15 @@ def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0) 
         rec_dir = out / "recordings" / rec
         rec_dir.mkdir(parents=True, exist_ok=True)
         frames = synthetic_frames.frames_table(signals, row, rng)
-        _atomic_write(rec_dir / "frames.parquet", lambda p: frames.to_parquet(p, index=False))
+        write_table(frames, rec_dir / "frames.parquet")
         summary = {"source": f"simulated:{rec}",
                    "features": {k: _json_number(table.at[row, k]) for k in feature_names},
                    "events": [], "calibration": {}}
-        _atomic_write(rec_dir / "summary.json",
-                      lambda p: p.write_text(json.dumps(summary, indent=1)))
+        atomic_write_text(rec_dir / "summary.json", json.dumps(summary, indent=1))
     (out / "features").mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "features" / "session_features.parquet",
-                  lambda p: table.to_parquet(p, index=False))
-    _atomic_write(out / "features" / "session_features.csv",
-                  lambda p: table.to_csv(p, index=False))
-    _atomic_write(out / "failures.csv", lambda p: p.write_text("recording_id,path,error\n"))
+    write_table(table, out / "features" / "session_features.parquet")
+    write_table(table, out / "features" / "session_features.csv")
+    atomic_write_text(out / "failures.csv", "recording_id,path,error\n")
     eff = settings.effects
     study = {
         "sessions": list(settings.sessions),
@@ -305,7 +298,7 @@ def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0) 
         },
         "provenance": {"generator": "facefeedback simulate", "version": __version__},
     }
-    _atomic_write(out / "study.json", lambda p: p.write_text(json.dumps(study, indent=2)))
+    atomic_write_text(out / "study.json", json.dumps(study, indent=2))
     return study
 
 

@@ -11,6 +11,8 @@ import html
 import logging
 from pathlib import Path
 
+from ..files import atomic_write_text
+
 logger = logging.getLogger(__name__)
 
 
@@ -102,8 +104,6 @@ created {html.escape(prov['created'])}; versions:
 </body></html>
 """
     path = out / "report.html"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(body, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, body)
     logger.info("report written to %s", path)
     return path
