@@ -186,7 +186,11 @@ def frown_intensity(components: dict[str, np.ndarray], neutral: NeutralReference
 
     Works on arrays (a recording) and on scalars (one live frame).
     """
-    terms = frown_terms(components, neutral, params)
+    return combine_terms(frown_terms(components, neutral, params), params)
+
+
+def combine_terms(terms: dict[str, np.ndarray], params: FrownConfig) -> np.ndarray:
+    """The weighted mean of the components' terms (:func:`frown_terms`): frown_intensity."""
     total = sum(params.weights.values())
     return sum(params.weights[k] * terms[k] for k in COMPONENTS) / total
 

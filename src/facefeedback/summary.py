@@ -30,8 +30,10 @@ class FrownEvent:
     offset_frame: int  # last frame inside the event
 
 
-def _episodes(t: np.ndarray, x: np.ndarray, valid: np.ndarray, params: EventConfig) -> list[tuple[int, int]]:
-    """(first, last) frame positions of hysteresis episodes before the duration rule."""
+def _episodes(t: np.ndarray, x: np.ndarray, valid: np.ndarray, params: EventConfig
+              ) -> tuple[list[tuple[int, int]], int | None]:
+    """(first, last) frame positions of hysteresis episodes before the duration rule, and the
+    first frame of the last episode if it is still open at the end (None when none is)."""
     episodes = []
     start = None
     last_good = None
@@ -48,7 +50,7 @@ def _episodes(t: np.ndarray, x: np.ndarray, valid: np.ndarray, params: EventConf
             start = None  # a frame that ends an event cannot start one: off_threshold <= on_threshold
     if start is not None:
         episodes.append((start, last_good))
-    return episodes
+    return episodes, start
 
 
 def _end_time(t: np.ndarray, last: int) -> float:
@@ -58,11 +60,16 @@ def _end_time(t: np.ndarray, last: int) -> float:
 def detect_events(timestamp_s: np.ndarray, intensity: np.ndarray, valid: np.ndarray, params: EventConfig
                   ) -> list[FrownEvent]:
     """Frown events of one recording, in time order."""
+    return _events(timestamp_s, intensity, valid, params)[0]
+
+
+def _events(timestamp_s, intensity, valid, params: EventConfig) -> tuple[list[FrownEvent], int | None]:
     t = np.asarray(timestamp_s, float)
     x = np.asarray(intensity, float)
     ok = np.asarray(valid, bool)
+    episodes, open_start = _episodes(t, x, ok, params)
     events = []
-    for first, last in _episodes(t, x, ok, params):
+    for first, last in episodes:
         offset = _end_time(t, last)
         if offset - t[first] < params.min_duration_s:
             continue
@@ -70,16 +77,25 @@ def detect_events(timestamp_s: np.ndarray, intensity: np.ndarray, valid: np.ndar
         k = first + int(np.argmax(seg))
         events.append(FrownEvent(float(t[first]), offset, offset - float(t[first]), float(x[k]), float(t[k]),
                                  int(first), int(last)))
-    return events
+    return events, open_start
+
+
+def frowning_state(timestamp_s: np.ndarray, intensity: np.ndarray, valid: np.ndarray, params: EventConfig
+                   ) -> tuple[np.ndarray, int]:
+    """True on the frames inside a frown event, and the first frame whose flag later frames can
+    still change: the start of an episode still open at the end, else the end (a live stream
+    re-applies the rule from there only)."""
+    events, open_start = _events(timestamp_s, intensity, valid, params)
+    mask = np.zeros(len(intensity), bool)
+    for ev in events:
+        mask[ev.onset_frame:ev.offset_frame + 1] = True
+    return mask, len(mask) if open_start is None else open_start
 
 
 def frowning_mask(timestamp_s: np.ndarray, intensity: np.ndarray, valid: np.ndarray, params: EventConfig
                   ) -> np.ndarray:
     """True on the frames inside a frown event."""
-    mask = np.zeros(len(intensity), bool)
-    for ev in detect_events(timestamp_s, intensity, valid, params):
-        mask[ev.onset_frame:ev.offset_frame + 1] = True
-    return mask
+    return frowning_state(timestamp_s, intensity, valid, params)[0]
 
 
 def _frame_durations(t: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
 :class:`LiveSession` sends each frame through :class:`~facefeedback.measure.FrameMeasurer`
 into a :class:`~facefeedback.measure.MeasurementBuffer` (as ``extract`` does), scores it
 with :func:`~facefeedback.frown.frown_intensity` against the session's neutral reference,
-and keeps the frowning state with :func:`~facefeedback.summary.frowning_mask`, the same
+and keeps the frowning state with :func:`~facefeedback.summary.frowning_state`, the same
 event rule the per-frame table uses. At the end, :meth:`LiveSession.table` builds that
 table with :func:`~facefeedback.measure.build_frame_table`, so the saved session is
 exactly what ``extract`` would have written for the same frames and calibration.
@@ -25,6 +25,7 @@ from ..frown import (
     PATCH_Y,
     Calibration,
     calibrate,
+    combine_terms,
     frown_intensity,
     frown_terms,
     population_calibration,
@@ -33,7 +34,7 @@ from ..io import Frame
 from ..measure import FrameMeasurer, MeasurementBuffer, build_frame_table
 from ..qc import valid_mask
 from ..schema import COMPONENTS
-from ..summary import frowning_mask
+from ..summary import frowning_state
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +118,6 @@ class LiveSession:
         self._cal_end_s = None
         self.message = None
 
-    @property
-    def calibrating(self) -> bool:
-        return self._cal_start is not None
-
     def _finish_calibration(self) -> None:
         start, self._cal_start = self._cal_start, None
         raw = self.buffer.raw_table().iloc[start:]
@@ -151,7 +148,7 @@ class LiveSession:
         comps = {k: m[k] for k in COMPONENTS}
         neutral, params = self.calibration.neutral, self.config.frown
         terms = {k: float(v) for k, v in frown_terms(comps, neutral, params).items()}
-        x = float(frown_intensity(comps, neutral, params))
+        x = float(combine_terms(terms, params))
         qc = self.config.qc
         finite = bool(np.isfinite(list(comps.values())).all())
         valid = bool(valid_mask(m["face_detected"], m["yaw"], m["pitch"], m["sharpness"], m["brightness"],
@@ -187,20 +184,15 @@ class LiveSession:
     def _update_frowning(self) -> None:
         """Apply the event rule to the frames whose flag can still change.
 
-        After a valid frame below ``off_threshold`` the hysteresis is idle whatever came
-        before, so only the frames since the last such frame need the rule again: the
+        Outside an open episode the hysteresis is idle whatever came before, so only the
+        frames from the start of the episode still open (if any) need the rule again: the
         flags equal those :func:`frowning_mask` gives over the whole session.
         """
         s = self._settled
-        t = np.asarray(self._t[s:])
-        x = np.asarray(self._x[s:], np.float64)
-        v = np.asarray(self._valid[s:], bool)
-        self._frowning[s:] = frowning_mask(t, x, v, self.config.events).tolist()
-        with np.errstate(invalid="ignore"):
-            idle = v & np.isfinite(x) & (x < self.config.events.off_threshold)
-        after = np.flatnonzero(idle)
-        if len(after):
-            self._settled = s + int(after[-1]) + 1
+        mask, open_from = frowning_state(np.asarray(self._t[s:]), np.asarray(self._x[s:], np.float64),
+                                         np.asarray(self._valid[s:], bool), self.config.events)
+        self._frowning[s:] = mask.tolist()
+        self._settled = s + open_from
 
     # -- results -----------------------------------------------------------------
     @property
