@@ -120,14 +120,14 @@ def read_raw(path: str | os.PathLike, config: Config, progress: bool | None = No
     return info, raw
 
 
-def recording_result(path: str | os.PathLike, info: SourceInfo, raw: pd.DataFrame, config: Config,
+def recording_result(path: str | os.PathLike | int, info: SourceInfo, raw: pd.DataFrame, config: Config,
                      calibration: Calibration | None = None, name: str | None = None,
                      run_time_s: float = 0.0, sha256: str | None = None) -> RecordingResult:
     """Calibrate raw measurements and build the recording's table, summary and provenance.
 
     ``run_time_s`` is the time the measurement took; ``sha256`` the file's hash when already known.
     """
-    path = Path(path)
+    path = Path(str(path))  # a camera is named by its index
     calibration = calibration or population_calibration(config.frown)
     table = build_frame_table(raw, calibration, config)
     features, events = summarise(table, config.events)

@@ -26,10 +26,9 @@ from threadpoolctl import threadpool_limits
 
 from ..config import Config
 from ..errors import FaceFeedbackError, InputError
-from ..extract import RecordingResult, describe_input, make_provenance, write_recording
+from ..extract import recording_result, write_recording
 from ..frown import Calibration
 from ..io import FrameSource
-from ..summary import events_to_json, summarise
 from .live import LiveSession
 from .overlay import Overlay
 
@@ -297,23 +296,16 @@ def _run(options: DemoOptions, config: Config) -> DemoResult:
 
 def _save(session: LiveSession, source: FrameSource, config: Config, out_dir: Path,
           recorder: VideoRecorder | None, stopped: str, elapsed: float) -> DemoResult:
-    table = session.table()
-    features, events = summarise(table, config.events)
-    info = source.info
-    video = str(recorder.path) if recorder is not None else None
-    summary = {
-        "source": info.name if source.kind == "camera" else str(source.spec),
-        "features": features,
-        "events": events_to_json(events),
-        "calibration": session.calibration.to_json(),
-        "calibrations": session.calibrations,
-    }
-    provenance = make_provenance(describe_input(source.spec, info), config, len(table), elapsed,
-                                 stopped_by=stopped, video=video)
-    written = write_recording(RecordingResult(out_dir.name, table, summary, provenance), out_dir.parent,
-                              config.output_format)
+    result = recording_result(source.spec, source.info, session.buffer.raw_table(), config, session.calibration,
+                              out_dir.name, elapsed)
+    if source.kind == "camera":
+        result.summary["source"] = source.info.name
+    result.summary["calibrations"] = session.calibrations
+    result.provenance.update(stopped_by=stopped,
+                             video=str(recorder.path) if recorder is not None else None)
+    written = write_recording(result, out_dir.parent, config.output_format)
     if recorder is not None and recorder.n_frames:
         recorder.finish()
     log.info("session saved in %s", written)
-    return DemoResult(written, recorder.path if recorder is not None and recorder.n_frames else None, table,
-                      summary, session.frowning)
+    return DemoResult(written, recorder.path if recorder is not None and recorder.n_frames else None,
+                      result.frames, result.summary, session.frowning)

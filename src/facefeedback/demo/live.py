@@ -16,7 +16,6 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from ..config import Config
 from ..errors import InputError
@@ -202,10 +201,6 @@ class LiveSession:
 
     def __len__(self) -> int:
         return len(self.buffer)
-
-    def table(self) -> pd.DataFrame:
-        """The session's per-frame table, against the neutral reference in use at the end."""
-        return build_frame_table(self.buffer.raw_table(), self.calibration, self.config)
 
     def close(self) -> None:
         self.measurer.close()
