@@ -44,6 +44,7 @@ import pandas as pd
 from .. import schema
 from ..errors import AnalysisError
 from ..files import atomic_write_text, write_table
+from ..study.features import change_from
 from . import synthetic_frames
 
 PRIMARY_SCALE = "HAMD17"
@@ -193,16 +194,9 @@ def add_change_columns(table: pd.DataFrame, columns: list[str], reference: str) 
     """Add ``X_change`` and ``X_pct_change`` against the reference session (contract rules)."""
     keys = ["participant_id", "task"]
     ref = table.loc[table["session"] == reference, keys + columns]
-    merged = table[keys].merge(ref, on=keys, how="left", suffixes=("", "_ref"))
-    new = {}
-    for col in columns:
-        base = merged[col].to_numpy(dtype=float)
-        change = table[col].to_numpy(dtype=float) - base
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pct = np.where(base != 0, 100.0 * change / base, np.nan)
-        new[col + schema.CHANGE_SUFFIX] = change
-        new[col + schema.PCT_CHANGE_SUFFIX] = pct
-    return pd.concat([table, pd.DataFrame(new, index=table.index)], axis=1)
+    merged = table[keys].merge(ref, on=keys, how="left").set_index(table.index)
+    changes = change_from(table[columns].astype(float), merged[columns].astype(float))
+    return pd.concat([table, changes], axis=1)
 
 
 def simulate_study(settings: SimulationSettings, seed: int = 0, *,

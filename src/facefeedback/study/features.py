@@ -29,7 +29,7 @@ def change_columns(names: list[str]) -> list[str]:
     return [f"{x}{suffix}" for x in names for suffix in (schema.CHANGE_SUFFIX, schema.PCT_CHANGE_SUFFIX)]
 
 
-def _change(values: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+def change_from(values: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     """Change and percent change of ``values`` from ``reference`` (aligned frames, same columns)."""
     out = {}
     for x in values.columns:
@@ -74,7 +74,7 @@ def session_features(study: Study, summaries: dict[str, dict]) -> pd.DataFrame:
     ref_scores = scores.reindex(pd.MultiIndex.from_arrays([table["participant_id"],
                                                            [study.reference_session] * len(table)]))
     ref_scores = ref_scores.reset_index(drop=True)
-    out = pd.concat([table, values, by_session, _change(values, ref_values), _change(by_session, ref_scores)],
+    out = pd.concat([table, values, by_session, change_from(values, ref_values), change_from(by_session, ref_scores)],
                     axis=1)
     out["is_reference"] = (out["session"] == study.reference_session).to_numpy(bool)
     order = _row_order(study, out)
