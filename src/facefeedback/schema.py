@@ -72,6 +72,10 @@ RECORDING_FEATURES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+#: Recording features that describe the recording's quality, not the frown.
+QUALITY_FEATURES: tuple[str, ...] = ("n_frames", "duration_s", "valid_fraction")
+
+
 def summary_feature_names() -> list[str]:
     """Names of the per-recording features, in the order summary.json lists them."""
     names = [name for name, _, _ in RECORDING_FEATURES]

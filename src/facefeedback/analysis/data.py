@@ -138,8 +138,8 @@ def available_scales(features: pd.DataFrame) -> list[str]:
 
 def frown_feature_names(features: pd.DataFrame) -> list[str]:
     """Recording features present in the table, without the recording-quality ones."""
-    quality = {"n_frames", "duration_s", "valid_fraction"}
-    return [f for f in schema.summary_feature_names() if f in features.columns and f not in quality]
+    return [f for f in schema.summary_feature_names()
+            if f in features.columns and f not in schema.QUALITY_FEATURES]
 
 
 def choose_arms(arms: list[str], treated: str | None, control: str | None) -> tuple[str, str]:

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..analysis.data import ALL_TASKS
+
 logger = logging.getLogger(__name__)
 
 ARM_COLOURS = ("#c0392b", "#2471a3")  # treated, control
@@ -158,7 +160,7 @@ def example_time_series(data, root: Path | None):
         part = data.wide[data.wide["arm"] == arm].sort_values("frown_change")
         pid = part["participant_id"].iloc[len(part) // 2]
         # With every task averaged, the example shows the first task recorded.
-        task = data.task if data.task != "all" else "*"
+        task = data.task if data.task != ALL_TASKS else "*"
         paths = {s: sorted((root / "recordings").glob(f"{pid}_{s}_{task}/frames.parquet"))
                  for s in (data.reference_session, data.session)}
         if all(paths.values()):

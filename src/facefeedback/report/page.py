@@ -8,6 +8,8 @@ import html
 import numpy as np
 import pandas as pd
 
+from ..analysis.data import ALL_TASKS
+
 STYLE = """
 body{font-family:Georgia,serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 h1,h2{font-family:Helvetica,Arial,sans-serif;color:#1b2631}
@@ -126,7 +128,7 @@ def quality_tables(study, data) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     table = study.features
     if "valid_fraction" in table:
         part = table[table["participant_id"].isin(set(data.wide["participant_id"]))]
-        if data.task != "all":
+        if data.task != ALL_TASKS:
             part = part[part["task"] == data.task]
         valid = (part.groupby(["arm", "session"], sort=False)["valid_fraction"]
                  .agg(recordings="count", mean="mean", minimum="min").reset_index())
