@@ -20,25 +20,29 @@ from .errors import ConfigError
 CONFIG_VERSION = 1
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """Settings models reject unknown keys and are immutable."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class InputConfig(_Strict):
+
+
+class InputConfig(StrictModel):
     stride: int = Field(1, ge=1, description="keep every n-th frame of a video")
     start_s: float | None = Field(None, ge=0, description="first time to read (s)")
     end_s: float | None = Field(None, gt=0, description="time to stop reading (s)")
     max_side: int | None = Field(1280, ge=64, description="downscale frames whose longer side exceeds this (px)")
 
 
-class LandmarkConfig(_Strict):
+class LandmarkConfig(StrictModel):
     max_faces: int = Field(2, ge=1, le=10, description="faces looked for in each frame")
     min_detection_confidence: float = Field(0.5, gt=0, lt=1)
     min_tracking_confidence: float = Field(0.5, gt=0, lt=1)
     model_path: str | None = Field(None, description="face_landmarker.task for the blendshape backend")
 
 
-class QCConfig(_Strict):
+class QCConfig(StrictModel):
     max_abs_yaw: float = Field(25.0, gt=0, le=90, description="|yaw| limit for a valid frame (deg)")
     max_abs_pitch: float = Field(20.0, gt=0, le=90, description="|pitch| limit for a valid frame (deg)")
     min_sharpness: float = Field(15.0, ge=0, description="variance of the Laplacian below which a frame is blurred")
@@ -52,7 +56,7 @@ class QCConfig(_Strict):
         return self
 
 
-class NeutralReference(_Strict):
+class NeutralReference(StrictModel):
     """Values of the three components on a neutral face (the zero of frown_intensity)."""
 
     brow_gap: float = Field(gt=0)
@@ -60,7 +64,7 @@ class NeutralReference(_Strict):
     glabella_lines: float = Field(gt=0)
 
 
-class FrownConfig(_Strict):
+class FrownConfig(StrictModel):
     """How the components combine into frown_intensity (see the README's formula)."""
 
     weights: dict[Literal["brow_gap", "brow_lowering", "glabella_lines"], float] = Field(
@@ -85,14 +89,14 @@ class FrownConfig(_Strict):
         return self
 
 
-class CalibrationConfig(_Strict):
+class CalibrationConfig(StrictModel):
     percentile: float = Field(20.0, gt=0, le=50, description="neutral = frames at or below this percentile of frowning")
     segment_start_s: float | None = Field(None, ge=0, description="neutral segment start (s), instead of the percentile")
     segment_end_s: float | None = Field(None, gt=0, description="neutral segment end (s)")
     min_frames: int = Field(5, ge=1, description="valid frames needed to calibrate")
 
 
-class EventConfig(_Strict):
+class EventConfig(StrictModel):
     on_threshold: float = Field(0.35, gt=0, description="frown_intensity that starts an event")
     off_threshold: float = Field(0.20, ge=0, description="frown_intensity below which an event ends")
     min_duration_s: float = Field(0.3, ge=0, description="shorter episodes are not events")
@@ -105,7 +109,7 @@ class EventConfig(_Strict):
         return self
 
 
-class Config(_Strict):
+class Config(StrictModel):
     config_version: Literal[1] = CONFIG_VERSION
     input: InputConfig = InputConfig()
     landmarks: LandmarkConfig = LandmarkConfig()
@@ -136,13 +140,30 @@ def _validate(data: object, origin: str) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            got = err.get("input")
-            shown = "" if isinstance(got, dict) else f" (got {got!r})"
-            problems.append(f"{where}: {err['msg']}{shown}")
-        raise ConfigError(f"{origin}: " + "; ".join(problems)) from None
+        raise ConfigError(f"{origin}: " + "; ".join(model_problems(exc))) from None
+
+
+def model_problems(exc: ValidationError, show_input: bool = True) -> list[str]:
+    """One line per problem of a settings model: ``section.key: message (got value)``."""
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        got = err.get("input")
+        shown = "" if not show_input or isinstance(got, dict) else f" (got {got!r})"
+        problems.append(f"{where}: {err['msg']}{shown}")
+    return problems
+
+
+def read_yaml(path: Path, what: str = "config file") -> object:
+    """The parsed content of a YAML file (``{}`` when empty); a ConfigError names the file and line."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such {what}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -150,15 +171,7 @@ def load_config(path: str | Path | None = None) -> Config:
     if path is None:
         return Config()
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such config file")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    return _validate(data, str(path))
+    return _validate(read_yaml(path), str(path))
 
 
 def config_hash(config: Config) -> str:

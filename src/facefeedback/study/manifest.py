@@ -16,12 +16,11 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from pydantic import ValidationError as PydanticError
 
 from .. import schema
-from ..config import Config
+from ..config import Config, StrictModel, model_problems, read_yaml
 from ..errors import ConfigError, ValidationError
 from .tables import (
     ID_PATTERN,
@@ -39,11 +38,7 @@ RESERVED_COLUMNS = frozenset({*schema.SESSION_ID_COLUMNS, "recording_id", "is_re
                               *schema.summary_feature_names()})
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ScaleSpec(_Strict):
+class ScaleSpec(StrictModel):
     """A questionnaire that is not in ``schema.KNOWN_SCALES``: its valid range."""
 
     min: float
@@ -58,7 +53,7 @@ class ScaleSpec(_Strict):
         return self
 
 
-class CalibrationRule(_Strict):
+class CalibrationRule(StrictModel):
     """Which baseline frames define each participant's neutral face, and how."""
 
     tasks: list[str] | Literal["all"] = Field(
@@ -83,7 +78,7 @@ class CalibrationRule(_Strict):
                 "calibration.segment_end_s": seg[1] if seg else None}
 
 
-class StudyFile(_Strict):
+class StudyFile(StrictModel):
     """The study file. Paths are relative to the study file's folder."""
 
     study_version: Literal[1] = STUDY_VERSION
@@ -142,22 +137,14 @@ class Study:
 
 
 def read_study_file(path: Path) -> StudyFile:
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such study file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: not a valid YAML study file ({getattr(exc, 'problem', exc)})") from None
+    data = read_yaml(path, "study file")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping (participants:, recordings:, ...), "
                           f"got {type(data).__name__}")
     try:
         return StudyFile.model_validate(data)
     except PydanticError as exc:
-        problems = [f"{path}: {'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
-                    for e in exc.errors()]
+        problems = [f"{path}: {p}" for p in model_problems(exc, show_input=False)]
         raise ValidationError(problems, f"{path}: {len(problems)} problem(s) in the study file") from None
 
 
