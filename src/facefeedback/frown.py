@@ -15,8 +15,9 @@ rotation and distance to the camera are removed first):
     patch of fixed size in IOD units (so it does not depend on the face's size or
     tilt in the picture), taken to log intensity (so a change of light, which
     multiplies intensity, does not change it), and filtered with second-derivative
-    -of-Gaussian kernels oriented across vertical and oblique (up to 30 deg) lines,
-    at two scales. The score is the mean positive (dark-valley) response, x 100.
+    -of-Gaussian kernels oriented across vertical and oblique (up to 40 deg) lines,
+    at the width of a glabellar furrow (broad shading, which head turns bring, is left out).
+    The score is the mean positive (dark-valley) response, x 100.
 
 ``frown_intensity`` combines them against a neutral reference (see
 :func:`frown_intensity`): 0 on the neutral face, 1 for a typical full deliberate frown.
@@ -47,8 +48,10 @@ from .schema import COMPONENTS
 PATCH_X = (-0.19, 0.19)
 PATCH_Y = (-0.62, -0.16)
 PATCH_PX_PER_IOD = 48
-#: Filter scales in IOD units (about 1.5 mm and 3 mm on an adult face).
-RIDGE_SIGMAS_IOD = (0.025, 0.05)
+#: Gaussian weighting over the patch, its sd as a fraction of the patch's width and height.
+PATCH_WINDOW = 0.45
+#: Filter scale in IOD units (about 2 mm on an adult face: a furrow's width, finer than pose shading).
+RIDGE_SIGMAS_IOD = (0.035,)
 #: Normals of the lines looked for: vertical lines and lines 25 deg oblique either way (each
 #: kernel's angular tuning covers about +-15 deg around its own angle).
 RIDGE_ANGLES_DEG = (-25.0, 0.0, 25.0)
@@ -71,6 +74,47 @@ def brow_geometry(aligned: np.ndarray) -> tuple[float, float]:
     return float(gap), float(corners_y - brows_y)  # y grows downwards
 
 
+def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float, float],
+                   y_range: tuple[float, float], plane: tuple[float, float, float], px_per_iod: int,
+                   margin: int = 0, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """A face region resampled from the image into reference units, float32 0-1.
+
+    The region ``x_range`` x ``y_range`` (reference units, plus ``margin`` pixels on every
+    side) lies on the plane ``z = plane[0] + plane[1] * x + plane[2] * y`` of the reference
+    face, so its picture follows head rotation and distance (the affine camera maps a plane
+    affinely). ``gray`` may be a crop of the frame whose top-left corner is at ``origin``
+    (x, y). Faces much larger than ``px_per_iod`` are shrunk first so that fine skin
+    texture does not alias. Returns NaNs when the region lies outside ``gray``.
+    """
+    width = int(round((x_range[1] - x_range[0]) * px_per_iod))
+    height = int(round((y_range[1] - y_range[0]) * px_per_iod))
+    corners = np.array([[x_range[0], y_range[0]], [x_range[1], y_range[0]], [x_range[0], y_range[1]]])
+    z = plane[0] + plane[1] * corners[:, 0] + plane[2] * corners[:, 1]
+    img = alignment.to_image(np.column_stack([corners, z]))[:, :2] - np.asarray(origin, dtype=np.float64)
+    # Patch pixels (-margin, -margin), (width + margin, -margin), (-margin, height + margin) map to the corners.
+    a_u = (img[1] - img[0]) / width
+    a_v = (img[2] - img[0]) / height
+    m = np.column_stack([a_u, a_v, img[0] - margin * (a_u + a_v)])
+    out_w, out_h = width + 2 * margin, height + 2 * margin
+    shrink = alignment.iod_px / px_per_iod
+    if shrink > 1.25:
+        box = m @ np.array([[0, out_w, 0, out_w], [0, 0, out_h, out_h], [1, 1, 1, 1]], dtype=np.float64)
+        x0, y0 = np.floor(box.min(axis=1)).astype(int) - 2
+        x1, y1 = np.ceil(box.max(axis=1)).astype(int) + 2
+        h, w = gray.shape
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return np.full((out_h, out_w), np.nan, np.float32)
+        crop = gray[y0:y1, x0:x1]
+        small = cv2.resize(crop, None, fx=1 / shrink, fy=1 / shrink, interpolation=cv2.INTER_AREA)
+        sx, sy = small.shape[1] / crop.shape[1], small.shape[0] / crop.shape[0]
+        m = np.array([[sx, 0, -sx * x0], [0, sy, -sy * y0]]) @ np.vstack([m, [0, 0, 1]])
+        gray = small
+    patch = cv2.warpAffine(gray, m, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_REPLICATE)
+    return patch.astype(np.float32) / 255.0
+
+
 class GlabellaFilter:
     """Oriented ridge energy of the glabellar skin; built once, applied to every frame."""
 
@@ -84,7 +128,8 @@ class GlabellaFilter:
                         for s in RIDGE_SIGMAS_IOD for a in RIDGE_ANGLES_DEG]
         yy, xx = np.mgrid[0:self.height, 0:self.width]
         cy, cx = (self.height - 1) / 2, (self.width - 1) / 2
-        window = np.exp(-0.5 * (((xx - cx) / (0.45 * self.width)) ** 2 + ((yy - cy) / (0.45 * self.height)) ** 2))
+        window = np.exp(-0.5 * (((xx - cx) / (PATCH_WINDOW * self.width)) ** 2
+                                + ((yy - cy) / (PATCH_WINDOW * self.height)) ** 2))
         self.window = (window / window.sum()).astype(np.float32)
 
     @staticmethod
@@ -100,44 +145,13 @@ class GlabellaFilter:
         k /= np.abs(k).sum() / 2.0
         return k.astype(np.float32)
 
-    def patch_matrix(self, alignment: Alignment) -> np.ndarray:
-        """2x3 affine matrix taking patch pixels (with margin) to image pixels."""
-        m = self.margin
-        corners = np.array([[PATCH_X[0], PATCH_Y[0]], [PATCH_X[1], PATCH_Y[0]], [PATCH_X[0], PATCH_Y[1]]])
-        ref = np.column_stack([corners, np.full(3, self.z)])
-        img = alignment.to_image(ref)[:, :2]
-        # Patch pixels (-m, -m), (width + m, -m), (-m, height + m) map to the three corners.
-        a_u = (img[1] - img[0]) / (self.width + 2 * m)
-        a_v = (img[2] - img[0]) / (self.height + 2 * m)
-        offset = img[0] + m * (a_u + a_v)
-        return np.column_stack([a_u, a_v, offset])
-
     def patch(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
         """The glabellar patch (with filter margin) resampled from a grey image, float32 0-1.
 
         ``gray`` may be a crop of the frame whose top-left corner is at ``origin`` (x, y).
         """
-        m = self.patch_matrix(alignment)
-        m[:, 2] -= origin
-        out_w, out_h = self.width + 2 * self.margin, self.height + 2 * self.margin
-        shrink = alignment.iod_px / PATCH_PX_PER_IOD
-        if shrink > 1.25:
-            # Resample from a shrunk crop so that fine skin texture does not alias.
-            corners = m @ np.array([[0, out_w, 0, out_w], [0, 0, out_h, out_h], [1, 1, 1, 1]], dtype=np.float64)
-            x0, y0 = np.floor(corners.min(axis=1)).astype(int) - 2
-            x1, y1 = np.ceil(corners.max(axis=1)).astype(int) + 2
-            h, w = gray.shape
-            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-            if x1 - x0 < 4 or y1 - y0 < 4:
-                return np.full((out_h, out_w), np.nan, np.float32)
-            crop = gray[y0:y1, x0:x1]
-            small = cv2.resize(crop, None, fx=1 / shrink, fy=1 / shrink, interpolation=cv2.INTER_AREA)
-            sx, sy = small.shape[1] / crop.shape[1], small.shape[0] / crop.shape[0]
-            m = np.array([[sx, 0, -sx * x0], [0, sy, -sy * y0]]) @ np.vstack([m, [0, 0, 1]])
-            gray = small
-        patch = cv2.warpAffine(gray, m, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                               borderMode=cv2.BORDER_REPLICATE)
-        return patch.astype(np.float32) / 255.0
+        return resample_patch(gray, alignment, PATCH_X, PATCH_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD,
+                              self.margin, origin)
 
     def energy(self, patch: np.ndarray) -> float:
         """Mean positive oriented ridge response of a patch (x 100)."""
