@@ -35,15 +35,17 @@ def test_frown_intensity_follows_known_warp(measured, name):
     assert r >= 0.95, f"{name}: r = {r:.3f}"
 
 
-def test_components_move_in_the_frown_direction(measured):
-    frames, truth = measured["frontal_frown"]
+@pytest.mark.parametrize("name", ["frontal_frown", "moving_frown"])
+def test_components_move_in_the_frown_direction(measured, name):
+    frames, truth = measured[name]
     full = truth["frown"] >= 0.9
     rest = truth["frown"] == 0
     # brows drawn together and lowered, more lines: compare full-frown frames with rest frames
+    assert frames.loc[full, "brow_gap"].mean() < 0.9 * frames.loc[rest, "brow_gap"].mean()
     assert frames.loc[full, "brow_lowering"].mean() < frames.loc[rest, "brow_lowering"].mean()
     assert frames.loc[full, "glabella_lines"].mean() > 2 * frames.loc[rest, "glabella_lines"].mean()
-    r = {c: np.corrcoef(frames[c], truth["frown"])[0, 1] for c in ("brow_lowering", "glabella_lines")}
-    assert r["brow_lowering"] < -0.7 and r["glabella_lines"] > 0.95, r
+    r = {c: np.corrcoef(frames[c], truth["frown"])[0, 1] for c in ("brow_gap", "brow_lowering", "glabella_lines")}
+    assert r["brow_gap"] < -0.9 and r["brow_lowering"] < -0.7 and r["glabella_lines"] > 0.95, r
 
 
 def test_light_change_alone_is_not_a_frown(measured):
@@ -92,6 +94,23 @@ def test_pose_and_size_invariance(change, a):
     rel = np.abs(moved - base) / base
     assert rel[0] < 0.05 and rel[1] < 0.05, f"geometry moved {rel[:2]}"
     assert rel[2] < 0.10, f"glabella_lines moved {rel[2]:.1%}"
+
+
+@pytest.mark.parametrize("a", [0.0, 1.0])
+@pytest.mark.parametrize("change", ["rotate+15", "rotate-15", "scale0.5"])
+def test_tracked_brow_gap_ignores_pose_and_size(change, a):
+    """In a video, brow_gap follows the brow heads' picture: a rotated or shrunk view of the same
+    face must not read as brows drawn together or apart."""
+    base_img = neutral_face()
+    img = frown_face(base_img, FaceAnchors.find(base_img), a)
+    moved = (_rotate(img, float(change[6:])) if change.startswith("rotate")
+             else cv2.copyMakeBorder(cv2.resize(img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
+                                     120, 120, 120, 120, cv2.BORDER_REFLECT))
+    with FrameMeasurer(CONFIG) as m:  # tracking mode: the first frame is the anchor
+        gaps = [m.measure(Frame(i, i / 15, im))["brow_gap"] for i, im in enumerate([img, img, moved, moved])]
+    assert np.isfinite(gaps).all(), gaps
+    assert abs(gaps[1] - gaps[0]) / gaps[0] < 0.01  # the same picture again (tracking moves the landmarks a little)
+    assert abs(gaps[3] - gaps[0]) / gaps[0] < 0.05, gaps
 
 
 def test_glabella_patch_covers_its_region():

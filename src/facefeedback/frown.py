@@ -4,9 +4,12 @@ Components (measured on landmarks aligned to the frontal reference, so head
 rotation and distance to the camera are removed first):
 
 ``brow_gap``
-    Corrugator supercilii: mean distance between the medial brow ends (lower and
-    upper edge of each brow head), in units of the inter-ocular distance (IOD,
-    between the eye centres). Smaller when the brows are drawn together.
+    Corrugator supercilii: distance between the medial brow ends, in units of the
+    inter-ocular distance (IOD, between the eye centres). Smaller when the brows are
+    drawn together. In a video it follows the brow heads' own picture (see
+    :class:`BrowTracker`), because Face Mesh's medial brow landmarks move by a fifth or
+    less of the real displacement; in a still it is the landmark distance (mean of the
+    lower and upper edge of each brow head).
 ``brow_lowering``
     Procerus and depressor supercilii: mean height of the medial brow heads above
     the inner eye corners, in IOD units. Smaller when the medial brows are pulled down.
@@ -56,6 +59,18 @@ RIDGE_SIGMAS_IOD = (0.035,)
 #: kernel's angular tuning covers about +-15 deg around its own angle).
 RIDGE_ANGLES_DEG = (-25.0, 0.0, 25.0)
 _LOG_EPS = 0.08  # keeps sensor noise in dark skin from dominating the log image
+
+# -- brow-head patches for brow_gap (see BrowTracker), reference units, |x| for each side --
+BROW_PATCH_X = (0.14, 0.44)
+BROW_PATCH_Y = (-0.46, -0.20)
+BROW_PX_PER_IOD = 64
+#: Largest brow-head shift looked for, and the shading scale removed before matching (IOD).
+BROW_SEARCH_IOD = 0.15
+BROW_HIGHPASS_IOD = 0.06
+#: A brow head whose best normalised cross-correlation with the anchor is below this is not matched.
+BROW_MIN_MATCH = 0.3
+#: The anchor frame is the first with a face within this many degrees of frontal (yaw and pitch).
+ANCHOR_MAX_POSE_DEG = 20.0
 
 
 def brow_geometry(aligned: np.ndarray) -> tuple[float, float]:
@@ -167,6 +182,106 @@ class GlabellaFilter:
 
     def __call__(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> float:
         return self.energy(self.patch(gray, alignment, origin))
+
+
+class BrowTracker:
+    """``brow_gap`` of a recording from the motion of the brow heads in the image.
+
+    Face Mesh places the medial brow landmarks mostly from the face's overall shape: when
+    the corrugator draws the brow heads together it moves them by a fifth or less of the
+    real displacement. The brow heads' own picture does move, so each frame's brow-head
+    patches (one per side, from just lateral of the glabellar lines to mid-brow, from the
+    lid crease to above the brow; resampled in reference units on the plane of the
+    reference face there, so pose and distance are removed) are registered to the same
+    patches of the recording's *anchor* frame: its first face within
+    ``ANCHOR_MAX_POSE_DEG`` of frontal. Registration is on log intensity with the shading
+    removed (high-pass), so light does not move it: a normalised cross-correlation search
+    for the whole-pixel shift, then Lucas-Kanade steps for the sub-pixel shift.
+
+    ``brow_gap`` = the anchor's landmark gap - (inward shift of the right brow head + inward
+    shift of the left), in IOD units. It is NaN before the anchor and when a brow head
+    cannot be matched (peak correlation below ``BROW_MIN_MATCH`` or a shift beyond
+    ``BROW_SEARCH_IOD``). Use one tracker per recording, frames in order.
+    """
+
+    def __init__(self) -> None:
+        ref = reference_face()
+        self.margin = int(np.ceil(BROW_SEARCH_IOD * BROW_PX_PER_IOD))
+        self.sides = {}
+        for side, sign in (("right", -1.0), ("left", 1.0)):
+            x_range = tuple(sorted(sign * x for x in BROW_PATCH_X))
+            inside = ((ref[:, 0] >= x_range[0]) & (ref[:, 0] <= x_range[1])
+                      & (ref[:, 1] >= BROW_PATCH_Y[0]) & (ref[:, 1] <= BROW_PATCH_Y[1]))
+            design = np.column_stack([np.ones(inside.sum()), ref[inside, 0], ref[inside, 1]])
+            plane = tuple(np.linalg.lstsq(design, ref[inside, 2], rcond=None)[0])
+            self.sides[side] = (x_range, plane)
+        self.anchor: dict | None = None
+        self.anchor_gap = float("nan")
+
+    def _patch(self, gray, alignment, origin, side) -> np.ndarray:
+        x_range, plane = self.sides[side]
+        patch = resample_patch(gray, alignment, x_range, BROW_PATCH_Y, plane, BROW_PX_PER_IOD, self.margin, origin)
+        logp = np.log(patch + _LOG_EPS)
+        return logp - cv2.GaussianBlur(logp, (0, 0), BROW_HIGHPASS_IOD * BROW_PX_PER_IOD)
+
+    def __call__(self, gray: np.ndarray, alignment: Alignment, landmark_gap: float,
+                 origin: tuple[int, int] = (0, 0)) -> float:
+        patches = {side: self._patch(gray, alignment, origin, side) for side in self.sides}
+        if not all(np.isfinite(p).all() for p in patches.values()):
+            return float("nan")
+        if self.anchor is None:
+            if max(abs(alignment.yaw), abs(alignment.pitch)) > ANCHOR_MAX_POSE_DEG:
+                return float("nan")
+            templates = {side: _Template(p[self.margin:-self.margin, self.margin:-self.margin])
+                         for side, p in patches.items()}
+            if not all(t.usable for t in templates.values()):
+                return float("nan")
+            self.anchor, self.anchor_gap = templates, float(landmark_gap)
+            return self.anchor_gap
+        shifts = {side: self.anchor[side].shift_in(p, self.margin) for side, p in patches.items()}
+        if any(s is None for s in shifts.values()):
+            return float("nan")
+        # Reference x grows to the image right: the right brow head moves inward with +x, the left with -x.
+        inward = (shifts["right"] - shifts["left"]) / BROW_PX_PER_IOD
+        return self.anchor_gap - inward
+
+
+class _Template:
+    """An anchor brow-head patch, ready for whole-pixel search and sub-pixel Lucas-Kanade steps."""
+
+    def __init__(self, patch: np.ndarray) -> None:
+        self.patch = np.ascontiguousarray(patch, dtype=np.float32)
+        self.zero_mean = self.patch - self.patch.mean()
+        gy, gx = np.gradient(self.zero_mean)
+        self.gx, self.gy = gx, gy
+        hessian = np.array([[(gx * gx).sum(), (gx * gy).sum()], [(gx * gy).sum(), (gy * gy).sum()]])
+        self.usable = bool(np.linalg.cond(hessian) < 1e4 and self.zero_mean.std() > 1e-4)
+        self.inverse_hessian = np.linalg.inv(hessian) if self.usable else None
+        self.energy = float((self.zero_mean**2).sum())
+
+    def shift_in(self, image: np.ndarray, margin: int) -> float | None:
+        """Horizontal shift (patch pixels) of this template within ``image`` (the template plus
+        ``margin`` on every side), or None when it does not match there."""
+        scores = cv2.matchTemplate(image, self.patch, cv2.TM_CCOEFF_NORMED)
+        y, x = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        if not scores[y, x] >= BROW_MIN_MATCH:
+            return None
+        h, w = self.patch.shape
+        dx, dy = float(x), float(y)
+        for _ in range(10):  # inverse-compositional Lucas-Kanade with a gain for contrast
+            m = np.float32([[1, 0, dx], [0, 1, dy]])
+            warped = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                    borderMode=cv2.BORDER_REPLICATE)
+            warped -= warped.mean()
+            gain = np.sqrt(self.energy / max(float((warped**2).sum()), 1e-12))
+            error = gain * warped - self.zero_mean
+            step = self.inverse_hessian @ np.array([(self.gx * error).sum(), (self.gy * error).sum()])
+            dx, dy = dx - step[0], dy - step[1]
+            if np.abs(step).max() < 0.01:
+                break
+        if not (0 <= dx <= 2 * margin and 0 <= dy <= 2 * margin):
+            return None
+        return dx - margin
 
 
 def frown_terms(components: dict[str, np.ndarray], neutral: NeutralReference, params: FrownConfig

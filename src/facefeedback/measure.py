@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config
-from .frown import Calibration, GlabellaFilter, brow_geometry, frown_intensity
+from .frown import BrowTracker, Calibration, GlabellaFilter, brow_geometry, frown_intensity
 from .geometry import Alignment, align
 from .io import Frame
 from .landmarks import FaceObservation, make_backend
@@ -62,6 +62,9 @@ class FrameMeasurer:
                                     min_detection_confidence=lm.min_detection_confidence,
                                     min_tracking_confidence=lm.min_tracking_confidence)
         self.glabella = GlabellaFilter()
+        # brow_gap follows the brow heads' motion within a recording (one measurer per recording);
+        # a still has nothing to follow, so there it is the landmark gap.
+        self.brows = None if static_image_mode else BrowTracker()
 
     def landmarks(self, frame: Frame) -> FaceObservation:
         """The landmark stage alone (MediaPipe; keeps the tracking state, so call it in frame order)."""
@@ -77,7 +80,8 @@ class FrameMeasurer:
         # Only the face is needed in grey: converting the box, not the frame, saves time on large frames.
         gray = cv2.cvtColor(frame.image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
         al = align(obs.points)
-        gap, lowering = brow_geometry(al.aligned)
+        landmark_gap, lowering = brow_geometry(al.aligned)
+        gap = landmark_gap if self.brows is None else self.brows(gray, al, landmark_gap, origin=(x0, y0))
         lines = self.glabella(gray, al, origin=(x0, y0))
         sharpness, brightness = image_quality(gray)
         values = (frame.index, frame.timestamp_s, True, obs.n_faces, al.yaw, al.pitch, al.roll,
