@@ -113,6 +113,23 @@ def test_tracked_brow_gap_ignores_pose_and_size(change, a):
     assert abs(gaps[3] - gaps[0]) / gaps[0] < 0.05, gaps
 
 
+def test_brow_tracker_falls_back_to_the_landmarks_without_a_picture():
+    """Before an anchor can be set, and where a brow head finds no match, brow_gap is the
+    landmarks' (never NaN, never a guess from a flat picture)."""
+    from facefeedback.frown import BrowTracker, brow_geometry
+
+    face = cv2.cvtColor(neutral_face(), cv2.COLOR_BGR2GRAY)
+    with FrameMeasurer(CONFIG, static_image_mode=True) as m:
+        al = m.measure(Frame(0, 0.0, neutral_face())).alignment
+    landmark_gap = brow_geometry(al.aligned)[0]
+    flat = np.full_like(face, 128)
+    tracker = BrowTracker()
+    assert tracker(flat, al, landmark_gap) == landmark_gap and tracker.anchor is None
+    assert tracker(face, al, landmark_gap) == landmark_gap and tracker.anchor is not None
+    assert tracker(face, al, landmark_gap) == pytest.approx(landmark_gap, abs=1e-4)  # the anchor again
+    assert tracker(flat, al, landmark_gap) == pytest.approx(landmark_gap)  # no match: landmarks alone
+
+
 def test_glabella_patch_covers_its_region():
     """The resampled patch's interior is exactly the region in reference units: a dot drawn at the
     region's centre comes out at the centre of the interior, whatever the face's pose."""

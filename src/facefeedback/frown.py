@@ -69,6 +69,10 @@ BROW_SEARCH_IOD = 0.15
 BROW_HIGHPASS_IOD = 0.06
 #: A brow head whose best normalised cross-correlation with the anchor is below this is not matched.
 BROW_MIN_MATCH = 0.3
+#: The fall of that correlation 2 px either side of its peak at which the image's shift and the
+#: landmarks' shift get equal weight (see BrowTracker).
+BROW_SHARPNESS = 0.05
+BROW_SHARPNESS_FRAMES = 300
 #: The anchor frame is the first with a face within this many degrees of frontal (yaw and pitch).
 ANCHOR_MAX_POSE_DEG = 20.0
 
@@ -195,55 +199,77 @@ class BrowTracker:
     reference face there, so pose and distance are removed) are registered to the same
     patches of the recording's *anchor* frame: its first face within
     ``ANCHOR_MAX_POSE_DEG`` of frontal. Registration is on log intensity with the shading
-    removed (high-pass), so light does not move it: a normalised cross-correlation search
-    for the whole-pixel shift, then Lucas-Kanade steps for the sub-pixel shift.
+    removed (high-pass), so light does not move it: a normalised cross-correlation (NCC)
+    search for the whole-pixel shift, then Lucas-Kanade steps for the sub-pixel shift.
 
-    ``brow_gap`` = the anchor's landmark gap - (inward shift of the right brow head + inward
-    shift of the left), in IOD units. It is NaN before the anchor and when a brow head
-    cannot be matched (peak correlation below ``BROW_MIN_MATCH`` or a shift beyond
-    ``BROW_SEARCH_IOD``). Use one tracker per recording, frames in order.
+    A brow is a horizontal band: on a small or blurred face its picture hardly says where
+    it lies along x, and the NCC stays flat over several pixels. So each brow head's inward
+    shift since the anchor is a weighted mean of the image's shift and the landmarks'
+    shift, the image's weight ``w = k^2 / (k^2 + BROW_SHARPNESS^2)``, where ``k`` is how
+    far the NCC falls 2 px (0.03 IOD) either side of its peak, as the median over the
+    recording's first ``BROW_SHARPNESS_FRAMES`` matched frames (a property of the face and
+    the camera, so a frown, which changes the picture, does not change the weight). ``w`` is
+    near 1 on a sharp, textured brow and near 0 where the picture cannot tell; in a frame
+    where a brow head finds no match, and before the anchor, the landmarks alone count.
+
+    ``brow_gap`` = the anchor's landmark gap - (inward shift of the right brow head +
+    inward shift of the left), in IOD units. Use one tracker per recording, frames in order.
     """
 
     def __init__(self) -> None:
         ref = reference_face()
         self.margin = int(np.ceil(BROW_SEARCH_IOD * BROW_PX_PER_IOD))
         self.sides = {}
-        for side, sign in (("right", -1.0), ("left", 1.0)):
+        for side, sign, landmarks in (("right", -1.0, BROW_MEDIAL_RIGHT), ("left", 1.0, BROW_MEDIAL_LEFT)):
             x_range = tuple(sorted(sign * x for x in BROW_PATCH_X))
             inside = ((ref[:, 0] >= x_range[0]) & (ref[:, 0] <= x_range[1])
                       & (ref[:, 1] >= BROW_PATCH_Y[0]) & (ref[:, 1] <= BROW_PATCH_Y[1]))
             design = np.column_stack([np.ones(inside.sum()), ref[inside, 0], ref[inside, 1]])
             plane = tuple(np.linalg.lstsq(design, ref[inside, 2], rcond=None)[0])
-            self.sides[side] = (x_range, plane)
+            # inward is +x for the right brow head (image left), -x for the left one
+            self.sides[side] = (x_range, plane, list(landmarks), -sign)
         self.anchor: dict | None = None
+        self.anchor_x: dict[str, float] = {}
         self.anchor_gap = float("nan")
+        self.sharpness: dict[str, list[float]] = {side: [] for side in self.sides}
 
     def _patch(self, gray, alignment, origin, side) -> np.ndarray:
-        x_range, plane = self.sides[side]
+        x_range, plane, _, _ = self.sides[side]
         patch = resample_patch(gray, alignment, x_range, BROW_PATCH_Y, plane, BROW_PX_PER_IOD, self.margin, origin)
         logp = np.log(patch + _LOG_EPS)
         return logp - cv2.GaussianBlur(logp, (0, 0), BROW_HIGHPASS_IOD * BROW_PX_PER_IOD)
 
+    def _landmark_x(self, alignment: Alignment, side: str) -> float:
+        return float(alignment.aligned[self.sides[side][2], 0].mean())
+
     def __call__(self, gray: np.ndarray, alignment: Alignment, landmark_gap: float,
                  origin: tuple[int, int] = (0, 0)) -> float:
         patches = {side: self._patch(gray, alignment, origin, side) for side in self.sides}
-        if not all(np.isfinite(p).all() for p in patches.values()):
-            return float("nan")
+        finite = all(np.isfinite(p).all() for p in patches.values())
         if self.anchor is None:
-            if max(abs(alignment.yaw), abs(alignment.pitch)) > ANCHOR_MAX_POSE_DEG:
-                return float("nan")
+            if not finite or max(abs(alignment.yaw), abs(alignment.pitch)) > ANCHOR_MAX_POSE_DEG:
+                return float(landmark_gap)
             templates = {side: _Template(p[self.margin:-self.margin, self.margin:-self.margin])
                          for side, p in patches.items()}
             if not all(t.usable for t in templates.values()):
-                return float("nan")
+                return float(landmark_gap)
             self.anchor, self.anchor_gap = templates, float(landmark_gap)
+            self.anchor_x = {side: self._landmark_x(alignment, side) for side in self.sides}
             return self.anchor_gap
-        shifts = {side: self.anchor[side].shift_in(p, self.margin) for side, p in patches.items()}
-        if any(s is None for s in shifts.values()):
-            return float("nan")
-        # Reference x grows to the image right: the right brow head moves inward with +x, the left with -x.
-        inward = (shifts["right"] - shifts["left"]) / BROW_PX_PER_IOD
-        return self.anchor_gap - inward
+        inward_total = 0.0
+        for side, (_, _, _, inward_sign) in self.sides.items():
+            by_landmarks = inward_sign * (self._landmark_x(alignment, side) - self.anchor_x[side])
+            shift, k = self.anchor[side].shift_in(patches[side], self.margin) if finite else (0.0, None)
+            if k is None:  # no match in this frame: the landmarks alone
+                inward_total += by_landmarks
+                continue
+            history = self.sharpness[side]
+            if len(history) < BROW_SHARPNESS_FRAMES:
+                history.append(k)
+            k = float(np.median(history))
+            w = k * k / (k * k + BROW_SHARPNESS**2)
+            inward_total += w * inward_sign * shift / BROW_PX_PER_IOD + (1.0 - w) * by_landmarks
+        return self.anchor_gap - inward_total
 
 
 class _Template:
@@ -259,13 +285,16 @@ class _Template:
         self.inverse_hessian = np.linalg.inv(hessian) if self.usable else None
         self.energy = float((self.zero_mean**2).sum())
 
-    def shift_in(self, image: np.ndarray, margin: int) -> float | None:
+    def shift_in(self, image: np.ndarray, margin: int) -> tuple[float, float | None]:
         """Horizontal shift (patch pixels) of this template within ``image`` (the template plus
-        ``margin`` on every side), or None when it does not match there."""
+        ``margin`` on every side), and how sharply the match determines it: the fall of the
+        NCC 2 px either side of its peak (None when there is no match or no peak inside)."""
         scores = cv2.matchTemplate(image, self.patch, cv2.TM_CCOEFF_NORMED)
         y, x = np.unravel_index(int(np.argmax(scores)), scores.shape)
-        if not scores[y, x] >= BROW_MIN_MATCH:
-            return None
+        if not (scores[y, x] >= BROW_MIN_MATCH and 2 <= x < scores.shape[1] - 2):
+            return 0.0, None
+        row = scores[y]
+        sharpness = max(float(row[x] - 0.5 * (row[x - 2] + row[x + 2])), 0.0)
         h, w = self.patch.shape
         dx, dy = float(x), float(y)
         for _ in range(10):  # inverse-compositional Lucas-Kanade with a gain for contrast
@@ -280,8 +309,10 @@ class _Template:
             if np.abs(step).max() < 0.01:
                 break
         if not (0 <= dx <= 2 * margin and 0 <= dy <= 2 * margin):
-            return None
-        return dx - margin
+            # Lucas-Kanade left the search range: keep the NCC peak, refined by a parabola through its row.
+            den = row[x - 1] - 2 * row[x] + row[x + 1]
+            dx = x + (0.5 * (row[x - 1] - row[x + 1]) / den if den < 0 else 0.0)
+        return dx - margin, sharpness
 
 
 def frown_terms(components: dict[str, np.ndarray], neutral: NeutralReference, params: FrownConfig
