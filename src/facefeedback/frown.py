@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -110,7 +111,8 @@ def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float,
     corners = np.array([[x_range[0], y_range[0]], [x_range[1], y_range[0]], [x_range[0], y_range[1]]])
     z = plane[0] + plane[1] * corners[:, 0] + plane[2] * corners[:, 1]
     img = alignment.to_image(np.column_stack([corners, z]))[:, :2] - np.asarray(origin, dtype=np.float64)
-    # Patch pixels (-margin, -margin), (width + margin, -margin), (-margin, height + margin) map to the corners.
+    # Patch pixels (margin, margin), (width + margin, margin), (margin, height + margin) map to the corners,
+    # so the interior [margin:-margin] is exactly the region.
     a_u = (img[1] - img[0]) / width
     a_v = (img[2] - img[0]) / height
     m = np.column_stack([a_u, a_v, img[0] - margin * (a_u + a_v)])
@@ -188,6 +190,15 @@ class GlabellaFilter:
         return self.energy(self.patch(gray, alignment, origin))
 
 
+class _BrowSide(NamedTuple):
+    """One brow head's patch region, the reference face's local plane there, and its landmarks."""
+
+    x_range: tuple[float, float]
+    plane: tuple[float, float, float]
+    landmarks: list[int]
+    inward: float  # +1 where inward is +x (the right brow head, image left), -1 for the left one
+
+
 class BrowTracker:
     """``brow_gap`` of a recording from the motion of the brow heads in the image.
 
@@ -219,28 +230,37 @@ class BrowTracker:
     def __init__(self) -> None:
         ref = reference_face()
         self.margin = int(np.ceil(BROW_SEARCH_IOD * BROW_PX_PER_IOD))
-        self.sides = {}
+        self.sides: dict[str, _BrowSide] = {}
         for side, sign, landmarks in (("right", -1.0, BROW_MEDIAL_RIGHT), ("left", 1.0, BROW_MEDIAL_LEFT)):
             x_range = tuple(sorted(sign * x for x in BROW_PATCH_X))
             inside = ((ref[:, 0] >= x_range[0]) & (ref[:, 0] <= x_range[1])
                       & (ref[:, 1] >= BROW_PATCH_Y[0]) & (ref[:, 1] <= BROW_PATCH_Y[1]))
             design = np.column_stack([np.ones(inside.sum()), ref[inside, 0], ref[inside, 1]])
             plane = tuple(np.linalg.lstsq(design, ref[inside, 2], rcond=None)[0])
-            # inward is +x for the right brow head (image left), -x for the left one
-            self.sides[side] = (x_range, plane, list(landmarks), -sign)
+            self.sides[side] = _BrowSide(x_range, plane, list(landmarks), -sign)
         self.anchor: dict | None = None
         self.anchor_x: dict[str, float] = {}
         self.anchor_gap = float("nan")
         self.sharpness: dict[str, list[float]] = {side: [] for side in self.sides}
+        self.weight: dict[str, float] = {}  # the image's weight, settled after BROW_SHARPNESS_FRAMES
 
     def _patch(self, gray, alignment, origin, side) -> np.ndarray:
-        x_range, plane, _, _ = self.sides[side]
-        patch = resample_patch(gray, alignment, x_range, BROW_PATCH_Y, plane, BROW_PX_PER_IOD, self.margin, origin)
+        s = self.sides[side]
+        patch = resample_patch(gray, alignment, s.x_range, BROW_PATCH_Y, s.plane, BROW_PX_PER_IOD, self.margin, origin)
         logp = np.log(patch + _LOG_EPS)
         return logp - cv2.GaussianBlur(logp, (0, 0), BROW_HIGHPASS_IOD * BROW_PX_PER_IOD)
 
     def _landmark_x(self, alignment: Alignment, side: str) -> float:
-        return float(alignment.aligned[self.sides[side][2], 0].mean())
+        return float(alignment.aligned[self.sides[side].landmarks, 0].mean())
+
+    def _weight(self, side: str, k: float) -> float:
+        """The image's weight for one brow head, from the median sharpness of the first matched frames."""
+        history = self.sharpness[side]
+        if len(history) < BROW_SHARPNESS_FRAMES:
+            history.append(k)
+            median = float(np.median(history))
+            self.weight[side] = median**2 / (median**2 + BROW_SHARPNESS**2)
+        return self.weight[side]
 
     def __call__(self, gray: np.ndarray, alignment: Alignment, landmark_gap: float,
                  origin: tuple[int, int] = (0, 0)) -> float:
@@ -257,18 +277,14 @@ class BrowTracker:
             self.anchor_x = {side: self._landmark_x(alignment, side) for side in self.sides}
             return self.anchor_gap
         inward_total = 0.0
-        for side, (_, _, _, inward_sign) in self.sides.items():
-            by_landmarks = inward_sign * (self._landmark_x(alignment, side) - self.anchor_x[side])
+        for side, s in self.sides.items():
+            by_landmarks = s.inward * (self._landmark_x(alignment, side) - self.anchor_x[side])
             shift, k = self.anchor[side].shift_in(patches[side], self.margin) if finite else (0.0, None)
             if k is None:  # no match in this frame: the landmarks alone
                 inward_total += by_landmarks
                 continue
-            history = self.sharpness[side]
-            if len(history) < BROW_SHARPNESS_FRAMES:
-                history.append(k)
-            k = float(np.median(history))
-            w = k * k / (k * k + BROW_SHARPNESS**2)
-            inward_total += w * inward_sign * shift / BROW_PX_PER_IOD + (1.0 - w) * by_landmarks
+            w = self._weight(side, k)
+            inward_total += w * s.inward * shift / BROW_PX_PER_IOD + (1.0 - w) * by_landmarks
         return self.anchor_gap - inward_total
 
 
