@@ -47,16 +47,58 @@ def test_results_hold_every_model(analysed, study_dir):
 
 
 def test_primary_estimates_are_statsmodels_ols(analysed, study_dir):
+    """Both baselines are covariates of the primary and the mediation models (ANCOVA)."""
     wide = pd.read_csv(study_dir / "analysis" / "tables" / "participants.csv")
-    x = sm.add_constant(wide[["frown_change", "treated", "baseline"]])
+    x = sm.add_constant(wide[["frown_change", "treated", "baseline", "frown_baseline"]])
     fit = sm.OLS(wide["mood_change"], x).fit()
     estimates = [r["estimate"] for r in analysed["primary"]["rows"]]
     np.testing.assert_allclose(estimates, fit.params.to_numpy(), rtol=1e-10)
+    assert [r["term"] for r in analysed["primary"]["rows"]][-2:] == [
+        "HAMD17_baseline", "frown_intensity_mean_baseline"]
     med = analysed["mediation"]
-    a = sm.OLS(wide["frown_change"], sm.add_constant(wide[["treated", "baseline"]])).fit()
+    a = sm.OLS(wide["frown_change"],
+               sm.add_constant(wide[["treated", "baseline", "frown_baseline"]])).fit()
+    assert med["a"] == pytest.approx(a.params["treated"], rel=1e-10)
+    assert med["a_ci"][0] < med["a"] < med["a_ci"][1]
     assert med["indirect"]["estimate"] == pytest.approx(a.params["treated"] * fit.params[
         "frown_change"], rel=1e-8)
     assert med["direct"]["estimate"] == pytest.approx(fit.params["treated"], rel=1e-8)
+    spec = analysed["model"]
+    assert spec["name"] == "ancova"
+    assert spec["baseline_covariates"] == ["HAMD17_baseline", "frown_intensity_mean_baseline"]
+    assert spec["formulas"]["primary"] == analysed["primary"]["formula"] == (
+        "HAMD17_change ~ frown_intensity_mean_change + arm + HAMD17_baseline"
+        " + frown_intensity_mean_baseline")
+    assert spec["formulas"]["mediator"] == (
+        "frown_intensity_mean_change ~ arm + HAMD17_baseline + frown_intensity_mean_baseline")
+    assert "frown_intensity_mean_baseline" in analysed["mixed"]["formula"]
+    mixed_terms = [r["term"] for r in analysed["mixed"]["rows"]]
+    assert "frown_intensity_mean_baseline" in mixed_terms
+    odds = analysed["responders"]["response"]["logistic"]
+    assert {"HAMD17_baseline (per SD)", "frown_intensity_mean_baseline (per SD)"} <= set(odds)
+    assert analysed["provenance"]["settings"]["model"] == "ancova"
+
+
+def test_change_score_model_keeps_the_old_models(study_dir, tmp_path, capsys):
+    """--model change-score: the score's baseline only, as in change-score analyses."""
+    assert main(["analyze", str(study_dir), "--outcome", "HAMD17", "--model", "change-score",
+                 "--out", str(tmp_path), *FAST]) == 0
+    assert "model: change-score" in capsys.readouterr().out
+    res = json.loads((tmp_path / "results.json").read_text())
+    wide = pd.read_csv(tmp_path / "tables" / "participants.csv")
+    fit = sm.OLS(wide["mood_change"],
+                 sm.add_constant(wide[["frown_change", "treated", "baseline"]])).fit()
+    np.testing.assert_allclose([r["estimate"] for r in res["primary"]["rows"]],
+                               fit.params.to_numpy(), rtol=1e-10)
+    a = sm.OLS(wide["frown_change"], sm.add_constant(wide[["treated", "baseline"]])).fit()
+    assert res["mediation"]["a"] == pytest.approx(a.params["treated"], rel=1e-10)
+    assert res["model"]["name"] == "change-score"
+    assert res["model"]["baseline_covariates"] == ["HAMD17_baseline"]
+    assert res["primary"]["formula"] == (
+        "HAMD17_change ~ frown_intensity_mean_change + arm + HAMD17_baseline")
+    assert "baseline" not in res["mixed"]["formula"]
+    assert set(res["responders"]["response"]["logistic"]) == {
+        "frown_intensity_mean_change (per SD)", "arm[botox]"}
 
 
 def test_same_seed_same_numbers_and_csv_input(study_dir, analysed, tmp_path):
@@ -177,6 +219,16 @@ def test_missing_participants_are_left_out_and_listed(study_dir):
     study = StudyInput(table, ["baseline", "week3", "week6"], "baseline", source=None)
     data = prepare(study, "HAMD17")
     assert data.excluded == ["sub-01"] and len(data.wide) == 23
+
+
+def test_participant_without_a_baseline_frown_is_left_out(study_dir):
+    """The baseline frown is a covariate: without it a participant cannot be modelled."""
+    table = _features(study_dir)
+    table.loc[(table["participant_id"] == "sub-02") & (table["session"] == "baseline"),
+              "frown_intensity_mean"] = np.nan
+    study = StudyInput(table, ["baseline", "week3", "week6"], "baseline", source=None)
+    data = prepare(study, "HAMD17")
+    assert data.excluded == ["sub-02"] and data.wide["frown_baseline"].notna().all()
 
 
 def test_without_frames_simulation_has_only_the_primary_feature():

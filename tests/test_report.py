@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 import shutil
@@ -53,6 +54,29 @@ def test_report_states_the_numbers(report_dir):
     assert "no face found in any frame" in page  # the excluded recording and why
     assert "1 recordings failed" in page
     assert "valid_fraction" not in page or "minimum" in page
+
+
+def _methods(page: str) -> str:
+    return html.unescape(re.search(r"<h2>Methods and results</h2><p>(.*?)</p>", page, re.S)[1])
+
+
+def test_methods_name_both_baselines_and_the_design(report_dir):
+    methods = _methods((report_dir / "report.html").read_text())
+    assert ("adjusted for baseline HAMD17 and baseline frown_intensity_mean as covariates"
+            in methods)
+    assert "pretest-posttest control group design, Valente & MacKinnon 2017" in methods
+    assert ("HAMD17_change ~ frown_intensity_mean_change + arm + HAMD17_baseline + "
+            "frown_intensity_mean_baseline") in methods
+
+
+def test_methods_say_when_the_change_score_model_was_used(report_dir, tmp_path):
+    study = report_dir.parent
+    run_analysis(study, "HAMD17", out_dir=tmp_path,
+                 settings=AnalysisSettings(n_boot=100, n_perm=99, n_perm_predictive=10,
+                                           model="change-score"))
+    methods = _methods((tmp_path / "report.html").read_text())
+    assert "change scores adjusted for baseline HAMD17 only (change-score model" in methods
+    assert "frown_intensity_mean_baseline" not in methods
 
 
 def _chromium() -> str | None:

@@ -246,7 +246,7 @@ def prepare(study: StudyInput, outcome: str, feature: str = "frown_intensity_mea
     wide["baseline"] = base[outcome].reindex(wide.index)
     wide["frown_baseline"] = base[feature].reindex(wide.index)
     wide = wide.join(follow[change_cols].add_prefix("x_"))
-    needed = ["baseline", "followup", "mood_change", "frown_change"]
+    needed = ["baseline", "followup", "mood_change", "frown_change", "frown_baseline"]
     complete = wide[needed].notna().all(axis=1)
     excluded = sorted(wide.index[~complete])
     if excluded:

@@ -11,10 +11,16 @@ fits the 30 s budget of a full analysis, so no hand-written mediation is used.
 pingouin's ``mediation_analysis`` was the other candidate; its current release
 requires NumPy 2, which MediaPipe 0.10.21 cannot use.
 
-Both models adjust for the baseline score:
+Both models adjust for the baselines of the chosen model
+(:mod:`facefeedback.analysis.baselines`): by default the baseline score ``S0``
+and the baseline frown ``F0``:
 
-* mediator: ``frown_change ~ 1 + arm + baseline``
-* outcome: ``mood_change ~ 1 + frown_change + arm + baseline``
+* mediator: ``frown_change ~ 1 + arm + S0 + F0`` (path ``a``: the arm's effect on
+  the change in frowning, equivalently on the follow-up frown level)
+* outcome: ``mood_change ~ 1 + frown_change + arm + S0 + F0`` (path ``b`` and the
+  direct effect; the same model as the primary one)
+
+With ``model="change-score"`` ``F0`` is left out of both.
 
 With linear models and no arm-by-mediator interaction the average causal
 mediation effect (indirect effect) equals ``a * b`` and the direct effect the
@@ -32,8 +38,10 @@ import warnings
 
 import numpy as np
 
+from .baselines import ANCOVA, formulas
 from .data import AnalysisData
-from .models import row
+from .models import primary_design, row
+from .resample import bootstrap_ols, percentile_interval
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +50,8 @@ EFFECTS = (("ACME (average)", "indirect"), ("ADE (average)", "direct"),
            ("Total effect", "total"), ("Prop. mediated (average)", "proportion_mediated"))
 
 
-def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator) -> dict:
+def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
+                    model: str = ANCOVA) -> dict:
     """Indirect, direct and total effect of the treated arm, and the proportion mediated.
 
     Parameters
@@ -52,6 +61,8 @@ def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator) -
         Bootstrap resamples.
     rng : numpy.random.Generator
         Passed to statsmodels, so the intervals are reproducible.
+    model : {"ancova", "change-score"}
+        Which baselines both models adjust for.
 
     Returns
     -------
@@ -66,13 +77,12 @@ def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator) -
     from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
     w = data.wide
-    n = len(w)
-    t = w["treated"].to_numpy(dtype=float)
     m = w["frown_change"].to_numpy(dtype=float)
-    base = w["baseline"].to_numpy(dtype=float)
     y = w["mood_change"].to_numpy(dtype=float)
-    outcome_model = sm.OLS(y, np.column_stack([np.ones(n), m, t, base]))
-    mediator_model = sm.OLS(m, np.column_stack([np.ones(n), t, base]))
+    outcome_exog = primary_design(data, model)
+    mediator_exog = np.delete(outcome_exog, 1, axis=1)
+    outcome_model = sm.OLS(y, outcome_exog)
+    mediator_model = sm.OLS(m, mediator_exog)
     seed = int(rng.integers(2**31 - 1))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("ignore", RuntimeWarning)  # proportion mediated of ~0 totals
@@ -89,13 +99,21 @@ def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator) -
                      "design (a resample without one arm); intervals at this sample size are "
                      "unreliable")
         logger.warning(notes[-1])
-    a = float(mediator_model.fit().params[1])
+    mediator_fit = mediator_model.fit()
+    a = float(mediator_fit.params[1])
+    a_ci = percentile_interval(bootstrap_ols(mediator_exog, m, w["treated"].to_numpy(), n_boot,
+                                             rng)[:, 1])
     outcome_params = outcome_model.fit().params
     b, direct = float(outcome_params[1]), float(outcome_params[2])
     point = {"indirect": a * b, "direct": direct, "total": a * b + direct,
              "proportion_mediated": a * b / (a * b + direct) if a * b + direct else float("nan")}
     out: dict = {"n_boot": n_boot, "method": "statsmodels Mediation, nonparametric bootstrap",
-                 "a": a, "b": b, "rows": [], "notes": notes}
+                 "formulas": {k: v for k, v in formulas(data, model).items()
+                              if k in ("mediator", "outcome")},
+                 "a": a, "a_ci": list(a_ci), "b": b, "rows": [], "notes": notes}
+    out["rows"].append(row("mediation", f"path a: arm[{data.treated_arm}] on "
+                                        f"{data.feature}_change", a, a_ci, mediator_fit.pvalues[1],
+                           "bootstrap percentile (stratified by arm)", "OLS t-test"))
     for label, key in EFFECTS:
         _, low, high, p = (float(v) for v in summary.loc[label])
         est = point[key]

@@ -1,8 +1,12 @@
 """Repeated visits: a linear mixed model of the score over all sessions.
 
-``score ~ C(session) * arm + frown`` with a random intercept per participant
-(statsmodels ``MixedLM``, REML), fitted when the study has more than two
-sessions. The reference session and the control arm are the baseline levels.
+``score ~ C(session) * arm + frown + frown_baseline`` with a random intercept
+per participant (statsmodels ``MixedLM``, REML), fitted when the study has more
+than two sessions. The reference session and the control arm are the baseline
+levels. The baseline frown (the frown measure at the reference session) is a
+participant-level covariate, so the frown coefficient is that of the frown
+level at a given baseline frown, as in the primary model; with
+``model="change-score"`` it is left out, as before.
 """
 
 from __future__ import annotations
@@ -10,13 +14,14 @@ from __future__ import annotations
 import logging
 import warnings
 
+from .baselines import ANCOVA, formulas
 from .data import AnalysisData
 from .models import row
 
 logger = logging.getLogger(__name__)
 
 
-def mixed_model(data: AnalysisData) -> dict | None:
+def mixed_model(data: AnalysisData, model: str = ANCOVA) -> dict | None:
     """Fit the mixed model; ``None`` when there are two sessions or fewer.
 
     Returns
@@ -34,7 +39,10 @@ def mixed_model(data: AnalysisData) -> dict | None:
     long = data.long.copy()
     long["session"] = long["session"].astype(str)
     order = [s for s in data.sessions if s in set(long["session"])]
-    formula = (f"score ~ C(session, Treatment({order[0]!r})) * treated + frown")
+    formula = f"score ~ C(session, Treatment({order[0]!r})) * treated + frown"
+    if model == ANCOVA:
+        long = long.merge(data.wide[["participant_id", "frown_baseline"]], on="participant_id")
+        formula += " + frown_baseline"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         fit = smf.mixedlm(formula, long, groups=long["participant_id"]).fit(reml=True)
@@ -48,7 +56,7 @@ def mixed_model(data: AnalysisData) -> dict | None:
                 .replace("treated", f"arm[{data.treated_arm}]").replace("frown", data.feature))
         rows.append(row("mixed", name, fit.fe_params[term], (ci.loc[term, 0], ci.loc[term, 1]),
                         fit.pvalues[term], "Wald", "Wald z"))
-    return {"formula": f"{data.outcome} ~ session * arm + {data.feature} + (1 | participant)",
+    return {"formula": formulas(data, model)["mixed"],
             "n_participants": int(long["participant_id"].nunique()),
             "n_observations": len(long), "converged": bool(fit.converged),
             "group_variance": float(fit.cov_re.iloc[0, 0]), "residual_variance": float(fit.scale),

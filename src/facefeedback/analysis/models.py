@@ -1,4 +1,4 @@
-"""The primary model (change in mood ~ change in frowning + arm + baseline) and the
+"""The primary model (change in mood ~ change in frowning + arm + baselines) and the
 arm comparisons (toxin vs placebo on each change).
 
 Every result is a plain dict ready for ``results.json``; its ``"rows"`` are the
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .baselines import ANCOVA, baseline_columns, baseline_matrix, formulas
 from .data import AnalysisData
 from .resample import (
     bootstrap_ols,
@@ -30,19 +31,29 @@ def row(model: str, term: str, estimate: float, ci: tuple[float, float], p: floa
                                  float(p), interval, test)))
 
 
-def primary_terms(data: AnalysisData) -> list[str]:
+def primary_terms(data: AnalysisData, model: str = ANCOVA) -> list[str]:
     return ["intercept", f"{data.feature}_change", f"arm[{data.treated_arm}]",
-            f"{data.outcome}_baseline"]
+            *(term for _, term in baseline_columns(data, model))]
+
+
+def primary_design(data: AnalysisData, model: str = ANCOVA) -> np.ndarray:
+    """Intercept, change in frowning, arm and the baselines of ``model`` (one row each)."""
+    w = data.wide
+    return np.column_stack([np.ones(len(w)), w["frown_change"], w["treated"],
+                            baseline_matrix(data, model)])
 
 
 def primary_model(data: AnalysisData, n_boot: int, n_perm: int,
-                  rng: np.random.Generator) -> dict:
-    """Change in mood ~ change in frowning + arm + baseline score.
+                  rng: np.random.Generator, model: str = ANCOVA) -> dict:
+    """Change in mood ~ change in frowning + arm + baselines.
 
-    Coefficients come from statsmodels OLS; their 95 % intervals from a case
-    bootstrap stratified by arm (percentile); the p-value of the frown term from
-    a Freedman-Lane permutation test with residuals shuffled within arm, the
-    others from the OLS t-test.
+    With ``model="ancova"`` the baselines are the score's and the frown
+    measure's; with ``"change-score"`` the score's only
+    (:mod:`facefeedback.analysis.baselines`). Coefficients come from statsmodels
+    OLS; their 95 % intervals from a case bootstrap stratified by arm
+    (percentile); the p-value of the frown term from a Freedman-Lane
+    permutation test (the reduced model holds the arm and every baseline; its
+    residuals are shuffled within arm), the others from the OLS t-test.
 
     Parameters
     ----------
@@ -50,30 +61,31 @@ def primary_model(data: AnalysisData, n_boot: int, n_perm: int,
     n_boot, n_perm : int
         Bootstrap resamples and permutations.
     rng : numpy.random.Generator
+    model : {"ancova", "change-score"}
 
     Returns
     -------
     dict
-        ``rows``, ``n``, ``r_squared``, ``frown_slope`` and its interval and
-        permutation p-value (``p_permutation``), ``n_boot``, ``n_perm``.
+        ``formula``, ``rows``, ``n``, ``r_squared``, ``frown_slope`` and its
+        interval and permutation p-value (``p_permutation``), ``n_boot``, ``n_perm``.
     """
     import statsmodels.api as sm
 
     w = data.wide
-    x = np.column_stack([np.ones(len(w)), w["frown_change"], w["treated"], w["baseline"]])
+    x = primary_design(data, model)
     y = w["mood_change"].to_numpy(dtype=float)
     fit = sm.OLS(y, x).fit()
     boot = bootstrap_ols(x, y, w["treated"].to_numpy(), n_boot, rng)
     t_obs, t_perm = freedman_lane_t(x, y, 1, w["treated"].to_numpy(), n_perm, rng)
     p_perm = permutation_p(t_obs, t_perm)
     rows = []
-    for j, term in enumerate(primary_terms(data)):
+    for j, term in enumerate(primary_terms(data, model)):
         p, test = (p_perm, "permutation (Freedman-Lane, within arm)") if j == 1 else (
             fit.pvalues[j], "OLS t-test")
         rows.append(row("primary", term, fit.params[j], percentile_interval(boot[:, j]), p,
                         "bootstrap percentile (stratified by arm)", test))
     return {
-        "formula": f"{data.outcome}_change ~ {data.feature}_change + arm + {data.outcome}_baseline",
+        "formula": formulas(data, model)["primary"],
         "n": len(w), "r_squared": float(fit.rsquared), "n_boot": n_boot, "n_perm": n_perm,
         "frown_slope": float(fit.params[1]),
         "frown_slope_ci": [rows[1]["ci_low"], rows[1]["ci_high"]],

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from .. import schema
+from .baselines import ANCOVA, baseline_columns, formulas
 from .data import AnalysisData
 from .models import row
 
@@ -74,16 +75,22 @@ def logistic_fit(x: np.ndarray, y: np.ndarray, names: list[str]) -> dict:
                    "p": float(fit.pvalues[j + 1])} for j, name in enumerate(names)}
 
 
-def responder_model(data: AnalysisData, seed: int) -> dict:
+def responder_model(data: AnalysisData, seed: int, model: str = ANCOVA) -> dict:
     """Response and remission rates per arm and their prediction from frown change (+ arm).
+
+    With ``model="ancova"`` the logistic model and the cross-validated AUC
+    also adjust for the baseline score and the baseline frown
+    (:mod:`facefeedback.analysis.baselines`); with ``"change-score"`` they use
+    frown change and arm only.
 
     Returns
     -------
     dict
-        ``response`` and ``remission`` (when the scale has a cut-off), each with
-        ``rates`` per arm (Wilson intervals), Fisher's exact p for the arm
-        difference, ``logistic`` odds ratios per standard deviation of frown
-        change and for the treated arm, and ``cv_auc``; ``rows``; ``notes`` on what could not be fitted.
+        ``formula``; ``response`` and ``remission`` (when the scale has a
+        cut-off), each with ``rates`` per arm (Wilson intervals), Fisher's exact
+        p for the arm difference, ``logistic`` odds ratios per standard
+        deviation of frown change (and of each baseline) and for the treated
+        arm, and ``cv_auc``; ``rows``; ``notes`` on what could not be fitted.
     """
     from scipy import stats
 
@@ -95,11 +102,15 @@ def responder_model(data: AnalysisData, seed: int) -> dict:
         notes.append(f"{data.outcome} has no remission cut-off; remission not analysed")
     else:
         outcomes["remission"] = (w["followup"] <= cutoff).to_numpy()
-    frown = w["frown_change"].to_numpy(dtype=float)
-    # Per SD of frown change: odds ratios per frown unit are unreadably small.
-    x = np.column_stack([(frown - frown.mean()) / frown.std(ddof=1), w["treated"]])
-    names = [f"{data.feature}_change (per SD)", f"arm[{data.treated_arm}]"]
-    out: dict = {"response_definition": f"{data.outcome} drop >= {RESPONSE_DROP_PCT:g} %",
+    # Per SD: odds ratios per frown unit are unreadably small.
+    columns = [("frown_change", f"{data.feature}_change"),
+               *(baseline_columns(data, model) if model == ANCOVA else [])]
+    scaled = [(w[c] - w[c].mean()) / w[c].std(ddof=1) for c, _ in columns]
+    x = np.column_stack([scaled[0], w["treated"], *scaled[1:]])
+    names = [f"{columns[0][1]} (per SD)", f"arm[{data.treated_arm}]",
+             *(f"{term} (per SD)" for _, term in columns[1:])]
+    out: dict = {"formula": formulas(data, model)["responders"],
+                 "response_definition": f"{data.outcome} drop >= {RESPONSE_DROP_PCT:g} %",
                  "remission_cutoff": cutoff, "rows": [], "notes": notes}
     for key, hit in outcomes.items():
         y = hit.astype(int)

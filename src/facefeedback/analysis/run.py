@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic_write_text, file_sha256, write_table
+from .baselines import ANCOVA, check_model, describe
 from .data import AnalysisData, load_study, prepare
 
 logger = logging.getLogger(__name__)
@@ -18,12 +19,21 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AnalysisSettings:
-    """Resampling sizes and the seed; saved with every result."""
+    """The model of change, resampling sizes and the seed; saved with every result.
+
+    ``model`` is ``"ancova"`` (both baselines as covariates, the default) or
+    ``"change-score"`` (the outcome's baseline only); see
+    :mod:`facefeedback.analysis.baselines`.
+    """
 
     n_boot: int = 5000
     n_perm: int = 5000
     n_perm_predictive: int = 200
     seed: int = 0
+    model: str = ANCOVA
+
+    def __post_init__(self) -> None:
+        check_model(self.model)
 
 
 def analyze_data(data: AnalysisData, settings: AnalysisSettings) -> dict:
@@ -49,15 +59,17 @@ def _analyze_data(data: AnalysisData, settings: AnalysisSettings) -> dict:
     from .responders import responder_model
 
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(settings.seed).spawn(3)]
+    model = settings.model
     timings = {}
-    results = {}
+    results = {"model": describe(data, model)}
     steps = (
-        ("primary", lambda: primary_model(data, settings.n_boot, settings.n_perm, streams[0])),
+        ("primary", lambda: primary_model(data, settings.n_boot, settings.n_perm, streams[0],
+                                          model)),
         ("arms", lambda: arms_model(data, settings.n_boot, streams[1])),
-        ("mediation", lambda: mediation_model(data, settings.n_boot, streams[2])),
-        ("responders", lambda: responder_model(data, settings.seed)),
+        ("mediation", lambda: mediation_model(data, settings.n_boot, streams[2], model)),
+        ("responders", lambda: responder_model(data, settings.seed, model)),
         ("predictive", lambda: predictive_model(data, settings.n_perm_predictive, settings.seed)),
-        ("mixed", lambda: mixed_model(data)),
+        ("mixed", lambda: mixed_model(data, model)),
     )
     for name, step in steps:
         start = time.perf_counter()

@@ -27,6 +27,11 @@ def add_parser(sub) -> None:
     p.add_argument("--treated-arm", metavar="ARM",
                    help="treated arm (default: the arm named like botox/toxin/treatment)")
     p.add_argument("--control-arm", metavar="ARM", help="control arm (needed with 3+ arms)")
+    p.add_argument("--model", choices=("ancova", "change-score"), default="ancova",
+                   help="model of change: 'ancova' adjusts every model for the baseline score "
+                        "and the baseline frown (default; Valente & MacKinnon 2017); "
+                        "'change-score' for the baseline score only, as in analyses that "
+                        "used change scores")
     p.add_argument("--n-boot", type=int, default=5000, metavar="N", help="bootstrap resamples")
     p.add_argument("--n-perm", type=int, default=5000, metavar="N",
                    help="permutations of the primary test")
@@ -46,13 +51,16 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1:
             raise AnalysisError(f"--{name.replace('_', '-')} must be at least 1")
     settings = AnalysisSettings(n_boot=args.n_boot, n_perm=args.n_perm,
-                                n_perm_predictive=args.n_perm_predictive, seed=args.seed)
+                                n_perm_predictive=args.n_perm_predictive, seed=args.seed,
+                                model=args.model)
     res = run_analysis(args.path, args.outcome, args.feature, args.task, args.session,
                        args.treated_arm, args.control_arm, settings=settings, out_dir=args.out,
                        report=not args.no_report)
     d, prim, med = res["data"], res["primary"], res["mediation"]
     lo, hi = prim["frown_slope_ci"]
     ilo, ihi = med["indirect"]["ci"]
+    print(f"model: {res['model']['name']}, adjusted for "
+          f"{' and '.join(res['model']['baseline_covariates'])}")
     print(f"{d['outcome']} change per unit of {d['feature']} change: {prim['frown_slope']:.3g} "
           f"[{lo:.3g}, {hi:.3g}], permutation p = {prim['p_permutation']:.3g} (n = {prim['n']})")
     print(f"indirect effect of {d['treated_arm']} through frowning: "

@@ -55,7 +55,8 @@ def write_report(results: dict, data, study, out_dir) -> Path:
          f"Change in {d['feature']} vs change in {d['outcome']}, {d['reference_session']} to "
          f"{d['session']}, with OLS fit and 95 % confidence band per arm."),
         ("mediation", lambda: figures.mediation_diagram(data, results["mediation"]),
-         "Mediation: arm to change in frowning to change in mood, with 95 % bootstrap intervals."),
+         "Mediation: arm to change in frowning to change in mood, with 95 % bootstrap intervals; "
+         f"both paths adjusted for {', '.join(results['model']['baseline_covariates'])}."),
         ("time_series", lambda: figures.example_time_series(data, study.root),
          "Example frown intensity over one recording per arm (participant with the arm's median "
          "frown change), valid frames only."),
@@ -78,6 +79,12 @@ def write_report(results: dict, data, study, out_dir) -> Path:
                f"<p>{len(excluded)} participants left out for missing {html.escape(d['outcome'])} "
                f"or {html.escape(d['feature'])}" + (f": {html.escape(', '.join(excluded))}"
                                                      if excluded else "") + ".</p>"]
+    spec = results["model"]
+    model_note = (f"<p>Model of change: {html.escape(spec['name'])} (baseline covariates: "
+                  f"{html.escape(', '.join(spec['baseline_covariates']))}; "
+                  f"{html.escape(spec['reference'])}). Formulas: "
+                  + "; ".join(f"{html.escape(k)}: {html.escape(v)}"
+                              for k, v in spec["formulas"].items()) + ".</p>")
     mixed = results.get("mixed")
     mixed_note = (f"<p>Mixed model: {html.escape(mixed['formula'])}, "
                   f"{mixed['n_observations']} observations of {mixed['n_participants']} "
@@ -95,7 +102,7 @@ def write_report(results: dict, data, study, out_dir) -> Path:
 {html.escape(d['task'])}, {html.escape(d['reference_session'])} to {html.escape(d['session'])}.</p>
 <h2>Methods and results</h2><p>{html.escape(methods_paragraph(results))}</p>
 <h2>Figures</h2>{''.join(parts)}
-<h2>Every model</h2>{table_html(models_table(results))}{mixed_note}
+<h2>Every model</h2>{model_note}{table_html(models_table(results))}{mixed_note}
 {''.join(f'<p class="note">{html.escape(n)}</p>' for n in notes)}
 <h2>Data quality</h2>{''.join(quality)}
 <h2>Provenance</h2><p>Input {html.escape(prov['input'])} (sha256 {prov['input_sha256'][:16]}…),

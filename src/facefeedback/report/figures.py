@@ -133,7 +133,8 @@ def mediation_diagram(data, mediation: dict):
         ax.text(*xy, label, ha="center", va="center", fontsize=8.5)
 
     ind, dirc = mediation["indirect"], mediation["direct"]
-    arrow("arm", "m", f"a = {mediation['a']:.3g}", (2.2, 3.4))
+    a_low, a_high = mediation["a_ci"]
+    arrow("arm", "m", f"a = {mediation['a']:.3g}\n[{a_low:.3g}, {a_high:.3g}]", (2.0, 3.4))
     arrow("m", "y", f"b = {mediation['b']:.3g}", (7.9, 3.4))
     arrow("arm", "y", f"direct = {dirc['estimate']:.3g} [{dirc['ci'][0]:.3g}, {dirc['ci'][1]:.3g}]",
           (5.0, 0.75))

@@ -85,6 +85,9 @@ def methods_paragraph(results: dict) -> str:
     ind, dirc = med["indirect"], med["direct"]
     pred = results.get("predictive", {})
     resp = results.get("responders", {}).get("response", {}).get("rates", {})
+    spec = results["model"]
+    covariates = " and ".join(f"baseline {name.removesuffix('_baseline')}"
+                              for name in spec["baseline_covariates"])
     text = (
         f"We analysed {n[d['treated_arm']]} participants in the {d['treated_arm']} arm and "
         f"{n[d['control_arm']]} in the {d['control_arm']} arm with {d['outcome']} and "
@@ -98,6 +101,7 @@ def methods_paragraph(results: dict) -> str:
         f"{fmt(mood['mean_control'])} points (difference {fmt(mood['difference'])}, 95 % CI "
         f"{fmt(mood['difference_ci'][0])} to {fmt(mood['difference_ci'][1])}, g "
         f"{fmt(mood['hedges_g'])}, Welch p = {fmt_p(mood['welch_p'])}). "
+        + model_sentence(spec, covariates) +
         f"In the primary model ({prim['formula']}, ordinary least squares, n = {prim['n']}) the "
         f"change in {d['outcome']} per unit change in {d['feature']} was "
         f"{fmt(prim['frown_slope'])} (95 % stratified bootstrap CI {fmt(prim['frown_slope_ci'][0])}"
@@ -105,7 +109,8 @@ def methods_paragraph(results: dict) -> str:
         f"permutation p = {fmt_p(prim['p_permutation'], prim['n_perm'] + 1)} with residuals "
         f"permuted within arm, {prim['n_perm']} permutations). "
         f"In the mediation analysis (statsmodels, {med['n_boot']} bootstrap resamples, "
-        f"adjusted for baseline {d['outcome']}) the indirect effect of {d['treated_arm']} "
+        f"adjusted for {covariates}; path a {fmt(med['a'])}, 95 % CI {fmt(med['a_ci'][0])} to "
+        f"{fmt(med['a_ci'][1])}) the indirect effect of {d['treated_arm']} "
         f"through frowning was {fmt(ind['estimate'])} (95 % CI {fmt(ind['ci'][0])} to "
         f"{fmt(ind['ci'][1])}), the direct effect {fmt(dirc['estimate'])} (95 % CI "
         f"{fmt(dirc['ci'][0])} to {fmt(dirc['ci'][1])}), proportion mediated "
@@ -120,6 +125,17 @@ def methods_paragraph(results: dict) -> str:
     text += (f"Seed {settings['seed']}; facefeedback "
              f"{results['provenance']['versions']['facefeedback']}.")
     return text
+
+
+def model_sentence(spec: dict, covariates: str) -> str:
+    """Which model of change was fitted, and the design it comes from."""
+    if spec["name"] == "ancova":
+        return (f"Every model of change was adjusted for {covariates} as covariates (analysis of "
+                "covariance model of the pretest-posttest control group design, Valente & "
+                "MacKinnon 2017). ")
+    return (f"The models used change scores adjusted for {covariates} only (change-score model "
+            "of the pretest-posttest control group design; it assumes that mood follows the "
+            "change in frowning whatever the baseline frown, see Valente & MacKinnon 2017). ")
 
 
 def quality_tables(study, data) -> tuple[pd.DataFrame | None, pd.DataFrame]:
