@@ -37,3 +37,12 @@ def test_bad_sizes_are_one_line(tmp_path, capsys):
     assert main(["power", "--n", "2", "--out", str(tmp_path)]) != 0
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "at least 3" in err and err.count("\n") == 1
+
+
+def test_power_under_the_levels_model(tmp_path):
+    """The ANCOVA analysis keeps its power when mood follows the frown level."""
+    out = tmp_path / "levels"
+    assert main(["power", "--n", "40", "--model", "levels", *FAST, "--out", str(out)]) == 0
+    table = pd.read_csv(out / "power.csv")
+    assert table["power_mediation"].iloc[0] >= 0.7
+    assert table["power_primary"].iloc[0] >= 0.6

@@ -9,7 +9,12 @@ import pandas as pd
 import pytest
 
 from facefeedback import schema
-from facefeedback.analysis.simulate import Effects, SimulationSettings, simulate_study
+from facefeedback.analysis.simulate import (
+    GENERATIVE_MODELS,
+    Effects,
+    SimulationSettings,
+    simulate_study,
+)
 from facefeedback.cli import main
 from facefeedback.errors import AnalysisError
 
@@ -89,6 +94,49 @@ def test_defaults_reproduce_published_scale():
     assert 0.08 <= response["placebo"] <= 0.18
     frown = last.groupby("arm")["frown_intensity_mean_change"].mean()
     assert frown["botox"] - frown["placebo"] == pytest.approx(Effects().frown, abs=0.01)
+
+
+@pytest.mark.parametrize("model", GENERATIVE_MODELS)
+def test_generative_models_follow_their_equations(model):
+    """Regressions on a large study return each model's coefficients (docs/analysis.md).
+
+    Baseline HAM-D 35 keeps scores off the floor at 0, so only rounding is left.
+    """
+    import statsmodels.api as sm
+
+    effects = Effects(frown=-0.3, direct=-2.0, mediated=-3.0)  # b = 10 points per FU
+    settings = SimulationSettings(n_per_arm=20_000, effects=effects, model=model,
+                                  baseline_mean=35.0, frown_stability=0.4,
+                                  frown_baseline_effect=12.0)
+    table, _ = simulate_study(settings, 4, with_frames=False)
+    base = table[table["session"] == "baseline"].set_index("participant_id")
+    last = table[table["session"] == "week6"].set_index("participant_id")
+    x = pd.DataFrame({"treated": (last["arm"] == "botox").astype(float),
+                      "h0": base["HAMD17"], "f0": base["frown_intensity_mean"]})
+    frown = sm.OLS(last["frown_intensity_mean_change"], sm.add_constant(x)).fit().params
+    x["df"] = last["frown_intensity_mean_change"]
+    mood = sm.OLS(last["HAMD17_change"], sm.add_constant(x)).fit().params
+    levels = model == "levels"
+    assert frown["treated"] == pytest.approx(effects.frown, abs=0.005)
+    assert frown["f0"] == pytest.approx(settings.frown_stability - 1 if levels else 0, abs=0.02)
+    assert mood["df"] == pytest.approx(effects.slope, abs=1.2)
+    assert mood["treated"] == pytest.approx(effects.direct, abs=0.3)
+    assert mood["h0"] == pytest.approx(settings.baseline_slope, abs=0.03)
+    assert mood["f0"] == pytest.approx(effects.slope + settings.frown_baseline_effect
+                                       if levels else 0, abs=1.5)
+
+
+def test_levels_model_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "levels"
+    assert main(["simulate", "--out", str(out), "--n-per-arm", "4", "--model", "levels",
+                 "--frown-stability", "0.3", "--seed", "1"]) == 0
+    assert "(levels model)" in capsys.readouterr().out
+    simulation = json.loads((out / "study.json").read_text())["simulation"]
+    assert simulation["truth"]["generative_model"] == "levels"
+    assert simulation["settings"]["model"] == "levels"
+    assert simulation["settings"]["frown_stability"] == 0.3
+    with pytest.raises(AnalysisError, match="not one of change, levels"):
+        SimulationSettings(model="latent")
 
 
 def test_effect_parsing():

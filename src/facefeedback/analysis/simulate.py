@@ -1,34 +1,56 @@
 """Simulated studies with known truth, in the layout the study pipeline writes.
 
-Generative model
-----------------
+Generative models
+-----------------
 For participant ``i`` in arm ``T_i`` (1 = toxin, 0 = placebo) and visit ``s``
 (``s = 0`` is the baseline; ``w_s = s / (S - 1)`` rises linearly to 1 at the last
-visit):
+visit), with ``b = mediated / frown`` (HAM-D points per frown unit):
 
 * baseline depression ``H0_i ~ N(baseline_mean, baseline_sd)`` (HAM-D 17 points)
   and baseline frowning ``F0_i ~ N(frown_baseline_mean, frown_baseline_sd)``
   (``frown_intensity_mean``, frown units);
-* change in frowning ``dF_is = frown * T_i + u_i + e_is`` with a persistent
-  participant part ``u_i ~ N(0, frown_sd_participant)`` and a visit part
-  ``e_is ~ N(0, frown_sd_visit)`` (the toxin acts within two weeks, so its effect is
-  the same at every later visit);
-* change in mood ``dH_is = w_s (placebo + direct * T_i) + b dF_is +
-  baseline_slope (H0_i - baseline_mean) + v_i + n_is`` with ``b = mediated / frown``
-  (points per frown unit), ``v_i ~ N(0, mood_sd_participant)``,
-  ``n_is ~ N(0, mood_sd_visit)``.
+* a persistent participant part of frowning ``u_i ~ N(0, frown_sd_participant)``
+  and a visit part ``e_is ~ N(0, frown_sd_visit)``; the same for mood,
+  ``v_i ~ N(0, mood_sd_participant)`` and ``n_is ~ N(0, mood_sd_visit)``; the
+  toxin acts within two weeks, so its effect on frowning is the same at every
+  later visit.
 
-At the last visit the toxin-vs-placebo difference in mood is ``direct + mediated``
-points, of which ``mediated`` runs through frowning; the coefficient of the change
-in frowning in the primary model is ``b``. HAM-D 17 scores are rounded and kept
-in 0-52. A MADRS score is ``madrs_scale`` times the same latent severity (before
-rounding) plus independent rating noise ``madrs_sd_rating``, rounded and kept
-in 0-60. Frown features of every recording come from synthetic frames whose
-valid-frame mean of ``frown_intensity`` is ``F0_i + dF_is``
+``model="change"`` (mood change follows the change in frowning)::
+
+    dF_is = frown * T_i + u_i + e_is
+    dH_is = w_s (placebo + direct * T_i) + b dF_is
+            + baseline_slope (H0_i - baseline_mean) + v_i + n_is
+
+``model="levels"`` (the analysis of covariance view: follow-up mood follows the
+follow-up frown level and the baseline frown; frowning regresses to the mean
+with ``rho = frown_stability`` and ``delta = frown_baseline_effect``), writing
+``f_is = F_is - frown_baseline_mean`` for the frown level as a deviation::
+
+    f_is  = rho f_i0 + frown * T_i + u_i + e_is          (s >= 1)
+    H_is  = H0_i + w_s (placebo + direct * T_i) + b f_is + delta f_i0
+            + baseline_slope (H0_i - baseline_mean) + v_i + n_is
+
+so that ``dF_is = frown * T_i + (rho - 1) f_i0 + u_i + e_is`` is correlated with
+the baseline frown, and ``dH_is`` carries ``b dF_is + (b + delta) f_i0``.
+
+Under both models the truth is the same four numbers: ``a = frown`` (the toxin
+effect on the change in frowning, equivalently on the follow-up frown level, at a
+given baseline frown), the frown slope ``b`` (HAM-D points per frown unit of
+change in frowning, equivalently of follow-up frown level, at given baselines),
+the indirect effect ``a * b = mediated`` and the direct effect ``direct``; at the
+last visit the toxin-vs-placebo difference in mood is ``direct + mediated``
+points. These are the coefficients of the analysis of covariance models
+``dH ~ dF + T + H0 + F0`` and ``dF ~ T + H0 + F0`` under both generative
+models; the change-score models (without ``F0``) recover them under the change
+model only. HAM-D 17 scores are rounded and kept in 0-52. A MADRS score is
+``madrs_scale`` times the same latent severity (before rounding) plus
+independent rating noise ``madrs_sd_rating``, rounded and kept in 0-60. Frown
+features of every recording come from synthetic frames whose valid-frame mean of
+``frown_intensity`` is ``F0_i + dF_is``
 (:mod:`facefeedback.analysis.synthetic_frames`).
 
-The defaults reproduce the published scale: HAM-D -47 % with toxin vs -9 % with
-placebo at the last visit (Wollmer et al. 2012) and response rates of about
+The defaults of the change model reproduce the published scale: HAM-D -47 % with
+toxin vs -9 % with placebo at the last visit (Wollmer et al. 2012) and response rates of about
 50 % vs 15 % (Finzi & Rosenthal 2014); ``docs/analysis.md`` lists the rates the
 defaults give.
 """
@@ -50,6 +72,8 @@ from . import synthetic_frames
 PRIMARY_SCALE = "HAMD17"
 SECOND_SCALE = "MADRS"
 TASK = "rest"
+#: The two views of how mood follows frowning (see the module docstring).
+GENERATIVE_MODELS = ("change", "levels")
 
 
 @dataclass(frozen=True)
@@ -114,10 +138,16 @@ class Effects:
 
 @dataclass(frozen=True)
 class SimulationSettings:
-    """Everything that defines a simulated study except the seed."""
+    """Everything that defines a simulated study except the seed.
+
+    ``model`` is the generative model, ``"change"`` or ``"levels"`` (module
+    docstring); ``frown_stability`` (``rho``) and ``frown_baseline_effect``
+    (``delta``, HAM-D points per frown unit) are used by the levels model only.
+    """
 
     n_per_arm: int = 40
     effects: Effects = Effects()
+    model: str = "change"
     sessions: tuple[str, ...] = ("baseline", "week3", "week6")
     arms: tuple[str, str] = ("botox", "placebo")
     baseline_mean: float = 25.0
@@ -131,8 +161,13 @@ class SimulationSettings:
     frown_sd_visit: float = 0.08
     madrs_scale: float = 1.2
     madrs_sd_rating: float = 2.0
+    frown_stability: float = 0.5
+    frown_baseline_effect: float = 15.0
 
     def __post_init__(self) -> None:
+        if self.model not in GENERATIVE_MODELS:
+            raise AnalysisError(f"generative model {self.model!r} is not one of "
+                                f"{', '.join(GENERATIVE_MODELS)}")
         if self.n_per_arm < 1:
             raise AnalysisError(f"n per arm must be at least 1, got {self.n_per_arm}")
         if len(self.sessions) < 2:
@@ -166,11 +201,18 @@ def simulate_levels(settings: SimulationSettings, rng: np.random.Generator) -> p
     weights = np.arange(n_visits) / (n_visits - 1)
     d_frown = eff.frown * treated[:, None] + u[:, None] + rng.normal(
         0.0, settings.frown_sd_visit, (n_total, n_visits))
+    frown_driver = d_frown  # what mood follows: the change in frowning, or the level
+    if settings.model == "levels":
+        f0_dev = (f0 - settings.frown_baseline_mean)[:, None]
+        frown_driver = settings.frown_stability * f0_dev + d_frown  # follow-up level - mean
+        d_frown = frown_driver - f0_dev
     h0_scored = _clip_round(h0, PRIMARY_SCALE)
     d_mood = (weights[None, :] * (eff.placebo + eff.direct * treated[:, None])
-              + eff.slope * d_frown
+              + eff.slope * frown_driver
               + settings.baseline_slope * (h0_scored - settings.baseline_mean)[:, None]
               + v[:, None] + rng.normal(0.0, settings.mood_sd_visit, (n_total, n_visits)))
+    if settings.model == "levels":
+        d_mood += settings.frown_baseline_effect * f0_dev
     d_frown[:, 0] = 0.0
     d_mood[:, 0] = 0.0
     latent = h0_scored[:, None] + d_mood
@@ -285,7 +327,8 @@ def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0) 
         "simulation": {
             "seed": seed,
             "settings": settings.to_dict(),
-            "truth": {"frown_effect": eff.frown, "direct_effect": eff.direct,
+            "truth": {"generative_model": settings.model,
+                      "frown_effect": eff.frown, "direct_effect": eff.direct,
                       "indirect_effect": eff.mediated, "frown_slope": eff.slope,
                       "total_effect": eff.direct + eff.mediated, "outcome": PRIMARY_SCALE,
                       "feature": "frown_intensity_mean", "session": settings.sessions[-1]},

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from .simulate import add_effect_option
+from .simulate import add_effect_option, add_model_options, model_settings
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "power", help="Monte Carlo power for several study sizes",
-        description="Simulate studies of each size (participants per arm) from the generative "
-                    "model of 'facefeedback simulate' and report how often the primary "
-                    "permutation test and the mediation bootstrap interval reject.")
+        description="Simulate studies of each size (participants per arm) from a generative "
+                    "model of 'facefeedback simulate' (--model change or levels) and report how "
+                    "often the primary permutation test and the mediation bootstrap interval "
+                    "of the default (ANCOVA) analysis reject.")
     p.add_argument("--n", nargs="+", type=int, required=True, metavar="N",
                    help="participants per arm, e.g. --n 20 30 50 80")
     add_effect_option(p)
+    add_model_options(p)
     p.add_argument("--sims", type=int, default=200, metavar="K",
                    help="simulated studies per size (default 200)")
     p.add_argument("--n-perm", type=int, default=999, metavar="N",
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         raise AnalysisError("--sims, --n-perm and --n-boot must be at least 1")
     if not 0 < args.alpha < 1:
         raise AnalysisError(f"--alpha must be between 0 and 1, got {args.alpha}")
-    settings = SimulationSettings(effects=Effects.parse(args.effect))
+    settings = SimulationSettings(effects=Effects.parse(args.effect), **model_settings(args))
     table = power_table(settings, args.n, args.sims, args.seed, args.n_perm, args.n_boot,
                         args.alpha, args.jobs)
     out = Path(args.out)

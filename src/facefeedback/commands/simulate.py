@@ -15,16 +15,39 @@ def add_effect_option(p: argparse.ArgumentParser) -> None:
              "placebo=POINTS (change in both arms, default -2.25); 'none' for no effect")
 
 
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """``--model change|levels`` and the levels model's settings, shared with ``power``."""
+    p.add_argument(
+        "--model", choices=("change", "levels"), default="change",
+        help="generative model: 'change' (mood change follows the change in frowning; default) "
+             "or 'levels' (follow-up mood follows the follow-up frown level and the baseline "
+             "frown; frowning regresses to the mean); equations in docs/analysis.md")
+    p.add_argument("--frown-stability", type=float, default=0.5, metavar="RHO",
+                   help="levels model: slope of the follow-up frown level on the baseline frown "
+                        "(default 0.5)")
+    p.add_argument("--frown-baseline-effect", type=float, default=15.0, metavar="POINTS",
+                   help="levels model: HAM-D points at follow-up per frown unit of baseline "
+                        "frown, at a given follow-up frown (default 15)")
+
+
+def model_settings(args: argparse.Namespace) -> dict:
+    """The :class:`SimulationSettings` fields set by :func:`add_model_options`."""
+    return {"model": args.model, "frown_stability": args.frown_stability,
+            "frown_baseline_effect": args.frown_baseline_effect}
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "simulate", help="write a simulated study with known effects",
         description="Simulate baseline scores, placebo response, the toxin effect on frowning "
-                    "and a direct and a frown-mediated effect on mood; write session features, "
-                    "study.json and per-recording frames as 'facefeedback run' does.")
+                    "and a direct and a frown-mediated effect on mood, from the change or the "
+                    "levels model; write session features, study.json and per-recording frames "
+                    "as 'facefeedback run' does.")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--n-per-arm", type=int, default=40, metavar="N",
                    help="participants per arm (default 40)")
     add_effect_option(p)
+    add_model_options(p)
     p.add_argument("--sessions", nargs="+", default=["baseline", "week3", "week6"],
                    metavar="NAME", help="visits, reference first (default baseline week3 week6)")
     p.add_argument("--arms", nargs=2, default=["botox", "placebo"], metavar=("TREATED", "CONTROL"),
@@ -37,10 +60,12 @@ def run(args: argparse.Namespace) -> int:
     from ..analysis.simulate import Effects, SimulationSettings, write_simulated_study
 
     settings = SimulationSettings(n_per_arm=args.n_per_arm, effects=Effects.parse(args.effect),
-                                  sessions=tuple(args.sessions), arms=tuple(args.arms))
+                                  sessions=tuple(args.sessions), arms=tuple(args.arms),
+                                  **model_settings(args))
     study = write_simulated_study(args.out, settings, args.seed)
     truth = study["simulation"]["truth"]
     print(f"simulated {2 * args.n_per_arm} participants x {len(args.sessions)} sessions in "
-          f"{args.out}; true indirect effect {truth['indirect_effect']:g}, direct "
-          f"{truth['direct_effect']:g} {truth['outcome']} points")
+          f"{args.out} ({args.model} model); true frown slope {truth['frown_slope']:g}, "
+          f"indirect effect {truth['indirect_effect']:g}, direct {truth['direct_effect']:g} "
+          f"{truth['outcome']} points")
     return 0
