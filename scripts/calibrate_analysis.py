@@ -1,14 +1,21 @@
 """Full-setting calibration of the primary and mediation tests on simulated studies.
 
     python scripts/calibrate_analysis.py [--studies 400] [--n-per-arm 40] [--jobs 2]
+        [--generative change levels] [--model ancova|change-score] [--effect NAME=VALUE ...]
+
+For each generative model (``facefeedback simulate --model change|levels``):
 
 1. No effect: how often the primary permutation test rejects at alpha = 0.05
    (should be 3-7 %).
-2. Default effects, 40 per arm: how often the mediation interval excludes 0
-   (should be >= 80 %), and the mean bias of the estimates relative to the truth
-   (should be within 10 %).
+2. The effects (default: the simulator's defaults): the mean of the frown slope,
+   the path ``a``, the indirect and the direct effect against the truth (each
+   within 10 %), how often their 95 % intervals hold the truth (93-97 %), and,
+   with the default effects, how often the mediation interval excludes 0
+   (at least 80 %).
 
-Prints the figures and exits non-zero when one is outside its bound.
+Prints one table per generative model and exits non-zero when a figure is
+outside its bound. ``--model change-score`` runs the same checks on the
+change-score analysis, to show where it fails.
 """
 
 from __future__ import annotations
@@ -17,16 +24,61 @@ import argparse
 import sys
 import time
 
-from statsmodels.stats.proportion import proportion_confint
+from facefeedback.analysis.power import calibration_table, simulate_many
+from facefeedback.analysis.responders import rate_with_interval
+from facefeedback.analysis.simulate import GENERATIVE_MODELS, Effects, SimulationSettings
 
-from facefeedback.analysis.power import simulate_many
-from facefeedback.analysis.simulate import Effects, SimulationSettings
+SIZE_BOUNDS = (0.03, 0.07)
+BIAS_BOUND_PCT = 10.0
+COVERAGE_BOUNDS = (0.93, 0.97)
+POWER_BOUND = 0.80  # of the mediation test, with the default effects and 40 per arm
 
 
 def rate(flags) -> str:
     k, n = int(flags.sum()), len(flags)
-    low, high = proportion_confint(k, n, method="wilson")
-    return f"{k}/{n} = {k / n:.3f} (95 % CI {low:.3f}-{high:.3f})"
+    r = rate_with_interval(k, n)
+    return f"{k}/{n} = {r['rate']:.3f} (95 % CI {r['ci'][0]:.3f}-{r['ci'][1]:.3f})"
+
+
+def calibrate(generative: str, args, effects: Effects) -> bool:
+    """Both checks for one generative model; prints its table, returns whether it passed."""
+    ok = True
+    print(f"== generative model: {generative}; analysis model: {args.model}; "
+          f"{args.n_per_arm} per arm, {args.studies} studies")
+    null = simulate_many(SimulationSettings(n_per_arm=args.n_per_arm, model=generative,
+                                            effects=Effects.parse(["none"])),
+                         args.studies, args.seed, args.n_perm, 0, n_jobs=args.jobs,
+                         model=args.model)
+    size = null["primary_rejects"].mean()
+    ok &= SIZE_BOUNDS[0] <= size <= SIZE_BOUNDS[1]
+    print(f"no effect: primary test rejects {rate(null['primary_rejects'])}  "
+          f"[bound {SIZE_BOUNDS[0]:.2f}-{SIZE_BOUNDS[1]:.2f}]")
+    sims = simulate_many(SimulationSettings(n_per_arm=args.n_per_arm, model=generative,
+                                            effects=effects),
+                         args.studies, args.seed + 1, args.n_perm, args.n_boot, n_jobs=args.jobs,
+                         model=args.model)
+    print(f"effects {effects}: primary test rejects {rate(sims['primary_rejects'])}")
+    power = sims["mediation_rejects"].mean()
+    if effects == Effects():
+        ok &= power >= POWER_BOUND
+    print(f"  mediation interval excludes 0 in {rate(sims['mediation_rejects'])}"
+          + (f"  [bound >= {POWER_BOUND:.2f}]" if effects == Effects() else ""))
+    table = calibration_table(sims, effects)
+    print(f"  {'estimate':<9} {'truth':>8} {'mean':>8} {'bias':>7}   {'95 % interval coverage':<36}"
+          f" {'below':>6} {'above':>6}")
+    for r in table.itertuples():
+        bias_ok = abs(r.bias_pct) <= BIAS_BOUND_PCT
+        cover_ok = COVERAGE_BOUNDS[0] <= r.coverage <= COVERAGE_BOUNDS[1]
+        ok &= bias_ok and cover_ok
+        coverage = (f"{r.covered}/{r.studies} = {r.coverage:.3f} "
+                    f"({r.coverage_low:.3f}-{r.coverage_high:.3f})")
+        print(f"  {r.estimate:<9} {r.truth:8.3f} {r.mean:8.3f} {r.bias_pct:+6.1f}%"
+              f"{'' if bias_ok else '!'}  {coverage:<36}{'' if cover_ok else '!'}"
+              f" {r.below:6.3f} {r.above:6.3f}")
+    print(f"  [bounds: bias within +-{BIAS_BOUND_PCT:g} %, coverage "
+          f"{COVERAGE_BOUNDS[0]:.2f}-{COVERAGE_BOUNDS[1]:.2f}; below/above: share of intervals "
+          "wholly below/above the truth]")
+    return ok
 
 
 def main() -> int:
@@ -37,35 +89,20 @@ def main() -> int:
     parser.add_argument("--n-boot", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--generative", nargs="+", choices=GENERATIVE_MODELS,
+                        default=list(GENERATIVE_MODELS))
+    parser.add_argument("--model", choices=("ancova", "change-score"), default="ancova",
+                        help="analysis model (default ancova)")
+    parser.add_argument("--effect", nargs="+", metavar="NAME=VALUE",
+                        help="effects as in 'facefeedback simulate' (default: its defaults)")
     args = parser.parse_args()
-    ok = True
-
+    effects = Effects.parse(args.effect)
     start = time.perf_counter()
-    null = simulate_many(SimulationSettings(n_per_arm=args.n_per_arm,
-                                            effects=Effects.parse(["none"])),
-                         args.studies, args.seed, args.n_perm, 0, n_jobs=args.jobs)
-    size = null["primary_rejects"].mean()
-    ok &= 0.03 <= size <= 0.07
-    print(f"no effect, {args.n_per_arm} per arm: primary test rejects "
-          f"{rate(null['primary_rejects'])}  [bound 0.03-0.07]")
-
-    truth = Effects()
-    sims = simulate_many(SimulationSettings(n_per_arm=args.n_per_arm), args.studies,
-                         args.seed + 1, args.n_perm, args.n_boot, n_jobs=args.jobs)
-    power = sims["mediation_rejects"].mean()
-    ok &= power >= 0.80
-    print(f"default effects, {args.n_per_arm} per arm: mediation interval excludes 0 in "
-          f"{rate(sims['mediation_rejects'])}  [bound >= 0.80]")
-    print(f"  primary test rejects {rate(sims['primary_rejects'])}")
-    for column, true in (("indirect", truth.mediated), ("direct", truth.direct),
-                         ("slope", truth.slope), ("a", truth.frown)):
-        mean = sims[column].mean()
-        rel = (mean - true) / abs(true)
-        ok &= abs(rel) <= 0.10
-        print(f"  {column:<9} true {true:8.3f}  mean estimate {mean:8.3f}  "
-              f"bias {100 * rel:+5.1f} %  [bound +-10 %]")
-    print(f"{args.studies} studies per setting, {args.n_perm} permutations, {args.n_boot} "
-          f"bootstrap resamples, seed {args.seed}: {time.perf_counter() - start:.0f} s")
+    ok = True
+    for generative in args.generative:
+        ok &= calibrate(generative, args, effects)
+    print(f"{args.n_perm} permutations, {args.n_boot} bootstrap resamples, seed {args.seed}, "
+          f"{args.jobs} processes: {time.perf_counter() - start:.0f} s")
     print("calibration " + ("passed" if ok else "FAILED"))
     return 0 if ok else 1
 

@@ -17,22 +17,37 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from .baselines import ANCOVA
 from .data import StudyInput, prepare
-from .simulate import PRIMARY_SCALE, SimulationSettings, simulate_study
+from .simulate import PRIMARY_SCALE, Effects, SimulationSettings, simulate_study
 
 logger = logging.getLogger(__name__)
 
 
 def one_study(settings: SimulationSettings, seed: int, n_perm: int, n_boot: int,
-              alpha: float = 0.05) -> dict:
+              alpha: float = 0.05, model: str = ANCOVA) -> dict:
     """Simulate one study and run the primary and mediation tests on it.
+
+    Parameters
+    ----------
+    settings : SimulationSettings
+        The generative model and its truth.
+    seed : int
+    n_perm, n_boot : int
+        Permutations of the primary test; bootstrap resamples of the primary
+        model's intervals and of the mediation model (0: no intervals, no
+        mediation).
+    alpha : float
+    model : {"ancova", "change-score"}
+        The analysis model (:mod:`facefeedback.analysis.baselines`).
 
     Returns
     -------
     dict
-        ``seed``, ``n_per_arm``, ``p_primary``, ``primary_rejects``, ``slope``,
-        ``indirect``, ``indirect_low``, ``indirect_high``, ``mediation_rejects``,
-        ``direct``, ``a``.
+        ``seed``, ``n_per_arm``, ``p_primary``, ``primary_rejects``, ``slope``;
+        with ``n_boot``: ``slope_low``/``slope_high`` and, for each of
+        ``indirect``, ``direct`` and ``a``, the estimate and ``_low``/``_high``
+        bounds of its 95 % interval, and ``mediation_rejects``.
     """
     from .mediation import mediation_model
     from .models import primary_model
@@ -41,15 +56,18 @@ def one_study(settings: SimulationSettings, seed: int, n_perm: int, n_boot: int,
     study = StudyInput(table, list(settings.sessions), settings.sessions[0], source=None)
     data = prepare(study, PRIMARY_SCALE, treated_arm=settings.arms[0])
     rng = np.random.default_rng([seed, 7])
-    prim = primary_model(data, 0, n_perm, rng)
+    prim = primary_model(data, n_boot, n_perm, rng, model)
     out = {"seed": seed, "n_per_arm": settings.n_per_arm, "p_primary": prim["p_permutation"],
            "primary_rejects": prim["p_permutation"] < alpha, "slope": prim["frown_slope"]}
     if n_boot:
-        med = mediation_model(data, n_boot, rng)
-        low, high = med["indirect"]["ci"]
-        out.update(indirect=med["indirect"]["estimate"], indirect_low=low, indirect_high=high,
-                   mediation_rejects=not (low <= 0 <= high),
-                   direct=med["direct"]["estimate"], a=med["a"])
+        med = mediation_model(data, n_boot, rng, model)
+        out["slope_low"], out["slope_high"] = prim["frown_slope_ci"]
+        for key in ("indirect", "direct"):
+            out[key] = med[key]["estimate"]
+            out[f"{key}_low"], out[f"{key}_high"] = med[key]["ci"]
+        out["a"] = med["a"]
+        out["a_low"], out["a_high"] = med["a_ci"]
+        out["mediation_rejects"] = not (out["indirect_low"] <= 0 <= out["indirect_high"])
     return out
 
 
@@ -61,9 +79,11 @@ def _run(job: tuple) -> dict:
 
 
 def simulate_many(settings: SimulationSettings, n_studies: int, seed: int, n_perm: int,
-                  n_boot: int, alpha: float = 0.05, n_jobs: int = 1) -> pd.DataFrame:
+                  n_boot: int, alpha: float = 0.05, n_jobs: int = 1,
+                  model: str = ANCOVA) -> pd.DataFrame:
     """:func:`one_study` on ``n_studies`` studies (seeds ``seed*100003 + i``), optionally in parallel."""
-    jobs = [(settings, seed * 100003 + i, n_perm, n_boot, alpha) for i in range(n_studies)]
+    jobs = [(settings, seed * 100003 + i, n_perm, n_boot, alpha, model)
+            for i in range(n_studies)]
     if n_jobs > 1:
         with ProcessPoolExecutor(max_workers=n_jobs) as pool:
             rows = list(pool.map(_run, jobs, chunksize=max(1, n_studies // (4 * n_jobs))))
@@ -83,7 +103,7 @@ def power_table(settings: SimulationSettings, sizes: list[int], n_studies: int, 
         One row per size: ``n_per_arm``, ``studies``, ``power_primary`` and
         ``power_mediation`` with ``_low``/``_high`` Wilson bounds.
     """
-    from statsmodels.stats.proportion import proportion_confint
+    from .responders import rate_with_interval
 
     rows = []
     for size in sizes:
@@ -91,13 +111,52 @@ def power_table(settings: SimulationSettings, sizes: list[int], n_studies: int, 
                              n_perm, n_boot, alpha, n_jobs)
         row = {"n_per_arm": int(size), "studies": n_studies}
         for test, column in (("primary", "primary_rejects"), ("mediation", "mediation_rejects")):
-            k = int(sims[column].sum())
-            low, high = proportion_confint(k, n_studies, alpha=0.05, method="wilson")
-            row.update({f"power_{test}": k / n_studies, f"power_{test}_low": low,
-                        f"power_{test}_high": high})
+            rate = rate_with_interval(int(sims[column].sum()), n_studies)
+            row.update({f"power_{test}": rate["rate"], f"power_{test}_low": rate["ci"][0],
+                        f"power_{test}_high": rate["ci"][1]})
         logger.info("n per arm %d: power primary %.3f, mediation %.3f", size,
                     row["power_primary"], row["power_mediation"])
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def true_values(effects: Effects) -> dict[str, float]:
+    """The truth of each estimate :func:`one_study` returns with intervals."""
+    return {"slope": effects.slope, "a": effects.frown, "indirect": effects.mediated,
+            "direct": effects.direct}
+
+
+def calibration_table(sims: pd.DataFrame, effects: Effects) -> pd.DataFrame:
+    """Mean estimate, relative bias and 95 % interval coverage against the truth.
+
+    Parameters
+    ----------
+    sims : pandas.DataFrame
+        From :func:`simulate_many` with ``n_boot`` > 0.
+    effects : Effects
+        The truth the studies were simulated with.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per estimate (``slope``, ``a``, ``indirect``, ``direct``):
+        ``truth``, ``mean``, ``bias_pct`` (mean minus truth, in % of the truth),
+        ``covered`` (studies whose interval holds the truth), ``studies``,
+        ``coverage`` with its Wilson 95 % interval (``coverage_low``/``_high``)
+        and the share of intervals wholly below and wholly above the truth.
+    """
+    from .responders import rate_with_interval
+
+    rows = []
+    for name, true in true_values(effects).items():
+        low, high = sims[f"{name}_low"], sims[f"{name}_high"]
+        covered = int(((low <= true) & (true <= high)).sum())
+        rate = rate_with_interval(covered, len(sims))
+        rows.append({"estimate": name, "truth": true, "mean": sims[name].mean(),
+                     "bias_pct": 100 * (sims[name].mean() - true) / abs(true),
+                     "covered": covered, "studies": len(sims), "coverage": rate["rate"],
+                     "coverage_low": rate["ci"][0], "coverage_high": rate["ci"][1],
+                     "below": float((high < true).mean()), "above": float((low > true).mean())})
     return pd.DataFrame(rows)
 
 
