@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from scipy import stats
 
 from facefeedback.analysis import resample
 from facefeedback.analysis.data import StudyInput, prepare
@@ -247,3 +248,16 @@ def test_tiny_study_says_its_mediation_resamples_were_rank_deficient():
     big, _ = simulate_study(SimulationSettings(n_per_arm=30), 5, with_frames=False)
     study = StudyInput(big, ["baseline", "week3", "week6"], "baseline", source=None)
     assert mediation_model(prepare(study, "HAMD17"), 300, np.random.default_rng(0))["notes"] == []
+
+
+def test_expanded_percentile_interval_widens_to_a_t_interval_with_residual_df():
+    """Normal draws: the expanded interval's half-width is sqrt(n / (n - p)) t(n - p) SDs."""
+    draws = stats.norm.ppf((np.arange(200_000) + 0.5) / 200_000)  # exact normal quantiles
+    for n, p in ((80, 5), (24, 4), (400, 5)):
+        low, high = resample.percentile_interval(draws, resample.expanded_level(n, p))
+        expected = np.sqrt(n / (n - p)) * stats.t.ppf(0.975, n - p)
+        assert high == pytest.approx(expected, rel=1e-3) and low == pytest.approx(-expected,
+                                                                                 rel=1e-3)
+    assert resample.percentile_interval(draws)[1] == pytest.approx(1.96, rel=1e-3)
+    assert resample.expanded_level(80, 5) == pytest.approx(0.9604, abs=1e-4)
+    assert resample.expanded_level(5, 5) == 0.95  # no residual df: nothing to expand by

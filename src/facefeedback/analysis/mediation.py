@@ -27,8 +27,13 @@ mediation effect (indirect effect) equals ``a * b`` and the direct effect the
 arm coefficient of the outcome model. statsmodels reports the *mean of the
 bootstrap replicates* as its estimate; the point estimates here are those of
 the models fitted on the data themselves (``a * b``, the arm coefficient, their
-sum and ``a * b / total``), and the statsmodels bootstrap supplies the
-percentile intervals and the two-sided p-values.
+sum and ``a * b / total``), and the statsmodels bootstrap replicates supply the
+intervals and the two-sided p-values. The intervals are expanded percentile
+intervals (:func:`facefeedback.analysis.resample.expanded_level`, with the
+outcome model's degrees of freedom): plain percentile intervals held the true
+indirect and direct effects of simulated studies in 92-93 % instead of 95 %.
+Path ``a`` has its own interval, from a case bootstrap of the mediator model
+stratified by arm, expanded in the same way.
 """
 
 from __future__ import annotations
@@ -40,8 +45,8 @@ import numpy as np
 
 from .baselines import ANCOVA, formulas
 from .data import AnalysisData
-from .models import primary_design, row
-from .resample import bootstrap_ols, percentile_interval
+from .models import EXPANDED_STRATIFIED, primary_design, row
+from .resample import bootstrap_ols, expanded_level, percentile_interval
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +94,7 @@ def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
         warnings.simplefilter("always", SingularMatrixWarning)
         result = Mediation(outcome_model, mediator_model, exposure=(2, 1), mediator=1).fit(
             method="bootstrap", n_rep=n_boot, rng=seed)
-        summary = result.summary(alpha=0.05)
+        summary = result.summary(alpha=1 - expanded_level(*outcome_exog.shape))
     # statsmodels resamples without regard to arm: in small studies some resamples
     # lack an arm and are solved by pseudo-inverse. Say how many, once.
     singular = sum(issubclass(w.category, SingularMatrixWarning) for w in caught)
@@ -102,24 +107,25 @@ def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
     mediator_fit = mediator_model.fit()
     a = float(mediator_fit.params[1])
     a_ci = percentile_interval(bootstrap_ols(mediator_exog, m, w["treated"].to_numpy(), n_boot,
-                                             rng)[:, 1])
+                                             rng)[:, 1], expanded_level(*mediator_exog.shape))
     outcome_params = outcome_model.fit().params
     b, direct = float(outcome_params[1]), float(outcome_params[2])
     point = {"indirect": a * b, "direct": direct, "total": a * b + direct,
              "proportion_mediated": a * b / (a * b + direct) if a * b + direct else float("nan")}
-    out: dict = {"n_boot": n_boot, "method": "statsmodels Mediation, nonparametric bootstrap",
+    out: dict = {"n_boot": n_boot, "method": "statsmodels Mediation, nonparametric bootstrap, "
+                                                  "expanded percentile intervals",
                  "formulas": {k: v for k, v in formulas(data, model).items()
                               if k in ("mediator", "outcome")},
                  "a": a, "a_ci": list(a_ci), "b": b, "rows": [], "notes": notes}
     out["rows"].append(row("mediation", f"path a: arm[{data.treated_arm}] on "
                                         f"{data.feature}_change", a, a_ci, mediator_fit.pvalues[1],
-                           "bootstrap percentile (stratified by arm)", "OLS t-test"))
+                           EXPANDED_STRATIFIED, "OLS t-test"))
     for label, key in EFFECTS:
         _, low, high, p = (float(v) for v in summary.loc[label])
         est = point[key]
         out[key] = {"estimate": est, "ci": [low, high], "p": p}
         out["rows"].append(row("mediation", key.replace("_", " "), est, (low, high), p,
-                               "bootstrap percentile", "bootstrap"))
+                               "bootstrap expanded percentile", "bootstrap"))
     indirect = np.asarray(result.ACME_avg)
     out["indirect"]["excludes_zero"] = bool(not (out["indirect"]["ci"][0] <= 0
                                                  <= out["indirect"]["ci"][1]))

@@ -14,12 +14,15 @@ from .baselines import ANCOVA, baseline_columns, baseline_matrix, formulas
 from .data import AnalysisData
 from .resample import (
     bootstrap_ols,
+    expanded_level,
     freedman_lane_t,
     percentile_interval,
     permutation_p,
     stratified_indices,
 )
 
+#: How the bootstrap intervals of regression coefficients and effects are made.
+EXPANDED_STRATIFIED = "bootstrap expanded percentile (stratified by arm)"
 #: Columns of the table of every model.
 ROW_FIELDS = ("model", "term", "estimate", "ci_low", "ci_high", "p_value", "interval", "test")
 
@@ -50,8 +53,8 @@ def primary_model(data: AnalysisData, n_boot: int, n_perm: int,
     With ``model="ancova"`` the baselines are the score's and the frown
     measure's; with ``"change-score"`` the score's only
     (:mod:`facefeedback.analysis.baselines`). Coefficients come from statsmodels
-    OLS; their 95 % intervals from a case bootstrap stratified by arm
-    (percentile); the p-value of the frown term from a Freedman-Lane
+    OLS; their 95 % intervals from a case bootstrap stratified by arm (expanded
+    percentile, :func:`~facefeedback.analysis.resample.expanded_level`); the p-value of the frown term from a Freedman-Lane
     permutation test (the reduced model holds the arm and every baseline; its
     residuals are shuffled within arm), the others from the OLS t-test.
 
@@ -78,12 +81,13 @@ def primary_model(data: AnalysisData, n_boot: int, n_perm: int,
     boot = bootstrap_ols(x, y, w["treated"].to_numpy(), n_boot, rng)
     t_obs, t_perm = freedman_lane_t(x, y, 1, w["treated"].to_numpy(), n_perm, rng)
     p_perm = permutation_p(t_obs, t_perm)
+    level = expanded_level(*x.shape)
     rows = []
     for j, term in enumerate(primary_terms(data, model)):
         p, test = (p_perm, "permutation (Freedman-Lane, within arm)") if j == 1 else (
             fit.pvalues[j], "OLS t-test")
-        rows.append(row("primary", term, fit.params[j], percentile_interval(boot[:, j]), p,
-                        "bootstrap percentile (stratified by arm)", test))
+        rows.append(row("primary", term, fit.params[j], percentile_interval(boot[:, j], level),
+                        p, EXPANDED_STRATIFIED, test))
     return {
         "formula": formulas(data, model)["primary"],
         "n": len(w), "r_squared": float(fit.rsquared), "n_boot": n_boot, "n_perm": n_perm,

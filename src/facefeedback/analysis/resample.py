@@ -74,6 +74,44 @@ def bootstrap_ols(x: np.ndarray, y: np.ndarray, groups: np.ndarray, n_boot: int,
     return out
 
 
+def expanded_level(n: int, p: int, level: float = 0.95) -> float:
+    """Percentile level that gives an expanded percentile interval at ``level``.
+
+    A case bootstrap spreads a regression coefficient as if its residual
+    variance were the plain mean of squared residuals and its quantiles normal,
+    so at 40 per arm percentile intervals came out about 5 % too narrow and held
+    the truth in 91-93 % of simulated studies instead of 95 %. The expanded
+    percentile interval (Hesterberg 2015, *What teachers should know about the
+    bootstrap*, The American Statistician 69(4), 371-386) widens the tails to
+    what a t interval with the residual degrees of freedom ``n - p`` would be:
+    the percentiles are taken at ``Phi(-sqrt(n / (n - p)) * t(n - p))`` and
+    its mirror instead of 2.5 % and 97.5 %. Hesterberg gives it for a mean
+    (``p = 1``); here ``p`` is the number of coefficients of the model.
+
+    Parameters
+    ----------
+    n : int
+        Participants.
+    p : int
+        Coefficients of the model (with the intercept).
+    level : float
+        Nominal coverage.
+
+    Returns
+    -------
+    float
+        The coverage level to pass to :func:`percentile_interval`, above
+        ``level`` (for example 0.9605 at n = 80, p = 5); ``level`` itself when
+        ``n <= p``.
+    """
+    from scipy import stats
+
+    if n <= p:
+        return level
+    t = stats.t.ppf((1 + level) / 2, n - p)
+    return float(1 - 2 * stats.norm.sf(np.sqrt(n / (n - p)) * t))
+
+
 def percentile_interval(draws: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     """Percentile interval of bootstrap draws (NaN draws, from singular resamples, ignored)."""
     draws = np.asarray(draws, dtype=float)
