@@ -2,6 +2,7 @@
 
     python scripts/calibrate_analysis.py [--studies 400] [--n-per-arm 40] [--jobs 2]
         [--generative change levels] [--model ancova|change-score] [--effect NAME=VALUE ...]
+        [--seed 2024] [--save DIR]
 
 For each generative model (``facefeedback simulate --model change|levels``):
 
@@ -13,9 +14,14 @@ For each generative model (``facefeedback simulate --model change|levels``):
    with the default effects, how often the mediation interval excludes 0
    (at least 80 %).
 
-Prints one table per generative model and exits non-zero when a figure is
-outside its bound. ``--model change-score`` runs the same checks on the
-change-score analysis, to show where it fails.
+The studies without an effect have seeds from ``--seed``, those with effects
+from ``--seed + 1`` (:func:`facefeedback.analysis.power.simulate_many`). Prints
+one table per generative model (mean and SD of each estimate across studies,
+bias, coverage, intervals wholly below or above the truth, estimates of the
+wrong sign) and exits non-zero when a figure is outside its bound.
+``--model change-score`` runs the same checks on the change-score analysis, to
+show where it fails. ``--save DIR`` writes every study's estimates and intervals
+to ``DIR/<generative>_<model>_<none|effects>.csv``.
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from facefeedback.analysis.power import calibration_table, simulate_many
 from facefeedback.analysis.responders import rate_with_interval
 from facefeedback.analysis.simulate import GENERATIVE_MODELS, Effects, SimulationSettings
+from facefeedback.files import write_table
 
 SIZE_BOUNDS = (0.03, 0.07)
 BIAS_BOUND_PCT = 10.0
@@ -49,6 +57,7 @@ def calibrate(generative: str, args, effects: Effects) -> bool:
                                             effects=Effects.parse(["none"])),
                          args.studies, args.seed, args.n_perm, 0, n_jobs=args.jobs,
                          model=args.model)
+    save(null, args, generative, "none")
     size = null["primary_rejects"].mean()
     ok &= SIZE_BOUNDS[0] <= size <= SIZE_BOUNDS[1]
     print(f"no effect: primary test rejects {rate(null['primary_rejects'])}  "
@@ -57,6 +66,7 @@ def calibrate(generative: str, args, effects: Effects) -> bool:
                                             effects=effects),
                          args.studies, args.seed + 1, args.n_perm, args.n_boot, n_jobs=args.jobs,
                          model=args.model)
+    save(sims, args, generative, "effects")
     print(f"effects {effects}: primary test rejects {rate(sims['primary_rejects'])}")
     power = sims["mediation_rejects"].mean()
     if effects == Effects():
@@ -64,21 +74,28 @@ def calibrate(generative: str, args, effects: Effects) -> bool:
     print(f"  mediation interval excludes 0 in {rate(sims['mediation_rejects'])}"
           + (f"  [bound >= {POWER_BOUND:.2f}]" if effects == Effects() else ""))
     table = calibration_table(sims, effects)
-    print(f"  {'estimate':<9} {'truth':>8} {'mean':>8} {'bias':>7}   {'95 % interval coverage':<36}"
-          f" {'below':>6} {'above':>6}")
+    print(f"  {'estimate':<9} {'truth':>8} {'mean':>8} {'sd':>7} {'bias':>7}   "
+          f"{'95 % interval coverage':<36} {'below':>6} {'above':>6} {'wrong sign':>10}")
     for r in table.itertuples():
         bias_ok = abs(r.bias_pct) <= BIAS_BOUND_PCT
         cover_ok = COVERAGE_BOUNDS[0] <= r.coverage <= COVERAGE_BOUNDS[1]
         ok &= bias_ok and cover_ok
         coverage = (f"{r.covered}/{r.studies} = {r.coverage:.3f} "
                     f"({r.coverage_low:.3f}-{r.coverage_high:.3f})")
-        print(f"  {r.estimate:<9} {r.truth:8.3f} {r.mean:8.3f} {r.bias_pct:+6.1f}%"
+        print(f"  {r.estimate:<9} {r.truth:8.3f} {r.mean:8.3f} {r.sd:7.3f} {r.bias_pct:+6.1f}%"
               f"{'' if bias_ok else '!'}  {coverage:<36}{'' if cover_ok else '!'}"
-              f" {r.below:6.3f} {r.above:6.3f}")
+              f" {r.below:6.3f} {r.above:6.3f} {r.wrong_sign:10.3f}")
     print(f"  [bounds: bias within +-{BIAS_BOUND_PCT:g} %, coverage "
           f"{COVERAGE_BOUNDS[0]:.2f}-{COVERAGE_BOUNDS[1]:.2f}; below/above: share of intervals "
-          "wholly below/above the truth]")
+          "wholly below/above the truth; wrong sign: share of estimates of the opposite sign]")
     return ok
+
+
+def save(sims, args, generative: str, setting: str) -> None:
+    """Every study's figures, when ``--save`` asks for them."""
+    if args.save is not None:
+        args.save.mkdir(parents=True, exist_ok=True)
+        write_table(sims, args.save / f"{generative}_{args.model}_{setting}.csv")
 
 
 def main() -> int:
@@ -95,13 +112,16 @@ def main() -> int:
                         help="analysis model (default ancova)")
     parser.add_argument("--effect", nargs="+", metavar="NAME=VALUE",
                         help="effects as in 'facefeedback simulate' (default: its defaults)")
+    parser.add_argument("--save", type=Path, metavar="DIR",
+                        help="write every study's estimates and intervals as CSV to DIR")
     args = parser.parse_args()
     effects = Effects.parse(args.effect)
     start = time.perf_counter()
     ok = True
     for generative in args.generative:
         ok &= calibrate(generative, args, effects)
-    print(f"{args.n_perm} permutations, {args.n_boot} bootstrap resamples, seed {args.seed}, "
+    print(f"{args.n_perm} permutations, {args.n_boot} bootstrap resamples, seeds {args.seed} "
+          f"(no effect) and {args.seed + 1} (effects), "
           f"{args.jobs} processes: {time.perf_counter() - start:.0f} s")
     print("calibration " + ("passed" if ok else "FAILED"))
     return 0 if ok else 1

@@ -140,10 +140,13 @@ def calibration_table(sims: pd.DataFrame, effects: Effects) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per estimate (``slope``, ``a``, ``indirect``, ``direct``):
-        ``truth``, ``mean``, ``bias_pct`` (mean minus truth, in % of the truth),
+        ``truth``, ``mean``, ``sd`` (across studies), ``bias_pct`` (mean minus
+        truth, in % of the truth),
         ``covered`` (studies whose interval holds the truth), ``studies``,
-        ``coverage`` with its Wilson 95 % interval (``coverage_low``/``_high``)
-        and the share of intervals wholly below and wholly above the truth.
+        ``coverage`` with its Wilson 95 % interval (``coverage_low``/``_high``),
+        the share of intervals wholly below and wholly above the truth, and
+        ``wrong_sign``: the share of estimates whose sign is opposite to that of
+        the truth (NaN for a truth of 0).
     """
     from .responders import rate_with_interval
 
@@ -153,10 +156,13 @@ def calibration_table(sims: pd.DataFrame, effects: Effects) -> pd.DataFrame:
         covered = int(((low <= true) & (true <= high)).sum())
         rate = rate_with_interval(covered, len(sims))
         rows.append({"estimate": name, "truth": true, "mean": sims[name].mean(),
+                     "sd": sims[name].std(ddof=1),
                      "bias_pct": 100 * (sims[name].mean() - true) / abs(true),
                      "covered": covered, "studies": len(sims), "coverage": rate["rate"],
                      "coverage_low": rate["ci"][0], "coverage_high": rate["ci"][1],
-                     "below": float((high < true).mean()), "above": float((low > true).mean())})
+                     "below": float((high < true).mean()), "above": float((low > true).mean()),
+                     "wrong_sign": (float((np.sign(sims[name]) == -np.sign(true)).mean())
+                                    if true else float("nan"))})
     return pd.DataFrame(rows)
 
 
