@@ -127,3 +127,14 @@ def _median(values: np.ndarray) -> float:
     values = values[np.isfinite(values)]
     return float(np.median(values)) if len(values) else float("nan")
 
+
+def face_size_warning(table: pd.DataFrame, min_iod_px: float) -> str | None:
+    """A one-line warning when the face is smaller than ``min_iod_px`` in most frames with a face."""
+    iod = table["iod_px"].to_numpy(float)
+    iod = iod[np.isfinite(iod)]
+    if not len(iod) or np.median(iod) >= min_iod_px:
+        return None
+    share = 100.0 * float((iod < min_iod_px).mean())
+    return (f"face too small in {share:.0f} % of the frames with a face: median inter-ocular distance "
+            f"{np.median(iod):.0f} px, below the {min_iod_px:g} px the measure is validated for "
+            "(record closer to the camera or at a higher resolution)")

@@ -51,4 +51,7 @@ def run(args: argparse.Namespace) -> int:
           f"-> {report.out}")
     print(f"session features: {report.out / 'features' / 'session_features.parquet'} "
           f"(codebook: {report.out / 'features' / 'codebook.md'})")
+    if report.compared:
+        print(f"visit comparability: {report.not_comparable} of {report.compared} later recordings were made under "
+              f"imaging conditions beyond the validated range -> {report.out / 'features' / 'comparability.csv'}")
     return 1 if report.failures else 0

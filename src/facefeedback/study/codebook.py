@@ -13,7 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from .. import schema
+from ..config import ComparabilityConfig
 from ..files import atomic_write_text, write_table
+from .comparability import comparability_columns
 from .features import WideColumn, session_features, wide_table
 from .manifest import Study
 
@@ -21,7 +23,7 @@ from .manifest import Study
 UNIT_RANGES = {
     "count": ">= 0", "s": ">= 0", "1/min": ">= 0", "0-1": "0 to 1", "%": "0 to 100", "IOD": "> 0",
     "a.u.": ">= 0", "FU": "any real; 0 = neutral reference, 1 = typical full deliberate frown, < 0 = less than neutral",
-    "deg": "-180 to 180", "0-255": "0 to 255",
+    "deg": "-180 to 180", "0-255": "0 to 255", "px": "> 0", "ln": ">= 0", "grey levels": ">= 0",
 }
 SUMMARY = "from the recording's valid frames (recordings/<recording_id>/summary.json)"
 
@@ -38,6 +40,9 @@ def _feature_entries() -> dict[str, Entry]:
     out = {}
     for name, unit, meaning in schema.RECORDING_FEATURES:
         out[name] = Entry(unit, meaning, UNIT_RANGES.get(unit, "any real"), SUMMARY)
+    for name, unit, meaning in schema.CONDITION_FEATURES:  # medians and spreads: never negative
+        out[name] = Entry(unit, f"imaging condition: {meaning}", UNIT_RANGES["0-255"] if unit == "0-255" else ">= 0",
+                          "from the recording's frames with a face (recordings/<recording_id>/summary.json)")
     frame = {name: (unit, meaning) for name, _, unit, meaning in schema.FRAME_COLUMNS}
     for signal in schema.SUMMARISED_SIGNALS:
         unit, meaning = frame[signal]
@@ -92,8 +97,9 @@ def describe(column: str, entries: dict[str, Entry], study: Study) -> Entry:
     raise KeyError(f"no codebook entry for column {column!r}")
 
 
-def codebook(study: Study, long: pd.DataFrame, wide: pd.DataFrame, wide_columns: list[WideColumn]) -> pd.DataFrame:
-    """One row per column of session_features and of wide.csv."""
+def codebook(study: Study, long: pd.DataFrame, wide: pd.DataFrame, wide_columns: list[WideColumn],
+             comparability: pd.DataFrame | None = None, bounds: ComparabilityConfig | None = None) -> pd.DataFrame:
+    """One row per column of session_features, of wide.csv and (when given) of comparability.csv."""
     entries = base_entries(study)
     rows = []
     for col in long.columns:
@@ -103,6 +109,9 @@ def codebook(study: Study, long: pd.DataFrame, wide: pd.DataFrame, wide_columns:
         at = "".join(f", {k} {v}" for k, v in (("session", wc.session), ("task", wc.task)) if v)
         e = Entry(e.unit, f"{e.meaning} [{wc.source}{at}]", e.range, e.computed)
         rows.append(_row("wide", wc.name, e, wide[wc.name]))
+    if comparability is not None:
+        for name, unit, meaning, valid_range, computed in comparability_columns(bounds or ComparabilityConfig()):
+            rows.append(_row("comparability", name, Entry(unit, meaning, valid_range, computed), comparability[name]))
     return pd.DataFrame(rows)
 
 
@@ -130,8 +139,12 @@ def codebook_markdown(book: pd.DataFrame, study: Study) -> str:
              f"Reference session: `{study.reference_session}`; sessions in order: "
              f"{', '.join(f'`{s}`' for s in study.sessions)}. Missing values are empty cells (CSV) or NaN.", ""]
     for table, title in (("session_features", "features/session_features.parquet / .csv (one row per "
-                          "participant x session x task)"), ("wide", "features/wide.csv (one row per participant)")):
+                          "participant x session x task)"), ("wide", "features/wide.csv (one row per participant)"),
+                         ("comparability", "features/comparability.csv (one row per recording after the "
+                          "reference session: its imaging conditions beside the reference visit's)")):
         part = book[book["table"] == table]
+        if not len(part):
+            continue
         lines += [f"## {title}", "", "| name | type | unit | meaning | range | how computed |",
                   "|---|---|---|---|---|---|"]
         for r in part.itertuples(index=False):
@@ -141,15 +154,20 @@ def codebook_markdown(book: pd.DataFrame, study: Study) -> str:
     return "\n".join(lines)
 
 
-def write_feature_outputs(study: Study, summaries: dict[str, dict], folder: Path) -> pd.DataFrame:
-    """Write session_features (.parquet, .csv), wide.csv, codebook.csv and codebook.md into ``folder``."""
+def write_feature_outputs(study: Study, summaries: dict[str, dict], folder: Path,
+                          comparability: pd.DataFrame | None = None,
+                          bounds: ComparabilityConfig | None = None) -> pd.DataFrame:
+    """Write session_features (.parquet, .csv), wide.csv, comparability.csv (when given), codebook.csv and
+    codebook.md into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     long = session_features(study, summaries)
     wide, wide_columns = wide_table(study, long)
-    book = codebook(study, long, wide, wide_columns)
+    book = codebook(study, long, wide, wide_columns, comparability, bounds)
     write_table(long, folder / "session_features.parquet")
     write_table(long, folder / "session_features.csv")
     write_table(wide, folder / "wide.csv")
+    if comparability is not None:
+        write_table(comparability, folder / "comparability.csv")
     write_table(book, folder / "codebook.csv")
     atomic_write_text(folder / "codebook.md", codebook_markdown(book, study))
     return long
