@@ -12,6 +12,7 @@ import pytest
 from study_helpers import write_study
 
 from facefeedback import rerender, schema
+from facefeedback.analysis.data import load_study as load_output
 from facefeedback.cli import main
 from facefeedback.config import ComparabilityConfig
 from facefeedback.study.comparability import (
@@ -111,6 +112,13 @@ def test_codebook_documents_comparability_and_the_condition_features(study_run):
         assert name in long and f"`{name}`" in md
         entry = book[(book["table"] == "session_features") & (book["name"] == name)].iloc[0]
         assert entry["meaning"].startswith("imaging condition")
+
+
+def test_the_analysis_reads_the_flagged_pairs(study_run):
+    out, table, _, _ = study_run
+    read = load_output(out).comparability
+    assert sorted(read.loc[read["flagged"], "participant_id"]) == ["P02", "P03"]
+    assert len(read) == len(table)
 
 
 # -- the comparison rules, on summaries with known values ----------------------------------------

@@ -37,6 +37,7 @@ class StudyInput:
     source: Path | None
     root: Path | None = None  # study output folder, when the input is one
     failures: pd.DataFrame | None = None
+    comparability: pd.DataFrame | None = None  # features/comparability.csv, when the study folder has one
 
 
 @dataclass
@@ -109,7 +110,12 @@ def load_study(path) -> StudyInput:
     failures = None
     if root is not None and (root / "failures.csv").exists():
         failures = pd.read_csv(root / "failures.csv", dtype=str).fillna("")
-    return StudyInput(features, sessions, reference, table_path, root, failures)
+    comparability = None
+    if root is not None and (root / "features" / "comparability.csv").exists():
+        comparability = pd.read_csv(root / "features" / "comparability.csv",
+                                    dtype={"participant_id": str, "task": str, "session": str}, keep_default_na=False,
+                                    na_values=[""])
+    return StudyInput(features, sessions, reference, table_path, root, failures, comparability)
 
 
 def _session_order(features: pd.DataFrame, root: Path | None) -> tuple[list[str], str]:

@@ -35,6 +35,7 @@ def write_report(results: dict, data, study, out_dir) -> Path:
     from . import figures
     from .page import (
         STYLE,
+        comparability_html,
         figure_html,
         methods_paragraph,
         models_table,
@@ -78,6 +79,7 @@ def write_report(results: dict, data, study, out_dir) -> Path:
                f"<p>{len(excluded)} participants left out for missing {html.escape(d['outcome'])} "
                f"or {html.escape(d['feature'])}" + (f": {html.escape(', '.join(excluded))}"
                                                      if excluded else "") + ".</p>"]
+    quality.append(comparability_html(study, data))
     mixed = results.get("mixed")
     mixed_note = (f"<p>Mixed model: {html.escape(mixed['formula'])}, "
                   f"{mixed['n_observations']} observations of {mixed['n_participants']} "
