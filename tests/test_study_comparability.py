@@ -96,6 +96,14 @@ def test_flags_and_recording_warnings_reach_study_json_and_the_run_output(study_
     assert study["run"]["visits_compared"] == 4 and study["run"]["visits_not_comparable"] == 2
 
 
+def test_extract_prints_the_recordings_warnings(study_run, tmp_path, capsys):
+    out, _, _, _ = study_run
+    assert main(["extract", str(out.parent / "third.mp4"), "--out", str(tmp_path), "--stride", "3",
+                 "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: " in err and "third.mp4: face too small in" in err
+
+
 def test_codebook_documents_comparability_and_the_condition_features(study_run):
     out, _, _, _ = study_run
     book = pd.read_csv(out / "features" / "codebook.csv")
