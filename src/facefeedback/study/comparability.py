@@ -16,8 +16,8 @@ that differs beyond the range the measure is validated for (``config.comparabili
   ``sqrt(|later^2 - reference^2|)`` (noise adds in quadrature), exceeds its bound;
 * head-movement spread (yaw, pitch) is flagged when the two differ by more than their bound.
 
-A condition that could not be measured at either visit (a failed recording, no valid
-frames) is not flagged; the recording's own warnings say why.
+A condition that could not be measured at either visit (a failed recording, no face
+found) is not flagged by the comparison; failures.csv and the recording's own warnings say why.
 """
 
 from __future__ import annotations
@@ -224,20 +224,20 @@ def comparability_columns(bounds: ComparabilityConfig) -> list[tuple[str, str, s
         if c.comparison == "ratio":
             cols.append((c.change_column, "ratio", f"{c.label}: later / reference", "> 0",
                          f"{c.feature}_followup / {c.feature}_reference"))
-            rule = f"ratio outside {1 / limit:.3g} to {limit:g}"
+            rule = f"ratio outside {1 / limit:.3g} to {limit:g} (config comparability.{c.bound})"
             if c.feature == "iod_px_median":
-                rule += f", or either face below {bounds.min_iod_px:g} px"
+                rule += f", or either face below {bounds.min_iod_px:g} px (comparability.min_iod_px)"
         elif c.comparison == "quadrature":
             cols.append((c.change_column, unit, f"{c.label}: noise the later visit has on top of the "
                                                 "reference's (negative: less noise)", "any real",
-                         "sign(later - reference) * sqrt(|later^2 - reference^2|)"))
-            rule = f"|difference| > {limit:g}"
+                         "sign(later - reference) * sqrt(abs(later^2 - reference^2))"))
+            rule = f"abs(difference) > {limit:g} (config comparability.{c.bound})"
         else:
             cols.append((c.change_column, unit, f"{c.label}: later minus reference", "any real",
                          f"{c.feature}_followup - {c.feature}_reference"))
-            rule = f"|difference| > {limit:g}"
+            rule = f"abs(difference) > {limit:g} (config comparability.{c.bound})"
         cols.append((f"{c.feature}_flag", "flag", f"{c.label} differs beyond the validated range", "true/false",
-                     f"{rule} (config comparability.{c.bound}); false when either value is missing"))
+                     f"{rule}; a missing value flags nothing"))
     cols += [
         ("flagged", "flag", "any condition flagged: the two visits were not recorded under comparable "
                             "conditions", "true/false", "any <condition>_flag"),
