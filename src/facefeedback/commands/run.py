@@ -11,9 +11,9 @@ def add_parser(sub) -> None:
         "run", help="run a study: measure every recording, calibrate, write session features",
         description="Check the study file and its tables (nothing runs if any problem is found), measure "
                     "every recording in parallel, calibrate each participant on their baseline, and write "
-                    "DIR/recordings/, DIR/calibration/, DIR/features/ (session features, wide.csv, codebook) "
-                    "and DIR/failures.csv. Run it again to finish an interrupted study: finished recordings "
-                    "are skipped. See docs/study.md.")
+                    "DIR/recordings/, DIR/calibration/, DIR/features/ (session features, wide.csv, codebook), "
+                    "DIR/dataset_description.json and DIR/failures.csv. Run it again to "
+                    "finish an interrupted study: finished recordings are skipped. See docs/study.md.")
     p.add_argument("study", metavar="STUDY.yaml", help="study file")
     p.add_argument("--out", required=True, metavar="DIR", help="study output folder")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: the number of cores)")
@@ -23,6 +23,9 @@ def add_parser(sub) -> None:
                    help="Dask scheduler address (tcp://host:8786); default: a LocalCluster on this machine")
     p.add_argument("--config", metavar="FILE", help="measurement settings (YAML); overrides the study file's")
     p.add_argument("--stride", type=int, metavar="N", help="process every N-th frame")
+    p.add_argument("--format", choices=["parquet", "csv", "bids"],
+                   help="per-frame table format (default parquet); bids: ..._desc-frown_timeseries.tsv.gz under "
+                        "DIR/sub-<label>/ses-<label>/beh/")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--scheduler needs --executor dask")
     study = load_study(args.study)
     config = load_config(args.config or study.config_path)
-    config = config.updated(**{"input.stride": args.stride, "progress": False})
+    config = config.updated(**{"input.stride": args.stride, "progress": False, "output_format": args.format})
     report = run_study(study, config, args.out, executor=args.executor, workers=args.workers,
                        scheduler=args.scheduler, progress=not args.no_progress)
     for w in report.warnings:

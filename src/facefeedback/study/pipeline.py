@@ -9,9 +9,11 @@ The order of work, which is what makes a rerun cheap:
    reference is fitted (the study file's calibration rule) and saved to
    ``DIR/calibration/<participant_id>.json``;
 3. each of that participant's recordings is then calibrated against it and
-   written to ``DIR/recordings/<recording_id>/``, unless an identical output is
-   already there;
-4. the session features, wide table and codebook are built from the summaries.
+   written to ``DIR/recordings/<recording_id>/`` (with ``--format bids`` the
+   per-frame table goes to ``DIR/sub-<label>/ses-<label>/beh/``), unless an
+   identical output is already there;
+4. the session features, wide table and codebook are built from the summaries,
+   then ``study.json`` and ``dataset_description.json``.
 
 A recording that fails goes to ``DIR/failures.csv`` and the batch goes on.
 """
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import bids
 from ..config import Config, config_hash, dump_config
 from ..errors import ConfigError, FaceFeedbackError, InputError
 from ..files import atomic_write_text, write_table
@@ -111,6 +114,7 @@ class _Participants:
         self.done: dict[str, Measured] = {}
         self.calibration: dict[str, Calibration] = {}
         self.written: set[str] = set()
+        self.bids_names = bids.study_timeseries_names(study.recordings)
 
     def add(self, m: Measured) -> None:
         self.done[m.recording_id] = m
@@ -162,7 +166,8 @@ class _Participants:
         self.written.add(rid)
         row = self.rows[rid]
         folder = self.out / "recordings" / rid
-        wanted = json.loads(json.dumps(stamp(m.sha256, m.key, self.config, cal.to_json())))
+        bids_name = self.bids_names.get(rid)
+        wanted = json.loads(json.dumps(stamp(m.sha256, m.key, self.config, cal.to_json(), bids_name)))
         if is_current(folder, wanted):
             self.report.kept += 1
             return
@@ -172,7 +177,8 @@ class _Participants:
         result.provenance["study_stamp"] = wanted
         result.provenance["study"] = {"participant_id": row.participant_id, "session": row.session,
                                       "task": row.task, "study_file": str(self.study.path), "table_row": row.row}
-        write_recording(result, self.out / "recordings", self.config.output_format)
+        result.bids_name = bids_name
+        write_recording(result, self.out / "recordings", self.config.output_format, root=self.out)
         self.report.written += 1
 
 
@@ -195,6 +201,7 @@ def run_study(study: Study, config: Config, out: str | Path, executor: Executor 
     """
     started = time.perf_counter()
     out = Path(out)
+    bids.read_description(out)  # refuses a folder that describes another dataset, before any work
     config = study.calibration_config(config)
     report = RunReport(out, recordings=len(study.recordings), warnings=list(study.warnings))
     if executor == "local" or not scheduler:
@@ -224,7 +231,8 @@ def _run(study: Study, config: Config, out: Path, report: RunReport, executor: E
 
     from .codebook import write_feature_outputs
 
-    remove_stale_temporaries(out, out / "recordings", out / "calibration", out / "features", out / "cache" / "raw")
+    remove_stale_temporaries(out, out / "recordings", out / "calibration", out / "features", out / "cache" / "raw",
+                             *out.glob(f"sub-*/ses-*/{bids.DATATYPE}"))
     cache = RawCache(out / "cache" / "raw")
     state = _Participants(study, config, cache, out, report)
     tasks = [MeasureTask(rid, path, config, str(cache.root)) for rid, path in _work_order(study)]
@@ -246,6 +254,8 @@ def _run(study: Study, config: Config, out: Path, report: RunReport, executor: E
     write_feature_outputs(study, summaries, out / "features")
     report.elapsed_s = time.perf_counter() - started
     _write_study_json(study, config, out, report, executor, workers)
+    bids.write_description(out, study.spec.name or study.path.stem, config_hash(config),
+                           [s.to_bids() for s in study.spec.source_datasets])
     return report
 
 
