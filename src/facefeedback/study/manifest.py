@@ -145,6 +145,16 @@ class Study:
     def reference_session(self) -> str:
         return self.spec.reference_session
 
+    @property
+    def levels(self) -> dict[str, list[str]]:
+        """The values of ``arm``, ``session`` and ``task`` in the study's order.
+
+        Arms and tasks in the order they are first listed (participants and recordings tables),
+        sessions in the session order. The numeric codes of the .sav and .dta exports follow it.
+        """
+        return {"arm": list(dict.fromkeys(self.participants["arm"])), "session": list(self.sessions),
+                "task": list(dict.fromkeys(self.recordings["task"]))}
+
     def calibration_config(self, config: Config) -> Config:
         """``config`` with the study's calibration rule applied."""
         return config.updated(**self.spec.calibration.config_updates())
@@ -162,7 +172,7 @@ class Study:
         """What study.json records about the design."""
         return {"study_file": str(self.path), "name": self.spec.name,
                 "study": self.spec.model_dump(mode="json"),
-                "sessions": self.sessions, "reference_session": self.reference_session,
+                "sessions": self.sessions, "reference_session": self.reference_session, "levels": self.levels,
                 "scales": {k: {"min": v[0], "max": v[1], "cutoff": v[2], "meaning": v[3]}
                            for k, v in self.scales.items()},
                 "covariates": self.covariates, "n_participants": len(self.participants),

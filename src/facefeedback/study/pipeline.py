@@ -12,8 +12,9 @@ The order of work, which is what makes a rerun cheap:
    written to ``DIR/recordings/<recording_id>/`` (with ``--format bids`` the
    per-frame table goes to ``DIR/sub-<label>/ses-<label>/beh/``), unless an
    identical output is already there;
-4. the session features, wide table and codebook are built from the summaries,
-   then ``study.json`` and ``dataset_description.json``.
+4. the session features, wide table, codebook and their sidecars are built from
+   the summaries, then ``study.json`` and ``dataset_description.json``, then the
+   requested .sav / .dta exports.
 
 A recording that fails goes to ``DIR/failures.csv`` and the batch goes on.
 """
@@ -183,7 +184,8 @@ class _Participants:
 
 
 def run_study(study: Study, config: Config, out: str | Path, executor: Executor = "local",
-              workers: int | None = None, scheduler: str | None = None, progress: bool = False) -> RunReport:
+              workers: int | None = None, scheduler: str | None = None, progress: bool = False,
+              export: tuple[str, ...] = ()) -> RunReport:
     """Measure, calibrate and summarise every recording of a checked study into ``out``.
 
     Parameters
@@ -198,6 +200,9 @@ def run_study(study: Study, config: Config, out: str | Path, executor: Executor 
         See :func:`facefeedback.study.runner.run_tasks`.
     progress : bool
         One progress bar for the batch.
+    export : tuple of {"spss", "stata"}
+        Also write the feature tables as .sav / .dta (:mod:`facefeedback.study.statfiles`). The
+        .sav / .dta files an earlier run wrote are rewritten in any case, so they stay current.
     """
     started = time.perf_counter()
     out = Path(out)
@@ -209,7 +214,7 @@ def run_study(study: Study, config: Config, out: str | Path, executor: Executor 
     for sub in ("recordings", "calibration", "features", "cache"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
-        return _run(study, config, out, report, executor, workers, scheduler, progress, started)
+        return _run(study, config, out, report, executor, workers, scheduler, progress, started, export)
 
 
 @contextlib.contextmanager
@@ -226,10 +231,11 @@ def _exclusive(out: Path):
 
 
 def _run(study: Study, config: Config, out: Path, report: RunReport, executor: Executor, workers: int | None,
-         scheduler: str | None, progress: bool, started: float) -> RunReport:
+         scheduler: str | None, progress: bool, started: float, export: tuple[str, ...]) -> RunReport:
     from tqdm import tqdm
 
     from .codebook import write_feature_outputs
+    from .statfiles import FORMATS, export_statfiles
 
     remove_stale_temporaries(out, out / "recordings", out / "calibration", out / "features", out / "cache" / "raw",
                              *out.glob(f"sub-*/ses-*/{bids.DATATYPE}"))
@@ -256,6 +262,10 @@ def _run(study: Study, config: Config, out: Path, report: RunReport, executor: E
     _write_study_json(study, config, out, report, executor, workers)
     bids.write_description(out, study.spec.name or study.path.stem, config_hash(config),
                            [s.to_bids() for s in study.spec.source_datasets])
+    # Exports written by an earlier run are rewritten too, so none is left older than the tables.
+    earlier = tuple(k for k, f in FORMATS.items() if (out / "features" / f"session_features{f.suffix}").is_file())
+    if export or earlier:
+        export_statfiles(out, tuple(dict.fromkeys(export + earlier)))
     return report
 
 
