@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -29,31 +30,55 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], object]) -> None:
+    """Call ``write(temporary path)``, then rename the temporary file to ``path``.
+
+    The temporary file keeps ``path``'s suffix, so writers that go by suffix choose the same format.
+    """
     path = Path(path)
     tmp = temporary_name(path)
     try:
-        tmp.write_text(text)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename."""
+    write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+#: Missing values in tab-separated tables, as BIDS writes them.
+TSV_MISSING = "n/a"
 
 
 def write_table(table: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write a table as Parquet or CSV (by suffix), through a temporary file and a rename."""
+    """Write a table as Parquet, CSV or TSV (``.tsv``, ``.tsv.gz``; by suffix), through a temporary file.
+
+    TSV follows BIDS: tab-separated, a header row, ``n/a`` for a missing value; ``.tsv.gz`` is
+    gzip-compressed with no time stamp inside, so the same table gives the same bytes.
+    """
     path = Path(path)
-    tmp = temporary_name(path)
-    try:
-        if path.suffix == ".csv":
-            table.to_csv(tmp, index=False)
-        else:
-            table.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    if path.suffix == ".csv":
+        write_atomically(path, lambda tmp: table.to_csv(tmp, index=False))
+    elif path.name.endswith((".tsv", ".tsv.gz")):
+        gzip = {"method": "gzip", "mtime": 0} if path.suffix == ".gz" else None
+        write_atomically(path, lambda tmp: table.to_csv(tmp, sep="\t", index=False, na_rep=TSV_MISSING,
+                                                        compression=gzip))
+    else:
+        write_atomically(path, lambda tmp: table.to_parquet(tmp, index=False))
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a table :func:`write_table` wrote (Parquet, CSV or TSV, by suffix)."""
+    path = Path(path)
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    if path.name.endswith((".tsv", ".tsv.gz")):
+        return pd.read_csv(path, sep="\t", na_values=[TSV_MISSING], keep_default_na=False)
+    return pd.read_parquet(path)
 
 
 def replace_dir(tmp: Path, final: Path) -> None:

@@ -10,9 +10,11 @@ until the study is clean. See ``docs/study.md`` for the format.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
@@ -33,6 +35,8 @@ from .tables import (
 )
 
 STUDY_VERSION = 1
+URL_SCHEMES = ("http", "https", "ftp", "s3", "gs", "file")
+DOI_PATTERN = re.compile(r"^(?:doi:)?(10\.\d{4,9}/\S+)$", re.IGNORECASE)
 #: Columns of session_features that a participant covariate must not shadow.
 RESERVED_COLUMNS = frozenset({*schema.SESSION_ID_COLUMNS, "recording_id", "is_reference",
                               *schema.summary_feature_names()})
@@ -78,6 +82,33 @@ class CalibrationRule(StrictModel):
                 "calibration.segment_end_s": seg[1] if seg else None}
 
 
+class SourceDataset(StrictModel):
+    """A dataset the recordings come from (BIDS ``SourceDatasets``): its URL and/or DOI, and version."""
+
+    url: str | None = Field(None, description="where the dataset is (http, https, ftp, s3, gs or file URL)")
+    doi: str | None = Field(None, description="its DOI: doi:10.xxxx/... (a bare 10.xxxx/... is accepted)")
+    version: str | None = Field(None, description="the dataset's version")
+
+    @model_validator(mode="after")
+    def _check(self) -> SourceDataset:
+        if self.url is None and self.doi is None:
+            raise ValueError("give the source dataset's url or doi (or both)")
+        if self.url is not None:
+            parts = urlsplit(self.url)
+            if parts.scheme not in URL_SCHEMES or not (parts.netloc or (parts.scheme == "file" and parts.path)):
+                raise ValueError(f"url {self.url!r} is not a URL ({', '.join(URL_SCHEMES)}://...)")
+        if self.doi is not None and not DOI_PATTERN.match(self.doi):
+            raise ValueError(f"doi {self.doi!r} is not a DOI (doi:10.<registrant>/<suffix>)")
+        if self.version is not None and not self.version.strip():
+            raise ValueError("version is empty")
+        return self
+
+    def to_bids(self) -> dict[str, str]:
+        """The record as BIDS writes it (``URL``, ``DOI`` as a ``doi:`` URI, ``Version``)."""
+        doi = None if self.doi is None else "doi:" + DOI_PATTERN.match(self.doi).group(1)
+        return {k: v for k, v in (("URL", self.url), ("DOI", doi), ("Version", self.version)) if v is not None}
+
+
 class StudyFile(StrictModel):
     """The study file. Paths are relative to the study file's folder."""
 
@@ -91,6 +122,8 @@ class StudyFile(StrictModel):
     calibration: CalibrationRule = CalibrationRule()
     scales: dict[str, ScaleSpec] = Field(default_factory=dict)
     config: str | None = Field(None, description="measurement settings (YAML), as for 'extract --config'")
+    source_datasets: list[SourceDataset] = Field(
+        default_factory=list, description="datasets the recordings come from (BIDS SourceDatasets)")
 
 
 @dataclass
@@ -112,6 +145,16 @@ class Study:
     def reference_session(self) -> str:
         return self.spec.reference_session
 
+    @property
+    def levels(self) -> dict[str, list[str]]:
+        """The values of ``arm``, ``session`` and ``task`` in the study's order.
+
+        Arms and tasks in the order they are first listed (participants and recordings tables),
+        sessions in the session order. The numeric codes of the .sav and .dta exports follow it.
+        """
+        return {"arm": list(dict.fromkeys(self.participants["arm"])), "session": list(self.sessions),
+                "task": list(dict.fromkeys(self.recordings["task"]))}
+
     def calibration_config(self, config: Config) -> Config:
         """``config`` with the study's calibration rule applied."""
         return config.updated(**self.spec.calibration.config_updates())
@@ -129,7 +172,7 @@ class Study:
         """What study.json records about the design."""
         return {"study_file": str(self.path), "name": self.spec.name,
                 "study": self.spec.model_dump(mode="json"),
-                "sessions": self.sessions, "reference_session": self.reference_session,
+                "sessions": self.sessions, "reference_session": self.reference_session, "levels": self.levels,
                 "scales": {k: {"min": v[0], "max": v[1], "cutoff": v[2], "meaning": v[3]}
                            for k, v in self.scales.items()},
                 "covariates": self.covariates, "n_participants": len(self.participants),
