@@ -8,6 +8,8 @@ outputs is staged the same way and swapped in by :func:`replace_dir`.
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -39,6 +41,30 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def json_safe(value):
+    """``value`` as standard JSON can hold it: NaN and infinities become None (``null``),
+    NumPy scalars and arrays plain numbers and lists, tuples lists."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # NumPy scalars, arrays
+        return json_safe(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return value
+
+
+def json_text(value) -> str:
+    """Standard JSON (``null`` for missing, never ``NaN``) of ``value``, indented."""
+    return json.dumps(json_safe(value), indent=2, allow_nan=False) + "\n"
+
+
+def write_json(path: str | os.PathLike, value) -> None:
+    """Write ``value`` as standard JSON (:func:`json_text`) through a temporary file and a rename."""
+    atomic_write_text(path, json_text(value))
 
 
 def write_table(table: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -38,7 +38,7 @@ import numpy as np
 
 from .config import CalibrationConfig, FrownConfig, NeutralReference
 from .errors import InputError
-from .files import atomic_write_text
+from .files import write_json
 from .geometry import (
     BROW_MEDIAL_LEFT,
     BROW_MEDIAL_RIGHT,
@@ -397,7 +397,7 @@ class Calibration:
                              f"{str(exc).splitlines()[0]})") from None
 
     def save(self, path: str | Path) -> None:
-        atomic_write_text(path, json.dumps(self.to_json(), indent=2))
+        write_json(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | Path) -> Calibration:
