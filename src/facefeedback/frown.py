@@ -430,7 +430,11 @@ def calibrate(frames, params: FrownConfig, rule: CalibrationConfig, source: str 
         t = frames["timestamp_s"].to_numpy()
         lo = rule.segment_start_s or 0.0
         hi = rule.segment_end_s if rule.segment_end_s is not None else np.inf
-        pick = valid & (t >= lo) & (t < hi)
+        inside = (t >= lo) & (t < hi)
+        if len(t) and not inside.any():
+            raise InputError(f"{source or 'recording'}: the calibration segment {lo:g}-{hi:g} s holds no "
+                             f"frame: the recording runs from {t.min():.2f} to {t.max():.2f} s")
+        pick = valid & inside
         method = "segment"
     else:
         comps = {k: frames[k].to_numpy(np.float64) for k in COMPONENTS}
