@@ -46,6 +46,12 @@ def test_results_hold_every_model(analysed, study_dir):
     assert models["estimate"].notna().all()
 
 
+def test_results_are_standard_json(analysed, study_dir):
+    from json_helpers import strict_json
+
+    assert strict_json(study_dir / "analysis" / "results.json") == analysed
+
+
 def test_primary_estimates_are_statsmodels_ols(analysed, study_dir):
     wide = pd.read_csv(study_dir / "analysis" / "tables" / "participants.csv")
     x = sm.add_constant(wide[["frown_change", "treated", "baseline"]])
@@ -195,3 +201,74 @@ def test_tiny_study_says_its_mediation_resamples_were_rank_deficient():
     big, _ = simulate_study(SimulationSettings(n_per_arm=30), 5, with_frames=False)
     study = StudyInput(big, ["baseline", "week3", "week6"], "baseline", source=None)
     assert mediation_model(prepare(study, "HAMD17"), 300, np.random.default_rng(0))["notes"] == []
+
+
+# -- every number defined, every exclusion said ---------------------------------------------
+
+def _modified(study_dir, tmp_path, name, change):
+    """The study's session features with ``change`` applied, as a CSV file."""
+    table = _features(study_dir)
+    path = tmp_path / name
+    change(table).to_csv(path, index=False)
+    return path
+
+
+def _no_mood_change(table):
+    table["HAMD17"] = table.groupby("participant_id")["HAMD17"].transform("first")
+    table["HAMD17_change"] = 0.0
+    table["HAMD17_pct_change"] = 0.0
+    return table
+
+
+def test_no_change_in_mood_is_an_error_not_a_p_value(study_dir, tmp_path, capsys):
+    path = _modified(study_dir, tmp_path, "flat.csv", _no_mood_change)
+    out = tmp_path / "out"
+    err = _run_bad(path, capsys, "--outcome", "HAMD17", "--out", str(out))
+    assert "HAMD17_change does not vary" in err and "0 for all 24 participants" in err
+    assert not out.exists()  # nothing half-made is left
+
+
+def test_frown_change_that_does_not_vary_is_named(study_dir, tmp_path, capsys):
+    def same_change(table):
+        table["frown_intensity_mean_change"] = np.where(table["is_reference"], 0.0, 0.05)
+        return table
+
+    path = _modified(study_dir, tmp_path, "flat_frown.csv", same_change)
+    err = _run_bad(path, capsys, "--outcome", "HAMD17", "--out", str(tmp_path / "out"))
+    assert "frown_intensity_mean_change does not vary" in err
+
+
+def test_frown_change_fixed_by_arm_is_named_as_collinear(study_dir, tmp_path, capsys):
+    def by_arm(table):
+        later = ~table["is_reference"]
+        table["frown_intensity_mean_change"] = np.where(later & (table["arm"] == "botox"), -0.2, 0.0)
+        return table
+
+    path = _modified(study_dir, tmp_path, "by_arm.csv", by_arm)
+    err = _run_bad(path, capsys, "--outcome", "HAMD17", "--out", str(tmp_path / "out"))
+    assert "frown_intensity_mean_change and arm[botox] are collinear" in err
+
+
+def test_permutation_p_refuses_a_statistic_that_is_not_a_number():
+    from facefeedback.errors import NotEstimable
+
+    with pytest.raises(NotEstimable):
+        resample.permutation_p(float("nan"), np.zeros(99))
+    # permuted statistics that are not numbers are not counted as less extreme
+    p = resample.permutation_p(2.0, np.r_[np.full(9, np.nan), np.full(10, 3.0)])
+    assert p == pytest.approx(11 / 11)
+
+
+def test_mixed_model_that_cannot_be_fitted_is_marked_with_its_reason(study_dir, tmp_path):
+    """No placebo participant came to week 3: the session-by-arm term is not estimable."""
+    def no_placebo_week3(table):
+        return table[~((table["session"] == "week3") & (table["arm"] == "placebo"))]
+
+    path = _modified(study_dir, tmp_path, "week3.csv", no_placebo_week3)
+    out = tmp_path / "out"
+    assert main(["analyze", str(path), "--outcome", "HAMD17", "--out", str(out), *FAST[:-1]]) == 0
+    results = json.loads((out / "results.json").read_text())
+    mixed = results["mixed"]
+    assert "session[T.week3]" in mixed["not_estimable"] and mixed["rows"] == []
+    assert results["primary"]["rows"]  # the other models stand
+    assert "Mixed model not estimable" in (out / "report.html").read_text()

@@ -38,6 +38,7 @@ def write_report(results: dict, data, study, out_dir) -> Path:
         figure_html,
         methods_paragraph,
         models_table,
+        not_estimable_notes,
         quality_tables,
         table_html,
     )
@@ -79,11 +80,12 @@ def write_report(results: dict, data, study, out_dir) -> Path:
                f"or {html.escape(d['feature'])}" + (f": {html.escape(', '.join(excluded))}"
                                                      if excluded else "") + ".</p>"]
     mixed = results.get("mixed")
-    mixed_note = (f"<p>Mixed model: {html.escape(mixed['formula'])}, "
+    mixed_note = ("" if not mixed or "not_estimable" in mixed else
+                  f"<p>Mixed model: {html.escape(mixed['formula'])}, "
                   f"{mixed['n_observations']} observations of {mixed['n_participants']} "
-                  f"participants; converged: {mixed['converged']}.</p>" if mixed else "")
-    notes = (results["mediation"].get("notes", []) + results.get("responders", {}).get("notes", [])
-             + (mixed or {}).get("warnings", []))
+                  f"participants; converged: {mixed['converged']}.</p>")
+    notes = (not_estimable_notes(results) + results["mediation"].get("notes", [])
+             + results.get("responders", {}).get("notes", []) + (mixed or {}).get("warnings", []))
     prov = results["provenance"]
     body = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

@@ -122,6 +122,13 @@ def methods_paragraph(results: dict) -> str:
     return text
 
 
+def not_estimable_notes(results: dict) -> list[str]:
+    """One line for each model that could not be estimated, with the reason."""
+    names = {"mixed": "Mixed model", "responders": "Responder model", "predictive": "Predictive model"}
+    return [f"{names.get(k, k)} not estimable: {v['not_estimable']}" for k, v in results.items()
+            if isinstance(v, dict) and "not_estimable" in v]
+
+
 def quality_tables(study, data) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """Valid-frame fraction per arm and session, and the recordings that failed."""
     valid = None
