@@ -182,7 +182,8 @@ def test_missing_participants_are_left_out_and_listed(study_dir):
               "HAMD17_change"] = np.nan
     study = StudyInput(table, ["baseline", "week3", "week6"], "baseline", source=None)
     data = prepare(study, "HAMD17")
-    assert data.excluded == ["sub-01"] and len(data.wide) == 23
+    assert [e["participant_id"] for e in data.excluded] == ["sub-01"] and len(data.wide) == 23
+    assert data.excluded[0]["reason"] == "no HAMD17_change at week6"
 
 
 def test_without_frames_simulation_has_only_the_primary_feature():
@@ -272,3 +273,90 @@ def test_mixed_model_that_cannot_be_fitted_is_marked_with_its_reason(study_dir, 
     assert "session[T.week3]" in mixed["not_estimable"] and mixed["rows"] == []
     assert results["primary"]["rows"]  # the other models stand
     assert "Mixed model not estimable" in (out / "report.html").read_text()
+
+
+def _reasons(data):
+    return {e["participant_id"]: e["reason"] for e in data.excluded}
+
+
+def test_every_participant_left_out_is_listed_with_the_reason(study_dir):
+    table = _features(study_dir)
+    at = table["session"] == "week6"
+    table = table[~((table["participant_id"] == "sub-01") & at)].copy()  # no follow-up recording
+    at = table["session"] == "week6"
+    two = (table["participant_id"] == "sub-02") & at
+    table.loc[two, ["HAMD17", "HAMD17_change", "HAMD17_pct_change"]] = np.nan  # no score
+    three = (table["participant_id"] == "sub-03") & at  # a recording without a valid frame
+    cols = [c for c in table.columns if c.startswith("frown_intensity")]
+    table.loc[three, cols] = np.nan
+    table.loc[three, "valid_fraction"] = 0.0
+    four = (table["participant_id"] == "sub-04") & at  # a recording that failed
+    table.loc[four, cols + ["valid_fraction", "n_frames"]] = np.nan
+    failures = pd.DataFrame({"recording_id": ["sub-04_week6_rest"], "path": ["x.mp4"],
+                             "error": ["x.mp4: no frame could be decoded"]})
+    study = StudyInput(table, ["baseline", "week3", "week6"], "baseline", source=None,
+                       failures=failures)
+    data = prepare(study, "HAMD17")
+    reasons = _reasons(data)
+    assert sorted(reasons) == ["sub-01", "sub-02", "sub-03", "sub-04"] and len(data.wide) == 20
+    assert reasons["sub-01"] == "no rest recording at week6"
+    assert reasons["sub-02"] == "no HAMD17 score at week6"
+    assert reasons["sub-03"].startswith("too few valid frames in sub-03_week6_rest (0 of ")
+    assert reasons["sub-04"] == "sub-04_week6_rest failed: x.mp4: no frame could be decoded"
+    arms = table.drop_duplicates("participant_id").set_index("participant_id")["arm"]
+    assert all(e["arm"] == arms[e["participant_id"]] for e in data.excluded)
+
+
+def test_participants_of_an_arm_not_compared_are_listed(study_dir):
+    table = _features(study_dir)
+    third = table["participant_id"].isin(["sub-01", "sub-02"])
+    table.loc[third, "arm"] = "sham"
+    study = StudyInput(table, ["baseline", "week3", "week6"], "baseline", source=None)
+    data = prepare(study, "HAMD17", control_arm="placebo")
+    assert _reasons(data) == {p: "arm sham is not compared (botox vs placebo)"
+                              for p in ("sub-01", "sub-02")}
+
+
+def test_excluded_participants_reach_results_tables_report_and_output(study_dir, tmp_path, capsys):
+    def drop_followup(table):
+        return table[~((table["participant_id"] == "sub-05") & (table["session"] == "week6"))]
+
+    path = _modified(study_dir, tmp_path, "dropped.csv", drop_followup)
+    out = tmp_path / "out"
+    assert main(["analyze", str(path), "--outcome", "HAMD17", "--out", str(out), *FAST[:-1]]) == 0
+    printed = capsys.readouterr().out
+    assert "1 participant left out" in printed and "sub-05: no rest recording at week6" in printed
+    results = json.loads((out / "results.json").read_text())
+    record = {"participant_id": "sub-05", "arm": results["data"]["excluded_participants"][0]["arm"],
+              "reason": "no rest recording at week6"}
+    assert results["data"]["excluded_participants"] == [record]
+    table = pd.read_csv(out / "tables" / "excluded_participants.csv")
+    assert table.to_dict("records") == [record]
+    page = (out / "report.html").read_text()
+    assert "1 participant left out" in page and "no rest recording at week6" in page
+
+
+def test_task_all_needs_every_task_for_a_participant_and_session(study_dir):
+    table = _features(study_dir)
+    film = table.assign(task="sad_film", recording_id=table["recording_id"] + "_film")
+    film["frown_intensity_mean_change"] = film["frown_intensity_mean_change"] + 0.1
+    both = pd.concat([table, film], ignore_index=True)
+    lacking = (both["participant_id"] == "sub-06") & (both["session"] == "week6") & (
+        both["task"] == "sad_film")
+    both = both[~lacking]
+    study = StudyInput(both, ["baseline", "week3", "week6"], "baseline", source=None)
+    data = prepare(study, "HAMD17", task="all")
+    assert _reasons(data) == {"sub-06": "no sad_film recording at week6 (--task all needs every task)"}
+    rest = table[table["session"] == "week6"].set_index("participant_id")["frown_intensity_mean_change"]
+    got = data.wide.set_index("participant_id")["frown_change"]
+    np.testing.assert_allclose(got, rest.reindex(got.index) + 0.05)  # the mean of the two tasks
+
+
+def test_participants_of_the_study_with_no_recording_are_listed(study_dir):
+    table = _features(study_dir)
+    held = table.drop_duplicates("participant_id")[["participant_id", "arm"]]
+    participants = pd.concat([held, pd.DataFrame({"participant_id": ["sub-99"], "arm": ["placebo"]})])
+    study = StudyInput(table, ["baseline", "week3", "week6"], "baseline", source=None,
+                       participants=participants)
+    assert prepare(study, "HAMD17").excluded == [
+        {"participant_id": "sub-99", "arm": "placebo", "reason": "no recordings"}]

@@ -8,10 +8,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..errors import AnalysisError, NotEstimable
 from ..files import file_sha256, write_json, write_table
-from .data import AnalysisData, load_study, prepare
+from .data import EXCLUSION_FIELDS, AnalysisData, load_study, prepare
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +149,8 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
 
 
 def write_tables(results: dict, data: AnalysisData, out: Path) -> None:
-    """``models.csv`` (every model, one line per estimate) and ``participants.csv``."""
+    """``models.csv`` (every model, one line per estimate), ``participants.csv`` (the table the
+    models were fitted on) and ``excluded_participants.csv`` (who was left out, and why)."""
     from .models import rows_frame
 
     tables = out / "tables"
@@ -158,3 +160,5 @@ def write_tables(results: dict, data: AnalysisData, out: Path) -> None:
     for model, part in frame.groupby("model", sort=False):
         write_table(part, tables / f"{model}.csv")
     write_table(data.wide, tables / "participants.csv")
+    write_table(pd.DataFrame(data.excluded, columns=list(EXCLUSION_FIELDS)),
+                tables / "excluded_participants.csv")
