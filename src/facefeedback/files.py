@@ -12,6 +12,7 @@ import json
 import math
 import os
 import shutil
+import unicodedata
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +25,33 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def find_path(path: str | os.PathLike) -> Path:
+    """``path`` as it is written on disk, whatever the Unicode normal form it was written in.
+
+    A name typed or stored in one form ("ö" composed, NFC, as most systems write it, or
+    decomposed, NFD, as macOS can) and saved on disk in the other looks the same but does not
+    match byte for byte. Each part that does not exist as written is looked up among its
+    folder's entries by its NFC form. Returns ``path`` unchanged when nothing matches.
+    """
+    path = Path(path)
+    if path.exists():
+        return path
+    found = Path(path.anchor)
+    for part in path.parts[1:] if path.anchor else path.parts:
+        candidate = found / part
+        if not candidate.exists() and part not in (".", "..") and found.is_dir():
+            wanted = unicodedata.normalize("NFC", part)
+            try:
+                matches = [e for e in os.listdir(found) if unicodedata.normalize("NFC", e) == wanted]
+            except OSError:
+                return path
+            if len(matches) != 1:
+                return path
+            candidate = found / matches[0]
+        found = candidate
+    return found
 
 
 def temporary_name(path: Path) -> Path:
