@@ -256,8 +256,10 @@ def test_permutation_p_refuses_a_statistic_that_is_not_a_number():
     with pytest.raises(NotEstimable):
         resample.permutation_p(float("nan"), np.zeros(99))
     # permuted statistics that are not numbers are not counted as less extreme
-    p = resample.permutation_p(2.0, np.r_[np.full(9, np.nan), np.full(10, 3.0)])
-    assert p == pytest.approx(11 / 11)
+    p = resample.permutation_p(2.0, np.r_[np.full(9, np.nan), np.full(10, 3.0), np.full(10, 1.0)])
+    assert p == pytest.approx(11 / 21)
+    with pytest.raises(NotEstimable):
+        resample.permutation_p(2.0, np.full(9, np.nan))
 
 
 def test_mixed_model_that_cannot_be_fitted_is_marked_with_its_reason(study_dir, tmp_path):
@@ -360,3 +362,19 @@ def test_participants_of_the_study_with_no_recording_are_listed(study_dir):
                        participants=participants)
     assert prepare(study, "HAMD17").excluded == [
         {"participant_id": "sub-99", "arm": "placebo", "reason": "no recordings"}]
+
+
+def test_odds_ratios_of_a_logistic_fit_that_does_not_converge_are_not_given():
+    """Both remitters are in the treated arm: the arm's odds ratio has no finite estimate."""
+    from facefeedback.analysis.responders import logistic_fit
+
+    frown = np.array([-0.275, -0.29, -0.325, -0.227, -0.412, -0.273, 0.136, 0.095, -0.104, -0.163,
+                      -0.019, 0.284, 0.129, 0.043])
+    treated = np.repeat([1, 0], [6, 8])
+    remitted = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    x = np.column_stack([(frown - frown.mean()) / frown.std(ddof=1), treated])
+    fit = logistic_fit(x, remitted, ["frown (per SD)", "arm[botox]"])
+    assert list(fit) == ["error"] and "not estimable" in fit["error"]
+    responded = np.array([1, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 0, 1])  # no separation: estimable
+    fit = logistic_fit(x, responded, ["frown (per SD)", "arm[botox]"])
+    assert all(np.isfinite([r["odds_ratio"], *r["ci"], r["p"]]).all() for r in fit.values())

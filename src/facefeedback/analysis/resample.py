@@ -133,4 +133,6 @@ def permutation_p(observed: float, permuted: np.ndarray) -> float:
         raise NotEstimable(f"the observed test statistic is {observed}; no p-value is defined")
     permuted = np.asarray(permuted, dtype=float)
     permuted = permuted[np.isfinite(permuted)]
+    if permuted.size == 0:
+        raise NotEstimable("no permuted test statistic is a number; no p-value is defined")
     return float((1 + np.sum(np.abs(permuted) >= abs(observed) - 1e-12)) / (1 + permuted.size))
