@@ -352,6 +352,14 @@ def test_task_all_needs_every_task_for_a_participant_and_session(study_dir):
     rest = table[table["session"] == "week6"].set_index("participant_id")["frown_intensity_mean_change"]
     got = data.wide.set_index("participant_id")["frown_change"]
     np.testing.assert_allclose(got, rest.reindex(got.index) + 0.05)  # the mean of the two tasks
+    # A task recorded at the baseline only has no change: it is not averaged, nobody is left out.
+    baseline = table["session"] == "baseline"
+    frown = table[baseline].assign(task="max_frown", recording_id=table["recording_id"] + "_max")
+    study = StudyInput(pd.concat([both, frown], ignore_index=True), ["baseline", "week3", "week6"],
+                       "baseline", source=None)
+    again = prepare(study, "HAMD17", task="all")
+    assert _reasons(again) == _reasons(data)
+    pd.testing.assert_frame_equal(again.wide, data.wide)
 
 
 def test_participants_of_the_study_with_no_recording_are_listed(study_dir):

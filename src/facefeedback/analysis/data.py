@@ -185,7 +185,9 @@ def choose_arms(arms: list[str], treated: str | None, control: str | None) -> tu
     return treated, control
 
 
-def _select_task(features: pd.DataFrame, task: str | None) -> tuple[pd.DataFrame, str]:
+def _select_task(features: pd.DataFrame, task: str | None) -> tuple[pd.DataFrame, str, list[str]]:
+    """The rows of ``task`` (or, for ``"all"``, their mean per participant and session), the
+    task, and the tasks the rows come from."""
     tasks = sorted(features["task"].unique())
     if task is None:
         if len(tasks) > 1:
@@ -193,6 +195,15 @@ def _select_task(features: pd.DataFrame, task: str | None) -> tuple[pd.DataFrame
                                 f"{', '.join(tasks)}), or --task {ALL_TASKS} to average them")
         task = tasks[0]
     if task == ALL_TASKS:
+        # Averaged: the tasks recorded at every session (a baseline-only task has no change).
+        common = sorted(set.intersection(*(set(t) for _, t in features.groupby("session")["task"])))
+        if not common:
+            raise AnalysisError(f"no task is recorded at every session, so --task {ALL_TASKS} has "
+                                f"nothing to average; choose one with --task ({', '.join(tasks)})")
+        if common != tasks:
+            logger.warning("--task %s averages the tasks recorded at every session (%s); not %s",
+                           ALL_TASKS, ", ".join(common), ", ".join(t for t in tasks if t not in common))
+        tasks, features = common, features[features["task"].isin(common)]
         # A participant's session is the mean over every task, or missing: the mean of
         # the tasks that happen to be there would mix tasks between participants.
         numeric = [c for c in features.columns
@@ -207,10 +218,10 @@ def _select_task(features: pd.DataFrame, task: str | None) -> tuple[pd.DataFrame
         averaged[per_recording] = averaged[per_recording].where(complete)
         averaged = averaged.reset_index()
         averaged["task"] = ALL_TASKS
-        return averaged, task
+        return averaged, task, tasks
     if task not in tasks:
         raise AnalysisError(f"task {task!r} is not in the data; tasks: {', '.join(tasks)}")
-    return features[features["task"] == task].copy(), task
+    return features[features["task"] == task].copy(), task, [task]
 
 
 def prepare(study: StudyInput, outcome: str, feature: str = "frown_intensity_mean",
@@ -250,8 +261,7 @@ def prepare(study: StudyInput, outcome: str, feature: str = "frown_intensity_mea
                             f"{', '.join(features)}")
     treated, control = choose_arms(sorted(table["arm"].unique()), treated_arm, control_arm)
     compared = table[table["arm"].isin([treated, control])]
-    tasks = sorted(compared["task"].unique())
-    table, task = _select_task(compared, task)
+    table, task, used_tasks = _select_task(compared, task)
     reference = study.reference_session
     later = [s for s in study.sessions if s != reference]
     if not later:
@@ -281,7 +291,6 @@ def prepare(study: StudyInput, outcome: str, feature: str = "frown_intensity_mea
     wide["arm"] = arms.reindex(wide.index)
     needed = ["baseline", "followup", "mood_change", "frown_change"]
     complete = wide[needed].notna().all(axis=1)
-    used_tasks = tasks if task == ALL_TASKS else [task]
     failed = {} if study.failures is None else dict(zip(study.failures["recording_id"],
                                                         study.failures["error"]))
     labels = {"baseline": f"{outcome} at {reference}", "followup": f"{outcome} at {session}",
