@@ -25,7 +25,7 @@ from pathlib import Path
 
 from . import __version__, schema
 from .errors import InputError
-from .files import atomic_write_text
+from .files import write_json
 
 BIDS_VERSION = "1.10.0"
 TOOL = "facefeedback"
@@ -84,7 +84,7 @@ def sidecar_path(table: str | os.PathLike) -> Path:
 def write_sidecar(table: str | os.PathLike, sidecar: dict) -> Path:
     """Write ``sidecar`` beside ``table`` (atomically); returns its path."""
     path = sidecar_path(table)
-    atomic_write_text(path, json.dumps(sidecar, indent=2, ensure_ascii=False) + "\n")
+    write_json(path, sidecar)
     return path
 
 
@@ -154,7 +154,7 @@ def write_description(folder: str | os.PathLike, name: str, config_hash: str,
     if source_datasets:
         data["SourceDatasets"] = source_datasets
     path = folder / DESCRIPTION_FILE
-    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    write_json(path, data)
     return path
 
 

@@ -9,7 +9,6 @@ into place, so a failed or killed run never leaves a half-written output.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
@@ -23,7 +22,7 @@ import pandas as pd
 
 from . import __version__, bids
 from .config import Config, config_hash, dump_config
-from .files import file_sha256, replace_dir, write_table
+from .files import file_sha256, replace_dir, write_json, write_table
 from .frown import Calibration, population_calibration
 from .io import FrameSource, SourceInfo
 from .measure import FrameMeasurer, MeasurementBuffer, build_frame_table, measure_frames
@@ -171,20 +170,6 @@ def make_provenance(input_record: dict, config: Config, n_frames: int, run_time_
     }
 
 
-def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, allow_nan=True, default=_json_default) + "\n")
-
-
-def _json_default(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def write_recording(result: RecordingResult, out_dir: str | os.PathLike, fmt: str = "parquet",
                     root: str | os.PathLike | None = None) -> Path:
     """Write a recording's outputs into ``out_dir/<name>/``, atomically (temporary folder, then rename).
@@ -220,8 +205,8 @@ def write_recording(result: RecordingResult, out_dir: str | os.PathLike, fmt: st
         write_table(result.frames, staged)
         bids.write_sidecar(staged, bids.frame_sidecar(result.frames.columns))
         provenance = {**result.provenance, "frames_table": Path(os.path.relpath(table, final)).as_posix()}
-        _write_json(tmp / "summary.json", result.summary)
-        _write_json(tmp / "provenance.json", provenance)
+        write_json(tmp / "summary.json", result.summary)
+        write_json(tmp / "provenance.json", provenance)
         replace_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -8,8 +8,11 @@ outputs is staged the same way and swapped in by :func:`replace_dir`.
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 import shutil
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +26,33 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def find_path(path: str | os.PathLike) -> Path:
+    """``path`` as it is written on disk, whatever the Unicode normal form it was written in.
+
+    A name typed or stored in one form ("ö" composed, NFC, as most systems write it, or
+    decomposed, NFD, as macOS can) and saved on disk in the other looks the same but does not
+    match byte for byte. Each part that does not exist as written is looked up among its
+    folder's entries by its NFC form. Returns ``path`` unchanged when nothing matches.
+    """
+    path = Path(path)
+    if path.exists():
+        return path
+    found = Path(path.anchor)
+    for part in path.parts[1:] if path.anchor else path.parts:
+        candidate = found / part
+        if not candidate.exists() and part not in (".", "..") and found.is_dir():
+            wanted = unicodedata.normalize("NFC", part)
+            try:
+                matches = [e for e in os.listdir(found) if unicodedata.normalize("NFC", e) == wanted]
+            except OSError:
+                return path
+            if len(matches) != 1:
+                return path
+            candidate = found / matches[0]
+        found = candidate
+    return found
 
 
 def temporary_name(path: Path) -> Path:
@@ -52,6 +82,28 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 #: Missing values in tab-separated tables, as BIDS writes them.
 TSV_MISSING = "n/a"
+def json_safe(value):
+    """``value`` as standard JSON can hold it: NaN and infinities become None (``null``),
+    NumPy scalars and arrays plain numbers and lists, tuples lists."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # NumPy scalars, arrays
+        return json_safe(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return value
+
+
+def json_text(value) -> str:
+    """Standard JSON (``null`` for missing, never ``NaN``) of ``value``, indented."""
+    return json.dumps(json_safe(value), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def write_json(path: str | os.PathLike, value) -> None:
+    """Write ``value`` as standard JSON (:func:`json_text`) through a temporary file and a rename."""
+    atomic_write_text(path, json_text(value))
 
 
 def write_table(table: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -26,7 +26,7 @@ import pandas as pd
 
 from .. import __version__, bids
 from ..config import Config, config_hash, dump_config
-from ..files import replace_dir
+from ..files import json_text, replace_dir
 from ..io import SourceInfo
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class RawCache:
         try:
             raw.to_parquet(tmp / RAW_FILE, index=False)
             meta = {"info": info.__dict__, "run_time_s": run_time_s}
-            (tmp / INFO_FILE).write_text(json.dumps(meta, indent=2))
+            (tmp / INFO_FILE).write_text(json_text(meta))
             if self.get(key) is None:
                 replace_dir(tmp, self.root / key)
             else:  # another worker measured the same file meanwhile: keep its (identical) entry

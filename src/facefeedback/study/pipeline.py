@@ -33,7 +33,7 @@ import pandas as pd
 from .. import bids
 from ..config import Config, config_hash, dump_config
 from ..errors import ConfigError, FaceFeedbackError, InputError
-from ..files import atomic_write_text, write_table
+from ..files import json_text, write_json, write_table
 from ..frown import Calibration, calibrate, population_calibration
 from ..measure import build_frame_table
 from .cache import (
@@ -168,7 +168,7 @@ class _Participants:
         row = self.rows[rid]
         folder = self.out / "recordings" / rid
         bids_name = self.bids_names.get(rid)
-        wanted = json.loads(json.dumps(stamp(m.sha256, m.key, self.config, cal.to_json(), bids_name)))
+        wanted = json.loads(json_text(stamp(m.sha256, m.key, self.config, cal.to_json(), bids_name)))
         if is_current(folder, wanted):
             self.report.kept += 1
             return
@@ -292,4 +292,4 @@ def _write_study_json(study: Study, config: Config, out: Path, report: RunReport
                    "measured": report.measured, "written": report.written, "kept": report.kept,
                    "failed": len(report.failures), "run_time_s": round(report.elapsed_s, 3),
                    "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    atomic_write_text(out / "study.json", json.dumps(data, indent=2))
+    write_json(out / "study.json", data)
