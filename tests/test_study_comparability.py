@@ -111,6 +111,8 @@ def test_codebook_documents_comparability_and_the_condition_features(study_run):
     written = pd.read_csv(out / "features" / "comparability.csv", nrows=0).columns.tolist()
     assert documented["name"].tolist() == comparability_column_names() == written
     assert documented[["unit", "meaning", "range", "computed"]].notna().all().all()
+    sidecar = json.loads((out / "features" / "comparability.json").read_text())  # BIDS, as every feature table
+    assert list(sidecar) == written and sidecar["iod_px_median_reference"]["Units"] == "px"
     md = (out / "features" / "codebook.md").read_text()
     assert "## features/comparability.csv" in md
     for name in comparability_column_names():

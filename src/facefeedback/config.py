@@ -135,7 +135,7 @@ class Config(StrictModel):
     calibration: CalibrationConfig = CalibrationConfig()
     events: EventConfig = EventConfig()
     comparability: ComparabilityConfig = ComparabilityConfig()
-    output_format: Literal["parquet", "csv"] = "parquet"
+    output_format: Literal["parquet", "csv", "bids"] = "parquet"
     progress: bool = True
 
     def updated(self, **dotted: object) -> Config:
