@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -65,6 +66,13 @@ def frames_of(path: Path, n: int) -> list[np.ndarray]:
     return frames
 
 
+class WholeVideo:
+    """A re-rendering of the whole video file (compression works across frames), not of each frame."""
+
+    def __init__(self, render) -> None:
+        self.render = render  # (source, target) -> target
+
+
 def conditions(images: list[np.ndarray], transform, config: Config) -> np.ndarray:
     """The recording's imaging conditions (in ``CONDITIONS`` order) after ``transform``, as a study measures them."""
     buffer = MeasurementBuffer()
@@ -87,6 +95,8 @@ def variants(args, rng: np.random.Generator) -> dict[str, object]:
     sigma, gain = args.noise
     out[f"noise sigma {sigma:g} at x{gain:g}"] = lambda im: rerender.sensor_noise(im, gain, sigma, rng)
     out[f"JPEG quality {args.jpeg}"] = lambda im: rerender.jpeg(im, args.jpeg)
+    if args.h264:
+        out[f"H.264 {args.h264}bit/s"] = WholeVideo(lambda src, dst: rerender.h264_video(src, dst, args.h264))
     lo, hi = args.gradient
     out[f"light gradient {lo:g}-{hi:g}"] = lambda im: rerender.light_gradient(im, lo, hi)
     out[f"blur sigma {args.blur:g} px"] = lambda im: rerender.blur(im, args.blur)
@@ -124,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--white-balance", type=float, default=0.2, help="per-channel gain change (default 0.2)")
     ap.add_argument("--noise", type=float, nargs=2, default=(4.0, 0.45), metavar=("SIGMA", "EXPOSURE"))
     ap.add_argument("--jpeg", type=int, default=25, help="JPEG quality (default 25)")
+    ap.add_argument("--h264", default="300k", help="H.264 bitrate, e.g. 300k (needs ffmpeg, e.g. imageio-ffmpeg); "
+                                                  "'' leaves it out")
     ap.add_argument("--gradient", type=float, nargs=2, default=(0.55, 1.25), metavar=("LEFT", "RIGHT"))
     ap.add_argument("--blur", type=float, default=1.5, help="largest validated blur sigma, px (default 1.5)")
     ap.add_argument("--scale", type=float, default=0.5, help="smallest validated resolution factor (default 0.5)")
@@ -144,7 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         original = conditions(images, lambda im: im, config)
         print(f"  {clip.name:28s}" + "".join(f"{v:20.3g}" for v in original))
         for name, transform in [*validated.items(), *extra.items()]:
-            moved = conditions(images, transform, config)
+            if isinstance(transform, WholeVideo):
+                with tempfile.TemporaryDirectory() as tmp:
+                    encoded = transform.render(clip, Path(tmp) / "rerendered.mp4")
+                    moved = conditions(frames_of(encoded, args.frames), lambda im: im, config)
+            else:
+                moved = conditions(images, transform, config)
             changes[name][clip.name] = np.array([change(c, original[j], moved[j]) for j, c in enumerate(CONDITIONS)])
     for title, group in (("validated re-renderings", validated), ("beyond the validated range", extra)):
         print(f"\n{title}: change of each condition (ratio, or difference), lowest and highest over the recordings")

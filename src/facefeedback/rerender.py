@@ -9,6 +9,8 @@ conditions (``scripts/derive_comparability_bounds.py``) and to make test recordi
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,6 +61,34 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     """The frame after JPEG compression at ``quality`` (0-100)."""
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     return cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
+def h264_video(source: str | os.PathLike, target: str | os.PathLike, bitrate: str = "300k") -> Path:
+    """Write ``source`` re-encoded as H.264 at ``bitrate`` (libx264 through imageio-ffmpeg's or the system's
+    ffmpeg), at its own frame rate: compression works across frames, so it takes the whole video."""
+    try:
+        import imageio_ffmpeg
+
+        ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    except ImportError:
+        ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise RuntimeError("H.264 needs ffmpeg: pip install imageio-ffmpeg (or install ffmpeg)")
+    cap = cv2.VideoCapture(str(source))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    cmd = [ffmpeg, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w}x{h}",
+           "-r", f"{fps:.3f}", "-i", "-", "-c:v", "libx264", "-b:v", bitrate, "-pix_fmt", "yuv420p", str(target)]
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE) as proc:
+        try:
+            while (frame := cap.read()[1]) is not None:
+                proc.stdin.write(np.ascontiguousarray(frame[:h, :w]).tobytes())
+        finally:
+            proc.stdin.close()
+            cap.release()
+    if proc.returncode:
+        raise RuntimeError(f"{source}: ffmpeg could not encode H.264 (exit {proc.returncode})")
+    return Path(target)
 
 
 def light_gradient(image: np.ndarray, left: float, right: float) -> np.ndarray:
