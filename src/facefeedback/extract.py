@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, bids
+from .conditions import face_size_warning
 from .config import Config, config_hash, dump_config
 from .files import file_sha256, replace_dir, write_json, write_table
 from .frown import Calibration, population_calibration
@@ -140,6 +141,8 @@ def recording_result(path: str | os.PathLike | int, info: SourceInfo, raw: pd.Da
         "events": events_to_json(events),
         "calibration": calibration.to_json(),
     }
+    # One line per problem with the recording (empty when there is none).
+    summary["warnings"] = [w for w in (face_size_warning(table, config.comparability.min_iod_px),) if w]
     provenance = make_provenance(describe_input(path, info, sha256), config, len(table), run_time_s)
     return RecordingResult(name or path.stem, table, summary, provenance)
 

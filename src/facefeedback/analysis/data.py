@@ -41,6 +41,7 @@ class StudyInput:
     failures: pd.DataFrame | None = None
     #: Every participant of the study (participant_id, arm), from study.json; None when unknown.
     participants: pd.DataFrame | None = None
+    comparability: pd.DataFrame | None = None  # features/comparability.csv, when the study folder has one
 
 
 @dataclass
@@ -119,7 +120,12 @@ def load_study(path) -> StudyInput:
     participants = None
     if study.get("participants"):
         participants = pd.DataFrame(study["participants"], columns=["participant_id", "arm"]).astype(str)
-    return StudyInput(features, sessions, reference, table_path, root, failures, participants)
+    comparability = None
+    if root is not None and (root / "features" / "comparability.csv").exists():
+        comparability = pd.read_csv(root / "features" / "comparability.csv",
+                                    dtype={"participant_id": str, "task": str, "session": str}, keep_default_na=False,
+                                    na_values=[""])
+    return StudyInput(features, sessions, reference, table_path, root, failures, participants, comparability)
 
 
 def _study_json(root: Path | None) -> dict:

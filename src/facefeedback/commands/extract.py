@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{path}: {int(f['n_frames'])} frames, valid {f['valid_fraction']:.0%}, "
               f"frown_intensity mean {f['frown_intensity_mean']:.3f}, "
               f"{int(f['frown_events_n'])} frown events -> {out}")
+        for w in result.summary.get("warnings", []):
+            print(f"warning: {path}: {w}", file=sys.stderr)
     if failures < len(args.inputs):
         bids.write_description(args.out, f"{bids.TOOL} frown measurements", config_hash(config),
                                keep_earlier=True)

@@ -58,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
           f"-> {report.out}")
     print(f"session features: {report.out / 'features' / 'session_features.parquet'} "
           f"(codebook: {report.out / 'features' / 'codebook.md'})")
+    if report.compared:
+        print(f"visit comparability: {report.not_comparable} of {report.compared} later recordings were made under "
+              f"imaging conditions beyond the validated range -> {report.out / 'features' / 'comparability.csv'}")
     for fmt in (FORMATS[key] for key in export):
         print(f"{fmt.title}: {report.out / 'features'}/session_features{fmt.suffix}, wide{fmt.suffix}")
     return 1 if report.failures else 0

@@ -37,6 +37,7 @@ def write_report(results: dict, data, study, out_dir) -> Path:
     from . import figures
     from .page import (
         STYLE,
+        comparability_html,
         figure_html,
         left_out_sentence,
         methods_paragraph,
@@ -81,6 +82,7 @@ def write_report(results: dict, data, study, out_dir) -> Path:
                + (":</p>" + table_html(failures) if len(failures) else ".</p>"),
                f"<p>{html.escape(left_out_sentence(excluded))}"
                + (":</p>" + table_html(pd.DataFrame(excluded)) if excluded else ".</p>")]
+    quality.append(comparability_html(study, data))
     mixed = results.get("mixed")
     mixed_note = ("" if not mixed or "not_estimable" in mixed else
                   f"<p>Mixed model: {html.escape(mixed['formula'])}, "

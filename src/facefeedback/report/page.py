@@ -151,3 +151,26 @@ def quality_tables(study, data) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     failures = study.failures if study.failures is not None else pd.DataFrame(
         columns=["recording_id", "path", "error"])
     return valid, failures
+
+
+def comparability_html(study, data) -> str:
+    """Visit comparability: the analysed participants' later recordings whose imaging conditions
+    differ from the reference visit's beyond the validated range (features/comparability.csv)."""
+    table = study.comparability
+    if table is None:
+        return ("<p>Visit comparability: no features/comparability.csv beside the session features; the "
+                "visits' imaging conditions were not compared.</p>")
+    part = table[table["participant_id"].isin(set(data.wide["participant_id"].astype(str)))]
+    if data.task != ALL_TASKS:
+        part = part[part["task"] == data.task]
+    flagged = part[part["flagged"].astype(bool)]
+    head = (f"<p>Visit comparability: {len(flagged)} of {len(part)} later recordings of the analysed "
+            "participants were made under imaging conditions (face size, brightness, contrast, focus, noise, "
+            "head movement) that differ from the reference visit's beyond the range the measure is validated "
+            "for")
+    if not len(flagged):
+        return head + ".</p>"
+    shown = flagged[["participant_id", "task", "reference_session", "session", "details"]].rename(
+        columns={"reference_session": "reference", "details": "conditions beyond the validated range"})
+    return (head + "; their change in frowning is partly a change of camera or light (features/"
+            "comparability.csv):</p>" + table_html(shown.reset_index(drop=True)))

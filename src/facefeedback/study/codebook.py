@@ -17,7 +17,9 @@ from pathlib import Path
 import pandas as pd
 
 from .. import bids, schema
+from ..config import ComparabilityConfig
 from ..files import atomic_write_text, write_table
+from .comparability import comparability_columns
 from .features import WideColumn, session_features, wide_table
 from .manifest import Study
 from .statfiles import CODED, FLAG_LABELS, SPSS, STATA, variable_names
@@ -26,11 +28,11 @@ from .statfiles import CODED, FLAG_LABELS, SPSS, STATA, variable_names
 UNIT_RANGES = {
     "count": ">= 0", "s": ">= 0", "1/min": ">= 0", "0-1": "0 to 1", "%": "0 to 100", "IOD": "> 0",
     "a.u.": ">= 0", "FU": "any real; 0 = neutral reference, 1 = typical full deliberate frown, < 0 = less than neutral",
-    "deg": "-180 to 180", "0-255": "0 to 255",
+    "deg": "-180 to 180", "0-255": "0 to 255", "px": "> 0", "ln": ">= 0", "grey levels": ">= 0",
 }
 SUMMARY = "from the recording's valid frames (recordings/<recording_id>/summary.json)"
 #: Codebook "units" that are kinds of value, not units: no ``Units`` in a sidecar, none in a label.
-NOT_UNITS = frozenset({"id", "category", "flag", "as given"})
+NOT_UNITS = frozenset({"id", "category", "flag", "as given", "text"})
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,10 @@ def _feature_entries() -> dict[str, Entry]:
     out = {}
     for name, unit, meaning in schema.RECORDING_FEATURES:
         out[name] = Entry(unit, meaning, UNIT_RANGES.get(unit, "any real"), SUMMARY, _with_unit(meaning, unit))
+    for name, unit, meaning in schema.CONDITION_FEATURES:  # medians and spreads: never negative
+        out[name] = Entry(unit, f"imaging condition: {meaning}", UNIT_RANGES["0-255"] if unit == "0-255" else ">= 0",
+                          "from the recording's frames with a face (recordings/<recording_id>/summary.json)",
+                          _with_unit(f"imaging condition: {meaning}", unit))
     frame = {name: (unit, meaning) for name, _, unit, meaning in schema.FRAME_COLUMNS}
     for signal in schema.SUMMARISED_SIGNALS:
         unit, meaning = frame[signal]
@@ -111,8 +117,9 @@ def describe(column: str, entries: dict[str, Entry], study: Study) -> Entry:
     raise KeyError(f"no codebook entry for column {column!r}")
 
 
-def codebook(study: Study, long: pd.DataFrame, wide: pd.DataFrame, wide_columns: list[WideColumn]) -> pd.DataFrame:
-    """One row per column of session_features and of wide.csv."""
+def codebook(study: Study, long: pd.DataFrame, wide: pd.DataFrame, wide_columns: list[WideColumn],
+             comparability: pd.DataFrame | None = None, bounds: ComparabilityConfig | None = None) -> pd.DataFrame:
+    """One row per column of session_features, of wide.csv and (when given) of comparability.csv."""
     entries = base_entries(study)
     levels = study.levels
     rows, parts = [], []
@@ -135,6 +142,14 @@ def codebook(study: Study, long: pd.DataFrame, wide: pd.DataFrame, wide_columns:
             columns = [(n, p) for n, p, keep in zip(book["name"], parts, pick) if keep]
             names[pick] = variable_names(columns, fmt)
         book[f"{fmt.key}_name"] = names
+    if comparability is not None:  # not exported to .sav / .dta: no codes; its names fit both formats
+        extra = pd.DataFrame([_row("comparability", name, Entry(unit, meaning, valid_range, computed,
+                                                                 _with_unit(meaning, unit)), comparability[name], levels)
+                              for name, unit, meaning, valid_range, computed
+                              in comparability_columns(bounds or ComparabilityConfig())])
+        extra["levels"] = ""
+        extra["spss_name"] = extra["stata_name"] = extra["name"]
+        book = pd.concat([book, extra], ignore_index=True)
     return book
 
 
@@ -173,8 +188,12 @@ def codebook_markdown(book: pd.DataFrame, study: Study) -> str:
              f"Reference session: `{study.reference_session}`; sessions in order: "
              f"{', '.join(f'`{s}`' for s in study.sessions)}. Missing values are empty cells (CSV) or NaN.", ""]
     for table, title in (("session_features", "features/session_features.parquet / .csv (one row per "
-                          "participant x session x task)"), ("wide", "features/wide.csv (one row per participant)")):
+                          "participant x session x task)"), ("wide", "features/wide.csv (one row per participant)"),
+                         ("comparability", "features/comparability.csv (one row per recording after the "
+                          "reference session: its imaging conditions beside the reference visit's)")):
         part = book[book["table"] == table]
+        if not len(part):
+            continue
         lines += [f"## {title}", "", "| name | type | unit | meaning | range | how computed |",
                   "|---|---|---|---|---|---|"]
         for r in part.itertuples(index=False):
@@ -198,7 +217,7 @@ def codebook_markdown(book: pd.DataFrame, study: Study) -> str:
 
 #: What each column of codebook.csv holds (its own sidecar, codebook.json).
 CODEBOOK_FIELDS = {
-    "table": "session_features or wide", "name": "column name in the table",
+    "table": "session_features, wide or comparability", "name": "column name in the table",
     "type": "boolean, integer, number or text", "unit": "unit, or the kind of value (id, category, flag)",
     "meaning": "what the column holds", "label": "variable label in the .sav and .dta files (cut to their limits)",
     "levels": "numeric codes in the .sav and .dta files (code = value)", "range": "valid range",
@@ -226,21 +245,31 @@ def table_sidecar(book: pd.DataFrame, table: str, study: Study) -> dict:
     return out
 
 
-def write_feature_outputs(study: Study, summaries: dict[str, dict], folder: Path) -> pd.DataFrame:
-    """Write session_features (.parquet, .csv), wide.csv, codebook.csv and codebook.md into ``folder``.
+def write_feature_outputs(study: Study, summaries: dict[str, dict], folder: Path,
+                          comparability: pd.DataFrame | None = None,
+                          bounds: ComparabilityConfig | None = None) -> pd.DataFrame:
+    """Write session_features (.parquet, .csv), wide.csv, comparability.csv (when given), codebook.csv and
+    codebook.md into ``folder``.
 
-    Each table gets its BIDS sidecar (``session_features.json``, ``wide.json``, ``codebook.json``).
+    Each table gets its BIDS sidecar (``session_features.json``, ``wide.json``, ``comparability.json``,
+    ``codebook.json``).
     """
     folder.mkdir(parents=True, exist_ok=True)
     long = session_features(study, summaries)
     wide, wide_columns = wide_table(study, long)
-    book = codebook(study, long, wide, wide_columns)
+    book = codebook(study, long, wide, wide_columns, comparability, bounds)
     write_table(long, folder / "session_features.parquet")
     write_table(long, folder / "session_features.csv")
     write_table(wide, folder / "wide.csv")
+    if comparability is not None:
+        write_table(comparability, folder / "comparability.csv")
     write_table(book, folder / "codebook.csv")
     atomic_write_text(folder / "codebook.md", codebook_markdown(book, study))
     for table in ("session_features", "wide"):
         bids.write_sidecar(folder / f"{table}.csv", table_sidecar(book, table, study))
+    if comparability is not None:
+        bids.write_sidecar(folder / "comparability.csv",
+                           {r.name: bids.column_entry(r.meaning, None if r.unit in NOT_UNITS else r.unit)
+                            for r in book[book["table"] == "comparability"].itertuples(index=False)})
     bids.write_sidecar(folder / "codebook.csv", {k: bids.column_entry(v) for k, v in CODEBOOK_FIELDS.items()})
     return long

@@ -104,6 +104,8 @@ class RunReport:
     failures: list[tuple[str, str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    compared: int = 0  # later recordings compared with the reference visit's imaging conditions
+    not_comparable: int = 0  # of which recorded under conditions beyond the validated range
 
 
 class _Participants:
@@ -235,6 +237,7 @@ def _run(study: Study, config: Config, out: Path, report: RunReport, executor: E
     from tqdm import tqdm
 
     from .codebook import write_feature_outputs
+    from .comparability import compare_visits, pair_warnings
     from .statfiles import FORMATS, export_statfiles
 
     remove_stale_temporaries(out, out / "recordings", out / "calibration", out / "features", out / "cache" / "raw",
@@ -255,9 +258,14 @@ def _run(study: Study, config: Config, out: Path, report: RunReport, executor: E
         bar.close()
     failures = pd.DataFrame(report.failures, columns=["recording_id", "path", "error"])
     write_table(failures, out / "failures.csv")
-    summaries = {rid: json.loads((out / "recordings" / rid / "summary.json").read_text())["features"]
-                 for rid in state.written}
-    write_feature_outputs(study, summaries, out / "features")
+    written = [rid for rid in study.recordings["recording_id"] if rid in state.written]
+    documents = {rid: json.loads((out / "recordings" / rid / "summary.json").read_text()) for rid in written}
+    summaries = {rid: doc["features"] for rid, doc in documents.items()}
+    report.warnings.extend(f"{rid}: {w}" for rid, doc in documents.items() for w in doc.get("warnings", []))
+    comparable = compare_visits(study, summaries, config.comparability)
+    report.compared, report.not_comparable = len(comparable), int(comparable["flagged"].sum())
+    report.warnings.extend(pair_warnings(comparable))
+    write_feature_outputs(study, summaries, out / "features", comparable, config.comparability)
     report.elapsed_s = time.perf_counter() - started
     _write_study_json(study, config, out, report, executor, workers)
     bids.write_description(out, study.spec.name or study.path.stem, config_hash(config),
@@ -291,5 +299,6 @@ def _write_study_json(study: Study, config: Config, out: Path, report: RunReport
                    "workers": workers, "versions": versions(), "recordings": report.recordings,
                    "measured": report.measured, "written": report.written, "kept": report.kept,
                    "failed": len(report.failures), "run_time_s": round(report.elapsed_s, 3),
+                   "visits_compared": report.compared, "visits_not_comparable": report.not_comparable,
                    "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     write_json(out / "study.json", data)
