@@ -2,8 +2,9 @@
 
 :func:`process_recording` runs the per-frame path over a source and builds the
 table once; :func:`write_recording` writes ``frames.parquet`` (or ``.csv``),
-``summary.json`` and ``provenance.json`` into a temporary folder and renames it
-into place, so a failed or killed run never leaves a half-written output.
+``summary.json`` and ``provenance.json`` through :func:`facefeedback.files.writing`,
+so a failed or killed run never leaves a half-written output and files in the
+recording's folder that facefeedback did not write are left as they are.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import json
 import logging
 import os
 import platform
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import __version__
 from .config import Config, config_hash, dump_config
-from .files import file_sha256, replace_dir, write_table
+from .files import OutputKind, file_sha256, plan_output, write_table, writing
 from .frown import Calibration, population_calibration
 from .io import FrameSource, SourceInfo
 from .measure import FrameMeasurer, MeasurementBuffer, build_frame_table, measure_frames
@@ -181,21 +181,46 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def write_recording(result: RecordingResult, out_dir: str | os.PathLike, fmt: str = "parquet") -> Path:
-    """Write a recording's outputs into ``out_dir/<name>/``, atomically (temporary folder, then rename)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    final = out_dir / result.name
-    tmp = out_dir / f".{result.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
+def _earlier_recording(folder: Path) -> list[str]:
+    """A recording folder written before output markers: known by its provenance.json."""
     try:
-        write_table(result.frames, tmp / ("frames.csv" if fmt == "csv" else "frames.parquet"))
-        _write_json(tmp / "summary.json", result.summary)
-        _write_json(tmp / "provenance.json", result.provenance)
-        replace_dir(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
+        versions = json.loads((folder / "provenance.json").read_text())["versions"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    if not isinstance(versions, dict) or "facefeedback" not in versions:
+        return []
+    return [f for f in ("frames.parquet", "frames.csv", "summary.json", "provenance.json") if (folder / f).is_file()]
+
+
+#: A recording's outputs (extract, a study's recordings, a webcam session). Provenance goes
+#: last: a study reads it to tell whether the folder is current.
+RECORDING = OutputKind("recording", "a recording's outputs", legacy=_earlier_recording, last=("provenance.json",))
+
+
+def recording_files(fmt: str = "parquet") -> tuple[str, ...]:
+    """The files :func:`write_recording_files` writes."""
+    return ("frames.csv" if fmt == "csv" else "frames.parquet", "summary.json", "provenance.json")
+
+
+def write_recording_files(result: RecordingResult, folder: Path, fmt: str = "parquet") -> None:
+    """Write a recording's table, summary and provenance into ``folder`` (a staging folder)."""
+    table, summary, provenance = recording_files(fmt)
+    write_table(result.frames, folder / table)
+    _write_json(folder / summary, result.summary)
+    _write_json(folder / provenance, result.provenance)
+
+
+def write_recording(result: RecordingResult, out_dir: str | os.PathLike, fmt: str = "parquet",
+                    force: bool = False) -> Path:
+    """Write a recording's outputs into ``out_dir/<name>/``, atomically and beside what is there.
+
+    Raises
+    ------
+    OutputError
+        A file there that facefeedback did not write would be overwritten (unless ``force``),
+        or the folder cannot be written.
+    """
+    plan = plan_output(Path(out_dir) / result.name, RECORDING, recording_files(fmt), force)
+    with writing(plan) as staging:
+        write_recording_files(result, staging, fmt)
+    return plan.folder

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from ..config import load_config
-from ..errors import FaceFeedbackError
+from ..errors import FaceFeedbackError, os_error_line
+from . import add_force_option
 
 log = logging.getLogger(__name__)
 
@@ -59,23 +60,27 @@ def add_parser(sub) -> None:
                    help="the participant's neutral reference (from 'facefeedback calibrate')")
     p.add_argument("--format", choices=["parquet", "csv"], help="per-frame table format (default parquet)")
     add_common_input_options(p)
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..extract import process_recording, write_recording
+    from ..extract import RECORDING, process_recording, recording_files, write_recording
+    from ..files import check_output_path, plan_output
     from ..frown import Calibration
 
     config = resolve_config(args)
     calibration = Calibration.load(args.calibration) if args.calibration else None
+    check_output_path(args.out)
     failures = 0
     for path, name in zip(args.inputs, output_names(args.inputs)):
-        try:
+        try:  # refused before its work; a failed input never stops the others
+            plan_output(Path(args.out) / name, RECORDING, recording_files(config.output_format), args.force)
             result = process_recording(path, config, calibration, name=name)
-            out = write_recording(result, args.out, config.output_format)
-        except FaceFeedbackError as exc:
+            out = write_recording(result, args.out, config.output_format, args.force)
+        except (FaceFeedbackError, OSError) as exc:
             failures += 1
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {os_error_line(exc) if isinstance(exc, OSError) else exc}", file=sys.stderr)
             continue
         f = result.summary["features"]
         print(f"{path}: {int(f['n_frames'])} frames, valid {f['valid_fraction']:.0%}, "
