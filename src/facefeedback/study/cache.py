@@ -101,22 +101,6 @@ class RawCache:
         return RawEntry(key, final, info, run_time_s)
 
 
-def remove_stale_temporaries(*folders: Path) -> int:
-    """Remove the temporary folders a killed run left behind (``.<name>.tmp*``, ``.<name>.old-*``)."""
-    removed = 0
-    for folder in folders:
-        if not folder.is_dir():
-            continue
-        for p in folder.iterdir():
-            if p.name.startswith(".") and (".tmp" in p.name or ".old-" in p.name):
-                if p.is_dir():
-                    shutil.rmtree(p, ignore_errors=True)
-                else:
-                    p.unlink(missing_ok=True)
-                removed += 1
-    return removed
-
-
 def stamp(sha256: str, key: str, config: Config, calibration: dict) -> dict:
     """What a recording's provenance records about how it was made, for :func:`is_current`."""
     return {"sha256": sha256, "raw_key": key, "config_hash": config_hash(config), "calibration": calibration}
