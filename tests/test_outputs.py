@@ -165,7 +165,7 @@ def _commands(samples: Path, out: str) -> dict[str, list[str]]:
     }
 
 
-@pytest.mark.parametrize("command", ["extract", "calibrate", "webcam", "webcam --record"])
+@pytest.mark.parametrize("command", ["extract", "calibrate", "simulate", "power", "webcam", "webcam --record"])
 def test_out_under_a_file_is_one_line(samples, tmp_path, capsys, command):
     blocker = tmp_path / "notes.txt"
     foreign = plant(blocker)
@@ -174,7 +174,7 @@ def test_out_under_a_file_is_one_line(samples, tmp_path, capsys, command):
     assert_intact(foreign)
 
 
-@pytest.mark.parametrize("command", ["extract", "webcam"])
+@pytest.mark.parametrize("command", ["extract", "simulate", "power", "webcam"])
 def test_out_naming_a_file_is_one_line(samples, tmp_path, capsys, command):
     blocker = tmp_path / "notes.txt"
     foreign = plant(blocker)
@@ -184,6 +184,21 @@ def test_out_naming_a_file_is_one_line(samples, tmp_path, capsys, command):
 
 def test_calibration_out_naming_a_folder_is_one_line(samples, tmp_path, capsys):
     _one_line_error(capsys, _commands(samples, str(tmp_path))["calibrate"], str(tmp_path), "is a folder")
+
+
+def test_study_run_and_analysis_with_a_file_in_the_way(tmp_path, capsys, samples):
+    from study_helpers import write_study
+
+    study = write_study(tmp_path / "study", [("P01", "baseline", "rest", samples / "frontal_frown.mp4")])
+    blocker = tmp_path / "notes.txt"
+    foreign = plant(blocker)
+    _one_line_error(capsys, ["run", str(study), "--out", str(blocker)], str(blocker), "is a file")
+    assert main(["simulate", "--out", str(tmp_path / "sim"), "--n-per-arm", "3"]) == 0
+    _one_line_error(capsys, ["analyze", str(tmp_path / "sim"), "--outcome", "HAMD17", "--out", str(blocker)],
+                    str(blocker), "is a file")
+    _one_line_error(capsys, ["export", "--openface", str(tmp_path / "sim"), "--out", str(blocker / "x")],
+                    str(blocker), "is a file")
+    assert_intact(foreign)
 
 
 def _read_only_runner():
@@ -206,7 +221,7 @@ def _read_only_runner():
     pytest.skip("no way to make a folder read-only for root here (unshare -m not permitted)")
 
 
-@pytest.mark.parametrize("command", ["extract", "webcam", "calibrate"])
+@pytest.mark.parametrize("command", ["extract", "simulate", "power", "webcam", "calibrate"])
 def test_read_only_folder_is_one_line(samples, command):
     why, run = _read_only_runner()
     with tempfile.TemporaryDirectory() as tmp:
@@ -217,6 +232,26 @@ def test_read_only_folder_is_one_line(samples, command):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert lines[0].startswith(f"error: {folder}: cannot write there ({why})"), lines[0]
+
+
+def test_read_only_folder_for_an_unprivileged_user(tmp_path):
+    """The same check by permission: the user nobody cannot write a root-owned 0555 folder."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv to run as the user nobody")
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp).chmod(0o755)
+        folder = Path(tmp) / "readonly"
+        folder.mkdir(mode=0o555)
+        folder.chmod(0o555)
+        proc = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
+                               "facefeedback.cli", "simulate", "--out", str(folder / "sim"), "--n-per-arm", "3"],
+                              capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": tmp})
+    if "Permission denied" in proc.stderr and "facefeedback" not in proc.stderr:
+        pytest.skip(f"the user nobody cannot run this interpreter: {proc.stderr.strip()[:200]}")
+    assert proc.returncode != 0
+    assert proc.stderr.strip() == f"error: {folder}: cannot write there (no permission to write); " \
+                                  "choose another --out", proc.stderr
 
 
 def test_long_file_name_is_measured_and_a_bad_input_does_not_stop_the_others(samples, tmp_path, capsys):

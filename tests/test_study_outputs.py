@@ -85,7 +85,7 @@ def test_foreign_files_survive_reruns_and_a_killed_run(copy, capsys):
     assert not staging_left(copy)
 
 
-def test_a_participant_removed_from_the_tables_goes_to_stale(copy, samples, capsys):
+def test_a_participant_removed_from_the_tables_goes_to_stale_and_is_not_exported(copy, samples, capsys):
     """After the run, recordings/ and calibration/ hold exactly what the tables define."""
     out = copy / "out"
     foreign = plant(out / "recordings" / "P03_week6_rest" / "rating.txt")
@@ -109,6 +109,19 @@ def test_a_participant_removed_from_the_tables_goes_to_stale(copy, samples, caps
     assert "rating.txt left in recordings/P03_week6_rest" in note
     features = pd.read_parquet(out / "features" / "session_features.parquet")
     assert sorted(features["participant_id"].unique()) == ["P01", "P02"]
+    assert main(["export", "--openface", str(out)]) == 0
+    assert sorted(p.name for p in (out / "openface").glob("*.csv")) == [
+        "P01_baseline_rest.csv", "P01_week6_rest.csv", "P02_baseline_rest.csv", "P02_week6_rest.csv"]
+
+
+def test_export_of_a_study_is_its_current_recordings_only(copy):
+    """Outputs an older version left beside the current ones are not exported with the study."""
+    out = copy / "out"
+    shutil.copytree(out / "recordings" / "P03_week6_rest", out / "recordings" / "P09_week6_rest")
+    (out / "recordings" / "P09_week6_rest" / ".facefeedback.json").unlink()
+    assert main(["export", "--openface", str(out)]) == 0
+    assert "P09_week6_rest.csv" not in [p.name for p in (out / "openface").iterdir()]
+    assert len(list((out / "openface").glob("*.csv"))) == 6
 
 
 def test_an_unreadable_baseline_keeps_the_participants_calibration(copy, capsys):
@@ -136,6 +149,22 @@ def test_an_unreadable_baseline_keeps_the_participants_calibration(copy, capsys)
     assert pd.read_csv(out / "failures.csv")["recording_id"].tolist() == ["P01_baseline_rest"]
     study = json.loads((out / "study.json").read_text())
     assert any("keeping the participant's calibration" in w for w in study["warnings"])
+
+
+def test_a_measured_study_and_a_simulated_one_never_share_a_folder(copy, capsys):
+    out = copy / "out"
+    listing = sorted((p.relative_to(out), p.stat().st_mtime_ns) for p in out.rglob("*"))
+    assert main(["simulate", "--out", str(out), "--n-per-arm", "3"]) != 0
+    err = capsys.readouterr().err
+    assert err.strip() == f"error: {out}: holds a measured study ('facefeedback run'); a simulated study is " \
+                          "never written over one: choose another --out"
+    assert main(["simulate", "--out", str(out), "--n-per-arm", "3", "--force"]) != 0  # not even forced
+    assert sorted((p.relative_to(out), p.stat().st_mtime_ns) for p in out.rglob("*")) == listing
+    sim = copy / "sim"
+    assert main(["simulate", "--out", str(sim), "--n-per-arm", "3"]) == 0
+    rc = main(["run", str(copy / "study" / "study.yaml"), "--out", str(sim), *RUN])
+    assert rc != 0 and "holds a simulated study" in capsys.readouterr().err
+    assert not (sim / "cache").exists()
 
 
 def test_files_in_the_way_stop_the_run_before_any_work(samples, tmp_path, capsys):

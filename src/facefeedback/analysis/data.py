@@ -37,6 +37,7 @@ class StudyInput:
     source: Path | None
     root: Path | None = None  # study output folder, when the input is one
     failures: pd.DataFrame | None = None
+    simulation: dict | None = None  # the seed and known truth, when 'facefeedback simulate' made it
 
 
 @dataclass
@@ -109,7 +110,20 @@ def load_study(path) -> StudyInput:
     failures = None
     if root is not None and (root / "failures.csv").exists():
         failures = pd.read_csv(root / "failures.csv", dtype=str).fillna("")
-    return StudyInput(features, sessions, reference, table_path, root, failures)
+    return StudyInput(features, sessions, reference, table_path, root, failures, _simulation(features, root))
+
+
+def _simulation(features: pd.DataFrame, root: Path | None) -> dict | None:
+    """What ``facefeedback simulate`` recorded, when it made the study (its study.json, or the
+    table's own Parquet metadata when the table travels alone)."""
+    from ..study.outputs import read_study_json
+
+    study = read_study_json(root) if root is not None else {}
+    if study.get("simulated") or "simulation" in study:
+        return dict(study.get("simulation") or {})
+    if (features.attrs.get("facefeedback") or {}).get("simulated"):
+        return {}
+    return None
 
 
 def _session_order(features: pd.DataFrame, root: Path | None) -> tuple[list[str], str]:

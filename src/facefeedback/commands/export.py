@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+from . import add_force_option
 
 
 def add_parser(sub) -> None:
@@ -14,12 +17,15 @@ def add_parser(sub) -> None:
     p.add_argument("--openface", required=True, metavar="DIR",
                    help="study output folder (facefeedback run) or extract output folder")
     p.add_argument("--out", metavar="OUTDIR", help="where the CSVs go (default: DIR/openface)")
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..study.openface import export_openface
 
-    written = export_openface(args.openface, args.out)
+    written, problems = export_openface(args.openface, args.out, args.force)
+    for line in problems:
+        print(f"error: {line}", file=sys.stderr)
     print(f"{len(written)} OpenFace-style CSV files -> {written[0].parent}")
-    return 0
+    return 1 if problems else 0
