@@ -59,8 +59,8 @@ def test_webcam_session_never_writes_over_the_folder(short_clip, tmp_path, capsy
     for session in sessions:
         assert recording_is_whole(session) == 20
         assert (session / "overlay.mp4").is_file()
-        assert set(read_marker(session)["recording"]) == {"frames.parquet", "summary.json", "provenance.json",
-                                                          "overlay.mp4"}
+        assert set(read_marker(session)["recording"]) == {"frames.parquet", "frames.json", "summary.json",
+                                                          "provenance.json", "overlay.mp4"}
     assert not (today / "frames.parquet").exists()
 
 

@@ -80,8 +80,8 @@ def test_foreign_files_survive_reruns_and_a_killed_run(copy, capsys):
     for rid in [r for r in current(out, "recordings") if (out / "recordings" / r).is_dir()]:
         provenance = json.loads((out / "recordings" / rid / "provenance.json").read_text())
         assert provenance["config"]["events"]["on_threshold"] == 0.6
-        assert set(read_marker(out / "recordings" / rid)["recording"]) == {"frames.parquet", "summary.json",
-                                                                           "provenance.json"}
+        assert set(read_marker(out / "recordings" / rid)["recording"]) == {
+            "frames.parquet", "frames.json", "summary.json", "provenance.json"}
     assert not staging_left(copy)
 
 
@@ -184,3 +184,44 @@ def test_files_in_the_way_stop_the_run_before_any_work(samples, tmp_path, capsys
     assert main([*argv, "--force"]) == 0  # overwrites exactly those files, nothing else
     assert_intact({out / "protocol.pdf": foreign[out / "protocol.pdf"]})
     assert json.loads((out / "calibration" / "P01.json").read_text())["participant_id"] == "P01"
+
+
+def test_bids_tables_of_a_removed_participant_go_to_stale_with_their_recordings(copy, samples):
+    from facefeedback.bids import frames_table
+
+    out = copy / "out"
+    assert rerun(copy, "--format", "bids") == 0
+    table = out / "sub-P03" / "ses-baseline" / "beh" / "sub-P03_ses-baseline_task-rest_desc-frown_timeseries.tsv.gz"
+    assert frames_table(out / "recordings" / "P03_baseline_rest") == table
+    foreign = plant(table.parent / "notes.txt")
+    make_study(copy / "study", samples, pids=("P01", "P02"))
+    assert rerun(copy, "--format", "bids") == 0
+    assert not table.exists() and not table.with_name(table.name.replace(".tsv.gz", ".json")).exists()
+    assert_intact(foreign)
+    (stale,) = (out / "stale").iterdir()
+    assert frames_table(stale / "recordings" / "P03_baseline_rest") == stale / table.relative_to(out)
+
+
+def test_spss_and_stata_exports_replace_only_their_own_files(copy, capsys):
+    import pyreadstat
+
+    out, features = copy / "out", copy / "out" / "features"
+    foreign = plant(features / "my_syntax.sps", features / "wide.dta")
+    assert main(["export", str(out), "--spss"]) == 0
+    assert main(["export", str(out), "--stata"]) != 0  # someone's wide.dta is in the way
+    err = capsys.readouterr().err
+    assert f"error: {features}: wide.dta is not part of the Stata export written by facefeedback" in err
+    assert not (features / "session_features.dta").exists()
+    assert_intact(foreign)
+    (features / "wide.dta").unlink()
+    del foreign[features / "wide.dta"]
+    assert main(["export", str(out), "--stata"]) == 0
+    assert set(read_marker(features)["spss export"]) == {"session_features.sav", "wide.sav"}
+    run_killed("commit", 2, ["export", out, "--spss"])
+    assert_intact(foreign)
+    assert main(["export", str(out), "--stata"]) == 0  # looking at the folder again finishes the commit
+    for name in ("session_features.sav", "wide.sav"):
+        frame, _ = pyreadstat.read_sav(str(features / name))
+        assert len(frame) > 0
+    assert (features / "wide.dta").is_file() and not staging_left(copy)
+    assert_intact(foreign)

@@ -35,6 +35,10 @@ class AnalysisError(FaceFeedbackError):
     """The data cannot support the requested analysis (missing scale, too few participants...)."""
 
 
+class NotEstimable(AnalysisError):
+    """A model's estimates or tests are not defined on these data (no variance, collinear terms)."""
+
+
 def os_error_line(exc: OSError) -> str:
     """An operating-system error as one line naming the path: ``path: No space left on device``."""
     where = f"{exc.filename}: " if exc.filename is not None else ""

@@ -43,7 +43,14 @@ import pandas as pd
 
 from .. import schema
 from ..errors import AnalysisError, OutputError
-from ..files import atomic_write_text, check_output_path, plan_output, write_table, writing
+from ..files import (
+    atomic_write_text,
+    check_output_path,
+    plan_output,
+    write_json,
+    write_table,
+    writing,
+)
 from ..study.features import change_from
 from ..study.outputs import SIMULATED_STUDY, is_measured_study
 from . import synthetic_frames
@@ -283,7 +290,6 @@ def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0, 
         The content of ``study.json``, whose ``"simulation"`` entry holds the
         settings, the seed and the true coefficients.
     """
-    import json
     from pathlib import Path
 
     from .. import __version__
@@ -321,17 +327,12 @@ def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0, 
             frames = synthetic_frames.frames_table(signals, row, rng)
             write_table(frames, rec_dir / "frames.parquet")
             summary = {"source": f"simulated:{rec}",
-                       "features": {k: _json_number(table.at[row, k]) for k in feature_names},
+                       "features": {k: table.at[row, k] for k in feature_names},
                        "events": [], "calibration": {}}
-            atomic_write_text(rec_dir / "summary.json", json.dumps(summary, indent=1))
+            write_json(rec_dir / "summary.json", summary)
         (staging / "features").mkdir()
         write_table(table, staging / "features" / "session_features.parquet")
         write_table(table, staging / "features" / "session_features.csv")
         atomic_write_text(staging / "failures.csv", "recording_id,path,error\n")
-        atomic_write_text(staging / "study.json", json.dumps(study, indent=2))
+        write_json(staging / "study.json", study)
     return study
-
-
-def _json_number(value) -> float | None:
-    value = float(value)
-    return None if not np.isfinite(value) else value

@@ -234,7 +234,7 @@ def _run(options: DemoOptions, config: Config) -> DemoResult:
     check_video_path(record_path)
     if options.record:
         check_file_output(record_path, "a recording", force=options.force, option="--record")
-    plan = plan_output(session_dir, RECORDING, recording_files(config.output_format))
+    plan = plan_output(session_dir, RECORDING, recording_files(session_dir.name, config.output_format))
     if not options.headless:
         check_display()
     source = options.source
@@ -335,7 +335,7 @@ def _save(session: LiveSession, source: FrameSource, config: Config, session_dir
     result.summary["calibrations"] = session.calibrations
     result.provenance.update(stopped_by=stopped,
                              video=str(recorder.path) if recorder is not None else None)
-    write_recording_files(result, staging, config.output_format)
+    write_recording_files(result, staging, session_dir, config.output_format)
     log.info("session saved in %s", session_dir)
     return DemoResult(session_dir, recorder.path if recorder is not None and recorder.n_frames else None,
                       result.frames, result.summary, session.frowning)

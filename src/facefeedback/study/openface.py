@@ -37,8 +37,9 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..bids import frames_table
 from ..errors import InputError, os_error_line
-from ..files import OutputKind, atomic_write_text, plan_output, writing
+from ..files import OutputKind, atomic_write_text, plan_output, read_table, writing
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +107,7 @@ def recording_folders(folder: Path) -> list[Path]:
     """
     base = folder / "recordings" if (folder / "recordings").is_dir() else folder
     found = sorted(p for p in base.iterdir()
-                   if p.is_dir() and not p.name.startswith(".")
-                   and any((p / f).is_file() for f in ("frames.parquet", "frames.csv")))
+                   if p.is_dir() and not p.name.startswith(".") and frames_table(p) is not None)
     current = _current_recordings(folder)
     return found if current is None else [p for p in found if p.name in current]
 
@@ -171,9 +171,8 @@ def export_openface(folder: str | os.PathLike, out: str | os.PathLike | None = N
 
 
 def _frames(rec: Path) -> pd.DataFrame:
-    path = rec / "frames.parquet"
     try:
-        frames = pd.read_parquet(path) if path.is_file() else pd.read_csv(rec / "frames.csv")
+        frames = read_table(frames_table(rec))
     except Exception as exc:  # noqa: BLE001 - any reader failure: a damaged table
         raise InputError(f"{rec}: cannot read the per-frame table ({type(exc).__name__}: {exc})") from None
     missing = [c for c in schema.FRAME_COLUMN_NAMES if c not in frames]

@@ -34,9 +34,10 @@ if TYPE_CHECKING:
     from .manifest import Study
 
 #: What a run writes at the top of the study folder.
-STUDY_FILES = ("failures.csv", "study.json")
-#: What a run writes into ``features/``.
-FEATURE_FILES = ("session_features.parquet", "session_features.csv", "wide.csv", "codebook.csv", "codebook.md")
+STUDY_FILES = ("dataset_description.json", "failures.csv", "study.json")
+#: What a run writes into ``features/``: the tables, their BIDS sidecars, the codebook.
+FEATURE_FILES = ("session_features.parquet", "session_features.csv", "session_features.json", "wide.csv",
+                 "wide.json", "codebook.csv", "codebook.json", "codebook.md")
 
 
 def read_study_json(folder: Path) -> dict:
@@ -96,8 +97,10 @@ def is_measured_study(folder: Path) -> bool:
     return recordings.is_dir() and any(owned_files(p, RECORDING) for p in recordings.iterdir() if p.is_dir())
 
 
-def check_study_output(study: Study, out: Path, fmt: str = "parquet", force: bool = False) -> None:
-    """Before any work: everything a run of ``study`` will write into ``out`` may be written.
+def check_study_output(study: Study, out: Path, fmt: str = "parquet", export: tuple[str, ...] = (),
+                       force: bool = False) -> None:
+    """Before any work: everything a run of ``study`` will write into ``out`` may be written
+    (``fmt``: the per-frame tables' format; ``export``: the statistics packages' files asked for).
 
     Raises
     ------
@@ -105,7 +108,9 @@ def check_study_output(study: Study, out: Path, fmt: str = "parquet", force: boo
         One line per folder or file that cannot be written, or that holds files facefeedback
         did not write (unless ``force``); a folder holding a simulated study, always.
     """
+    from .. import bids
     from ..extract import RECORDING, recording_files
+    from .statfiles import STATFILE_KINDS, statfile_names
 
     out = Path(out)
     check_output_path(out)
@@ -114,7 +119,11 @@ def check_study_output(study: Study, out: Path, fmt: str = "parquet", force: boo
                           "is never written over it: choose another --out")
     plan_output(out, STUDY, STUDY_FILES, force)
     checks = [lambda: plan_output(out / "features", FEATURES, FEATURE_FILES, force)]
-    checks += [lambda rid=rid: plan_output(out / "recordings" / rid, RECORDING, recording_files(fmt), force)
+    checks += [lambda key=key: plan_output(out / "features", STATFILE_KINDS[key], statfile_names(key), force)
+               for key in export]
+    names = bids.study_timeseries_names(study.recordings)
+    checks += [lambda rid=rid: plan_output(out / "recordings" / rid, RECORDING,
+                                           recording_files(rid, fmt, names.get(rid)), force)
                for rid in study.recordings["recording_id"]]
     checks += [lambda pid=pid: check_file_output(out / "calibration" / f"{pid}.json", "a calibration",
                                                  is_calibration_file, force)
@@ -170,12 +179,22 @@ class StaleOutputs:
                 self.lines.append(f"calibration/{cal.name}: participant no longer in the study tables")
 
     def recording(self, rid: str, why: str) -> None:
-        """Move a recording's outputs (if any), saying why."""
+        """Move a recording's outputs (if any), saying why; a per-frame table its provenance
+        places elsewhere in the study folder (BIDS) goes with it, to the same relative place."""
+        from .. import bids
         from ..extract import RECORDING
 
         folder = self.out / "recordings" / rid
         if not owned_files(folder, RECORDING):
             return
+        table = bids.frames_table(folder)
+        if table is not None and not table.resolve().is_relative_to(folder.resolve()) \
+                and table.resolve().is_relative_to(self.out.resolve()):
+            for path in (table, bids.sidecar_path(table)):
+                if path.is_file():
+                    dest = self._target() / path.resolve().relative_to(self.out.resolve())
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(path, dest)
         left = move_output(folder, self._target() / "recordings" / rid, RECORDING)
         kept = f" ({', '.join(left)} left in recordings/{rid}: not written by facefeedback)" if left else ""
         self.lines.append(f"recordings/{rid}: {why}{kept}")

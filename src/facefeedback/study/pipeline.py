@@ -9,9 +9,12 @@ The order of work, which is what makes a rerun cheap:
    reference is fitted (the study file's calibration rule) and saved to
    ``DIR/calibration/<participant_id>.json``;
 3. each of that participant's recordings is then calibrated against it and
-   written to ``DIR/recordings/<recording_id>/``, unless an identical output is
-   already there;
-4. the session features, wide table and codebook are built from the summaries.
+   written to ``DIR/recordings/<recording_id>/`` (with ``--format bids`` the
+   per-frame table goes to ``DIR/sub-<label>/ses-<label>/beh/``), unless an
+   identical output is already there;
+4. the session features, wide table, codebook and their sidecars are built from
+   the summaries, then ``study.json`` and ``dataset_description.json``, then the
+   requested .sav / .dta exports.
 
 A recording that fails goes to ``DIR/failures.csv`` and the batch goes on. Before any
 work the whole output is checked (:func:`.outputs.check_study_output`); outputs of rows
@@ -29,9 +32,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import bids
 from ..config import Config, config_hash, dump_config
 from ..errors import ConfigError, FaceFeedbackError, InputError
-from ..files import atomic_write_text, plan_output, sweep, write_table, writing
+from ..files import json_text, owned_files, plan_output, sweep, write_json, write_table, writing
 from ..frown import Calibration, calibrate, population_calibration
 from ..measure import build_frame_table
 from .cache import RawCache, RawEntry, is_current, raw_key, stamp
@@ -110,6 +114,7 @@ class _Participants:
         self.done: dict[str, Measured] = {}
         self.calibration: dict[str, Calibration] = {}
         self.written: set[str] = set()
+        self.bids_names = bids.study_timeseries_names(study.recordings)
 
     def add(self, m: Measured) -> None:
         self.done[m.recording_id] = m
@@ -174,7 +179,8 @@ class _Participants:
         self.written.add(rid)
         row = self.rows[rid]
         folder = self.out / "recordings" / rid
-        wanted = json.loads(json.dumps(stamp(m.sha256, m.key, self.config, cal.to_json())))
+        bids_name = self.bids_names.get(rid)
+        wanted = json.loads(json_text(stamp(m.sha256, m.key, self.config, cal.to_json(), bids_name)))
         if is_current(folder, wanted):
             self.report.kept += 1
             return
@@ -184,8 +190,10 @@ class _Participants:
         result.provenance["study_stamp"] = wanted
         result.provenance["study"] = {"participant_id": row.participant_id, "session": row.session,
                                       "task": row.task, "study_file": str(self.study.path), "table_row": row.row}
+        result.bids_name = bids_name
         try:
-            write_recording(result, self.out / "recordings", self.config.output_format, self.force)
+            write_recording(result, self.out / "recordings", self.config.output_format, root=self.out,
+                            force=self.force)
         except FaceFeedbackError as exc:  # something was put in its way since the check
             self.written.discard(rid)
             self._failed(rid, str(exc))
@@ -195,7 +203,7 @@ class _Participants:
 
 def run_study(study: Study, config: Config, out: str | Path, executor: Executor = "local",
               workers: int | None = None, scheduler: str | None = None, progress: bool = False,
-              force: bool = False) -> RunReport:
+              export: tuple[str, ...] = (), force: bool = False) -> RunReport:
     """Measure, calibrate and summarise every recording of a checked study into ``out``.
 
     Parameters
@@ -210,6 +218,9 @@ def run_study(study: Study, config: Config, out: str | Path, executor: Executor 
         See :func:`facefeedback.study.runner.run_tasks`.
     progress : bool
         One progress bar for the batch.
+    export : tuple of {"spss", "stata"}
+        Also write the feature tables as .sav / .dta (:mod:`facefeedback.study.statfiles`). The
+        .sav / .dta files an earlier run wrote are rewritten in any case, so they stay current.
     force : bool
         Write even where files facefeedback did not write are in the way (overwriting them).
 
@@ -220,15 +231,16 @@ def run_study(study: Study, config: Config, out: str | Path, executor: Executor 
     """
     started = time.perf_counter()
     out = Path(out)
+    bids.read_description(out)  # refuses a folder that describes another dataset, before any work
     config = study.calibration_config(config)
     report = RunReport(out, recordings=len(study.recordings), warnings=list(study.warnings))
     if executor == "local" or not scheduler:
         workers = workers or default_workers()
-    check_study_output(study, out, config.output_format, force)
+    check_study_output(study, out, config.output_format, export, force)
     for sub in ("recordings", "calibration", "cache"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
-        return _run(study, config, out, report, executor, workers, scheduler, progress, started, force)
+        return _run(study, config, out, report, executor, workers, scheduler, progress, started, export, force)
 
 
 @contextlib.contextmanager
@@ -245,12 +257,15 @@ def _exclusive(out: Path):
 
 
 def _run(study: Study, config: Config, out: Path, report: RunReport, executor: Executor, workers: int | None,
-         scheduler: str | None, progress: bool, started: float, force: bool) -> RunReport:
+         scheduler: str | None, progress: bool, started: float, export: tuple[str, ...],
+         force: bool) -> RunReport:
     from tqdm import tqdm
 
     from .codebook import write_feature_outputs
+    from .statfiles import STATFILE_KINDS, export_statfiles
 
-    for folder in (out, out / "recordings", out / "calibration", out / "features", out / "cache" / "raw"):
+    for folder in (out, out / "recordings", out / "calibration", out / "features", out / "cache" / "raw",
+                   *out.glob(f"sub-*/ses-*/{bids.DATATYPE}")):
         sweep(folder)
     stale = StaleOutputs(out)
     stale.removed_rows(study)
@@ -278,6 +293,12 @@ def _run(study: Study, config: Config, out: Path, report: RunReport, executor: E
         write_table(pd.DataFrame(report.failures, columns=["recording_id", "path", "error"]),
                     staging / "failures.csv")
         _write_study_json(study, config, staging, report, executor, workers)
+        bids.write_description(staging, study.spec.name or study.path.stem, config_hash(config),
+                               [s.to_bids() for s in study.spec.source_datasets])
+    # Exports written by an earlier run are rewritten too, so none is left older than the tables.
+    earlier = tuple(k for k, kind in STATFILE_KINDS.items() if owned_files(out / "features", kind))
+    if export or earlier:
+        export_statfiles(out, tuple(dict.fromkeys(export + earlier)), force)
     return report
 
 
@@ -304,4 +325,4 @@ def _write_study_json(study: Study, config: Config, folder: Path, report: RunRep
                    "measured": report.measured, "written": report.written, "kept": report.kept,
                    "failed": len(report.failures), "run_time_s": round(report.elapsed_s, 3),
                    "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    atomic_write_text(folder / "study.json", json.dumps(data, indent=2))
+    write_json(folder / "study.json", data)
