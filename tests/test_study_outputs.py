@@ -118,7 +118,7 @@ def test_export_of_a_study_is_its_current_recordings_only(copy):
     """Outputs an older version left beside the current ones are not exported with the study."""
     out = copy / "out"
     shutil.copytree(out / "recordings" / "P03_week6_rest", out / "recordings" / "P09_week6_rest")
-    (out / "recordings" / "P09_week6_rest" / ".facefeedback.json").unlink()
+    (out / "recordings" / "P09_week6_rest" / ".facefeedback.json").unlink(missing_ok=True)
     assert main(["export", "--openface", str(out)]) == 0
     assert "P09_week6_rest.csv" not in [p.name for p in (out / "openface").iterdir()]
     assert len(list((out / "openface").glob("*.csv"))) == 6
