@@ -16,7 +16,7 @@ import pytest
 from output_helpers import assert_intact, plant, run_killed, staging_left
 
 from facefeedback.cli import main
-from facefeedback.files import MARKER, read_marker, recover
+from facefeedback.output_folders import MARKER, read_marker, recover
 
 
 @pytest.fixture(scope="module")

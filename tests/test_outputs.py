@@ -1,4 +1,4 @@
-"""Nothing lost: the one rule every command follows when it writes (facefeedback.files).
+"""Nothing lost: the one rule every command follows when it writes (facefeedback.output_folders).
 
 A file is replaced or deleted only when facefeedback wrote it (the folder's marker, or an
 older version's outputs recognised as such); anything else survives byte for byte; a
@@ -21,14 +21,21 @@ from output_helpers import assert_intact, plant, staging_left
 
 from facefeedback.cli import main
 from facefeedback.errors import OutputError
-from facefeedback.files import MARKER, OutputKind, owned_files, plan_output, recover, writing
+from facefeedback.output_folders import (
+    MARKER,
+    OutputKind,
+    owned_files,
+    plan_output,
+    recover,
+    writing,
+)
 
 KIND = OutputKind("demo", "a demo output", last=("b.txt",))
 GENERATIONS = {1: ("a.txt", "b.txt", "sub/c.txt"), 2: ("a.txt", "b.txt", "sub/d.txt", "e.txt")}
 WRITER = r"""
 import sys
 from pathlib import Path
-from facefeedback.files import OutputKind, plan_output, writing
+from facefeedback.output_folders import OutputKind, plan_output, writing
 gen, folder = sys.argv[1], Path(sys.argv[2])
 files = {"1": ("a.txt", "b.txt", "sub/c.txt"), "2": ("a.txt", "b.txt", "sub/d.txt", "e.txt")}[gen]
 kind = OutputKind("demo", "a demo output", last=("b.txt",))

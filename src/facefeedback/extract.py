@@ -3,7 +3,7 @@
 :func:`process_recording` runs the per-frame path over a source and builds the
 table once; :func:`write_recording` writes ``frames.parquet`` (or ``.csv``, or
 a BIDS-style ``..._desc-frown_timeseries.tsv.gz``) with its JSON sidecar,
-``summary.json`` and ``provenance.json`` through :func:`facefeedback.files.writing`,
+``summary.json`` and ``provenance.json`` through :func:`facefeedback.output_folders.writing`,
 so a failed or killed run never leaves a half-written output and files in the
 recording's folder that facefeedback did not write are left as they are.
 """
@@ -23,10 +23,11 @@ import pandas as pd
 
 from . import __version__, bids
 from .config import Config, config_hash, dump_config
-from .files import OutputKind, file_sha256, plan_output, write_json, write_table, writing
+from .files import file_sha256, write_json, write_table
 from .frown import Calibration, population_calibration
 from .io import FrameSource, SourceInfo
 from .measure import FrameMeasurer, MeasurementBuffer, build_frame_table, measure_frames
+from .output_folders import OutputKind, plan_output, writing
 from .summary import events_to_json, summarise
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from ..files import OutputKind
+from ..output_folders import OutputKind
 from .data import StudyInput, prepare
 from .simulate import PRIMARY_SCALE, SimulationSettings, simulate_study
 

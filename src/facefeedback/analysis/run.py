@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError, NotEstimable
-from ..files import OutputKind, file_sha256, plan_output, write_json, write_table, writing
+from ..files import file_sha256, write_json, write_table
+from ..output_folders import OutputKind, plan_output, writing
 from .data import EXCLUSION_FIELDS, AnalysisData, load_study, prepare
 
 logger = logging.getLogger(__name__)

@@ -43,14 +43,8 @@ import pandas as pd
 
 from .. import schema
 from ..errors import AnalysisError, OutputError
-from ..files import (
-    atomic_write_text,
-    check_output_path,
-    plan_output,
-    write_json,
-    write_table,
-    writing,
-)
+from ..files import atomic_write_text, write_json, write_table
+from ..output_folders import check_output_path, plan_output, writing
 from ..study.features import change_from
 from ..study.outputs import SIMULATED_STUDY, is_measured_study
 from . import synthetic_frames

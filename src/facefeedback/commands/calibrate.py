@@ -28,8 +28,8 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..extract import process_recording
-    from ..files import check_file_output
     from ..frown import calibrate, is_calibration_file
+    from ..output_folders import check_file_output
 
     check_file_output(args.out, "a calibration", is_calibration_file, args.force)
     config = resolve_config(args)

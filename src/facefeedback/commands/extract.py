@@ -71,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
     from .. import bids
     from ..config import config_hash
     from ..extract import RECORDING, process_recording, recording_files, write_recording
-    from ..files import check_output_path, plan_output
     from ..frown import Calibration
+    from ..output_folders import check_output_path, plan_output
 
     config = resolve_config(args)
     calibration = Calibration.load(args.calibration) if args.calibration else None

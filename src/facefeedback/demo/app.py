@@ -29,9 +29,10 @@ from threadpoolctl import threadpool_limits
 from ..config import Config
 from ..errors import FaceFeedbackError, InputError
 from ..extract import RECORDING, recording_files, recording_result, write_recording_files
-from ..files import check_file_output, check_output_path, plan_output, temporary_name, writing
+from ..files import temporary_name
 from ..frown import Calibration
 from ..io import FrameSource
+from ..output_folders import check_file_output, check_output_path, plan_output, writing
 from .live import LiveSession
 from .overlay import Overlay
 

@@ -39,7 +39,8 @@ import pandas as pd
 from .. import schema
 from ..bids import frames_table
 from ..errors import InputError, os_error_line
-from ..files import OutputKind, atomic_write_text, plan_output, read_table, writing
+from ..files import atomic_write_text, read_table
+from ..output_folders import OutputKind, plan_output, writing
 
 log = logging.getLogger(__name__)
 

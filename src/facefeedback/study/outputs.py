@@ -1,7 +1,7 @@
 """A study output folder: whose it is, whether it may be written, and what is no longer current.
 
 A measured study (``facefeedback run``) and a simulated one (``facefeedback simulate``)
-are told apart by their marker (:mod:`facefeedback.files`) or, in a folder written by a
+are told apart by their marker (:mod:`facefeedback.output_folders`) or, in a folder written by a
 version without markers, by ``study.json``: a ``run`` entry in a measured study, a
 ``simulation`` entry in a simulated one. Neither command writes into the other's folder.
 
@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import OutputError, ValidationError
-from ..files import (
+from ..files import atomic_write_text
+from ..output_folders import (
     OutputKind,
-    atomic_write_text,
     check_file_output,
     check_output_path,
     move_output,

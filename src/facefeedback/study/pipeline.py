@@ -35,9 +35,10 @@ import pandas as pd
 from .. import bids
 from ..config import Config, config_hash, dump_config
 from ..errors import ConfigError, FaceFeedbackError, InputError
-from ..files import json_text, owned_files, plan_output, sweep, write_json, write_table, writing
+from ..files import json_text, write_json, write_table
 from ..frown import Calibration, calibrate, population_calibration
 from ..measure import build_frame_table
+from ..output_folders import owned_files, plan_output, sweep, writing
 from .cache import RawCache, RawEntry, is_current, raw_key, stamp
 from .manifest import Study
 from .outputs import FEATURE_FILES, FEATURES, STUDY, STUDY_FILES, StaleOutputs, check_study_output

@@ -36,7 +36,8 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import InputError
-from ..files import OutputKind, plan_output, write_atomically, writing
+from ..files import write_atomically
+from ..output_folders import OutputKind, plan_output, writing
 from .features import SPSS_RESERVED, wide_name
 
 #: Stata's reserved words (case-sensitive); ``str1`` ... ``str2045`` are reserved too.
@@ -328,7 +329,7 @@ def _read_inputs(folder: Path) -> tuple[dict, pd.DataFrame, dict[str, pd.DataFra
 def export_statfiles(folder: str | os.PathLike, formats: tuple[str, ...], force: bool = False) -> list[Path]:
     """Write ``features/session_features`` and ``features/wide`` as .sav and/or .dta.
 
-    Each format's files replace that format's earlier export (:mod:`facefeedback.files`);
+    Each format's files replace that format's earlier export (:mod:`facefeedback.output_folders`);
     nothing else in ``features/`` is touched.
 
     Parameters
