@@ -140,6 +140,14 @@ def test_outputs_of_a_version_without_markers_are_recognised(tmp_path):
             (st / name).write_text("new")
     assert not (folder / "frames.csv").exists() and (folder / "frames.parquet").read_text() == "new"
     assert_intact(foreign)
+    # Another command's outputs written there since (a marker without this kind) change nothing.
+    older = tmp_path / "P03"
+    older.mkdir()
+    (older / "summary.json").write_text("{}")
+    (older / "provenance.json").write_text(json.dumps({"versions": {"facefeedback": "0.1.0"}}))
+    with writing(plan_output(older, KIND, ["a.txt"])) as st:
+        (st / "a.txt").write_text("another kind's file")
+    assert owned_files(older, RECORDING) == {"summary.json", "provenance.json"}
     # Without the provenance an older version wrote, nothing there is taken for ours.
     other = tmp_path / "P02"
     plant(other / "summary.json")

@@ -122,15 +122,17 @@ def read_marker(folder: Path) -> dict[str, list[str]]:
 
 
 def owned_files(folder: str | os.PathLike, kind: OutputKind) -> frozenset[str]:
-    """Relative paths in ``folder`` that ``kind`` wrote: by the marker, or by the legacy rule
-    in a folder with no marker."""
+    """Relative paths in ``folder`` that ``kind`` wrote: by the marker, or, when the marker has
+    no entry for ``kind`` (an older version wrote it), by the legacy rule, never taking a
+    file the marker gives to another kind."""
     folder = Path(folder)
     marker = read_marker(folder)
     if kind.name in marker:
         return frozenset(marker[kind.name])
-    if not marker and kind.legacy is not None and folder.is_dir() and not (folder / MARKER).exists():
-        return frozenset(kind.legacy(folder))
-    return frozenset()
+    if kind.legacy is None or not folder.is_dir():
+        return frozenset()
+    others = {f for files in marker.values() for f in files}
+    return frozenset(f for f in kind.legacy(folder) if f not in others)
 
 
 def _blocking(folder: Path, rel: str, owned: frozenset[str]) -> str | None:
