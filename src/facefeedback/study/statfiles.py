@@ -88,12 +88,25 @@ def statfile_names(key: str) -> list[str]:
     return [f"{table}{FORMATS[key].suffix}" for table in TABLES]
 
 
+def _made_here(path: Path) -> bool:
+    """The .sav or .dta file says facefeedback made it: SPSS notes, or the Stata data label."""
+    import pyreadstat
+
+    try:
+        if path.suffix == ".sav":
+            _, meta = pyreadstat.read_sav(str(path), metadataonly=True)
+            return bool(meta.notes) and meta.notes[0].startswith("Made by facefeedback")
+        _, meta = pyreadstat.read_dta(str(path), metadataonly=True)
+    except Exception:  # noqa: BLE001 - unreadable as such a file: not ours
+        return False
+    label = meta.file_label or ""
+    return label.endswith(f": {path.stem}") or label.startswith(f"{path.stem} (names cut to ")
+
+
 def _earlier_export(key: str):
-    """An export written before output markers: its files beside the feature tables it was made from."""
+    """An export written before output markers: the files that say facefeedback made them."""
     def found(folder: Path) -> list[str]:
-        if not ((folder / "session_features.parquet").is_file() and (folder / "codebook.md").is_file()):
-            return []
-        return [name for name in statfile_names(key) if (folder / name).is_file()]
+        return [name for name in statfile_names(key) if (folder / name).is_file() and _made_here(folder / name)]
     return found
 
 
