@@ -1,8 +1,10 @@
-"""Writing outputs so that nothing half-written is ever left under its final name.
+"""Writing single files so that nothing half-written is ever left under its final name.
 
-Every file is written to a temporary name beside its target (``.<name>.tmp-<pid>``,
-which a study run's clean-up recognises) and renamed into place; a folder of
-outputs is staged the same way and swapped in by :func:`replace_dir`.
+:func:`atomic_write_text`, :func:`write_json` and :func:`write_table` write to a short
+hidden name beside the target (:func:`temporary_name`: ``.ff-<hash>.<pid>.tmp<suffix>``,
+short whatever the length of the target's name) and rename it into place. Folders of
+outputs, and which files in them facefeedback may replace, are
+:mod:`facefeedback.output_folders`.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ import hashlib
 import json
 import math
 import os
-import shutil
+import re
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+
+#: Names :func:`temporary_name` gives: ``.ff-<10 hex>.<pid>.tmp`` (and a suffix for files).
+TEMPORARY = re.compile(r"^\.ff-[0-9a-f]{10}\.(\d+)\.tmp")
 
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -26,6 +31,10 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def _tag(name: str) -> str:
+    return hashlib.sha1(os.fsencode(name)).hexdigest()[:10]
 
 
 def find_path(path: str | os.PathLike) -> Path:
@@ -56,8 +65,10 @@ def find_path(path: str | os.PathLike) -> Path:
 
 
 def temporary_name(path: Path) -> Path:
-    """The staging name of ``path``: hidden, marked temporary, same suffix (formats go by suffix)."""
-    return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    """The staging name of ``path``: hidden, short whatever ``path``'s length, same suffix
+    (formats go by suffix)."""
+    suffix = path.suffix if len(path.suffix) <= 16 else ""
+    return path.with_name(f".ff-{_tag(path.name)}.{os.getpid()}.tmp{suffix}")
 
 
 def write_atomically(path: str | os.PathLike, write: Callable[[Path], object]) -> None:
@@ -82,6 +93,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 #: Missing values in tab-separated tables, as BIDS writes them.
 TSV_MISSING = "n/a"
+
+
 def json_safe(value):
     """``value`` as standard JSON can hold it: NaN and infinities become None (``null``),
     NumPy scalars and arrays plain numbers and lists, tuples lists."""
@@ -131,14 +144,3 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     if path.name.endswith((".tsv", ".tsv.gz")):
         return pd.read_csv(path, sep="\t", na_values=[TSV_MISSING], keep_default_na=False)
     return pd.read_parquet(path)
-
-
-def replace_dir(tmp: Path, final: Path) -> None:
-    """Move a finished temporary folder to ``final``, replacing an older one."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -411,6 +411,15 @@ class Calibration:
         return cls.from_json(data, str(path))
 
 
+def is_calibration_file(path: str | Path) -> bool:
+    """True when ``path`` holds a calibration as facefeedback writes it (not someone else's file)."""
+    try:
+        Calibration.load(path)
+    except InputError:
+        return False
+    return True
+
+
 def population_calibration(params: FrownConfig) -> Calibration:
     """The default reference when a participant has no calibration of their own."""
     return Calibration(params.population_neutral, "population", "population default (configs/default.yaml)")

@@ -42,6 +42,7 @@ class StudyInput:
     #: Every participant of the study (participant_id, arm), from study.json; None when unknown.
     participants: pd.DataFrame | None = None
     comparability: pd.DataFrame | None = None  # features/comparability.csv, when the study folder has one
+    simulation: dict | None = None  # the seed and known truth, when 'facefeedback simulate' made it
 
 
 @dataclass
@@ -125,7 +126,18 @@ def load_study(path) -> StudyInput:
         comparability = pd.read_csv(root / "features" / "comparability.csv",
                                     dtype={"participant_id": str, "task": str, "session": str}, keep_default_na=False,
                                     na_values=[""])
-    return StudyInput(features, sessions, reference, table_path, root, failures, participants, comparability)
+    return StudyInput(features, sessions, reference, table_path, root, failures, participants,
+                      comparability=comparability, simulation=_simulation(features, study))
+
+
+def _simulation(features: pd.DataFrame, study: dict) -> dict | None:
+    """What ``facefeedback simulate`` recorded, when it made the study (its study.json, or the
+    table's own Parquet metadata when the table travels alone)."""
+    if study.get("simulated") or "simulation" in study:
+        return dict(study.get("simulation") or {})
+    if (features.attrs.get("facefeedback") or {}).get("simulated"):
+        return {}
+    return None
 
 
 def _study_json(root: Path | None) -> dict:

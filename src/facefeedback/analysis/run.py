@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -12,6 +13,7 @@ import pandas as pd
 
 from ..errors import AnalysisError, NotEstimable
 from ..files import file_sha256, write_json, write_table
+from ..output_folders import OutputKind, plan_output, writing
 from .data import EXCLUSION_FIELDS, AnalysisData, load_study, prepare
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,24 @@ class AnalysisSettings:
     n_perm: int = 5000
     n_perm_predictive: int = 200
     seed: int = 0
+
+
+def _earlier_analysis(folder: Path) -> list[str]:
+    """An analysis folder written before output markers: known by its results.json."""
+    try:
+        results = json.loads((folder / "results.json").read_text())
+    except (OSError, ValueError):
+        return []
+    if not (isinstance(results, dict) and "provenance" in results and "primary" in results):
+        return []
+    files = ["results.json"] + (["report.html"] if (folder / "report.html").is_file() else [])
+    files += [f"figures/{p.name}" for p in sorted((folder / "figures").glob("*")) if p.suffix in (".png", ".svg")]
+    return files + [f"tables/{p.name}" for p in sorted((folder / "tables").glob("*.csv"))]
+
+
+#: ``analysis/``: results.json, tables/, report.html and figures/, replaced as a whole by each run.
+ANALYSIS = OutputKind("analysis", "an analysis", _earlier_analysis, last=("results.json",))
+ANALYSIS_FILES = ("results.json", "report.html", "tables/models.csv", "tables/participants.csv")
 
 
 def analyze_data(data: AnalysisData, settings: AnalysisSettings) -> dict:
@@ -94,7 +114,7 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
                  task: str | None = None, session: str | None = None,
                  treated_arm: str | None = None, control_arm: str | None = None,
                  settings: AnalysisSettings = AnalysisSettings(), out_dir=None,
-                 report: bool = True) -> dict:
+                 report: bool = True, force: bool = False) -> dict:
     """Analyse a study and write ``results.json``, CSV tables and the report.
 
     Parameters
@@ -105,9 +125,12 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
         See :func:`facefeedback.analysis.data.prepare`.
     settings : AnalysisSettings
     out_dir : str or Path, optional
-        Default ``<study folder>/analysis``, or ``analysis/`` next to a features file.
+        Default ``<study folder>/analysis``, or ``analysis/`` next to a features file. What
+        an earlier analysis wrote there and this one does not is removed; other files stay.
     report : bool
         Also write ``report.html`` and the figures.
+    force : bool
+        Overwrite files in the way that facefeedback did not write.
 
     Returns
     -------
@@ -117,14 +140,15 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
     study = load_study(path)
     data = prepare(study, outcome, feature, task, session, treated_arm, control_arm)
     out = Path(out_dir) if out_dir else (study.root or study.source.parent) / "analysis"
+    plan = plan_output(out, ANALYSIS, [f for f in ANALYSIS_FILES if report or f != "report.html"], force)
     start = time.perf_counter()
     models = analyze_data(data, settings)
-    out.mkdir(parents=True, exist_ok=True)  # only once there is something to write
     results = {
         "provenance": {
             "input": str(study.source), "output": str(out), "input_sha256": file_sha256(study.source),
             "settings": asdict(settings), "versions": _versions(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **({"simulation": study.simulation} if study.simulation is not None else {}),
         },
         "data": {
             "outcome": data.outcome, "feature": data.feature, "task": data.task,
@@ -134,16 +158,18 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
             "n": {arm: int((data.wide["arm"] == arm).sum())
                   for arm in (data.treated_arm, data.control_arm)},
             "excluded_participants": data.excluded,
+            "simulated": study.simulation is not None,
         },
         **models,
         "analysis_time_s": round(time.perf_counter() - start, 3),
     }
-    write_tables(results, data, out)
-    write_json(out / "results.json", results)
-    if report:
-        from ..report import write_report
+    with writing(plan) as staging:
+        write_tables(results, data, staging)
+        write_json(staging / "results.json", results)
+        if report:
+            from ..report import write_report
 
-        write_report(results, data, study, out)
+            write_report(results, data, study, staging)
     logger.info("analysis written to %s", out)
     return results
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from . import add_force_option
+
 log = logging.getLogger(__name__)
 
 
@@ -13,7 +15,8 @@ def add_parser(sub) -> None:
         "analyze", help="test whether less frowning goes with better mood; write the report",
         description="Fit the primary, arm, mediation, responder, predictive and (with more than "
                     "two sessions) mixed models on a study output folder or a session-features "
-                    "file; write DIR/analysis/results.json, tables/*.csv and report.html.")
+                    "file; write DIR/analysis/results.json, tables/*.csv and report.html (what an "
+                    "earlier analysis left there and this one does not write is removed).")
     p.add_argument("path", metavar="DIR_OR_FILE",
                    help="study output folder, or features/session_features.parquet or .csv")
     p.add_argument("--outcome", required=True, metavar="SCALE", help="mood scale, e.g. HAMD17")
@@ -35,6 +38,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", metavar="DIR", help="output folder (default DIR/analysis)")
     p.add_argument("--no-report", action="store_true", help="results and tables only")
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
@@ -50,8 +54,10 @@ def run(args: argparse.Namespace) -> int:
                                 n_perm_predictive=args.n_perm_predictive, seed=args.seed)
     res = run_analysis(args.path, args.outcome, args.feature, args.task, args.session,
                        args.treated_arm, args.control_arm, settings=settings, out_dir=args.out,
-                       report=not args.no_report)
+                       report=not args.no_report, force=args.force)
     d, prim, med = res["data"], res["primary"], res["mediation"]
+    if d["simulated"]:
+        print("simulated data ('facefeedback simulate'): no participant was measured")
     lo, hi = prim["frown_slope_ci"]
     ilo, ihi = med["indirect"]["ci"]
     print(f"{d['outcome']} change per unit of {d['feature']} change: {prim['frown_slope']:.3g} "

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+from . import add_force_option
 
 
 def add_parser(sub) -> None:
@@ -20,6 +23,7 @@ def add_parser(sub) -> None:
     p.add_argument("--openface", nargs="?", const=True, metavar="DIR",
                    help="per-frame CSVs with OpenFace column names ('--openface DIR' names the folder too)")
     p.add_argument("--out", metavar="OUTDIR", help="where the OpenFace CSVs go (default: DIR/openface)")
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
@@ -38,14 +42,17 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("export: choose what to write: --spss, --stata and/or --openface")
     if args.out is not None and not args.openface:
         raise ConfigError("export: --out is where the OpenFace CSVs go; the .sav / .dta files go to DIR/features")
+    problems = []
     if formats:
         from ..study.statfiles import export_statfiles
 
-        written = export_statfiles(folder, formats)
+        written = export_statfiles(folder, formats, args.force)
         print(f"{len(written)} files -> {written[0].parent} ({', '.join(p.name for p in written)})")
     if args.openface:
         from ..study.openface import export_openface
 
-        written = export_openface(folder, args.out)
+        written, problems = export_openface(folder, args.out, args.force)
+        for line in problems:
+            print(f"error: {line}", file=sys.stderr)
         print(f"{len(written)} OpenFace-style CSV files -> {written[0].parent}")
-    return 0
+    return 1 if problems else 0

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from ..config import load_config
-from ..errors import FaceFeedbackError
+from ..errors import FaceFeedbackError, os_error_line
+from . import add_force_option
 
 log = logging.getLogger(__name__)
 
@@ -62,28 +63,34 @@ def add_parser(sub) -> None:
                    help="per-frame table format (default parquet); bids: <name>_desc-frown_timeseries.tsv.gz, "
                         "under sub-<label>/[ses-<label>/]beh/ when the input is named sub-<label>[_ses-<label>]...")
     add_common_input_options(p)
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from .. import bids
     from ..config import config_hash
-    from ..extract import process_recording, write_recording
+    from ..extract import RECORDING, process_recording, recording_files, write_recording
     from ..frown import Calibration
+    from ..output_folders import check_output_path, plan_output
 
     config = resolve_config(args)
     calibration = Calibration.load(args.calibration) if args.calibration else None
+    check_output_path(args.out)
     bids.read_description(args.out)  # refuses a folder that describes another dataset, before any work
     failures = 0
     for path, name in zip(args.inputs, output_names(args.inputs)):
-        try:
+        entities = bids.name_entities(name)
+        bids_name = bids.timeseries_name(entities) if entities else None
+        try:  # refused before its work; a failed input never stops the others
+            plan_output(Path(args.out) / name, RECORDING, recording_files(name, config.output_format, bids_name),
+                        args.force)
             result = process_recording(path, config, calibration, name=name)
-            entities = bids.name_entities(name)
-            result.bids_name = bids.timeseries_name(entities) if entities else None
-            out = write_recording(result, args.out, config.output_format)
-        except FaceFeedbackError as exc:
+            result.bids_name = bids_name
+            out = write_recording(result, args.out, config.output_format, force=args.force)
+        except (FaceFeedbackError, OSError) as exc:
             failures += 1
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {os_error_line(exc) if isinstance(exc, OSError) else exc}", file=sys.stderr)
             continue
         f = result.summary["features"]
         print(f"{path}: {int(f['n_frames'])} frames, valid {f['valid_fraction']:.0%}, "

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import add_force_option
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -13,7 +15,8 @@ def add_parser(sub) -> None:
                     "every recording in parallel, calibrate each participant on their baseline, and write "
                     "DIR/recordings/, DIR/calibration/, DIR/features/ (session features, wide.csv, codebook, "
                     "with BIDS sidecars), DIR/dataset_description.json and DIR/failures.csv. Run it again to "
-                    "finish an interrupted study: finished recordings are skipped. See docs/study.md.")
+                    "finish an interrupted study: finished recordings are skipped. Outputs of rows no longer "
+                    "in the tables, and of recordings that failed, are moved to DIR/stale/. See docs/study.md.")
     p.add_argument("study", metavar="STUDY.yaml", help="study file")
     p.add_argument("--out", required=True, metavar="DIR", help="study output folder")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: the number of cores)")
@@ -29,6 +32,7 @@ def add_parser(sub) -> None:
     p.add_argument("--export", metavar="FORMATS",
                    help="also write the feature tables for statistics packages: spss, stata or spss,stata")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
@@ -48,11 +52,14 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config or study.config_path)
     config = config.updated(**{"input.stride": args.stride, "progress": False, "output_format": args.format})
     report = run_study(study, config, args.out, executor=args.executor, workers=args.workers,
-                       scheduler=args.scheduler, progress=not args.no_progress, export=export)
+                       scheduler=args.scheduler, progress=not args.no_progress, export=export,
+                       force=args.force)
     for w in report.warnings:
         print(f"warning: {w}", file=sys.stderr)
     for rid, path, error in report.failures:
         print(f"failed: {rid}: {error}", file=sys.stderr)
+    if report.stale is not None:
+        print(f"outputs no longer current moved to {report.stale} (see its NOTE.txt)", file=sys.stderr)
     print(f"{report.recordings} recordings: {report.measured} measured, {report.written} written, "
           f"{report.kept} already up to date, {len(report.failures)} failed ({report.elapsed_s:.1f} s) "
           f"-> {report.out}")

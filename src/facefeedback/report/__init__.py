@@ -44,6 +44,7 @@ def write_report(results: dict, data, study, out_dir) -> Path:
         models_table,
         not_estimable_notes,
         quality_tables,
+        simulation_note,
         table_html,
     )
 
@@ -91,11 +92,13 @@ def write_report(results: dict, data, study, out_dir) -> Path:
     notes = (not_estimable_notes(results) + results["mediation"].get("notes", [])
              + results.get("responders", {}).get("notes", []) + (mixed or {}).get("warnings", []))
     prov = results["provenance"]
+    simulated = simulation_note(results)
+    banner = f'<p class="simulated">{html.escape(simulated)}</p>' if simulated else ""
     body = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
-<title>facefeedback analysis: {html.escape(d['outcome'])} and {html.escape(d['feature'])}</title>
-<style>{STYLE}</style></head><body>
+<title>facefeedback analysis{' of SIMULATED data' if simulated else ''}: {html.escape(d['outcome'])} and {html.escape(d['feature'])}</title>
+<style>{STYLE}</style></head><body>{banner}
 <h1>Frowning and mood: {html.escape(d['treated_arm'])} vs {html.escape(d['control_arm'])}</h1>
 <p>Outcome {html.escape(d['outcome'])}, frown measure {html.escape(d['feature'])}, task
 {html.escape(d['task'])}, {html.escape(d['reference_session'])} to {html.escape(d['session'])}.</p>

@@ -26,7 +26,7 @@ import pandas as pd
 
 from .. import __version__, bids
 from ..config import Config, config_hash, dump_config
-from ..files import json_text, replace_dir
+from ..files import json_text, temporary_name
 from ..io import SourceInfo
 
 log = logging.getLogger(__name__)
@@ -81,37 +81,24 @@ class RawCache:
 
     def put(self, key: str, raw: pd.DataFrame, info: SourceInfo, run_time_s: float) -> RawEntry:
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f".{key}.tmp-{os.getpid()}"
+        final = self.root / key
+        tmp = temporary_name(final)
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         try:
             raw.to_parquet(tmp / RAW_FILE, index=False)
             meta = {"info": info.__dict__, "run_time_s": run_time_s}
             (tmp / INFO_FILE).write_text(json_text(meta))
-            if self.get(key) is None:
-                replace_dir(tmp, self.root / key)
-            else:  # another worker measured the same file meanwhile: keep its (identical) entry
+            try:
+                os.rename(tmp, final)
+            except OSError:  # another worker measured the same file meanwhile: keep its (identical) entry
+                if self.get(key) is None:
+                    raise
                 shutil.rmtree(tmp, ignore_errors=True)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return RawEntry(key, self.root / key, info, run_time_s)
-
-
-def remove_stale_temporaries(*folders: Path) -> int:
-    """Remove the temporary folders a killed run left behind (``.<name>.tmp*``, ``.<name>.old-*``)."""
-    removed = 0
-    for folder in folders:
-        if not folder.is_dir():
-            continue
-        for p in folder.iterdir():
-            if p.name.startswith(".") and (".tmp" in p.name or ".old-" in p.name):
-                if p.is_dir():
-                    shutil.rmtree(p, ignore_errors=True)
-                else:
-                    p.unlink(missing_ok=True)
-                removed += 1
-    return removed
+        return RawEntry(key, final, info, run_time_s)
 
 
 def stamp(sha256: str, key: str, config: Config, calibration: dict, bids_name: str | None = None) -> dict:

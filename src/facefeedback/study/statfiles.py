@@ -37,6 +37,7 @@ import pandas as pd
 from .. import __version__
 from ..errors import InputError
 from ..files import write_atomically
+from ..output_folders import OutputKind, plan_output, writing
 from .features import SPSS_RESERVED, wide_name
 
 #: Stata's reserved words (case-sensitive); ``str1`` ... ``str2045`` are reserved too.
@@ -80,6 +81,38 @@ STATA = StatFormat("stata", "Stata", ".dta", max_name=32, max_variable_label=80,
                    max_file_label=80, bytes_limits=False)
 FORMATS = {f.key: f for f in (SPSS, STATA)}
 SPSS_NOTE_BYTES = 80
+
+
+def statfile_names(key: str) -> list[str]:
+    """The files one format's export writes into ``features/``."""
+    return [f"{table}{FORMATS[key].suffix}" for table in TABLES]
+
+
+def _made_here(path: Path) -> bool:
+    """The .sav or .dta file says facefeedback made it: SPSS notes, or the Stata data label."""
+    import pyreadstat
+
+    try:
+        if path.suffix == ".sav":
+            _, meta = pyreadstat.read_sav(str(path), metadataonly=True)
+            return bool(meta.notes) and meta.notes[0].startswith("Made by facefeedback")
+        _, meta = pyreadstat.read_dta(str(path), metadataonly=True)
+    except Exception:  # noqa: BLE001 - unreadable as such a file: not ours
+        return False
+    label = meta.file_label or ""
+    return label.endswith(f": {path.stem}") or label.startswith(f"{path.stem} (names cut to ")
+
+
+def _earlier_export(key: str):
+    """An export written before output markers: the files that say facefeedback made them."""
+    def found(folder: Path) -> list[str]:
+        return [name for name in statfile_names(key) if (folder / name).is_file() and _made_here(folder / name)]
+    return found
+
+
+#: Each format's files in ``features/``, replaced by the next export of that format only.
+STATFILE_KINDS = {key: OutputKind(f"{key} export", f"the {fmt.title} export", _earlier_export(key))
+                  for key, fmt in FORMATS.items()}
 
 
 def cut(text: str, limit: int, in_bytes: bool = False) -> str:
@@ -306,14 +339,19 @@ def _read_inputs(folder: Path) -> tuple[dict, pd.DataFrame, dict[str, pd.DataFra
     return study, book, tables
 
 
-def export_statfiles(folder: str | os.PathLike, formats: tuple[str, ...]) -> list[Path]:
+def export_statfiles(folder: str | os.PathLike, formats: tuple[str, ...], force: bool = False) -> list[Path]:
     """Write ``features/session_features`` and ``features/wide`` as .sav and/or .dta.
+
+    Each format's files replace that format's earlier export (:mod:`facefeedback.output_folders`);
+    nothing else in ``features/`` is touched.
 
     Parameters
     ----------
     folder : path
         A study output folder (``facefeedback run``).
     formats : tuple of {"spss", "stata"}
+    force : bool
+        Overwrite files in the way that facefeedback did not write.
 
     Returns
     -------
@@ -325,11 +363,15 @@ def export_statfiles(folder: str | os.PathLike, formats: tuple[str, ...]) -> lis
         raise InputError(f"{folder}: no such folder (give a study output folder)")
     study, book, tables = _read_inputs(folder)
     name = study.get("name") or Path(study.get("study_file", "study")).stem
+    plans = {key: plan_output(folder / "features", STATFILE_KINDS[key], statfile_names(key), force)
+             for key in formats}
     written = []
-    for key in formats:
+    for key, plan in plans.items():
         fmt = FORMATS[key]
-        for table, data in tables.items():
-            path = folder / "features" / f"{table}{fmt.suffix}"
-            rows = book[book["table"] == table]
-            written.append(write_statfile(data, rows, study["levels"], fmt, path, name, TABLES[table]))
+        with writing(plan) as staging:
+            for table, data in tables.items():
+                rows = book[book["table"] == table]
+                write_statfile(data, rows, study["levels"], fmt, staging / f"{table}{fmt.suffix}", name,
+                               TABLES[table])
+        written += [plan.folder / f"{table}{fmt.suffix}" for table in tables]
     return written
