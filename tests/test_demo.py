@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from json_helpers import strict_json
 
 from facefeedback.cli import main
 from facefeedback.config import Config
@@ -41,12 +42,18 @@ def meter_fill(canvas: np.ndarray, width: int, height: int) -> float:
     return float((np.median(middle, axis=1) > 128).mean())
 
 
+def session_folder(out: Path) -> Path:
+    """The one session folder the demo made under ``out``."""
+    (folder,) = [p for p in out.iterdir() if not p.name.startswith(".")]
+    return folder
+
+
 def test_headless_meter_follows_the_frown(samples, tmp_path, capsys):
     # 0.8 s of neutral face: the clip's first frown starts at 1.0 s.
-    out = tmp_path / "session"
     rc = main(["webcam", "--source", str(samples / f"{CLIP}.mp4"), "--headless", "--calibrate", "0.8",
-               "--out", str(out)])
+               "--out", str(tmp_path / "sessions")])
     assert rc == 0, capsys.readouterr().err
+    out = session_folder(tmp_path / "sessions")
     truth = pd.read_csv(samples / f"{CLIP}.truth.csv")
     frames = read_video(out / "overlay.mp4")
     lay = layout_for(480, 480)
@@ -59,7 +66,8 @@ def test_headless_meter_follows_the_frown(samples, tmp_path, capsys):
 
     table = pd.read_parquet(out / "frames.parquet")
     assert len(table) == 120
-    summary = pd.read_json(out / "summary.json", typ="series")
+    summary = strict_json(out / "summary.json")
+    strict_json(out / "provenance.json")
     assert summary["calibration"]["method"] == "segment"
     assert summary["calibration"]["n_frames"] == 12  # frames at 0 .. 0.733 s of a 15 fps clip
     assert (out / "provenance.json").is_file()
@@ -72,7 +80,7 @@ def test_live_frowning_state_is_the_tables(samples, tmp_path):
     assert result.summary["calibration"]["method"] == "population"
     assert result.table["frowning"].any() and not result.table["frowning"].all()
     np.testing.assert_array_equal(result.live_frowning, result.table["frowning"].to_numpy())
-    assert result.video == tmp_path / "s" / "overlay.mp4"
+    assert result.video == result.out_dir / "overlay.mp4" and result.out_dir.parent == tmp_path / "s"
 
 
 def test_no_camera_says_what_to_do(tmp_path, capsys):
@@ -114,6 +122,7 @@ def test_source_failing_midstream_keeps_what_was_measured(truncated_avi, tmp_pat
     rc = main(["webcam", "--source", str(truncated_avi), "--headless", "--calibrate", "0", "--out", str(out)])
     err = capsys.readouterr().err
     assert rc != 0
+    out = session_folder(out)
     assert "truncated or corrupt" in err and f"saved in {out}" in err
     assert "Traceback" not in err
     table = pd.read_parquet(out / "frames.parquet")
@@ -136,6 +145,7 @@ def test_camera_stopping_midstream_is_reported_and_saved(truncated_avi, tmp_path
     source = FileAsCamera(truncated_avi)
     with pytest.raises(InputError, match=r"stopped giving pictures after \d+ frames.*saved in"):
         run_demo(DemoOptions(source=source, out_dir=out, headless=True, calibrate_s=0), Config())
+    out = session_folder(out)
     table = pd.read_parquet(out / "frames.parquet")
     assert 0 < len(table) < 120
     assert (out / "summary.json").is_file()

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from facefeedback.conditions import condition_features
 from facefeedback.config import Config, EventConfig, NeutralReference
 from facefeedback.errors import InputError
 from facefeedback.frown import Calibration, calibrate, frown_intensity
@@ -69,6 +70,7 @@ def test_summary_features_on_a_known_series():
     t["frowning"] = (x > 0.5)
     for c in ("brow_gap", "brow_lowering", "glabella_lines"):
         t[c] = 1.0
+    t = _with_conditions(t)
     feats, events = summarise(t, CFG.events)
     assert len(events) == 1 and feats["frown_events_n"] == 1
     assert feats["frown_time_pct"] == pytest.approx(30.0)
@@ -76,6 +78,27 @@ def test_summary_features_on_a_known_series():
     assert feats["frown_event_duration_mean_s"] == pytest.approx(3.0)
     assert feats["frown_intensity_mean"] == pytest.approx(0.3)
     assert feats["frown_intensity_p90"] == pytest.approx(1.0) and feats["valid_fraction"] == 1.0
+
+
+def _with_conditions(t: pd.DataFrame, face: np.ndarray | None = None) -> pd.DataFrame:
+    """Imaging conditions: constant where there is a face, NaN elsewhere; yaw sweeps -10..10 deg."""
+    face = np.ones(len(t), bool) if face is None else face
+    t["face_detected"] = face
+    for c, value in (("iod_px", 80.0), ("brightness", 120.0), ("log_contrast", 0.3), ("focus", 0.5),
+                     ("noise", 1.0), ("pitch", 0.0)):
+        t[c] = np.where(face, value, np.nan)
+    t["yaw"] = np.where(face, np.linspace(-10, 10, len(t)), np.nan)
+    return t
+
+
+def test_imaging_conditions_are_taken_over_the_frames_with_a_face():
+    # valid or not: validity depends on these very conditions, so it must not select the frames
+    feats = condition_features(_with_conditions(_table(np.zeros(100), np.arange(100) < 50), np.arange(100) < 90))
+    assert (feats["iod_px_median"], feats["brightness_median"], feats["log_contrast_median"],
+            feats["focus_median"], feats["noise_median"]) == (80.0, 120.0, 0.3, 0.5, 1.0)
+    # the yaws with a face are 90 evenly spaced values over 20 * 89 / 99 deg: p95 - p5 is 90 % of that range
+    assert feats["yaw_spread"] == pytest.approx(0.9 * 20 * 89 / 99)
+    assert feats["pitch_spread"] == 0.0
 
 
 def _frames_for_calibration():

@@ -28,6 +28,12 @@ def report_dir(tmp_path_factory):
     (root / "failures.csv").write_text(
         "recording_id,path,error\nsub-21_week6_rest,videos/sub-21_week6.mp4,"
         "no face found in any frame\n")
+    # As facefeedback run writes it (its columns the report reads): one pair beyond the validated range.
+    (root / "features" / "comparability.csv").write_text(
+        "participant_id,task,reference_session,session,recording_id,flagged,details\n"
+        "sub-03,rest,baseline,week6,sub-03_week6_rest,True,\"contrast 0.26 -> 0.452 (ratio 1.74, comparable "
+        "within x0.606 to x1.65)\"\n"
+        "sub-04,rest,baseline,week6,sub-04_week6_rest,False,\n")
     run_analysis(root, "HAMD17", settings=AnalysisSettings(n_boot=200, n_perm=199,
                                                             n_perm_predictive=20))
     return root / "analysis"
@@ -53,6 +59,7 @@ def test_report_states_the_numbers(report_dir):
     assert f"{results['mediation']['indirect']['estimate']:.3g}" in page
     assert "no face found in any frame" in page  # the excluded recording and why
     assert "1 recordings failed" in page
+    assert "1 of 2 later recordings" in page and "contrast 0.26 -&gt; 0.452 (ratio 1.74" in page
     assert "valid_fraction" not in page or "minimum" in page
 
 

@@ -15,7 +15,7 @@ import sys
 
 from . import __version__
 from .console import native_output_silenced
-from .errors import FaceFeedbackError
+from .errors import FaceFeedbackError, os_error_line
 
 #: Modules that register subcommands, in the order ``--help`` lists them.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
@@ -73,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     except FaceFeedbackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # the file system refused: a full disk, a path that vanished
+        logging.getLogger(__name__).debug("file system error", exc_info=True)
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

@@ -109,6 +109,23 @@ class EventConfig(StrictModel):
         return self
 
 
+class ComparabilityConfig(StrictModel):
+    """How far two visits' imaging conditions may differ and stay within the range the measure is
+    validated for; each bound is what the validated re-renderings did to that condition on real
+    recordings (docs/study.md, "Visit comparability"; scripts/derive_comparability_bounds.py).
+    A ratio bound r accepts follow-up / baseline between 1/r and r."""
+
+    min_iod_px: float = Field(60.0, ge=0, description="smallest validated face: inter-ocular distance (px)")
+    max_iod_ratio: float = Field(2.04, ge=1, description="face size ratio (half resolution)")
+    max_brightness_ratio: float = Field(2.24, ge=1, description="brightness ratio (exposure x0.45-x1.5)")
+    max_contrast_ratio: float = Field(1.65, ge=1, description="log_contrast ratio (tone curve gamma 0.6-1.5)")
+    max_focus_ratio: float = Field(3.26, ge=1, description="focus ratio (blur up to sigma 1.5 px)")
+    max_noise_difference: float = Field(2.63, ge=0, description="noise one visit has on top of the other's, "
+                                        "grey levels in quadrature (sigma 4 at x0.45 exposure)")
+    max_pose_spread_difference: float = Field(15.0, ge=0, description="difference of yaw or pitch spread (deg); "
+                                              "provisional: re-rendering moves no head")
+
+
 class Config(StrictModel):
     config_version: Literal[1] = CONFIG_VERSION
     input: InputConfig = InputConfig()
@@ -117,7 +134,8 @@ class Config(StrictModel):
     frown: FrownConfig = FrownConfig()
     calibration: CalibrationConfig = CalibrationConfig()
     events: EventConfig = EventConfig()
-    output_format: Literal["parquet", "csv"] = "parquet"
+    comparability: ComparabilityConfig = ComparabilityConfig()
+    output_format: Literal["parquet", "csv", "bids"] = "parquet"
     progress: bool = True
 
     def updated(self, **dotted: object) -> Config:

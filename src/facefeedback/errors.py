@@ -17,6 +17,11 @@ class ConfigError(FaceFeedbackError):
     """A config or study file holds a value that is not allowed."""
 
 
+class OutputError(FaceFeedbackError):
+    """An output cannot go where it was asked to: a file in the way, a folder that cannot be
+    written, a name too long, or files there that facefeedback did not write."""
+
+
 class ValidationError(FaceFeedbackError):
     """Several problems found at once; ``problems`` holds one line each."""
 
@@ -28,3 +33,14 @@ class ValidationError(FaceFeedbackError):
 
 class AnalysisError(FaceFeedbackError):
     """The data cannot support the requested analysis (missing scale, too few participants...)."""
+
+
+class NotEstimable(AnalysisError):
+    """A model's estimates or tests are not defined on these data (no variance, collinear terms)."""
+
+
+def os_error_line(exc: OSError) -> str:
+    """An operating-system error as one line naming the path: ``path: No space left on device``."""
+    where = f"{exc.filename}: " if exc.filename is not None else ""
+    also = f" (to {exc.filename2})" if getattr(exc, "filename2", None) is not None else ""
+    return f"{where}{exc.strerror or exc}{also}"

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from .conditions import frame_conditions
 from .config import Config
 from .frown import BrowTracker, Calibration, GlabellaFilter, brow_geometry, frown_intensity
 from .geometry import Alignment, align
@@ -29,7 +30,9 @@ from .summary import frowning_mask
 
 #: Raw per-frame fields, before calibration (in this order in the buffer).
 RAW_FIELDS = ("frame", "timestamp_s", "face_detected", "n_faces", "yaw", "pitch", "roll",
-              "brow_gap", "brow_lowering", "glabella_lines", "sharpness", "brightness")
+              "brow_gap", "brow_lowering", "glabella_lines", "sharpness", "brightness",
+              # imaging conditions (conditions.py)
+              "iod_px", "log_contrast", "focus", "noise")
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class FrameMeasurer:
         if obs.points is None:
             nan = float("nan")
             values = (frame.index, frame.timestamp_s, False, obs.n_faces, nan, nan, nan, nan, nan, nan, nan, nan)
+            values += (nan, nan, nan, nan)  # imaging conditions
             return FrameMeasurement(values, None, obs, None)
         x0, y0, x1, y1 = face_box(obs.points, frame.image.shape)
         # Only the face is needed in grey: converting the box, not the frame, saves time on large frames.
@@ -86,6 +90,7 @@ class FrameMeasurer:
         sharpness, brightness = image_quality(gray)
         values = (frame.index, frame.timestamp_s, True, obs.n_faces, al.yaw, al.pitch, al.roll,
                   gap, lowering, lines, sharpness, brightness)
+        values += (al.iod_px, *frame_conditions(gray, obs.points, (x0, y0), al.iod_px))  # imaging conditions
         return FrameMeasurement(values, obs.blendshapes, obs, al)
 
     def measure(self, frame: Frame) -> FrameMeasurement:

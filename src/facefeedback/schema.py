@@ -30,6 +30,13 @@ FRAME_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("sharpness", "float64", "a.u.", "variance of the Laplacian in the face box"),
     ("brightness", "float64", "0-255", "mean grey level in the face box"),
     ("valid", "bool", "flag", "face found, head pose within limits, sharp enough: usable for statistics"),
+    # Imaging conditions (conditions.py): what the camera, its settings and the room did to the picture.
+    ("iod_px", "float64", "px", "inter-ocular distance in the image: the face's size in the picture"),
+    ("log_contrast", "float64", "ln", "sd of ln(grey + 1) in the centre of the face box (x gamma under a tone curve)"),
+    ("focus", "float64", "a.u.", "sd of the Laplacian of that log image / log_contrast: lower when blurred "
+                                 "or small, higher when noisy; exposure and tone curve leave it"),
+    ("noise", "float64", "grey levels", "sd of the finest-scale residual on the cheeks (sensor and "
+                                        "compression noise)"),
 )
 
 #: Columns added only by the blendshape backend (MediaPipe Tasks FaceLandmarker).
@@ -72,8 +79,23 @@ RECORDING_FEATURES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+#: The recording's imaging conditions over its frames with a face (conditions.py): name, unit, meaning.
+#: Two visits are compared on them (features/comparability.csv); they are not frown features.
+CONDITION_FEATURES: tuple[tuple[str, str, str], ...] = (
+    ("iod_px_median", "px", "median inter-ocular distance in the image (face size)"),
+    ("brightness_median", "0-255", "median mean grey level of the face box"),
+    ("log_contrast_median", "ln", "median sd of ln(grey + 1) in the face's centre "
+                                  "(a tone curve x**gamma multiplies it by gamma)"),
+    ("focus_median", "a.u.", "median fine detail relative to contrast (lower when blurred or small, "
+                             "higher when noisy)"),
+    ("noise_median", "grey levels", "median noise on the cheeks"),
+    ("yaw_spread", "deg", "head yaw, 95th minus 5th percentile (head movement)"),
+    ("pitch_spread", "deg", "head pitch, 95th minus 5th percentile (head movement)"),
+)
+
 #: Recording features that describe the recording's quality, not the frown.
-QUALITY_FEATURES: tuple[str, ...] = ("n_frames", "duration_s", "valid_fraction")
+QUALITY_FEATURES: tuple[str, ...] = ("n_frames", "duration_s", "valid_fraction") + tuple(
+    name for name, _, _ in CONDITION_FEATURES)
 
 
 def summary_feature_names() -> list[str]:
@@ -81,6 +103,7 @@ def summary_feature_names() -> list[str]:
     names = [name for name, _, _ in RECORDING_FEATURES]
     for signal in SUMMARISED_SIGNALS:
         names.extend(f"{signal}_{suffix}" for suffix, _ in SIGNAL_STATISTICS)
+    names.extend(name for name, _, _ in CONDITION_FEATURES)
     return names
 
 

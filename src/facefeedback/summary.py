@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from .conditions import condition_features
 from .config import EventConfig
 from .schema import COMPONENT_FROWN_SIGN, RECORDING_FEATURES, SIGNAL_STATISTICS, SUMMARISED_SIGNALS
 
@@ -146,6 +147,7 @@ def summarise(table: pd.DataFrame, params: EventConfig) -> tuple[dict[str, float
                 feats[f"{signal}_{suffix}"] = float(np.percentile(v, 90))
             else:  # peak, in the frown direction
                 feats[f"{signal}_{suffix}"] = float(v.max() if sign > 0 else v.min())
+    feats.update(condition_features(table))
     return feats, events
 
 

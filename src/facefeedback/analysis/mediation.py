@@ -45,7 +45,8 @@ import numpy as np
 
 from .baselines import ANCOVA, formulas
 from .data import AnalysisData
-from .models import EXPANDED_STRATIFIED, primary_design, row
+from .estimable import check_design
+from .models import EXPANDED_STRATIFIED, primary_design, primary_terms, row
 from .resample import bootstrap_ols, expanded_level, percentile_interval
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,9 @@ def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
     mediator_exog = np.delete(outcome_exog, 1, axis=1)
     outcome_model = sm.OLS(y, outcome_exog)
     mediator_model = sm.OLS(m, mediator_exog)
+    names = primary_terms(data, model)
+    check_design(outcome_exog, y, names, f"{data.outcome}_change")
+    check_design(mediator_exog, m, [names[0], *names[2:]], f"{data.feature}_change")
     seed = int(rng.integers(2**31 - 1))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("ignore", RuntimeWarning)  # proportion mediated of ~0 totals

@@ -16,6 +16,7 @@ import warnings
 
 from .baselines import ANCOVA, formulas
 from .data import AnalysisData
+from .estimable import check_design
 from .models import row
 
 logger = logging.getLogger(__name__)
@@ -43,18 +44,25 @@ def mixed_model(data: AnalysisData, model: str = ANCOVA) -> dict | None:
     if model == ANCOVA:
         long = long.merge(data.wide[["participant_id", "frown_baseline"]], on="participant_id")
         formula += " + frown_baseline"
+
+    def label(term: str) -> str:
+        return (term.replace(f"C(session, Treatment({order[0]!r}))", "session")
+                .replace("treated", f"arm[{data.treated_arm}]")
+                .replace("frown", data.feature))
+
+    mixed = smf.mixedlm(formula, long, groups=long["participant_id"])
+    check_design(mixed.exog, mixed.endog, [label(t) for t in mixed.exog_names], data.outcome,
+                 unit="observations")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        fit = smf.mixedlm(formula, long, groups=long["participant_id"]).fit(reml=True)
+        fit = mixed.fit(reml=True)
     notes = sorted({str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)})
     for note in notes:
         logger.warning("mixed model: %s", note)
     ci = fit.conf_int()
     rows = []
     for term in fit.fe_params.index:
-        name = (term.replace(f"C(session, Treatment({order[0]!r}))", "session")
-                .replace("treated", f"arm[{data.treated_arm}]").replace("frown", data.feature))
-        rows.append(row("mixed", name, fit.fe_params[term], (ci.loc[term, 0], ci.loc[term, 1]),
+        rows.append(row("mixed", label(term), fit.fe_params[term], (ci.loc[term, 0], ci.loc[term, 1]),
                         fit.pvalues[term], "Wald", "Wald z"))
     return {"formula": formulas(data, model)["mixed"],
             "n_participants": int(long["participant_id"].nunique()),

@@ -12,6 +12,7 @@ import pandas as pd
 
 from .baselines import ANCOVA, baseline_columns, baseline_matrix, formulas
 from .data import AnalysisData
+from .estimable import check_design
 from .resample import (
     bootstrap_ols,
     expanded_level,
@@ -77,6 +78,7 @@ def primary_model(data: AnalysisData, n_boot: int, n_perm: int,
     w = data.wide
     x = primary_design(data, model)
     y = w["mood_change"].to_numpy(dtype=float)
+    check_design(x, y, primary_terms(data, model), f"{data.outcome}_change")
     fit = sm.OLS(y, x).fit()
     boot = bootstrap_ols(x, y, w["treated"].to_numpy(), n_boot, rng)
     t_obs, t_perm = freedman_lane_t(x, y, 1, w["treated"].to_numpy(), n_perm, rng)

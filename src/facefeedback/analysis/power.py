@@ -17,11 +17,29 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from ..output_folders import OutputKind
 from .baselines import ANCOVA
 from .data import StudyInput, prepare
 from .simulate import PRIMARY_SCALE, Effects, SimulationSettings, simulate_study
 
 logger = logging.getLogger(__name__)
+
+
+POWER_FILES = ("power.csv", "power.png", "power.svg")
+
+
+def _earlier_power(folder) -> list[str]:
+    """Power outputs written before output markers: known by power.csv's header."""
+    try:
+        with open(folder / "power.csv", encoding="utf-8") as fh:
+            ours = fh.readline().startswith("n_per_arm,studies,")
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [f for f in POWER_FILES if (folder / f).is_file()] if ours else []
+
+
+#: ``power/``: the table and the plot, replaced as a whole by each run.
+POWER = OutputKind("power", "a power analysis", _earlier_power)
 
 
 def one_study(settings: SimulationSettings, seed: int, n_perm: int, n_boot: int,

@@ -9,12 +9,21 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from ..files import atomic_write_text, file_sha256, write_table
+from ..errors import AnalysisError, NotEstimable
+from ..files import file_sha256, write_json, write_table
+from ..output_folders import OutputKind, plan_output, writing
 from .baselines import ANCOVA, check_model, describe
-from .data import AnalysisData, load_study, prepare
+from .data import EXCLUSION_FIELDS, AnalysisData, load_study, prepare
 
 logger = logging.getLogger(__name__)
+
+
+#: Models that the analysis can do without: when one cannot be estimated it is marked so
+#: (``{"not_estimable": reason, "rows": []}``) and the others stand. The primary model, the
+#: arm comparisons and the mediation answer the study's question: without them it is an error.
+MAY_BE_NOT_ESTIMABLE = ("responders", "predictive", "mixed")
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,24 @@ class AnalysisSettings:
 
     def __post_init__(self) -> None:
         check_model(self.model)
+
+
+def _earlier_analysis(folder: Path) -> list[str]:
+    """An analysis folder written before output markers: known by its results.json."""
+    try:
+        results = json.loads((folder / "results.json").read_text())
+    except (OSError, ValueError):
+        return []
+    if not (isinstance(results, dict) and "provenance" in results and "primary" in results):
+        return []
+    files = ["results.json"] + (["report.html"] if (folder / "report.html").is_file() else [])
+    files += [f"figures/{p.name}" for p in sorted((folder / "figures").glob("*")) if p.suffix in (".png", ".svg")]
+    return files + [f"tables/{p.name}" for p in sorted((folder / "tables").glob("*.csv"))]
+
+
+#: ``analysis/``: results.json, tables/, report.html and figures/, replaced as a whole by each run.
+ANALYSIS = OutputKind("analysis", "an analysis", _earlier_analysis, last=("results.json",))
+ANALYSIS_FILES = ("results.json", "report.html", "tables/models.csv", "tables/participants.csv")
 
 
 def analyze_data(data: AnalysisData, settings: AnalysisSettings) -> dict:
@@ -73,7 +100,14 @@ def _analyze_data(data: AnalysisData, settings: AnalysisSettings) -> dict:
     )
     for name, step in steps:
         start = time.perf_counter()
-        results[name] = step()
+        try:
+            results[name] = step()
+        except (NotEstimable, np.linalg.LinAlgError) as exc:
+            reason = str(exc) if isinstance(exc, NotEstimable) else f"singular fit ({exc})"
+            if name not in MAY_BE_NOT_ESTIMABLE:
+                raise AnalysisError(f"the {name} model cannot be estimated: {reason}") from None
+            logger.warning("%s model not estimable: %s", name, reason)
+            results[name] = {"not_estimable": reason, "rows": []}
         timings[name] = round(time.perf_counter() - start, 3)
         logger.info("%s model: %.2f s", name, timings[name])
     results["timings_s"] = timings
@@ -92,7 +126,7 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
                  task: str | None = None, session: str | None = None,
                  treated_arm: str | None = None, control_arm: str | None = None,
                  settings: AnalysisSettings = AnalysisSettings(), out_dir=None,
-                 report: bool = True) -> dict:
+                 report: bool = True, force: bool = False) -> dict:
     """Analyse a study and write ``results.json``, CSV tables and the report.
 
     Parameters
@@ -103,9 +137,12 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
         See :func:`facefeedback.analysis.data.prepare`.
     settings : AnalysisSettings
     out_dir : str or Path, optional
-        Default ``<study folder>/analysis``, or ``analysis/`` next to a features file.
+        Default ``<study folder>/analysis``, or ``analysis/`` next to a features file. What
+        an earlier analysis wrote there and this one does not is removed; other files stay.
     report : bool
         Also write ``report.html`` and the figures.
+    force : bool
+        Overwrite files in the way that facefeedback did not write.
 
     Returns
     -------
@@ -115,7 +152,7 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
     study = load_study(path)
     data = prepare(study, outcome, feature, task, session, treated_arm, control_arm)
     out = Path(out_dir) if out_dir else (study.root or study.source.parent) / "analysis"
-    out.mkdir(parents=True, exist_ok=True)
+    plan = plan_output(out, ANALYSIS, [f for f in ANALYSIS_FILES if report or f != "report.html"], force)
     start = time.perf_counter()
     models = analyze_data(data, settings)
     results = {
@@ -123,6 +160,7 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
             "input": str(study.source), "output": str(out), "input_sha256": file_sha256(study.source),
             "settings": asdict(settings), "versions": _versions(),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **({"simulation": study.simulation} if study.simulation is not None else {}),
         },
         "data": {
             "outcome": data.outcome, "feature": data.feature, "task": data.task,
@@ -132,41 +170,25 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
             "n": {arm: int((data.wide["arm"] == arm).sum())
                   for arm in (data.treated_arm, data.control_arm)},
             "excluded_participants": data.excluded,
+            "simulated": study.simulation is not None,
         },
         **models,
         "analysis_time_s": round(time.perf_counter() - start, 3),
     }
-    write_tables(results, data, out)
-    _write_json(out / "results.json", results)
-    if report:
-        from ..report import write_report
+    with writing(plan) as staging:
+        write_tables(results, data, staging)
+        write_json(staging / "results.json", results)
+        if report:
+            from ..report import write_report
 
-        write_report(results, data, study, out)
+            write_report(results, data, study, staging)
     logger.info("analysis written to %s", out)
     return results
 
 
-def _clean(value):
-    """JSON-safe: NaN and infinities become null, NumPy scalars plain numbers."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
-
-
-def _write_json(path: Path, content: dict) -> None:
-    atomic_write_text(path, json.dumps(_clean(content), indent=2))
-
-
 def write_tables(results: dict, data: AnalysisData, out: Path) -> None:
-    """``models.csv`` (every model, one line per estimate) and ``participants.csv``."""
+    """``models.csv`` (every model, one line per estimate), ``participants.csv`` (the table the
+    models were fitted on) and ``excluded_participants.csv`` (who was left out, and why)."""
     from .models import rows_frame
 
     tables = out / "tables"
@@ -176,3 +198,5 @@ def write_tables(results: dict, data: AnalysisData, out: Path) -> None:
     for model, part in frame.groupby("model", sort=False):
         write_table(part, tables / f"{model}.csv")
     write_table(data.wide, tables / "participants.csv")
+    write_table(pd.DataFrame(data.excluded, columns=list(EXCLUSION_FIELDS)),
+                tables / "excluded_participants.csv")

@@ -64,9 +64,11 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
-from ..errors import AnalysisError
-from ..files import atomic_write_text, write_table
+from ..errors import AnalysisError, OutputError
+from ..files import atomic_write_text, write_json, write_table
+from ..output_folders import check_output_path, plan_output, writing
 from ..study.features import change_from
+from ..study.outputs import SIMULATED_STUDY, is_measured_study
 from . import synthetic_frames
 
 PRIMARY_SCALE = "HAMD17"
@@ -217,8 +219,7 @@ def simulate_levels(settings: SimulationSettings, rng: np.random.Generator) -> p
     d_mood[:, 0] = 0.0
     latent = h0_scored[:, None] + d_mood
     madrs = settings.madrs_scale * latent + rng.normal(0.0, settings.madrs_sd_rating, latent.shape)
-    width = len(str(n_total))
-    ids = [f"sub-{i + 1:0{width}d}" for i in range(n_total)]
+    ids = participant_ids(n_total)
     arm = np.where(treated == 1, settings.arms[0], settings.arms[1])
     age = np.round(rng.normal(45.0, 11.0, n_total).clip(18, 80))
     return pd.DataFrame({
@@ -230,6 +231,12 @@ def simulate_levels(settings: SimulationSettings, rng: np.random.Generator) -> p
         PRIMARY_SCALE: _clip_round(latent, PRIMARY_SCALE).ravel(),
         SECOND_SCALE: _clip_round(madrs, SECOND_SCALE).ravel(),
     })
+
+
+def participant_ids(n_total: int) -> list[str]:
+    """``sub-01`` ... : the simulated participants' ids, zero-padded to one width."""
+    width = len(str(n_total))
+    return [f"sub-{i + 1:0{width}d}" for i in range(n_total)]
 
 
 def add_change_columns(table: pd.DataFrame, columns: list[str], reference: str) -> pd.DataFrame:
@@ -285,12 +292,33 @@ def simulate_study(settings: SimulationSettings, seed: int = 0, *,
 
 
 
-def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0) -> dict:
+#: What a reader of a simulated study is told, wherever it says where its data came from.
+SIMULATED_NOTE = "simulated by 'facefeedback simulate': no participant was measured"
+
+
+def simulated_files(settings: SimulationSettings) -> list[str]:
+    """Every file :func:`write_simulated_study` writes, relative to its folder."""
+    rids = [f"{pid}_{session}_{TASK}" for pid in participant_ids(2 * settings.n_per_arm)
+            for session in settings.sessions]
+    return ["study.json", "failures.csv", "features/session_features.parquet", "features/session_features.csv",
+            *(f"recordings/{rid}/{name}" for rid in rids for name in ("frames.parquet", "summary.json"))]
+
+
+def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0, force: bool = False) -> dict:
     """Simulate a study and write it in the study pipeline's output layout.
 
     Writes ``study.json``, ``features/session_features.parquet`` and ``.csv``,
     ``recordings/<recording_id>/frames.parquet`` and ``summary.json`` and an empty
-    ``failures.csv`` under ``out_dir``.
+    ``failures.csv`` under ``out_dir``; every one says it is simulated (``study.json``'s
+    ``simulated``, the tables' Parquet metadata, the summaries' ``source``). The simulated
+    study of an earlier call is replaced as a whole (files of participants it no longer has
+    are removed); anything else in the folder is left as it is.
+
+    Raises
+    ------
+    OutputError
+        ``out_dir`` holds a measured study (always refused), or files facefeedback did not
+        write where the simulated study goes (unless ``force``).
 
     Returns
     -------
@@ -298,30 +326,24 @@ def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0) 
         The content of ``study.json``, whose ``"simulation"`` entry holds the
         settings, the seed and the true coefficients.
     """
-    import json
     from pathlib import Path
 
     from .. import __version__
 
     out = Path(out_dir)
+    check_output_path(out)
+    if out.is_dir() and is_measured_study(out):
+        raise OutputError(f"{out}: holds a measured study ('facefeedback run'); a simulated study is never "
+                          "written over one: choose another --out")
+    plan = plan_output(out, SIMULATED_STUDY, simulated_files(settings), force)
     table, signals = simulate_study(settings, seed, with_frames=True)
+    table.attrs["facefeedback"] = {"simulated": True}
     rng = np.random.default_rng([seed, 1])
     feature_names = schema.summary_feature_names()
-    for row, rec in enumerate(table["recording_id"]):
-        rec_dir = out / "recordings" / rec
-        rec_dir.mkdir(parents=True, exist_ok=True)
-        frames = synthetic_frames.frames_table(signals, row, rng)
-        write_table(frames, rec_dir / "frames.parquet")
-        summary = {"source": f"simulated:{rec}",
-                   "features": {k: _json_number(table.at[row, k]) for k in feature_names},
-                   "events": [], "calibration": {}}
-        atomic_write_text(rec_dir / "summary.json", json.dumps(summary, indent=1))
-    (out / "features").mkdir(parents=True, exist_ok=True)
-    write_table(table, out / "features" / "session_features.parquet")
-    write_table(table, out / "features" / "session_features.csv")
-    atomic_write_text(out / "failures.csv", "recording_id,path,error\n")
     eff = settings.effects
     study = {
+        "simulated": True,
+        "note": SIMULATED_NOTE,
         "sessions": list(settings.sessions),
         "reference_session": settings.sessions[0],
         "simulation": {
@@ -335,10 +357,19 @@ def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0) 
         },
         "provenance": {"generator": "facefeedback simulate", "version": __version__},
     }
-    atomic_write_text(out / "study.json", json.dumps(study, indent=2))
+    with writing(plan) as staging:
+        for row, rec in enumerate(table["recording_id"]):
+            rec_dir = staging / "recordings" / rec
+            rec_dir.mkdir(parents=True)
+            frames = synthetic_frames.frames_table(signals, row, rng)
+            write_table(frames, rec_dir / "frames.parquet")
+            summary = {"source": f"simulated:{rec}",
+                       "features": {k: table.at[row, k] for k in feature_names},
+                       "events": [], "calibration": {}}
+            write_json(rec_dir / "summary.json", summary)
+        (staging / "features").mkdir()
+        write_table(table, staging / "features" / "session_features.parquet")
+        write_table(table, staging / "features" / "session_features.csv")
+        atomic_write_text(staging / "failures.csv", "recording_id,path,error\n")
+        write_json(staging / "study.json", study)
     return study
-
-
-def _json_number(value) -> float | None:
-    value = float(value)
-    return None if not np.isfinite(value) else value

@@ -103,6 +103,8 @@ def recording_features(signals: dict[str, np.ndarray]) -> pd.DataFrame:
         out[f"{signal}_p90"] = np.nanpercentile(values, 90, axis=1)
         down = schema.COMPONENT_FROWN_SIGN.get(signal, 1) < 0
         out[f"{signal}_peak"] = np.nanmin(values, axis=1) if down else np.nanmax(values, axis=1)
+    for name, _, _ in schema.CONDITION_FEATURES:  # a simulated recording has no picture to describe
+        out[name] = np.full(n_rec, np.nan)
     return pd.DataFrame(out)[schema.summary_feature_names()]
 
 
@@ -129,5 +131,7 @@ def frames_table(signals: dict[str, np.ndarray], row: int, rng: np.random.Genera
         "brightness": np.where(face, rng.normal(130.0, 8.0, n), np.nan),
         "valid": valid,
     }
+    for name in ("iod_px", "log_contrast", "focus", "noise"):  # imaging conditions: not simulated
+        table[name] = np.full(n, np.nan)
     frame = pd.DataFrame(table)
     return frame.astype({name: dtype for name, dtype, _, _ in schema.FRAME_COLUMNS})

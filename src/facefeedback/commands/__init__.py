@@ -1,1 +1,12 @@
 """Subcommands of the ``facefeedback`` command, one module each (see ``facefeedback.cli``)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_force_option(p: argparse.ArgumentParser, what: str = "its outputs") -> None:
+    """``--force``: write where files facefeedback did not write are in the way (one rule, every command)."""
+    p.add_argument("--force", action="store_true",
+                   help=f"overwrite files named like {what} even when facefeedback did not write them "
+                        "(nothing else is touched)")

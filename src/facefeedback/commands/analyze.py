@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from . import add_force_option
+
 log = logging.getLogger(__name__)
 
 
@@ -13,7 +15,8 @@ def add_parser(sub) -> None:
         "analyze", help="test whether less frowning goes with better mood; write the report",
         description="Fit the primary, arm, mediation, responder, predictive and (with more than "
                     "two sessions) mixed models on a study output folder or a session-features "
-                    "file; write DIR/analysis/results.json, tables/*.csv and report.html.")
+                    "file; write DIR/analysis/results.json, tables/*.csv and report.html (what an "
+                    "earlier analysis left there and this one does not write is removed).")
     p.add_argument("path", metavar="DIR_OR_FILE",
                    help="study output folder, or features/session_features.parquet or .csv")
     p.add_argument("--outcome", required=True, metavar="SCALE", help="mood scale, e.g. HAMD17")
@@ -40,12 +43,14 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", metavar="DIR", help="output folder (default DIR/analysis)")
     p.add_argument("--no-report", action="store_true", help="results and tables only")
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..analysis.run import AnalysisSettings, run_analysis
     from ..errors import AnalysisError
+    from ..report.page import left_out_sentence, not_estimable_notes
 
     for name in ("n_boot", "n_perm", "n_perm_predictive"):
         if getattr(args, name) < 1:
@@ -55,8 +60,10 @@ def run(args: argparse.Namespace) -> int:
                                 model=args.model)
     res = run_analysis(args.path, args.outcome, args.feature, args.task, args.session,
                        args.treated_arm, args.control_arm, settings=settings, out_dir=args.out,
-                       report=not args.no_report)
+                       report=not args.no_report, force=args.force)
     d, prim, med = res["data"], res["primary"], res["mediation"]
+    if d["simulated"]:
+        print("simulated data ('facefeedback simulate'): no participant was measured")
     lo, hi = prim["frown_slope_ci"]
     ilo, ihi = med["indirect"]["ci"]
     print(f"model: {res['model']['name']}, adjusted for "
@@ -65,5 +72,12 @@ def run(args: argparse.Namespace) -> int:
           f"[{lo:.3g}, {hi:.3g}], permutation p = {prim['p_permutation']:.3g} (n = {prim['n']})")
     print(f"indirect effect of {d['treated_arm']} through frowning: "
           f"{med['indirect']['estimate']:.3g} [{ilo:.3g}, {ihi:.3g}]")
+    for note in not_estimable_notes(res):
+        print(note)
+    excluded = d["excluded_participants"]
+    if excluded:
+        print(f"{left_out_sentence(excluded)} (tables/excluded_participants.csv):")
+        for e in excluded:
+            print(f"  {e['participant_id']}: {e['reason']}")
     print(f"results: {res['provenance'].get('output', '')}".rstrip(": "))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import add_force_option
 from .extract import add_common_input_options, resolve_config
 
 
@@ -21,13 +22,16 @@ def add_parser(sub) -> None:
     p.add_argument("--percentile", type=float, metavar="P",
                    help="neutral = frames at or below this percentile of frowning (default 20)")
     add_common_input_options(p)
+    add_force_option(p, "the calibration file")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..extract import process_recording
-    from ..frown import calibrate
+    from ..frown import calibrate, is_calibration_file
+    from ..output_folders import check_file_output
 
+    check_file_output(args.out, "a calibration", is_calibration_file, args.force)
     config = resolve_config(args)
     segment = args.segment or (None, None)
     config = config.updated(**{"calibration.percentile": args.percentile,

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from ..config import load_config
-from ..errors import FaceFeedbackError
+from ..errors import FaceFeedbackError, os_error_line
+from . import add_force_option
 
 log = logging.getLogger(__name__)
 
@@ -51,36 +52,55 @@ def output_names(paths: list[str]) -> list[str]:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("extract", help="measure frowning in videos or images, frame by frame",
-                       description="Measure frowning in each INPUT and write DIR/<name>/frames.parquet, "
-                                   "summary.json and provenance.json.")
+                       description="Measure frowning in each INPUT and write DIR/<name>/frames.parquet "
+                                   "(with its column sidecar frames.json), summary.json and provenance.json, "
+                                   "and DIR/dataset_description.json (BIDS derivatives).")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video or image files")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--calibration", metavar="FILE",
                    help="the participant's neutral reference (from 'facefeedback calibrate')")
-    p.add_argument("--format", choices=["parquet", "csv"], help="per-frame table format (default parquet)")
+    p.add_argument("--format", choices=["parquet", "csv", "bids"],
+                   help="per-frame table format (default parquet); bids: <name>_desc-frown_timeseries.tsv.gz, "
+                        "under sub-<label>/[ses-<label>/]beh/ when the input is named sub-<label>[_ses-<label>]...")
     add_common_input_options(p)
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..extract import process_recording, write_recording
+    from .. import bids
+    from ..config import config_hash
+    from ..extract import RECORDING, process_recording, recording_files, write_recording
     from ..frown import Calibration
+    from ..output_folders import check_output_path, plan_output
 
     config = resolve_config(args)
     calibration = Calibration.load(args.calibration) if args.calibration else None
+    check_output_path(args.out)
+    bids.read_description(args.out)  # refuses a folder that describes another dataset, before any work
     failures = 0
     for path, name in zip(args.inputs, output_names(args.inputs)):
-        try:
+        entities = bids.name_entities(name)
+        bids_name = bids.timeseries_name(entities) if entities else None
+        try:  # refused before its work; a failed input never stops the others
+            plan_output(Path(args.out) / name, RECORDING, recording_files(name, config.output_format, bids_name),
+                        args.force)
             result = process_recording(path, config, calibration, name=name)
-            out = write_recording(result, args.out, config.output_format)
-        except FaceFeedbackError as exc:
+            result.bids_name = bids_name
+            out = write_recording(result, args.out, config.output_format, force=args.force)
+        except (FaceFeedbackError, OSError) as exc:
             failures += 1
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {os_error_line(exc) if isinstance(exc, OSError) else exc}", file=sys.stderr)
             continue
         f = result.summary["features"]
         print(f"{path}: {int(f['n_frames'])} frames, valid {f['valid_fraction']:.0%}, "
               f"frown_intensity mean {f['frown_intensity_mean']:.3f}, "
               f"{int(f['frown_events_n'])} frown events -> {out}")
+        for w in result.summary.get("warnings", []):
+            print(f"warning: {path}: {w}", file=sys.stderr)
+    if failures < len(args.inputs):
+        bids.write_description(args.out, f"{bids.TOOL} frown measurements", config_hash(config),
+                               keep_earlier=True)
     if failures:
         print(f"{failures} of {len(args.inputs)} inputs failed", file=sys.stderr)
         return 1

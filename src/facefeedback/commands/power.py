@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from . import add_force_option
 from .simulate import add_effect_option, add_model_options, model_settings
 
 
@@ -29,15 +30,17 @@ def add_parser(sub) -> None:
     p.add_argument("--jobs", type=int, default=1, metavar="J", help="worker processes")
     p.add_argument("--out", metavar="DIR", default="power",
                    help="folder for power.csv, power.png and power.svg (default ./power)")
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..analysis.power import plot_power, power_table
+    from ..analysis.power import POWER, POWER_FILES, plot_power, power_table
     from ..analysis.simulate import Effects, SimulationSettings
     from ..errors import AnalysisError
+    from ..output_folders import plan_output, writing
 
     if min(args.n) < 3:
         raise AnalysisError(f"--n: every size must be at least 3 per arm, got {min(args.n)}")
@@ -46,12 +49,13 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.alpha < 1:
         raise AnalysisError(f"--alpha must be between 0 and 1, got {args.alpha}")
     settings = SimulationSettings(effects=Effects.parse(args.effect), **model_settings(args))
+    plan = plan_output(args.out, POWER, POWER_FILES, args.force)
     table = power_table(settings, args.n, args.sims, args.seed, args.n_perm, args.n_boot,
                         args.alpha, args.jobs)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "power.csv", index=False)
-    plot_power(table, out / "power", args.alpha)
+    with writing(plan) as staging:
+        table.to_csv(staging / "power.csv", index=False)
+        plot_power(table, staging / "power", args.alpha)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"written: {out / 'power.csv'}, {out / 'power.png'}, {out / 'power.svg'}")
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import add_force_option
+
 
 def add_effect_option(p: argparse.ArgumentParser) -> None:
     """``--effect NAME=VALUE ...``, shared with ``facefeedback power``."""
@@ -42,7 +44,8 @@ def add_parser(sub) -> None:
         description="Simulate baseline scores, placebo response, the toxin effect on frowning "
                     "and a direct and a frown-mediated effect on mood, from the change or the "
                     "levels model; write session features, study.json and per-recording frames "
-                    "as 'facefeedback run' does.")
+                    "as 'facefeedback run' does. A folder holding a measured study is refused; "
+                    "a simulated one is replaced.")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--n-per-arm", type=int, default=40, metavar="N",
                    help="participants per arm (default 40)")
@@ -53,6 +56,7 @@ def add_parser(sub) -> None:
     p.add_argument("--arms", nargs=2, default=["botox", "placebo"], metavar=("TREATED", "CONTROL"),
                    help="arm names (default botox placebo)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_force_option(p)
     p.set_defaults(func=run)
 
 
@@ -62,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     settings = SimulationSettings(n_per_arm=args.n_per_arm, effects=Effects.parse(args.effect),
                                   sessions=tuple(args.sessions), arms=tuple(args.arms),
                                   **model_settings(args))
-    study = write_simulated_study(args.out, settings, args.seed)
+    study = write_simulated_study(args.out, settings, args.seed, args.force)
     truth = study["simulation"]["truth"]
     print(f"simulated {2 * args.n_per_arm} participants x {len(args.sessions)} sessions in "
           f"{args.out} ({args.model} model); true frown slope {truth['frown_slope']:g}, "

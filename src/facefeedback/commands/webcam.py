@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..config import load_config
 from ..errors import ConfigError
+from . import add_force_option
 
 
 def add_parser(sub) -> None:
@@ -15,20 +16,25 @@ def add_parser(sub) -> None:
         description="Show the frown measurement live: brow and eye landmarks, a frown-intensity meter, "
                     "the corrugator, procerus and glabellar-line components, and the last 10 s. "
                     "Keys: c calibrate, r record, q or Esc quit. On exit the session's frames.parquet, "
-                    "summary.json and provenance.json are written to --out.")
+                    "summary.json and provenance.json are written to a new subfolder of --out "
+                    "(the date and time).")
     p.add_argument("--source", default="0", metavar="0|PATH",
                    help="camera index (0 is the first camera) or a video file (default 0)")
     p.add_argument("--record", metavar="FILE",
-                   help="record the overlay to this video (.mp4, .avi); without it, r records to DIR/overlay.mp4")
+                   help="record the overlay to this video (.mp4, .avi); without it, r records to overlay.mp4 "
+                        "in the session's folder")
     p.add_argument("--headless", action="store_true",
-                   help="no window: write the overlay to a video (--record, default DIR/overlay.mp4)")
+                   help="no window: write the overlay to a video (--record, default overlay.mp4 in the "
+                        "session's folder)")
     p.add_argument("--calibrate", type=float, default=3.0, metavar="SECONDS",
                    help="take the first SECONDS as the neutral face (default 3); 0: start from the "
                         "population default (or --calibration) and calibrate only when c is pressed")
     p.add_argument("--calibration", metavar="FILE",
                    help="a neutral reference from 'facefeedback calibrate' to start from")
-    p.add_argument("--out", metavar="DIR", help="session output folder (default webcam_output/<date-time>)")
+    p.add_argument("--out", metavar="DIR",
+                   help="where sessions are saved, each in a new subfolder DIR/<date-time> (default webcam_output)")
     p.add_argument("--config", metavar="FILE", help="YAML settings (defaults: configs/default.yaml)")
+    add_force_option(p, "the --record file")
     p.set_defaults(func=run)
 
 
@@ -43,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         source=args.source, out_dir=Path(args.out) if args.out else None,
         record=Path(args.record) if args.record else None, headless=args.headless,
         calibrate_s=args.calibrate,
-        calibration=Calibration.load(args.calibration) if args.calibration else None)
+        calibration=Calibration.load(args.calibration) if args.calibration else None, force=args.force)
     result = run_demo(options, config)
     f = result.summary["features"]
     print(f"{int(f['n_frames'])} frames, valid {f['valid_fraction']:.0%}, "

@@ -4,8 +4,10 @@
 :class:`~facefeedback.demo.overlay.Overlay`, shows it in an OpenCV window (keys: ``c``
 calibrate, ``r`` record, ``q``/Esc quit) or, headless, writes it to a video, and on
 exit saves ``frames.parquet``, ``summary.json`` and ``provenance.json`` as ``extract``
-does. A source that fails part-way (a camera unplugged, a truncated file) still leaves
-what was measured before it saved, and is then reported as an error.
+does, in a new subfolder of its own under the output folder (the date and time), so a
+session never writes over anything. A source that fails part-way (a camera unplugged, a
+truncated file) still leaves what was measured before it saved, and is then reported as
+an error.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from threadpoolctl import threadpool_limits
 
 from ..config import Config
 from ..errors import FaceFeedbackError, InputError
-from ..extract import recording_result, write_recording
+from ..extract import RECORDING, recording_files, recording_result, write_recording_files
+from ..files import temporary_name
 from ..frown import Calibration
 from ..io import FrameSource
+from ..output_folders import check_file_output, check_output_path, plan_output, writing
 from .live import LiveSession
 from .overlay import Overlay
 
@@ -51,8 +55,10 @@ class DemoOptions:
     """What :func:`run_demo` does; the ``facefeedback webcam`` options, one for one.
 
     ``source`` is a camera index, a video path, or an open :class:`~facefeedback.io.FrameSource`
-    (the demo closes it). ``calibrate_s`` = 0 means no calibration at the start: the reference is ``calibration``
-    (the population default when None) until ``c`` is pressed.
+    (the demo closes it). ``out_dir`` is where sessions go, each in a new subfolder (default
+    ``webcam_output``). ``calibrate_s`` = 0 means no calibration at the start: the reference is
+    ``calibration`` (the population default when None) until ``c`` is pressed. ``force``
+    allows ``record`` to overwrite an existing file.
     """
 
     source: str | int | FrameSource = 0
@@ -61,13 +67,14 @@ class DemoOptions:
     headless: bool = False
     calibrate_s: float = 3.0
     calibration: Calibration | None = None
+    force: bool = False
 
 
 @dataclass
 class DemoResult:
     """What a session left behind."""
 
-    out_dir: Path | None
+    out_dir: Path | None  # the session's own folder
     video: Path | None
     table: pd.DataFrame
     summary: dict
@@ -75,7 +82,17 @@ class DemoResult:
 
 
 def default_out_dir() -> Path:
-    return Path("webcam_output") / time.strftime("%Y%m%d-%H%M%S")
+    return Path("webcam_output")
+
+
+def new_session_folder(root: Path) -> Path:
+    """A subfolder of ``root`` that nothing uses yet: the date and time, numbered when taken."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    folder, k = root / stamp, 1
+    while os.path.lexists(folder):
+        k += 1
+        folder = root / f"{stamp}-{k}"
+    return folder
 
 
 def check_display() -> None:
@@ -138,8 +155,10 @@ class VideoRecorder:
         self.writer.release()
 
     def finish(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.staging, self.path)
+        """Rename the video into place (one inside the session's folder goes with the session)."""
+        if self.staging == temporary_name(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.staging, self.path)
         return self.path
 
 
@@ -151,16 +170,13 @@ def check_video_path(path: Path) -> None:
                          f"(use one of {', '.join(sorted(VIDEO_CODECS))})")
 
 
-def staging_path(final: Path, out_dir: Path) -> Path:
-    """Where a video is written until the session ends.
-
-    Outside ``out_dir`` even when ``final`` is inside it: the session's tables replace
-    ``out_dir`` as a whole when they are written.
-    """
-    final, out_dir = final.absolute(), out_dir.absolute()
-    if final.is_relative_to(out_dir):
-        return out_dir.parent / f".{out_dir.name}.{final.stem}.part{final.suffix}"
-    return final.with_name(f".{final.stem}.part{final.suffix}")
+def staging_path(final: Path, session_dir: Path, staging: Path) -> Path:
+    """Where a video is written until the session ends: inside the session's staging folder
+    when it belongs to the session, else under a temporary name beside ``final``."""
+    final, session_dir = final.absolute(), session_dir.absolute()
+    if final.is_relative_to(session_dir):
+        return staging / final.relative_to(session_dir)
+    return temporary_name(final)
 
 
 class _Fps:
@@ -212,14 +228,33 @@ def blas_threads(n: int | None):
 
 
 def _run(options: DemoOptions, config: Config) -> DemoResult:
-    out_dir = Path(options.out_dir) if options.out_dir else default_out_dir()
-    record_path = Path(options.record) if options.record else out_dir / "overlay.mp4"
+    root = Path(options.out_dir) if options.out_dir else default_out_dir()
+    check_output_path(root)
+    session_dir = new_session_folder(root)
+    record_path = Path(options.record) if options.record else session_dir / "overlay.mp4"
     check_video_path(record_path)
+    if options.record:
+        check_file_output(record_path, "a recording", force=options.force, option="--record")
+    plan = plan_output(session_dir, RECORDING, recording_files(session_dir.name, config.output_format))
     if not options.headless:
         check_display()
     source = options.source
     if not isinstance(source, FrameSource):
         source = FrameSource(source, max_side=config.input.max_side)
+    with writing(plan) as staging:
+        result, failure, recorder = _session(options, config, source, session_dir, staging, record_path)
+    if result.video is not None:
+        recorder.finish()  # a video outside the session's folder follows the session
+    if failure:
+        raise InputError(f"{failure}; the {len(result.table)} frames measured before it are saved in "
+                         f"{session_dir}")
+    return result
+
+
+def _session(options: DemoOptions, config: Config, source: FrameSource, session_dir: Path, staging: Path,
+             record_path: Path) -> tuple[DemoResult, str | None, VideoRecorder | None]:
+    """The loop; on exit the session's outputs go into ``staging`` (committed by the caller).
+    Also returns what made the source fail, if it did, and the video's recorder."""
     window = None
     started = time.perf_counter()
     session = LiveSession(config, options.calibration, options.calibrate_s)
@@ -253,7 +288,7 @@ def _run(options: DemoOptions, config: Config) -> DemoResult:
                 if recorder is None:
                     lay = overlay.layout
                     try:
-                        recorder = VideoRecorder(record_path, staging_path(record_path, out_dir),
+                        recorder = VideoRecorder(record_path, staging_path(record_path, session_dir, staging),
                                                  source.info.fps or 30.0, (lay.canvas_w, lay.canvas_h))
                     except InputError as exc:
                         if window is None:  # headless, the video is the point: stop here
@@ -288,24 +323,20 @@ def _run(options: DemoOptions, config: Config) -> DemoResult:
         session.close()
     if not len(session):
         raise InputError(failure or f"{source.info.name}: no frame was read")
-    result = _save(session, source, config, out_dir, recorder, stopped, time.perf_counter() - started)
-    if failure:
-        raise InputError(f"{failure}; the {len(session)} frames measured before it are saved in {out_dir}")
-    return result
+    return _save(session, source, config, session_dir, staging, recorder, stopped,
+                 time.perf_counter() - started), failure, recorder
 
 
-def _save(session: LiveSession, source: FrameSource, config: Config, out_dir: Path,
+def _save(session: LiveSession, source: FrameSource, config: Config, session_dir: Path, staging: Path,
           recorder: VideoRecorder | None, stopped: str, elapsed: float) -> DemoResult:
     result = recording_result(source.spec, source.info, session.buffer.raw_table(), config, session.calibration,
-                              out_dir.name, elapsed)
+                              session_dir.name, elapsed)
     if source.kind == "camera":
         result.summary["source"] = source.info.name
     result.summary["calibrations"] = session.calibrations
     result.provenance.update(stopped_by=stopped,
                              video=str(recorder.path) if recorder is not None else None)
-    written = write_recording(result, out_dir.parent, config.output_format)
-    if recorder is not None and recorder.n_frames:
-        recorder.finish()
-    log.info("session saved in %s", written)
-    return DemoResult(written, recorder.path if recorder is not None and recorder.n_frames else None,
+    write_recording_files(result, staging, session_dir, config.output_format)
+    log.info("session saved in %s", session_dir)
+    return DemoResult(session_dir, recorder.path if recorder is not None and recorder.n_frames else None,
                       result.frames, result.summary, session.frowning)

@@ -32,13 +32,19 @@ def write_report(results: dict, data, study, out_dir) -> Path:
     Path
         The report file.
     """
+    import pandas as pd
+
     from . import figures
     from .page import (
         STYLE,
+        comparability_html,
         figure_html,
+        left_out_sentence,
         methods_paragraph,
         models_table,
+        not_estimable_notes,
         quality_tables,
+        simulation_note,
         table_html,
     )
 
@@ -76,9 +82,9 @@ def write_report(results: dict, data, study, out_dir) -> Path:
                "<p>No valid-frame fractions in the data.</p>",
                f"<p>{len(failures)} recordings failed and were excluded"
                + (":</p>" + table_html(failures) if len(failures) else ".</p>"),
-               f"<p>{len(excluded)} participants left out for missing {html.escape(d['outcome'])} "
-               f"or {html.escape(d['feature'])}" + (f": {html.escape(', '.join(excluded))}"
-                                                     if excluded else "") + ".</p>"]
+               f"<p>{html.escape(left_out_sentence(excluded))}"
+               + (":</p>" + table_html(pd.DataFrame(excluded)) if excluded else ".</p>")]
+    quality.append(comparability_html(study, data))
     spec = results["model"]
     model_note = (f"<p>Model of change: {html.escape(spec['name'])} (baseline covariates: "
                   f"{html.escape(', '.join(spec['baseline_covariates']))}; "
@@ -86,17 +92,20 @@ def write_report(results: dict, data, study, out_dir) -> Path:
                   + "; ".join(f"{html.escape(k)}: {html.escape(v)}"
                               for k, v in spec["formulas"].items()) + ".</p>")
     mixed = results.get("mixed")
-    mixed_note = (f"<p>Mixed model: {html.escape(mixed['formula'])}, "
+    mixed_note = ("" if not mixed or "not_estimable" in mixed else
+                  f"<p>Mixed model: {html.escape(mixed['formula'])}, "
                   f"{mixed['n_observations']} observations of {mixed['n_participants']} "
-                  f"participants; converged: {mixed['converged']}.</p>" if mixed else "")
-    notes = (results["mediation"].get("notes", []) + results.get("responders", {}).get("notes", [])
-             + (mixed or {}).get("warnings", []))
+                  f"participants; converged: {mixed['converged']}.</p>")
+    notes = (not_estimable_notes(results) + results["mediation"].get("notes", [])
+             + results.get("responders", {}).get("notes", []) + (mixed or {}).get("warnings", []))
     prov = results["provenance"]
+    simulated = simulation_note(results)
+    banner = f'<p class="simulated">{html.escape(simulated)}</p>' if simulated else ""
     body = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
-<title>facefeedback analysis: {html.escape(d['outcome'])} and {html.escape(d['feature'])}</title>
-<style>{STYLE}</style></head><body>
+<title>facefeedback analysis{' of SIMULATED data' if simulated else ''}: {html.escape(d['outcome'])} and {html.escape(d['feature'])}</title>
+<style>{STYLE}</style></head><body>{banner}
 <h1>Frowning and mood: {html.escape(d['treated_arm'])} vs {html.escape(d['control_arm'])}</h1>
 <p>Outcome {html.escape(d['outcome'])}, frown measure {html.escape(d['feature'])}, task
 {html.escape(d['task'])}, {html.escape(d['reference_session'])} to {html.escape(d['session'])}.</p>

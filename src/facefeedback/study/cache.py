@@ -9,7 +9,7 @@ killed at any moment leaves either a complete entry or none:
   new calibration or event threshold reuses them: MediaPipe does not run again.
 * **recording outputs** (``DIR/recordings/<recording_id>/``): up to date when
   their provenance names the same file hash, the same config hash, the same
-  raw measurements and the same calibration.
+  raw measurements, the same calibration and the same table format.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import __version__
+from .. import __version__, bids
 from ..config import Config, config_hash, dump_config
-from ..files import replace_dir
+from ..files import json_text, temporary_name
 from ..io import SourceInfo
 
 log = logging.getLogger(__name__)
@@ -81,42 +81,34 @@ class RawCache:
 
     def put(self, key: str, raw: pd.DataFrame, info: SourceInfo, run_time_s: float) -> RawEntry:
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f".{key}.tmp-{os.getpid()}"
+        final = self.root / key
+        tmp = temporary_name(final)
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         try:
             raw.to_parquet(tmp / RAW_FILE, index=False)
             meta = {"info": info.__dict__, "run_time_s": run_time_s}
-            (tmp / INFO_FILE).write_text(json.dumps(meta, indent=2))
-            if self.get(key) is None:
-                replace_dir(tmp, self.root / key)
-            else:  # another worker measured the same file meanwhile: keep its (identical) entry
+            (tmp / INFO_FILE).write_text(json_text(meta))
+            try:
+                os.rename(tmp, final)
+            except OSError:  # another worker measured the same file meanwhile: keep its (identical) entry
+                if self.get(key) is None:
+                    raise
                 shutil.rmtree(tmp, ignore_errors=True)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return RawEntry(key, self.root / key, info, run_time_s)
+        return RawEntry(key, final, info, run_time_s)
 
 
-def remove_stale_temporaries(*folders: Path) -> int:
-    """Remove the temporary folders a killed run left behind (``.<name>.tmp*``, ``.<name>.old-*``)."""
-    removed = 0
-    for folder in folders:
-        if not folder.is_dir():
-            continue
-        for p in folder.iterdir():
-            if p.name.startswith(".") and (".tmp" in p.name or ".old-" in p.name):
-                if p.is_dir():
-                    shutil.rmtree(p, ignore_errors=True)
-                else:
-                    p.unlink(missing_ok=True)
-                removed += 1
-    return removed
+def stamp(sha256: str, key: str, config: Config, calibration: dict, bids_name: str | None = None) -> dict:
+    """What a recording's provenance records about how it was made, for :func:`is_current`.
 
-
-def stamp(sha256: str, key: str, config: Config, calibration: dict) -> dict:
-    """What a recording's provenance records about how it was made, for :func:`is_current`."""
-    return {"sha256": sha256, "raw_key": key, "config_hash": config_hash(config), "calibration": calibration}
+    The per-frame table's format and BIDS name are part of it: the same numbers in another
+    layout are other outputs.
+    """
+    return {"sha256": sha256, "raw_key": key, "config_hash": config_hash(config), "calibration": calibration,
+            "format": config.output_format, "bids_name": bids_name if config.output_format == "bids" else None}
 
 
 def is_current(folder: Path, wanted: dict) -> bool:
@@ -127,5 +119,5 @@ def is_current(folder: Path, wanted: dict) -> bool:
         return False
     if made != wanted:
         return False
-    return (folder / "summary.json").is_file() and any((folder / f).is_file()
-                                                        for f in ("frames.parquet", "frames.csv"))
+    table = bids.frames_table(folder)
+    return (folder / "summary.json").is_file() and table is not None and bids.sidecar_path(table).is_file()

@@ -37,8 +37,10 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
-from ..errors import InputError
-from ..files import atomic_write_text
+from ..bids import frames_table
+from ..errors import InputError, os_error_line
+from ..files import atomic_write_text, read_table
+from ..output_folders import OutputKind, plan_output, writing
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +82,53 @@ def to_openface_csv(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _earlier_export(folder: Path) -> list[str]:
+    """CSVs an export wrote before output markers: known by OpenFace's first columns."""
+    head = ", ".join(OPENFACE_COLUMNS[:5])
+    found = []
+    for path in sorted(folder.glob("*.csv")):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                if fh.readline().startswith(head):
+                    found.append(path.name)
+        except (OSError, UnicodeDecodeError):
+            continue
+    return found
+
+
+#: ``openface/``: one CSV per recording, replaced as a whole by each export.
+OPENFACE = OutputKind("openface", "an OpenFace-style export", _earlier_export)
+
+
 def recording_folders(folder: Path) -> list[Path]:
-    """Recording folders under a study output folder (``recordings/*``) or an extract output folder (``*``)."""
+    """Recording folders under a study output folder (``recordings/*``) or an extract output folder (``*``).
+
+    Of a study, only the recordings of its current tables (``features/session_features``):
+    outputs a run moved aside, or left by an older version, are not exported.
+    """
     base = folder / "recordings" if (folder / "recordings").is_dir() else folder
-    return sorted(p for p in base.iterdir()
-                  if p.is_dir() and not p.name.startswith(".")
-                  and any((p / f).is_file() for f in ("frames.parquet", "frames.csv")))
+    found = sorted(p for p in base.iterdir()
+                   if p.is_dir() and not p.name.startswith(".") and frames_table(p) is not None)
+    current = _current_recordings(folder)
+    return found if current is None else [p for p in found if p.name in current]
 
 
-def export_openface(folder: str | os.PathLike, out: str | os.PathLike | None = None) -> list[Path]:
+def _current_recordings(folder: Path) -> set[str] | None:
+    features = folder / "features" / "session_features.parquet"
+    if not features.is_file():
+        return None
+    try:
+        return set(pd.read_parquet(features, columns=["recording_id"])["recording_id"].astype(str))
+    except Exception as exc:  # noqa: BLE001 - any reader failure: a damaged table
+        raise InputError(f"{features}: cannot read the study's recordings ({type(exc).__name__}: {exc})") from None
+
+
+def export_openface(folder: str | os.PathLike, out: str | os.PathLike | None = None,
+                    force: bool = False) -> tuple[list[Path], list[str]]:
     """Write ``<out>/<recording>.csv`` in OpenFace's layout for every recording under ``folder``.
+
+    The export replaces an earlier one as a whole (CSVs of recordings no longer in the study are
+    removed); files in ``out`` that facefeedback did not write are left as they are.
 
     Parameters
     ----------
@@ -97,6 +136,15 @@ def export_openface(folder: str | os.PathLike, out: str | os.PathLike | None = N
         A study output folder (``facefeedback run``) or an extract output folder.
     out : path, optional
         Where the CSVs go (default: ``folder/openface``).
+    force : bool
+        Overwrite files in the way that facefeedback did not write.
+
+    Returns
+    -------
+    written : list of Path
+        The CSV files.
+    problems : list of str
+        One line per recording that could not be exported (the others are).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -106,18 +154,29 @@ def export_openface(folder: str | os.PathLike, out: str | os.PathLike | None = N
         raise InputError(f"{folder}: no recordings found (expected <name>/frames.parquet or "
                          "recordings/<name>/frames.parquet)")
     out = Path(out) if out is not None else folder / "openface"
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for rec in recordings:
-        path = rec / "frames.parquet"
-        try:
-            frames = pd.read_parquet(path) if path.is_file() else pd.read_csv(rec / "frames.csv")
-        except Exception as exc:  # noqa: BLE001 - any reader failure: a damaged table
-            raise InputError(f"{rec}: cannot read the per-frame table ({type(exc).__name__}: {exc})") from None
-        missing = [c for c in schema.FRAME_COLUMN_NAMES if c not in frames]
-        if missing:
-            raise InputError(f"{rec}: not a facefeedback per-frame table (missing {', '.join(missing)})")
-        target = out / f"{rec.name}.csv"
-        atomic_write_text(target, to_openface_csv(openface_table(frames)))
-        written.append(target)
-    return written
+    plan = plan_output(out, OPENFACE, [f"{rec.name}.csv" for rec in recordings], force)
+    written, problems = [], []
+    with writing(plan) as staging:
+        for rec in recordings:
+            try:
+                atomic_write_text(staging / f"{rec.name}.csv", to_openface_csv(openface_table(_frames(rec))))
+            except InputError as exc:
+                problems.append(str(exc))
+            except OSError as exc:
+                problems.append(f"{rec}: cannot export: {os_error_line(exc)}")
+            else:
+                written.append(out / f"{rec.name}.csv")
+        if not written:
+            raise InputError(f"{folder}: no recording could be exported; {problems[0]}")
+    return written, problems
+
+
+def _frames(rec: Path) -> pd.DataFrame:
+    try:
+        frames = read_table(frames_table(rec))
+    except Exception as exc:  # noqa: BLE001 - any reader failure: a damaged table
+        raise InputError(f"{rec}: cannot read the per-frame table ({type(exc).__name__}: {exc})") from None
+    missing = [c for c in schema.FRAME_COLUMN_NAMES if c not in frames]
+    if missing:
+        raise InputError(f"{rec}: not a facefeedback per-frame table (missing {', '.join(missing)})")
+    return frames

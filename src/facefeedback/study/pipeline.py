@@ -9,11 +9,16 @@ The order of work, which is what makes a rerun cheap:
    reference is fitted (the study file's calibration rule) and saved to
    ``DIR/calibration/<participant_id>.json``;
 3. each of that participant's recordings is then calibrated against it and
-   written to ``DIR/recordings/<recording_id>/``, unless an identical output is
-   already there;
-4. the session features, wide table and codebook are built from the summaries.
+   written to ``DIR/recordings/<recording_id>/`` (with ``--format bids`` the
+   per-frame table goes to ``DIR/sub-<label>/ses-<label>/beh/``), unless an
+   identical output is already there;
+4. the session features, wide table, codebook and their sidecars are built from
+   the summaries, then ``study.json`` and ``dataset_description.json``, then the
+   requested .sav / .dta exports.
 
-A recording that fails goes to ``DIR/failures.csv`` and the batch goes on.
+A recording that fails goes to ``DIR/failures.csv`` and the batch goes on. Before any
+work the whole output is checked (:func:`.outputs.check_study_output`); outputs of rows
+that left the tables, and of recordings that failed, move to ``DIR/stale/``.
 """
 
 from __future__ import annotations
@@ -27,20 +32,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import bids
 from ..config import Config, config_hash, dump_config
 from ..errors import ConfigError, FaceFeedbackError, InputError
-from ..files import atomic_write_text, write_table
+from ..files import json_text, write_json, write_table
 from ..frown import Calibration, calibrate, population_calibration
 from ..measure import build_frame_table
-from .cache import (
-    RawCache,
-    RawEntry,
-    is_current,
-    raw_key,
-    remove_stale_temporaries,
-    stamp,
-)
+from ..output_folders import owned_files, plan_output, sweep, writing
+from .cache import RawCache, RawEntry, is_current, raw_key, stamp
 from .manifest import Study
+from .outputs import FEATURE_FILES, FEATURES, STUDY, STUDY_FILES, StaleOutputs, check_study_output
 from .runner import Executor, default_workers, limit_threads, run_tasks
 
 log = logging.getLogger(__name__)
@@ -100,24 +101,29 @@ class RunReport:
     failures: list[tuple[str, str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    compared: int = 0  # later recordings compared with the reference visit's imaging conditions
+    not_comparable: int = 0  # of which recorded under conditions beyond the validated range
+    stale: Path | None = None  # where outputs that are no longer current were moved
 
 
 class _Participants:
     """Per participant: which raw measurements are in, the calibration once it can be fitted."""
 
-    def __init__(self, study: Study, config: Config, cache: RawCache, out: Path, report: RunReport) -> None:
+    def __init__(self, study: Study, config: Config, cache: RawCache, out: Path, report: RunReport,
+                 stale: StaleOutputs, force: bool = False) -> None:
         self.study, self.config, self.cache, self.out, self.report = study, config, cache, out, report
+        self.stale, self.force = stale, force
         self.rows = {r.recording_id: r for r in study.recordings.itertuples(index=False)}
         self.done: dict[str, Measured] = {}
         self.calibration: dict[str, Calibration] = {}
         self.written: set[str] = set()
+        self.bids_names = bids.study_timeseries_names(study.recordings)
 
     def add(self, m: Measured) -> None:
         self.done[m.recording_id] = m
         row = self.rows[m.recording_id]
         if m.error:
-            self.report.failures.append((m.recording_id, row.path, m.error))
-            log.warning("%s failed: %s", m.recording_id, m.error)
+            self._failed(m.recording_id, m.error)
         pid = row.participant_id
         if pid not in self.calibration:
             needed = list(self.study.calibration_rows(pid)["recording_id"])
@@ -128,10 +134,21 @@ class _Participants:
             if rid not in self.written and not done.error and self.rows[rid].participant_id == pid:
                 self._write(rid, done, self.calibration[pid])
 
+    def _failed(self, rid: str, error: str) -> None:
+        """Record a failure; the recording's outputs of an earlier run are no longer current."""
+        self.report.failures.append((rid, self.rows[rid].path, error))
+        log.warning("%s failed: %s", rid, error)
+        self.stale.recording(rid, f"failed in this run: {error}")
+
     def _calibrate(self, pid: str, needed: list[str]) -> Calibration:
+        """The participant's neutral reference, saved to ``calibration/<pid>.json``.
+
+        When it cannot be fitted, a calibration of the participant's own from an earlier run is
+        kept (never replaced by the population default); without one, the population default.
+        """
         ok = [r for r in needed if not self.done[r].error]
         population = population_calibration(self.config.frown)
-        cal = None
+        cal, problem = None, f"no calibration recording could be read ({', '.join(needed)})"
         if ok:
             frames = pd.concat([build_frame_table(self.cache.get(self.done[r].key).table(), population, self.config)
                                 for r in ok], ignore_index=True)
@@ -139,20 +156,23 @@ class _Participants:
                 cal = calibrate(frames, self.config.frown, self.config.calibration, source=", ".join(ok),
                                 participant_id=pid)
             except FaceFeedbackError as exc:
-                self.report.warnings.append(f"participant {pid}: {exc}; using the population reference")
-        else:
-            self.report.warnings.append(f"participant {pid}: no calibration recording could be read "
-                                        f"({', '.join(needed)}); using the population reference")
-        if cal is None:
-            cal = Calibration(population.neutral, "population", population.source, 0, pid)
+                problem = str(exc)
         folder = self.out / "calibration"
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{pid}.json"
         try:
-            unchanged = Calibration.load(target) == cal
-        except InputError:  # absent or unreadable: write it
-            unchanged = False
-        if not unchanged:
+            earlier = Calibration.load(target)
+        except InputError:  # absent or unreadable
+            earlier = None
+        if cal is None and earlier is not None and earlier.method != "population":
+            self.report.warnings.append(
+                f"participant {pid}: {problem}; keeping the participant's calibration of an earlier run "
+                f"({earlier.method} over {earlier.source}, {earlier.n_frames} frames) in {target}")
+            return earlier
+        if cal is None:
+            self.report.warnings.append(f"participant {pid}: {problem}; using the population reference")
+            cal = Calibration(population.neutral, "population", population.source, 0, pid)
+        if earlier != cal:
             cal.save(target)
         return cal
 
@@ -162,7 +182,8 @@ class _Participants:
         self.written.add(rid)
         row = self.rows[rid]
         folder = self.out / "recordings" / rid
-        wanted = json.loads(json.dumps(stamp(m.sha256, m.key, self.config, cal.to_json())))
+        bids_name = self.bids_names.get(rid)
+        wanted = json.loads(json_text(stamp(m.sha256, m.key, self.config, cal.to_json(), bids_name)))
         if is_current(folder, wanted):
             self.report.kept += 1
             return
@@ -172,12 +193,20 @@ class _Participants:
         result.provenance["study_stamp"] = wanted
         result.provenance["study"] = {"participant_id": row.participant_id, "session": row.session,
                                       "task": row.task, "study_file": str(self.study.path), "table_row": row.row}
-        write_recording(result, self.out / "recordings", self.config.output_format)
+        result.bids_name = bids_name
+        try:
+            write_recording(result, self.out / "recordings", self.config.output_format, root=self.out,
+                            force=self.force)
+        except FaceFeedbackError as exc:  # something was put in its way since the check
+            self.written.discard(rid)
+            self._failed(rid, str(exc))
+            return
         self.report.written += 1
 
 
 def run_study(study: Study, config: Config, out: str | Path, executor: Executor = "local",
-              workers: int | None = None, scheduler: str | None = None, progress: bool = False) -> RunReport:
+              workers: int | None = None, scheduler: str | None = None, progress: bool = False,
+              export: tuple[str, ...] = (), force: bool = False) -> RunReport:
     """Measure, calibrate and summarise every recording of a checked study into ``out``.
 
     Parameters
@@ -192,17 +221,29 @@ def run_study(study: Study, config: Config, out: str | Path, executor: Executor 
         See :func:`facefeedback.study.runner.run_tasks`.
     progress : bool
         One progress bar for the batch.
+    export : tuple of {"spss", "stata"}
+        Also write the feature tables as .sav / .dta (:mod:`facefeedback.study.statfiles`). The
+        .sav / .dta files an earlier run wrote are rewritten in any case, so they stay current.
+    force : bool
+        Write even where files facefeedback did not write are in the way (overwriting them).
+
+    Raises
+    ------
+    OutputError, ValidationError
+        Before any work, when an output cannot be written (see :func:`.outputs.check_study_output`).
     """
     started = time.perf_counter()
     out = Path(out)
+    bids.read_description(out)  # refuses a folder that describes another dataset, before any work
     config = study.calibration_config(config)
     report = RunReport(out, recordings=len(study.recordings), warnings=list(study.warnings))
     if executor == "local" or not scheduler:
         workers = workers or default_workers()
-    for sub in ("recordings", "calibration", "features", "cache"):
+    check_study_output(study, out, config.output_format, export, force)
+    for sub in ("recordings", "calibration", "cache"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
-        return _run(study, config, out, report, executor, workers, scheduler, progress, started)
+        return _run(study, config, out, report, executor, workers, scheduler, progress, started, export, force)
 
 
 @contextlib.contextmanager
@@ -219,14 +260,21 @@ def _exclusive(out: Path):
 
 
 def _run(study: Study, config: Config, out: Path, report: RunReport, executor: Executor, workers: int | None,
-         scheduler: str | None, progress: bool, started: float) -> RunReport:
+         scheduler: str | None, progress: bool, started: float, export: tuple[str, ...],
+         force: bool) -> RunReport:
     from tqdm import tqdm
 
     from .codebook import write_feature_outputs
+    from .comparability import compare_visits, pair_warnings
+    from .statfiles import STATFILE_KINDS, export_statfiles
 
-    remove_stale_temporaries(out, out / "recordings", out / "calibration", out / "features", out / "cache" / "raw")
+    for folder in (out, out / "recordings", out / "calibration", out / "features", out / "cache" / "raw",
+                   *out.glob(f"sub-*/ses-*/{bids.DATATYPE}")):
+        sweep(folder)
+    stale = StaleOutputs(out)
+    stale.removed_rows(study)
     cache = RawCache(out / "cache" / "raw")
-    state = _Participants(study, config, cache, out, report)
+    state = _Participants(study, config, cache, out, report, stale, force)
     tasks = [MeasureTask(rid, path, config, str(cache.root)) for rid, path in _work_order(study)]
     bar = tqdm(total=len(tasks), desc="recordings", unit="rec", disable=(not progress) or None)
     try:
@@ -239,13 +287,27 @@ def _run(study: Study, config: Config, out: Path, report: RunReport, executor: E
             bar.update()
     finally:
         bar.close()
-    failures = pd.DataFrame(report.failures, columns=["recording_id", "path", "error"])
-    write_table(failures, out / "failures.csv")
-    summaries = {rid: json.loads((out / "recordings" / rid / "summary.json").read_text())["features"]
-                 for rid in state.written}
-    write_feature_outputs(study, summaries, out / "features")
+        report.stale = stale.finish()
+    written = [rid for rid in study.recordings["recording_id"] if rid in state.written]
+    documents = {rid: json.loads((out / "recordings" / rid / "summary.json").read_text()) for rid in written}
+    summaries = {rid: doc["features"] for rid, doc in documents.items()}
+    report.warnings.extend(f"{rid}: {w}" for rid, doc in documents.items() for w in doc.get("warnings", []))
+    comparable = compare_visits(study, summaries, config.comparability)
+    report.compared, report.not_comparable = len(comparable), int(comparable["flagged"].sum())
+    report.warnings.extend(pair_warnings(comparable))
+    with writing(plan_output(out / "features", FEATURES, FEATURE_FILES, force)) as staging:
+        write_feature_outputs(study, summaries, staging, comparable, config.comparability)
     report.elapsed_s = time.perf_counter() - started
-    _write_study_json(study, config, out, report, executor, workers)
+    with writing(plan_output(out, STUDY, STUDY_FILES, force)) as staging:
+        write_table(pd.DataFrame(report.failures, columns=["recording_id", "path", "error"]),
+                    staging / "failures.csv")
+        _write_study_json(study, config, staging, report, executor, workers)
+        bids.write_description(staging, study.spec.name or study.path.stem, config_hash(config),
+                               [s.to_bids() for s in study.spec.source_datasets])
+    # Exports written by an earlier run are rewritten too, so none is left older than the tables.
+    earlier = tuple(k for k, kind in STATFILE_KINDS.items() if owned_files(out / "features", kind))
+    if export or earlier:
+        export_statfiles(out, tuple(dict.fromkeys(export + earlier)), force)
     return report
 
 
@@ -261,7 +323,7 @@ def _work_order(study: Study) -> list[tuple[str, str]]:
     return [(rid, paths[rid]) for rid in order]
 
 
-def _write_study_json(study: Study, config: Config, out: Path, report: RunReport, executor: str,
+def _write_study_json(study: Study, config: Config, folder: Path, report: RunReport, executor: str,
                       workers: int | None) -> None:
     from ..extract import versions
 
@@ -271,5 +333,6 @@ def _write_study_json(study: Study, config: Config, out: Path, report: RunReport
                    "workers": workers, "versions": versions(), "recordings": report.recordings,
                    "measured": report.measured, "written": report.written, "kept": report.kept,
                    "failed": len(report.failures), "run_time_s": round(report.elapsed_s, 3),
+                   "visits_compared": report.compared, "visits_not_comparable": report.not_comparable,
                    "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    atomic_write_text(out / "study.json", json.dumps(data, indent=2))
+    write_json(folder / "study.json", data)

@@ -1,0 +1,211 @@
+"""A study output folder: whose it is, whether it may be written, and what is no longer current.
+
+A measured study (``facefeedback run``) and a simulated one (``facefeedback simulate``)
+are told apart by their marker (:mod:`facefeedback.output_folders`) or, in a folder written by a
+version without markers, by ``study.json``: a ``run`` entry in a measured study, a
+``simulation`` entry in a simulated one. Neither command writes into the other's folder.
+
+After a run, ``recordings/`` and ``calibration/`` hold exactly what the study tables
+define: the outputs of rows that left the tables, and of recordings that failed in this
+run, are moved to ``stale/<date-time>/`` with a note (:class:`StaleOutputs`), never read
+again by a later step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import OutputError, ValidationError
+from ..files import atomic_write_text
+from ..output_folders import (
+    OutputKind,
+    check_file_output,
+    check_output_path,
+    move_output,
+    owned_files,
+    plan_output,
+)
+
+if TYPE_CHECKING:
+    from .manifest import Study
+
+#: What a run writes at the top of the study folder.
+STUDY_FILES = ("dataset_description.json", "failures.csv", "study.json")
+#: What a run writes into ``features/``: the tables, their BIDS sidecars, the codebook.
+FEATURE_FILES = ("session_features.parquet", "session_features.csv", "session_features.json", "wide.csv",
+                 "wide.json", "comparability.csv", "comparability.json", "codebook.csv", "codebook.json",
+                 "codebook.md")
+
+
+def read_study_json(folder: Path) -> dict:
+    """``folder/study.json`` as a dict (empty when absent or unreadable)."""
+    try:
+        data = json.loads((Path(folder) / "study.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def is_calibration_file(path: Path) -> bool:
+    from ..frown import is_calibration_file as check  # the measurement stack loads only when needed
+
+    return check(path)
+
+
+def _present(folder: Path, names) -> list[str]:
+    return [f for f in names if (folder / f).is_file()]
+
+
+def _earlier_study(folder: Path) -> list[str]:
+    return _present(folder, STUDY_FILES) if "run" in read_study_json(folder) else []
+
+
+def _earlier_simulation(folder: Path) -> list[str]:
+    if "simulation" not in read_study_json(folder):
+        return []
+    files = _present(folder, [*STUDY_FILES, "features/session_features.parquet", "features/session_features.csv"])
+    for rec in sorted((folder / "recordings").glob("*/")):
+        files += [f"recordings/{rec.name}/{f}" for f in _present(rec, ("frames.parquet", "summary.json"))]
+    return files
+
+
+def _earlier_features(folder: Path) -> list[str]:
+    if not ((folder / "session_features.parquet").is_file() and (folder / "codebook.md").is_file()):
+        return []
+    return _present(folder, FEATURE_FILES)
+
+
+STUDY = OutputKind("study", "a measured study", _earlier_study, last=("study.json",))
+SIMULATED_STUDY = OutputKind("simulated study", "a simulated study", _earlier_simulation, last=("study.json",))
+FEATURES = OutputKind("features", "a study's feature tables", _earlier_features)
+
+
+def is_simulated_study(folder: Path) -> bool:
+    return bool(owned_files(folder, SIMULATED_STUDY))
+
+
+def is_measured_study(folder: Path) -> bool:
+    """The folder holds a study's measurements: its study files, or any measured recording."""
+    from ..extract import RECORDING
+
+    if owned_files(folder, STUDY):
+        return True
+    recordings = Path(folder) / "recordings"
+    return recordings.is_dir() and any(owned_files(p, RECORDING) for p in recordings.iterdir() if p.is_dir())
+
+
+def check_study_output(study: Study, out: Path, fmt: str = "parquet", export: tuple[str, ...] = (),
+                       force: bool = False) -> None:
+    """Before any work: everything a run of ``study`` will write into ``out`` may be written
+    (``fmt``: the per-frame tables' format; ``export``: the statistics packages' files asked for).
+
+    Raises
+    ------
+    OutputError, ValidationError
+        One line per folder or file that cannot be written, or that holds files facefeedback
+        did not write (unless ``force``); a folder holding a simulated study, always.
+    """
+    from .. import bids
+    from ..extract import RECORDING, recording_files
+    from .statfiles import STATFILE_KINDS, statfile_names
+
+    out = Path(out)
+    check_output_path(out)
+    if out.is_dir() and is_simulated_study(out):
+        raise OutputError(f"{out}: holds a simulated study ('facefeedback simulate'); a measured study "
+                          "is never written over it: choose another --out")
+    plan_output(out, STUDY, STUDY_FILES, force)
+    checks = [lambda: plan_output(out / "features", FEATURES, FEATURE_FILES, force)]
+    checks += [lambda key=key: plan_output(out / "features", STATFILE_KINDS[key], statfile_names(key), force)
+               for key in export]
+    names = bids.study_timeseries_names(study.recordings)
+    checks += [lambda rid=rid: plan_output(out / "recordings" / rid, RECORDING,
+                                           recording_files(rid, fmt, names.get(rid)), force)
+               for rid in study.recordings["recording_id"]]
+    checks += [lambda pid=pid: check_file_output(out / "calibration" / f"{pid}.json", "a calibration",
+                                                 is_calibration_file, force)
+               for pid in study.participants["participant_id"]]
+    problems = []
+    for check in checks:
+        try:
+            check()
+        except OutputError as exc:
+            problems.append(str(exc))
+    problems = list(dict.fromkeys(problems))
+    if len(problems) == 1:
+        raise OutputError(problems[0])
+    if problems:
+        raise ValidationError(problems, f"{out}: {len(problems)} output problem(s); nothing was processed")
+
+
+class StaleOutputs:
+    """Moves outputs that are no longer current into ``DIR/stale/<date-time>/``, with a note.
+
+    Only what facefeedback wrote is moved (a recording folder's own files, calibration
+    files); anything else stays where it is, and the note says so.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = Path(out)
+        self.folder: Path | None = None
+        self.lines: list[str] = []
+
+    def _target(self) -> Path:
+        if self.folder is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            folder, k = self.out / "stale" / stamp, 1
+            while os.path.lexists(folder):
+                k += 1
+                folder = self.out / "stale" / f"{stamp}-{k}"
+            self.folder = folder
+        return self.folder
+
+    def removed_rows(self, study: Study) -> None:
+        """Move the outputs of recordings and participants that are no longer in the tables."""
+        rids = set(study.recordings["recording_id"])
+        pids = set(study.participants["participant_id"])
+        recordings, calibration = self.out / "recordings", self.out / "calibration"
+        for rec in sorted(recordings.iterdir() if recordings.is_dir() else []):
+            if rec.name not in rids and not rec.name.startswith(".") and rec.is_dir():
+                self.recording(rec.name, "no longer in the study tables")
+        for cal in sorted(calibration.glob("*.json") if calibration.is_dir() else []):
+            if cal.stem not in pids and not cal.name.startswith(".") and is_calibration_file(cal):
+                dest = self._target() / "calibration" / cal.name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(cal, dest)
+                self.lines.append(f"calibration/{cal.name}: participant no longer in the study tables")
+
+    def recording(self, rid: str, why: str) -> None:
+        """Move a recording's outputs (if any), saying why; a per-frame table its provenance
+        places elsewhere in the study folder (BIDS) goes with it, to the same relative place."""
+        from .. import bids
+        from ..extract import RECORDING
+
+        folder = self.out / "recordings" / rid
+        if not owned_files(folder, RECORDING):
+            return
+        table = bids.frames_table(folder)
+        if table is not None and not table.resolve().is_relative_to(folder.resolve()) \
+                and table.resolve().is_relative_to(self.out.resolve()):
+            for path in (table, bids.sidecar_path(table)):
+                if path.is_file():
+                    dest = self._target() / path.resolve().relative_to(self.out.resolve())
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(path, dest)
+        left = move_output(folder, self._target() / "recordings" / rid, RECORDING)
+        kept = f" ({', '.join(left)} left in recordings/{rid}: not written by facefeedback)" if left else ""
+        self.lines.append(f"recordings/{rid}: {why}{kept}")
+
+    def finish(self) -> Path | None:
+        """Write the note; the folder the outputs went to (None when nothing moved)."""
+        if not self.lines:
+            return None
+        text = ("Outputs moved here by 'facefeedback run' on " + time.strftime("%Y-%m-%d %H:%M:%S")
+                + " because they no longer describe the current study. No later step reads them;\n"
+                  "delete this folder when you no longer need them.\n\n" + "\n".join(self.lines) + "\n")
+        atomic_write_text(self._target() / "NOTE.txt", text)
+        return self.folder
