@@ -219,6 +219,20 @@ def test_session_task_and_arm_names_that_differ_only_by_case_are_refused(study_d
                                            "and 'Botox' (participants.tsv row 4); write one spelling")
 
 
+def test_an_unknown_key_is_named_with_the_closest_valid_one(study_dir):
+    (study_dir / "study.yaml").write_text(STUDY.replace("sessions:", "sesions:")
+                                          .replace("{tasks: [rest]}", "{tasks: [rest], percentil: 10}"))
+    problems = problems_of(study_dir)
+    path = study_dir / "study.yaml"
+    assert only(problems, "sesions") == (
+        f"{path}: unknown key 'sesions' (did you mean 'sessions'?); valid keys: study_version, name, "
+        "participants, recordings, scores, reference_session, sessions, calibration, scales, config, "
+        "source_datasets")
+    assert only(problems, "percentil") == (
+        f"{path}: unknown key 'percentil' in calibration (did you mean 'percentile'?); valid keys in "
+        "calibration: tasks, percentile, segment_s, min_frames")
+
+
 def test_one_file_for_two_participants_or_sessions_is_a_warning(study_dir):
     rows = [("P01", "baseline", "rest", "clips/a.mp4"), ("P01", "week6", "rest", "clips/../clips/a.mp4"),
             ("P02", "baseline", "rest", "clips/b.mp4"), ("P02", "week6", "rest", str(study_dir / "clips/b.mp4"))]

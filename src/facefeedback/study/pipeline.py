@@ -137,7 +137,7 @@ class _Participants:
     def _failed(self, rid: str, error: str) -> None:
         """Record a failure; the recording's outputs of an earlier run are no longer current."""
         self.report.failures.append((rid, self.rows[rid].path, error))
-        log.warning("%s failed: %s", rid, error)
+        log.debug("%s failed: %s", rid, error)  # the report carries it: 'run' prints it once
         self.stale.recording(rid, f"failed in this run: {error}")
 
     def _calibrate(self, pid: str, needed: list[str]) -> Calibration:
