@@ -69,7 +69,7 @@ def test_bad_input_is_named_with_its_problem(bad_inputs, kind):
 def test_batch_goes_on_and_leaves_nothing_partial(bad_inputs, samples, tmp_path, capsys):
     out = tmp_path / "out"
     inputs = [str(p) for p in bad_inputs.values()] + [str(samples / "lighting_neutral.mp4")]
-    code = main(["extract", *inputs, "--out", str(out), "--no-progress", "--stride", "4"])
+    code = main(["extract", *inputs, "--out", str(out), "--no-progress", "--stride", "4", "--strict"])
     err = capsys.readouterr().err
     assert code != 0
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
@@ -84,6 +84,60 @@ def test_batch_goes_on_and_leaves_nothing_partial(bad_inputs, samples, tmp_path,
     assert len(frames) == 30
 
 
+@pytest.fixture()
+def truncated_video(tmp_path):
+    """60 frames of MJPG AVI cut in the middle, as when a disk fills up mid-recording."""
+    whole = _write_video(tmp_path / "whole.avi", n=60)
+    cut = tmp_path / "cut" / "truncated.avi"
+    cut.parent.mkdir()
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    return cut
+
+
+def test_a_truncated_video_keeps_its_decoded_frames_and_says_so(truncated_video, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["extract", str(truncated_video), "--out", str(out), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    frames = pd.read_parquet(out / "truncated" / "frames.parquet")
+    n = len(frames)
+    assert 10 < n < 60 and frames["frame"].tolist() == list(range(n))
+    line = f"truncated or corrupt video: decoding stopped at frame {n} of the 60"
+    assert f"warning: {truncated_video}: {line}" in err and f"the {n} frames decoded are kept" in err
+    summary = json.loads((out / "truncated" / "summary.json").read_text())
+    assert summary["truncated"] is True and summary["truncated_at_frame"] == n
+    assert any(line in w for w in summary["warnings"])
+    assert summary["features"]["n_frames"] == n
+    provenance = json.loads((out / "truncated" / "provenance.json").read_text())
+    assert provenance["input"]["truncated"] is True and provenance["input"]["truncated_at_frame"] == n
+
+    strict = tmp_path / "strict"
+    assert main(["extract", str(truncated_video), "--out", str(strict), "--no-progress", "--strict"]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {truncated_video}: {line}" in err
+    assert not (strict / "truncated").exists()
+
+
+def test_a_study_keeps_a_truncated_recording_with_a_warning_unless_strict(truncated_video, tmp_path, capsys):
+    from study_helpers import write_study
+
+    good = _write_video(tmp_path / "good.avi", n=20)
+    study = write_study(tmp_path / "study", [("P01", "baseline", "rest", good),
+                                             ("P01", "week6", "rest", truncated_video)])
+    out = tmp_path / "out"
+    assert main(["run", str(study), "--out", str(out), "--workers", "1", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    warning = "P01_week6_rest: truncated or corrupt video: decoding stopped at frame "
+    assert f"warning: {warning}" in err
+    assert any(w.startswith(warning) for w in json.loads((out / "study.json").read_text())["warnings"])
+    assert json.loads((out / "recordings" / "P01_week6_rest" / "summary.json").read_text())["truncated"]
+
+    strict = tmp_path / "strict"
+    assert main(["run", str(study), "--out", str(strict), "--workers", "1", "--no-progress", "--strict"]) == 1
+    err = capsys.readouterr().err
+    assert f"failed: P01_week6_rest: {truncated_video}: truncated or corrupt video" in err
+    assert pd.read_csv(strict / "failures.csv")["recording_id"].tolist() == ["P01_week6_rest"]
+
+
 def test_unreadable_config_value_is_one_line(tmp_path, samples, capsys):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("qc:\n  max_abs_yaw: lots\n")
@@ -96,7 +150,10 @@ def test_unreadable_config_value_is_one_line(tmp_path, samples, capsys):
 
 
 @pytest.mark.parametrize("text, fragment", [
-    ("qc:\n  max_abs_yaw: 30\n  colour: red\n", "qc.colour"),
+    ("qc:\n  max_abs_yaw: 30\n  colour: red\n", "unknown key 'colour' in qc; valid keys in qc: max_abs_yaw, "),
+    ("frown:\n  wieghts: {brow_gap: 1}\n", "unknown key 'wieghts' in frown (did you mean 'weights'?); "
+                                          "valid keys in frown: weights, full_frown, population_neutral"),
+    ("evnets: {}\n", "unknown key 'evnets' (did you mean 'events'?); valid keys: config_version, input, "),
     ("frown:\n  weights: {brow_gap: 1}\n", "weights must give"),
     ("events:\n  on_threshold: 0.1\n  off_threshold: 0.3\n", "off_threshold"),
     ("input: [1, 2\n", "not valid YAML"),

@@ -62,6 +62,9 @@ def add_parser(sub) -> None:
     p.add_argument("--format", choices=["parquet", "csv", "bids"],
                    help="per-frame table format (default parquet); bids: <name>_desc-frown_timeseries.tsv.gz, "
                         "under sub-<label>/[ses-<label>/]beh/ when the input is named sub-<label>[_ses-<label>]...")
+    p.add_argument("--strict", action="store_true",
+                   help="a truncated video fails like a corrupt one (default: its decoded frames are kept, "
+                        "with a warning)")
     add_common_input_options(p)
     add_force_option(p)
     p.set_defaults(func=run)
@@ -85,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         try:  # refused before its work; a failed input never stops the others
             plan_output(Path(args.out) / name, RECORDING, recording_files(name, config.output_format, bids_name),
                         args.force)
-            result = process_recording(path, config, calibration, name=name)
+            result = process_recording(path, config, calibration, name=name, strict=args.strict)
             result.bids_name = bids_name
             out = write_recording(result, args.out, config.output_format, force=args.force)
         except (FaceFeedbackError, OSError) as exc:
