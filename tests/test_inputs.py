@@ -106,7 +106,7 @@ def test_a_truncated_video_keeps_its_decoded_frames_and_says_so(truncated_video,
     summary = json.loads((out / "truncated" / "summary.json").read_text())
     assert summary["truncated"] is True and summary["truncated_at_frame"] == n
     assert any(line in w for w in summary["warnings"])
-    assert summary["features"]["n_frames"] == n
+    assert summary["features"]["n_frames"] == n and isinstance(summary["features"]["n_frames"], int)
     provenance = json.loads((out / "truncated" / "provenance.json").read_text())
     assert provenance["input"]["truncated"] is True and provenance["input"]["truncated_at_frame"] == n
 
@@ -150,9 +150,9 @@ def test_unreadable_config_value_is_one_line(tmp_path, samples, capsys):
 
 
 @pytest.mark.parametrize("text, fragment", [
-    ("qc:\n  max_abs_yaw: 30\n  colour: red\n", "unknown key 'colour' in qc; valid keys in qc: max_abs_yaw, "),
-    ("frown:\n  wieghts: {brow_gap: 1}\n", "unknown key 'wieghts' in frown (did you mean 'weights'?); "
-                                          "valid keys in frown: weights, full_frown, population_neutral"),
+    ("qc:\n  max_abs_yaw: 30\n  colour: red\n", "qc: unknown key 'colour'; valid keys of qc: max_abs_yaw, "),
+    ("frown:\n  wieghts: {brow_gap: 1}\n", "frown: unknown key 'wieghts' (did you mean 'weights'?); "
+                                          "valid keys of frown: weights, full_frown, population_neutral"),
     ("evnets: {}\n", "unknown key 'evnets' (did you mean 'events'?); valid keys: config_version, input, "),
     ("frown:\n  weights: {brow_gap: 1}\n", "weights must give"),
     ("events:\n  on_threshold: 0.1\n  off_threshold: 0.3\n", "off_threshold"),
@@ -169,13 +169,20 @@ def test_config_problems_name_the_setting(tmp_path, text, fragment):
     assert fragment in str(err.value) and str(cfg) in str(err.value)
 
 
-def test_shipped_default_config_equals_the_built_in_defaults():
-    from pathlib import Path
+def test_shipped_default_config_equals_the_built_in_defaults(capsys, tmp_path):
+    import yaml
 
-    from facefeedback.config import Config, load_config
+    from facefeedback.config import Config
 
-    shipped = load_config(Path(__file__).resolve().parents[1] / "configs" / "default.yaml")
-    assert shipped == Config()
+    # What 'config --show' prints is the packaged file (package data, so it is in the wheel too),
+    # and it parses back to the built-in defaults.
+    assert main(["config", "--show"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("# facefeedback settings") and Config.model_validate(yaml.safe_load(shown)) == Config()
+    (tmp_path / "mine.yaml").write_text("qc:\n  max_abs_yaw: 30\n")
+    assert main(["config", "--show", "--config", str(tmp_path / "mine.yaml")]) == 0
+    resolved = Config.model_validate(yaml.safe_load(capsys.readouterr().out))
+    assert resolved == Config().updated(**{"qc.max_abs_yaw": 30.0})
 
 
 def test_video_timestamps_come_from_the_container(tmp_path):
@@ -335,3 +342,25 @@ def test_json_outputs_are_standard_json(tmp_path, matroska_files):
     assert summary["features"]["valid_fraction"] == 0.0
     assert summary["features"]["frown_intensity_mean"] is None
     strict_json(out / "vp9" / "provenance.json")
+
+
+def test_inputs_with_the_same_name_get_output_names_that_tell_them_apart():
+    from facefeedback.commands.extract import output_names
+
+    assert output_names(["site1/baseline.mp4", "site2/baseline.mp4", "other.mp4"]) == [
+        "site1_baseline", "site2_baseline", "other"]
+    assert output_names(["x/a/baseline.mp4", "y/a/baseline.mp4"]) == ["x_a_baseline", "y_a_baseline"]
+    assert output_names(["d/baseline.mp4", "d/baseline.avi"]) == ["baseline_mp4", "baseline_avi"]
+    assert output_names(["d/x.mp4", "d/x.mp4"]) == ["x", "x_2"]
+
+
+def test_extract_says_which_neutral_reference_it_used(samples, tmp_path, capsys):
+    clip = str(samples / "lighting_neutral.mp4")
+    assert main(["extract", clip, "--out", str(tmp_path / "a"), "--stride", "8", "--no-progress"]) == 0
+    assert "neutral: population default (no --calibration)" in capsys.readouterr().out
+    cal = tmp_path / "P01.json"
+    assert main(["calibrate", clip, "--out", str(cal), "--stride", "2", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["extract", clip, "--calibration", str(cal), "--out", str(tmp_path / "b"), "--stride", "8",
+                 "--no-progress"]) == 0
+    assert f"neutral: participant calibration {cal} (percentile over {clip}, " in capsys.readouterr().out

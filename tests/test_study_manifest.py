@@ -229,7 +229,7 @@ def test_an_unknown_key_is_named_with_the_closest_valid_one(study_dir):
         "participants, recordings, scores, reference_session, sessions, calibration, scales, config, "
         "source_datasets")
     assert only(problems, "percentil") == (
-        f"{path}: unknown key 'percentil' in calibration (did you mean 'percentile'?); valid keys in "
+        f"{path}: calibration: unknown key 'percentil' (did you mean 'percentile'?); valid keys of "
         "calibration: tasks, percentile, segment_s, min_frames")
 
 

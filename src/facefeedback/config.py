@@ -1,7 +1,8 @@
 """Settings: a YAML file loaded into a typed, versioned model; unknown keys are rejected.
 
-``configs/default.yaml`` holds the shipped defaults (the same values as the
-models below); a user's file overrides any subset. Every output saves the
+``facefeedback/data/default.yaml`` (in the package; ``facefeedback config --show``
+prints it) holds the shipped defaults, the same values as the models below; a
+user's file overrides any subset. Every output saves the
 resolved config next to it, and :func:`config_hash` keys cached results.
 """
 
@@ -164,7 +165,7 @@ def _validate(data: object, origin: str) -> Config:
 def model_problems(exc: ValidationError, model: type[BaseModel], show_input: bool = True) -> list[str]:
     """One line per problem of a settings model (``model``, the one validated):
     ``section.key: message (got value)``, or for a key the model does not have,
-    ``unknown key 'sesions' (did you mean 'sessions'?); valid keys: ...``."""
+    ``[section: ]unknown key 'sesions' (did you mean 'sessions'?); valid keys: ...``."""
     problems = []
     for err in exc.errors():
         if err["type"] == "extra_forbidden":
@@ -184,10 +185,11 @@ def unknown_key(model: type[BaseModel], loc: tuple) -> str:
 
     *section, key = loc
     valid = list(_section_model(model, section).model_fields)
-    where = f" in {'.'.join(str(p) for p in section)}" if section else ""
+    where = ".".join(str(p) for p in section)
     close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.6)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"unknown key '{key}'{where}{hint}; valid keys{where}: {', '.join(valid)}"
+    line = f"unknown key '{key}'{hint}; valid keys{f' of {where}' if where else ''}: {', '.join(valid)}"
+    return f"{where}: {line}" if where else line
 
 
 def _section_model(model: type[BaseModel], section: list) -> type[BaseModel]:
@@ -222,6 +224,13 @@ def read_yaml(path: Path, what: str = "config file") -> object:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+
+
+def default_config_text() -> str:
+    """The packaged defaults as YAML, with their comments (``facefeedback/data/default.yaml``)."""
+    from importlib.resources import files
+
+    return files("facefeedback").joinpath("data", "default.yaml").read_text(encoding="utf-8")
 
 
 def load_config(path: str | Path | None = None) -> Config:

@@ -24,7 +24,9 @@ def add_parser(sub) -> None:
                    help="local process pool (default) or a Dask distributed cluster")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="Dask scheduler address (tcp://host:8786); default: a LocalCluster on this machine")
-    p.add_argument("--config", metavar="FILE", help="measurement settings (YAML); overrides the study file's")
+    p.add_argument("--config", metavar="FILE",
+                   help="measurement settings (YAML), instead of the study file's 'config:'; either overrides "
+                        "any subset of the packaged defaults, which 'facefeedback config --show' prints")
     p.add_argument("--stride", type=int, metavar="N", help="process every N-th frame")
     p.add_argument("--format", choices=["parquet", "csv", "bids"],
                    help="per-frame table format (default parquet); bids: ..._desc-frown_timeseries.tsv.gz under "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..config import load_config
 from ..errors import ConfigError
-from . import add_force_option
+from . import CONFIG_HELP, add_force_option
 
 
 def add_parser(sub) -> None:
@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
                    help="a neutral reference from 'facefeedback calibrate' to start from")
     p.add_argument("--out", metavar="DIR",
                    help="where sessions are saved, each in a new subfolder DIR/<date-time> (default webcam_output)")
-    p.add_argument("--config", metavar="FILE", help="YAML settings (defaults: configs/default.yaml)")
+    p.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     add_force_option(p, "the --record file")
     p.set_defaults(func=run)
 
