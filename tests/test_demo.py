@@ -159,6 +159,20 @@ def test_unsupported_recording_format_is_refused_before_starting(samples, tmp_pa
     assert not (tmp_path / "s").exists() and not list(tmp_path.iterdir())
 
 
+def test_a_frame_not_valid_says_why(monkeypatch):
+    """Every reason from the QC limits and flags, by name; a new QC flag column needs no change."""
+    from facefeedback import schema
+    from facefeedback.demo.live import frame_warnings
+
+    config = Config()
+    frame = {"face_detected": True, "yaw": 3.0, "pitch": -2.0, "sharpness": 4.0, "brightness": 120.0,
+             "brow_gap": 0.44, "brow_lowering": 0.31, "glabella_lines": 0.6}
+    assert frame_warnings(frame, False, config) == (f"not valid: blurred (sharpness 4 < {config.qc.min_sharpness:g})",)
+    monkeypatch.setattr(schema, "FRAME_COLUMNS", schema.FRAME_COLUMNS + (
+        ("occluded", "bool", "flag", "something in front of the glabella"),))
+    assert frame_warnings({**frame, "sharpness": 40.0, "occluded": True}, False, config) == ("not valid: occluded",)
+
+
 def test_head_pose_warning_names_the_limit():
     from facefeedback.demo.live import frame_warnings
 

@@ -142,3 +142,45 @@ def test_report_renders_in_headless_chromium(report_dir, tmp_path):
     assert sorted(i["id"] for i in result["images"]) == sorted(f"fig-{n}" for n in FIGURES)
     for image in result["images"]:
         assert image["complete"] and image["width"] > 100 and image["height"] > 100, image
+
+
+def test_example_time_series_marks_frames_not_valid_and_why(tmp_path):
+    """The example figure's lines are the valid frames; the others are marked, the legend saying why."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+
+    from facefeedback.report.figures import example_time_series
+
+    def recording(rid: str, change) -> None:
+        n = 40
+        t = pd.DataFrame({"frame": np.arange(n), "timestamp_s": np.arange(n) / 10, "face_detected": True,
+                          "yaw": 0.0, "pitch": 0.0, "sharpness": 60.0, "brightness": 120.0, "brow_gap": 0.44,
+                          "brow_lowering": 0.31, "glabella_lines": 0.6, "frown_intensity": 0.2})
+        change(t)
+        t.loc[~t["face_detected"], ["yaw", "pitch", "brow_gap", "brow_lowering", "glabella_lines"]] = np.nan
+        t["valid"] = (t["face_detected"] & (t["yaw"].abs() <= 25) & (t["sharpness"] >= 15))
+        (tmp_path / "recordings" / rid).mkdir(parents=True)
+        t.to_parquet(tmp_path / "recordings" / rid / "frames.parquet")
+
+    def turned_and_lost(t):
+        t.loc[10:12, "face_detected"] = False
+        t.loc[20:21, "yaw"] = 40.0
+
+    def blurred(t):
+        t.loc[5:9, "sharpness"] = 3.0
+
+    for pid in ("P01", "P02"):
+        recording(f"{pid}_baseline_rest", turned_and_lost)
+        recording(f"{pid}_week6_rest", blurred)
+    data = SimpleNamespace(wide=pd.DataFrame({"participant_id": ["P01", "P02"], "arm": ["botox", "placebo"],
+                                              "frown_change": [-0.1, 0.0]}),
+                           treated_arm="botox", control_arm="placebo", task="rest",
+                           reference_session="baseline", session="week6")
+    fig = example_time_series(data, tmp_path)
+    ax = fig.axes[0]
+    assert ax.get_title() == "botox: P01, P01_baseline_rest and P01_week6_rest"
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["baseline", "baseline: 5 of 40 frames not valid (no face 3, head turned 2)",
+                      "week6", "week6: 5 of 40 frames not valid (blurred 5)"]

@@ -31,7 +31,7 @@ from ..frown import (
 )
 from ..io import Frame
 from ..measure import FrameMeasurer, MeasurementBuffer, build_frame_table
-from ..qc import valid_mask
+from ..qc import invalid_reasons, reason_kind, valid_mask
 from ..schema import COMPONENTS
 from ..summary import frowning_state
 
@@ -223,6 +223,9 @@ def frame_warnings(m, valid: bool, config: Config) -> tuple[str, ...]:
         out.append(f"face the camera: head turned {m['yaw']:+.0f} deg (limit {qc.max_abs_yaw:g})")
     if abs(m["pitch"]) > qc.max_abs_pitch:
         out.append(f"face the camera: head tilted {m['pitch']:+.0f} deg up/down (limit {qc.max_abs_pitch:g})")
-    if not valid and not out:
-        out.append("not measurable: check the light and focus")
+    if not valid:  # every other reason the frame is not valid (the QC limits and flags), by name
+        said = {"head turned", "head tilted up/down"}
+        out += [f"not valid: {r}" for r in invalid_reasons(m, qc)[0] if reason_kind(r) not in said]
+        if not out:
+            out.append("not valid")
     return tuple(out)

@@ -151,7 +151,10 @@ def example_time_series(data, root: Path | None):
     """Frown intensity over time in one recording per arm at the reference and analysed session.
 
     The example participant of each arm is the one whose frown change is the
-    arm's median. Returns ``None`` when the per-frame tables are not available.
+    arm's median; the title names both recordings. Valid frames make the lines; the
+    frames that are not valid are marked along the bottom, the legend saying why
+    (:func:`facefeedback.qc.invalid_reasons`). Returns ``None`` when the per-frame
+    tables are not available.
     """
     if root is None:
         return None
@@ -169,19 +172,52 @@ def example_time_series(data, root: Path | None):
     if not picks:
         logger.info("no per-frame tables for the example time series")
         return None
-    fig, axes = plt.subplots(len(picks), 1, figsize=(8, 2.4 * len(picks)), squeeze=False)
+    fig, axes = plt.subplots(len(picks), 1, figsize=(8, 2.6 * len(picks)), squeeze=False)
     for ax, (arm, pid, paths) in zip(axes[:, 0], picks):
-        for (session, path), style in zip(paths.items(), ("-", "-")):
-            frames = read_table(frames_table(path))[["timestamp_s", "frown_intensity", "valid"]]
+        for k, ((session, path), style) in enumerate(zip(paths.items(), ("--", "-"))):
+            frames = read_table(frames_table(path))
             y = frames["frown_intensity"].where(frames["valid"])
-            ax.plot(frames["timestamp_s"], y, style, lw=1, label=session,
-                    alpha=1.0 if session == data.session else 0.6)
+            (line,) = ax.plot(frames["timestamp_s"], y, style, lw=1.2, label=session,
+                              alpha=1.0 if session == data.session else 0.75)
+            _mark_invalid(ax, frames, path, session, line.get_color(), k)
         ax.set(ylabel="frown_intensity (FU)",
-               title=f"{arm}: {pid} ({next(iter(paths.values())).name})")
-        ax.legend(frameon=False, loc="upper right", fontsize=8)
+               title=f"{arm}: {pid}, {' and '.join(p.name for p in paths.values())}")
+        ax.set_ylim(bottom=-0.12 * max(ax.get_ylim()[1], 0.1))
+        ax.legend(frameon=False, loc="upper right", fontsize=7.5)
     axes[-1, 0].set_xlabel("time (s)")
     fig.tight_layout()
     return fig
+
+
+def _mark_invalid(ax, frames, folder: Path, session: str, colour, row: int) -> None:
+    """Mark the frames of one recording that are not valid along the bottom (below 0 FU, one row
+    per session), the legend saying why: the kinds of reason and their frame counts, against the
+    QC limits the recording was measured with."""
+    from collections import Counter
+
+    from ..qc import invalid_reasons, reason_kind
+
+    bad = ~frames["valid"].to_numpy(bool)
+    if not bad.any():
+        return
+    kinds = Counter(reason_kind(r) for reasons in invalid_reasons(frames[bad], _qc_limits(folder))
+                    for r in reasons or ("not valid",))
+    why = ", ".join(f"{kind} {n}" for kind, n in kinds.most_common())
+    ax.plot(frames["timestamp_s"].to_numpy(float)[bad], np.full(bad.sum(), 0.025 + 0.035 * row),
+            "|", color=colour, ms=5, transform=ax.get_xaxis_transform(),
+            label=f"{session}: {bad.sum()} of {len(bad)} frames not valid ({why})")
+
+
+def _qc_limits(folder: Path):
+    """The QC limits a recording was measured with (its provenance), else the defaults."""
+    import json
+
+    from ..config import Config, QCConfig
+
+    try:
+        return Config.model_validate(json.loads((folder / "provenance.json").read_text())["config"]).qc
+    except (OSError, ValueError, KeyError, TypeError):  # none, or another version's: the limits now
+        return QCConfig()
 
 
 def save(fig, stem: Path) -> tuple[bytes, list[Path]]:
