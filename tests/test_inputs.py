@@ -364,3 +364,11 @@ def test_extract_says_which_neutral_reference_it_used(samples, tmp_path, capsys)
     assert main(["extract", clip, "--calibration", str(cal), "--out", str(tmp_path / "b"), "--stride", "8",
                  "--no-progress"]) == 0
     assert f"neutral: participant calibration {cal} (percentile over {clip}, " in capsys.readouterr().out
+
+
+def test_the_result_line_counts_in_whole_numbers_and_words():
+    from facefeedback.commands import features_text
+
+    one = {"n_frames": 40, "valid_fraction": 1.0, "frown_intensity_mean": 0.1049, "frown_events_n": 1}
+    assert features_text(one) == "40 frames, valid 100%, frown_intensity mean 0.105, 1 frown event"
+    assert features_text({**one, "frown_events_n": 0}).endswith(", 0 frown events")

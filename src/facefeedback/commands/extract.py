@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..config import load_config
 from ..errors import FaceFeedbackError, os_error_line
-from . import CONFIG_HELP, add_force_option
+from . import CONFIG_HELP, add_force_option, features_text
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +132,7 @@ def run(args: argparse.Namespace) -> int:
             failures += 1
             print(f"error: {os_error_line(exc) if isinstance(exc, OSError) else exc}", file=sys.stderr)
             continue
-        f = result.summary["features"]
-        print(f"{path}: {int(f['n_frames'])} frames, valid {f['valid_fraction']:.0%}, "
-              f"frown_intensity mean {f['frown_intensity_mean']:.3f}, "
-              f"{int(f['frown_events_n'])} frown events; {neutral} -> {out}")
+        print(f"{path}: {features_text(result.summary['features'])}; {neutral} -> {out}")
         for w in result.summary.get("warnings", []):
             print(f"warning: {path}: {w}", file=sys.stderr)
     if failures < len(args.inputs):
