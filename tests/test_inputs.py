@@ -185,6 +185,32 @@ def test_shipped_default_config_equals_the_built_in_defaults(capsys, tmp_path):
     assert resolved == Config().updated(**{"qc.max_abs_yaw": 30.0})
 
 
+def test_every_help_states_the_default_an_option_really_has():
+    import argparse
+    import re
+
+    from facefeedback.cli import build_parser
+    from facefeedback.config import Config
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    stated = {}
+    for name, command in commands.items():
+        for action in command._actions:
+            shown = (action.help or "") % dict(vars(action), prog=command.prog)  # as argparse shows it
+            found = re.search(r"\(default (-?[0-9.]+)[);]", shown)
+            if found:
+                stated[name, action.dest] = float(found.group(1))
+                # calibrate's --percentile falls back on the settings' calibration.percentile
+                real = action.default if action.default is not None else Config().calibration.percentile
+                assert stated[name, action.dest] == float(real), (name, action.dest)
+        if any("--config" in a.option_strings for a in command._actions) and name != "config":
+            text = " ".join(command.format_help().split())
+            assert "'facefeedback config --show' prints" in text and "configs/" not in text, name
+    shown = " ".join(commands["analyze"].format_help().split())
+    assert "bootstrap resamples (default 5000)" in shown and "primary test (default 5000)" in shown
+    assert {("analyze", "n_boot"), ("analyze", "n_perm"), ("calibrate", "percentile")} <= set(stated)
+
+
 def test_video_timestamps_come_from_the_container(tmp_path):
     path = _write_video(tmp_path / "v.avi", n=20, fps=10)
     with FrameSource(path, stride=3) as src:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -199,6 +200,8 @@ def test_shipped_study_files_are_valid():
     assert len(demo.recordings) == 32 and demo.sessions == ["baseline", "week6"]
     # every participant, visit and task its own clip: a real study's layout, no identical measurements
     assert demo.recordings["path"].is_unique and demo.warnings == []
+    contents = {hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in demo.recordings["path"]}
+    assert len(contents) == 32, "two recordings of the demo study are the same video"
     assert list(demo.scales) == ["HAMD17", "PANAS_NA"]
     example = read_study_file(ROOT / "configs" / "example_study.yaml")
     assert example.calibration.tasks == ["rest"] and "VAS_MOOD" in example.scales

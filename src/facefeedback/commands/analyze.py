@@ -30,12 +30,12 @@ def add_parser(sub) -> None:
     p.add_argument("--treated-arm", metavar="ARM",
                    help="treated arm (default: the arm named like botox/toxin/treatment)")
     p.add_argument("--control-arm", metavar="ARM", help="control arm (needed with 3+ arms)")
-    p.add_argument("--n-boot", type=int, default=5000, metavar="N", help="bootstrap resamples (default 5000)")
+    p.add_argument("--n-boot", type=int, default=5000, metavar="N", help="bootstrap resamples (default %(default)s)")
     p.add_argument("--n-perm", type=int, default=5000, metavar="N",
-                   help="permutations of the primary test (default 5000)")
+                   help="permutations of the primary test (default %(default)s)")
     p.add_argument("--n-perm-predictive", type=int, default=200, metavar="N",
-                   help="permutations of the predictive model's test (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+                   help="permutations of the predictive model's test (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
     p.add_argument("--out", metavar="DIR", help="output folder (default DIR/analysis)")
     p.add_argument("--no-report", action="store_true", help="results and tables only")
     add_force_option(p)
