@@ -57,7 +57,9 @@ def test_report_states_the_numbers(report_dir):
     assert f"{slope:.3g}" in page
     assert f"{results['mediation']['indirect']['estimate']:.3g}" in page
     assert "no face found in any frame" in page  # the excluded recording and why
-    assert "1 recordings failed" in page
+    assert "1 recording failed and was excluded:" in page
+    # the example figure's caption says what its lines and its marks are
+    assert "baseline and week6 recordings: the lines are the valid frames; frames not valid are marked" in page
     assert "1 of 2 later recordings" in page and "contrast 0.26 -&gt; 0.452 (ratio 1.74" in page
     # the data-quality columns say of what: the fraction of each recording's frames that are valid
     assert "<th>valid-frame fraction, mean</th><th>valid-frame fraction, minimum</th>" in page
