@@ -11,7 +11,7 @@ validated range when one could have been made from the other by a validated re-r
 in either direction, so each bound is the largest change any re-rendering made on any
 recording, and a ratio bound covers its reciprocal too. Those are the defaults of
 ``config.comparability``; when the validated ranges change, run this again with the new
-ranges and copy the printed bounds into ``configs/default.yaml`` and ``facefeedback.config``.
+ranges and copy the printed bounds into ``src/facefeedback/data/default.yaml`` and ``facefeedback.config``.
 
 It then re-renders beyond the validated range and prints, per re-rendering, on how many
 recordings the derived bounds flag it.
@@ -119,7 +119,7 @@ def beyond(rng: np.random.Generator) -> dict[str, object]:
 
 def bound_of(condition, values: np.ndarray) -> float:
     """The largest change in ``values`` (every re-rendering of every recording), both directions,
-    rounded up to two decimals (what configs/default.yaml holds)."""
+    rounded up to two decimals (what src/facefeedback/data/default.yaml holds)."""
     values = values[np.isfinite(values)]
     largest = np.max(np.maximum(values, 1.0 / values)) if condition.comparison == "ratio" else np.max(np.abs(values))
     return float(np.ceil(largest * 100 - 1e-9) / 100)

@@ -66,6 +66,11 @@ CASES = {
         lambda d: ["run", str(_study(d, recordings=[("P01", "baseline"), ("P01", "Week6"), ("P02", "baseline"),
                                                     ("P02", "week6")])), "--out", str(d / "out")],
         "session names differ only by case"),
+    "run: arm names that differ by case": (
+        lambda d: ["run", str(_study(d, participants="participant_id\tarm\nP01\tbotox\nP02\tBotox\n")),
+                   "--out", str(d / "out")],
+        "arm names differ only by case: 'botox' (participants.tsv row 2) and 'Botox' (participants.tsv row 3); "
+        "write one spelling"),
     "extract: start past the end": (
         lambda d: ["extract", str(_study(d).parent / "clip.avi"), "--start", "100", "--out", str(d / "out")],
         "the recording is 2.00 s long"),

@@ -70,7 +70,43 @@ def test_headless_meter_follows_the_frown(samples, tmp_path, capsys):
     strict_json(out / "provenance.json")
     assert summary["calibration"]["method"] == "segment"
     assert summary["calibration"]["n_frames"] == 12  # frames at 0 .. 0.733 s of a 15 fps clip
+    assert summary["calibrations"][-1]["problems"] == [] and summary["warnings"] == []  # a neutral window
     assert (out / "provenance.json").is_file()
+
+
+def test_a_frown_during_calibration_asks_for_a_redo(samples, tmp_path, capsys, caplog):
+    """The clip frowns at 1.0-2.6 s, inside the default 3 s calibration window."""
+    rc = main(["webcam", "--source", str(samples / f"{CLIP}.mp4"), "--headless", "--out", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    summary = strict_json(session_folder(tmp_path / "s") / "summary.json")
+    (problem,) = summary["calibrations"][-1]["problems"]
+    assert problem.startswith("the face frowned during it (") and summary["calibrations"][-1]["window_s"][0] == 0
+    (warning,) = summary["warnings"]
+    assert warning.startswith("the calibration at 0.0-3.0 s may not be a neutral face: the face frowned")
+    assert "redo it (press c)" in warning
+    assert "calibration at 0.0-3.0 s may not be neutral: the face frowned during it" in caplog.text  # the log
+
+
+def test_a_frown_held_through_calibration_is_caught_and_a_redo_clears_it(samples):
+    """Calibrating at 1.4-2.0 s, when the clip's frown is at its height, then at 2.73-3.13 s, between
+    its first two frowns (sample_videos/frontal_frown.truth.csv)."""
+    from facefeedback.demo.live import LiveSession
+
+    session = LiveSession(Config(), calibrate_s=0)
+    with FrameSource(samples / f"{CLIP}.mp4") as source:
+        for frame in source:
+            if frame.index in (21, 41):
+                session.start_calibration(0.6 if frame.index == 21 else 0.4)
+            session.step(frame)
+            if frame.index == 40:
+                held = session.calibrations[-1]
+                assert held["problems"] and held["problems"][0].startswith(
+                    "it reads as a frown against the population neutral (")
+                assert session.message == "calibration not neutral (a frown): press c to redo"
+    session.close()
+    assert session.calibrations[-1]["problems"] == [] and session.calibration_warnings() == []
+    assert session.message is None
 
 
 def test_live_frowning_state_is_the_tables(samples, tmp_path):
@@ -157,6 +193,20 @@ def test_unsupported_recording_format_is_refused_before_starting(samples, tmp_pa
     err = capsys.readouterr().err
     assert rc != 0 and "cannot record to '.mkv'" in err and ".mp4" in err
     assert not (tmp_path / "s").exists() and not list(tmp_path.iterdir())
+
+
+def test_a_frame_not_valid_says_why(monkeypatch):
+    """Every reason from the QC limits and flags, by name; a new QC flag column needs no change."""
+    from facefeedback import schema
+    from facefeedback.demo.live import frame_warnings
+
+    config = Config()
+    frame = {"face_detected": True, "yaw": 3.0, "pitch": -2.0, "sharpness": 4.0, "brightness": 120.0,
+             "brow_gap": 0.44, "brow_lowering": 0.31, "glabella_lines": 0.6}
+    assert frame_warnings(frame, False, config) == (f"not valid: blurred (sharpness 4 < {config.qc.min_sharpness:g})",)
+    monkeypatch.setattr(schema, "FRAME_COLUMNS", schema.FRAME_COLUMNS + (
+        ("occluded", "bool", "flag", "something in front of the glabella"),))
+    assert frame_warnings({**frame, "sharpness": 40.0, "occluded": True}, False, config) == ("not valid: occluded",)
 
 
 def test_head_pose_warning_names_the_limit():

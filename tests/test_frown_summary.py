@@ -78,6 +78,20 @@ def test_summary_features_on_a_known_series():
     assert feats["frown_event_duration_mean_s"] == pytest.approx(3.0)
     assert feats["frown_intensity_mean"] == pytest.approx(0.3)
     assert feats["frown_intensity_p90"] == pytest.approx(1.0) and feats["valid_fraction"] == 1.0
+    # counts are whole numbers in summary.json, not 100.0
+    assert type(feats["n_frames"]) is int and type(feats["frown_events_n"]) is int and feats["n_frames"] == 100
+
+
+def test_the_most_frowning_value_is_named_by_the_frown_direction():
+    x = np.linspace(0.0, 1.0, 50)
+    t = _with_conditions(_table(x))
+    t["frowning"] = False
+    t["brow_gap"], t["brow_lowering"], t["glabella_lines"] = 0.44 - 0.05 * x, 0.31 - 0.09 * x, 0.6 + x
+    feats, _ = summarise(t, CFG.events)
+    assert feats["frown_intensity_max"] == pytest.approx(1.0)
+    assert feats["glabella_lines_max"] == pytest.approx(1.6)
+    assert feats["brow_gap_min"] == pytest.approx(0.39) and feats["brow_lowering_min"] == pytest.approx(0.22)
+    assert not [k for k in feats if k.endswith("_peak")]
 
 
 def _with_conditions(t: pd.DataFrame, face: np.ndarray | None = None) -> pd.DataFrame:

@@ -69,7 +69,7 @@ def test_bad_input_is_named_with_its_problem(bad_inputs, kind):
 def test_batch_goes_on_and_leaves_nothing_partial(bad_inputs, samples, tmp_path, capsys):
     out = tmp_path / "out"
     inputs = [str(p) for p in bad_inputs.values()] + [str(samples / "lighting_neutral.mp4")]
-    code = main(["extract", *inputs, "--out", str(out), "--no-progress", "--stride", "4"])
+    code = main(["extract", *inputs, "--out", str(out), "--no-progress", "--stride", "4", "--strict"])
     err = capsys.readouterr().err
     assert code != 0
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
@@ -84,6 +84,60 @@ def test_batch_goes_on_and_leaves_nothing_partial(bad_inputs, samples, tmp_path,
     assert len(frames) == 30
 
 
+@pytest.fixture()
+def truncated_video(tmp_path):
+    """60 frames of MJPG AVI cut in the middle, as when a disk fills up mid-recording."""
+    whole = _write_video(tmp_path / "whole.avi", n=60)
+    cut = tmp_path / "cut" / "truncated.avi"
+    cut.parent.mkdir()
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    return cut
+
+
+def test_a_truncated_video_keeps_its_decoded_frames_and_says_so(truncated_video, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["extract", str(truncated_video), "--out", str(out), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    frames = pd.read_parquet(out / "truncated" / "frames.parquet")
+    n = len(frames)
+    assert 10 < n < 60 and frames["frame"].tolist() == list(range(n))
+    line = f"truncated or corrupt video: decoding stopped at frame {n} of the 60"
+    assert f"warning: {truncated_video}: {line}" in err and f"the {n} frames decoded are kept" in err
+    summary = json.loads((out / "truncated" / "summary.json").read_text())
+    assert summary["truncated"] is True and summary["truncated_at_frame"] == n
+    assert any(line in w for w in summary["warnings"])
+    assert summary["features"]["n_frames"] == n and isinstance(summary["features"]["n_frames"], int)
+    provenance = json.loads((out / "truncated" / "provenance.json").read_text())
+    assert provenance["input"]["truncated"] is True and provenance["input"]["truncated_at_frame"] == n
+
+    strict = tmp_path / "strict"
+    assert main(["extract", str(truncated_video), "--out", str(strict), "--no-progress", "--strict"]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {truncated_video}: {line}" in err
+    assert not (strict / "truncated").exists()
+
+
+def test_a_study_keeps_a_truncated_recording_with_a_warning_unless_strict(truncated_video, tmp_path, capsys):
+    from study_helpers import write_study
+
+    good = _write_video(tmp_path / "good.avi", n=20)
+    study = write_study(tmp_path / "study", [("P01", "baseline", "rest", good),
+                                             ("P01", "week6", "rest", truncated_video)])
+    out = tmp_path / "out"
+    assert main(["run", str(study), "--out", str(out), "--workers", "1", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    warning = "P01_week6_rest: truncated or corrupt video: decoding stopped at frame "
+    assert f"warning: {warning}" in err
+    assert any(w.startswith(warning) for w in json.loads((out / "study.json").read_text())["warnings"])
+    assert json.loads((out / "recordings" / "P01_week6_rest" / "summary.json").read_text())["truncated"]
+
+    strict = tmp_path / "strict"
+    assert main(["run", str(study), "--out", str(strict), "--workers", "1", "--no-progress", "--strict"]) == 1
+    err = capsys.readouterr().err
+    assert f"failed: P01_week6_rest: {truncated_video}: truncated or corrupt video" in err
+    assert pd.read_csv(strict / "failures.csv")["recording_id"].tolist() == ["P01_week6_rest"]
+
+
 def test_unreadable_config_value_is_one_line(tmp_path, samples, capsys):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("qc:\n  max_abs_yaw: lots\n")
@@ -96,7 +150,10 @@ def test_unreadable_config_value_is_one_line(tmp_path, samples, capsys):
 
 
 @pytest.mark.parametrize("text, fragment", [
-    ("qc:\n  max_abs_yaw: 30\n  colour: red\n", "qc.colour"),
+    ("qc:\n  max_abs_yaw: 30\n  colour: red\n", "qc: unknown key 'colour'; valid keys of qc: max_abs_yaw, "),
+    ("frown:\n  wieghts: {brow_gap: 1}\n", "frown: unknown key 'wieghts' (did you mean 'weights'?); "
+                                          "valid keys of frown: weights, full_frown, population_neutral"),
+    ("evnets: {}\n", "unknown key 'evnets' (did you mean 'events'?); valid keys: config_version, input, "),
     ("frown:\n  weights: {brow_gap: 1}\n", "weights must give"),
     ("events:\n  on_threshold: 0.1\n  off_threshold: 0.3\n", "off_threshold"),
     ("input: [1, 2\n", "not valid YAML"),
@@ -112,13 +169,46 @@ def test_config_problems_name_the_setting(tmp_path, text, fragment):
     assert fragment in str(err.value) and str(cfg) in str(err.value)
 
 
-def test_shipped_default_config_equals_the_built_in_defaults():
-    from pathlib import Path
+def test_shipped_default_config_equals_the_built_in_defaults(capsys, tmp_path):
+    import yaml
 
-    from facefeedback.config import Config, load_config
+    from facefeedback.config import Config
 
-    shipped = load_config(Path(__file__).resolve().parents[1] / "configs" / "default.yaml")
-    assert shipped == Config()
+    # What 'config --show' prints is the packaged file (package data, so it is in the wheel too),
+    # and it parses back to the built-in defaults.
+    assert main(["config", "--show"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("# facefeedback settings") and Config.model_validate(yaml.safe_load(shown)) == Config()
+    (tmp_path / "mine.yaml").write_text("qc:\n  max_abs_yaw: 30\n")
+    assert main(["config", "--show", "--config", str(tmp_path / "mine.yaml")]) == 0
+    resolved = Config.model_validate(yaml.safe_load(capsys.readouterr().out))
+    assert resolved == Config().updated(**{"qc.max_abs_yaw": 30.0})
+
+
+def test_every_help_states_the_default_an_option_really_has():
+    import argparse
+    import re
+
+    from facefeedback.cli import build_parser
+    from facefeedback.config import Config
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    stated = {}
+    for name, command in commands.items():
+        for action in command._actions:
+            shown = (action.help or "") % dict(vars(action), prog=command.prog)  # as argparse shows it
+            found = re.search(r"\(default (-?[0-9.]+)[);]", shown)
+            if found:
+                stated[name, action.dest] = float(found.group(1))
+                # calibrate's --percentile falls back on the settings' calibration.percentile
+                real = action.default if action.default is not None else Config().calibration.percentile
+                assert stated[name, action.dest] == float(real), (name, action.dest)
+        if any("--config" in a.option_strings for a in command._actions) and name != "config":
+            text = " ".join(command.format_help().split())
+            assert "'facefeedback config --show' prints" in text and "configs/" not in text, name
+    shown = " ".join(commands["analyze"].format_help().split())
+    assert "bootstrap resamples (default 5000)" in shown and "primary test (default 5000)" in shown
+    assert {("analyze", "n_boot"), ("analyze", "n_perm"), ("calibrate", "percentile")} <= set(stated)
 
 
 def test_video_timestamps_come_from_the_container(tmp_path):
@@ -278,3 +368,33 @@ def test_json_outputs_are_standard_json(tmp_path, matroska_files):
     assert summary["features"]["valid_fraction"] == 0.0
     assert summary["features"]["frown_intensity_mean"] is None
     strict_json(out / "vp9" / "provenance.json")
+
+
+def test_inputs_with_the_same_name_get_output_names_that_tell_them_apart():
+    from facefeedback.commands.extract import output_names
+
+    assert output_names(["site1/baseline.mp4", "site2/baseline.mp4", "other.mp4"]) == [
+        "site1_baseline", "site2_baseline", "other"]
+    assert output_names(["x/a/baseline.mp4", "y/a/baseline.mp4"]) == ["x_a_baseline", "y_a_baseline"]
+    assert output_names(["d/baseline.mp4", "d/baseline.avi"]) == ["baseline_mp4", "baseline_avi"]
+    assert output_names(["d/x.mp4", "d/x.mp4"]) == ["x", "x_2"]
+
+
+def test_extract_says_which_neutral_reference_it_used(samples, tmp_path, capsys):
+    clip = str(samples / "lighting_neutral.mp4")
+    assert main(["extract", clip, "--out", str(tmp_path / "a"), "--stride", "8", "--no-progress"]) == 0
+    assert "neutral: population default (no --calibration)" in capsys.readouterr().out
+    cal = tmp_path / "P01.json"
+    assert main(["calibrate", clip, "--out", str(cal), "--stride", "2", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["extract", clip, "--calibration", str(cal), "--out", str(tmp_path / "b"), "--stride", "8",
+                 "--no-progress"]) == 0
+    assert f"neutral: participant calibration {cal} (percentile over {clip}, " in capsys.readouterr().out
+
+
+def test_the_result_line_counts_in_whole_numbers_and_words():
+    from facefeedback.commands import features_text
+
+    one = {"n_frames": 40, "valid_fraction": 1.0, "frown_intensity_mean": 0.1049, "frown_events_n": 1}
+    assert features_text(one) == "40 frames, valid 100%, frown_intensity mean 0.105, 1 frown event"
+    assert features_text({**one, "frown_events_n": 0}).endswith(", 0 frown events")

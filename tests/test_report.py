@@ -58,9 +58,12 @@ def test_report_states_the_numbers(report_dir):
     assert f"{slope:.3g}" in page
     assert f"{results['mediation']['indirect']['estimate']:.3g}" in page
     assert "no face found in any frame" in page  # the excluded recording and why
-    assert "1 recordings failed" in page
+    assert "1 recording failed and was excluded:" in page
+    # the example figure's caption says what its lines and its marks are
+    assert "baseline and week6 recordings: the lines are the valid frames; frames not valid are marked" in page
     assert "1 of 2 later recordings" in page and "contrast 0.26 -&gt; 0.452 (ratio 1.74" in page
-    assert "valid_fraction" not in page or "minimum" in page
+    # the data-quality columns say of what: the fraction of each recording's frames that are valid
+    assert "<th>valid-frame fraction, mean</th><th>valid-frame fraction, minimum</th>" in page
 
 
 def _methods(page: str) -> str:
@@ -166,3 +169,90 @@ def test_report_renders_in_headless_chromium(report_dir, tmp_path):
     assert sorted(i["id"] for i in result["images"]) == sorted(f"fig-{n}" for n in FIGURES)
     for image in result["images"]:
         assert image["complete"] and image["width"] > 100 and image["height"] > 100, image
+
+
+def test_example_time_series_marks_frames_not_valid_and_why(tmp_path):
+    """The example figure's lines are the valid frames; the others are marked, the legend saying why."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+
+    from facefeedback.report.figures import example_time_series
+
+    def recording(rid: str, change) -> None:
+        n = 40
+        t = pd.DataFrame({"frame": np.arange(n), "timestamp_s": np.arange(n) / 10, "face_detected": True,
+                          "yaw": 0.0, "pitch": 0.0, "sharpness": 60.0, "brightness": 120.0, "brow_gap": 0.44,
+                          "brow_lowering": 0.31, "glabella_lines": 0.6, "frown_intensity": 0.2})
+        change(t)
+        t.loc[~t["face_detected"], ["yaw", "pitch", "brow_gap", "brow_lowering", "glabella_lines"]] = np.nan
+        t["valid"] = (t["face_detected"] & (t["yaw"].abs() <= 25) & (t["sharpness"] >= 15))
+        (tmp_path / "recordings" / rid).mkdir(parents=True)
+        t.to_parquet(tmp_path / "recordings" / rid / "frames.parquet")
+
+    def turned_and_lost(t):
+        t.loc[10:12, "face_detected"] = False
+        t.loc[20:21, "yaw"] = 40.0
+
+    def blurred(t):
+        t.loc[5:9, "sharpness"] = 3.0
+
+    for pid in ("P01", "P02"):
+        recording(f"{pid}_baseline_rest", turned_and_lost)
+        recording(f"{pid}_week6_rest", blurred)
+    data = SimpleNamespace(wide=pd.DataFrame({"participant_id": ["P01", "P02"], "arm": ["botox", "placebo"],
+                                              "frown_change": [-0.1, 0.0]}),
+                           treated_arm="botox", control_arm="placebo", task="rest",
+                           reference_session="baseline", session="week6")
+    fig = example_time_series(data, tmp_path)
+    ax = fig.axes[0]
+    assert ax.get_title() == "botox: P01, P01_baseline_rest and P01_week6_rest"
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["baseline", "baseline: 5 of 40 frames not valid (no face 3, head turned 2)",
+                      "week6", "week6: 5 of 40 frames not valid (blurred 5)"]
+
+
+def _mediation(total_ci, proportion):
+    return {"total": {"estimate": sum(total_ci) / 2, "ci": list(total_ci)},
+            "proportion_mediated": {"estimate": proportion, "ci": [-5.0, 5.0]}}
+
+
+def test_proportion_mediated_is_not_defined_when_the_total_effect_is_about_zero():
+    from facefeedback.report.page import NOT_DEFINED, proportion_mediated_text
+
+    assert NOT_DEFINED == "not defined (total effect ≈ 0: its 95 % CI includes 0)"
+    assert proportion_mediated_text(_mediation((-3.0, 2.0), -0.001)) == NOT_DEFINED  # was "-0.00"
+    assert proportion_mediated_text(_mediation((-9.6, -0.2), -0.2011)) == "-0.2"
+    assert proportion_mediated_text(_mediation((1.0, 4.0), -0.0)) == "0"
+    assert proportion_mediated_text(_mediation((1.0, 4.0), float("nan"))) == NOT_DEFINED
+    # the table of every model says the same
+    from facefeedback.analysis.models import row
+    from facefeedback.report.page import models_table
+
+    mediation = {**_mediation((-3.0, 2.0), -0.001), "n_boot": 100,
+                 "rows": [row("mediation", "proportion mediated", -0.001, (-5.0, 5.0), 0.9, "bootstrap", "")]}
+    table = models_table({"primary": {"n_perm": 99, "rows": []}, "mediation": mediation})
+    assert table.loc[0, ["estimate", "ci_low", "ci_high", "p_value"]].tolist() == [NOT_DEFINED, "", "", ""]
+
+
+def test_a_measure_that_cannot_be_negative_gets_no_interval_below_zero():
+    """3 per arm with a small, skewed frown: the t interval would reach below 0 FU."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from facefeedback.report.figures import before_after
+
+    long = pd.DataFrame({"arm": ["botox"] * 6 + ["placebo"] * 6,
+                         "session": ["baseline", "week6"] * 6,
+                         "frown": [0.30, 0.01, 0.25, 0.02, 0.35, 0.30, 0.28, 0.27, 0.31, 0.29, 0.26, 0.25]})
+    data = SimpleNamespace(long=long, sessions=["baseline", "week6"], feature="frown_intensity_mean",
+                           treated_arm="botox", control_arm="placebo")
+    ax = before_after(data).axes[0]
+    lows = [seg[:, 1].min() for c in ax.collections for seg in getattr(c, "get_segments", list)()]
+    assert lows and min(lows) == 0.0  # the botox week-6 interval is cut at 0, none goes below
+    assert "95 % t interval; cut at 0, below which the measure cannot go" in ax.get_title()
+    data.feature = "my_own_score"  # a feature of unknown range keeps its whole interval
+    ax = before_after(data).axes[0]
+    assert min(seg[:, 1].min() for c in ax.collections for seg in getattr(c, "get_segments", list)()) < 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -197,6 +198,10 @@ def test_shipped_study_files_are_valid():
     demo = load_study(ROOT / "configs" / "demo_study.yaml")
     assert len(demo.participants) == 8 and set(demo.participants["arm"]) == {"botox", "placebo"}
     assert len(demo.recordings) == 32 and demo.sessions == ["baseline", "week6"]
+    # every participant, visit and task its own clip: a real study's layout, no identical measurements
+    assert demo.recordings["path"].is_unique and demo.warnings == []
+    contents = {hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in demo.recordings["path"]}
+    assert len(contents) == 32, "two recordings of the demo study are the same video"
     assert list(demo.scales) == ["HAMD17", "PANAS_NA"]
     example = read_study_file(ROOT / "configs" / "example_study.yaml")
     assert example.calibration.tasks == ["rest"] and "VAS_MOOD" in example.scales
@@ -217,6 +222,20 @@ def test_session_task_and_arm_names_that_differ_only_by_case_are_refused(study_d
                                             "4, 5) and 'Rest' (recordings.tsv row 6); write one spelling")
     assert only(problems, "arm names") == ("arm names differ only by case: 'botox' (participants.tsv row 2) "
                                            "and 'Botox' (participants.tsv row 4); write one spelling")
+
+
+def test_an_unknown_key_is_named_with_the_closest_valid_one(study_dir):
+    (study_dir / "study.yaml").write_text(STUDY.replace("sessions:", "sesions:")
+                                          .replace("{tasks: [rest]}", "{tasks: [rest], percentil: 10}"))
+    problems = problems_of(study_dir)
+    path = study_dir / "study.yaml"
+    assert only(problems, "sesions") == (
+        f"{path}: unknown key 'sesions' (did you mean 'sessions'?); valid keys: study_version, name, "
+        "participants, recordings, scores, reference_session, sessions, calibration, scales, config, "
+        "source_datasets")
+    assert only(problems, "percentil") == (
+        f"{path}: calibration: unknown key 'percentil' (did you mean 'percentile'?); valid keys of "
+        "calibration: tasks, percentile, segment_s, min_frames")
 
 
 def test_one_file_for_two_participants_or_sessions_is_a_warning(study_dir):

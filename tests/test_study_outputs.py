@@ -132,7 +132,8 @@ def test_an_unreadable_baseline_keeps_the_participants_calibration(copy, capsys)
     (copy / "study" / "videos" / "P01_baseline.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(4000))
     assert rerun(copy) == 1
     err = capsys.readouterr().err
-    assert "failed: P01_baseline_rest" in err
+    (error,) = pd.read_csv(out / "failures.csv")["error"]
+    assert f"failed: P01_baseline_rest: {error}" in err and err.count(error) == 1  # printed once
     assert (out / "calibration" / "P01.json").read_text() == calibration
     assert "participant P01: no calibration recording could be read (P01_baseline_rest); keeping the " \
            "participant's calibration of an earlier run (percentile over P01_baseline_rest" in err

@@ -24,7 +24,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "facefeedback.commands.run",
     "facefeedback.commands.export",
     "facefeedback.commands.simulate", "facefeedback.commands.analyze", "facefeedback.commands.power",
-    "facefeedback.commands.webcam",
+    "facefeedback.commands.webcam", "facefeedback.commands.config",
 )
 
 

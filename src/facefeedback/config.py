@@ -1,7 +1,8 @@
 """Settings: a YAML file loaded into a typed, versioned model; unknown keys are rejected.
 
-``configs/default.yaml`` holds the shipped defaults (the same values as the
-models below); a user's file overrides any subset. Every output saves the
+``facefeedback/data/default.yaml`` (in the package; ``facefeedback config --show``
+prints it) holds the shipped defaults, the same values as the models below; a
+user's file overrides any subset. Every output saves the
 resolved config next to it, and :func:`config_hash` keys cached results.
 """
 
@@ -158,18 +159,59 @@ def _validate(data: object, origin: str) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{origin}: " + "; ".join(model_problems(exc))) from None
+        raise ConfigError(f"{origin}: " + "; ".join(model_problems(exc, Config))) from None
 
 
-def model_problems(exc: ValidationError, show_input: bool = True) -> list[str]:
-    """One line per problem of a settings model: ``section.key: message (got value)``."""
+def model_problems(exc: ValidationError, model: type[BaseModel], show_input: bool = True) -> list[str]:
+    """One line per problem of a settings model (``model``, the one validated):
+    ``section.key: message (got value)``, or for a key the model does not have,
+    ``[section: ]unknown key 'sesions' (did you mean 'sessions'?); valid keys: ...``."""
     problems = []
     for err in exc.errors():
+        if err["type"] == "extra_forbidden":
+            problems.append(unknown_key(model, err["loc"]))
+            continue
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
         got = err.get("input")
         shown = "" if not show_input or isinstance(got, dict) else f" (got {got!r})"
         problems.append(f"{where}: {err['msg']}{shown}")
     return problems
+
+
+def unknown_key(model: type[BaseModel], loc: tuple) -> str:
+    """The line for a key at ``loc`` that ``model`` does not define: the closest valid key, and
+    every valid key of that section."""
+    import difflib
+
+    *section, key = loc
+    valid = list(_section_model(model, section).model_fields)
+    where = ".".join(str(p) for p in section)
+    close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    line = f"unknown key '{key}'{hint}; valid keys{f' of {where}' if where else ''}: {', '.join(valid)}"
+    return f"{where}: {line}" if where else line
+
+
+def _section_model(model: type[BaseModel], section: list) -> type[BaseModel]:
+    """The model of the section at ``section`` (field names, with dict keys and list indices
+    between them, as pydantic's error locations give them)."""
+    import typing
+
+    parts = list(section)
+    while parts:
+        name = parts.pop(0)
+        annotation = model.model_fields[name].annotation
+        stack = [annotation]
+        while stack:  # through Optional, dict[str, X] and list[X] to the model X
+            t = stack.pop()
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                model = t
+                break
+            origin = typing.get_origin(t)
+            if origin in (dict, list) and parts:
+                parts.pop(0)  # the dict key or list index
+            stack.extend(typing.get_args(t))
+    return model
 
 
 def read_yaml(path: Path, what: str = "config file") -> object:
@@ -182,6 +224,13 @@ def read_yaml(path: Path, what: str = "config file") -> object:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+
+
+def default_config_text() -> str:
+    """The packaged defaults as YAML, with their comments (``facefeedback/data/default.yaml``)."""
+    from importlib.resources import files
+
+    return files("facefeedback").joinpath("data", "default.yaml").read_text(encoding="utf-8")
 
 
 def load_config(path: str | Path | None = None) -> Config:

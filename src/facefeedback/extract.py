@@ -86,7 +86,8 @@ def measure_source(source: FrameSource, config: Config, progress: bool = False,
 
 
 def process_recording(path: str | os.PathLike, config: Config, calibration: Calibration | None = None,
-                      name: str | None = None, progress: bool | None = None) -> RecordingResult:
+                      name: str | None = None, progress: bool | None = None,
+                      strict: bool = False) -> RecordingResult:
     """Measure one video or image file.
 
     Parameters
@@ -100,29 +101,36 @@ def process_recording(path: str | os.PathLike, config: Config, calibration: Cali
         Output name (default: the file's stem).
     progress : bool, optional
         Show a progress bar (default: ``config.progress``).
+    strict : bool
+        A truncated video is an error. Otherwise the frames decoded are kept, and the summary and
+        provenance say it was truncated, and where (``truncated``, a line in ``warnings``).
 
     Raises
     ------
     InputError
-        The file is missing, not a video or image, corrupt, truncated or undecodable.
+        The file is missing, not a video or image, corrupt or undecodable (or, with ``strict``,
+        truncated).
     """
     path = Path(path)
     started = time.perf_counter()
-    info, raw = read_raw(path, config, progress)
+    info, raw = read_raw(path, config, progress, strict=strict)
     return recording_result(path, info, raw, config, calibration, name, time.perf_counter() - started)
 
 
 def read_raw(path: str | os.PathLike, config: Config, progress: bool | None = None,
-             pipelined: bool = True) -> tuple[SourceInfo, pd.DataFrame]:
-    """What the source says about itself, and its raw per-frame measurements (before calibration).
+             pipelined: bool = True, strict: bool = False) -> tuple[SourceInfo, pd.DataFrame]:
+    """What the source says about itself (and whether it was truncated), and its raw per-frame
+    measurements (before calibration).
 
     The raw table does not depend on the calibration, so a study can measure once and
-    calibrate later (see :func:`recording_result`).
+    calibrate later (see :func:`recording_result`). ``strict``: a truncated video is an
+    :class:`InputError` instead of the frames decoded.
     """
     inp = config.input
-    with FrameSource(path, stride=inp.stride, start_s=inp.start_s, end_s=inp.end_s, max_side=inp.max_side) as src:
-        info = src.info
+    with FrameSource(path, stride=inp.stride, start_s=inp.start_s, end_s=inp.end_s, max_side=inp.max_side,
+                     keep_truncated=not strict) as src:
         raw = measure_source(src, config, config.progress if progress is None else progress, pipelined)
+        info = src.info  # after reading: it says whether the video ended early
     return info, raw
 
 
@@ -139,20 +147,35 @@ def recording_result(path: str | os.PathLike | int, info: SourceInfo, raw: pd.Da
     features, events = summarise(table, config.events)
     summary = {
         "source": str(path),
+        # A truncated video keeps the frames decoded up to where decoding stopped.
+        "truncated": info.truncated,
+        "truncated_at_frame": info.decoded_frames if info.truncated else None,
         "features": features,
         "events": events_to_json(events),
         "calibration": calibration.to_json(),
     }
     # One line per problem with the recording (empty when there is none).
-    summary["warnings"] = [w for w in (face_size_warning(table, config.comparability.min_iod_px),) if w]
+    summary["warnings"] = [w for w in (truncation_warning(info),
+                                       face_size_warning(table, config.comparability.min_iod_px)) if w]
     provenance = make_provenance(describe_input(path, info, sha256), config, len(table), run_time_s)
     return RecordingResult(name or path.stem, table, summary, provenance)
 
 
+def truncation_warning(info: SourceInfo) -> str | None:
+    """The warning of a truncated video whose decoded frames were kept (None when complete)."""
+    line = info.truncation()
+    if line is None:
+        return None
+    return f"{line}; the {info.decoded_frames} frames decoded are kept (--strict refuses a truncated video)"
+
+
 def describe_input(spec: str | os.PathLike | int, info: SourceInfo, sha256: str | None = None) -> dict:
-    """The provenance record of a source: a file's path, hash and size, or a camera's index."""
+    """The provenance record of a source: a file's path, hash and size, or a camera's index, and
+    whether (and where) a truncated video stopped."""
     record = {"path": None, "kind": info.kind, "width": info.width, "height": info.height,
-              "declared_fps": info.fps, "declared_frames": info.n_frames}
+              "declared_fps": info.fps, "declared_frames": info.n_frames, "truncated": info.truncated,
+              "truncated_at_frame": info.decoded_frames if info.truncated else None,
+              "truncated_at_s": info.decoded_s if info.truncated else None}
     if info.kind != "camera":
         path = Path(spec)
         record.update(path=str(path), sha256=sha256 or file_sha256(path), bytes=path.stat().st_size)

@@ -422,7 +422,7 @@ def is_calibration_file(path: str | Path) -> bool:
 
 def population_calibration(params: FrownConfig) -> Calibration:
     """The default reference when a participant has no calibration of their own."""
-    return Calibration(params.population_neutral, "population", "population default (configs/default.yaml)")
+    return Calibration(params.population_neutral, "population", "population default (frown.population_neutral)")
 
 
 def calibrate(frames, params: FrownConfig, rule: CalibrationConfig, source: str = "",

@@ -20,7 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -55,7 +55,12 @@ class Frame:
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """What a source says about itself before it is read."""
+    """What a source says about itself before it is read, and whether reading it ended early.
+
+    ``truncated`` is set once a video read with ``keep_truncated`` has ended short of what its
+    container declares (see :meth:`FrameSource._check_complete`); ``decoded_frames`` and
+    ``decoded_s`` then say how far decoding got.
+    """
 
     name: str
     kind: str  # "video", "image" or "camera"
@@ -63,6 +68,20 @@ class SourceInfo:
     n_frames: int | None
     width: int
     height: int
+    truncated: bool = False
+    decoded_frames: int | None = None
+    decoded_s: float | None = None
+
+    def truncation(self) -> str | None:
+        """The line that says how far a truncated video was decoded (None when it was not truncated)."""
+        if not self.truncated:
+            return None
+        return truncation_text(self.decoded_frames, self.decoded_s, self.n_frames, self.fps)
+
+
+def truncation_text(n_read: int, read_s: float, declared: int, fps: float) -> str:
+    return (f"truncated or corrupt video: decoding stopped at frame {n_read} of the {declared}, "
+            f"{read_s:.2f} s into the {declared / fps:.2f} s the container declares")
 
 
 def is_camera_spec(spec: str | int) -> bool:
@@ -86,6 +105,10 @@ class FrameSource:
     prefetch : int
         Frames decoded ahead in a background thread (0: decode in the caller's thread).
         OpenCV releases the GIL while decoding, so decoding overlaps with landmark detection.
+    keep_truncated : bool
+        A video that ends before what its container declares keeps the frames decoded: ``info``
+        then says so (``truncated``, ``decoded_frames``, ``decoded_s``) once iteration ends.
+        False: an :class:`InputError` at the end of iteration.
     """
 
     def __init__(
@@ -97,6 +120,7 @@ class FrameSource:
         end_s: float | None = None,
         max_side: int | None = None,
         prefetch: int = 4,
+        keep_truncated: bool = False,
     ) -> None:
         if stride < 1:
             raise InputError(f"{spec}: stride must be a whole number >= 1, got {stride}")
@@ -108,6 +132,7 @@ class FrameSource:
         self.end_s = end_s
         self.max_side = max_side
         self.prefetch = int(prefetch)
+        self.keep_truncated = bool(keep_truncated)
         self._cap: cv2.VideoCapture | None = None
         self.info = self._open()
 
@@ -214,7 +239,8 @@ class FrameSource:
             raise InputError(f"{name}: no frame from {self.start_s or 0:g} s{until}{stride}: {why}")
 
     def _check_complete(self, name: str, n_read: int, read_s: float) -> None:
-        """Raise when decoding ended before the end of the stream.
+        """Raise, or with ``keep_truncated`` mark ``info``, when decoding ended before the end of
+        the stream.
 
         The container declares a frame count and, through it and the nominal frame rate, a
         duration. Matroska and WebM store no frame count: theirs is the duration times the
@@ -227,10 +253,9 @@ class FrameSource:
             return
         duration = declared / fps
         if n_read < TRUNCATION_FRACTION * declared and read_s < TRUNCATION_FRACTION * duration:
-            raise InputError(
-                f"{name}: truncated or corrupt video: decoding stopped at frame {n_read}, "
-                f"{read_s:.2f} s into the {duration:.2f} s the container declares"
-            )
+            if not self.keep_truncated:
+                raise InputError(f"{name}: {truncation_text(n_read, read_s, declared, fps)}")
+            self.info = replace(self.info, truncated=True, decoded_frames=n_read, decoded_s=round(read_s, 3))
 
     def _scaled(self, image: np.ndarray) -> np.ndarray:
         if image.ndim == 2:

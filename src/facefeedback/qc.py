@@ -47,3 +47,71 @@ def valid_mask(face_detected: np.ndarray, yaw: np.ndarray, pitch: np.ndarray, sh
             & (brightness <= qc.max_brightness)
             & np.asarray(components_finite, bool)
         )
+
+
+#: Per-frame flag columns that are not QC flags (every other boolean column of the schema is one:
+#: raised, it makes the frame not valid).
+_NOT_QC_FLAGS = frozenset({"face_detected", "frowning", "valid"})
+
+
+def qc_flag_columns() -> tuple[str, ...]:
+    """The boolean QC flag columns of the per-frame schema, in its order (none of them may be
+    raised on a valid frame)."""
+    from .schema import FRAME_COLUMNS
+
+    return tuple(name for name, dtype, _, _ in FRAME_COLUMNS if dtype == "bool" and name not in _NOT_QC_FLAGS)
+
+
+def invalid_reasons(frames, qc: QCConfig) -> list[tuple[str, ...]]:
+    """Why each frame is not valid: one tuple of short reasons per frame (empty when valid).
+
+    ``frames`` is anything indexed by column name (a per-frame table, a dict of arrays or
+    scalars, one measurement): ``face_detected``, ``yaw``, ``pitch``, ``sharpness`` and
+    ``brightness`` against the ``qc`` limits, components that could not be measured, and every
+    QC flag column present (:func:`qc_flag_columns`), so a new flag needs no change here.
+
+    >>> invalid_reasons({"face_detected": [False], "yaw": [float("nan")]}, QCConfig())
+    [('no face',)]
+    """
+    from .schema import COMPONENTS
+
+    face = np.atleast_1d(np.asarray(frames["face_detected"], bool))
+
+    def column(name, dtype=float):
+        try:
+            values = frames[name]
+        except (KeyError, IndexError, ValueError):  # ValueError: a FrameMeasurement without it
+            return None  # not measured here: no reason from it
+        return np.broadcast_to(np.asarray(values, dtype=dtype), face.shape)
+
+    yaw, pitch = column("yaw"), column("pitch")
+    sharp, bright = column("sharpness"), column("brightness")
+    checks = [
+        (yaw, lambda v: abs(v) > qc.max_abs_yaw, lambda v: f"head turned ({v:+.0f} deg, limit {qc.max_abs_yaw:g})"),
+        (pitch, lambda v: abs(v) > qc.max_abs_pitch,
+         lambda v: f"head tilted up/down ({v:+.0f} deg, limit {qc.max_abs_pitch:g})"),
+        (sharp, lambda v: v < qc.min_sharpness, lambda v: f"blurred (sharpness {v:.3g} < {qc.min_sharpness:g})"),
+        (bright, lambda v: v < qc.min_brightness, lambda v: f"too dark (brightness {v:.0f} < {qc.min_brightness:g})"),
+        (bright, lambda v: v > qc.max_brightness,
+         lambda v: f"too bright (brightness {v:.0f} > {qc.max_brightness:g})"),
+    ]
+    comps = [c for c in map(column, COMPONENTS) if c is not None]
+    if comps:
+        measured = np.all([np.isfinite(c) for c in comps], axis=0)
+        checks.append((measured, lambda v: not v, lambda v: "components not measured"))
+    for flag in qc_flag_columns():
+        checks.append((column(flag, bool), bool, lambda v, flag=flag: flag.replace("_", " ")))
+    out = []
+    for i in range(len(face)):
+        if not face[i]:
+            out.append(("no face",))
+            continue
+        out.append(tuple(text(values[i]) for values, test, text in checks
+                         if values is not None and test(values[i])))
+    return out
+
+
+def reason_kind(reason: str) -> str:
+    """What kind of reason a line of :func:`invalid_reasons` gives, without its values:
+    ``"head turned (+31 deg, limit 25)"`` -> ``"head turned"``."""
+    return reason.split(" (", 1)[0]

@@ -58,14 +58,30 @@ SUMMARISED_SIGNALS: tuple[str, ...] = ("frown_intensity",) + COMPONENTS
 
 # -- per-recording summary (summary.json, "features") ------------------------
 
-#: Statistics taken over valid frames for every summarised signal: suffix, meaning.
+#: The layout of summary.json (its feature names, its keys). A study's recording outputs made
+#: under another are rewritten from the cached measurements on the next run (no frame is
+#: measured again). 2: the most frowning value named by direction (``_max``, ``_min``, not
+#: ``_peak``), counts as integers, ``truncated``.
+SUMMARY_VERSION = 2
+
+#: Statistics taken over valid frames for every summarised signal: suffix, meaning. Each signal
+#: also has its most frowning value, named by its frown direction (:func:`signal_statistics`).
 SIGNAL_STATISTICS: tuple[tuple[str, str], ...] = (
     ("mean", "mean over valid frames"),
     ("median", "median over valid frames"),
     ("p90", "90th percentile over valid frames"),
-    ("peak", "maximum (minimum for brow_gap and brow_lowering, whose frown direction is down) "
-             "over valid frames"),
 )
+
+
+def signal_statistics(signal: str) -> tuple[tuple[str, str], ...]:
+    """The statistics of one summarised signal, suffix and meaning: :data:`SIGNAL_STATISTICS`,
+    then its most frowning value, ``max`` (``min`` for ``brow_gap`` and ``brow_lowering``,
+    which get smaller when frowning)."""
+    if COMPONENT_FROWN_SIGN.get(signal, +1) > 0:
+        extreme = ("max", "maximum over valid frames (its most frowning value: larger = more frowning)")
+    else:
+        extreme = ("min", "minimum over valid frames (its most frowning value: smaller = more frowning)")
+    return SIGNAL_STATISTICS + (extreme,)
 
 #: Recording-level features that are not per-signal statistics: name, unit, meaning.
 RECORDING_FEATURES: tuple[tuple[str, str, str], ...] = (
@@ -102,7 +118,7 @@ def summary_feature_names() -> list[str]:
     """Names of the per-recording features, in the order summary.json lists them."""
     names = [name for name, _, _ in RECORDING_FEATURES]
     for signal in SUMMARISED_SIGNALS:
-        names.extend(f"{signal}_{suffix}" for suffix, _ in SIGNAL_STATISTICS)
+        names.extend(f"{signal}_{suffix}" for suffix, _ in signal_statistics(signal))
     names.extend(name for name, _, _ in CONDITION_FEATURES)
     return names
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .conditions import condition_features
 from .config import EventConfig
-from .schema import COMPONENT_FROWN_SIGN, RECORDING_FEATURES, SIGNAL_STATISTICS, SUMMARISED_SIGNALS
+from .schema import RECORDING_FEATURES, SUMMARISED_SIGNALS, signal_statistics
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,10 @@ def _frame_durations(t: np.ndarray) -> np.ndarray:
     return np.append(np.where(steps > 0, np.minimum(steps, 5 * typical), typical), typical)
 
 
-def summarise(table: pd.DataFrame, params: EventConfig) -> tuple[dict[str, float], list[FrownEvent]]:
+def summarise(table: pd.DataFrame, params: EventConfig) -> tuple[dict[str, float | int], list[FrownEvent]]:
     """Per-recording features (``schema.summary_feature_names()``) and events.
+
+    Counts (``n_frames``, ``frown_events_n``) are ints, every other feature a float.
 
     Statistics are over valid frames; time-based features weight each frame by the
     time it stands for (so a variable frame rate does not bias them).
@@ -122,21 +124,20 @@ def summarise(table: pd.DataFrame, params: EventConfig) -> tuple[dict[str, float
     valid_time = float(dur[valid].sum()) if len(t) > 1 else float(valid.sum())
     frowning = table["frowning"].to_numpy(bool)
     nan = float("nan")
-    feats: dict[str, float] = {
-        "n_frames": float(len(table)),
+    feats: dict[str, float | int] = {
+        "n_frames": len(table),
         "duration_s": float(t[-1] - t[0]) if len(t) else nan,
         "valid_fraction": float(valid.mean()) if len(valid) else nan,
         "frown_time_pct": 100.0 * float(dur[valid & frowning].sum()) / valid_time if valid_time > 0 else nan,
         "frown_events_per_min": 60.0 * len(events) / valid_time if valid_time > 0 else nan,
         "frown_event_duration_mean_s": float(np.mean([e.duration_s for e in events])) if events else nan,
-        "frown_events_n": float(len(events)),
+        "frown_events_n": len(events),
     }
     assert list(feats) == [n for n, _, _ in RECORDING_FEATURES]
     for signal in SUMMARISED_SIGNALS:
         v = table[signal].to_numpy(float)[valid]
         v = v[np.isfinite(v)]
-        sign = COMPONENT_FROWN_SIGN.get(signal, +1)
-        for suffix, _ in SIGNAL_STATISTICS:
+        for suffix, _ in signal_statistics(signal):
             if not len(v):
                 feats[f"{signal}_{suffix}"] = nan
             elif suffix == "mean":
@@ -145,8 +146,8 @@ def summarise(table: pd.DataFrame, params: EventConfig) -> tuple[dict[str, float
                 feats[f"{signal}_{suffix}"] = float(np.median(v))
             elif suffix == "p90":
                 feats[f"{signal}_{suffix}"] = float(np.percentile(v, 90))
-            else:  # peak, in the frown direction
-                feats[f"{signal}_{suffix}"] = float(v.max() if sign > 0 else v.min())
+            else:  # the most frowning value: max, or min for a signal that gets smaller
+                feats[f"{signal}_{suffix}"] = float(v.max() if suffix == "max" else v.min())
     feats.update(condition_features(table))
     return feats, events
 

@@ -83,7 +83,7 @@ def recording_features(signals: dict[str, np.ndarray]) -> pd.DataFrame:
     valid = signals["valid"]
     n_rec, n_frames = valid.shape
     out: dict[str, np.ndarray] = {
-        "n_frames": np.full(n_rec, float(n_frames)),
+        "n_frames": np.full(n_rec, n_frames),
         "duration_s": signals["timestamp_s"][:, -1] - signals["timestamp_s"][:, 0],
         "valid_fraction": valid.mean(axis=1),
     }
@@ -95,14 +95,14 @@ def recording_features(signals: dict[str, np.ndarray]) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         out["frown_event_duration_mean_s"] = np.where(
             onsets > 0, frowning.sum(axis=1) / FPS / np.maximum(onsets, 1), np.nan)
-    out["frown_events_n"] = onsets.astype(float)
+    out["frown_events_n"] = onsets
     for signal in schema.SUMMARISED_SIGNALS:
         values = np.where(valid, signals[signal], np.nan)
         out[f"{signal}_mean"] = np.nanmean(values, axis=1)
         out[f"{signal}_median"] = np.nanmedian(values, axis=1)
         out[f"{signal}_p90"] = np.nanpercentile(values, 90, axis=1)
-        down = schema.COMPONENT_FROWN_SIGN.get(signal, 1) < 0
-        out[f"{signal}_peak"] = np.nanmin(values, axis=1) if down else np.nanmax(values, axis=1)
+        extreme = schema.signal_statistics(signal)[-1][0]
+        out[f"{signal}_{extreme}"] = np.nanmax(values, axis=1) if extreme == "max" else np.nanmin(values, axis=1)
     for name, _, _ in schema.CONDITION_FEATURES:  # a simulated recording has no picture to describe
         out[name] = np.full(n_rec, np.nan)
     return pd.DataFrame(out)[schema.summary_feature_names()]

@@ -4,6 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+#: The ``--config`` option's help: what a settings file overrides, and where the defaults are.
+CONFIG_HELP = ("YAML settings overriding any subset of the packaged defaults, which "
+               "'facefeedback config --show' prints")
+
+
+def features_text(features: dict) -> str:
+    """A recording's result in the words ``extract`` and ``webcam`` print:
+    ``40 frames, valid 100%, frown_intensity mean 0.105, 1 frown event``."""
+    events = features["frown_events_n"]
+    return (f"{features['n_frames']} frames, valid {features['valid_fraction']:.0%}, "
+            f"frown_intensity mean {features['frown_intensity_mean']:.3f}, "
+            f"{events} frown event{'' if events == 1 else 's'}")
+
 
 def add_force_option(p: argparse.ArgumentParser, what: str = "its outputs") -> None:
     """``--force``: write where files facefeedback did not write are in the way (one rule, every command)."""

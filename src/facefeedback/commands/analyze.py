@@ -32,15 +32,15 @@ def add_parser(sub) -> None:
     p.add_argument("--control-arm", metavar="ARM", help="control arm (needed with 3+ arms)")
     p.add_argument("--model", choices=("ancova", "change-score"), default="ancova",
                    help="model of change: 'ancova' adjusts every model for the baseline score "
-                        "and the baseline frown (default; Valente & MacKinnon 2017); "
-                        "'change-score' for the baseline score only, as in analyses that "
-                        "used change scores")
-    p.add_argument("--n-boot", type=int, default=5000, metavar="N", help="bootstrap resamples")
+                        "and the baseline frown (Valente & MacKinnon 2017); 'change-score' for "
+                        "the baseline score only, as in analyses that used change scores "
+                        "(default %(default)s)")
+    p.add_argument("--n-boot", type=int, default=5000, metavar="N", help="bootstrap resamples (default %(default)s)")
     p.add_argument("--n-perm", type=int, default=5000, metavar="N",
-                   help="permutations of the primary test")
+                   help="permutations of the primary test (default %(default)s)")
     p.add_argument("--n-perm-predictive", type=int, default=200, metavar="N",
-                   help="permutations of the predictive model's test (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+                   help="permutations of the predictive model's test (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
     p.add_argument("--out", metavar="DIR", help="output folder (default DIR/analysis)")
     p.add_argument("--no-report", action="store_true", help="results and tables only")
     add_force_option(p)

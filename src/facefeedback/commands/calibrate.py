@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     config = config.updated(**{"calibration.percentile": args.percentile,
                                "calibration.segment_start_s": segment[0],
                                "calibration.segment_end_s": segment[1]})
-    result = process_recording(args.input, config)
+    result = process_recording(args.input, config, strict=True)  # no neutral from a broken file
     cal = calibrate(result.frames, config.frown, config.calibration, source=str(args.input),
                     participant_id=args.participant)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
 from ..config import load_config
 from ..errors import FaceFeedbackError, os_error_line
-from . import add_force_option
+from . import CONFIG_HELP, add_force_option, features_text
 
 log = logging.getLogger(__name__)
 
 
 def add_common_input_options(p: argparse.ArgumentParser) -> None:
     """Options shared by the commands that read recordings."""
-    p.add_argument("--config", metavar="FILE", help="YAML settings (defaults: configs/default.yaml)")
+    p.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     p.add_argument("--stride", type=int, metavar="N", help="process every N-th frame")
     p.add_argument("--start", type=float, metavar="S", dest="start_s", help="start time in seconds")
     p.add_argument("--end", type=float, metavar="S", dest="end_s", help="end time in seconds")
@@ -37,17 +38,52 @@ def resolve_config(args: argparse.Namespace):
 
 
 def output_names(paths: list[str]) -> list[str]:
-    """One output folder name per input: the file stem, made unique within the call."""
-    names, seen = [], set()
-    for p in paths:
-        stem = Path(p).stem or "input"
-        name, k = stem, 1
-        while name in seen:
+    """One output folder name per input: the file stem, made unique within the call.
+
+    Inputs that share a stem are told apart by what differs: their folders first (as many of the
+    innermost folder names as it takes: ``site1_baseline`` and ``site2_baseline``), then their
+    types (``baseline_mp4``, ``baseline_avi``); the same file given twice is numbered.
+    """
+    stems = [Path(p).stem or "input" for p in paths]
+    names = list(stems)
+    for stem in dict.fromkeys(stems):
+        same = [i for i, s in enumerate(stems) if s == stem]
+        if len(same) < 2:
+            continue
+        folders = [_folder_parts(paths[i]) for i in same]
+        if len(set(folders)) > 1:
+            depth = next(d for d in range(1, max(map(len, folders)) + 1)
+                         if len({f[-d:] for f in set(folders)}) == len(set(folders)))
+            for i, f in zip(same, folders):
+                names[i] = "_".join((*f[-depth:], stem))
+        suffixes = {i: Path(paths[i]).suffix.lstrip(".") for i in same}
+        twins = {i: {suffixes[j] for j in same if names[j] == names[i]} for i in same}
+        for i in same:
+            if len(twins[i]) > 1 and suffixes[i]:
+                names[i] = f"{names[i]}_{suffixes[i]}"
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        unique, k = name, 1
+        while unique in seen:
             k += 1
-            name = f"{stem}_{Path(p).suffix.lstrip('.') or k}" if k == 2 else f"{stem}_{k}"
-        seen.add(name)
-        names.append(name)
+            unique = f"{name}_{k}"
+        seen.add(unique)
+        names[i] = unique
     return names
+
+
+def _folder_parts(path: str) -> tuple[str, ...]:
+    """The names of the folders a file is in, outermost first."""
+    folder = Path(os.path.abspath(path)).parent
+    return folder.relative_to(folder.anchor).parts
+
+
+def neutral_reference_text(calibration, path: str | None) -> str:
+    """Which neutral reference the frown units are measured from, for the line ``extract`` prints."""
+    if calibration is None:
+        return "neutral: population default (no --calibration)"
+    return (f"neutral: participant calibration {path} ({calibration.method} over {calibration.source}, "
+            f"{calibration.n_frames} frames)")
 
 
 def add_parser(sub) -> None:
@@ -62,6 +98,9 @@ def add_parser(sub) -> None:
     p.add_argument("--format", choices=["parquet", "csv", "bids"],
                    help="per-frame table format (default parquet); bids: <name>_desc-frown_timeseries.tsv.gz, "
                         "under sub-<label>/[ses-<label>/]beh/ when the input is named sub-<label>[_ses-<label>]...")
+    p.add_argument("--strict", action="store_true",
+                   help="a truncated video fails like a corrupt one (default: its decoded frames are kept, "
+                        "with a warning)")
     add_common_input_options(p)
     add_force_option(p)
     p.set_defaults(func=run)
@@ -76,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = resolve_config(args)
     calibration = Calibration.load(args.calibration) if args.calibration else None
+    neutral = neutral_reference_text(calibration, args.calibration)
     check_output_path(args.out)
     bids.read_description(args.out)  # refuses a folder that describes another dataset, before any work
     failures = 0
@@ -85,17 +125,14 @@ def run(args: argparse.Namespace) -> int:
         try:  # refused before its work; a failed input never stops the others
             plan_output(Path(args.out) / name, RECORDING, recording_files(name, config.output_format, bids_name),
                         args.force)
-            result = process_recording(path, config, calibration, name=name)
+            result = process_recording(path, config, calibration, name=name, strict=args.strict)
             result.bids_name = bids_name
             out = write_recording(result, args.out, config.output_format, force=args.force)
         except (FaceFeedbackError, OSError) as exc:
             failures += 1
             print(f"error: {os_error_line(exc) if isinstance(exc, OSError) else exc}", file=sys.stderr)
             continue
-        f = result.summary["features"]
-        print(f"{path}: {int(f['n_frames'])} frames, valid {f['valid_fraction']:.0%}, "
-              f"frown_intensity mean {f['frown_intensity_mean']:.3f}, "
-              f"{int(f['frown_events_n'])} frown events -> {out}")
+        print(f"{path}: {features_text(result.summary['features'])}; {neutral} -> {out}")
         for w in result.summary.get("warnings", []):
             print(f"warning: {path}: {w}", file=sys.stderr)
     if failures < len(args.inputs):

@@ -24,13 +24,18 @@ def add_parser(sub) -> None:
                    help="local process pool (default) or a Dask distributed cluster")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="Dask scheduler address (tcp://host:8786); default: a LocalCluster on this machine")
-    p.add_argument("--config", metavar="FILE", help="measurement settings (YAML); overrides the study file's")
+    p.add_argument("--config", metavar="FILE",
+                   help="measurement settings (YAML), instead of the study file's 'config:'; either overrides "
+                        "any subset of the packaged defaults, which 'facefeedback config --show' prints")
     p.add_argument("--stride", type=int, metavar="N", help="process every N-th frame")
     p.add_argument("--format", choices=["parquet", "csv", "bids"],
                    help="per-frame table format (default parquet); bids: ..._desc-frown_timeseries.tsv.gz under "
                         "DIR/sub-<label>/ses-<label>/beh/")
     p.add_argument("--export", metavar="FORMATS",
                    help="also write the feature tables for statistics packages: spss, stata or spss,stata")
+    p.add_argument("--strict", action="store_true",
+                   help="a truncated video fails like a corrupt one (default: its decoded frames are kept, "
+                        "with a warning)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_force_option(p)
     p.set_defaults(func=run)
@@ -53,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     config = config.updated(**{"input.stride": args.stride, "progress": False, "output_format": args.format})
     report = run_study(study, config, args.out, executor=args.executor, workers=args.workers,
                        scheduler=args.scheduler, progress=not args.no_progress, export=export,
-                       force=args.force)
+                       force=args.force, strict=args.strict)
     for w in report.warnings:
         print(f"warning: {w}", file=sys.stderr)
     for rid, path, error in report.failures:

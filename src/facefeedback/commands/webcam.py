@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..config import load_config
 from ..errors import ConfigError
-from . import add_force_option
+from . import CONFIG_HELP, add_force_option, features_text
 
 
 def add_parser(sub) -> None:
@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
                    help="a neutral reference from 'facefeedback calibrate' to start from")
     p.add_argument("--out", metavar="DIR",
                    help="where sessions are saved, each in a new subfolder DIR/<date-time> (default webcam_output)")
-    p.add_argument("--config", metavar="FILE", help="YAML settings (defaults: configs/default.yaml)")
+    p.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     add_force_option(p, "the --record file")
     p.set_defaults(func=run)
 
@@ -51,10 +51,7 @@ def run(args: argparse.Namespace) -> int:
         calibrate_s=args.calibrate,
         calibration=Calibration.load(args.calibration) if args.calibration else None, force=args.force)
     result = run_demo(options, config)
-    f = result.summary["features"]
-    print(f"{int(f['n_frames'])} frames, valid {f['valid_fraction']:.0%}, "
-          f"frown_intensity mean {f['frown_intensity_mean']:.3f}, {int(f['frown_events_n'])} frown events "
-          f"-> {result.out_dir}")
+    print(f"{features_text(result.summary['features'])} -> {result.out_dir}")
     if result.video is not None:
         print(f"overlay video -> {result.video}")
     return 0

@@ -334,6 +334,7 @@ def _save(session: LiveSession, source: FrameSource, config: Config, session_dir
     if source.kind == "camera":
         result.summary["source"] = source.info.name
     result.summary["calibrations"] = session.calibrations
+    result.summary["warnings"] += session.calibration_warnings()
     result.provenance.update(stopped_by=stopped,
                              video=str(recorder.path) if recorder is not None else None)
     write_recording_files(result, staging, session_dir, config.output_format)

@@ -31,9 +31,9 @@ from ..frown import (
 )
 from ..io import Frame
 from ..measure import FrameMeasurer, MeasurementBuffer, build_frame_table
-from ..qc import valid_mask
+from ..qc import invalid_reasons, reason_kind, valid_mask
 from ..schema import COMPONENTS
-from ..summary import frowning_state
+from ..summary import detect_events, frowning_state
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +131,56 @@ class LiveSession:
             self.message = "calibration failed: face not visible or not frontal; press c to retry"
             return
         self.calibration = cal
-        self.calibrations.append({"from_s": t1, **cal.to_json()})
         log.info("neutral reference from %d frames (%.2f-%.2f s)", cal.n_frames, t0, t1)
         # Rescore the whole session against the new reference, and redo the frowning state.
         cols = self.buffer.columns
         comps = {k: np.asarray(cols[k], np.float64) for k in COMPONENTS}
         self._x = frown_intensity(comps, cal.neutral, self.config.frown).tolist()
         self._settled = 0
+        problems = self._check_calibration(start, raw, t1)
+        self.calibrations.append({"from_s": t1, **cal.to_json(), "window_s": [t0, t1], "problems": problems})
+        if problems:
+            log.warning("calibration at %.1f-%.1f s may not be neutral: %s", t0, t1, "; ".join(problems))
+            # the details go to the log and the saved session; the banner has one short line
+            self.message = "calibration not neutral (a frown): press c to redo"
+
+    def _check_calibration(self, start: int, raw, t1: float) -> list[str]:
+        """Why the calibration window (frames from ``start``, before ``t1``) may hold a frown
+        rather than a neutral face (empty when it looks neutral).
+
+        Two checks, each by the session's own frown-event rule (``events``): the face moved into
+        a frown during the window (an event against the window's own reference), or the whole
+        window reads as a frown against the population neutral (median at or above
+        ``events.on_threshold``): a frown held throughout.
+        """
+        events = self.config.events
+        t = np.asarray(self._t[start:], np.float64)
+        inside = t < t1
+        x = np.asarray(self._x[start:], np.float64)[inside]
+        valid = np.asarray(self._valid[start:], bool)[inside]
+        problems = []
+        moved = detect_events(t[inside], x, valid, events)
+        if moved:
+            e = max(moved, key=lambda e: e.peak)
+            problems.append(f"the face frowned during it ({e.peak:.2f} FU at {e.peak_s:.1f} s, "
+                            f"{e.duration_s:.1f} s long)")
+        table = build_frame_table(raw, population_calibration(self.config.frown), self.config)
+        held = table["frown_intensity"].to_numpy(np.float64)[inside & table["valid"].to_numpy(bool)]
+        level = float(np.median(held)) if held.size else np.nan
+        if level >= events.on_threshold:
+            problems.append(f"it reads as a frown against the population neutral ({level:.2f} FU, "
+                            f"a frown from {events.on_threshold:g})")
+        return problems
+
+    def calibration_warnings(self) -> list[str]:
+        """Lines for the saved session's warnings: the reference in use at the end, if its window
+        did not look neutral."""
+        last = self.calibrations[-1]
+        if not last.get("problems"):
+            return []
+        t0, t1 = last["window_s"]
+        return [f"the calibration at {t0:.1f}-{t1:.1f} s may not be a neutral face: {'; '.join(last['problems'])}; "
+                "the session is measured against it: redo it (press c) with the brows relaxed"]
 
     # -- every frame -------------------------------------------------------------
     def step(self, frame: Frame) -> LiveFrame:
@@ -223,6 +266,9 @@ def frame_warnings(m, valid: bool, config: Config) -> tuple[str, ...]:
         out.append(f"face the camera: head turned {m['yaw']:+.0f} deg (limit {qc.max_abs_yaw:g})")
     if abs(m["pitch"]) > qc.max_abs_pitch:
         out.append(f"face the camera: head tilted {m['pitch']:+.0f} deg up/down (limit {qc.max_abs_pitch:g})")
-    if not valid and not out:
-        out.append("not measurable: check the light and focus")
+    if not valid:  # every other reason the frame is not valid (the QC limits and flags), by name
+        said = {"head turned", "head tilted up/down"}
+        out += [f"not valid: {r}" for r in invalid_reasons(m, qc)[0] if reason_kind(r) not in said]
+        if not out:
+            out.append("not valid")
     return tuple(out)

@@ -42,6 +42,7 @@ MEASURED_POINT = (0, 255, 255)
 PATCH = (255, 200, 0)
 WARNING = (0, 0, 220)
 NOTICE = (0, 150, 190)
+WARNING_TEXT = (80, 80, 255)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 #: The component bars: (term name, label).
@@ -247,7 +248,9 @@ class Overlay:
         if fill > 0:
             cv2.rectangle(img, (m.x, m.y1 - fill), (m.x1 - 1, m.y1 - 1), color, cv2.FILLED)
         shown = f"{live.intensity:.2f} FU" if np.isfinite(live.intensity) else "no face"
-        _text(img, shown, (m.x - 8, m.y1 + 22), 0.55, TEXT)
+        _text(img, shown, (m.x - 8, m.y1 + 22), 0.55, TEXT if live.valid else DIM)
+        if not live.valid and np.isfinite(live.intensity):  # why: the banners over the picture
+            _text(img, "not valid", (m.x1 + 6, m.y1 - 4), 0.42, WARNING_TEXT)
         for rect, (name, _) in zip(self.layout.bars, COMPONENT_BARS):
             w = int(round(_fraction(live.terms.get(name, np.nan)) * rect.w))
             if w > 0:

@@ -64,8 +64,9 @@ def write_report(results: dict, data, study, out_dir) -> Path:
          "Mediation: arm to change in frowning to change in mood, with 95 % bootstrap intervals; "
          f"both paths adjusted for {', '.join(results['model']['baseline_covariates'])}."),
         ("time_series", lambda: figures.example_time_series(data, study.root),
-         "Example frown intensity over one recording per arm (participant with the arm's median "
-         "frown change), valid frames only."),
+         f"Example frown intensity of one participant per arm (the arm's median frown change), "
+         f"{d['reference_session']} and {d['session']} recordings: the lines are the valid frames; frames "
+         "not valid are marked along the bottom, the legend saying how many and why."),
     ]
     parts = []
     for name, build, caption in specs:
@@ -80,7 +81,8 @@ def write_report(results: dict, data, study, out_dir) -> Path:
     excluded = d["excluded_participants"]
     quality = [table_html(valid) if valid is not None else
                "<p>No valid-frame fractions in the data.</p>",
-               f"<p>{len(failures)} recordings failed and were excluded"
+               f"<p>{len(failures)} recording{' failed and was' if len(failures) == 1 else 's failed and were'} "
+               "excluded"
                + (":</p>" + table_html(failures) if len(failures) else ".</p>"),
                f"<p>{html.escape(left_out_sentence(excluded))}"
                + (":</p>" + table_html(pd.DataFrame(excluded)) if excluded else ".</p>")]

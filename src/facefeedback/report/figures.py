@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import schema
 from ..analysis.data import ALL_TASKS
 from ..bids import frames_table
 from ..files import read_table
+from .page import proportion_mediated_text
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +40,25 @@ def _mean_ci(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean()), float(stats.t.ppf(0.975, values.size - 1) * stats.sem(values))
 
 
+def lower_bound(feature: str) -> float | None:
+    """The least value a feature can take: 0 for every recording feature facefeedback measures
+    (frown units are floored at 0; distances, line energies, counts, times, fractions and imaging
+    conditions cannot be negative); None for a feature of unknown range."""
+    return 0.0 if feature in schema.summary_feature_names() else None
+
+
 def before_after(data):
-    """Frown feature per arm at every session: participants as dots, mean with 95 % CI."""
+    """Frown feature per arm at every session: participants as dots, mean with 95 % t interval.
+
+    For a feature that cannot be negative (:func:`lower_bound`), an interval reaching below 0 is
+    cut at 0: the mean lies in it exactly when it lies in the whole interval (the mean cannot be
+    negative), so the coverage is kept, and the title says where that happened.
+    """
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     sessions = [s for s in data.sessions if s in set(data.long["session"])]
     rng = np.random.default_rng(0)  # jitter only
+    floor, cut = lower_bound(data.feature), False
     for k, (arm, colour) in enumerate(_colours(data).items()):
         for i, session in enumerate(sessions):
             v = data.long.loc[(data.long["arm"] == arm) & (data.long["session"] == session),
@@ -52,11 +67,15 @@ def before_after(data):
             ax.scatter(x + rng.uniform(-0.06, 0.06, v.size), v, s=9, color=colour, alpha=0.35,
                        linewidths=0)
             mean, half = _mean_ci(v)
-            ax.errorbar(x, mean, yerr=half, fmt="o", color=colour, ms=6, capsize=4,
+            below = half
+            if floor is not None and np.isfinite(half) and mean - half < floor:
+                below, cut = max(mean - floor, 0.0), True
+            ax.errorbar(x, mean, yerr=[[below], [half]], fmt="o", color=colour, ms=6, capsize=4,
                         label=arm if i == 0 else None)
     ax.set_xticks(range(len(sessions)), sessions)
     ax.set_ylabel(data.feature)
-    ax.set_title(f"{data.feature} by arm and session (mean, 95 % CI)")
+    ax.set_title(f"{data.feature} by arm and session\n(mean, 95 % t interval"
+                 + (f"; cut at {floor:g}, below which the measure cannot go)" if cut else ")"), fontsize=10)
     ax.legend(frameon=False)
     fig.tight_layout()
     return fig
@@ -139,10 +158,9 @@ def mediation_diagram(data, mediation: dict):
     arrow("m", "y", f"b = {mediation['b']:.3g}", (7.9, 3.4))
     arrow("arm", "y", f"direct = {dirc['estimate']:.3g} [{dirc['ci'][0]:.3g}, {dirc['ci'][1]:.3g}]",
           (5.0, 0.75))
-    prop = mediation["proportion_mediated"]["estimate"]
     ax.text(5.0, 2.6, f"indirect (a×b) = {ind['estimate']:.3g} "
                       f"[{ind['ci'][0]:.3g}, {ind['ci'][1]:.3g}]\n"
-                      f"proportion mediated = {prop:.2f}", ha="center", fontsize=9,
+                      f"proportion mediated: {proportion_mediated_text(mediation)}", ha="center", fontsize=9,
             color="#922b21")
     fig.tight_layout()
     return fig
@@ -152,7 +170,10 @@ def example_time_series(data, root: Path | None):
     """Frown intensity over time in one recording per arm at the reference and analysed session.
 
     The example participant of each arm is the one whose frown change is the
-    arm's median. Returns ``None`` when the per-frame tables are not available.
+    arm's median; the title names both recordings. Valid frames make the lines; the
+    frames that are not valid are marked along the bottom, the legend saying why
+    (:func:`facefeedback.qc.invalid_reasons`). Returns ``None`` when the per-frame
+    tables are not available.
     """
     if root is None:
         return None
@@ -170,19 +191,52 @@ def example_time_series(data, root: Path | None):
     if not picks:
         logger.info("no per-frame tables for the example time series")
         return None
-    fig, axes = plt.subplots(len(picks), 1, figsize=(8, 2.4 * len(picks)), squeeze=False)
+    fig, axes = plt.subplots(len(picks), 1, figsize=(8, 2.6 * len(picks)), squeeze=False)
     for ax, (arm, pid, paths) in zip(axes[:, 0], picks):
-        for (session, path), style in zip(paths.items(), ("-", "-")):
-            frames = read_table(frames_table(path))[["timestamp_s", "frown_intensity", "valid"]]
+        for k, ((session, path), style) in enumerate(zip(paths.items(), ("--", "-"))):
+            frames = read_table(frames_table(path))
             y = frames["frown_intensity"].where(frames["valid"])
-            ax.plot(frames["timestamp_s"], y, style, lw=1, label=session,
-                    alpha=1.0 if session == data.session else 0.6)
+            (line,) = ax.plot(frames["timestamp_s"], y, style, lw=1.2, label=session,
+                              alpha=1.0 if session == data.session else 0.75)
+            _mark_invalid(ax, frames, path, session, line.get_color(), k)
         ax.set(ylabel="frown_intensity (FU)",
-               title=f"{arm}: {pid} ({next(iter(paths.values())).name})")
-        ax.legend(frameon=False, loc="upper right", fontsize=8)
+               title=f"{arm}: {pid}, {' and '.join(p.name for p in paths.values())}")
+        ax.set_ylim(bottom=-0.12 * max(ax.get_ylim()[1], 0.1))
+        ax.legend(frameon=False, loc="upper right", fontsize=7.5)
     axes[-1, 0].set_xlabel("time (s)")
     fig.tight_layout()
     return fig
+
+
+def _mark_invalid(ax, frames, folder: Path, session: str, colour, row: int) -> None:
+    """Mark the frames of one recording that are not valid along the bottom (below 0 FU, one row
+    per session), the legend saying why: the kinds of reason and their frame counts, against the
+    QC limits the recording was measured with."""
+    from collections import Counter
+
+    from ..qc import invalid_reasons, reason_kind
+
+    bad = ~frames["valid"].to_numpy(bool)
+    if not bad.any():
+        return
+    kinds = Counter(reason_kind(r) for reasons in invalid_reasons(frames[bad], _qc_limits(folder))
+                    for r in reasons or ("not valid",))
+    why = ", ".join(f"{kind} {n}" for kind, n in kinds.most_common())
+    ax.plot(frames["timestamp_s"].to_numpy(float)[bad], np.full(bad.sum(), 0.025 + 0.035 * row),
+            "|", color=colour, ms=5, transform=ax.get_xaxis_transform(),
+            label=f"{session}: {bad.sum()} of {len(bad)} frames not valid ({why})")
+
+
+def _qc_limits(folder: Path):
+    """The QC limits a recording was measured with (its provenance), else the defaults."""
+    import json
+
+    from ..config import Config, QCConfig
+
+    try:
+        return Config.model_validate(json.loads((folder / "provenance.json").read_text())["config"]).qc
+    except (OSError, ValueError, KeyError, TypeError):  # none, or another version's: the limits now
+        return QCConfig()
 
 
 def save(fig, stem: Path) -> tuple[bytes, list[Path]]:

@@ -36,6 +36,26 @@ def fmt(value, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
+#: What the page says of a proportion mediated whose total effect cannot be told from 0.
+NOT_DEFINED = "not defined (total effect ≈ 0: its 95 % CI includes 0)"
+
+
+def proportion_defined(mediation: dict) -> bool:
+    """Whether the proportion mediated, a*b / total, means anything: only when the total effect's
+    95 % interval excludes 0 (near 0 the ratio swings between large positive and negative values,
+    and a '-0.00' would read as a finding)."""
+    low, high = mediation["total"]["ci"]
+    estimate = mediation["proportion_mediated"]["estimate"]
+    return estimate is not None and bool(np.isfinite(estimate)) and (low > 0 or high < 0)
+
+
+def proportion_mediated_text(mediation: dict, digits: int = 2) -> str:
+    """The proportion mediated for the page, or why it is not defined (:func:`proportion_defined`)."""
+    if not proportion_defined(mediation):
+        return NOT_DEFINED
+    return fmt(mediation["proportion_mediated"]["estimate"] + 0.0, digits)  # + 0.0: no "-0"
+
+
 def fmt_p(p, n_resamples: int | None = None) -> str:
     """A p-value; a resampling p of 0 is shown as below its resolution."""
     if p is None or not np.isfinite(p):
@@ -74,6 +94,10 @@ def models_table(results: dict) -> pd.DataFrame:
                   "mediation": results["mediation"]["n_boot"]}
     frame["p_value"] = [fmt_p(p, resolution.get(m)) for m, p in
                         zip(frame["model"], frame["p_value"])]
+    if not proportion_defined(results["mediation"]):
+        frame = frame.astype({"estimate": object, "ci_low": object, "ci_high": object})
+        undefined = (frame["model"] == "mediation") & (frame["term"] == "proportion mediated")
+        frame.loc[undefined, ["estimate", "ci_low", "ci_high", "p_value"]] = [NOT_DEFINED, "", "", ""]
     return frame
 
 
@@ -130,7 +154,7 @@ def methods_paragraph(results: dict) -> str:
         f"through frowning was {fmt(ind['estimate'])} (95 % CI {fmt(ind['ci'][0])} to "
         f"{fmt(ind['ci'][1])}), the direct effect {fmt(dirc['estimate'])} (95 % CI "
         f"{fmt(dirc['ci'][0])} to {fmt(dirc['ci'][1])}), proportion mediated "
-        f"{fmt(med['proportion_mediated']['estimate'], 2)}. ")
+        f"{proportion_mediated_text(med)}. ")
     if resp:
         parts = [f"{arm} {fmt(100 * r['rate'], 3)} % ({r['k']}/{r['n']})" for arm, r in resp.items()]
         text += f"Response (≥ 50 % drop): {', '.join(parts)}. "
@@ -179,7 +203,8 @@ def quality_tables(study, data) -> tuple[pd.DataFrame | None, pd.DataFrame]:
         if data.task != ALL_TASKS:
             part = part[part["task"] == data.task]
         valid = (part.groupby(["arm", "session"], sort=False)["valid_fraction"]
-                 .agg(recordings="count", mean="mean", minimum="min").reset_index())
+                 .agg(**{"recordings": "count", "valid-frame fraction, mean": "mean",
+                         "valid-frame fraction, minimum": "min"}).reset_index())
     failures = study.failures if study.failures is not None else pd.DataFrame(
         columns=["recording_id", "path", "error"])
     return valid, failures

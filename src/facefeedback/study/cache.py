@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import __version__, bids
+from .. import __version__, bids, schema
 from ..config import Config, config_hash, dump_config
 from ..files import json_text, temporary_name
 from ..io import SourceInfo
@@ -105,10 +105,11 @@ def stamp(sha256: str, key: str, config: Config, calibration: dict, bids_name: s
     """What a recording's provenance records about how it was made, for :func:`is_current`.
 
     The per-frame table's format and BIDS name are part of it: the same numbers in another
-    layout are other outputs.
+    layout are other outputs; so is the layout of summary.json (``schema.SUMMARY_VERSION``).
     """
     return {"sha256": sha256, "raw_key": key, "config_hash": config_hash(config), "calibration": calibration,
-            "format": config.output_format, "bids_name": bids_name if config.output_format == "bids" else None}
+            "format": config.output_format, "bids_name": bids_name if config.output_format == "bids" else None,
+            "summary_version": schema.SUMMARY_VERSION}
 
 
 def is_current(folder: Path, wanted: dict) -> bool:

@@ -27,7 +27,8 @@ from .statfiles import CODED, FLAG_LABELS, SPSS, STATA, variable_names
 #: Valid range of a value by its unit (schema units).
 UNIT_RANGES = {
     "count": ">= 0", "s": ">= 0", "1/min": ">= 0", "0-1": "0 to 1", "%": "0 to 100", "IOD": "> 0",
-    "a.u.": ">= 0", "FU": "any real; 0 = neutral reference, 1 = typical full deliberate frown, < 0 = less than neutral",
+    "a.u.": ">= 0", "FU": ">= 0; 0 = at or away from the neutral reference (never negative), 1 = typical full "
+          "deliberate frown",
     "deg": "-180 to 180", "0-255": "0 to 255", "px": "> 0", "ln": ">= 0", "grey levels": ">= 0",
 }
 SUMMARY = "from the recording's valid frames (recordings/<recording_id>/summary.json)"
@@ -59,7 +60,7 @@ def _feature_entries() -> dict[str, Entry]:
     frame = {name: (unit, meaning) for name, _, unit, meaning in schema.FRAME_COLUMNS}
     for signal in schema.SUMMARISED_SIGNALS:
         unit, meaning = frame[signal]
-        for suffix, stat in schema.SIGNAL_STATISTICS:
+        for suffix, stat in schema.signal_statistics(signal):
             out[f"{signal}_{suffix}"] = Entry(unit, f"{signal} ({meaning}): {stat}",
                                               UNIT_RANGES.get(unit, "any real"), SUMMARY,
                                               _with_unit(f"{signal} {stat}", unit))

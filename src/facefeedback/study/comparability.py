@@ -146,7 +146,8 @@ def compare_visits(study: Study, summaries: dict[str, dict], bounds: Comparabili
 
 def _condition_values(summaries: dict[str, dict], rids: list[str]) -> np.ndarray:
     """Each condition of ``rids`` (the median over several recordings; NaN where none has it)."""
-    table = np.array([[float(summaries.get(r, {}).get(c.feature, np.nan)) for c in CONDITIONS] for r in rids],
+    # summary.json stores a condition no frame could give (no face in the recording) as null
+    table = np.array([[summaries.get(r, {}).get(c.feature) for c in CONDITIONS] for r in rids],
                      dtype=float).reshape(len(rids), len(CONDITIONS))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a condition no recording has: NaN, as meant

@@ -1,11 +1,13 @@
 """A small generated study to run the whole pipeline on: ``sample_videos/demo_study/``.
 
 Eight participants in two arms (botox, placebo), a baseline and a week-6 visit,
-two tasks per visit:
+two tasks per visit, every recording its own clip (as in a real study, where no two
+recordings are the same file):
 
-* ``rest``: a neutral face (one of two clips, reused across participants and
-  visits, as a lab's rest recordings would all look alike); the study
-  calibrates each participant on it;
+* ``rest``: a mostly neutral face with one brief, small spontaneous frown (a third of
+  the participant's frown at that visit), each clip with its own sensor noise and the
+  frown at its own moment; the study calibrates each participant on it (the least
+  frowning frames);
 * ``sad_film``: the synthetic frowns of :mod:`facefeedback.synth`, scaled per
   participant and visit. Every participant frowns about as much at baseline;
   at week 6 the botox arm frowns much less (the toxin), placebo about the same.
@@ -13,6 +15,7 @@ two tasks per visit:
 Scores (HAM-D 17 and PANAS negative affect) improve more where frowning fell
 more, with noise, so the analysis has a known direction to find. All numbers
 are drawn from one seed; the ground-truth amplitudes are in ``truth.csv``.
+Clips are 320 px square at 10 fps, MPEG-4 Part 2, so the 32 of them stay small.
 """
 
 from __future__ import annotations
@@ -23,23 +26,35 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from ..synth import SIZE, FaceAnchors, frown_curve, frown_face, neutral_face
+from ..synth import FaceAnchors, frown_curve, frown_face, neutral_face
 
-SECONDS = 6.0
 FPS = 10.0
 N_PARTICIPANTS = 8
+#: Seconds of each task's clip.
+SECONDS = {"rest": 4.0, "sad_film": 6.0}
+#: Side of the clips in pixels (the synthetic face is drawn at synth.SIZE, then reduced).
+CLIP_SIZE = 320
+#: The spontaneous frown at rest, as a share of the participant's frown at that visit.
+REST_SHARE = 1 / 3
 
 
-def write_clip(path: Path, amplitude: float, seed: int, base: np.ndarray, anchors: FaceAnchors) -> None:
-    """A clip of the synthetic frown curve scaled by ``amplitude`` (0 = a neutral face throughout)."""
+def rest_curve(t: np.ndarray, start_s: float) -> np.ndarray:
+    """One brief frown, rising from ``start_s`` over 0.4 s, held 0.6 s, released over 0.4 s (peak 1)."""
+    rise = np.clip((t - start_s) / 0.4, 0, 1)
+    fall = np.clip((t - start_s - 1.0) / 0.4, 0, 1)
+    return np.sin(np.pi / 2 * rise) ** 2 * (1 - np.sin(np.pi / 2 * fall) ** 2)
+
+
+def write_clip(path: Path, curve: np.ndarray, seed: int, base: np.ndarray, anchors: FaceAnchors) -> None:
+    """A clip of the synthetic frown following ``curve`` (one intensity per frame; 0 = neutral)."""
     rng = np.random.default_rng(seed)
-    t = np.arange(int(round(SECONDS * FPS))) / FPS
-    curve = amplitude * frown_curve(t)
     tmp = path.with_name(f".{path.stem}.tmp.mp4")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (SIZE, SIZE))
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (CLIP_SIZE, CLIP_SIZE))
     try:
         for a in curve:
-            img = frown_face(base, anchors, float(a)).astype(np.float32) + rng.normal(0, 2.0, base.shape)
+            face = cv2.resize(frown_face(base, anchors, float(a)), (CLIP_SIZE, CLIP_SIZE),
+                              interpolation=cv2.INTER_AREA)
+            img = face.astype(np.float32) + rng.normal(0, 2.0, face.shape)
             writer.write(np.clip(img, 0, 255).astype(np.uint8))
     finally:
         writer.release()
@@ -72,23 +87,26 @@ def write_demo_study(folder: str | Path, seed: int = 7) -> list[Path]:
     folder = Path(folder)
     clips = folder / "clips"
     clips.mkdir(parents=True, exist_ok=True)
+    for old in clips.glob("*.mp4"):  # clips of an earlier layout
+        old.unlink()
     base = neutral_face()
     anchors = FaceAnchors.find(base)
     people = design(seed)
-    written = []
-    for k in range(2):
-        path = clips / f"rest_{k + 1}.mp4"
-        write_clip(path, 0.0, seed + 100 + k, base, anchors)
-        written.append(path)
-    recordings, scores = [], []
+    rng = np.random.default_rng(seed + 1000)  # the moment of each rest clip's frown
+    written, recordings, scores = [], [], []
     for i, p in enumerate(people.itertuples(index=False)):
-        for session in ("baseline", "week6"):
+        for v, session in enumerate(("baseline", "week6")):
             amp = getattr(p, f"amp_{session}")
-            clip = clips / f"{p.participant_id}_{session}_sad_film.mp4"
-            write_clip(clip, amp, seed + 10 * i + (session == "week6"), base, anchors)
-            written.append(clip)
-            recordings += [(p.participant_id, session, "rest", f"clips/rest_{(i % 2) + 1}.mp4"),
-                           (p.participant_id, session, "sad_film", f"clips/{clip.name}")]
+            for k, task in enumerate(("rest", "sad_film")):
+                t = np.arange(int(round(SECONDS[task] * FPS))) / FPS
+                if task == "rest":
+                    curve = REST_SHARE * amp * rest_curve(t, float(rng.uniform(1.0, SECONDS[task] - 1.6)))
+                else:
+                    curve = amp * frown_curve(t)
+                clip = clips / f"{p.participant_id}_{session}_{task}.mp4"
+                write_clip(clip, curve, seed + 100 * i + 10 * v + k, base, anchors)
+                written.append(clip)
+                recordings.append((p.participant_id, session, task, f"clips/{clip.name}"))
             for scale in ("HAMD17", "PANAS_NA"):
                 scores.append((p.participant_id, session, scale, getattr(p, f"{scale}_{session}")))
     people[["participant_id", "arm", "age", "sex"]].to_csv(folder / "participants.tsv", sep="\t", index=False)

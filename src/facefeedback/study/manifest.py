@@ -201,7 +201,7 @@ def read_study_file(path: Path) -> StudyFile:
     try:
         return StudyFile.model_validate(data)
     except PydanticError as exc:
-        problems = [f"{path}: {p}" for p in model_problems(exc, show_input=False)]
+        problems = [f"{path}: {p}" for p in model_problems(exc, StudyFile, show_input=False)]
         raise ValidationError(problems, f"{path}: {len(problems)} problem(s) in the study file") from None
 
 

@@ -53,6 +53,7 @@ class MeasureTask:
     path: str
     config: Config
     cache_root: str
+    strict: bool = False  # a truncated video fails (its decoded frames are cached all the same)
 
 
 @dataclass(frozen=True)
@@ -75,13 +76,15 @@ def measure_recording(task: MeasureTask) -> Measured:
         sha = file_sha256(task.path)
         key = raw_key(sha, task.config)
         cache = RawCache(task.cache_root)
-        if cache.get(key) is not None:
-            return Measured(task.recording_id, sha, key, measured=False)
-        started = time.perf_counter()
-        # One thread of work per recording: the pool's workers keep the cores busy.
-        info, raw = read_raw(task.path, task.config, progress=False, pipelined=False)
-        cache.put(key, raw, info, time.perf_counter() - started)
-        return Measured(task.recording_id, sha, key, measured=True)
+        entry, measured = cache.get(key), False
+        if entry is None:
+            started = time.perf_counter()
+            # One thread of work per recording: the pool's workers keep the cores busy.
+            info, raw = read_raw(task.path, task.config, progress=False, pipelined=False)
+            entry, measured = cache.put(key, raw, info, time.perf_counter() - started), True
+        if task.strict and entry.info.truncated:
+            return Measured(task.recording_id, measured=measured, error=f"{task.path}: {entry.info.truncation()}")
+        return Measured(task.recording_id, sha, key, measured=measured)
     except FaceFeedbackError as exc:
         return Measured(task.recording_id, error=str(exc))
     except Exception as exc:
@@ -137,7 +140,7 @@ class _Participants:
     def _failed(self, rid: str, error: str) -> None:
         """Record a failure; the recording's outputs of an earlier run are no longer current."""
         self.report.failures.append((rid, self.rows[rid].path, error))
-        log.warning("%s failed: %s", rid, error)
+        log.debug("%s failed: %s", rid, error)  # the report carries it: 'run' prints it once
         self.stale.recording(rid, f"failed in this run: {error}")
 
     def _calibrate(self, pid: str, needed: list[str]) -> Calibration:
@@ -206,7 +209,7 @@ class _Participants:
 
 def run_study(study: Study, config: Config, out: str | Path, executor: Executor = "local",
               workers: int | None = None, scheduler: str | None = None, progress: bool = False,
-              export: tuple[str, ...] = (), force: bool = False) -> RunReport:
+              export: tuple[str, ...] = (), force: bool = False, strict: bool = False) -> RunReport:
     """Measure, calibrate and summarise every recording of a checked study into ``out``.
 
     Parameters
@@ -226,6 +229,9 @@ def run_study(study: Study, config: Config, out: str | Path, executor: Executor 
         .sav / .dta files an earlier run wrote are rewritten in any case, so they stay current.
     force : bool
         Write even where files facefeedback did not write are in the way (overwriting them).
+    strict : bool
+        A truncated video fails like a corrupt one. Otherwise its decoded frames are measured, and
+        its summary, the run's warnings and ``study.json`` say it was truncated.
 
     Raises
     ------
@@ -243,7 +249,8 @@ def run_study(study: Study, config: Config, out: str | Path, executor: Executor 
     for sub in ("recordings", "calibration", "cache"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
-        return _run(study, config, out, report, executor, workers, scheduler, progress, started, export, force)
+        return _run(study, config, out, report, executor, workers, scheduler, progress, started, export, force,
+                    strict)
 
 
 @contextlib.contextmanager
@@ -261,7 +268,7 @@ def _exclusive(out: Path):
 
 def _run(study: Study, config: Config, out: Path, report: RunReport, executor: Executor, workers: int | None,
          scheduler: str | None, progress: bool, started: float, export: tuple[str, ...],
-         force: bool) -> RunReport:
+         force: bool, strict: bool = False) -> RunReport:
     from tqdm import tqdm
 
     from .codebook import write_feature_outputs
@@ -275,7 +282,7 @@ def _run(study: Study, config: Config, out: Path, report: RunReport, executor: E
     stale.removed_rows(study)
     cache = RawCache(out / "cache" / "raw")
     state = _Participants(study, config, cache, out, report, stale, force)
-    tasks = [MeasureTask(rid, path, config, str(cache.root)) for rid, path in _work_order(study)]
+    tasks = [MeasureTask(rid, path, config, str(cache.root), strict) for rid, path in _work_order(study)]
     bar = tqdm(total=len(tasks), desc="recordings", unit="rec", disable=(not progress) or None)
     try:
         for task, result in run_tasks(measure_recording, tasks, executor, workers, scheduler):
@@ -301,7 +308,7 @@ def _run(study: Study, config: Config, out: Path, report: RunReport, executor: E
     with writing(plan_output(out, STUDY, STUDY_FILES, force)) as staging:
         write_table(pd.DataFrame(report.failures, columns=["recording_id", "path", "error"]),
                     staging / "failures.csv")
-        _write_study_json(study, config, staging, report, executor, workers)
+        _write_study_json(study, config, staging, report, executor, workers, strict)
         bids.write_description(staging, study.spec.name or study.path.stem, config_hash(config),
                                [s.to_bids() for s in study.spec.source_datasets])
     # Exports written by an earlier run are rewritten too, so none is left older than the tables.
@@ -324,7 +331,7 @@ def _work_order(study: Study) -> list[tuple[str, str]]:
 
 
 def _write_study_json(study: Study, config: Config, folder: Path, report: RunReport, executor: str,
-                      workers: int | None) -> None:
+                      workers: int | None, strict: bool = False) -> None:
     from ..extract import versions
 
     data = study.to_json()
@@ -332,7 +339,7 @@ def _write_study_json(study: Study, config: Config, folder: Path, report: RunRep
     data["run"] = {"config": dump_config(config), "config_hash": config_hash(config), "executor": executor,
                    "workers": workers, "versions": versions(), "recordings": report.recordings,
                    "measured": report.measured, "written": report.written, "kept": report.kept,
-                   "failed": len(report.failures), "run_time_s": round(report.elapsed_s, 3),
+                   "failed": len(report.failures), "strict": strict, "run_time_s": round(report.elapsed_s, 3),
                    "visits_compared": report.compared, "visits_not_comparable": report.not_comparable,
                    "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     write_json(folder / "study.json", data)
