@@ -382,11 +382,12 @@ def _not_in_the_data(study: StudyInput, treated: str, control: str) -> list[dict
     if study.participants is not None:
         absent = study.participants[~study.participants["participant_id"].isin(held["participant_id"])]
         held = pd.concat([held, absent], ignore_index=True)
+    recorded = set(table["participant_id"])
     out = []
     for pid, arm in zip(held["participant_id"], held["arm"]):
         if arm not in (treated, control):
             out.append({"participant_id": pid, "arm": arm,
                         "reason": f"arm {arm} is not compared ({treated} vs {control})"})
-        elif pid not in set(table["participant_id"]):
+        elif pid not in recorded:
             out.append({"participant_id": pid, "arm": arm, "reason": "no recordings"})
     return out
