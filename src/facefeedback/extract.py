@@ -26,7 +26,7 @@ from .files import file_sha256, replace_dir, write_table
 from .frown import Calibration, population_calibration
 from .io import FrameSource, SourceInfo
 from .measure import FrameMeasurer, MeasurementBuffer, build_frame_table, measure_frames
-from .summary import events_to_json, summarise
+from .summary import events_to_json, recording_warnings, summarise
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,7 @@ def recording_result(path: str | os.PathLike | int, info: SourceInfo, raw: pd.Da
         "features": features,
         "events": events_to_json(events),
         "calibration": calibration.to_json(),
+        "warnings": recording_warnings(table, config.qc),
     }
     provenance = make_provenance(describe_input(path, info, sha256), config, len(table), run_time_s)
     return RecordingResult(name or path.stem, table, summary, provenance)

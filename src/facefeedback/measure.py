@@ -23,13 +23,15 @@ from .frown import BrowTracker, Calibration, GlabellaFilter, brow_geometry, frow
 from .geometry import Alignment, align
 from .io import Frame
 from .landmarks import FaceObservation, make_backend
-from .qc import face_box, image_quality, valid_mask
-from .schema import BLENDSHAPE_COLUMN_NAMES, COMPONENTS, FRAME_COLUMN_NAMES, FRAME_COLUMNS
+from .qc import clipped_fraction, face_box, image_quality, valid_mask
+from .schema import BLENDSHAPE_COLUMN_NAMES, COMPONENTS, FRAME_COLUMN_NAMES, FRAME_COLUMNS, QC_FLAGS
 from .summary import frowning_mask
 
 #: Raw per-frame fields, before calibration (in this order in the buffer).
 RAW_FIELDS = ("frame", "timestamp_s", "face_detected", "n_faces", "yaw", "pitch", "roll",
-              "brow_gap", "brow_lowering", "glabella_lines", "sharpness", "brightness")
+              "brow_gap", "brow_lowering", "glabella_lines", "sharpness", "brightness",
+              # QC flags: frames outside the range in which the measure was validated
+              "face_too_small", "too_blurred", "overexposed")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class FrameMeasurer:
                                     min_detection_confidence=lm.min_detection_confidence,
                                     min_tracking_confidence=lm.min_tracking_confidence)
         self.glabella = GlabellaFilter()
+        self.qc = config.qc
         # brow_gap follows the brow heads' motion within a recording (one measurer per recording);
         # a still has nothing to follow, so there it is the landmark gap.
         self.brows = None if static_image_mode else BrowTracker()
@@ -74,7 +77,8 @@ class FrameMeasurer:
         """Everything after the landmarks: alignment, components, image quality."""
         if obs.points is None:
             nan = float("nan")
-            values = (frame.index, frame.timestamp_s, False, obs.n_faces, nan, nan, nan, nan, nan, nan, nan, nan)
+            values = (frame.index, frame.timestamp_s, False, obs.n_faces, nan, nan, nan, nan, nan, nan, nan, nan,
+                      False, False, False)
             return FrameMeasurement(values, None, obs, None)
         x0, y0, x1, y1 = face_box(obs.points, frame.image.shape)
         # Only the face is needed in grey: converting the box, not the frame, saves time on large frames.
@@ -82,10 +86,15 @@ class FrameMeasurer:
         al = align(obs.points)
         landmark_gap, lowering = brow_geometry(al.aligned)
         gap = landmark_gap if self.brows is None else self.brows(gray, al, landmark_gap, origin=(x0, y0))
-        lines = self.glabella(gray, al, origin=(x0, y0))
+        patch = self.glabella.patch(gray, al, origin=(x0, y0))
+        lines = self.glabella.energy(patch)
         sharpness, brightness = image_quality(gray)
+        qc = self.qc
+        clipped = clipped_fraction(patch, self.glabella.margin)
         values = (frame.index, frame.timestamp_s, True, obs.n_faces, al.yaw, al.pitch, al.roll,
-                  gap, lowering, lines, sharpness, brightness)
+                  gap, lowering, lines, sharpness, brightness,
+                  bool(al.iod_px < qc.min_iod_px), bool(sharpness < qc.min_sharpness),
+                  bool(clipped > qc.max_clipped_fraction))
         return FrameMeasurement(values, obs.blendshapes, obs, al)
 
     def measure(self, frame: Frame) -> FrameMeasurement:
@@ -181,7 +190,8 @@ def build_frame_table(raw: pd.DataFrame, calibration: Calibration, config: Confi
     table["frown_intensity"] = frown_intensity(comps, calibration.neutral, config.frown)
     table["valid"] = valid_mask(raw["face_detected"].to_numpy(bool), raw["yaw"].to_numpy(float),
                                 raw["pitch"].to_numpy(float), raw["sharpness"].to_numpy(float),
-                                raw["brightness"].to_numpy(float), finite, config.qc)
+                                raw["brightness"].to_numpy(float), finite, config.qc,
+                                flagged=raw[list(QC_FLAGS)].to_numpy(bool).any(axis=1))
     table["frowning"] = frowning_mask(table["timestamp_s"].to_numpy(float), table["frown_intensity"].to_numpy(float),
                                       table["valid"].to_numpy(bool), config.events)
     dtypes = {name: dtype for name, dtype, _, _ in FRAME_COLUMNS}

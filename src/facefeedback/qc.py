@@ -34,12 +34,28 @@ def image_quality(gray_box: np.ndarray) -> tuple[float, float]:
     return sharpness, float(box.mean())
 
 
+#: Grey level (0-255) from which a pixel counts as clipped.
+CLIP_LEVEL = 250
+
+
+def clipped_fraction(patch: np.ndarray, margin: int = 0) -> float:
+    """Fraction of clipped pixels in a resampled patch (float 0-1), inside its filter margin: where
+    the skin is clipped its texture, and with it the glabellar lines, is gone."""
+    inner = patch[margin:patch.shape[0] - margin, margin:patch.shape[1] - margin] if margin else patch
+    if not np.isfinite(inner).all():
+        return float("nan")
+    return float((inner >= CLIP_LEVEL / 255.0).mean())
+
+
 def valid_mask(face_detected: np.ndarray, yaw: np.ndarray, pitch: np.ndarray, sharpness: np.ndarray,
-               brightness: np.ndarray, components_finite: np.ndarray, qc: QCConfig) -> np.ndarray:
-    """Frames usable for statistics: face found, pose within limits, sharp and lit enough."""
+               brightness: np.ndarray, components_finite: np.ndarray, qc: QCConfig,
+               flagged: np.ndarray | bool = False) -> np.ndarray:
+    """Frames usable for statistics: face found, pose within limits, sharp and lit enough, and no
+    QC flag raised (``flagged``: face too small, too blurred or overexposed)."""
     with np.errstate(invalid="ignore"):
         return (
             np.asarray(face_detected, bool)
+            & ~np.asarray(flagged, bool)
             & (np.abs(yaw) <= qc.max_abs_yaw)
             & (np.abs(pitch) <= qc.max_abs_pitch)
             & (sharpness >= qc.min_sharpness)

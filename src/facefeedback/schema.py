@@ -29,8 +29,15 @@ FRAME_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("frowning", "bool", "flag", "inside a frown event (hysteresis, minimum duration)"),
     ("sharpness", "float64", "a.u.", "variance of the Laplacian in the face box"),
     ("brightness", "float64", "0-255", "mean grey level in the face box"),
-    ("valid", "bool", "flag", "face found, head pose within limits, sharp enough: usable for statistics"),
+    ("valid", "bool", "flag", "face found, head pose within limits, sharp enough, no QC flag: usable for statistics"),
+    # QC flags: the frame lies outside the range in which the measure was validated
+    ("face_too_small", "bool", "flag", "inter-ocular distance below qc.min_iod_px: too few pixels for the lines"),
+    ("too_blurred", "bool", "flag", "sharpness below qc.min_sharpness: too little fine detail for the lines"),
+    ("overexposed", "bool", "flag", "more than qc.max_clipped_fraction of the glabella is clipped (grey >= 250)"),
 )
+
+#: The QC flag columns; a frame with any of them raised is not valid.
+QC_FLAGS: tuple[str, ...] = ("face_too_small", "too_blurred", "overexposed")
 
 #: Columns added only by the blendshape backend (MediaPipe Tasks FaceLandmarker).
 BLENDSHAPE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (

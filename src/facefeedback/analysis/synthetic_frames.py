@@ -128,6 +128,7 @@ def frames_table(signals: dict[str, np.ndarray], row: int, rng: np.random.Genera
         "sharpness": np.where(face, rng.normal(120.0, 15.0, n), np.nan),
         "brightness": np.where(face, rng.normal(130.0, 8.0, n), np.nan),
         "valid": valid,
+        **{flag: np.zeros(n, bool) for flag in schema.QC_FLAGS},
     }
     frame = pd.DataFrame(table)
     return frame.astype({name: dtype for name, dtype, _, _ in schema.FRAME_COLUMNS})

@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{path}: {int(f['n_frames'])} frames, valid {f['valid_fraction']:.0%}, "
               f"frown_intensity mean {f['frown_intensity_mean']:.3f}, "
               f"{int(f['frown_events_n'])} frown events -> {out}")
+        for warning in result.summary["warnings"]:
+            print(f"warning: {path}: {warning}", file=sys.stderr)
     if failures:
         print(f"{failures} of {len(args.inputs)} inputs failed", file=sys.stderr)
         return 1

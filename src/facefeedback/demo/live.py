@@ -32,7 +32,7 @@ from ..frown import (
 from ..io import Frame
 from ..measure import FrameMeasurer, MeasurementBuffer, build_frame_table
 from ..qc import valid_mask
-from ..schema import COMPONENTS
+from ..schema import COMPONENTS, QC_FLAGS
 from ..summary import frowning_state
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ class LiveSession:
         qc = self.config.qc
         finite = bool(np.isfinite(list(comps.values())).all())
         valid = bool(valid_mask(m["face_detected"], m["yaw"], m["pitch"], m["sharpness"], m["brightness"],
-                                finite, qc))
+                                finite, qc, flagged=any(m[f] for f in QC_FLAGS)))
         self._t.append(frame.timestamp_s)
         self._x.append(x)
         self._valid.append(valid)
@@ -223,6 +223,12 @@ def frame_warnings(m, valid: bool, config: Config) -> tuple[str, ...]:
         out.append(f"face the camera: head turned {m['yaw']:+.0f} deg (limit {qc.max_abs_yaw:g})")
     if abs(m["pitch"]) > qc.max_abs_pitch:
         out.append(f"face the camera: head tilted {m['pitch']:+.0f} deg up/down (limit {qc.max_abs_pitch:g})")
+    if m["face_too_small"]:
+        out.append("come closer: the face is too small in the picture")
+    if m["too_blurred"]:
+        out.append("too blurred: check the focus and hold still")
+    if m["overexposed"]:
+        out.append("overexposed: the skin between the brows is washed out")
     if not valid and not out:
         out.append("not measurable: check the light and focus")
     return tuple(out)
