@@ -74,7 +74,13 @@ def render(src: Path, transform, folder: Path, stride: int) -> Path:
     if src.suffix.lower() in {".jpg", ".png"}:
         out = folder / (src.stem + ".png")
         img = cv2.imread(str(src))
-        cv2.imwrite(str(out), img if transform is None else transform(img))
+        if transform == "h264":  # a one-frame video, decoded back
+            cap = cv2.VideoCapture(str(_h264([img], 1.0, folder / (src.stem + ".mp4"))))
+            img = cap.read()[1]
+            cap.release()
+        elif transform is not None:
+            img = transform(img)
+        cv2.imwrite(str(out), img)
         return out
     cap = cv2.VideoCapture(str(src))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
