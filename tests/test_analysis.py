@@ -46,6 +46,12 @@ def test_results_hold_every_model(analysed, study_dir):
     assert models["estimate"].notna().all()
 
 
+def test_results_are_standard_json(analysed, study_dir):
+    from json_helpers import strict_json
+
+    assert strict_json(study_dir / "analysis" / "results.json") == analysed
+
+
 def test_primary_estimates_are_statsmodels_ols(analysed, study_dir):
     wide = pd.read_csv(study_dir / "analysis" / "tables" / "participants.csv")
     x = sm.add_constant(wide[["frown_change", "treated", "baseline"]])
@@ -176,7 +182,8 @@ def test_missing_participants_are_left_out_and_listed(study_dir):
               "HAMD17_change"] = np.nan
     study = StudyInput(table, ["baseline", "week3", "week6"], "baseline", source=None)
     data = prepare(study, "HAMD17")
-    assert data.excluded == ["sub-01"] and len(data.wide) == 23
+    assert [e["participant_id"] for e in data.excluded] == ["sub-01"] and len(data.wide) == 23
+    assert data.excluded[0]["reason"] == "no HAMD17_change at week6"
 
 
 def test_without_frames_simulation_has_only_the_primary_feature():
@@ -195,3 +202,187 @@ def test_tiny_study_says_its_mediation_resamples_were_rank_deficient():
     big, _ = simulate_study(SimulationSettings(n_per_arm=30), 5, with_frames=False)
     study = StudyInput(big, ["baseline", "week3", "week6"], "baseline", source=None)
     assert mediation_model(prepare(study, "HAMD17"), 300, np.random.default_rng(0))["notes"] == []
+
+
+# -- every number defined, every exclusion said ---------------------------------------------
+
+def _modified(study_dir, tmp_path, name, change):
+    """The study's session features with ``change`` applied, as a CSV file."""
+    table = _features(study_dir)
+    path = tmp_path / name
+    change(table).to_csv(path, index=False)
+    return path
+
+
+def _no_mood_change(table):
+    table["HAMD17"] = table.groupby("participant_id")["HAMD17"].transform("first")
+    table["HAMD17_change"] = 0.0
+    table["HAMD17_pct_change"] = 0.0
+    return table
+
+
+def test_no_change_in_mood_is_an_error_not_a_p_value(study_dir, tmp_path, capsys):
+    path = _modified(study_dir, tmp_path, "flat.csv", _no_mood_change)
+    out = tmp_path / "out"
+    err = _run_bad(path, capsys, "--outcome", "HAMD17", "--out", str(out))
+    assert "HAMD17_change does not vary" in err and "0 for all 24 participants" in err
+    assert not out.exists()  # nothing half-made is left
+
+
+def test_frown_change_that_does_not_vary_is_named(study_dir, tmp_path, capsys):
+    def same_change(table):
+        table["frown_intensity_mean_change"] = np.where(table["is_reference"], 0.0, 0.05)
+        return table
+
+    path = _modified(study_dir, tmp_path, "flat_frown.csv", same_change)
+    err = _run_bad(path, capsys, "--outcome", "HAMD17", "--out", str(tmp_path / "out"))
+    assert "frown_intensity_mean_change does not vary" in err
+
+
+def test_frown_change_fixed_by_arm_is_named_as_collinear(study_dir, tmp_path, capsys):
+    def by_arm(table):
+        later = ~table["is_reference"]
+        table["frown_intensity_mean_change"] = np.where(later & (table["arm"] == "botox"), -0.2, 0.0)
+        return table
+
+    path = _modified(study_dir, tmp_path, "by_arm.csv", by_arm)
+    err = _run_bad(path, capsys, "--outcome", "HAMD17", "--out", str(tmp_path / "out"))
+    assert "frown_intensity_mean_change and arm[botox] are collinear" in err
+
+
+def test_permutation_p_refuses_a_statistic_that_is_not_a_number():
+    from facefeedback.errors import NotEstimable
+
+    with pytest.raises(NotEstimable):
+        resample.permutation_p(float("nan"), np.zeros(99))
+    # permuted statistics that are not numbers are not counted as less extreme
+    p = resample.permutation_p(2.0, np.r_[np.full(9, np.nan), np.full(10, 3.0), np.full(10, 1.0)])
+    assert p == pytest.approx(11 / 21)
+    with pytest.raises(NotEstimable):
+        resample.permutation_p(2.0, np.full(9, np.nan))
+
+
+def test_mixed_model_that_cannot_be_fitted_is_marked_with_its_reason(study_dir, tmp_path):
+    """No placebo participant came to week 3: the session-by-arm term is not estimable."""
+    def no_placebo_week3(table):
+        return table[~((table["session"] == "week3") & (table["arm"] == "placebo"))]
+
+    path = _modified(study_dir, tmp_path, "week3.csv", no_placebo_week3)
+    out = tmp_path / "out"
+    assert main(["analyze", str(path), "--outcome", "HAMD17", "--out", str(out), *FAST[:-1]]) == 0
+    results = json.loads((out / "results.json").read_text())
+    mixed = results["mixed"]
+    assert "session[T.week3]" in mixed["not_estimable"] and mixed["rows"] == []
+    assert results["primary"]["rows"]  # the other models stand
+    assert "Mixed model not estimable" in (out / "report.html").read_text()
+
+
+def _reasons(data):
+    return {e["participant_id"]: e["reason"] for e in data.excluded}
+
+
+def test_every_participant_left_out_is_listed_with_the_reason(study_dir):
+    table = _features(study_dir)
+    at = table["session"] == "week6"
+    table = table[~((table["participant_id"] == "sub-01") & at)].copy()  # no follow-up recording
+    at = table["session"] == "week6"
+    two = (table["participant_id"] == "sub-02") & at
+    table.loc[two, ["HAMD17", "HAMD17_change", "HAMD17_pct_change"]] = np.nan  # no score
+    three = (table["participant_id"] == "sub-03") & at  # a recording without a valid frame
+    cols = [c for c in table.columns if c.startswith("frown_intensity")]
+    table.loc[three, cols] = np.nan
+    table.loc[three, "valid_fraction"] = 0.0
+    four = (table["participant_id"] == "sub-04") & at  # a recording that failed
+    table.loc[four, cols + ["valid_fraction", "n_frames"]] = np.nan
+    failures = pd.DataFrame({"recording_id": ["sub-04_week6_rest"], "path": ["x.mp4"],
+                             "error": ["x.mp4: no frame could be decoded"]})
+    study = StudyInput(table, ["baseline", "week3", "week6"], "baseline", source=None,
+                       failures=failures)
+    data = prepare(study, "HAMD17")
+    reasons = _reasons(data)
+    assert sorted(reasons) == ["sub-01", "sub-02", "sub-03", "sub-04"] and len(data.wide) == 20
+    assert reasons["sub-01"] == "no rest recording at week6"
+    assert reasons["sub-02"] == "no HAMD17 score at week6"
+    assert reasons["sub-03"].startswith("too few valid frames in sub-03_week6_rest (0 of ")
+    assert reasons["sub-04"] == "sub-04_week6_rest failed: x.mp4: no frame could be decoded"
+    arms = table.drop_duplicates("participant_id").set_index("participant_id")["arm"]
+    assert all(e["arm"] == arms[e["participant_id"]] for e in data.excluded)
+
+
+def test_participants_of_an_arm_not_compared_are_listed(study_dir):
+    table = _features(study_dir)
+    third = table["participant_id"].isin(["sub-01", "sub-02"])
+    table.loc[third, "arm"] = "sham"
+    study = StudyInput(table, ["baseline", "week3", "week6"], "baseline", source=None)
+    data = prepare(study, "HAMD17", control_arm="placebo")
+    assert _reasons(data) == {p: "arm sham is not compared (botox vs placebo)"
+                              for p in ("sub-01", "sub-02")}
+
+
+def test_excluded_participants_reach_results_tables_report_and_output(study_dir, tmp_path, capsys):
+    def drop_followup(table):
+        return table[~((table["participant_id"] == "sub-05") & (table["session"] == "week6"))]
+
+    path = _modified(study_dir, tmp_path, "dropped.csv", drop_followup)
+    out = tmp_path / "out"
+    assert main(["analyze", str(path), "--outcome", "HAMD17", "--out", str(out), *FAST[:-1]]) == 0
+    printed = capsys.readouterr().out
+    assert "1 participant left out" in printed and "sub-05: no rest recording at week6" in printed
+    results = json.loads((out / "results.json").read_text())
+    record = {"participant_id": "sub-05", "arm": results["data"]["excluded_participants"][0]["arm"],
+              "reason": "no rest recording at week6"}
+    assert results["data"]["excluded_participants"] == [record]
+    table = pd.read_csv(out / "tables" / "excluded_participants.csv")
+    assert table.to_dict("records") == [record]
+    page = (out / "report.html").read_text()
+    assert "1 participant left out" in page and "no rest recording at week6" in page
+
+
+def test_task_all_needs_every_task_for_a_participant_and_session(study_dir):
+    table = _features(study_dir)
+    film = table.assign(task="sad_film", recording_id=table["recording_id"] + "_film")
+    film["frown_intensity_mean_change"] = film["frown_intensity_mean_change"] + 0.1
+    both = pd.concat([table, film], ignore_index=True)
+    lacking = (both["participant_id"] == "sub-06") & (both["session"] == "week6") & (
+        both["task"] == "sad_film")
+    both = both[~lacking]
+    study = StudyInput(both, ["baseline", "week3", "week6"], "baseline", source=None)
+    data = prepare(study, "HAMD17", task="all")
+    assert _reasons(data) == {"sub-06": "no sad_film recording at week6 (--task all needs every task)"}
+    rest = table[table["session"] == "week6"].set_index("participant_id")["frown_intensity_mean_change"]
+    got = data.wide.set_index("participant_id")["frown_change"]
+    np.testing.assert_allclose(got, rest.reindex(got.index) + 0.05)  # the mean of the two tasks
+    # A task recorded at the baseline only has no change: it is not averaged, nobody is left out.
+    baseline = table["session"] == "baseline"
+    frown = table[baseline].assign(task="max_frown", recording_id=table["recording_id"] + "_max")
+    study = StudyInput(pd.concat([both, frown], ignore_index=True), ["baseline", "week3", "week6"],
+                       "baseline", source=None)
+    again = prepare(study, "HAMD17", task="all")
+    assert _reasons(again) == _reasons(data)
+    pd.testing.assert_frame_equal(again.wide, data.wide)
+
+
+def test_participants_of_the_study_with_no_recording_are_listed(study_dir):
+    table = _features(study_dir)
+    held = table.drop_duplicates("participant_id")[["participant_id", "arm"]]
+    participants = pd.concat([held, pd.DataFrame({"participant_id": ["sub-99"], "arm": ["placebo"]})])
+    study = StudyInput(table, ["baseline", "week3", "week6"], "baseline", source=None,
+                       participants=participants)
+    assert prepare(study, "HAMD17").excluded == [
+        {"participant_id": "sub-99", "arm": "placebo", "reason": "no recordings"}]
+
+
+def test_odds_ratios_of_a_logistic_fit_that_does_not_converge_are_not_given():
+    """Both remitters are in the treated arm: the arm's odds ratio has no finite estimate."""
+    from facefeedback.analysis.responders import logistic_fit
+
+    frown = np.array([-0.275, -0.29, -0.325, -0.227, -0.412, -0.273, 0.136, 0.095, -0.104, -0.163,
+                      -0.019, 0.284, 0.129, 0.043])
+    treated = np.repeat([1, 0], [6, 8])
+    remitted = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    x = np.column_stack([(frown - frown.mean()) / frown.std(ddof=1), treated])
+    fit = logistic_fit(x, remitted, ["frown (per SD)", "arm[botox]"])
+    assert list(fit) == ["error"] and "not estimable" in fit["error"]
+    responded = np.array([1, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 0, 1])  # no separation: estimable
+    fit = logistic_fit(x, responded, ["frown (per SD)", "arm[botox]"])
+    assert all(np.isfinite([r["odds_ratio"], *r["ci"], r["p"]]).all() for r in fit.values())

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from json_helpers import strict_json
 
 from facefeedback.cli import main
 from facefeedback.config import Config
@@ -59,7 +60,8 @@ def test_headless_meter_follows_the_frown(samples, tmp_path, capsys):
 
     table = pd.read_parquet(out / "frames.parquet")
     assert len(table) == 120
-    summary = pd.read_json(out / "summary.json", typ="series")
+    summary = strict_json(out / "summary.json")
+    strict_json(out / "provenance.json")
     assert summary["calibration"]["method"] == "segment"
     assert summary["calibration"]["n_frames"] == 12  # frames at 0 .. 0.733 s of a 15 fps clip
     assert (out / "provenance.json").is_file()

@@ -77,8 +77,9 @@ def test_batch_goes_on_and_leaves_nothing_partial(bad_inputs, samples, tmp_path,
     for path in bad_inputs.values():
         assert sum(str(path) in line for line in errors) == 1
     assert "Traceback" not in err
-    # only the good input has an output folder, and no temporary folder is left
-    assert sorted(p.name for p in out.iterdir()) == ["lighting_neutral"]
+    # only the good input has an output folder (beside the dataset's description), and no temporary
+    # folder is left
+    assert sorted(p.name for p in out.iterdir()) == ["dataset_description.json", "lighting_neutral"]
     frames = pd.read_parquet(out / "lighting_neutral" / "frames.parquet")
     assert len(frames) == 30
 
@@ -198,3 +199,82 @@ def test_terminal_shows_our_lines_not_native_chatter(samples, tmp_path):
                      "codec OpenCV cannot read)", "1 of 2 inputs failed"], quiet.stderr
     verbose = subprocess.run(cmd[:3] + ["-v"] + cmd[3:], capture_output=True, text=True, timeout=300)
     assert "XNNPACK" in verbose.stderr or "W0000" in verbose.stderr  # -v leaves the native notes
+
+
+# -- whole recordings are read whole; empty time ranges are errors -------------------------------
+
+def _ffmpeg(*args) -> None:
+    import subprocess
+
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args],
+                   check=True, timeout=120)
+
+
+# 120 frames at 30 fps (4 s), then 60 at 15 fps (4 s): 180 frames over 8 s. Matroska stores no
+# frame count; estimated from the duration at the nominal 30 fps it would be 239.
+VFR = ["-f", "lavfi", "-i", "testsrc=size=96x64:rate=30", "-frames:v", "180",
+       "-vf", "setpts='if(lt(N,120),N/30,4+(N-120)/15)/TB'", "-fps_mode", "passthrough"]
+
+
+@pytest.fixture(scope="module")
+def matroska_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("matroska")
+    vp9 = ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"]
+    _ffmpeg(*VFR, "-c:v", "mpeg4", str(folder / "vfr.mkv"))
+    _ffmpeg(*VFR, *vp9, str(folder / "vfr_vp9.webm"))
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=96x64:rate=25", "-frames:v", "50", *vp9, str(folder / "vp9.webm"))
+    return folder
+
+
+@pytest.mark.parametrize("name, n, duration", [("vfr.mkv", 180, 8.0), ("vfr_vp9.webm", 180, 8.0),
+                                               ("vp9.webm", 50, 2.0)])
+def test_variable_frame_rate_matroska_and_webm_are_read_whole(matroska_files, name, n, duration):
+    with FrameSource(matroska_files / name) as src:
+        frames = list(src)
+    assert [f.index for f in frames] == list(range(n))
+    t = np.array([f.timestamp_s for f in frames])
+    assert t[-1] == pytest.approx(duration - (1 / 15 if n == 180 else 1 / 25), abs=0.002)
+    if n == 180:  # the frame rate halves at 4 s, and the timestamps say so
+        assert np.median(np.diff(t[:120])) == pytest.approx(1 / 30, abs=0.002)
+        assert np.median(np.diff(t[120:])) == pytest.approx(1 / 15, abs=0.002)
+
+
+def test_truncated_matroska_is_still_found(matroska_files, tmp_path):
+    data = (matroska_files / "vfr.mkv").read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[:len(data) // 2])
+    with pytest.raises(InputError, match="truncated") as err, FrameSource(cut) as src:
+        list(src)
+    assert "the 7.97 s the container declares" in str(err.value)
+
+
+def test_start_past_the_end_is_an_error_naming_the_duration(tmp_path, capsys):
+    path = _write_video(tmp_path / "six.avi", n=90, fps=15)
+    out = tmp_path / "out"
+    code = main(["extract", str(path), "--start", "100", "--out", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert f"error: {path}: no frame from 100 s: the recording is 6.00 s long" in err
+    assert not (out / "six").exists()
+
+
+def test_calibration_segment_outside_the_recording_names_the_duration(samples, tmp_path, capsys):
+    code = main(["calibrate", str(samples / "lighting_neutral.mp4"), "--segment", "100", "200",
+                 "--out", str(tmp_path / "cal.json"), "--stride", "6", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code != 0 and err.count("\n") == 1 and "Traceback" not in err
+    assert "calibration segment 100-200 s holds no frame: the recording runs from 0.00 to 7.60 s" in err
+    assert not (tmp_path / "cal.json").exists()
+
+
+def test_json_outputs_are_standard_json(tmp_path, matroska_files):
+    """No face in the clip: features with no value are null, not a bare NaN."""
+    from json_helpers import strict_json
+
+    out = tmp_path / "out"
+    assert main(["extract", str(matroska_files / "vp9.webm"), "--out", str(out), "--no-progress"]) == 0
+    summary = strict_json(out / "vp9" / "summary.json")
+    assert summary["features"]["valid_fraction"] == 0.0
+    assert summary["features"]["frown_intensity_mean"] is None
+    strict_json(out / "vp9" / "provenance.json")

@@ -200,3 +200,64 @@ def test_shipped_study_files_are_valid():
     assert list(demo.scales) == ["HAMD17", "PANAS_NA"]
     example = read_study_file(ROOT / "configs" / "example_study.yaml")
     assert example.calibration.tasks == ["rest"] and "VAS_MOOD" in example.scales
+
+
+# -- names, files and tables a reviewer would flag ----------------------------------------------
+
+def test_session_task_and_arm_names_that_differ_only_by_case_are_refused(study_dir):
+    (study_dir / "study.yaml").write_text(STUDY.replace("sessions: [baseline, week6]\n", ""))
+    (study_dir / "participants.tsv").write_text(PARTICIPANTS + "P03\tBotox\t60\n")
+    rows = GOOD_ROWS + [("P02", "Week6", "rest", "clips/b.mp4"), ("P03", "baseline", "Rest", "clips/b.mp4")]
+    (study_dir / "recordings.tsv").write_text(recordings_text(rows))
+    problems = problems_of(study_dir)
+    assert only(problems, "session names") == ("session names differ only by case: 'week6' (recordings.tsv row 3; "
+                                         "scores.csv row 3) and 'Week6' (recordings.tsv row 5); "
+                                         "write one spelling")
+    assert only(problems, "task names") == ("task names differ only by case: 'rest' (recordings.tsv rows 2, 3, "
+                                            "4, 5) and 'Rest' (recordings.tsv row 6); write one spelling")
+    assert only(problems, "arm names") == ("arm names differ only by case: 'botox' (participants.tsv row 2) "
+                                           "and 'Botox' (participants.tsv row 4); write one spelling")
+
+
+def test_one_file_for_two_participants_or_sessions_is_a_warning(study_dir):
+    rows = [("P01", "baseline", "rest", "clips/a.mp4"), ("P01", "week6", "rest", "clips/../clips/a.mp4"),
+            ("P02", "baseline", "rest", "clips/b.mp4"), ("P02", "week6", "rest", str(study_dir / "clips/b.mp4"))]
+    (study_dir / "recordings.tsv").write_text(recordings_text(rows))
+    study = load_study(study_dir / "study.yaml")
+    a, b = (str((study_dir / "clips" / n).resolve()) for n in ("a.mp4", "b.mp4"))
+    assert [w for w in study.warnings if "one file" in w] == [
+        f"recordings.tsv rows 2, 3: one file, {a}, is given for P01 baseline rest, P01 week6 rest; "
+        "their measurements will be identical",
+        f"recordings.tsv rows 4, 5: one file, {b}, is given for P02 baseline rest, P02 week6 rest; "
+        "their measurements will be identical"]
+
+
+def test_numbers_in_the_study_file_are_read_as_session_names(study_dir):
+    (study_dir / "study.yaml").write_text(STUDY.replace("sessions: [baseline, week6]", "sessions: [0, 6]\n"
+                                                        "reference_session: 0"))
+    rows = [(p, {"baseline": "0", "week6": "6"}[s], t, f) for p, s, t, f in GOOD_ROWS]
+    (study_dir / "recordings.tsv").write_text(recordings_text(rows))
+    (study_dir / "scores.csv").write_text(SCORES.replace("baseline", "0").replace("week6", "6"))
+    study = load_study(study_dir / "study.yaml")
+    assert study.sessions == ["0", "6"] and study.reference_session == "0"
+
+
+@pytest.mark.parametrize("on_disk, in_table", [("NFC", "NFD"), ("NFD", "NFC")])
+def test_paths_match_whatever_the_unicode_normal_form(study_dir, on_disk, in_table):
+    import unicodedata
+
+    name = "Jörg_baseline.mp4"
+    (study_dir / "clips" / unicodedata.normalize(on_disk, name)).write_bytes(b"\x00\x00\x00\x18ftypmp42 clip")
+    rows = [("P01", "baseline", "rest", "clips/" + unicodedata.normalize(in_table, name))] + GOOD_ROWS[1:]
+    (study_dir / "recordings.tsv").write_text(recordings_text(rows))
+    study = load_study(study_dir / "study.yaml")
+    found = Path(study.recordings["path"].iloc[0])
+    assert found.is_file() and found.name == unicodedata.normalize(on_disk, name)
+
+
+@pytest.mark.parametrize("table", ["participants.tsv", "recordings.tsv", "scores.csv"])
+def test_a_table_with_only_a_header_row_is_named(study_dir, table):
+    path = study_dir / table
+    path.write_text(path.read_text().splitlines()[0] + "\n")
+    problems = problems_of(study_dir)
+    assert f"{path}: only a header row" in "\n".join(problems), problems

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from json_helpers import strict_json_tree
 from study_helpers import write_study
 
 from facefeedback import schema
@@ -61,8 +62,12 @@ def test_local_run_writes_the_contract(local_run):
         summary = json.loads((out / "recordings" / rid / "summary.json").read_text())
         pid = rid.split("_")[0]
         assert summary["calibration"] == json.loads((out / "calibration" / f"{pid}.json").read_text())
+    # study, summaries and provenance, calibrations, cache; dataset description, frame and feature sidecars
+    assert strict_json_tree(out) == 1 + 4 * 2 + 2 + 4 + 1 + 4 + 3
     study = json.loads((out / "study.json").read_text())
     assert study["sessions"] == ["baseline", "week6"] and study["reference_session"] == "baseline"
+    assert study["participants"] == [{"participant_id": "P01", "arm": "botox"},
+                                     {"participant_id": "P02", "arm": "placebo"}]
     assert study["run"]["config"]["input"]["stride"] == STRIDE
     # The real clip has a face, and calibrating on it sets the participant's own neutral.
     cal = json.loads((out / "calibration" / "P01.json").read_text())
@@ -161,3 +166,14 @@ def test_a_second_run_into_the_same_folder_is_refused(mini_study, tmp_path):
         with pytest.raises(ConfigError, match="another 'facefeedback run' is writing into this folder"):
             run_study(load_study(mini_study), load_config(), out)
     assert not any((out / "recordings").iterdir())
+
+
+def test_a_start_time_past_every_recording_fails_each_one_by_name(samples, tmp_path):
+    recordings = [("P01", "baseline", "rest", samples / "lighting_neutral.mp4"),
+                  ("P01", "week6", "rest", samples / "frontal_frown.mp4")]
+    study = load_study(write_study(tmp_path / "study", recordings))
+    config = load_config().updated(**{"input.start_s": 100.0, "progress": False})
+    report = run_study(study, config, tmp_path / "out", workers=1)
+    assert report.written == 0 and len(report.failures) == 2
+    for rid, path, error in report.failures:
+        assert error == f"{path}: no frame from 100 s: the recording is 8.00 s long", error

@@ -120,7 +120,7 @@ class Config(StrictModel):
     frown: FrownConfig = FrownConfig()
     calibration: CalibrationConfig = CalibrationConfig()
     events: EventConfig = EventConfig()
-    output_format: Literal["parquet", "csv"] = "parquet"
+    output_format: Literal["parquet", "csv", "bids"] = "parquet"
     progress: bool = True
 
     def updated(self, **dotted: object) -> Config:

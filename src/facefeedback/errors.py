@@ -28,3 +28,7 @@ class ValidationError(FaceFeedbackError):
 
 class AnalysisError(FaceFeedbackError):
     """The data cannot support the requested analysis (missing scale, too few participants...)."""
+
+
+class NotEstimable(AnalysisError):
+    """A model's estimates or tests are not defined on these data (no variance, collinear terms)."""

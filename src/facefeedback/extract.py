@@ -1,14 +1,14 @@
 """One recording in, its per-frame table, summary and provenance out.
 
 :func:`process_recording` runs the per-frame path over a source and builds the
-table once; :func:`write_recording` writes ``frames.parquet`` (or ``.csv``),
+table once; :func:`write_recording` writes ``frames.parquet`` (or ``.csv``, or
+a BIDS-style ``..._desc-frown_timeseries.tsv.gz``) with its JSON sidecar,
 ``summary.json`` and ``provenance.json`` into a temporary folder and renames it
 into place, so a failed or killed run never leaves a half-written output.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from . import __version__, bids
 from .config import Config, config_hash, dump_config
-from .files import file_sha256, replace_dir, write_table
+from .files import file_sha256, replace_dir, write_json, write_table
 from .frown import Calibration, population_calibration
 from .io import FrameSource, SourceInfo
 from .measure import FrameMeasurer, MeasurementBuffer, build_frame_table, measure_frames
@@ -39,6 +39,9 @@ class RecordingResult:
     frames: pd.DataFrame
     summary: dict
     provenance: dict = field(default_factory=dict)
+    #: Where ``--format bids`` puts the per-frame table, relative to the dataset and without
+    #: extension (:func:`facefeedback.bids.timeseries_name`); None keeps it in the recording's folder.
+    bids_name: str | None = None
 
 
 def versions() -> dict[str, str]:
@@ -168,35 +171,61 @@ def make_provenance(input_record: dict, config: Config, n_frames: int, run_time_
     }
 
 
-def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, allow_nan=True, default=_json_default) + "\n")
+def write_recording(result: RecordingResult, out_dir: str | os.PathLike, fmt: str = "parquet",
+                    root: str | os.PathLike | None = None) -> Path:
+    """Write a recording's outputs into ``out_dir/<name>/``, atomically (temporary folder, then rename).
 
+    Parameters
+    ----------
+    fmt : {"parquet", "csv", "bids"}
+        The per-frame table's format. ``bids`` writes ``..._desc-frown_timeseries.tsv.gz`` under
+        ``root/<result.bids_name>`` when the recording has one and no other recording's table is
+        there, and in the recording's folder otherwise.
+    root : path, optional
+        The dataset folder ``bids_name`` is relative to (default: ``out_dir``).
 
-def _json_default(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def write_recording(result: RecordingResult, out_dir: str | os.PathLike, fmt: str = "parquet") -> Path:
-    """Write a recording's outputs into ``out_dir/<name>/``, atomically (temporary folder, then rename)."""
+    The table's JSON sidecar (:func:`facefeedback.bids.frame_sidecar`) is written beside it, and
+    ``provenance.json`` names the table (``frames_table``, relative to the recording's folder).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / result.name
+    previous = bids.frames_table(final)
+    table = _table_path(result, final, fmt, Path(root) if root is not None else out_dir, previous)
+    inside = table.parent == final
     tmp = out_dir / f".{result.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
-        write_table(result.frames, tmp / ("frames.csv" if fmt == "csv" else "frames.parquet"))
-        _write_json(tmp / "summary.json", result.summary)
-        _write_json(tmp / "provenance.json", result.provenance)
+        if inside:
+            staged = tmp / table.name
+        else:
+            table.parent.mkdir(parents=True, exist_ok=True)
+            staged = table
+        write_table(result.frames, staged)
+        bids.write_sidecar(staged, bids.frame_sidecar(result.frames.columns))
+        provenance = {**result.provenance, "frames_table": Path(os.path.relpath(table, final)).as_posix()}
+        write_json(tmp / "summary.json", result.summary)
+        write_json(tmp / "provenance.json", provenance)
         replace_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    old = previous.resolve() if previous is not None else None
+    if old is not None and not old.is_relative_to(final.resolve()) and old != table.resolve():
+        # The table moved (another format): the old one outside the folder would be stale.
+        for stale in (old, bids.sidecar_path(old)):
+            stale.unlink(missing_ok=True)
     return final
+
+
+def _table_path(result: RecordingResult, final: Path, fmt: str, root: Path, previous: Path | None) -> Path:
+    if fmt != "bids":
+        return final / ("frames.csv" if fmt == "csv" else "frames.parquet")
+    if result.bids_name:
+        target = root / (result.bids_name + bids.TIMESERIES_EXTENSION)
+        if not target.exists() or (previous is not None and previous.resolve() == target.resolve()):
+            return target
+        log.warning("%s is another recording's table; %s keeps its table in its own folder", target, result.name)
+    return final / bids.in_folder_name(result.name)

@@ -8,8 +8,12 @@ outputs is staged the same way and swapped in by :func:`replace_dir`.
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 import shutil
+import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -24,36 +28,109 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def find_path(path: str | os.PathLike) -> Path:
+    """``path`` as it is written on disk, whatever the Unicode normal form it was written in.
+
+    A name typed or stored in one form ("ö" composed, NFC, as most systems write it, or
+    decomposed, NFD, as macOS can) and saved on disk in the other looks the same but does not
+    match byte for byte. Each part that does not exist as written is looked up among its
+    folder's entries by its NFC form. Returns ``path`` unchanged when nothing matches.
+    """
+    path = Path(path)
+    if path.exists():
+        return path
+    found = Path(path.anchor)
+    for part in path.parts[1:] if path.anchor else path.parts:
+        candidate = found / part
+        if not candidate.exists() and part not in (".", "..") and found.is_dir():
+            wanted = unicodedata.normalize("NFC", part)
+            try:
+                matches = [e for e in os.listdir(found) if unicodedata.normalize("NFC", e) == wanted]
+            except OSError:
+                return path
+            if len(matches) != 1:
+                return path
+            candidate = found / matches[0]
+        found = candidate
+    return found
+
+
 def temporary_name(path: Path) -> Path:
     """The staging name of ``path``: hidden, marked temporary, same suffix (formats go by suffix)."""
     return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], object]) -> None:
+    """Call ``write(temporary path)``, then rename the temporary file to ``path``.
+
+    The temporary file keeps ``path``'s suffix, so writers that go by suffix choose the same format.
+    """
     path = Path(path)
     tmp = temporary_name(path)
     try:
-        tmp.write_text(text)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename."""
+    write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+#: Missing values in tab-separated tables, as BIDS writes them.
+TSV_MISSING = "n/a"
+def json_safe(value):
+    """``value`` as standard JSON can hold it: NaN and infinities become None (``null``),
+    NumPy scalars and arrays plain numbers and lists, tuples lists."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # NumPy scalars, arrays
+        return json_safe(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return value
+
+
+def json_text(value) -> str:
+    """Standard JSON (``null`` for missing, never ``NaN``) of ``value``, indented."""
+    return json.dumps(json_safe(value), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def write_json(path: str | os.PathLike, value) -> None:
+    """Write ``value`` as standard JSON (:func:`json_text`) through a temporary file and a rename."""
+    atomic_write_text(path, json_text(value))
 
 
 def write_table(table: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write a table as Parquet or CSV (by suffix), through a temporary file and a rename."""
+    """Write a table as Parquet, CSV or TSV (``.tsv``, ``.tsv.gz``; by suffix), through a temporary file.
+
+    TSV follows BIDS: tab-separated, a header row, ``n/a`` for a missing value; ``.tsv.gz`` is
+    gzip-compressed with no time stamp inside, so the same table gives the same bytes.
+    """
     path = Path(path)
-    tmp = temporary_name(path)
-    try:
-        if path.suffix == ".csv":
-            table.to_csv(tmp, index=False)
-        else:
-            table.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    if path.suffix == ".csv":
+        write_atomically(path, lambda tmp: table.to_csv(tmp, index=False))
+    elif path.name.endswith((".tsv", ".tsv.gz")):
+        gzip = {"method": "gzip", "mtime": 0} if path.suffix == ".gz" else None
+        write_atomically(path, lambda tmp: table.to_csv(tmp, sep="\t", index=False, na_rep=TSV_MISSING,
+                                                        compression=gzip))
+    else:
+        write_atomically(path, lambda tmp: table.to_parquet(tmp, index=False))
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a table :func:`write_table` wrote (Parquet, CSV or TSV, by suffix)."""
+    path = Path(path)
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    if path.name.endswith((".tsv", ".tsv.gz")):
+        return pd.read_csv(path, sep="\t", na_values=[TSV_MISSING], keep_default_na=False)
+    return pd.read_parquet(path)
 
 
 def replace_dir(tmp: Path, final: Path) -> None:

@@ -38,7 +38,7 @@ import numpy as np
 
 from .config import CalibrationConfig, FrownConfig, NeutralReference
 from .errors import InputError
-from .files import atomic_write_text
+from .files import write_json
 from .geometry import (
     BROW_MEDIAL_LEFT,
     BROW_MEDIAL_RIGHT,
@@ -397,7 +397,7 @@ class Calibration:
                              f"{str(exc).splitlines()[0]})") from None
 
     def save(self, path: str | Path) -> None:
-        atomic_write_text(path, json.dumps(self.to_json(), indent=2))
+        write_json(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | Path) -> Calibration:
@@ -430,7 +430,11 @@ def calibrate(frames, params: FrownConfig, rule: CalibrationConfig, source: str 
         t = frames["timestamp_s"].to_numpy()
         lo = rule.segment_start_s or 0.0
         hi = rule.segment_end_s if rule.segment_end_s is not None else np.inf
-        pick = valid & (t >= lo) & (t < hi)
+        inside = (t >= lo) & (t < hi)
+        if len(t) and not inside.any():
+            raise InputError(f"{source or 'recording'}: the calibration segment {lo:g}-{hi:g} s holds no "
+                             f"frame: the recording runs from {t.min():.2f} to {t.max():.2f} s")
+        pick = valid & inside
         method = "segment"
     else:
         comps = {k: frames[k].to_numpy(np.float64) for k in COMPONENTS}

@@ -31,7 +31,8 @@ from .errors import InputError
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".wmv", ".m4v", ".mpg", ".mpeg"})
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 
-#: A video that ends before this fraction of the frames its container declares is truncated.
+#: A video whose decoding ends before this fraction of both the frames and the duration its
+#: container declares is truncated (see :meth:`FrameSource._check_complete`).
 TRUNCATION_FRACTION = 0.9
 
 
@@ -171,6 +172,7 @@ class FrameSource:
         t_camera0 = time.monotonic()
         index = -1
         last_ts = -np.inf
+        kept = 0
         while True:
             if not cap.grab():
                 break
@@ -192,6 +194,7 @@ class FrameSource:
             ok, image = cap.retrieve()
             if not ok or image is None:
                 break
+            kept += 1
             yield Frame(index, float(ts), self._scaled(image))
         n_read = index + 1
         if self.kind == "camera":
@@ -200,12 +203,33 @@ class FrameSource:
             return
         if n_read == 0:
             raise InputError(f"{name}: no frame could be decoded (zero-frame video, or a codec OpenCV cannot read)")
-        declared = self.info.n_frames
-        stopped_early = self.end_s is None or last_ts < self.end_s
-        if declared and stopped_early and n_read < TRUNCATION_FRACTION * declared:
+        read_to_end = self.end_s is None or last_ts < self.end_s
+        if read_to_end:
+            self._check_complete(name, n_read, last_ts + 1.0 / fps)
+        if kept == 0:
+            until = f" to {self.end_s:g} s" if self.end_s is not None else ""
+            stride = f" at stride {self.stride}" if self.stride > 1 else ""
+            why = (f"the recording is {last_ts + 1.0 / fps:.2f} s long" if read_to_end else
+                   f"the range holds no frame{stride} of this {fps:g} fps video")
+            raise InputError(f"{name}: no frame from {self.start_s or 0:g} s{until}{stride}: {why}")
+
+    def _check_complete(self, name: str, n_read: int, read_s: float) -> None:
+        """Raise when decoding ended before the end of the stream.
+
+        The container declares a frame count and, through it and the nominal frame rate, a
+        duration. Matroska and WebM store no frame count: theirs is the duration times the
+        nominal rate, which overstates a variable-frame-rate recording. So a video is truncated
+        only when it falls short of both: fewer frames than declared *and* less time than
+        declared were decoded.
+        """
+        declared, fps = self.info.n_frames, self.info.fps
+        if not declared or not fps:
+            return
+        duration = declared / fps
+        if n_read < TRUNCATION_FRACTION * declared and read_s < TRUNCATION_FRACTION * duration:
             raise InputError(
-                f"{name}: truncated or corrupt video: decoding stopped at frame {n_read} "
-                f"of the {declared} the container declares"
+                f"{name}: truncated or corrupt video: decoding stopped at frame {n_read}, "
+                f"{read_s:.2f} s into the {duration:.2f} s the container declares"
             )
 
     def _scaled(self, image: np.ndarray) -> np.ndarray:

@@ -25,6 +25,8 @@ TREATED_ARM_PATTERN = re.compile(r"botox|toxin|botulinum|bont|treat|active|verum
 #: Every task averaged per participant and session.
 ALL_TASKS = "all"
 MIN_PER_ARM = 3
+#: The fields of each record of :attr:`AnalysisData.excluded`.
+EXCLUSION_FIELDS = ("participant_id", "arm", "reason")
 
 
 @dataclass
@@ -37,6 +39,8 @@ class StudyInput:
     source: Path | None
     root: Path | None = None  # study output folder, when the input is one
     failures: pd.DataFrame | None = None
+    #: Every participant of the study (participant_id, arm), from study.json; None when unknown.
+    participants: pd.DataFrame | None = None
 
 
 @dataclass
@@ -61,7 +65,9 @@ class AnalysisData:
     sessions: list[str]
     treated_arm: str
     control_arm: str
-    excluded: list[str] = field(default_factory=list)
+    #: Every participant the study holds that the models do not use: one record
+    #: (:data:`EXCLUSION_FIELDS`) each, with the reason.
+    excluded: list[dict] = field(default_factory=list)
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -105,17 +111,29 @@ def load_study(path) -> StudyInput:
         raise InputError(f"{table_path}: not a session-features table; missing {', '.join(missing)}")
     for col in schema.SESSION_ID_COLUMNS:
         features[col] = features[col].astype(str)
-    sessions, reference = _session_order(features, root)
+    study = _study_json(root)
+    sessions, reference = _session_order(features, study)
     failures = None
     if root is not None and (root / "failures.csv").exists():
         failures = pd.read_csv(root / "failures.csv", dtype=str).fillna("")
-    return StudyInput(features, sessions, reference, table_path, root, failures)
+    participants = None
+    if study.get("participants"):
+        participants = pd.DataFrame(study["participants"], columns=["participant_id", "arm"]).astype(str)
+    return StudyInput(features, sessions, reference, table_path, root, failures, participants)
 
 
-def _session_order(features: pd.DataFrame, root: Path | None) -> tuple[list[str], str]:
+def _study_json(root: Path | None) -> dict:
+    if root is None or not (root / "study.json").exists():
+        return {}
+    try:
+        return json.loads((root / "study.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{root / 'study.json'}: cannot be read ({exc})") from None
+
+
+def _session_order(features: pd.DataFrame, study: dict) -> tuple[list[str], str]:
     present = list(dict.fromkeys(features["session"]))
-    if root is not None and (root / "study.json").exists():
-        study = json.loads((root / "study.json").read_text())
+    if study:
         if study.get("sessions"):
             listed = [str(s) for s in study["sessions"]]
             reference = str(study.get("reference_session", listed[0]))
@@ -167,7 +185,9 @@ def choose_arms(arms: list[str], treated: str | None, control: str | None) -> tu
     return treated, control
 
 
-def _select_task(features: pd.DataFrame, task: str | None) -> tuple[pd.DataFrame, str]:
+def _select_task(features: pd.DataFrame, task: str | None) -> tuple[pd.DataFrame, str, list[str]]:
+    """The rows of ``task`` (or, for ``"all"``, their mean per participant and session), the
+    task, and the tasks the rows come from."""
     tasks = sorted(features["task"].unique())
     if task is None:
         if len(tasks) > 1:
@@ -175,15 +195,33 @@ def _select_task(features: pd.DataFrame, task: str | None) -> tuple[pd.DataFrame
                                 f"{', '.join(tasks)}), or --task {ALL_TASKS} to average them")
         task = tasks[0]
     if task == ALL_TASKS:
+        # Averaged: the tasks recorded at every session (a baseline-only task has no change).
+        common = sorted(set.intersection(*(set(t) for _, t in features.groupby("session")["task"])))
+        if not common:
+            raise AnalysisError(f"no task is recorded at every session, so --task {ALL_TASKS} has "
+                                f"nothing to average; choose one with --task ({', '.join(tasks)})")
+        if common != tasks:
+            logger.warning("--task %s averages the tasks recorded at every session (%s); not %s",
+                           ALL_TASKS, ", ".join(common), ", ".join(t for t in tasks if t not in common))
+        tasks, features = common, features[features["task"].isin(common)]
+        # A participant's session is the mean over every task, or missing: the mean of
+        # the tasks that happen to be there would mix tasks between participants.
         numeric = [c for c in features.columns
                    if pd.api.types.is_numeric_dtype(features[c]) and c != "is_reference"]
+        measured = set(schema.summary_feature_names())
+        per_recording = [c for c in numeric if c in measured or c.removesuffix(
+            schema.PCT_CHANGE_SUFFIX).removesuffix(schema.CHANGE_SUFFIX) in measured]
         keys = ["participant_id", "arm", "session"]
-        averaged = features.groupby(keys, sort=False)[numeric].mean().reset_index()
+        grouped = features.groupby(keys, sort=False)
+        averaged = grouped[numeric].mean()
+        complete = grouped[per_recording].count() == len(tasks)
+        averaged[per_recording] = averaged[per_recording].where(complete)
+        averaged = averaged.reset_index()
         averaged["task"] = ALL_TASKS
-        return averaged, task
+        return averaged, task, tasks
     if task not in tasks:
         raise AnalysisError(f"task {task!r} is not in the data; tasks: {', '.join(tasks)}")
-    return features[features["task"] == task].copy(), task
+    return features[features["task"] == task].copy(), task, [task]
 
 
 def prepare(study: StudyInput, outcome: str, feature: str = "frown_intensity_mean",
@@ -222,7 +260,8 @@ def prepare(study: StudyInput, outcome: str, feature: str = "frown_intensity_mea
         raise AnalysisError(f"feature {feature!r} does not exist; features available: "
                             f"{', '.join(features)}")
     treated, control = choose_arms(sorted(table["arm"].unique()), treated_arm, control_arm)
-    table, task = _select_task(table[table["arm"].isin([treated, control])], task)
+    compared = table[table["arm"].isin([treated, control])]
+    table, task, used_tasks = _select_task(compared, task)
     reference = study.reference_session
     later = [s for s in study.sessions if s != reference]
     if not later:
@@ -246,13 +285,28 @@ def prepare(study: StudyInput, outcome: str, feature: str = "frown_intensity_mea
     wide["baseline"] = base[outcome].reindex(wide.index)
     wide["frown_baseline"] = base[feature].reindex(wide.index)
     wide = wide.join(follow[change_cols].add_prefix("x_"))
+    # Every participant of the compared arms, those without a follow-up row too.
+    arms = compared.drop_duplicates("participant_id").set_index("participant_id")["arm"]
+    wide = wide.reindex(wide.index.append(arms.index.difference(wide.index, sort=False)))
+    wide["arm"] = arms.reindex(wide.index)
     needed = ["baseline", "followup", "mood_change", "frown_change"]
     complete = wide[needed].notna().all(axis=1)
-    excluded = sorted(wide.index[~complete])
+    failed = {} if study.failures is None else dict(zip(study.failures["recording_id"],
+                                                        study.failures["error"]))
+    labels = {"baseline": f"{outcome} at {reference}", "followup": f"{outcome} at {session}",
+              "mood_change": f"{outcome}{schema.CHANGE_SUFFIX} at {session}",
+              "frown_change": f"{feature}{schema.CHANGE_SUFFIX} at {session}"}
+    excluded = [{"participant_id": pid, "arm": wide.at[pid, "arm"],
+                 "reason": _why_left_out(compared[compared["participant_id"] == pid], used_tasks,
+                                         (reference, session), outcome, feature, failed)
+                 or "no " + ", ".join(labels[c] for c in needed if pd.isna(wide.at[pid, c]))}
+                for pid in wide.index[~complete]]
+    excluded = sorted(excluded + _not_in_the_data(study, treated, control),
+                      key=lambda e: e["participant_id"])
     if excluded:
-        logger.warning("%d participants lack %s or %s at %s or %s and are left out: %s",
-                       len(excluded), outcome, feature, reference, session, ", ".join(excluded))
-    wide = wide[complete].reset_index()
+        logger.warning("%d participants left out: %s", len(excluded),
+                       "; ".join(f"{e['participant_id']} ({e['reason']})" for e in excluded))
+    wide = wide[complete].rename_axis("participant_id").reset_index()
     wide["treated"] = (wide["arm"] == treated).astype(int)
     counts = wide["arm"].value_counts()
     for arm in (treated, control):
@@ -271,3 +325,47 @@ def prepare(study: StudyInput, outcome: str, feature: str = "frown_intensity_mea
                         outcome=outcome, feature=feature, task=task, session=session,
                         reference_session=reference, sessions=study.sessions,
                         treated_arm=treated, control_arm=control, excluded=excluded)
+
+
+def _why_left_out(rows: pd.DataFrame, tasks: list[str], sessions: tuple[str, str], outcome: str,
+                  feature: str, failed: dict[str, str]) -> str:
+    """Why one participant (``rows``: their session-features rows) has no complete data
+    ("" when none of the usual reasons applies)."""
+    reasons = []
+    for session in sessions:
+        at = rows[rows["session"] == session]
+        missing = [t for t in tasks if t not in set(at["task"])]
+        if missing and len(missing) == len(tasks) > 1:
+            reasons.append(f"no recording at {session}")
+        elif missing:
+            reasons.append(f"no {', '.join(missing)} recording at {session}"
+                           + (f" (--task {ALL_TASKS} needs every task)" if len(tasks) > 1 else ""))
+        for _, r in at[at["task"].isin(tasks) & at[feature].isna()].iterrows():
+            rid = r.get("recording_id", f"{r['participant_id']}_{session}_{r['task']}")
+            n, valid = r.get("n_frames", np.nan), r.get("valid_fraction", np.nan)
+            if rid in failed:
+                reasons.append(f"{rid} failed: {failed[rid]}")
+            elif np.isfinite(n) and np.isfinite(valid):
+                reasons.append(f"too few valid frames in {rid} ({round(valid * n)} of {int(n)})")
+            else:
+                reasons.append(f"no {feature} for {rid} (not measured)")
+        if len(at) and at[outcome].isna().all():
+            reasons.append(f"no {outcome} score at {session}")
+    return "; ".join(reasons)
+
+
+def _not_in_the_data(study: StudyInput, treated: str, control: str) -> list[dict]:
+    """Participants of other arms, and participants of the study with no recording at all."""
+    table = study.features
+    held = table.drop_duplicates("participant_id")[["participant_id", "arm"]]
+    if study.participants is not None:
+        absent = study.participants[~study.participants["participant_id"].isin(held["participant_id"])]
+        held = pd.concat([held, absent], ignore_index=True)
+    out = []
+    for pid, arm in zip(held["participant_id"], held["arm"]):
+        if arm not in (treated, control):
+            out.append({"participant_id": pid, "arm": arm,
+                        "reason": f"arm {arm} is not compared ({treated} vs {control})"})
+        elif pid not in set(table["participant_id"]):
+            out.append({"participant_id": pid, "arm": arm, "reason": "no recordings"})
+    return out

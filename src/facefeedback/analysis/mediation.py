@@ -33,7 +33,8 @@ import warnings
 import numpy as np
 
 from .data import AnalysisData
-from .models import row
+from .estimable import check_design
+from .models import primary_terms, row
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,9 @@ def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator) -
     y = w["mood_change"].to_numpy(dtype=float)
     outcome_model = sm.OLS(y, np.column_stack([np.ones(n), m, t, base]))
     mediator_model = sm.OLS(m, np.column_stack([np.ones(n), t, base]))
+    names = primary_terms(data)
+    check_design(outcome_model.exog, y, names, f"{data.outcome}_change")
+    check_design(mediator_model.exog, m, [names[0], *names[2:]], f"{data.feature}_change")
     seed = int(rng.integers(2**31 - 1))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("ignore", RuntimeWarning)  # proportion mediated of ~0 totals

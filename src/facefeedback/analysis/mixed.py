@@ -11,6 +11,7 @@ import logging
 import warnings
 
 from .data import AnalysisData
+from .estimable import check_design
 from .models import row
 
 logger = logging.getLogger(__name__)
@@ -35,18 +36,25 @@ def mixed_model(data: AnalysisData) -> dict | None:
     long["session"] = long["session"].astype(str)
     order = [s for s in data.sessions if s in set(long["session"])]
     formula = (f"score ~ C(session, Treatment({order[0]!r})) * treated + frown")
+
+    def label(term: str) -> str:
+        return (term.replace(f"C(session, Treatment({order[0]!r}))", "session")
+                .replace("treated", f"arm[{data.treated_arm}]")
+                .replace("frown", data.feature))
+
+    model = smf.mixedlm(formula, long, groups=long["participant_id"])
+    check_design(model.exog, model.endog, [label(t) for t in model.exog_names], data.outcome,
+                 unit="observations")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        fit = smf.mixedlm(formula, long, groups=long["participant_id"]).fit(reml=True)
+        fit = model.fit(reml=True)
     notes = sorted({str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)})
     for note in notes:
         logger.warning("mixed model: %s", note)
     ci = fit.conf_int()
     rows = []
     for term in fit.fe_params.index:
-        name = (term.replace(f"C(session, Treatment({order[0]!r}))", "session")
-                .replace("treated", f"arm[{data.treated_arm}]").replace("frown", data.feature))
-        rows.append(row("mixed", name, fit.fe_params[term], (ci.loc[term, 0], ci.loc[term, 1]),
+        rows.append(row("mixed", label(term), fit.fe_params[term], (ci.loc[term, 0], ci.loc[term, 1]),
                         fit.pvalues[term], "Wald", "Wald z"))
     return {"formula": f"{data.outcome} ~ session * arm + {data.feature} + (1 | participant)",
             "n_participants": int(long["participant_id"].nunique()),

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .data import AnalysisData
+from .estimable import check_design
 from .resample import (
     bootstrap_ols,
     freedman_lane_t,
@@ -62,6 +63,7 @@ def primary_model(data: AnalysisData, n_boot: int, n_perm: int,
     w = data.wide
     x = np.column_stack([np.ones(len(w)), w["frown_change"], w["treated"], w["baseline"]])
     y = w["mood_change"].to_numpy(dtype=float)
+    check_design(x, y, primary_terms(data), f"{data.outcome}_change")
     fit = sm.OLS(y, x).fit()
     boot = bootstrap_ols(x, y, w["treated"].to_numpy(), n_boot, rng)
     t_obs, t_perm = freedman_lane_t(x, y, 1, w["treated"].to_numpy(), n_perm, rng)

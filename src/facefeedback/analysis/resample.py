@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import NotEstimable
+
 #: Resamples solved per batch (bounds memory: batch x n x p floats).
 BATCH = 1000
 
@@ -121,5 +123,16 @@ def freedman_lane_t(x: np.ndarray, y: np.ndarray, column: int, groups: np.ndarra
 
 
 def permutation_p(observed: float, permuted: np.ndarray) -> float:
-    """Two-sided permutation p-value, counting the observed statistic (never 0)."""
+    """Two-sided permutation p-value, counting the observed statistic (never 0).
+
+    A statistic that is not a number has no p-value: that raises :class:`NotEstimable`
+    (no permutation could count as extreme, and p would fall to its minimum).
+    Permuted statistics that are not numbers are left out of the count.
+    """
+    if not np.isfinite(observed):
+        raise NotEstimable(f"the observed test statistic is {observed}; no p-value is defined")
+    permuted = np.asarray(permuted, dtype=float)
+    permuted = permuted[np.isfinite(permuted)]
+    if permuted.size == 0:
+        raise NotEstimable("no permuted test statistic is a number; no p-value is defined")
     return float((1 + np.sum(np.abs(permuted) >= abs(observed) - 1e-12)) / (1 + permuted.size))

@@ -57,20 +57,26 @@ def cv_auc(x: np.ndarray, y: np.ndarray, seed: int, n_repeats: int = 10) -> dict
 def logistic_fit(x: np.ndarray, y: np.ndarray, names: list[str]) -> dict:
     """Odds ratios with Wald 95 % intervals from statsmodels ``Logit``.
 
-    Perfect separation gives no finite estimate; the entry then says so.
+    Perfect or quasi-complete separation (every responder in one arm, say) gives no
+    finite estimate: the fit does not converge, or its odds ratios or intervals are not
+    finite numbers. The entry then says so instead of giving them.
     """
     import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)
+            warnings.simplefilter("error", ConvergenceWarning)
             warnings.filterwarnings("error", message=".*separation.*")
             fit = sm.Logit(y, sm.add_constant(x)).fit(disp=0)
+            odds = np.exp(np.column_stack([fit.params, np.asarray(fit.conf_int())]))[1:]
     except Exception as exc:  # noqa: BLE001 - separation and non-convergence arrive as many types
         return {"error": f"logistic regression not estimable ({type(exc).__name__}: {exc})"}
-    ci = np.asarray(fit.conf_int())
-    return {name: {"odds_ratio": float(np.exp(fit.params[j + 1])),
-                   "ci": [float(np.exp(ci[j + 1, 0])), float(np.exp(ci[j + 1, 1]))],
+    if not np.isfinite(odds).all():
+        return {"error": "logistic regression not estimable (an odds ratio or its interval is "
+                         "not finite: the classes are separated)"}
+    return {name: {"odds_ratio": float(odds[j, 0]), "ci": [float(odds[j, 1]), float(odds[j, 2])],
                    "p": float(fit.pvalues[j + 1])} for j, name in enumerate(names)}
 
 

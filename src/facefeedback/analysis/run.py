@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from ..files import atomic_write_text, file_sha256, write_table
-from .data import AnalysisData, load_study, prepare
+from ..errors import AnalysisError, NotEstimable
+from ..files import file_sha256, write_json, write_table
+from .data import EXCLUSION_FIELDS, AnalysisData, load_study, prepare
 
 logger = logging.getLogger(__name__)
+
+
+#: Models that the analysis can do without: when one cannot be estimated it is marked so
+#: (``{"not_estimable": reason, "rows": []}``) and the others stand. The primary model, the
+#: arm comparisons and the mediation answer the study's question: without them it is an error.
+MAY_BE_NOT_ESTIMABLE = ("responders", "predictive", "mixed")
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,14 @@ def _analyze_data(data: AnalysisData, settings: AnalysisSettings) -> dict:
     )
     for name, step in steps:
         start = time.perf_counter()
-        results[name] = step()
+        try:
+            results[name] = step()
+        except (NotEstimable, np.linalg.LinAlgError) as exc:
+            reason = str(exc) if isinstance(exc, NotEstimable) else f"singular fit ({exc})"
+            if name not in MAY_BE_NOT_ESTIMABLE:
+                raise AnalysisError(f"the {name} model cannot be estimated: {reason}") from None
+            logger.warning("%s model not estimable: %s", name, reason)
+            results[name] = {"not_estimable": reason, "rows": []}
         timings[name] = round(time.perf_counter() - start, 3)
         logger.info("%s model: %.2f s", name, timings[name])
     results["timings_s"] = timings
@@ -103,9 +117,9 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
     study = load_study(path)
     data = prepare(study, outcome, feature, task, session, treated_arm, control_arm)
     out = Path(out_dir) if out_dir else (study.root or study.source.parent) / "analysis"
-    out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     models = analyze_data(data, settings)
+    out.mkdir(parents=True, exist_ok=True)  # only once there is something to write
     results = {
         "provenance": {
             "input": str(study.source), "output": str(out), "input_sha256": file_sha256(study.source),
@@ -125,7 +139,7 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
         "analysis_time_s": round(time.perf_counter() - start, 3),
     }
     write_tables(results, data, out)
-    _write_json(out / "results.json", results)
+    write_json(out / "results.json", results)
     if report:
         from ..report import write_report
 
@@ -134,27 +148,9 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
     return results
 
 
-def _clean(value):
-    """JSON-safe: NaN and infinities become null, NumPy scalars plain numbers."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
-
-
-def _write_json(path: Path, content: dict) -> None:
-    atomic_write_text(path, json.dumps(_clean(content), indent=2))
-
-
 def write_tables(results: dict, data: AnalysisData, out: Path) -> None:
-    """``models.csv`` (every model, one line per estimate) and ``participants.csv``."""
+    """``models.csv`` (every model, one line per estimate), ``participants.csv`` (the table the
+    models were fitted on) and ``excluded_participants.csv`` (who was left out, and why)."""
     from .models import rows_frame
 
     tables = out / "tables"
@@ -164,3 +160,5 @@ def write_tables(results: dict, data: AnalysisData, out: Path) -> None:
     for model, part in frame.groupby("model", sort=False):
         write_table(part, tables / f"{model}.csv")
     write_table(data.wide, tables / "participants.csv")
+    write_table(pd.DataFrame(data.excluded, columns=list(EXCLUSION_FIELDS)),
+                tables / "excluded_participants.csv")

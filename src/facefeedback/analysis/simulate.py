@@ -43,7 +43,7 @@ import pandas as pd
 
 from .. import schema
 from ..errors import AnalysisError
-from ..files import atomic_write_text, write_table
+from ..files import atomic_write_text, write_json, write_table
 from ..study.features import change_from
 from . import synthetic_frames
 
@@ -256,7 +256,6 @@ def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0) 
         The content of ``study.json``, whose ``"simulation"`` entry holds the
         settings, the seed and the true coefficients.
     """
-    import json
     from pathlib import Path
 
     from .. import __version__
@@ -271,9 +270,9 @@ def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0) 
         frames = synthetic_frames.frames_table(signals, row, rng)
         write_table(frames, rec_dir / "frames.parquet")
         summary = {"source": f"simulated:{rec}",
-                   "features": {k: _json_number(table.at[row, k]) for k in feature_names},
+                   "features": {k: table.at[row, k] for k in feature_names},
                    "events": [], "calibration": {}}
-        atomic_write_text(rec_dir / "summary.json", json.dumps(summary, indent=1))
+        write_json(rec_dir / "summary.json", summary)
     (out / "features").mkdir(parents=True, exist_ok=True)
     write_table(table, out / "features" / "session_features.parquet")
     write_table(table, out / "features" / "session_features.csv")
@@ -292,10 +291,5 @@ def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0) 
         },
         "provenance": {"generator": "facefeedback simulate", "version": __version__},
     }
-    atomic_write_text(out / "study.json", json.dumps(study, indent=2))
+    write_json(out / "study.json", study)
     return study
-
-
-def _json_number(value) -> float | None:
-    value = float(value)
-    return None if not np.isfinite(value) else value

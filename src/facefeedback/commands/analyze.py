@@ -41,6 +41,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..analysis.run import AnalysisSettings, run_analysis
     from ..errors import AnalysisError
+    from ..report.page import left_out_sentence, not_estimable_notes
 
     for name in ("n_boot", "n_perm", "n_perm_predictive"):
         if getattr(args, name) < 1:
@@ -57,5 +58,12 @@ def run(args: argparse.Namespace) -> int:
           f"[{lo:.3g}, {hi:.3g}], permutation p = {prim['p_permutation']:.3g} (n = {prim['n']})")
     print(f"indirect effect of {d['treated_arm']} through frowning: "
           f"{med['indirect']['estimate']:.3g} [{ilo:.3g}, {ihi:.3g}]")
+    for note in not_estimable_notes(res):
+        print(note)
+    excluded = d["excluded_participants"]
+    if excluded:
+        print(f"{left_out_sentence(excluded)} (tables/excluded_participants.csv):")
+        for e in excluded:
+            print(f"  {e['participant_id']}: {e['reason']}")
     print(f"results: {res['provenance'].get('output', '')}".rstrip(": "))
     return 0

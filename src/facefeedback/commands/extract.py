@@ -51,27 +51,35 @@ def output_names(paths: list[str]) -> list[str]:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("extract", help="measure frowning in videos or images, frame by frame",
-                       description="Measure frowning in each INPUT and write DIR/<name>/frames.parquet, "
-                                   "summary.json and provenance.json.")
+                       description="Measure frowning in each INPUT and write DIR/<name>/frames.parquet "
+                                   "(with its column sidecar frames.json), summary.json and provenance.json, "
+                                   "and DIR/dataset_description.json (BIDS derivatives).")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video or image files")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--calibration", metavar="FILE",
                    help="the participant's neutral reference (from 'facefeedback calibrate')")
-    p.add_argument("--format", choices=["parquet", "csv"], help="per-frame table format (default parquet)")
+    p.add_argument("--format", choices=["parquet", "csv", "bids"],
+                   help="per-frame table format (default parquet); bids: <name>_desc-frown_timeseries.tsv.gz, "
+                        "under sub-<label>/[ses-<label>/]beh/ when the input is named sub-<label>[_ses-<label>]...")
     add_common_input_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import bids
+    from ..config import config_hash
     from ..extract import process_recording, write_recording
     from ..frown import Calibration
 
     config = resolve_config(args)
     calibration = Calibration.load(args.calibration) if args.calibration else None
+    bids.read_description(args.out)  # refuses a folder that describes another dataset, before any work
     failures = 0
     for path, name in zip(args.inputs, output_names(args.inputs)):
         try:
             result = process_recording(path, config, calibration, name=name)
+            entities = bids.name_entities(name)
+            result.bids_name = bids.timeseries_name(entities) if entities else None
             out = write_recording(result, args.out, config.output_format)
         except FaceFeedbackError as exc:
             failures += 1
@@ -83,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
               f"{int(f['frown_events_n'])} frown events -> {out}")
         for warning in result.summary["warnings"]:
             print(f"warning: {path}: {warning}", file=sys.stderr)
+    if failures < len(args.inputs):
+        bids.write_description(args.out, f"{bids.TOOL} frown measurements", config_hash(config),
+                               keep_earlier=True)
     if failures:
         print(f"{failures} of {len(args.inputs)} inputs failed", file=sys.stderr)
         return 1

@@ -11,9 +11,9 @@ def add_parser(sub) -> None:
         "run", help="run a study: measure every recording, calibrate, write session features",
         description="Check the study file and its tables (nothing runs if any problem is found), measure "
                     "every recording in parallel, calibrate each participant on their baseline, and write "
-                    "DIR/recordings/, DIR/calibration/, DIR/features/ (session features, wide.csv, codebook) "
-                    "and DIR/failures.csv. Run it again to finish an interrupted study: finished recordings "
-                    "are skipped. See docs/study.md.")
+                    "DIR/recordings/, DIR/calibration/, DIR/features/ (session features, wide.csv, codebook, "
+                    "with BIDS sidecars), DIR/dataset_description.json and DIR/failures.csv. Run it again to "
+                    "finish an interrupted study: finished recordings are skipped. See docs/study.md.")
     p.add_argument("study", metavar="STUDY.yaml", help="study file")
     p.add_argument("--out", required=True, metavar="DIR", help="study output folder")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: the number of cores)")
@@ -23,6 +23,11 @@ def add_parser(sub) -> None:
                    help="Dask scheduler address (tcp://host:8786); default: a LocalCluster on this machine")
     p.add_argument("--config", metavar="FILE", help="measurement settings (YAML); overrides the study file's")
     p.add_argument("--stride", type=int, metavar="N", help="process every N-th frame")
+    p.add_argument("--format", choices=["parquet", "csv", "bids"],
+                   help="per-frame table format (default parquet); bids: ..._desc-frown_timeseries.tsv.gz under "
+                        "DIR/sub-<label>/ses-<label>/beh/")
+    p.add_argument("--export", metavar="FORMATS",
+                   help="also write the feature tables for statistics packages: spss, stata or spss,stata")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -32,16 +37,18 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..study.manifest import load_study
     from ..study.pipeline import run_study
+    from ..study.statfiles import FORMATS, parse_formats
 
+    export = parse_formats(args.export) if args.export is not None else ()
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be 1 or more, got {args.workers}")
     if args.scheduler and args.executor != "dask":
         raise ConfigError("--scheduler needs --executor dask")
     study = load_study(args.study)
     config = load_config(args.config or study.config_path)
-    config = config.updated(**{"input.stride": args.stride, "progress": False})
+    config = config.updated(**{"input.stride": args.stride, "progress": False, "output_format": args.format})
     report = run_study(study, config, args.out, executor=args.executor, workers=args.workers,
-                       scheduler=args.scheduler, progress=not args.no_progress)
+                       scheduler=args.scheduler, progress=not args.no_progress, export=export)
     for w in report.warnings:
         print(f"warning: {w}", file=sys.stderr)
     for rid, path, error in report.failures:
@@ -51,4 +58,6 @@ def run(args: argparse.Namespace) -> int:
           f"-> {report.out}")
     print(f"session features: {report.out / 'features' / 'session_features.parquet'} "
           f"(codebook: {report.out / 'features' / 'codebook.md'})")
+    for fmt in (FORMATS[key] for key in export):
+        print(f"{fmt.title}: {report.out / 'features'}/session_features{fmt.suffix}, wide{fmt.suffix}")
     return 1 if report.failures else 0

@@ -32,12 +32,16 @@ def write_report(results: dict, data, study, out_dir) -> Path:
     Path
         The report file.
     """
+    import pandas as pd
+
     from . import figures
     from .page import (
         STYLE,
         figure_html,
+        left_out_sentence,
         methods_paragraph,
         models_table,
+        not_estimable_notes,
         quality_tables,
         table_html,
     )
@@ -75,15 +79,15 @@ def write_report(results: dict, data, study, out_dir) -> Path:
                "<p>No valid-frame fractions in the data.</p>",
                f"<p>{len(failures)} recordings failed and were excluded"
                + (":</p>" + table_html(failures) if len(failures) else ".</p>"),
-               f"<p>{len(excluded)} participants left out for missing {html.escape(d['outcome'])} "
-               f"or {html.escape(d['feature'])}" + (f": {html.escape(', '.join(excluded))}"
-                                                     if excluded else "") + ".</p>"]
+               f"<p>{html.escape(left_out_sentence(excluded))}"
+               + (":</p>" + table_html(pd.DataFrame(excluded)) if excluded else ".</p>")]
     mixed = results.get("mixed")
-    mixed_note = (f"<p>Mixed model: {html.escape(mixed['formula'])}, "
+    mixed_note = ("" if not mixed or "not_estimable" in mixed else
+                  f"<p>Mixed model: {html.escape(mixed['formula'])}, "
                   f"{mixed['n_observations']} observations of {mixed['n_participants']} "
-                  f"participants; converged: {mixed['converged']}.</p>" if mixed else "")
-    notes = (results["mediation"].get("notes", []) + results.get("responders", {}).get("notes", [])
-             + (mixed or {}).get("warnings", []))
+                  f"participants; converged: {mixed['converged']}.</p>")
+    notes = (not_estimable_notes(results) + results["mediation"].get("notes", [])
+             + results.get("responders", {}).get("notes", []) + (mixed or {}).get("warnings", []))
     prov = results["provenance"]
     body = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

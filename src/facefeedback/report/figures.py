@@ -6,9 +6,10 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..analysis.data import ALL_TASKS
+from ..bids import frames_table
+from ..files import read_table
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def example_time_series(data, root: Path | None):
         pid = part["participant_id"].iloc[len(part) // 2]
         # With every task averaged, the example shows the first task recorded.
         task = data.task if data.task != ALL_TASKS else "*"
-        paths = {s: sorted((root / "recordings").glob(f"{pid}_{s}_{task}/frames.parquet"))
+        paths = {s: [f for f in sorted((root / "recordings").glob(f"{pid}_{s}_{task}")) if frames_table(f)]
                  for s in (data.reference_session, data.session)}
         if all(paths.values()):
             picks.append((arm, pid, {s: found[0] for s, found in paths.items()}))
@@ -171,12 +172,12 @@ def example_time_series(data, root: Path | None):
     fig, axes = plt.subplots(len(picks), 1, figsize=(8, 2.4 * len(picks)), squeeze=False)
     for ax, (arm, pid, paths) in zip(axes[:, 0], picks):
         for (session, path), style in zip(paths.items(), ("-", "-")):
-            frames = pd.read_parquet(path, columns=["timestamp_s", "frown_intensity", "valid"])
+            frames = read_table(frames_table(path))[["timestamp_s", "frown_intensity", "valid"]]
             y = frames["frown_intensity"].where(frames["valid"])
             ax.plot(frames["timestamp_s"], y, style, lw=1, label=session,
                     alpha=1.0 if session == data.session else 0.6)
         ax.set(ylabel="frown_intensity (FU)",
-               title=f"{arm}: {pid} ({next(iter(paths.values())).parent.name})")
+               title=f"{arm}: {pid} ({next(iter(paths.values())).name})")
         ax.legend(frameon=False, loc="upper right", fontsize=8)
     axes[-1, 0].set_xlabel("time (s)")
     fig.tight_layout()

@@ -89,7 +89,7 @@ def methods_paragraph(results: dict) -> str:
         f"We analysed {n[d['treated_arm']]} participants in the {d['treated_arm']} arm and "
         f"{n[d['control_arm']]} in the {d['control_arm']} arm with {d['outcome']} and "
         f"{d['feature']} (task {d['task']}) at {d['reference_session']} and {d['session']}"
-        + (f"; {len(d['excluded_participants'])} participants lacking these data were left out"
+        + (f"; {left_out_sentence(d['excluded_participants'], reasons=True)}"
            if d["excluded_participants"] else "") + ". "
         f"Frowning changed by {fmt(frown['mean_treated'])} vs {fmt(frown['mean_control'])} "
         f"(difference {fmt(frown['difference'])}, 95 % CI {fmt(frown['difference_ci'][0])} to "
@@ -120,6 +120,22 @@ def methods_paragraph(results: dict) -> str:
     text += (f"Seed {settings['seed']}; facefeedback "
              f"{results['provenance']['versions']['facefeedback']}.")
     return text
+
+
+def left_out_sentence(excluded: list[dict], reasons: bool = False) -> str:
+    """"3 participants left out" (with ``reasons``: each one's id and reason after a colon)."""
+    n = len(excluded)
+    text = f"{n} participant{'' if n == 1 else 's'} left out"
+    if reasons and excluded:
+        text += ": " + "; ".join(f"{e['participant_id']} ({e['reason']})" for e in excluded)
+    return text
+
+
+def not_estimable_notes(results: dict) -> list[str]:
+    """One line for each model that could not be estimated, with the reason."""
+    names = {"mixed": "Mixed model", "responders": "Responder model", "predictive": "Predictive model"}
+    return [f"{names.get(k, k)} not estimable: {v['not_estimable']}" for k, v in results.items()
+            if isinstance(v, dict) and "not_estimable" in v]
 
 
 def quality_tables(study, data) -> tuple[pd.DataFrame | None, pd.DataFrame]:

@@ -9,7 +9,7 @@ killed at any moment leaves either a complete entry or none:
   new calibration or event threshold reuses them: MediaPipe does not run again.
 * **recording outputs** (``DIR/recordings/<recording_id>/``): up to date when
   their provenance names the same file hash, the same config hash, the same
-  raw measurements and the same calibration.
+  raw measurements, the same calibration and the same table format.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import __version__
+from .. import __version__, bids
 from ..config import Config, config_hash, dump_config
-from ..files import replace_dir
+from ..files import json_text, replace_dir
 from ..io import SourceInfo
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class RawCache:
         try:
             raw.to_parquet(tmp / RAW_FILE, index=False)
             meta = {"info": info.__dict__, "run_time_s": run_time_s}
-            (tmp / INFO_FILE).write_text(json.dumps(meta, indent=2))
+            (tmp / INFO_FILE).write_text(json_text(meta))
             if self.get(key) is None:
                 replace_dir(tmp, self.root / key)
             else:  # another worker measured the same file meanwhile: keep its (identical) entry
@@ -114,9 +114,14 @@ def remove_stale_temporaries(*folders: Path) -> int:
     return removed
 
 
-def stamp(sha256: str, key: str, config: Config, calibration: dict) -> dict:
-    """What a recording's provenance records about how it was made, for :func:`is_current`."""
-    return {"sha256": sha256, "raw_key": key, "config_hash": config_hash(config), "calibration": calibration}
+def stamp(sha256: str, key: str, config: Config, calibration: dict, bids_name: str | None = None) -> dict:
+    """What a recording's provenance records about how it was made, for :func:`is_current`.
+
+    The per-frame table's format and BIDS name are part of it: the same numbers in another
+    layout are other outputs.
+    """
+    return {"sha256": sha256, "raw_key": key, "config_hash": config_hash(config), "calibration": calibration,
+            "format": config.output_format, "bids_name": bids_name if config.output_format == "bids" else None}
 
 
 def is_current(folder: Path, wanted: dict) -> bool:
@@ -127,5 +132,5 @@ def is_current(folder: Path, wanted: dict) -> bool:
         return False
     if made != wanted:
         return False
-    return (folder / "summary.json").is_file() and any((folder / f).is_file()
-                                                        for f in ("frames.parquet", "frames.csv"))
+    table = bids.frames_table(folder)
+    return (folder / "summary.json").is_file() and table is not None and bids.sidecar_path(table).is_file()

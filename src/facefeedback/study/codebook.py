@@ -2,7 +2,11 @@
 
 Descriptions are derived from :mod:`facefeedback.schema` (per-frame columns,
 recording features, signal statistics, known scales) and the study's declared
-scales and covariates, so the codebook cannot drift from the tables.
+scales and covariates, so the codebook cannot drift from the tables. It also
+holds what the .sav / .dta exports and the BIDS sidecars say of each column: a
+short variable ``label``, the numeric codes (``levels``) of ``arm``, ``session``,
+``task`` and true/false columns, and the column's name in SPSS and Stata
+(``spss_name``, ``stata_name``: the same name unless the format needs another).
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import schema
+from .. import bids, schema
 from ..files import atomic_write_text, write_table
 from .features import WideColumn, session_features, wide_table
 from .manifest import Study
+from .statfiles import CODED, FLAG_LABELS, SPSS, STATA, variable_names
 
 #: Valid range of a value by its unit (schema units).
 UNIT_RANGES = {
@@ -24,6 +29,8 @@ UNIT_RANGES = {
     "deg": "-180 to 180", "0-255": "0 to 255",
 }
 SUMMARY = "from the recording's valid frames (recordings/<recording_id>/summary.json)"
+#: Codebook "units" that are kinds of value, not units: no ``Units`` in a sidecar, none in a label.
+NOT_UNITS = frozenset({"id", "category", "flag", "as given"})
 
 
 @dataclass(frozen=True)
@@ -32,18 +39,24 @@ class Entry:
     meaning: str
     range: str
     computed: str
+    label: str  # short variable label for SPSS and Stata (most telling words first)
+
+
+def _with_unit(text: str, unit: str) -> str:
+    return text if unit in NOT_UNITS else f"{text} ({unit})"
 
 
 def _feature_entries() -> dict[str, Entry]:
     out = {}
     for name, unit, meaning in schema.RECORDING_FEATURES:
-        out[name] = Entry(unit, meaning, UNIT_RANGES.get(unit, "any real"), SUMMARY)
+        out[name] = Entry(unit, meaning, UNIT_RANGES.get(unit, "any real"), SUMMARY, _with_unit(meaning, unit))
     frame = {name: (unit, meaning) for name, _, unit, meaning in schema.FRAME_COLUMNS}
     for signal in schema.SUMMARISED_SIGNALS:
         unit, meaning = frame[signal]
         for suffix, stat in schema.SIGNAL_STATISTICS:
             out[f"{signal}_{suffix}"] = Entry(unit, f"{signal} ({meaning}): {stat}",
-                                              UNIT_RANGES.get(unit, "any real"), SUMMARY)
+                                              UNIT_RANGES.get(unit, "any real"), SUMMARY,
+                                              _with_unit(f"{signal} {stat}", unit))
     return out
 
 
@@ -51,24 +64,29 @@ def base_entries(study: Study) -> dict[str, Entry]:
     """Descriptions of every column session_features can hold, before change columns."""
     ref = study.reference_session
     out = {
-        "participant_id": Entry("id", "participant identifier", "text", "participants table"),
-        "arm": Entry("category", "study arm (e.g. botox, placebo)", "text", "participants table"),
-        "session": Entry("category", f"visit; order {', '.join(study.sessions)}", "text", "recordings table"),
-        "task": Entry("category", "what the participant did during the recording", "text", "recordings table"),
+        "participant_id": Entry("id", "participant identifier", "text", "participants table",
+                                "participant identifier"),
+        "arm": Entry("category", "study arm (e.g. botox, placebo)", "text", "participants table", "study arm"),
+        "session": Entry("category", f"visit; order {', '.join(study.sessions)}", "text", "recordings table",
+                         "session (visit)"),
+        "task": Entry("category", "what the participant did during the recording", "text", "recordings table",
+                      "task during the recording"),
         "recording_id": Entry("id", "key of the recording folder DIR/recordings/<recording_id>/", "text",
-                              "<participant_id>_<session>_<task>"),
+                              "<participant_id>_<session>_<task>", "recording key (participant_session_task)"),
         "is_reference": Entry("flag", f"the row belongs to the reference session ({ref})", "true/false",
-                              f"session == {ref}"),
+                              f"session == {ref}", f"row of the reference session ({ref})"),
     }
     for c in study.covariates:
         values = study.participants[c]
         kind = "number" if pd.api.types.is_numeric_dtype(values) else "text"
-        out[c] = Entry("as given", f"participant covariate '{c}'", kind, "participants table, as given")
+        out[c] = Entry("as given", f"participant covariate '{c}'", kind, "participants table, as given",
+                       f"participant covariate {c}")
     out.update(_feature_entries())
     for name, (lo, hi, cutoff, meaning) in study.scales.items():
         note = f"; remission at or below {cutoff:g}" if cutoff is not None else ""
         out[name] = Entry("points", f"{meaning}{note}", f"{lo:g} to {hi:g}",
-                          "scores table, at this session (the same on every task row; NaN when not taken)")
+                          "scores table, at this session (the same on every task row; NaN when not taken)",
+                          f"{name} score: {meaning}{note}")
     return out
 
 
@@ -85,30 +103,55 @@ def describe(column: str, entries: dict[str, Entry], study: Study) -> Entry:
             if suffix == schema.CHANGE_SUFFIX:
                 return Entry(base.unit, f"change of {x} from the reference session ({ref})",
                              f"difference of two values of {x} ({base.range})",
-                             f"{x} minus {x} at {ref} ({where}); 0 at {ref}")
+                             f"{x} minus {x} at {ref} ({where}); 0 at {ref}",
+                             _with_unit(f"change in {x} from {ref}", base.unit))
             return Entry("%", f"percent change of {x} from the reference session ({ref})", "any real",
                          f"100 * ({x} - {x} at {ref}) / {x} at {ref} ({where}); NaN when the {ref} value is 0 "
-                         "or missing")
+                         "or missing", f"% change in {x} from {ref}")
     raise KeyError(f"no codebook entry for column {column!r}")
 
 
 def codebook(study: Study, long: pd.DataFrame, wide: pd.DataFrame, wide_columns: list[WideColumn]) -> pd.DataFrame:
     """One row per column of session_features and of wide.csv."""
     entries = base_entries(study)
-    rows = []
+    levels = study.levels
+    rows, parts = [], []
     for col in long.columns:
-        rows.append(_row("session_features", col, describe(col, entries, study), long[col]))
+        rows.append(_row("session_features", col, describe(col, entries, study), long[col], levels))
+        parts.append((col,))
     for wc in wide_columns:
         e = describe(wc.source, entries, study)
         at = "".join(f", {k} {v}" for k, v in (("session", wc.session), ("task", wc.task)) if v)
-        e = Entry(e.unit, f"{e.meaning} [{wc.source}{at}]", e.range, e.computed)
-        rows.append(_row("wide", wc.name, e, wide[wc.name]))
-    return pd.DataFrame(rows)
+        where = " ".join(v for v in (wc.session, wc.task) if v)
+        e = Entry(e.unit, f"{e.meaning} [{wc.source}{at}]", e.range, e.computed,
+                  f"{where}: {e.label}" if where else e.label)
+        rows.append(_row("wide", wc.name, e, wide[wc.name], levels))
+        parts.append((wc.source, wc.session, wc.task))
+    book = pd.DataFrame(rows)
+    for fmt in (SPSS, STATA):
+        names = pd.Series("", index=book.index)
+        for table in ("session_features", "wide"):
+            pick = book["table"] == table
+            columns = [(n, p) for n, p, keep in zip(book["name"], parts, pick) if keep]
+            names[pick] = variable_names(columns, fmt)
+        book[f"{fmt.key}_name"] = names
+    return book
 
 
-def _row(table: str, name: str, e: Entry, values: pd.Series) -> dict:
+def _codes(name: str, values: pd.Series, levels: dict[str, list[str]]) -> dict[int, str]:
+    """The numeric codes of a column in the .sav / .dta exports: code -> value."""
+    if name in CODED:
+        return {i + 1: v for i, v in enumerate(levels[name])}
+    if pd.api.types.is_bool_dtype(values):
+        return dict(FLAG_LABELS)
+    return {}
+
+
+def _row(table: str, name: str, e: Entry, values: pd.Series, levels: dict[str, list[str]]) -> dict:
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    codes = _codes(name, values, levels)
     return {"table": table, "name": name, "type": _kind(values), "unit": e.unit, "meaning": e.meaning,
+            "label": e.label, "levels": "; ".join(f"{k} = {v}" for k, v in codes.items()),
             "range": e.range, "computed": e.computed,
             "observed_min": values.min() if numeric and values.notna().any() else None,
             "observed_max": values.max() if numeric and values.notna().any() else None,
@@ -138,11 +181,56 @@ def codebook_markdown(book: pd.DataFrame, study: Study) -> str:
             cells = [f"`{r.name}`", r.type, r.unit, r.meaning, r.range, r.computed]
             lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
         lines.append("")
+    lines += ["## In the .sav and .dta files", "",
+              "Each variable's label is the `label` column of codebook.csv (cut to 256 bytes in SPSS, "
+              "80 characters in Stata). Numeric codes:", ""]
+    coded = book.drop_duplicates("name").loc[lambda b: b["levels"] != ""]
+    lines += [f"- `{r.name}`: {r.levels}" for r in coded.itertuples(index=False)] + [""]
+    renamed = book[(book["spss_name"] != book["name"]) | (book["stata_name"] != book["name"])]
+    if len(renamed):
+        lines += ["Names that SPSS (64 bytes) or Stata (32 characters) does not accept are changed, the same "
+                  "way every time:", "", "| table | name | SPSS name | Stata name |", "|---|---|---|---|"]
+        lines += [f"| {r.table} | `{r.name}` | `{r.spss_name}` | `{r.stata_name}` |"
+                  for r in renamed.itertuples(index=False)]
+        lines.append("")
     return "\n".join(lines)
 
 
+#: What each column of codebook.csv holds (its own sidecar, codebook.json).
+CODEBOOK_FIELDS = {
+    "table": "session_features or wide", "name": "column name in the table",
+    "type": "boolean, integer, number or text", "unit": "unit, or the kind of value (id, category, flag)",
+    "meaning": "what the column holds", "label": "variable label in the .sav and .dta files (cut to their limits)",
+    "levels": "numeric codes in the .sav and .dta files (code = value)", "range": "valid range",
+    "computed": "how the value is computed", "observed_min": "smallest value in this study",
+    "observed_max": "largest value in this study", "n_missing": "number of missing values",
+    "spss_name": "the column's name in the .sav file", "stata_name": "the column's name in the .dta file",
+}
+
+
+def table_sidecar(book: pd.DataFrame, table: str, study: Study) -> dict:
+    """The BIDS sidecar of a feature table: every column's description, units and levels, from the codebook."""
+    out = {}
+    for r in book[book["table"] == table].itertuples(index=False):
+        levels = None
+        if r.name in CODED:
+            ref = {study.reference_session: ", the reference session"} if r.name == "session" else {}
+            levels = {v: f"{r.name} {v}{ref.get(v, '')} (code {k} in .sav and .dta)"
+                      for k, v in enumerate(study.levels[r.name], start=1)}
+        elif r.type == "boolean":
+            levels = {str(bool(k)): f"{v} (code {k} in .sav and .dta)" for k, v in FLAG_LABELS.items()}
+        out[r.name] = bids.column_entry(
+            r.meaning, None if r.unit in NOT_UNITS else r.unit, levels,
+            SPSSName=r.spss_name if r.spss_name != r.name else "",
+            StataName=r.stata_name if r.stata_name != r.name else "")
+    return out
+
+
 def write_feature_outputs(study: Study, summaries: dict[str, dict], folder: Path) -> pd.DataFrame:
-    """Write session_features (.parquet, .csv), wide.csv, codebook.csv and codebook.md into ``folder``."""
+    """Write session_features (.parquet, .csv), wide.csv, codebook.csv and codebook.md into ``folder``.
+
+    Each table gets its BIDS sidecar (``session_features.json``, ``wide.json``, ``codebook.json``).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     long = session_features(study, summaries)
     wide, wide_columns = wide_table(study, long)
@@ -152,4 +240,7 @@ def write_feature_outputs(study: Study, summaries: dict[str, dict], folder: Path
     write_table(wide, folder / "wide.csv")
     write_table(book, folder / "codebook.csv")
     atomic_write_text(folder / "codebook.md", codebook_markdown(book, study))
+    for table in ("session_features", "wide"):
+        bids.write_sidecar(folder / f"{table}.csv", table_sidecar(book, table, study))
+    bids.write_sidecar(folder / "codebook.csv", {k: bids.column_entry(v) for k, v in CODEBOOK_FIELDS.items()})
     return long

@@ -58,8 +58,9 @@ def session_features(study: Study, summaries: dict[str, dict]) -> pd.DataFrame:
         "recording_id": rec["recording_id"].to_numpy()})
     for c in study.covariates:
         table[c] = part.loc[rec["participant_id"], c].to_numpy()
-    values = pd.DataFrame([[float(summaries.get(r, {}).get(f, np.nan)) for f in features]
-                           for r in table["recording_id"]], columns=features, dtype="float64")
+    # summary.json holds null for a feature with no value (no valid frame, no event).
+    values = pd.DataFrame([[summaries.get(r, {}).get(f) for f in features] for r in table["recording_id"]],
+                          columns=features, dtype="float64")
     scales = list(study.scales)
     scores = _score_table(study, scales)
     keys = pd.MultiIndex.from_arrays([table["participant_id"], table["session"]])

@@ -10,18 +10,22 @@ until the study is clean. See ``docs/study.md`` for the format.
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticError
 
 from .. import schema
 from ..config import Config, StrictModel, model_problems, read_yaml
 from ..errors import ConfigError, ValidationError
+from ..files import find_path
 from .tables import (
     ID_PATTERN,
     Table,
@@ -33,6 +37,8 @@ from .tables import (
 )
 
 STUDY_VERSION = 1
+URL_SCHEMES = ("http", "https", "ftp", "s3", "gs", "file")
+DOI_PATTERN = re.compile(r"^(?:doi:)?(10\.\d{4,9}/\S+)$", re.IGNORECASE)
 #: Columns of session_features that a participant covariate must not shadow.
 RESERVED_COLUMNS = frozenset({*schema.SESSION_ID_COLUMNS, "recording_id", "is_reference",
                               *schema.summary_feature_names()})
@@ -53,6 +59,13 @@ class ScaleSpec(StrictModel):
         return self
 
 
+def _as_names(value):
+    """Numbers where names are expected (``sessions: [0, 6]`` in YAML) are read as names."""
+    def name(v):
+        return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+    return [name(v) for v in value] if isinstance(value, list) else name(value)
+
+
 class CalibrationRule(StrictModel):
     """Which baseline frames define each participant's neutral face, and how."""
 
@@ -61,6 +74,8 @@ class CalibrationRule(StrictModel):
     percentile: float | None = Field(None, gt=0, le=50, description="neutral = the least frowning P percent")
     segment_s: tuple[float, float] | None = Field(None, description="neutral segment [start, end] in seconds")
     min_frames: int | None = Field(None, ge=1, description="valid neutral frames needed")
+
+    _task_names = field_validator("tasks", mode="before")(_as_names)
 
     @model_validator(mode="after")
     def _one_rule(self) -> CalibrationRule:
@@ -78,6 +93,33 @@ class CalibrationRule(StrictModel):
                 "calibration.segment_end_s": seg[1] if seg else None}
 
 
+class SourceDataset(StrictModel):
+    """A dataset the recordings come from (BIDS ``SourceDatasets``): its URL and/or DOI, and version."""
+
+    url: str | None = Field(None, description="where the dataset is (http, https, ftp, s3, gs or file URL)")
+    doi: str | None = Field(None, description="its DOI: doi:10.xxxx/... (a bare 10.xxxx/... is accepted)")
+    version: str | None = Field(None, description="the dataset's version")
+
+    @model_validator(mode="after")
+    def _check(self) -> SourceDataset:
+        if self.url is None and self.doi is None:
+            raise ValueError("give the source dataset's url or doi (or both)")
+        if self.url is not None:
+            parts = urlsplit(self.url)
+            if parts.scheme not in URL_SCHEMES or not (parts.netloc or (parts.scheme == "file" and parts.path)):
+                raise ValueError(f"url {self.url!r} is not a URL ({', '.join(URL_SCHEMES)}://...)")
+        if self.doi is not None and not DOI_PATTERN.match(self.doi):
+            raise ValueError(f"doi {self.doi!r} is not a DOI (doi:10.<registrant>/<suffix>)")
+        if self.version is not None and not self.version.strip():
+            raise ValueError("version is empty")
+        return self
+
+    def to_bids(self) -> dict[str, str]:
+        """The record as BIDS writes it (``URL``, ``DOI`` as a ``doi:`` URI, ``Version``)."""
+        doi = None if self.doi is None else "doi:" + DOI_PATTERN.match(self.doi).group(1)
+        return {k: v for k, v in (("URL", self.url), ("DOI", doi), ("Version", self.version)) if v is not None}
+
+
 class StudyFile(StrictModel):
     """The study file. Paths are relative to the study file's folder."""
 
@@ -91,6 +133,10 @@ class StudyFile(StrictModel):
     calibration: CalibrationRule = CalibrationRule()
     scales: dict[str, ScaleSpec] = Field(default_factory=dict)
     config: str | None = Field(None, description="measurement settings (YAML), as for 'extract --config'")
+    source_datasets: list[SourceDataset] = Field(
+        default_factory=list, description="datasets the recordings come from (BIDS SourceDatasets)")
+
+    _session_names = field_validator("reference_session", "sessions", mode="before")(_as_names)
 
 
 @dataclass
@@ -112,6 +158,16 @@ class Study:
     def reference_session(self) -> str:
         return self.spec.reference_session
 
+    @property
+    def levels(self) -> dict[str, list[str]]:
+        """The values of ``arm``, ``session`` and ``task`` in the study's order.
+
+        Arms and tasks in the order they are first listed (participants and recordings tables),
+        sessions in the session order. The numeric codes of the .sav and .dta exports follow it.
+        """
+        return {"arm": list(dict.fromkeys(self.participants["arm"])), "session": list(self.sessions),
+                "task": list(dict.fromkeys(self.recordings["task"]))}
+
     def calibration_config(self, config: Config) -> Config:
         """``config`` with the study's calibration rule applied."""
         return config.updated(**self.spec.calibration.config_updates())
@@ -129,10 +185,11 @@ class Study:
         """What study.json records about the design."""
         return {"study_file": str(self.path), "name": self.spec.name,
                 "study": self.spec.model_dump(mode="json"),
-                "sessions": self.sessions, "reference_session": self.reference_session,
+                "sessions": self.sessions, "reference_session": self.reference_session, "levels": self.levels,
                 "scales": {k: {"min": v[0], "max": v[1], "cutoff": v[2], "meaning": v[3]}
                            for k, v in self.scales.items()},
                 "covariates": self.covariates, "n_participants": len(self.participants),
+                "participants": self.participants[["participant_id", "arm"]].to_dict("records"),
                 "n_recordings": len(self.recordings), "warnings": self.warnings}
 
 
@@ -166,11 +223,13 @@ def load_study(path: str | os.PathLike) -> Study:
     scales = _scales(spec, path, problems)
     sessions = _sessions(spec, path, problems)
 
-    ptable = read_table(root / spec.participants, ("participant_id", "arm"), problems)
-    rtable = read_table(root / spec.recordings, ("participant_id", "session", "task", "path"), problems)
-    stable = read_table(root / spec.scores, ("participant_id", "session", "scale", "score"), problems) \
-        if spec.scores else None
+    ptable = read_table(find_path(root / spec.participants), ("participant_id", "arm"), problems)
+    rtable = read_table(find_path(root / spec.recordings), ("participant_id", "session", "task", "path"),
+                        problems)
+    stable = read_table(find_path(root / spec.scores), ("participant_id", "session", "scale", "score"),
+                        problems) if spec.scores else None
 
+    ptable, rtable, stable = (_with_rows(t, problems) for t in (ptable, rtable, stable))
     participants, covariates = _participants(ptable, problems) if ptable else (None, [])
     known = set(participants["participant_id"]) if participants is not None else None
     recordings = _recordings(rtable, spec, known, sessions, ptable, problems) if rtable else None
@@ -178,15 +237,53 @@ def load_study(path: str | os.PathLike) -> Study:
         present = list(dict.fromkeys(recordings["session"]))
         sessions = [spec.reference_session] + [s for s in present if s != spec.reference_session]
     scores = _scores(stable, known, sessions, scales, ptable, problems) if stable else None
+    _check_case(path, spec, ptable, rtable, stable, problems)
     if problems:
         raise ValidationError(problems, f"{path}: {len(problems)} problem(s); nothing was processed")
     if scores is None:
         scores = pd.DataFrame({"participant_id": [], "session": [], "scale": [], "score": [], "row": []})
-    config_path = (root / spec.config) if spec.config else None
+    config_path = find_path(root / spec.config) if spec.config else None
     study = Study(path, spec, participants, recordings, scores, sessions or [spec.reference_session],
                   {k: v for k, v in scales.items() if k in set(scores["scale"])}, covariates, config_path)
     study.warnings = _warnings(study)
     return study
+
+
+def _with_rows(table: Table | None, problems: list[str]) -> Table | None:
+    """The table, or None with a problem when it holds a header row and nothing else."""
+    if table is not None and not len(table):
+        problems.append(f"{table.path}: only a header row ({', '.join(table.columns)}); "
+                        "the table needs one row per entry")
+        return None
+    return table
+
+
+def _check_case(path: Path, spec: StudyFile, ptable: Table | None, rtable: Table | None,
+                stable: Table | None, problems: list[str]) -> None:
+    """Session, task and arm names that differ only by case would make separate sessions,
+    tasks and arms (and columns such as ``HAMD17_Week6`` beside ``HAMD17_week6``)."""
+    def rows(table: Table | None, column: str) -> list[tuple[str, str, int]]:
+        return [] if table is None else [(r[column], table.name, n) for r, n in zip(table.rows, table.line)]
+
+    in_file = [(v, path.name, 0) for v in [spec.reference_session, *(spec.sessions or [])]]
+    for what, found in (("session", in_file + rows(rtable, "session") + rows(stable, "session")),
+                        ("task", rows(rtable, "task")), ("arm", rows(ptable, "arm"))):
+        spellings: dict[str, dict[str, dict[str, list[int]]]] = {}
+        for value, where, line in found:
+            if not is_missing(value):
+                spellings.setdefault(value.casefold(), {}).setdefault(value, {}).setdefault(where, []).append(line)
+        for forms in spellings.values():
+            if len(forms) > 1:
+                shown = " and ".join(f"'{v}' ({'; '.join(_rows_text(w, lines) for w, lines in at.items())})"
+                                     for v, at in forms.items())
+                problems.append(f"{what} names differ only by case: {shown}; write one spelling")
+
+
+def _rows_text(where: str, lines: list[int]) -> str:
+    lines = sorted(set(lines))
+    if lines == [0]:
+        return where
+    return f"{where} row{'s' if len(lines) > 1 else ''} {', '.join(str(n) for n in lines)}"
 
 
 def _scales(spec: StudyFile, path: Path, problems: list[str]) -> dict[str, tuple[float, float, float | None, str]]:
@@ -271,7 +368,7 @@ def _recordings(t: Table, spec: StudyFile, known: set[str] | None, sessions: lis
 
 def _media_path(t: Table, i: int) -> Path:
     """Recording paths are relative to the recordings table's folder."""
-    return (t.path.parent / t.rows[i]["path"]).resolve()
+    return find_path((t.path.parent / t.rows[i]["path"]).resolve())
 
 
 def _check_media(t: Table, i: int, problems: list[str]) -> None:
@@ -351,6 +448,15 @@ def _warnings(study: Study) -> list[str]:
     idle = [p for p in study.participants["participant_id"] if p not in with_recordings]
     if idle:
         out.append(f"participants with no recordings (left out): {', '.join(idle)}")
+    table = Path(study.spec.recordings).name
+    r = study.recordings
+    for path, same in r.groupby(r["path"].map(lambda p: unicodedata.normalize("NFC", p)), sort=False):
+        if len(same) > 1:
+            given = ", ".join(f"{p} {s} {t}" for p, s, t in zip(same["participant_id"], same["session"],
+                                                                 same["task"]))
+            lines = ", ".join(str(n) for n in same["row"])
+            out.append(f"{table} rows {lines}: one file, {path}, is given for {given}; "
+                       "their measurements will be identical")
     s = study.scores
     if len(s):
         ref = s[s["session"] == study.reference_session]

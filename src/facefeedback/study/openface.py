@@ -37,8 +37,9 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..bids import frames_table
 from ..errors import InputError
-from ..files import atomic_write_text
+from ..files import atomic_write_text, read_table
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,7 @@ def recording_folders(folder: Path) -> list[Path]:
     """Recording folders under a study output folder (``recordings/*``) or an extract output folder (``*``)."""
     base = folder / "recordings" if (folder / "recordings").is_dir() else folder
     return sorted(p for p in base.iterdir()
-                  if p.is_dir() and not p.name.startswith(".")
-                  and any((p / f).is_file() for f in ("frames.parquet", "frames.csv")))
+                  if p.is_dir() and not p.name.startswith(".") and frames_table(p) is not None)
 
 
 def export_openface(folder: str | os.PathLike, out: str | os.PathLike | None = None) -> list[Path]:
@@ -109,9 +109,8 @@ def export_openface(folder: str | os.PathLike, out: str | os.PathLike | None = N
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for rec in recordings:
-        path = rec / "frames.parquet"
         try:
-            frames = pd.read_parquet(path) if path.is_file() else pd.read_csv(rec / "frames.csv")
+            frames = read_table(frames_table(rec))
         except Exception as exc:  # noqa: BLE001 - any reader failure: a damaged table
             raise InputError(f"{rec}: cannot read the per-frame table ({type(exc).__name__}: {exc})") from None
         missing = [c for c in schema.FRAME_COLUMN_NAMES if c not in frames]

@@ -9,9 +9,12 @@ The order of work, which is what makes a rerun cheap:
    reference is fitted (the study file's calibration rule) and saved to
    ``DIR/calibration/<participant_id>.json``;
 3. each of that participant's recordings is then calibrated against it and
-   written to ``DIR/recordings/<recording_id>/``, unless an identical output is
-   already there;
-4. the session features, wide table and codebook are built from the summaries.
+   written to ``DIR/recordings/<recording_id>/`` (with ``--format bids`` the
+   per-frame table goes to ``DIR/sub-<label>/ses-<label>/beh/``), unless an
+   identical output is already there;
+4. the session features, wide table, codebook and their sidecars are built from
+   the summaries, then ``study.json`` and ``dataset_description.json``, then the
+   requested .sav / .dta exports.
 
 A recording that fails goes to ``DIR/failures.csv`` and the batch goes on.
 """
@@ -27,9 +30,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import bids
 from ..config import Config, config_hash, dump_config
 from ..errors import ConfigError, FaceFeedbackError, InputError
-from ..files import atomic_write_text, write_table
+from ..files import json_text, write_json, write_table
 from ..frown import Calibration, calibrate, population_calibration
 from ..measure import build_frame_table
 from .cache import (
@@ -111,6 +115,7 @@ class _Participants:
         self.done: dict[str, Measured] = {}
         self.calibration: dict[str, Calibration] = {}
         self.written: set[str] = set()
+        self.bids_names = bids.study_timeseries_names(study.recordings)
 
     def add(self, m: Measured) -> None:
         self.done[m.recording_id] = m
@@ -162,7 +167,8 @@ class _Participants:
         self.written.add(rid)
         row = self.rows[rid]
         folder = self.out / "recordings" / rid
-        wanted = json.loads(json.dumps(stamp(m.sha256, m.key, self.config, cal.to_json())))
+        bids_name = self.bids_names.get(rid)
+        wanted = json.loads(json_text(stamp(m.sha256, m.key, self.config, cal.to_json(), bids_name)))
         if is_current(folder, wanted):
             self.report.kept += 1
             return
@@ -172,12 +178,14 @@ class _Participants:
         result.provenance["study_stamp"] = wanted
         result.provenance["study"] = {"participant_id": row.participant_id, "session": row.session,
                                       "task": row.task, "study_file": str(self.study.path), "table_row": row.row}
-        write_recording(result, self.out / "recordings", self.config.output_format)
+        result.bids_name = bids_name
+        write_recording(result, self.out / "recordings", self.config.output_format, root=self.out)
         self.report.written += 1
 
 
 def run_study(study: Study, config: Config, out: str | Path, executor: Executor = "local",
-              workers: int | None = None, scheduler: str | None = None, progress: bool = False) -> RunReport:
+              workers: int | None = None, scheduler: str | None = None, progress: bool = False,
+              export: tuple[str, ...] = ()) -> RunReport:
     """Measure, calibrate and summarise every recording of a checked study into ``out``.
 
     Parameters
@@ -192,9 +200,13 @@ def run_study(study: Study, config: Config, out: str | Path, executor: Executor 
         See :func:`facefeedback.study.runner.run_tasks`.
     progress : bool
         One progress bar for the batch.
+    export : tuple of {"spss", "stata"}
+        Also write the feature tables as .sav / .dta (:mod:`facefeedback.study.statfiles`). The
+        .sav / .dta files an earlier run wrote are rewritten in any case, so they stay current.
     """
     started = time.perf_counter()
     out = Path(out)
+    bids.read_description(out)  # refuses a folder that describes another dataset, before any work
     config = study.calibration_config(config)
     report = RunReport(out, recordings=len(study.recordings), warnings=list(study.warnings))
     if executor == "local" or not scheduler:
@@ -202,7 +214,7 @@ def run_study(study: Study, config: Config, out: str | Path, executor: Executor 
     for sub in ("recordings", "calibration", "features", "cache"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
-        return _run(study, config, out, report, executor, workers, scheduler, progress, started)
+        return _run(study, config, out, report, executor, workers, scheduler, progress, started, export)
 
 
 @contextlib.contextmanager
@@ -219,12 +231,14 @@ def _exclusive(out: Path):
 
 
 def _run(study: Study, config: Config, out: Path, report: RunReport, executor: Executor, workers: int | None,
-         scheduler: str | None, progress: bool, started: float) -> RunReport:
+         scheduler: str | None, progress: bool, started: float, export: tuple[str, ...]) -> RunReport:
     from tqdm import tqdm
 
     from .codebook import write_feature_outputs
+    from .statfiles import FORMATS, export_statfiles
 
-    remove_stale_temporaries(out, out / "recordings", out / "calibration", out / "features", out / "cache" / "raw")
+    remove_stale_temporaries(out, out / "recordings", out / "calibration", out / "features", out / "cache" / "raw",
+                             *out.glob(f"sub-*/ses-*/{bids.DATATYPE}"))
     cache = RawCache(out / "cache" / "raw")
     state = _Participants(study, config, cache, out, report)
     tasks = [MeasureTask(rid, path, config, str(cache.root)) for rid, path in _work_order(study)]
@@ -246,6 +260,12 @@ def _run(study: Study, config: Config, out: Path, report: RunReport, executor: E
     write_feature_outputs(study, summaries, out / "features")
     report.elapsed_s = time.perf_counter() - started
     _write_study_json(study, config, out, report, executor, workers)
+    bids.write_description(out, study.spec.name or study.path.stem, config_hash(config),
+                           [s.to_bids() for s in study.spec.source_datasets])
+    # Exports written by an earlier run are rewritten too, so none is left older than the tables.
+    earlier = tuple(k for k, f in FORMATS.items() if (out / "features" / f"session_features{f.suffix}").is_file())
+    if export or earlier:
+        export_statfiles(out, tuple(dict.fromkeys(export + earlier)))
     return report
 
 
@@ -272,4 +292,4 @@ def _write_study_json(study: Study, config: Config, out: Path, report: RunReport
                    "measured": report.measured, "written": report.written, "kept": report.kept,
                    "failed": len(report.failures), "run_time_s": round(report.elapsed_s, 3),
                    "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    atomic_write_text(out / "study.json", json.dumps(data, indent=2))
+    write_json(out / "study.json", data)

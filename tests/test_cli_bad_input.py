@@ -1,0 +1,88 @@
+"""Bad input through the real command line: one line naming the file or the cause, a non-zero
+exit status, and never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from facefeedback.analysis.simulate import SimulationSettings, simulate_study
+
+PARTICIPANTS = "participant_id\tarm\nP01\tbotox\nP02\tplacebo\n"
+RECORDINGS = "participant_id\tsession\ttask\tpath\n"
+STUDY = "participants: participants.tsv\nrecordings: recordings.tsv\n"
+
+
+def _features_csv(folder, change):
+    table, _ = simulate_study(SimulationSettings(n_per_arm=6), 3, with_frames=False)
+    path = folder / "features.csv"
+    change(table).to_csv(path, index=False)
+    return path
+
+
+def _no_mood_change(table):
+    table["HAMD17_change"] = 0.0
+    return table
+
+
+def _no_frown_change(table):
+    table["frown_intensity_mean_change"] = 0.0
+    return table
+
+
+def _study(folder, participants=PARTICIPANTS, recordings=None):
+    clip = folder / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for _ in range(20):
+        writer.write(np.full((48, 64, 3), 128, np.uint8))
+    writer.release()
+    rows = recordings if recordings is not None else [("P01", "baseline"), ("P01", "week6"), ("P02", "baseline")]
+    (folder / "participants.tsv").write_text(participants)
+    (folder / "recordings.tsv").write_text(RECORDINGS + "".join(f"{p}\t{s}\trest\tclip.avi\n" for p, s in rows))
+    (folder / "study.yaml").write_text(STUDY)
+    return folder / "study.yaml"
+
+
+CASES = {
+    "analyze: the outcome does not change": (
+        lambda d: ["analyze", str(_features_csv(d, _no_mood_change)), "--outcome", "HAMD17", "--no-report",
+                   "--out", str(d / "out")],
+        "HAMD17_change does not vary"),
+    "analyze: the frown does not change": (
+        lambda d: ["analyze", str(_features_csv(d, _no_frown_change)), "--outcome", "HAMD17", "--no-report",
+                   "--out", str(d / "out")],
+        "frown_intensity_mean_change does not vary"),
+    "run: participants table with only a header": (
+        lambda d: ["run", str(_study(d, participants="participant_id\tarm\n")), "--out", str(d / "out")],
+        "participants.tsv: only a header row"),
+    "run: recordings table with only a header": (
+        lambda d: ["run", str(_study(d, recordings=[])), "--out", str(d / "out")],
+        "recordings.tsv: only a header row"),
+    "run: session names that differ by case": (
+        lambda d: ["run", str(_study(d, recordings=[("P01", "baseline"), ("P01", "Week6"), ("P02", "baseline"),
+                                                    ("P02", "week6")])), "--out", str(d / "out")],
+        "session names differ only by case"),
+    "extract: start past the end": (
+        lambda d: ["extract", str(_study(d).parent / "clip.avi"), "--start", "100", "--out", str(d / "out")],
+        "the recording is 2.00 s long"),
+    "calibrate: segment outside the recording": (
+        lambda d: ["calibrate", str(_study(d).parent / "clip.avi"), "--segment", "100", "200",
+                   "--out", str(d / "cal.json")],
+        "the recording runs from 0.00 to 1.90 s"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_is_one_line_and_never_a_traceback(case, tmp_path):
+    argv, expected = CASES[case]
+    proc = subprocess.run([sys.executable, "-m", "facefeedback.cli", *argv(tmp_path)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stderr, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and expected in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()  # nothing half-made is left
