@@ -77,7 +77,7 @@ class FrownConfig(StrictModel):
     full_frown: dict[Literal["brow_gap", "brow_lowering", "glabella_lines"], float] = Field(
         default_factory=lambda: {"brow_gap": 0.12, "brow_lowering": 0.30, "glabella_lines": 0.9})
     population_neutral: NeutralReference = NeutralReference(
-        brow_gap=0.444, brow_lowering=0.310, glabella_lines=0.645)
+        brow_gap=0.444, brow_lowering=0.321, glabella_lines=0.366)
 
     @model_validator(mode="after")
     def _complete(self) -> FrownConfig:

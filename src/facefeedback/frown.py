@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -59,7 +60,26 @@ RIDGE_SIGMAS_IOD = (0.035,)
 #: Normals of the lines looked for: vertical lines and lines 25 deg oblique either way (each
 #: kernel's angular tuning covers about +-15 deg around its own angle).
 RIDGE_ANGLES_DEG = (-25.0, 0.0, 25.0)
-_LOG_EPS = 0.08  # keeps sensor noise in dark skin from dominating the log image
+#: Offset added before the log, as a fraction of the skin's own level (the median of the glabellar
+#: patch), so that it scales with exposure: it keeps the darkest pixels' 8-bit steps from dominating.
+LOG_OFFSET = 0.02
+#: Sensor noise raises the lines' energy: a frame's energy E and the energy that its noise alone would
+#: give, s (see GlabellaFilter.energy), add about in quadrature, E_observed^2 = E^2 + (NOISE_SHARE * s)^2
+#: (measured with noise added to eight real faces: 0.42-0.78).
+NOISE_SHARE = 0.55
+#: The face region whose typical response to the same filters is the tone reference (reference units):
+#: forehead, brows, eyes, nose and upper cheeks; the glabellar patch inside it is left out.
+TONE_X = (-0.65, 0.65)
+TONE_Y = (-0.70, 0.35)
+#: Clipped skin has no texture: a frame whose tone region is clipped beyond this fraction gives no
+#: tone reference (measured: up to 2 % clipped, the reference moves by less than 4 %).
+TONE_MAX_CLIPPED = 0.02
+#: A recording's tone reference is the median over its first this many faces within
+#: ANCHOR_MAX_POSE_DEG of frontal (a property of the face and the camera, not of the moment).
+TONE_FRAMES = 300
+#: Grey level (0-255) from which a pixel counts as clipped.
+CLIP_LEVEL = 250
+_LOG_EPS = 0.08  # brow-head patches: keeps sensor noise in dark skin from dominating their log image
 
 # -- brow-head patches for brow_gap (see BrowTracker), reference units, |x| for each side --
 BROW_PATCH_X = (0.14, 0.44)
@@ -97,7 +117,8 @@ def brow_geometry(aligned: np.ndarray) -> tuple[float, float]:
 def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float, float],
                    y_range: tuple[float, float], plane: tuple[float, float, float], px_per_iod: int,
                    margin: int = 0, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """A face region resampled from the image into reference units, float32 0-1.
+    """A face region resampled from the image into reference units, float32 0-1 (grey, or one
+    plane per channel of a colour image).
 
     The region ``x_range`` x ``y_range`` (reference units, plus ``margin`` pixels on every
     side) lies on the plane ``z = plane[0] + plane[1] * x + plane[2] * y`` of the reference
@@ -122,10 +143,10 @@ def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float,
         box = m @ np.array([[0, out_w, 0, out_w], [0, 0, out_h, out_h], [1, 1, 1, 1]], dtype=np.float64)
         x0, y0 = np.floor(box.min(axis=1)).astype(int) - 2
         x1, y1 = np.ceil(box.max(axis=1)).astype(int) + 2
-        h, w = gray.shape
+        h, w = gray.shape[:2]
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 - x0 < 4 or y1 - y0 < 4:
-            return np.full((out_h, out_w), np.nan, np.float32)
+            return np.full((out_h, out_w) + gray.shape[2:], np.nan, np.float32)
         crop = gray[y0:y1, x0:x1]
         small = cv2.resize(crop, None, fx=1 / shrink, fy=1 / shrink, interpolation=cv2.INTER_AREA)
         sx, sy = small.shape[1] / crop.shape[1], small.shape[0] / crop.shape[0]
@@ -136,8 +157,56 @@ def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float,
     return patch.astype(np.float32) / 255.0
 
 
+@lru_cache(maxsize=1)
+def _noise_gain() -> float:
+    """The sd of a line kernel's response (reference patch, log units) to white noise of sd 1 in the
+    image, times the face's inter-ocular distance in pixels (the product hardly depends on it: the
+    kernel spans a fixed part of the face, so it averages ~IOD^2 pixels)."""
+    rng = np.random.default_rng(0)
+    kernel = GlabellaFilter._kernel(RIDGE_SIGMAS_IOD[0] * PATCH_PX_PER_IOD, 0.0,
+                                    int(np.ceil(3 * RIDGE_SIGMAS_IOD[0] * PATCH_PX_PER_IOD)))
+    gains = []
+    for iod in (60.0, 120.0, 240.0):
+        side = int(2.6 * iod)
+        noise = rng.normal(0.0, 255.0, (side, side)).astype(np.float32)
+        al = Alignment(np.zeros((478, 3)), np.eye(3), 1.0 / iod, np.array([-1.3, -1.3, 0.0]), 0.0, 0.0, 0.0)
+        patch = resample_patch(noise, al, (-1.0, 1.0), (-1.0, 1.0), (0.0, 0.0, 0.0), PATCH_PX_PER_IOD)
+        response = cv2.filter2D(patch, cv2.CV_32F, kernel)[12:-12, 12:-12]
+        gains.append(float(response.std()) * iod)
+    return float(np.mean(gains))
+
+
+def noise_level(channel: np.ndarray) -> float:
+    """Sensor noise sd (grey levels) of an 8-bit image: the pixel-scale residual of Immerkaer's
+    3x3 mask (sd 6 x the noise in flat regions), from its 30th-percentile magnitude, so that edges
+    and texture, which inflate the larger residuals, do not count. About 10,000 points are taken
+    on a regular grid, so the cost does not grow with the face."""
+    img = channel.astype(np.float32)
+    h, w = img.shape
+    if h < 3 or w < 3:
+        return float("nan")
+    k = max(1, int(np.sqrt(h * w / 10000)))
+    centre = img[1:-1:k, 1:-1:k]
+    edges = img[0:-2:k, 1:-1:k] + img[2::k, 1:-1:k] + img[1:-1:k, 0:-2:k] + img[1:-1:k, 2::k]
+    corners = img[0:-2:k, 0:-2:k] + img[0:-2:k, 2::k] + img[2::k, 0:-2:k] + img[2::k, 2::k]
+    residual = np.abs(4.0 * centre - 2.0 * edges + corners)
+    return float(np.quantile(residual, 0.3) / (6.0 * 0.38532))  # |N(0, 1)|'s 30th percentile: 0.385
+
+
 class GlabellaFilter:
-    """Oriented ridge energy of the glabellar skin; built once, applied to every frame."""
+    """Oriented ridge energy of the glabellar skin, and the face's tone reference.
+
+    Built once, applied to every frame, on the picture's green channel (a gain on it, from the
+    exposure or the white balance, adds a constant to its log; the red channel, which clips first
+    on skin, and the blue, the noisiest and the one compression keeps least, are left out; the
+    shading that makes a furrow visible darkens every channel alike). The lines are read on the
+    log image (see :meth:`log_image`): light and exposure multiply intensity, so they add a
+    constant, or a smooth shading, to it, which the zero-mean kernels ignore. A tone curve (gamma)
+    instead *multiplies* the log image and every response with it; :meth:`tone` measures the
+    face's own typical response to the same kernels (forehead, brows, eyes, nose, cheeks), which
+    a tone curve multiplies alike, so the ratio of the two does not depend on it (see
+    :class:`ToneReference`).
+    """
 
     def __init__(self) -> None:
         self.width = int(round((PATCH_X[1] - PATCH_X[0]) * PATCH_PX_PER_IOD))
@@ -152,6 +221,16 @@ class GlabellaFilter:
         window = np.exp(-0.5 * (((xx - cx) / (PATCH_WINDOW * self.width)) ** 2
                                 + ((yy - cy) / (PATCH_WINDOW * self.height)) ** 2))
         self.window = (window / window.sum()).astype(np.float32)
+        self.noise_gain = _noise_gain()
+        # The tone region's pixels that count: inside its filter margin, outside the glabellar patch.
+        tw = int(round((TONE_X[1] - TONE_X[0]) * PATCH_PX_PER_IOD))
+        th = int(round((TONE_Y[1] - TONE_Y[0]) * PATCH_PX_PER_IOD))
+        counted = np.zeros((th + 2 * margin, tw + 2 * margin), bool)
+        counted[margin:-margin, margin:-margin] = True
+        c0 = int(round((PATCH_X[0] - TONE_X[0]) * PATCH_PX_PER_IOD)) + margin
+        r0 = int(round((PATCH_Y[0] - TONE_Y[0]) * PATCH_PX_PER_IOD)) + margin
+        counted[r0:r0 + self.height, c0:c0 + self.width] = False
+        self.tone_counted = counted
 
     @staticmethod
     def _kernel(sigma: float, angle_deg: float, half: int) -> np.ndarray:
@@ -166,28 +245,117 @@ class GlabellaFilter:
         k /= np.abs(k).sum() / 2.0
         return k.astype(np.float32)
 
-    def patch(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
-        """The glabellar patch (with filter margin) resampled from a grey image, float32 0-1.
+    def patch(self, image: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+        """The glabellar patch (with filter margin) resampled from one channel, float32 0-1.
 
-        ``gray`` may be a crop of the frame whose top-left corner is at ``origin`` (x, y).
+        ``image`` (the green channel, or grey) may be a crop of the frame whose top-left corner is
+        at ``origin`` (x, y).
         """
-        return resample_patch(gray, alignment, PATCH_X, PATCH_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD,
+        return resample_patch(image, alignment, PATCH_X, PATCH_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD,
                               self.margin, origin)
 
-    def energy(self, patch: np.ndarray) -> float:
-        """Mean positive oriented ridge response of a patch (x 100)."""
-        if not np.isfinite(patch).all():
-            return float("nan")
-        logp = np.log(patch + _LOG_EPS)
+    def level(self, patch: np.ndarray) -> float:
+        """The skin's own level: the median of the glabellar patch inside its margin."""
         m = self.margin
+        return float(np.median(patch[m:-m, m:-m]))
+
+    def log_image(self, patch: np.ndarray, level: float) -> np.ndarray:
+        """Log intensity after an offset of :data:`LOG_OFFSET` x the skin's ``level`` (:meth:`level`):
+        an exposure change scales the picture and the offset alike, so the log image moves by a
+        constant."""
+        return np.log(patch + LOG_OFFSET * max(level, 1e-3))
+
+    def _response(self, logp: np.ndarray) -> np.ndarray:
         best = None
         for k in self.kernels:
-            r = cv2.filter2D(logp, cv2.CV_32F, k, borderType=cv2.BORDER_REFLECT)[m:-m, m:-m]
+            r = cv2.filter2D(logp, cv2.CV_32F, k, borderType=cv2.BORDER_REFLECT)
             best = r if best is None else np.maximum(best, r)
-        return float(100.0 * (np.maximum(best, 0.0) * self.window).sum())
+        return best
 
-    def __call__(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> float:
-        return self.energy(self.patch(gray, alignment, origin))
+    def energy(self, patch: np.ndarray, level: float | None = None, noise: float = 0.0,
+               iod_px: float = 1.0) -> float:
+        """The lines' energy before the tone reference (x 100): the Gaussian-weighted mean positive
+        oriented ridge response, less the share of sensor noise.
+
+        Noise of sd ``noise`` grey levels in the image gives the log image a noise of sd
+        noise / 255 / (intensity + offset) at each pixel, and the kernels, which average about
+        iod_px^2 pixels, a response of sd ``s = gain * that / iod_px``; its weighted mean s_w is
+        what noise alone would read as lines. The two add about in quadrature (see
+        :data:`NOISE_SHARE`), so E = sqrt(E_obs^2 - (NOISE_SHARE * s_w)^2), at least E_obs / 2.
+        """
+        if not np.isfinite(patch).all():
+            return float("nan")
+        level = self.level(patch) if level is None else level
+        logp = self.log_image(patch, level)
+        m = self.margin
+        best = self._response(logp)[m:-m, m:-m]
+        observed = float((np.maximum(best, 0.0) * self.window).sum())
+        if noise > 0:
+            inner = patch[m:-m, m:-m] + LOG_OFFSET * max(level, 1e-3)
+            s_w = self.noise_gain * noise / 255.0 / iod_px * float((self.window / inner).sum())
+            observed = float(np.sqrt(max(observed**2 - (NOISE_SHARE * s_w) ** 2, 0.25 * observed**2)))
+        return 100.0 * observed
+
+    def tone(self, image: np.ndarray, alignment: Alignment, level: float,
+             origin: tuple[int, int] = (0, 0)) -> tuple[float, float]:
+        """The face's tone reference in one frame (x 100), and the clipped fraction of its region.
+
+        The reference is the median absolute response of the line kernels over the face region
+        :data:`TONE_X` x :data:`TONE_Y` (the glabellar patch left out), on the log image with the
+        glabellar patch's ``level`` (:meth:`level`). Clipped skin has no texture and pulls it down:
+        it is NaN when more than :data:`TONE_MAX_CLIPPED` of the region is clipped.
+        """
+        region = resample_patch(image, alignment, TONE_X, TONE_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD,
+                                self.margin, origin)
+        if not np.isfinite(region).all():
+            return float("nan"), float("nan")
+        clipped = float((region[self.tone_counted] >= CLIP_LEVEL / 255.0).mean())
+        if clipped > TONE_MAX_CLIPPED:
+            return float("nan"), clipped
+        response = np.abs(self._response(self.log_image(region, level)))
+        return float(100.0 * np.median(response[self.tone_counted])), clipped
+
+    def __call__(self, image: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> float:
+        """A still's ``glabella_lines`` (the energy over the frame's own tone reference); ``image`` is
+        the green channel (or grey)."""
+        patch = self.patch(image, alignment, origin)
+        if not np.isfinite(patch).all():
+            return float("nan")
+        level = self.level(patch)
+        noise = noise_level(image)
+        return self.energy(patch, level, noise, alignment.iod_px) / self.tone(image, alignment, level, origin)[0]
+
+
+class ToneReference:
+    """A recording's tone reference: the median of :meth:`GlabellaFilter.tone` over its first
+    :data:`TONE_FRAMES` faces within :data:`ANCHOR_MAX_POSE_DEG` of frontal (before the first such
+    face, over the faces seen so far). ``glabella_lines`` is the lines' energy divided by it.
+
+    Why a recording's and not each frame's: the reference is a property of the face and the camera
+    (it moves with the tone curve, which is the camera's), so the median over many frames keeps a
+    frame's expression, pose and noise out of it, and a light that changes within the recording
+    does not pass into the lines of every frame. Use one per recording, frames in order.
+    """
+
+    def __init__(self) -> None:
+        self.frontal: list[float] = []
+        self.other: list[float] = []
+        self.value = float("nan")
+
+    @property
+    def settled(self) -> bool:
+        """True once the reference no longer changes (later frames need not measure their tone)."""
+        return len(self.frontal) >= TONE_FRAMES
+
+    def __call__(self, tone: float, alignment: Alignment) -> float:
+        """Add one frame's tone (NaN: none) and return the reference for that frame."""
+        if np.isfinite(tone) and not self.settled:
+            if max(abs(alignment.yaw), abs(alignment.pitch)) <= ANCHOR_MAX_POSE_DEG:
+                self.frontal.append(tone)
+            elif len(self.other) < TONE_FRAMES:
+                self.other.append(tone)
+            self.value = float(np.median(self.frontal if self.frontal else self.other))
+        return self.value
 
 
 class _BrowSide(NamedTuple):

@@ -19,7 +19,16 @@ import numpy as np
 import pandas as pd
 
 from .config import Config
-from .frown import BrowTracker, Calibration, GlabellaFilter, brow_geometry, frown_intensity
+from .frown import (
+    TONE_MAX_CLIPPED,
+    BrowTracker,
+    Calibration,
+    GlabellaFilter,
+    ToneReference,
+    brow_geometry,
+    frown_intensity,
+    noise_level,
+)
 from .geometry import Alignment, align
 from .io import Frame
 from .landmarks import FaceObservation, make_backend
@@ -68,6 +77,8 @@ class FrameMeasurer:
         # brow_gap follows the brow heads' motion within a recording (one measurer per recording);
         # a still has nothing to follow, so there it is the landmark gap.
         self.brows = None if static_image_mode else BrowTracker()
+        # The lines' tone reference: a recording's (settled over its first frontal faces), a still's own.
+        self.tone = None if static_image_mode else ToneReference()
 
     def landmarks(self, frame: Frame) -> FaceObservation:
         """The landmark stage alone (MediaPipe; keeps the tracking state, so call it in frame order)."""
@@ -82,20 +93,40 @@ class FrameMeasurer:
             return FrameMeasurement(values, None, obs, None)
         x0, y0, x1, y1 = face_box(obs.points, frame.image.shape)
         # Only the face is needed in grey: converting the box, not the frame, saves time on large frames.
-        gray = cv2.cvtColor(frame.image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
+        box = frame.image[y0:y1, x0:x1]
+        gray = cv2.cvtColor(box, cv2.COLOR_BGR2GRAY)
         al = align(obs.points)
         landmark_gap, lowering = brow_geometry(al.aligned)
         gap = landmark_gap if self.brows is None else self.brows(gray, al, landmark_gap, origin=(x0, y0))
-        patch = self.glabella.patch(gray, al, origin=(x0, y0))
-        lines = self.glabella.energy(patch)
+        lines, overexposed = self._lines(np.ascontiguousarray(box[:, :, 1]), al, (x0, y0))
         sharpness, brightness = image_quality(gray)
         qc = self.qc
-        clipped = clipped_fraction(patch, self.glabella.margin)
         values = (frame.index, frame.timestamp_s, True, obs.n_faces, al.yaw, al.pitch, al.roll,
                   gap, lowering, lines, sharpness, brightness,
                   bool(al.iod_px < qc.min_iod_px), bool(sharpness < qc.min_sharpness),
-                  bool(clipped > qc.max_clipped_fraction))
+                  overexposed)
         return FrameMeasurement(values, obs.blendshapes, obs, al)
+
+    def _lines(self, green: np.ndarray, al: Alignment, origin: tuple[int, int]) -> tuple[float, bool]:
+        """``glabella_lines`` (the glabella's ridge energy over the tone reference, see
+        :class:`~facefeedback.frown.ToneReference`) from the face box's green channel, and whether
+        the frame is overexposed: more than ``qc.max_clipped_fraction`` of the glabella clipped, or
+        no tone reference because the face around it is clipped."""
+        g = self.glabella
+        patch = g.patch(green, al, origin=origin)
+        overexposed = bool(clipped_fraction(patch, g.margin) > self.qc.max_clipped_fraction)
+        if not np.isfinite(patch).all():
+            return float("nan"), overexposed
+        level = g.level(patch)
+        energy = g.energy(patch, level, noise_level(green), al.iod_px)
+        if self.tone is None or not self.tone.settled:
+            tone, clipped = g.tone(green, al, level, origin)
+            reference = tone if self.tone is None else self.tone(tone, al)
+        else:
+            reference, clipped = self.tone.value, 0.0
+        if not np.isfinite(reference) and clipped > TONE_MAX_CLIPPED:
+            overexposed = True
+        return energy / reference, overexposed
 
     def measure(self, frame: Frame) -> FrameMeasurement:
         """One frame through the whole per-frame path."""

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from .config import QCConfig
+from .frown import CLIP_LEVEL
 
 FACE_BOX_WIDTH = 128
 
@@ -33,9 +34,6 @@ def image_quality(gray_box: np.ndarray) -> tuple[float, float]:
     sharpness = float(cv2.Laplacian(box, cv2.CV_32F).var())
     return sharpness, float(box.mean())
 
-
-#: Grey level (0-255) from which a pixel counts as clipped.
-CLIP_LEVEL = 250
 
 
 def clipped_fraction(patch: np.ndarray, margin: int = 0) -> float:
