@@ -62,10 +62,13 @@ def test_events_match_the_known_bumps(measured):
     inside = truth["frown"].to_numpy() > 0.05
     bump_id = np.cumsum(np.diff(np.r_[0, inside.astype(int)]) == 1) * inside
     frowning = frames["frowning"].to_numpy()
-    # no frown event where the face is neutral, and every synthetic bump is found
+    # no frown event where the face is neutral, and every synthetic bump whose true peak reaches the
+    # event threshold is found (a smaller one may or may not be: it is below the threshold)
     assert not frowning[~inside].any()
     found = {int(b) for b in np.unique(bump_id[frowning])}
-    assert found == set(range(1, bump_id.max() + 1)), found
+    peaks = {b: truth["frown"].to_numpy()[bump_id == b].max() for b in range(1, bump_id.max() + 1)}
+    above = {b for b, peak in peaks.items() if peak >= CONFIG.events.on_threshold}
+    assert len(above) >= 3 and above <= found, (found, peaks)
 
 
 def _components(image):

@@ -25,16 +25,33 @@ def _measure(images):
 
 def test_small_and_overexposed_faces_are_flagged_and_warned_about(tmp_path):
     face = neutral_face()  # inter-ocular distance about 108 px
-    small = cv2.copyMakeBorder(cv2.resize(face, None, fx=0.4, fy=0.4, interpolation=cv2.INTER_AREA),
+    f = 0.85 * CONFIG.qc.min_iod_px / 108  # a face 15 % below the size limit
+    small = cv2.copyMakeBorder(cv2.resize(face, None, fx=f, fy=f, interpolation=cv2.INTER_AREA),
                                144, 144, 144, 144, cv2.BORDER_REFLECT)
     bright = np.clip(face.astype(np.float32) * 1.8, 0, 255).astype(np.uint8)
     raw = _measure([face, bright, face, small, small, small, small])
     assert raw["face_detected"].all()
     assert raw["face_too_small"].tolist() == [False, False, False, True, True, True, True]
+    assert raw["iod_px"].iloc[3:].lt(CONFIG.qc.min_iod_px).all() and raw["iod_px"].iloc[0] > 100
     assert raw["overexposed"].tolist() == [False, True, False, False, False, False, False]
     info = type("Info", (), {"kind": "video", "width": 480, "height": 480, "fps": 15.0, "n_frames": 7})()
     (tmp_path / "clip.mp4").write_bytes(b"")  # provenance records the file
     result = recording_result(tmp_path / "clip.mp4", info, raw, CONFIG, sha256="0")
     assert result.frames["valid"].tolist() == [True, False, True, False, False, False, False]
     warnings = result.summary["warnings"]
-    assert len(warnings) == 1 and "too small" in warnings[0] and "60 px" in warnings[0], warnings
+    assert len(warnings) == 1 and "too small" in warnings[0], warnings
+    assert f"{CONFIG.qc.min_iod_px:g} px" in warnings[0], warnings
+
+
+def test_blur_is_flagged_whatever_the_tone_curve():
+    """``sharpness`` is a ratio of the face's fine to coarse structure on log intensity: a strong blur
+    lowers it below the limit; a tone curve, an exposure or a white balance does not move it."""
+    face = neutral_face()
+    variants = [face, cv2.GaussianBlur(face, (0, 0), 0.04 * 108),
+                np.clip(255 * (face / 255.0) ** 1.5, 0, 255).astype(np.uint8),
+                np.clip(face * 0.45, 0, 255).astype(np.uint8),
+                np.clip(face * np.array([1.2, 1.0, 0.8]), 0, 255).astype(np.uint8)]
+    raw = _measure(variants)
+    assert raw["too_blurred"].tolist() == [False, True, False, False, False], raw["sharpness"].tolist()
+    sharp = raw["sharpness"].to_numpy()
+    assert np.all(np.abs(sharp[2:] / sharp[0] - 1) < 0.15), sharp

@@ -45,10 +45,11 @@ class LandmarkConfig(StrictModel):
 class QCConfig(StrictModel):
     max_abs_yaw: float = Field(25.0, gt=0, le=90, description="|yaw| limit for a valid frame (deg)")
     max_abs_pitch: float = Field(20.0, gt=0, le=90, description="|pitch| limit for a valid frame (deg)")
-    min_sharpness: float = Field(15.0, ge=0, description="variance of the Laplacian below which a frame is blurred")
+    min_sharpness: float = Field(0.15, ge=0, description="sharpness (fine-to-coarse structure ratio of the face) "
+                                 "below which a frame is too blurred")
     min_brightness: float = Field(25.0, ge=0, le=255, description="face too dark below this mean grey level")
     max_brightness: float = Field(240.0, ge=0, le=255, description="face washed out above this mean grey level")
-    min_iod_px: float = Field(60.0, ge=0, description="face too small below this inter-ocular distance (px)")
+    min_iod_px: float = Field(40.0, ge=0, description="face too small below this inter-ocular distance (px)")
     max_clipped_fraction: float = Field(0.05, ge=0, le=1, description="overexposed above this fraction of "
                                         "clipped pixels in the glabella")
 
@@ -77,7 +78,7 @@ class FrownConfig(StrictModel):
     full_frown: dict[Literal["brow_gap", "brow_lowering", "glabella_lines"], float] = Field(
         default_factory=lambda: {"brow_gap": 0.12, "brow_lowering": 0.30, "glabella_lines": 0.9})
     population_neutral: NeutralReference = NeutralReference(
-        brow_gap=0.444, brow_lowering=0.321, glabella_lines=0.366)
+        brow_gap=0.433, brow_lowering=0.311, glabella_lines=0.296)
 
     @model_validator(mode="after")
     def _complete(self) -> FrownConfig:

@@ -75,8 +75,10 @@ TONE_Y = (-0.70, 0.35)
 #: tone reference (measured: up to 2 % clipped, the reference moves by less than 4 %).
 TONE_MAX_CLIPPED = 0.02
 #: A recording's tone reference is the median over its first this many faces within
-#: ANCHOR_MAX_POSE_DEG of frontal (a property of the face and the camera, not of the moment).
+#: ANCHOR_MAX_POSE_DEG of frontal (a property of the face and the camera, not of the moment),
+#: taken on every TONE_EVERY-th of them (100 samples: enough for a median, a third of the cost).
 TONE_FRAMES = 300
+TONE_EVERY = 3
 #: Grey level (0-255) from which a pixel counts as clipped.
 CLIP_LEVEL = 250
 _LOG_EPS = 0.08  # brow-head patches: keeps sensor noise in dark skin from dominating their log image
@@ -179,18 +181,19 @@ def _noise_gain() -> float:
 def noise_level(channel: np.ndarray) -> float:
     """Sensor noise sd (grey levels) of an 8-bit image: the pixel-scale residual of Immerkaer's
     3x3 mask (sd 6 x the noise in flat regions), from its 30th-percentile magnitude, so that edges
-    and texture, which inflate the larger residuals, do not count. About 10,000 points are taken
+    and texture, which inflate the larger residuals, do not count. About 4,000 points are taken
     on a regular grid, so the cost does not grow with the face."""
-    img = channel.astype(np.float32)
-    h, w = img.shape
+    h, w = channel.shape
     if h < 3 or w < 3:
         return float("nan")
-    k = max(1, int(np.sqrt(h * w / 10000)))
+    k = max(1, int(np.sqrt(h * w / 4000)))
+    img = channel.astype(np.float32)
     centre = img[1:-1:k, 1:-1:k]
     edges = img[0:-2:k, 1:-1:k] + img[2::k, 1:-1:k] + img[1:-1:k, 0:-2:k] + img[1:-1:k, 2::k]
     corners = img[0:-2:k, 0:-2:k] + img[0:-2:k, 2::k] + img[2::k, 0:-2:k] + img[2::k, 2::k]
-    residual = np.abs(4.0 * centre - 2.0 * edges + corners)
-    return float(np.quantile(residual, 0.3) / (6.0 * 0.38532))  # |N(0, 1)|'s 30th percentile: 0.385
+    residual = np.abs(4.0 * centre - 2.0 * edges + corners).ravel()
+    q = int(0.3 * (residual.size - 1))
+    return float(np.partition(residual, q)[q] / (6.0 * 0.38532))  # |N(0, 1)|'s 30th percentile: 0.385
 
 
 class GlabellaFilter:
@@ -328,29 +331,48 @@ class GlabellaFilter:
 
 class ToneReference:
     """A recording's tone reference: the median of :meth:`GlabellaFilter.tone` over its first
-    :data:`TONE_FRAMES` faces within :data:`ANCHOR_MAX_POSE_DEG` of frontal (before the first such
-    face, over the faces seen so far). ``glabella_lines`` is the lines' energy divided by it.
+    :data:`TONE_FRAMES` faces within :data:`ANCHOR_MAX_POSE_DEG` of frontal, every
+    :data:`TONE_EVERY`-th of them (before the first such face, over the faces seen so far).
+    ``glabella_lines`` is the lines' energy divided by it.
 
     Why a recording's and not each frame's: the reference is a property of the face and the camera
     (it moves with the tone curve, which is the camera's), so the median over many frames keeps a
     frame's expression, pose and noise out of it, and a light that changes within the recording
-    does not pass into the lines of every frame. Use one per recording, frames in order.
+    does not pass into the lines of every frame. Use one per recording, frames in order: ask
+    :meth:`wants` whether a frame's tone is needed, then call the reference with it (or NaN).
     """
 
     def __init__(self) -> None:
         self.frontal: list[float] = []
         self.other: list[float] = []
+        self.faces = 0  # frontal faces seen (faces of any pose before the first frontal one)
         self.value = float("nan")
 
     @property
     def settled(self) -> bool:
-        """True once the reference no longer changes (later frames need not measure their tone)."""
-        return len(self.frontal) >= TONE_FRAMES
+        """True once the reference no longer changes."""
+        return self.faces >= TONE_FRAMES and bool(self.frontal)
+
+    def _frontal(self, alignment: Alignment) -> bool:
+        return max(abs(alignment.yaw), abs(alignment.pitch)) <= ANCHOR_MAX_POSE_DEG
+
+    def wants(self, alignment: Alignment) -> bool:
+        """Whether this frame's tone counts (the frame after it must be passed to ``__call__``)."""
+        if self.settled or (self.frontal and not self._frontal(alignment)):
+            return False
+        return self.faces % TONE_EVERY == 0
 
     def __call__(self, tone: float, alignment: Alignment) -> float:
-        """Add one frame's tone (NaN: none) and return the reference for that frame."""
-        if np.isfinite(tone) and not self.settled:
-            if max(abs(alignment.yaw), abs(alignment.pitch)) <= ANCHOR_MAX_POSE_DEG:
+        """Add one frame's tone (NaN: none or not wanted) and return the reference for that frame."""
+        if self.settled:
+            return self.value
+        frontal = self._frontal(alignment)
+        if frontal or not self.frontal:
+            self.faces += 1
+        if np.isfinite(tone):
+            if frontal:
+                if not self.frontal:  # the first frontal face: from now on only frontal faces count
+                    self.faces = 1
                 self.frontal.append(tone)
             elif len(self.other) < TONE_FRAMES:
                 self.other.append(tone)

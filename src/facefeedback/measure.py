@@ -38,7 +38,7 @@ from .summary import frowning_mask
 
 #: Raw per-frame fields, before calibration (in this order in the buffer).
 RAW_FIELDS = ("frame", "timestamp_s", "face_detected", "n_faces", "yaw", "pitch", "roll",
-              "brow_gap", "brow_lowering", "glabella_lines", "sharpness", "brightness",
+              "brow_gap", "brow_lowering", "glabella_lines", "iod_px", "sharpness", "brightness", "noise_sd",
               # QC flags: frames outside the range in which the measure was validated
               "face_too_small", "too_blurred", "overexposed")
 
@@ -89,7 +89,7 @@ class FrameMeasurer:
         if obs.points is None:
             nan = float("nan")
             values = (frame.index, frame.timestamp_s, False, obs.n_faces, nan, nan, nan, nan, nan, nan, nan, nan,
-                      False, False, False)
+                      nan, nan, False, False, False)
             return FrameMeasurement(values, None, obs, None)
         x0, y0, x1, y1 = face_box(obs.points, frame.image.shape)
         # Only the face is needed in grey: converting the box, not the frame, saves time on large frames.
@@ -98,16 +98,19 @@ class FrameMeasurer:
         al = align(obs.points)
         landmark_gap, lowering = brow_geometry(al.aligned)
         gap = landmark_gap if self.brows is None else self.brows(gray, al, landmark_gap, origin=(x0, y0))
-        lines, overexposed = self._lines(np.ascontiguousarray(box[:, :, 1]), al, (x0, y0))
-        sharpness, brightness = image_quality(gray)
+        green = np.ascontiguousarray(box[:, :, 1])
+        noise = noise_level(green)
+        lines, overexposed = self._lines(green, al, (x0, y0), noise)
+        sharpness, brightness = image_quality(box)
         qc = self.qc
         values = (frame.index, frame.timestamp_s, True, obs.n_faces, al.yaw, al.pitch, al.roll,
-                  gap, lowering, lines, sharpness, brightness,
+                  gap, lowering, lines, al.iod_px, sharpness, brightness, noise,
                   bool(al.iod_px < qc.min_iod_px), bool(sharpness < qc.min_sharpness),
                   overexposed)
         return FrameMeasurement(values, obs.blendshapes, obs, al)
 
-    def _lines(self, green: np.ndarray, al: Alignment, origin: tuple[int, int]) -> tuple[float, bool]:
+    def _lines(self, green: np.ndarray, al: Alignment, origin: tuple[int, int], noise: float
+               ) -> tuple[float, bool]:
         """``glabella_lines`` (the glabella's ridge energy over the tone reference, see
         :class:`~facefeedback.frown.ToneReference`) from the face box's green channel, and whether
         the frame is overexposed: more than ``qc.max_clipped_fraction`` of the glabella clipped, or
@@ -118,12 +121,12 @@ class FrameMeasurer:
         if not np.isfinite(patch).all():
             return float("nan"), overexposed
         level = g.level(patch)
-        energy = g.energy(patch, level, noise_level(green), al.iod_px)
-        if self.tone is None or not self.tone.settled:
+        energy = g.energy(patch, level, noise, al.iod_px)
+        if self.tone is None or self.tone.wants(al):
             tone, clipped = g.tone(green, al, level, origin)
             reference = tone if self.tone is None else self.tone(tone, al)
         else:
-            reference, clipped = self.tone.value, 0.0
+            reference, clipped = self.tone(float("nan"), al), 0.0
         if not np.isfinite(reference) and clipped > TONE_MAX_CLIPPED:
             overexposed = True
         return energy / reference, overexposed

@@ -27,8 +27,12 @@ FRAME_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("frown_intensity", "float64", "FU",
      "frown units: 0 at the neutral reference, 1 = a typical full deliberate frown"),
     ("frowning", "bool", "flag", "inside a frown event (hysteresis, minimum duration)"),
-    ("sharpness", "float64", "a.u.", "variance of the Laplacian in the face box"),
+    ("iod_px", "float64", "px", "inter-ocular distance in the picture: the face's size"),
+    ("sharpness", "float64", "ratio",
+     "fine structure left in the face: Laplacian energy of the log green channel of the face box at 64 px wide "
+     "over the same one octave coarser (lower = more blurred or fewer pixels)"),
     ("brightness", "float64", "0-255", "mean grey level in the face box"),
+    ("noise_sd", "float64", "0-255", "sensor noise sd in the face box (green channel, from its pixel-scale residual)"),
     ("valid", "bool", "flag", "face found, head pose within limits, sharp enough, no QC flag: usable for statistics"),
     # QC flags: the frame lies outside the range in which the measure was validated
     ("face_too_small", "bool", "flag", "inter-ocular distance below qc.min_iod_px: too few pixels for the lines"),
