@@ -78,7 +78,7 @@ class FrownConfig(StrictModel):
     full_frown: dict[Literal["brow_gap", "brow_lowering", "glabella_lines"], float] = Field(
         default_factory=lambda: {"brow_gap": 0.12, "brow_lowering": 0.30, "glabella_lines": 0.9})
     population_neutral: NeutralReference = NeutralReference(
-        brow_gap=0.433, brow_lowering=0.311, glabella_lines=0.296)
+        brow_gap=0.433, brow_lowering=0.310, glabella_lines=0.295)
 
     @model_validator(mode="after")
     def _complete(self) -> FrownConfig:

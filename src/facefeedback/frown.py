@@ -60,9 +60,10 @@ RIDGE_SIGMAS_IOD = (0.035,)
 #: Normals of the lines looked for: vertical lines and lines 25 deg oblique either way (each
 #: kernel's angular tuning covers about +-15 deg around its own angle).
 RIDGE_ANGLES_DEG = (-25.0, 0.0, 25.0)
-#: Offset added before the log, as a fraction of the skin's own level (the median of the glabellar
-#: patch), so that it scales with exposure: it keeps the darkest pixels' 8-bit steps from dominating.
-LOG_OFFSET = 0.02
+#: Offset added before the log (intensity 0-1): a floor of about 20 grey levels under which dark
+#: pixels' differences count less, since a camera's noise, 8-bit steps and compression errors are
+#: about constant in grey levels, not relative to the light.
+LOG_EPS = 0.08
 #: Sensor noise raises the lines' energy: a frame's energy E and the energy that its noise alone would
 #: give, s (see GlabellaFilter.energy), add about in quadrature, E_observed^2 = E^2 + (NOISE_SHARE * s)^2
 #: (measured with noise added to eight real faces: 0.42-0.78).
@@ -81,7 +82,6 @@ TONE_FRAMES = 300
 TONE_EVERY = 3
 #: Grey level (0-255) from which a pixel counts as clipped.
 CLIP_LEVEL = 250
-_LOG_EPS = 0.08  # brow-head patches: keeps sensor noise in dark skin from dominating their log image
 
 # -- brow-head patches for brow_gap (see BrowTracker), reference units, |x| for each side --
 BROW_PATCH_X = (0.14, 0.44)
@@ -199,16 +199,13 @@ def noise_level(channel: np.ndarray) -> float:
 class GlabellaFilter:
     """Oriented ridge energy of the glabellar skin, and the face's tone reference.
 
-    Built once, applied to every frame, on the picture's green channel (a gain on it, from the
-    exposure or the white balance, adds a constant to its log; the red channel, which clips first
-    on skin, and the blue, the noisiest and the one compression keeps least, are left out; the
-    shading that makes a furrow visible darkens every channel alike). The lines are read on the
-    log image (see :meth:`log_image`): light and exposure multiply intensity, so they add a
-    constant, or a smooth shading, to it, which the zero-mean kernels ignore. A tone curve (gamma)
-    instead *multiplies* the log image and every response with it; :meth:`tone` measures the
-    face's own typical response to the same kernels (forehead, brows, eyes, nose, cheeks), which
-    a tone curve multiplies alike, so the ratio of the two does not depend on it (see
-    :class:`ToneReference`).
+    Built once, applied to every frame, on the grey picture (luma, which compression keeps at full
+    resolution). The lines are read on the log image (:meth:`log_image`): light and exposure
+    multiply intensity, so they add a constant, or a smooth shading, to it, which the zero-mean
+    kernels ignore. A tone curve (gamma) instead *multiplies* the log image and every response
+    with it; :meth:`tone` measures the face's own typical response to the same kernels (forehead,
+    brows, eyes, nose, cheeks), which a tone curve multiplies alike, so the ratio of the two does
+    not depend on it (see :class:`ToneReference`).
     """
 
     def __init__(self) -> None:
@@ -248,25 +245,18 @@ class GlabellaFilter:
         k /= np.abs(k).sum() / 2.0
         return k.astype(np.float32)
 
-    def patch(self, image: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
-        """The glabellar patch (with filter margin) resampled from one channel, float32 0-1.
+    def patch(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+        """The glabellar patch (with filter margin) resampled from a grey image, float32 0-1.
 
-        ``image`` (the green channel, or grey) may be a crop of the frame whose top-left corner is
-        at ``origin`` (x, y).
+        ``gray`` may be a crop of the frame whose top-left corner is at ``origin`` (x, y).
         """
-        return resample_patch(image, alignment, PATCH_X, PATCH_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD,
+        return resample_patch(gray, alignment, PATCH_X, PATCH_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD,
                               self.margin, origin)
 
-    def level(self, patch: np.ndarray) -> float:
-        """The skin's own level: the median of the glabellar patch inside its margin."""
-        m = self.margin
-        return float(np.median(patch[m:-m, m:-m]))
-
-    def log_image(self, patch: np.ndarray, level: float) -> np.ndarray:
-        """Log intensity after an offset of :data:`LOG_OFFSET` x the skin's ``level`` (:meth:`level`):
-        an exposure change scales the picture and the offset alike, so the log image moves by a
-        constant."""
-        return np.log(patch + LOG_OFFSET * max(level, 1e-3))
+    @staticmethod
+    def log_image(patch: np.ndarray) -> np.ndarray:
+        """Log intensity above the floor :data:`LOG_EPS`."""
+        return np.log(patch + LOG_EPS)
 
     def _response(self, logp: np.ndarray) -> np.ndarray:
         best = None
@@ -275,71 +265,80 @@ class GlabellaFilter:
             best = r if best is None else np.maximum(best, r)
         return best
 
-    def energy(self, patch: np.ndarray, level: float | None = None, noise: float = 0.0,
-               iod_px: float = 1.0) -> float:
+    def energy(self, patch: np.ndarray, noise: float = 0.0, iod_px: float = 1.0) -> float:
         """The lines' energy before the tone reference (x 100): the Gaussian-weighted mean positive
         oriented ridge response, less the share of sensor noise.
 
         Noise of sd ``noise`` grey levels in the image gives the log image a noise of sd
-        noise / 255 / (intensity + offset) at each pixel, and the kernels, which average about
+        noise / 255 / (intensity + LOG_EPS) at each pixel, and the kernels, which average about
         iod_px^2 pixels, a response of sd ``s = gain * that / iod_px``; its weighted mean s_w is
         what noise alone would read as lines. The two add about in quadrature (see
         :data:`NOISE_SHARE`), so E = sqrt(E_obs^2 - (NOISE_SHARE * s_w)^2), at least E_obs / 2.
         """
         if not np.isfinite(patch).all():
             return float("nan")
-        level = self.level(patch) if level is None else level
-        logp = self.log_image(patch, level)
         m = self.margin
-        best = self._response(logp)[m:-m, m:-m]
+        best = self._response(self.log_image(patch))[m:-m, m:-m]
         observed = float((np.maximum(best, 0.0) * self.window).sum())
         if noise > 0:
-            inner = patch[m:-m, m:-m] + LOG_OFFSET * max(level, 1e-3)
+            inner = patch[m:-m, m:-m] + LOG_EPS
             s_w = self.noise_gain * noise / 255.0 / iod_px * float((self.window / inner).sum())
             observed = float(np.sqrt(max(observed**2 - (NOISE_SHARE * s_w) ** 2, 0.25 * observed**2)))
         return 100.0 * observed
 
-    def tone(self, image: np.ndarray, alignment: Alignment, level: float,
-             origin: tuple[int, int] = (0, 0)) -> tuple[float, float]:
+    def tone(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)
+             ) -> tuple[float, float]:
         """The face's tone reference in one frame (x 100), and the clipped fraction of its region.
 
         The reference is the median absolute response of the line kernels over the face region
-        :data:`TONE_X` x :data:`TONE_Y` (the glabellar patch left out), on the log image with the
-        glabellar patch's ``level`` (:meth:`level`). Clipped skin has no texture and pulls it down:
-        it is NaN when more than :data:`TONE_MAX_CLIPPED` of the region is clipped.
+        :data:`TONE_X` x :data:`TONE_Y` (the glabellar patch left out), on the same log image.
+        Clipped skin has no texture and pulls it down: it is NaN when more than
+        :data:`TONE_MAX_CLIPPED` of the region is clipped.
         """
-        region = resample_patch(image, alignment, TONE_X, TONE_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD,
+        region = resample_patch(gray, alignment, TONE_X, TONE_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD,
                                 self.margin, origin)
         if not np.isfinite(region).all():
             return float("nan"), float("nan")
         clipped = float((region[self.tone_counted] >= CLIP_LEVEL / 255.0).mean())
         if clipped > TONE_MAX_CLIPPED:
             return float("nan"), clipped
-        response = np.abs(self._response(self.log_image(region, level)))
+        response = np.abs(self._response(self.log_image(region)))
         return float(100.0 * np.median(response[self.tone_counted])), clipped
 
-    def __call__(self, image: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> float:
-        """A still's ``glabella_lines`` (the energy over the frame's own tone reference); ``image`` is
-        the green channel (or grey)."""
-        patch = self.patch(image, alignment, origin)
-        if not np.isfinite(patch).all():
-            return float("nan")
-        level = self.level(patch)
-        noise = noise_level(image)
-        return self.energy(patch, level, noise, alignment.iod_px) / self.tone(image, alignment, level, origin)[0]
+    def __call__(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> float:
+        """A still's ``glabella_lines``: the energy over the frame's own tone reference."""
+        patch = self.patch(gray, alignment, origin)
+        energy = self.energy(patch, noise_level(gray), alignment.iod_px)
+        return energy / self.tone(gray, alignment, origin)[0]
+
+
+def recording_tone(tone: np.ndarray, yaw: np.ndarray, pitch: np.ndarray) -> float:
+    """A recording's tone reference from its per-frame samples (NaN where a frame was not sampled):
+    the median of the samples of faces within :data:`ANCHOR_MAX_POSE_DEG` of frontal, or of all
+    the samples when there is no such face. See :class:`ToneReference` for which frames are sampled."""
+    tone = np.asarray(tone, np.float64)
+    with np.errstate(invalid="ignore"):
+        frontal = np.maximum(np.abs(yaw), np.abs(pitch)) <= ANCHOR_MAX_POSE_DEG
+    sampled = np.isfinite(tone)
+    pick = sampled & frontal if (sampled & frontal).any() else sampled
+    return float(np.median(tone[pick])) if pick.any() else float("nan")
 
 
 class ToneReference:
-    """A recording's tone reference: the median of :meth:`GlabellaFilter.tone` over its first
-    :data:`TONE_FRAMES` faces within :data:`ANCHOR_MAX_POSE_DEG` of frontal, every
-    :data:`TONE_EVERY`-th of them (before the first such face, over the faces seen so far).
-    ``glabella_lines`` is the lines' energy divided by it.
+    """Which frames of a recording sample its tone reference, and the reference so far.
+
+    The tone reference of a recording is the median of :meth:`GlabellaFilter.tone` over every
+    :data:`TONE_EVERY`-th of its first :data:`TONE_FRAMES` faces within
+    :data:`ANCHOR_MAX_POSE_DEG` of frontal (before the first such face, faces of any pose are
+    sampled); ``glabella_lines`` is the lines' energy divided by it. The per-frame table divides
+    every frame by the recording's final reference (:func:`recording_tone`); the live view, which
+    cannot wait, by the reference so far (:attr:`value`).
 
     Why a recording's and not each frame's: the reference is a property of the face and the camera
     (it moves with the tone curve, which is the camera's), so the median over many frames keeps a
     frame's expression, pose and noise out of it, and a light that changes within the recording
-    does not pass into the lines of every frame. Use one per recording, frames in order: ask
-    :meth:`wants` whether a frame's tone is needed, then call the reference with it (or NaN).
+    does not pass into the lines. Use one per recording, frames in order: ask :meth:`wants`
+    whether a frame's tone is needed, then call the reference with it (or NaN).
     """
 
     def __init__(self) -> None:
@@ -350,20 +349,20 @@ class ToneReference:
 
     @property
     def settled(self) -> bool:
-        """True once the reference no longer changes."""
+        """True once no later frame is sampled."""
         return self.faces >= TONE_FRAMES and bool(self.frontal)
 
     def _frontal(self, alignment: Alignment) -> bool:
         return max(abs(alignment.yaw), abs(alignment.pitch)) <= ANCHOR_MAX_POSE_DEG
 
     def wants(self, alignment: Alignment) -> bool:
-        """Whether this frame's tone counts (the frame after it must be passed to ``__call__``)."""
+        """Whether this frame samples the tone (the frame must then be passed to ``__call__``)."""
         if self.settled or (self.frontal and not self._frontal(alignment)):
             return False
         return self.faces % TONE_EVERY == 0
 
     def __call__(self, tone: float, alignment: Alignment) -> float:
-        """Add one frame's tone (NaN: none or not wanted) and return the reference for that frame."""
+        """Add one frame's tone (NaN: none or not sampled) and return the reference so far."""
         if self.settled:
             return self.value
         frontal = self._frontal(alignment)
@@ -437,7 +436,7 @@ class BrowTracker:
     def _patch(self, gray, alignment, origin, side) -> np.ndarray:
         s = self.sides[side]
         patch = resample_patch(gray, alignment, s.x_range, BROW_PATCH_Y, s.plane, BROW_PX_PER_IOD, self.margin, origin)
-        logp = np.log(patch + _LOG_EPS)
+        logp = np.log(patch + LOG_EPS)
         return logp - cv2.GaussianBlur(logp, (0, 0), BROW_HIGHPASS_IOD * BROW_PX_PER_IOD)
 
     def _landmark_x(self, alignment: Alignment, side: str) -> float:

@@ -28,6 +28,7 @@ from .frown import (
     brow_geometry,
     frown_intensity,
     noise_level,
+    recording_tone,
 )
 from .geometry import Alignment, align
 from .io import Frame
@@ -37,8 +38,11 @@ from .schema import BLENDSHAPE_COLUMN_NAMES, COMPONENTS, FRAME_COLUMN_NAMES, FRA
 from .summary import frowning_mask
 
 #: Raw per-frame fields, before calibration (in this order in the buffer).
+#: ``glabella_lines`` here is the live value (over the tone reference so far); the per-frame table
+#: divides ``glabella_energy`` by the recording's reference from its ``tone_sample`` values.
 RAW_FIELDS = ("frame", "timestamp_s", "face_detected", "n_faces", "yaw", "pitch", "roll",
-              "brow_gap", "brow_lowering", "glabella_lines", "iod_px", "sharpness", "brightness", "noise_sd",
+              "brow_gap", "brow_lowering", "glabella_lines", "glabella_energy", "tone_sample",
+              "iod_px", "sharpness", "brightness", "noise_sd",
               # QC flags: frames outside the range in which the measure was validated
               "face_too_small", "too_blurred", "overexposed")
 
@@ -89,7 +93,7 @@ class FrameMeasurer:
         if obs.points is None:
             nan = float("nan")
             values = (frame.index, frame.timestamp_s, False, obs.n_faces, nan, nan, nan, nan, nan, nan, nan, nan,
-                      nan, nan, False, False, False)
+                      nan, nan, nan, nan, False, False, False)
             return FrameMeasurement(values, None, obs, None)
         x0, y0, x1, y1 = face_box(obs.points, frame.image.shape)
         # Only the face is needed in grey: converting the box, not the frame, saves time on large frames.
@@ -98,38 +102,34 @@ class FrameMeasurer:
         al = align(obs.points)
         landmark_gap, lowering = brow_geometry(al.aligned)
         gap = landmark_gap if self.brows is None else self.brows(gray, al, landmark_gap, origin=(x0, y0))
-        green = np.ascontiguousarray(box[:, :, 1])
-        noise = noise_level(green)
-        lines, overexposed = self._lines(green, al, (x0, y0), noise)
+        noise = noise_level(gray)
+        energy, tone, reference, overexposed = self._lines(gray, al, (x0, y0), noise)
         sharpness, brightness = image_quality(box)
         qc = self.qc
         values = (frame.index, frame.timestamp_s, True, obs.n_faces, al.yaw, al.pitch, al.roll,
-                  gap, lowering, lines, al.iod_px, sharpness, brightness, noise,
+                  gap, lowering, energy / reference, energy, tone, al.iod_px, sharpness, brightness, noise,
                   bool(al.iod_px < qc.min_iod_px), bool(sharpness < qc.min_sharpness),
                   overexposed)
         return FrameMeasurement(values, obs.blendshapes, obs, al)
 
-    def _lines(self, green: np.ndarray, al: Alignment, origin: tuple[int, int], noise: float
-               ) -> tuple[float, bool]:
-        """``glabella_lines`` (the glabella's ridge energy over the tone reference, see
-        :class:`~facefeedback.frown.ToneReference`) from the face box's green channel, and whether
-        the frame is overexposed: more than ``qc.max_clipped_fraction`` of the glabella clipped, or
-        no tone reference because the face around it is clipped."""
+    def _lines(self, gray: np.ndarray, al: Alignment, origin: tuple[int, int], noise: float
+               ) -> tuple[float, float, float, bool]:
+        """The glabella's ridge energy, this frame's tone sample (NaN when it samples none), the tone
+        reference so far (see :class:`~facefeedback.frown.ToneReference`), and whether the frame is
+        overexposed: more than ``qc.max_clipped_fraction`` of the glabella clipped, or no tone
+        reference because the face around it is clipped."""
         g = self.glabella
-        patch = g.patch(green, al, origin=origin)
+        nan = float("nan")
+        patch = g.patch(gray, al, origin=origin)
         overexposed = bool(clipped_fraction(patch, g.margin) > self.qc.max_clipped_fraction)
         if not np.isfinite(patch).all():
-            return float("nan"), overexposed
-        level = g.level(patch)
-        energy = g.energy(patch, level, noise, al.iod_px)
-        if self.tone is None or self.tone.wants(al):
-            tone, clipped = g.tone(green, al, level, origin)
-            reference = tone if self.tone is None else self.tone(tone, al)
-        else:
-            reference, clipped = self.tone(float("nan"), al), 0.0
+            return nan, nan, nan, overexposed
+        energy = g.energy(patch, noise, al.iod_px)
+        tone, clipped = g.tone(gray, al, origin) if self.tone is None or self.tone.wants(al) else (nan, 0.0)
+        reference = tone if self.tone is None else self.tone(tone, al)
         if not np.isfinite(reference) and clipped > TONE_MAX_CLIPPED:
             overexposed = True
-        return energy / reference, overexposed
+        return energy, tone, reference, overexposed
 
     def measure(self, frame: Frame) -> FrameMeasurement:
         """One frame through the whole per-frame path."""
@@ -215,9 +215,17 @@ def measure_frames(measurer: FrameMeasurer, frames: Iterable[Frame], buffer: Mea
 def build_frame_table(raw: pd.DataFrame, calibration: Calibration, config: Config) -> pd.DataFrame:
     """The per-frame table (columns of ``schema.FRAME_COLUMNS``) from raw measurements.
 
-    Adds ``frown_intensity`` against ``calibration``, ``valid`` from the QC limits and
+    Divides the lines' energy by the recording's tone reference (when ``raw`` holds the raw
+    ``glabella_energy`` and ``tone_sample``; see :func:`~facefeedback.frown.recording_tone`), and
+    adds ``frown_intensity`` against ``calibration``, ``valid`` from the QC limits and
     ``frowning`` from the frown events. Missing values stay NaN.
     """
+    if "glabella_energy" in raw:
+        raw = raw.copy()
+        tone = recording_tone(raw["tone_sample"].to_numpy(float), raw["yaw"].to_numpy(float),
+                              raw["pitch"].to_numpy(float))
+        raw["tone_reference"] = np.where(raw["face_detected"].to_numpy(bool), tone, np.nan)
+        raw["glabella_lines"] = raw["glabella_energy"] / tone
     comps = {k: raw[k].to_numpy(np.float64) for k in COMPONENTS}
     finite = np.isfinite(np.column_stack(list(comps.values()))).all(axis=1) if len(raw) else np.zeros(0, bool)
     table = raw.copy()

@@ -3,9 +3,9 @@
 The face box is resampled to a fixed width (:data:`FACE_BOX_WIDTH` px, about 28 px per
 inter-ocular distance: a pixel there is about a glabellar furrow's width), so both measures are
 in units of the face, whatever its size in the picture. ``sharpness`` is how much of the face's fine structure is left: the energy of the
-Laplacian of the log green channel at that scale over the energy one octave coarser (a ratio of
-two log-domain energies, so a tone curve, an exposure or a white balance does not change it;
-blur, or a face with fewer pixels than the box, lowers it). ``brightness`` is the box's mean grey
+Laplacian of log intensity at that scale over the energy one octave coarser (a ratio of two
+log-domain energies, so a tone curve, an exposure or a white balance hardly changes it; blur,
+or a face with fewer pixels than the box, lowers it). ``brightness`` is the box's mean grey
 level (0-255).
 """
 
@@ -40,18 +40,17 @@ def image_quality(bgr_box: np.ndarray) -> tuple[float, float]:
     f = FACE_BOX_WIDTH / bgr_box.shape[1]
     interp = cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR
     box = cv2.resize(bgr_box, (FACE_BOX_WIDTH, max(8, int(round(bgr_box.shape[0] * f)))), interpolation=interp)
-    brightness = float(cv2.cvtColor(box, cv2.COLOR_BGR2GRAY).mean())
-    green = box[:, :, 1].astype(np.float32)
-    level = max(float(green.mean()), 1.0)
-    logg = np.log(green + 0.02 * level)
+    gray = cv2.cvtColor(box, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    level = max(float(gray.mean()), 1.0)
+    logg = np.log(gray + 0.02 * level)
     half = cv2.resize(logg, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-    lit = green >= SHARPNESS_FLOOR * level
+    lit = gray >= SHARPNESS_FLOOR * level
     lit_half = lit[: 2 * half.shape[0]: 2, : 2 * half.shape[1]: 2]
     if not lit_half.any():
-        return float("nan"), brightness
+        return float("nan"), level
     fine = float(np.square(cv2.Laplacian(logg, cv2.CV_32F)[lit]).mean())
     coarse = float(np.square(cv2.Laplacian(half, cv2.CV_32F)[lit_half]).mean())
-    return fine / max(coarse, 1e-12), brightness
+    return fine / max(coarse, 1e-12), level
 
 
 def clipped_fraction(patch: np.ndarray, margin: int = 0) -> float:

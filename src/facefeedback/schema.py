@@ -22,17 +22,21 @@ FRAME_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("brow_lowering", "float64", "IOD",
      "height of the medial brows above the inner eye corners / inter-ocular distance "
      "(procerus, depressor supercilii; smaller = lowered)"),
-    ("glabella_lines", "float64", "a.u.",
-     "oriented ridge energy of vertical/oblique lines between the brows, on log intensity (higher = more lines)"),
+    ("glabella_lines", "float64", "ratio",
+     "oriented ridge energy of vertical/oblique lines between the brows, on log intensity, over the recording's "
+     "tone_reference (higher = more lines)"),
     ("frown_intensity", "float64", "FU",
      "frown units: 0 at the neutral reference, 1 = a typical full deliberate frown"),
     ("frowning", "bool", "flag", "inside a frown event (hysteresis, minimum duration)"),
+    ("tone_reference", "float64", "a.u.",
+     "the recording's tone reference: the face's median response to the lines' filters (median over its first "
+     "frontal faces; moves with the camera's tone curve)"),
     ("iod_px", "float64", "px", "inter-ocular distance in the picture: the face's size"),
     ("sharpness", "float64", "ratio",
-     "fine structure left in the face: Laplacian energy of the log green channel of the face box at 64 px wide "
+     "fine structure left in the face: Laplacian energy of log intensity in the face box at 64 px wide "
      "over the same one octave coarser (lower = more blurred or fewer pixels)"),
     ("brightness", "float64", "0-255", "mean grey level in the face box"),
-    ("noise_sd", "float64", "0-255", "sensor noise sd in the face box (green channel, from its pixel-scale residual)"),
+    ("noise_sd", "float64", "0-255", "sensor noise sd in the face box (grey, from its pixel-scale residual)"),
     ("valid", "bool", "flag", "face found, head pose within limits, sharp enough, no QC flag: usable for statistics"),
     # QC flags: the frame lies outside the range in which the measure was validated
     ("face_too_small", "bool", "flag", "inter-ocular distance below qc.min_iod_px: too few pixels for the lines"),

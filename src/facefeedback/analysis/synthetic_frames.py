@@ -125,6 +125,7 @@ def frames_table(signals: dict[str, np.ndarray], row: int, rng: np.random.Genera
         "glabella_lines": signals["glabella_lines"][row],
         "frown_intensity": frown,
         "frowning": valid & (np.nan_to_num(frown) > FROWN_THRESHOLD_FU),
+        "tone_reference": np.where(face, 2.0, np.nan),
         "iod_px": np.where(face, rng.normal(100.0, 5.0, n), np.nan),
         "sharpness": np.where(face, rng.normal(0.3, 0.03, n), np.nan),
         "brightness": np.where(face, rng.normal(130.0, 8.0, n), np.nan),
