@@ -296,7 +296,7 @@ def _run(options: DemoOptions, config: Config) -> DemoResult:
 
 def _save(session: LiveSession, source: FrameSource, config: Config, out_dir: Path,
           recorder: VideoRecorder | None, stopped: str, elapsed: float) -> DemoResult:
-    result = recording_result(source.spec, source.info, session.buffer.raw_table(), config, session.calibration,
+    result = recording_result(source.spec, source.info, session.raw_table(), config, session.calibration,
                               out_dir.name, elapsed)
     if source.kind == "camera":
         result.summary["source"] = source.info.name

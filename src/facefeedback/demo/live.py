@@ -6,7 +6,10 @@ with :func:`~facefeedback.frown.frown_intensity` against the session's neutral r
 and keeps the frowning state with :func:`~facefeedback.summary.frowning_state`, the same
 event rule the per-frame table uses. At the end, :meth:`LiveSession.table` builds that
 table with :func:`~facefeedback.measure.build_frame_table`, so the saved session is
-exactly what ``extract`` would have written for the same frames and calibration.
+what ``extract`` would have written for the same frames and calibration, with one difference
+the live view cannot avoid: each frame's lines are divided by the tone reference of the frames
+seen so far (it settles over the first 300 frontal faces), not by the recording's final one
+(:meth:`LiveSession.raw_table`).
 """
 
 from __future__ import annotations
@@ -109,6 +112,13 @@ class LiveSession:
         if calibrate_s > 0:
             self.start_calibration(calibrate_s)
 
+    def raw_table(self):
+        """The raw measurements as the live view scored them: each frame's lines over the tone
+        reference so far (``tone_reference``), not the recording's final one."""
+        raw = self.buffer.raw_table()
+        raw["tone_reference"] = raw["glabella_energy"] / raw["glabella_lines"]
+        return raw.drop(columns=["glabella_energy"])
+
     # -- calibration -----------------------------------------------------------
     def start_calibration(self, duration_s: float) -> None:
         """Take the next ``duration_s`` seconds as the neutral reference."""
@@ -119,7 +129,7 @@ class LiveSession:
 
     def _finish_calibration(self) -> None:
         start, self._cal_start = self._cal_start, None
-        raw = self.buffer.raw_table().iloc[start:]
+        raw = self.raw_table().iloc[start:]
         t0, t1 = float(raw["timestamp_s"].iloc[0]), float(self._cal_end_s)
         table = build_frame_table(raw, self.calibration, self.config)
         # The window is [t0, t1): the frame that reached t1 only closes it.
