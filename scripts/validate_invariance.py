@@ -30,9 +30,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from facefeedback.calibration import calibrate
 from facefeedback.config import Config
 from facefeedback.extract import process_recording
-from facefeedback.frown import calibrate
 from facefeedback.measure import build_frame_table
 
 ANGER = "15-f13-anc-ph.jpg"

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from facefeedback.calibration import calibrate
 from facefeedback.config import Config
 from facefeedback.extract import process_recording
-from facefeedback.frown import calibrate
 from facefeedback.measure import build_frame_table
 from facefeedback.schema import COMPONENTS
 

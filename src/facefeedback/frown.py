@@ -24,21 +24,18 @@ rotation and distance to the camera are removed first):
 
 ``frown_intensity`` combines them against a neutral reference (see
 :func:`frown_intensity`): 0 on the neutral face, 1 for a typical full deliberate frown.
+The neutral reference, and how it follows head pose, is fitted in :mod:`facefeedback.calibration`.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import cv2
 import numpy as np
 
-from .config import CalibrationConfig, FrownConfig, NeutralReference
-from .errors import InputError
-from .files import write_json
+from .config import FrownConfig, NeutralReference
 from .geometry import (
     BROW_MEDIAL_LEFT,
     BROW_MEDIAL_RIGHT,
@@ -331,23 +328,26 @@ class _Template:
         return dx - margin, sharpness
 
 
-def frown_terms(components: dict[str, np.ndarray], neutral: NeutralReference, params: FrownConfig
-                ) -> dict[str, np.ndarray]:
+def frown_terms(components: Mapping[str, np.ndarray], neutral: NeutralReference | Mapping[str, np.ndarray],
+                params: FrownConfig) -> dict[str, np.ndarray]:
     """Each component's contribution in frown units (before weighting), clipped at 0.
 
     ``brow_gap`` and ``brow_lowering``: relative shrinkage from neutral, divided by the
     shrinkage of a typical full frown; ``glabella_lines``: natural-log ratio to neutral,
     divided by that of a typical full frown. Changes away from frowning (a raised inner
     brow, AU1; lines fading under softer light) count as 0, not as negative frowning.
+    ``neutral`` is one reference, or each component's neutral per frame (a participant's
+    neutral at each frame's head pose, :meth:`~facefeedback.calibration.Calibration.neutral_at`).
     """
+    n = neutral.model_dump() if isinstance(neutral, NeutralReference) else neutral
     gap = np.asarray(components["brow_gap"], dtype=np.float64)
     low = np.asarray(components["brow_lowering"], dtype=np.float64)
     lines = np.asarray(components["glabella_lines"], dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         raw = {
-            "brow_gap": (neutral.brow_gap - gap) / neutral.brow_gap,
-            "brow_lowering": (neutral.brow_lowering - low) / neutral.brow_lowering,
-            "glabella_lines": np.log(np.maximum(lines, 1e-6) / neutral.glabella_lines),
+            "brow_gap": (n["brow_gap"] - gap) / n["brow_gap"],
+            "brow_lowering": (n["brow_lowering"] - low) / n["brow_lowering"],
+            "glabella_lines": np.log(np.maximum(lines, 1e-6) / n["glabella_lines"]),
         }
     out = {}
     for name, value in raw.items():
@@ -356,8 +356,8 @@ def frown_terms(components: dict[str, np.ndarray], neutral: NeutralReference, pa
     return out
 
 
-def frown_intensity(components: dict[str, np.ndarray], neutral: NeutralReference, params: FrownConfig
-                    ) -> np.ndarray:
+def frown_intensity(components: Mapping[str, np.ndarray], neutral: NeutralReference | Mapping[str, np.ndarray],
+                    params: FrownConfig) -> np.ndarray:
     """``frown_intensity = sum_i w_i * term_i / sum_i w_i`` (see :func:`frown_terms`); NaN without a face.
 
     Works on arrays (a recording) and on scalars (one live frame).
@@ -369,84 +369,3 @@ def combine_terms(terms: dict[str, np.ndarray], params: FrownConfig) -> np.ndarr
     """The weighted mean of the components' terms (:func:`frown_terms`): frown_intensity."""
     total = sum(params.weights.values())
     return sum(params.weights[k] * terms[k] for k in COMPONENTS) / total
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """A participant's neutral reference, and where it came from."""
-
-    neutral: NeutralReference
-    method: str  # "population", "percentile" or "segment"
-    source: str = ""
-    n_frames: int = 0
-    participant_id: str | None = None
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["neutral"] = self.neutral.model_dump()
-        return d
-
-    @classmethod
-    def from_json(cls, data: dict, origin: str = "calibration") -> Calibration:
-        try:
-            neutral = NeutralReference.model_validate(data["neutral"])
-            return cls(neutral, str(data.get("method", "file")), str(data.get("source", "")),
-                       int(data.get("n_frames", 0)), data.get("participant_id"))
-        except Exception as exc:  # KeyError, pydantic errors, wrong types
-            raise InputError(f"{origin}: not a calibration file ({exc.__class__.__name__}: "
-                             f"{str(exc).splitlines()[0]})") from None
-
-    def save(self, path: str | Path) -> None:
-        write_json(path, self.to_json())
-
-    @classmethod
-    def load(cls, path: str | Path) -> Calibration:
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path}: no such calibration file")
-        try:
-            data = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: not a calibration file (invalid JSON: {exc})") from None
-        return cls.from_json(data, str(path))
-
-
-def population_calibration(params: FrownConfig) -> Calibration:
-    """The default reference when a participant has no calibration of their own."""
-    return Calibration(params.population_neutral, "population", "population default (configs/default.yaml)")
-
-
-def calibrate(frames, params: FrownConfig, rule: CalibrationConfig, source: str = "",
-              participant_id: str | None = None) -> Calibration:
-    """Fit a participant's neutral reference from a recording's per-frame table.
-
-    With ``rule.segment_start_s``/``segment_end_s``: the median of each component over
-    the valid frames of that segment. Otherwise: the frames whose frown_intensity
-    against the population default is at or below ``rule.percentile`` (the least
-    frowning part of the recording), and the median of each component over them.
-    """
-    valid = frames["valid"].to_numpy(bool) & frames[list(COMPONENTS)].notna().all(axis=1).to_numpy()
-    if rule.segment_start_s is not None or rule.segment_end_s is not None:
-        t = frames["timestamp_s"].to_numpy()
-        lo = rule.segment_start_s or 0.0
-        hi = rule.segment_end_s if rule.segment_end_s is not None else np.inf
-        inside = (t >= lo) & (t < hi)
-        if len(t) and not inside.any():
-            raise InputError(f"{source or 'recording'}: the calibration segment {lo:g}-{hi:g} s holds no "
-                             f"frame: the recording runs from {t.min():.2f} to {t.max():.2f} s")
-        pick = valid & inside
-        method = "segment"
-    else:
-        comps = {k: frames[k].to_numpy(np.float64) for k in COMPONENTS}
-        provisional = frown_intensity(comps, params.population_neutral, params)
-        pick = valid.copy()
-        if pick.any():
-            cut = np.nanpercentile(provisional[valid], rule.percentile)
-            pick &= provisional <= cut
-        method = "percentile"
-    n = int(pick.sum())
-    if n < rule.min_frames:
-        raise InputError(f"{source or 'recording'}: only {n} valid neutral frames for calibration "
-                         f"(need {rule.min_frames}); check the face is visible and frontal")
-    neutral = NeutralReference(**{k: float(np.median(frames[k].to_numpy(np.float64)[pick])) for k in COMPONENTS})
-    return Calibration(neutral, method, source, n, participant_id)

@@ -18,8 +18,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from .calibration import Calibration
 from .config import Config
-from .frown import BrowTracker, Calibration, GlabellaFilter, brow_geometry, frown_intensity
+from .frown import BrowTracker, GlabellaFilter, brow_geometry
 from .geometry import Alignment, align
 from .io import Frame
 from .landmarks import FaceObservation, make_backend
@@ -181,13 +182,14 @@ def measure_frames(measurer: FrameMeasurer, frames: Iterable[Frame], buffer: Mea
 def build_frame_table(raw: pd.DataFrame, calibration: Calibration, config: Config) -> pd.DataFrame:
     """The per-frame table (columns of ``schema.FRAME_COLUMNS``) from raw measurements.
 
-    Adds ``frown_intensity`` against ``calibration``, ``valid`` from the QC limits and
+    Adds ``frown_intensity`` against ``calibration`` (its neutral at each frame's head pose), ``valid`` from the QC limits and
     ``frowning`` from the frown events. Missing values stay NaN.
     """
     comps = {k: raw[k].to_numpy(np.float64) for k in COMPONENTS}
     finite = np.isfinite(np.column_stack(list(comps.values()))).all(axis=1) if len(raw) else np.zeros(0, bool)
     table = raw.copy()
-    table["frown_intensity"] = frown_intensity(comps, calibration.neutral, config.frown)
+    table["frown_intensity"] = calibration.score(comps, raw["yaw"].to_numpy(np.float64),
+                                                 raw["pitch"].to_numpy(np.float64), config.frown)
     table["valid"] = valid_mask(raw["face_detected"].to_numpy(bool), raw["yaw"].to_numpy(float),
                                 raw["pitch"].to_numpy(float), raw["sharpness"].to_numpy(float),
                                 raw["brightness"].to_numpy(float), finite, config.qc,

@@ -25,8 +25,8 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..calibration import calibrate
     from ..extract import process_recording
-    from ..frown import calibrate
 
     config = resolve_config(args)
     segment = args.segment or (None, None)
