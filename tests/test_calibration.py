@@ -181,7 +181,7 @@ def test_calibration_files_round_trip_and_old_ones_are_pose_independent(tmp_path
     old = Calibration.load(tmp_path / "old.json")
     assert old.pose is None and old.neutral == cal.neutral
     comps = {k: table[k].to_numpy() for k in NEUTRAL}
-    np.testing.assert_allclose(_score(table, old), frown_intensity(comps, cal.neutral, CFG.frown))
+    np.testing.assert_allclose(_score(table, old), frown_intensity(comps, cal.neutral, CFG.frown, table["yaw"]))
 
 
 def test_the_pose_model_stays_inside_the_calibrated_range():

@@ -115,3 +115,18 @@ def test_calibration_needs_enough_valid_frames(tmp_path):
     bad.write_text("{\"neutral\": {\"brow_gap\": -1}}")
     with pytest.raises(InputError, match=str(bad)):
         Calibration.load(bad)
+
+
+def test_brow_gap_gives_way_when_the_head_turns():
+    """Beyond 10 deg of yaw brow_gap stops following the corrugator: its weight falls to 0 at 15 deg and
+    the others' renormalise, so a frown seen in the other components still reads in frown units."""
+    full = CFG.frown.full_frown
+    gap_only = {"brow_gap": 0.4 * (1 - full["brow_gap"]), "brow_lowering": 0.3, "glabella_lines": 1.0}
+    others = {"brow_gap": 0.4, "brow_lowering": 0.3 * (1 - full["brow_lowering"]),
+              "glabella_lines": np.exp(full["glabella_lines"])}
+    yaw = np.array([0.0, 10.0, 12.5, -15.0, 25.0])
+    w = CFG.frown.weights
+    np.testing.assert_allclose(frown_intensity(gap_only, NEUTRAL, CFG.frown, yaw),
+                               [w["brow_gap"] / sum(w.values())] * 2 + [0.5 * w["brow_gap"] / (sum(w.values())
+                                                                         - 0.5 * w["brow_gap"]), 0, 0])
+    np.testing.assert_allclose(frown_intensity(others, NEUTRAL, CFG.frown, yaw)[3:], 1.0)

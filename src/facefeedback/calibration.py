@@ -123,8 +123,9 @@ class Calibration:
         return frown_terms(components, self.neutral_at(yaw, pitch), params)
 
     def score(self, components: dict, yaw, pitch, params: FrownConfig) -> np.ndarray:
-        """``frown_intensity`` against the neutral at each frame's pose."""
-        return frown_intensity(components, self.neutral_at(yaw, pitch), params)
+        """``frown_intensity`` against the neutral at each frame's pose, each component weighted for
+        that pose (:func:`~facefeedback.frown.component_weights`)."""
+        return frown_intensity(components, self.neutral_at(yaw, pitch), params, yaw)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -211,7 +212,7 @@ def calibrate(frames, params: FrownConfig, rule: CalibrationConfig, source: str 
         fit_on = valid
         calm = valid.copy()
         if valid.any():  # pitch reference: the least-frowning half (a frown tilts Face Mesh's pitch)
-            provisional = frown_intensity(comps, params.population_neutral, params)
+            provisional = frown_intensity(comps, params.population_neutral, params, yaw)
             calm &= provisional <= np.nanmedian(provisional[valid])
     pose = fit_pose_model(comps, yaw, pitch, fit_on, calm) if rule.pose_model and has_pose else None
     if pose is not None:
@@ -221,7 +222,7 @@ def calibrate(frames, params: FrownConfig, rule: CalibrationConfig, source: str 
         pick = fit_on
         method = "segment"
     else:
-        provisional = frown_intensity(comps, params.population_neutral, params)
+        provisional = frown_intensity(comps, params.population_neutral, params, yaw)
         pick = valid.copy()
         if pick.any():
             pick &= provisional <= np.nanpercentile(provisional[valid], rule.percentile)
@@ -232,15 +233,16 @@ def calibrate(frames, params: FrownConfig, rule: CalibrationConfig, source: str 
                          f"(need {rule.min_frames}); check the face is visible and frontal")
     level = {k: float(np.median(comps[k][pick])) for k in COMPONENTS}
     if not segment and rule.refine_below is not None:
-        level, pick = _refine_level(comps, valid, level, pick, rule, params)
+        level, pick = _refine_level(comps, yaw, valid, level, pick, rule, params)
     return Calibration(NeutralReference(**level), method, source, int(pick.sum()), participant_id, pose)
 
 
-def _refine_level(comps: dict[str, np.ndarray], valid: np.ndarray, level: dict[str, float], pick: np.ndarray,
-                  rule: CalibrationConfig, params: FrownConfig) -> tuple[dict[str, float], np.ndarray]:
+def _refine_level(comps: dict[str, np.ndarray], yaw: np.ndarray, valid: np.ndarray, level: dict[str, float],
+                  pick: np.ndarray, rule: CalibrationConfig, params: FrownConfig
+                  ) -> tuple[dict[str, float], np.ndarray]:
     """The median over the valid frames scoring below ``rule.refine_below`` against the neutral, to a fixed point."""
     for _ in range(30):
-        score = frown_intensity(comps, NeutralReference(**level), params)
+        score = frown_intensity(comps, NeutralReference(**level), params, yaw)
         keep = valid & (score < rule.refine_below)
         if keep.sum() < rule.min_frames:
             break

@@ -73,6 +73,8 @@ BROW_SHARPNESS = 0.05
 BROW_SHARPNESS_FRAMES = 300
 #: The anchor frame is the first with a face within this many degrees of frontal (yaw and pitch).
 ANCHOR_MAX_POSE_DEG = 20.0
+#: |yaw| (deg) over which brow_gap's weight in frown_intensity falls from full to 0 (see component_weights).
+BROW_GAP_YAW_FADE_DEG = (10.0, 15.0)
 
 
 def brow_geometry(aligned: np.ndarray) -> tuple[float, float]:
@@ -357,15 +359,35 @@ def frown_terms(components: Mapping[str, np.ndarray], neutral: NeutralReference 
 
 
 def frown_intensity(components: Mapping[str, np.ndarray], neutral: NeutralReference | Mapping[str, np.ndarray],
-                    params: FrownConfig) -> np.ndarray:
+                    params: FrownConfig, yaw=None) -> np.ndarray:
     """``frown_intensity = sum_i w_i * term_i / sum_i w_i`` (see :func:`frown_terms`); NaN without a face.
 
-    Works on arrays (a recording) and on scalars (one live frame).
+    With ``yaw`` (degrees), each weight is the one :func:`component_weights` gives at that head
+    turn. Works on arrays (a recording) and on scalars (one live frame).
     """
-    return combine_terms(frown_terms(components, neutral, params), params)
+    return combine_terms(frown_terms(components, neutral, params), params, yaw)
 
 
-def combine_terms(terms: dict[str, np.ndarray], params: FrownConfig) -> np.ndarray:
+def component_weights(params: FrownConfig, yaw=None) -> dict[str, np.ndarray | float]:
+    """Each component's weight in frown_intensity, at a head turn of ``yaw`` degrees when given.
+
+    ``brow_gap`` compares the two brow heads' picture across the face: as the head turns, the far
+    brow head slides behind the nasal bridge's profile and the near one widens, and beyond about
+    10 deg the gap stops following the corrugator (on the synthetic frown turned in 3D its change per
+    unit of frown falls from 1.2 at |yaw| < 10 deg to 0.3 at 10-15 deg and 0.1 beyond; on a relaxed
+    real face turned past 10 deg it reads 0.25 FU of false frown). Its weight therefore falls linearly
+    from full at ``BROW_GAP_YAW_FADE_DEG[0]`` to 0 at ``[1]``; the others keep theirs, and the
+    weighted mean renormalises, so the unit stays the frown unit.
+    """
+    weights: dict[str, np.ndarray | float] = dict(params.weights)
+    if yaw is not None:
+        lo, hi = BROW_GAP_YAW_FADE_DEG
+        weights["brow_gap"] = weights["brow_gap"] * np.clip((hi - np.abs(np.asarray(yaw, np.float64))) / (hi - lo),
+                                                            0.0, 1.0)
+    return weights
+
+
+def combine_terms(terms: dict[str, np.ndarray], params: FrownConfig, yaw=None) -> np.ndarray:
     """The weighted mean of the components' terms (:func:`frown_terms`): frown_intensity."""
-    total = sum(params.weights.values())
-    return sum(params.weights[k] * terms[k] for k in COMPONENTS) / total
+    weights = component_weights(params, yaw)
+    return sum(weights[k] * terms[k] for k in COMPONENTS) / sum(weights.values())

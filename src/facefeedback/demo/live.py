@@ -140,7 +140,7 @@ class LiveSession:
         comps = {k: m[k] for k in COMPONENTS}
         params = self.config.frown
         terms = {k: float(v) for k, v in self.calibration.terms(comps, m["yaw"], m["pitch"], params).items()}
-        x = float(combine_terms(terms, params))
+        x = float(combine_terms(terms, params, m["yaw"]))
         qc = self.config.qc
         finite = bool(np.isfinite(list(comps.values())).all())
         valid = bool(valid_mask(m["face_detected"], m["yaw"], m["pitch"], m["sharpness"], m["brightness"],
