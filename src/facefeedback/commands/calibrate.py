@@ -39,6 +39,16 @@ def run(args: argparse.Namespace) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     cal.save(args.out)
     n = cal.neutral
+    if cal.pose is None:
+        pose = "pose-independent (the recording covers too little head movement to say how pose changes it)"
+    else:
+        p = cal.pose
+        ranges = []
+        if p.yaw_max_deg > p.yaw_dead_deg:
+            ranges.append(f"|yaw| up to {p.yaw_max_deg:.0f} deg")
+        if p.pitch_max_deg > p.pitch_min_deg:
+            ranges.append(f"pitch {p.pitch_ref_deg + p.pitch_min_deg:+.0f} to {p.pitch_ref_deg + p.pitch_max_deg:+.0f} deg")
+        pose = "follows head pose over " + " and ".join(ranges)
     print(f"{args.input}: neutral from {cal.n_frames} frames ({cal.method}): brow_gap {n.brow_gap:.4f}, "
-          f"brow_lowering {n.brow_lowering:.4f}, glabella_lines {n.glabella_lines:.4f} -> {args.out}")
+          f"brow_lowering {n.brow_lowering:.4f}, glabella_lines {n.glabella_lines:.4f}; {pose} -> {args.out}")
     return 0
