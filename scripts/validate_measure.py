@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                       + f" deg ({name}): " + " / ".join(f"{m:.3f}" for m in means))
 
     others = [args.pyfeat / n for n in ("single_face.mp4", "face_noface.mov", "WolfgangLanger_Pexels.mp4")]
-    others += [args.samples / f"{n}.mp4" for n in ("frontal_frown", "moving_frown", "lighting_neutral")]
+    others += [args.samples / f"{n}.mp4" for n in ("frontal_frown", "moving_frown", "turning_frown", "lighting_neutral")]
     others = [p for p in others if p.is_file()]
     if others:
         print("\nOther recordings, each calibrated on itself: spread (p95-p5 over valid frames) in % of a real "

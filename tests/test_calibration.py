@@ -123,7 +123,7 @@ def test_a_frown_made_only_while_turned_is_not_absorbed():
     """The participant frowns whenever the head turns right (up to 24 deg) and is relaxed when it
     turns left (up to 15 deg); turning itself does nothing here. The yaw term is symmetric and
     reaches only as far as both sides do, so the relaxed left turns say what turning alone does,
-    and the frowns beyond them stay frowns (a model reaching to 24 deg reads them at 0.17)."""
+    and the frowns beyond them stay frowns (a model reaching to 24 deg reads them 0.17 FU, not 1.0)."""
     n = 900
     s = np.sin(2 * np.pi * np.arange(n) / FPS / 20.0)
     yaw = np.where(s > 0, 24 * s, 15 * s) + np.random.default_rng(0).normal(0, 0.5, n)
@@ -142,7 +142,7 @@ def test_a_frown_made_only_while_turned_is_not_absorbed():
 def test_a_frown_that_tilts_the_estimated_pitch_is_not_absorbed(bowed):
     """Lowered brows tilt Face Mesh's pitch estimate chin-down (about 0.7 deg in a full frown), and a
     crying person bows the head. Pitch may only make a raised chin look more like a frown, so neither
-    can pass for pose (unconstrained, the bowed frowns read at 0.67 of their value)."""
+    can pass for pose (unconstrained, the bowed frowns read 0.67 FU, not 0.98)."""
     n = 900
     nod = 9 * np.sin(2 * np.pi * np.arange(n) / FPS / 23.0)
     if bowed:  # frowns while the head is bowed
