@@ -12,7 +12,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("calibrate", help="make a participant's neutral reference from a recording",
                        description="Measure a baseline recording and save its neutral reference: the median "
                                    "of each component over a neutral segment (--segment) or over the least "
-                                   "frowning frames (--percentile). Pass the file to 'extract --calibration'.")
+                                   "frowning frames (--percentile), re-centred on the frames that are not "
+                                   "frowning, and how it changes with head pose when the recording covers "
+                                   "enough of it. Pass the file to 'extract --calibration'.")
     p.add_argument("input", help="baseline video (or image of a neutral face)")
     p.add_argument("--out", required=True, metavar="FILE", help="calibration file to write (JSON)")
     p.add_argument("--participant", metavar="ID", help="participant id stored in the file")
