@@ -19,7 +19,7 @@ CONFIG = Config().updated(progress=False)
 @pytest.fixture(scope="module")
 def measured(samples):
     out = {}
-    for name in ("frontal_frown", "moving_frown", "lighting_neutral"):
+    for name in ("frontal_frown", "moving_frown", "lighting_neutral", "turning_frown"):
         frames = process_recording(samples / f"{name}.mp4", CONFIG).frames
         truth = pd.read_csv(samples / f"{name}.truth.csv")
         assert len(frames) == len(truth)
@@ -33,6 +33,27 @@ def test_frown_intensity_follows_known_warp(measured, name):
     assert frames["valid"].mean() > 0.95
     r = np.corrcoef(frames["frown_intensity"], truth["frown"])[0, 1]
     assert r >= 0.95, f"{name}: r = {r:.3f}"
+
+
+def test_frown_followed_through_head_turns_and_nods(measured):
+    """turning_frown: the frown bumps while the head turns +-22 deg and nods +-10 deg out of the
+    picture's plane. Calibrated on itself, the neutral follows the pose and brow_gap, which stops
+    following the corrugator beyond 10 deg of yaw, gives way to the other components there."""
+    from facefeedback.calibration import calibrate
+    from facefeedback.measure import build_frame_table
+
+    frames, truth = measured["turning_frown"]
+    assert frames["valid"].mean() > 0.95
+    assert np.corrcoef(frames["yaw"], truth["yaw_deg"])[0, 1] > 0.99
+    assert np.corrcoef(frames["pitch"], truth["pitch_deg"])[0, 1] > 0.95
+    assert np.corrcoef(frames["glabella_lines"], truth["frown"])[0, 1] > 0.97
+    cal = calibrate(frames, CONFIG.frown, CONFIG.calibration)
+    own = build_frame_table(frames, cal, CONFIG)
+    for table in (frames, own):  # population reference, and the clip's own pose-following neutral
+        r = np.corrcoef(table["frown_intensity"], truth["frown"])[0, 1]
+        assert r >= 0.99, f"r = {r:.4f}"
+    turned = truth["frown"].to_numpy() > 0.95
+    assert own.loc[turned, "frown_intensity"].min() > 0.8
 
 
 @pytest.mark.parametrize("name", ["frontal_frown", "moving_frown"])

@@ -98,6 +98,11 @@ class CalibrationConfig(StrictModel):
     segment_start_s: float | None = Field(None, ge=0, description="neutral segment start (s), instead of the percentile")
     segment_end_s: float | None = Field(None, gt=0, description="neutral segment end (s)")
     min_frames: int = Field(5, ge=1, description="valid frames needed to calibrate")
+    refine_below: float | None = Field(0.2, gt=0, description="percentile rule: re-centre the neutral on every "
+                                       "valid frame scoring below this (FU) against it; null keeps the median "
+                                       "of the least frowning frames")
+    pose_model: bool = Field(True, description="fit how the neutral face's components change with head pose "
+                             "(yaw; pitch when the recording covers 10 deg) and follow it at every visit")
 
 
 class EventConfig(StrictModel):

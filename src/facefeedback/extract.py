@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, bids
+from .calibration import Calibration, population_calibration
 from .config import Config, config_hash, dump_config
 from .files import file_sha256, replace_dir, write_json, write_table
-from .frown import Calibration, population_calibration
 from .io import FrameSource, SourceInfo
 from .measure import FrameMeasurer, MeasurementBuffer, build_frame_table, measure_frames
 from .summary import events_to_json, recording_warnings, summarise

@@ -24,22 +24,19 @@ rotation and distance to the camera are removed first):
 
 ``frown_intensity`` combines them against a neutral reference (see
 :func:`frown_intensity`): 0 on the neutral face, 1 for a typical full deliberate frown.
+The neutral reference, and how it follows head pose, is fitted in :mod:`facefeedback.calibration`.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
 from functools import lru_cache
-from pathlib import Path
 from typing import NamedTuple
 
 import cv2
 import numpy as np
 
-from .config import CalibrationConfig, FrownConfig, NeutralReference
-from .errors import InputError
-from .files import write_json
+from .config import FrownConfig, NeutralReference
 from .geometry import (
     BROW_MEDIAL_LEFT,
     BROW_MEDIAL_RIGHT,
@@ -98,6 +95,8 @@ BROW_SHARPNESS = 0.05
 BROW_SHARPNESS_FRAMES = 300
 #: The anchor frame is the first with a face within this many degrees of frontal (yaw and pitch).
 ANCHOR_MAX_POSE_DEG = 20.0
+#: |yaw| (deg) over which brow_gap's weight in frown_intensity falls from full to 0 (see component_weights).
+BROW_GAP_YAW_FADE_DEG = (10.0, 15.0)
 
 
 def brow_geometry(aligned: np.ndarray) -> tuple[float, float]:
@@ -520,23 +519,26 @@ class _Template:
         return dx - margin, sharpness
 
 
-def frown_terms(components: dict[str, np.ndarray], neutral: NeutralReference, params: FrownConfig
-                ) -> dict[str, np.ndarray]:
+def frown_terms(components: Mapping[str, np.ndarray], neutral: NeutralReference | Mapping[str, np.ndarray],
+                params: FrownConfig) -> dict[str, np.ndarray]:
     """Each component's contribution in frown units (before weighting), clipped at 0.
 
     ``brow_gap`` and ``brow_lowering``: relative shrinkage from neutral, divided by the
     shrinkage of a typical full frown; ``glabella_lines``: natural-log ratio to neutral,
     divided by that of a typical full frown. Changes away from frowning (a raised inner
     brow, AU1; lines fading under softer light) count as 0, not as negative frowning.
+    ``neutral`` is one reference, or each component's neutral per frame (a participant's
+    neutral at each frame's head pose, :meth:`~facefeedback.calibration.Calibration.neutral_at`).
     """
+    n = neutral.model_dump() if isinstance(neutral, NeutralReference) else neutral
     gap = np.asarray(components["brow_gap"], dtype=np.float64)
     low = np.asarray(components["brow_lowering"], dtype=np.float64)
     lines = np.asarray(components["glabella_lines"], dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         raw = {
-            "brow_gap": (neutral.brow_gap - gap) / neutral.brow_gap,
-            "brow_lowering": (neutral.brow_lowering - low) / neutral.brow_lowering,
-            "glabella_lines": np.log(np.maximum(lines, 1e-6) / neutral.glabella_lines),
+            "brow_gap": (n["brow_gap"] - gap) / n["brow_gap"],
+            "brow_lowering": (n["brow_lowering"] - low) / n["brow_lowering"],
+            "glabella_lines": np.log(np.maximum(lines, 1e-6) / n["glabella_lines"]),
         }
     out = {}
     for name, value in raw.items():
@@ -545,97 +547,36 @@ def frown_terms(components: dict[str, np.ndarray], neutral: NeutralReference, pa
     return out
 
 
-def frown_intensity(components: dict[str, np.ndarray], neutral: NeutralReference, params: FrownConfig
-                    ) -> np.ndarray:
+def frown_intensity(components: Mapping[str, np.ndarray], neutral: NeutralReference | Mapping[str, np.ndarray],
+                    params: FrownConfig, yaw=None) -> np.ndarray:
     """``frown_intensity = sum_i w_i * term_i / sum_i w_i`` (see :func:`frown_terms`); NaN without a face.
 
-    Works on arrays (a recording) and on scalars (one live frame).
+    With ``yaw`` (degrees), each weight is the one :func:`component_weights` gives at that head
+    turn. Works on arrays (a recording) and on scalars (one live frame).
     """
-    return combine_terms(frown_terms(components, neutral, params), params)
+    return combine_terms(frown_terms(components, neutral, params), params, yaw)
 
 
-def combine_terms(terms: dict[str, np.ndarray], params: FrownConfig) -> np.ndarray:
+def component_weights(params: FrownConfig, yaw=None) -> dict[str, np.ndarray | float]:
+    """Each component's weight in frown_intensity, at a head turn of ``yaw`` degrees when given.
+
+    ``brow_gap`` compares the two brow heads' picture across the face: as the head turns, the far
+    brow head slides behind the nasal bridge's profile and the near one widens, and beyond about
+    10 deg the gap stops following the corrugator (on the synthetic frown turned in 3D its change per
+    unit of frown falls from 1.2 at |yaw| < 10 deg to 0.3 at 10-15 deg and 0.1 beyond; on a relaxed
+    real face turned past 10 deg it reads 0.25 FU of false frown). Its weight therefore falls linearly
+    from full at ``BROW_GAP_YAW_FADE_DEG[0]`` to 0 at ``[1]``; the others keep theirs, and the
+    weighted mean renormalises, so the unit stays the frown unit.
+    """
+    weights: dict[str, np.ndarray | float] = dict(params.weights)
+    if yaw is not None:
+        lo, hi = BROW_GAP_YAW_FADE_DEG
+        weights["brow_gap"] = weights["brow_gap"] * np.clip((hi - np.abs(np.asarray(yaw, np.float64))) / (hi - lo),
+                                                            0.0, 1.0)
+    return weights
+
+
+def combine_terms(terms: dict[str, np.ndarray], params: FrownConfig, yaw=None) -> np.ndarray:
     """The weighted mean of the components' terms (:func:`frown_terms`): frown_intensity."""
-    total = sum(params.weights.values())
-    return sum(params.weights[k] * terms[k] for k in COMPONENTS) / total
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """A participant's neutral reference, and where it came from."""
-
-    neutral: NeutralReference
-    method: str  # "population", "percentile" or "segment"
-    source: str = ""
-    n_frames: int = 0
-    participant_id: str | None = None
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["neutral"] = self.neutral.model_dump()
-        return d
-
-    @classmethod
-    def from_json(cls, data: dict, origin: str = "calibration") -> Calibration:
-        try:
-            neutral = NeutralReference.model_validate(data["neutral"])
-            return cls(neutral, str(data.get("method", "file")), str(data.get("source", "")),
-                       int(data.get("n_frames", 0)), data.get("participant_id"))
-        except Exception as exc:  # KeyError, pydantic errors, wrong types
-            raise InputError(f"{origin}: not a calibration file ({exc.__class__.__name__}: "
-                             f"{str(exc).splitlines()[0]})") from None
-
-    def save(self, path: str | Path) -> None:
-        write_json(path, self.to_json())
-
-    @classmethod
-    def load(cls, path: str | Path) -> Calibration:
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path}: no such calibration file")
-        try:
-            data = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: not a calibration file (invalid JSON: {exc})") from None
-        return cls.from_json(data, str(path))
-
-
-def population_calibration(params: FrownConfig) -> Calibration:
-    """The default reference when a participant has no calibration of their own."""
-    return Calibration(params.population_neutral, "population", "population default (configs/default.yaml)")
-
-
-def calibrate(frames, params: FrownConfig, rule: CalibrationConfig, source: str = "",
-              participant_id: str | None = None) -> Calibration:
-    """Fit a participant's neutral reference from a recording's per-frame table.
-
-    With ``rule.segment_start_s``/``segment_end_s``: the median of each component over
-    the valid frames of that segment. Otherwise: the frames whose frown_intensity
-    against the population default is at or below ``rule.percentile`` (the least
-    frowning part of the recording), and the median of each component over them.
-    """
-    valid = frames["valid"].to_numpy(bool) & frames[list(COMPONENTS)].notna().all(axis=1).to_numpy()
-    if rule.segment_start_s is not None or rule.segment_end_s is not None:
-        t = frames["timestamp_s"].to_numpy()
-        lo = rule.segment_start_s or 0.0
-        hi = rule.segment_end_s if rule.segment_end_s is not None else np.inf
-        inside = (t >= lo) & (t < hi)
-        if len(t) and not inside.any():
-            raise InputError(f"{source or 'recording'}: the calibration segment {lo:g}-{hi:g} s holds no "
-                             f"frame: the recording runs from {t.min():.2f} to {t.max():.2f} s")
-        pick = valid & inside
-        method = "segment"
-    else:
-        comps = {k: frames[k].to_numpy(np.float64) for k in COMPONENTS}
-        provisional = frown_intensity(comps, params.population_neutral, params)
-        pick = valid.copy()
-        if pick.any():
-            cut = np.nanpercentile(provisional[valid], rule.percentile)
-            pick &= provisional <= cut
-        method = "percentile"
-    n = int(pick.sum())
-    if n < rule.min_frames:
-        raise InputError(f"{source or 'recording'}: only {n} valid neutral frames for calibration "
-                         f"(need {rule.min_frames}); check the face is visible and frontal")
-    neutral = NeutralReference(**{k: float(np.median(frames[k].to_numpy(np.float64)[pick])) for k in COMPONENTS})
-    return Calibration(neutral, method, source, n, participant_id)
+    weights = component_weights(params, yaw)
+    return sum(weights[k] * terms[k] for k in COMPONENTS) / sum(weights.values())

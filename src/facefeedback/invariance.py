@@ -33,9 +33,10 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from .calibration import calibrate, population_calibration
 from .config import Config
 from .extract import process_recording
-from .frown import calibrate, frown_terms
+from .frown import component_weights
 from .measure import build_frame_table
 from .schema import COMPONENTS
 
@@ -269,17 +270,19 @@ class InvarianceCheck:
 
     def _term_shifts(self, t, t0, ok, calibration, config) -> dict[str, float]:
         """Each component's weighted term: its share of the shift (% of the amplitude)."""
-        from .frown import population_calibration
-
-        cal = calibration or population_calibration(config.frown)
-        w = config.frown.weights
-        total = sum(w.values())
-        terms = [frown_terms({k: x[k].to_numpy(float) for k in COMPONENTS}, cal.neutral, config.frown)
-                 for x in (t, t0)]
         if not ok.any():
             return {k: float("nan") for k in COMPONENTS}
-        return {k: 100 * w[k] / total * float(np.nanmean((terms[0][k] - terms[1][k])[ok])) / self.baseline.amplitude
-                for k in COMPONENTS}
+        cal = calibration or population_calibration(config.frown)
+
+        def shares(x: pd.DataFrame) -> dict[str, np.ndarray]:
+            yaw, pitch = x["yaw"].to_numpy(float), x["pitch"].to_numpy(float)
+            terms = cal.terms({k: x[k].to_numpy(float) for k in COMPONENTS}, yaw, pitch, config.frown)
+            weights = component_weights(config.frown, yaw)
+            total = sum(weights.values())
+            return {k: weights[k] * terms[k] / total for k in COMPONENTS}
+
+        new, old = shares(t), shares(t0)
+        return {k: 100 * float(np.nanmean((new[k] - old[k])[ok])) / self.baseline.amplitude for k in COMPONENTS}
 
     def close(self) -> None:
         self._tmp.cleanup()

@@ -18,15 +18,14 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from .calibration import Calibration
 from .config import Config
 from .frown import (
     TONE_MAX_CLIPPED,
     BrowTracker,
-    Calibration,
     GlabellaFilter,
     ToneReference,
     brow_geometry,
-    frown_intensity,
     noise_level,
     recording_tone,
 )
@@ -217,8 +216,8 @@ def build_frame_table(raw: pd.DataFrame, calibration: Calibration, config: Confi
 
     Divides the lines' energy by the recording's tone reference (when ``raw`` holds the raw
     ``glabella_energy`` and ``tone_sample``; see :func:`~facefeedback.frown.recording_tone`), and
-    adds ``frown_intensity`` against ``calibration``, ``valid`` from the QC limits and
-    ``frowning`` from the frown events. Missing values stay NaN.
+    adds ``frown_intensity`` against ``calibration`` (its neutral at each frame's head pose),
+    ``valid`` from the QC limits and ``frowning`` from the frown events. Missing values stay NaN.
     """
     if "glabella_energy" in raw:
         raw = raw.copy()
@@ -229,7 +228,8 @@ def build_frame_table(raw: pd.DataFrame, calibration: Calibration, config: Confi
     comps = {k: raw[k].to_numpy(np.float64) for k in COMPONENTS}
     finite = np.isfinite(np.column_stack(list(comps.values()))).all(axis=1) if len(raw) else np.zeros(0, bool)
     table = raw.copy()
-    table["frown_intensity"] = frown_intensity(comps, calibration.neutral, config.frown)
+    table["frown_intensity"] = calibration.score(comps, raw["yaw"].to_numpy(np.float64),
+                                                 raw["pitch"].to_numpy(np.float64), config.frown)
     table["valid"] = valid_mask(raw["face_detected"].to_numpy(bool), raw["yaw"].to_numpy(float),
                                 raw["pitch"].to_numpy(float), raw["sharpness"].to_numpy(float),
                                 raw["brightness"].to_numpy(float), finite, config.qc,

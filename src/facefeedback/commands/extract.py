@@ -67,9 +67,9 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import bids
+    from ..calibration import Calibration
     from ..config import config_hash
     from ..extract import process_recording, write_recording
-    from ..frown import Calibration
 
     config = resolve_config(args)
     calibration = Calibration.load(args.calibration) if args.calibration else None

@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from ..calibration import Calibration
 from ..config import Config
 from ..errors import FaceFeedbackError, InputError
 from ..extract import recording_result, write_recording
-from ..frown import Calibration
 from ..io import FrameSource
 from .live import LiveSession
 from .overlay import Overlay

@@ -2,7 +2,7 @@
 
 :class:`LiveSession` sends each frame through :class:`~facefeedback.measure.FrameMeasurer`
 into a :class:`~facefeedback.measure.MeasurementBuffer` (as ``extract`` does), scores it
-with :func:`~facefeedback.frown.frown_intensity` against the session's neutral reference,
+against the session's neutral reference (:class:`~facefeedback.calibration.Calibration`),
 and keeps the frowning state with :func:`~facefeedback.summary.frowning_state`, the same
 event rule the per-frame table uses. At the end, :meth:`LiveSession.table` builds that
 table with :func:`~facefeedback.measure.build_frame_table`, so the saved session is
@@ -20,18 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..calibration import Calibration, calibrate, population_calibration
 from ..config import Config
 from ..errors import InputError
-from ..frown import (
-    PATCH_X,
-    PATCH_Y,
-    Calibration,
-    calibrate,
-    combine_terms,
-    frown_intensity,
-    frown_terms,
-    population_calibration,
-)
+from ..frown import PATCH_X, PATCH_Y, combine_terms
 from ..io import Frame
 from ..measure import FrameMeasurer, MeasurementBuffer, build_frame_table
 from ..qc import valid_mask
@@ -146,7 +138,8 @@ class LiveSession:
         # Rescore the whole session against the new reference, and redo the frowning state.
         cols = self.buffer.columns
         comps = {k: np.asarray(cols[k], np.float64) for k in COMPONENTS}
-        self._x = frown_intensity(comps, cal.neutral, self.config.frown).tolist()
+        yaw, pitch = np.asarray(cols["yaw"], np.float64), np.asarray(cols["pitch"], np.float64)
+        self._x = cal.score(comps, yaw, pitch, self.config.frown).tolist()
         self._settled = 0
 
     # -- every frame -------------------------------------------------------------
@@ -155,9 +148,9 @@ class LiveSession:
         m = self.measurer.measure(frame)
         self.buffer.append(m)
         comps = {k: m[k] for k in COMPONENTS}
-        neutral, params = self.calibration.neutral, self.config.frown
-        terms = {k: float(v) for k, v in frown_terms(comps, neutral, params).items()}
-        x = float(combine_terms(terms, params))
+        params = self.config.frown
+        terms = {k: float(v) for k, v in self.calibration.terms(comps, m["yaw"], m["pitch"], params).items()}
+        x = float(combine_terms(terms, params, m["yaw"]))
         qc = self.config.qc
         finite = bool(np.isfinite(list(comps.values())).all())
         valid = bool(valid_mask(m["face_detected"], m["yaw"], m["pitch"], m["sharpness"], m["brightness"],

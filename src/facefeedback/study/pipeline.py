@@ -31,10 +31,10 @@ from pathlib import Path
 import pandas as pd
 
 from .. import bids
+from ..calibration import Calibration, calibrate, population_calibration
 from ..config import Config, config_hash, dump_config
 from ..errors import ConfigError, FaceFeedbackError, InputError
 from ..files import json_text, write_json, write_table
-from ..frown import Calibration, calibrate, population_calibration
 from ..measure import build_frame_table
 from .cache import (
     RawCache,
