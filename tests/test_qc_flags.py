@@ -55,3 +55,33 @@ def test_blur_is_flagged_whatever_the_tone_curve():
     assert raw["too_blurred"].tolist() == [False, True, False, False, False], raw["sharpness"].tolist()
     sharp = raw["sharpness"].to_numpy()
     assert np.all(np.abs(sharp[2:] / sharp[0] - 1) < 0.15), sharp
+
+
+def test_a_clipped_red_channel_is_overexposure_though_the_grey_picture_is_not():
+    """On bright skin the red channel clips first. The grey picture the lines are read from stays
+    below the clipping level, but the texture the red channel carried is gone: the lines lose a
+    fifth of their energy. Clipping is counted per channel, so the frame is flagged."""
+    from facefeedback.frown import GlabellaFilter
+
+    face = neutral_face()
+    red = np.clip(face * np.array([1.0, 1.0, 1.5]), 0, 255).astype(np.uint8)  # BGR: red gain 1.5
+    with FrameMeasurer(CONFIG, static_image_mode=True) as m:
+        plain, reddened = m.measure(Frame(0, 0.0, face)), m.measure(Frame(1, 0.0, red))
+    glabella = GlabellaFilter()
+    patch = glabella.patch(cv2.cvtColor(red, cv2.COLOR_BGR2GRAY), reddened.alignment)
+    assert patch.max() * 255 < 250  # nothing clipped in the grey glabella
+    assert reddened["glabella_energy"] < 0.85 * plain["glabella_energy"]
+    assert not plain["overexposed"] and reddened["overexposed"]
+
+
+def test_a_recording_whose_face_is_mostly_too_clipped_has_no_tone_reference():
+    """The faces that are not too clipped are the darker ones, not the recording's typical face:
+    when they are fewer than half of the sampled faces, the lines get no reference (NaN)."""
+    from facefeedback.frown import TONE_MAX_CLIPPED, recording_tone
+
+    frontal = np.zeros(7)
+    clipped = np.array([0.0, 0.0, 2 * TONE_MAX_CLIPPED, 2 * TONE_MAX_CLIPPED, 0.0, np.nan, np.nan])
+    tone = np.array([2.0, 2.4, np.nan, np.nan, 2.2, np.nan, np.nan])  # NaN: too clipped, or not sampled
+    assert recording_tone(tone, clipped, frontal, frontal) == 2.2  # three of five usable
+    clipped[4], tone[4] = 2 * TONE_MAX_CLIPPED, np.nan
+    assert np.isnan(recording_tone(tone, clipped, frontal, frontal))  # two of five

@@ -50,8 +50,8 @@ class QCConfig(StrictModel):
     min_brightness: float = Field(25.0, ge=0, le=255, description="face too dark below this mean grey level")
     max_brightness: float = Field(240.0, ge=0, le=255, description="face washed out above this mean grey level")
     min_iod_px: float = Field(40.0, ge=0, description="face too small below this inter-ocular distance (px)")
-    max_clipped_fraction: float = Field(0.05, ge=0, le=1, description="overexposed above this fraction of "
-                                        "clipped pixels in the glabella")
+    max_clipped_fraction: float = Field(0.2, ge=0, le=1, description="overexposed above this share of the "
+                                        "glabella's grey texture lost to clipped channels")
 
     @model_validator(mode="after")
     def _brightness_order(self) -> QCConfig:

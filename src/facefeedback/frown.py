@@ -69,9 +69,12 @@ NOISE_SHARE = 0.55
 #: forehead, brows, eyes, nose and upper cheeks; the glabellar patch inside it is left out.
 TONE_X = (-0.65, 0.65)
 TONE_Y = (-0.70, 0.35)
-#: Clipped skin has no texture: a frame whose tone region is clipped beyond this fraction gives no
-#: tone reference (measured: up to 2 % clipped, the reference moves by less than 4 %).
-TONE_MAX_CLIPPED = 0.02
+#: Clipped skin has no texture: a frame whose tone region has lost more than this share of its grey
+#: texture to clipping (:func:`~facefeedback.qc.clip_map`) gives no tone sample. Measured on seven
+#: real faces brightened x1.2-x1.5, against the unclipped change: a frame's sample moves by 2 % or
+#: less up to 0.1, by 8 % (median) from 0.1 to 0.15 and by 16 % from 0.2 to 0.3; a recording's
+#: reference, a median over many samples, moves less (frown_intensity within 3.5 % of a real frown).
+TONE_MAX_CLIPPED = 0.15
 #: A recording's tone reference is the median over its first this many faces within
 #: ANCHOR_MAX_POSE_DEG of frontal (a property of the face and the camera, not of the moment),
 #: taken on every TONE_EVERY-th of them (100 samples: enough for a median, a third of the cost).
@@ -285,42 +288,72 @@ class GlabellaFilter:
             observed = float(np.sqrt(max(observed**2 - (NOISE_SHARE * s_w) ** 2, 0.25 * observed**2)))
         return 100.0 * observed
 
-    def tone(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)
-             ) -> tuple[float, float]:
-        """The face's tone reference in one frame (x 100), and the clipped fraction of its region.
+    def clipped(self, clip: np.ndarray | None, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> float:
+        """The share of the glabellar patch's grey texture lost to clipping, from the frame's
+        :func:`~facefeedback.qc.clip_map` (None: nothing clipped)."""
+        if clip is None:
+            return 0.0
+        m = self.margin
+        patch = resample_patch(clip, alignment, PATCH_X, PATCH_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD, m, origin)
+        return float(patch[m:-m, m:-m].mean())
+
+    def tone(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0),
+             clip: np.ndarray | None = None) -> tuple[float, float]:
+        """The face's tone reference in one frame (x 100), and the share of its region's grey texture
+        lost to clipping (from ``clip``, the frame's :func:`~facefeedback.qc.clip_map`; None: none).
 
         The reference is the median absolute response of the line kernels over the face region
         :data:`TONE_X` x :data:`TONE_Y` (the glabellar patch left out), on the same log image.
         Clipped skin has no texture and pulls it down: it is NaN when more than
-        :data:`TONE_MAX_CLIPPED` of the region is clipped.
+        :data:`TONE_MAX_CLIPPED` of the region's texture is clipped. Both are NaN when the region
+        leaves the picture.
         """
         region = resample_patch(gray, alignment, TONE_X, TONE_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD,
                                 self.margin, origin)
         if not np.isfinite(region).all():
             return float("nan"), float("nan")
-        clipped = float((region[self.tone_counted] >= CLIP_LEVEL / 255.0).mean())
+        clipped = 0.0
+        if clip is not None:
+            lost = resample_patch(clip, alignment, TONE_X, TONE_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD,
+                                  self.margin, origin)
+            clipped = float(lost[self.tone_counted].mean())
         if clipped > TONE_MAX_CLIPPED:
             return float("nan"), clipped
         response = np.abs(self._response(self.log_image(region)))
         return float(100.0 * np.median(response[self.tone_counted])), clipped
 
-    def __call__(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> float:
+    def __call__(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0),
+                 clip: np.ndarray | None = None) -> float:
         """A still's ``glabella_lines``: the energy over the frame's own tone reference."""
         patch = self.patch(gray, alignment, origin)
         energy = self.energy(patch, noise_level(gray), alignment.iod_px)
-        return energy / self.tone(gray, alignment, origin)[0]
+        return energy / self.tone(gray, alignment, origin, clip)[0]
 
 
-def recording_tone(tone: np.ndarray, yaw: np.ndarray, pitch: np.ndarray) -> float:
-    """A recording's tone reference from its per-frame samples (NaN where a frame was not sampled):
-    the median of the samples of faces within :data:`ANCHOR_MAX_POSE_DEG` of frontal, or of all
-    the samples when there is no such face. See :class:`ToneReference` for which frames are sampled."""
+def tone_median(samples) -> float:
+    """The median of a recording's tone samples (NaN: a face sampled whose tone region was too clipped),
+    or NaN when more than half of them were too clipped: the faces left would be the darker ones,
+    not the recording's typical face (brightened x1.5, one recording kept 2 of 32 samples, and its
+    reference rose by 65 %)."""
+    samples = np.asarray(samples, np.float64)
+    usable = samples[np.isfinite(samples)]
+    if usable.size == 0 or 2 * usable.size < samples.size:
+        return float("nan")
+    return float(np.median(usable))
+
+
+def recording_tone(tone: np.ndarray, clipped: np.ndarray, yaw: np.ndarray, pitch: np.ndarray) -> float:
+    """A recording's tone reference from its per-frame samples: ``tone`` (NaN where a frame gave
+    none) and ``clipped`` (the share of the tone region clipped; NaN where a frame was not sampled).
+    The :func:`tone_median` of the samples of faces within :data:`ANCHOR_MAX_POSE_DEG` of frontal,
+    or of all the samples when there is no such face. See :class:`ToneReference` for which frames
+    are sampled."""
     tone = np.asarray(tone, np.float64)
     with np.errstate(invalid="ignore"):
         frontal = np.maximum(np.abs(yaw), np.abs(pitch)) <= ANCHOR_MAX_POSE_DEG
-    sampled = np.isfinite(tone)
+    sampled = np.isfinite(np.asarray(clipped, np.float64))
     pick = sampled & frontal if (sampled & frontal).any() else sampled
-    return float(np.median(tone[pick])) if pick.any() else float("nan")
+    return tone_median(tone[pick])
 
 
 class ToneReference:
@@ -337,7 +370,7 @@ class ToneReference:
     (it moves with the tone curve, which is the camera's), so the median over many frames keeps a
     frame's expression, pose and noise out of it, and a light that changes within the recording
     does not pass into the lines. Use one per recording, frames in order: ask :meth:`wants`
-    whether a frame's tone is needed, then call the reference with it (or NaN).
+    whether a frame's tone is needed, then call the reference with it (or NaN, NaN).
     """
 
     def __init__(self) -> None:
@@ -360,21 +393,22 @@ class ToneReference:
             return False
         return self.faces % TONE_EVERY == 0
 
-    def __call__(self, tone: float, alignment: Alignment) -> float:
-        """Add one frame's tone (NaN: none or not sampled) and return the reference so far."""
+    def __call__(self, tone: float, clipped: float, alignment: Alignment) -> float:
+        """Add one frame's tone sample and return the reference so far. ``clipped`` is NaN when the
+        frame was not sampled; ``tone`` NaN with a finite ``clipped``: sampled, but too clipped."""
         if self.settled:
             return self.value
         frontal = self._frontal(alignment)
         if frontal or not self.frontal:
             self.faces += 1
-        if np.isfinite(tone):
+        if np.isfinite(clipped):
             if frontal:
                 if not self.frontal:  # the first frontal face: from now on only frontal faces count
                     self.faces = 1
                 self.frontal.append(tone)
             elif len(self.other) < TONE_FRAMES:
                 self.other.append(tone)
-            self.value = float(np.median(self.frontal if self.frontal else self.other))
+            self.value = tone_median(self.frontal if self.frontal else self.other)
         return self.value
 
 

@@ -168,6 +168,13 @@ def clip_contrast(table: pd.DataFrame, stride: int) -> float:
     return float(x[frown].mean() - x[frame >= LAUGH_FROM].mean())
 
 
+def _finite_mean(values) -> float:
+    """The mean of the finite values; NaN when there is none (a variant that leaves nothing valid)."""
+    values = np.asarray(values, np.float64)
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if values.size else float("nan")
+
+
 @dataclass
 class VariantResult:
     """One variant's effect; shifts in % of a real frown's amplitude."""
@@ -182,11 +189,12 @@ class VariantResult:
 
     @property
     def shift(self) -> float:
-        return float(np.nanmean(list(self.shifts.values())))
+        return _finite_mean(list(self.shifts.values()))
 
     @property
     def max_abs_shift(self) -> float:
-        return float(np.nanmax(np.abs(list(self.shifts.values()))))
+        shifts = np.abs(np.asarray(list(self.shifts.values()), np.float64))
+        return float(shifts[np.isfinite(shifts)].max()) if np.isfinite(shifts).any() else float("nan")
 
 
 @dataclass
@@ -265,7 +273,7 @@ class InvarianceCheck:
                 kept_clip = 100 * clip_contrast(t, self.stride) / base.clip
         others = [scores[p.name] for p in self.images[1:]]
         kept_images = 100 * (scores[self.images[0].name] - float(np.mean(others))) / base.amplitude
-        components = {k: float(np.nanmean(v)) for k, v in parts.items()}
+        components = {k: _finite_mean(v) for k, v in parts.items()}
         return VariantResult(name, shifts, components, kept_clip, kept_images, 100 * float(np.mean(lost)), scores)
 
     def _term_shifts(self, t, t0, ok, calibration, config) -> dict[str, float]:
@@ -282,7 +290,7 @@ class InvarianceCheck:
             return {k: weights[k] * terms[k] / total for k in COMPONENTS}
 
         new, old = shares(t), shares(t0)
-        return {k: 100 * float(np.nanmean((new[k] - old[k])[ok])) / self.baseline.amplitude for k in COMPONENTS}
+        return {k: 100 * _finite_mean((new[k] - old[k])[ok]) / self.baseline.amplitude for k in COMPONENTS}
 
     def close(self) -> None:
         self._tmp.cleanup()

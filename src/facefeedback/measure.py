@@ -32,15 +32,16 @@ from .frown import (
 from .geometry import Alignment, align
 from .io import Frame
 from .landmarks import FaceObservation, make_backend
-from .qc import clipped_fraction, face_box, image_quality, valid_mask
+from .qc import clip_map, face_box, image_quality, valid_mask
 from .schema import BLENDSHAPE_COLUMN_NAMES, COMPONENTS, FRAME_COLUMN_NAMES, FRAME_COLUMNS, QC_FLAGS
 from .summary import frowning_mask
 
 #: Raw per-frame fields, before calibration (in this order in the buffer).
 #: ``glabella_lines`` here is the live value (over the tone reference so far); the per-frame table
-#: divides ``glabella_energy`` by the recording's reference from its ``tone_sample`` values.
+#: divides ``glabella_energy`` by the recording's reference from its ``tone_sample`` values
+#: (``tone_clipped``: the share of a sampled frame's tone region clipped, NaN where not sampled).
 RAW_FIELDS = ("frame", "timestamp_s", "face_detected", "n_faces", "yaw", "pitch", "roll",
-              "brow_gap", "brow_lowering", "glabella_lines", "glabella_energy", "tone_sample",
+              "brow_gap", "brow_lowering", "glabella_lines", "glabella_energy", "tone_sample", "tone_clipped",
               "iod_px", "sharpness", "brightness", "noise_sd",
               # QC flags: frames outside the range in which the measure was validated
               "face_too_small", "too_blurred", "overexposed")
@@ -92,7 +93,7 @@ class FrameMeasurer:
         if obs.points is None:
             nan = float("nan")
             values = (frame.index, frame.timestamp_s, False, obs.n_faces, nan, nan, nan, nan, nan, nan, nan, nan,
-                      nan, nan, nan, nan, False, False, False)
+                      nan, nan, nan, nan, nan, False, False, False)
             return FrameMeasurement(values, None, obs, None)
         x0, y0, x1, y1 = face_box(obs.points, frame.image.shape)
         # Only the face is needed in grey: converting the box, not the frame, saves time on large frames.
@@ -102,33 +103,34 @@ class FrameMeasurer:
         landmark_gap, lowering = brow_geometry(al.aligned)
         gap = landmark_gap if self.brows is None else self.brows(gray, al, landmark_gap, origin=(x0, y0))
         noise = noise_level(gray)
-        energy, tone, reference, overexposed = self._lines(gray, al, (x0, y0), noise)
+        energy, tone, clipped, reference, overexposed = self._lines(gray, clip_map(box), al, (x0, y0), noise)
         sharpness, brightness = image_quality(box)
         qc = self.qc
         values = (frame.index, frame.timestamp_s, True, obs.n_faces, al.yaw, al.pitch, al.roll,
-                  gap, lowering, energy / reference, energy, tone, al.iod_px, sharpness, brightness, noise,
+                  gap, lowering, energy / reference, energy, tone, clipped, al.iod_px, sharpness, brightness, noise,
                   bool(al.iod_px < qc.min_iod_px), bool(sharpness < qc.min_sharpness),
                   overexposed)
         return FrameMeasurement(values, obs.blendshapes, obs, al)
 
-    def _lines(self, gray: np.ndarray, al: Alignment, origin: tuple[int, int], noise: float
-               ) -> tuple[float, float, float, bool]:
-        """The glabella's ridge energy, this frame's tone sample (NaN when it samples none), the tone
-        reference so far (see :class:`~facefeedback.frown.ToneReference`), and whether the frame is
-        overexposed: more than ``qc.max_clipped_fraction`` of the glabella clipped, or no tone
-        reference because the face around it is clipped."""
+    def _lines(self, gray: np.ndarray, clip: np.ndarray | None, al: Alignment, origin: tuple[int, int],
+               noise: float) -> tuple[float, float, float, float, bool]:
+        """The glabella's ridge energy; this frame's tone sample and the share of its region clipped
+        (both NaN when it samples none); the tone reference so far (see
+        :class:`~facefeedback.frown.ToneReference`); and whether the frame is overexposed: more than
+        ``qc.max_clipped_fraction`` of the glabella's grey texture clipped (``clip``, the box's
+        :func:`~facefeedback.qc.clip_map`), or no tone reference because the face around it is clipped."""
         g = self.glabella
         nan = float("nan")
         patch = g.patch(gray, al, origin=origin)
-        overexposed = bool(clipped_fraction(patch, g.margin) > self.qc.max_clipped_fraction)
         if not np.isfinite(patch).all():
-            return nan, nan, nan, overexposed
+            return nan, nan, nan, nan, False
+        overexposed = g.clipped(clip, al, origin) > self.qc.max_clipped_fraction
         energy = g.energy(patch, noise, al.iod_px)
-        tone, clipped = g.tone(gray, al, origin) if self.tone is None or self.tone.wants(al) else (nan, 0.0)
-        reference = tone if self.tone is None else self.tone(tone, al)
+        tone, clipped = g.tone(gray, al, origin, clip) if self.tone is None or self.tone.wants(al) else (nan, nan)
+        reference = tone if self.tone is None else self.tone(tone, clipped, al)
         if not np.isfinite(reference) and clipped > TONE_MAX_CLIPPED:
             overexposed = True
-        return energy, tone, reference, overexposed
+        return energy, tone, clipped, reference, bool(overexposed)
 
     def measure(self, frame: Frame) -> FrameMeasurement:
         """One frame through the whole per-frame path."""
@@ -221,10 +223,14 @@ def build_frame_table(raw: pd.DataFrame, calibration: Calibration, config: Confi
     """
     if "glabella_energy" in raw:
         raw = raw.copy()
-        tone = recording_tone(raw["tone_sample"].to_numpy(float), raw["yaw"].to_numpy(float),
+        clipped = raw["tone_clipped"].to_numpy(float)
+        tone = recording_tone(raw["tone_sample"].to_numpy(float), clipped, raw["yaw"].to_numpy(float),
                               raw["pitch"].to_numpy(float))
-        raw["tone_reference"] = np.where(raw["face_detected"].to_numpy(bool), tone, np.nan)
+        face = raw["face_detected"].to_numpy(bool)
+        raw["tone_reference"] = np.where(face, tone, np.nan)
         raw["glabella_lines"] = raw["glabella_energy"] / tone
+        if not np.isfinite(tone) and (clipped > TONE_MAX_CLIPPED).any():  # the face too clipped to give one
+            raw["overexposed"] = raw["overexposed"].to_numpy(bool) | face
     comps = {k: raw[k].to_numpy(np.float64) for k in COMPONENTS}
     finite = np.isfinite(np.column_stack(list(comps.values()))).all(axis=1) if len(raw) else np.zeros(0, bool)
     table = raw.copy()

@@ -53,13 +53,24 @@ def image_quality(bgr_box: np.ndarray) -> tuple[float, float]:
     return fine / max(coarse, 1e-12), level
 
 
-def clipped_fraction(patch: np.ndarray, margin: int = 0) -> float:
-    """Fraction of clipped pixels in a resampled patch (float 0-1), inside its filter margin: where
-    the skin is clipped its texture, and with it the glabellar lines, is gone."""
-    inner = patch[margin:patch.shape[0] - margin, margin:patch.shape[1] - margin] if margin else patch
-    if not np.isfinite(inner).all():
-        return float("nan")
-    return float((inner >= CLIP_LEVEL / 255.0).mean())
+#: Each channel's share of the grey picture (BT.601 luma, as OpenCV's BGR to grey).
+LUMA_BGR = np.float32([0.114, 0.587, 0.299])
+
+
+def clip_map(bgr: np.ndarray) -> np.ndarray | None:
+    """Per pixel, the share of its grey level carried by clipped channels (level >= ``CLIP_LEVEL``),
+    scaled to 0-255 (float32); None when nothing is clipped.
+
+    Clipping is counted per channel, at full resolution: on bright skin the red channel clips
+    first, which the grey picture does not show (red clipped alone leaves a grey level near 210)
+    but which removes 30 % of its texture; a face resampled smaller averages clipped pixels
+    with their neighbours and hides them too.
+    """
+    if bgr.ndim == 2:
+        return None if bgr.max() < CLIP_LEVEL else (bgr >= CLIP_LEVEL).astype(np.float32) * 255.0
+    if bgr.max() < CLIP_LEVEL:
+        return None
+    return cv2.transform((bgr >= CLIP_LEVEL).astype(np.float32), LUMA_BGR[None, :] * 255.0)
 
 
 def valid_mask(face_detected: np.ndarray, yaw: np.ndarray, pitch: np.ndarray, sharpness: np.ndarray,

@@ -41,7 +41,8 @@ FRAME_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     # QC flags: the frame lies outside the range in which the measure was validated
     ("face_too_small", "bool", "flag", "inter-ocular distance below qc.min_iod_px: too few pixels for the lines"),
     ("too_blurred", "bool", "flag", "sharpness below qc.min_sharpness: too little fine detail for the lines"),
-    ("overexposed", "bool", "flag", "more than qc.max_clipped_fraction of the glabella is clipped (grey >= 250)"),
+    ("overexposed", "bool", "flag", "more than qc.max_clipped_fraction of the glabella's grey texture lost to clipped "
+     "channels (>= 250), or the face around it too clipped for the tone reference"),
 )
 
 #: The QC flag columns; a frame with any of them raised is not valid.
