@@ -70,7 +70,7 @@ NOISE_SHARE = 0.55
 TONE_X = (-0.65, 0.65)
 TONE_Y = (-0.70, 0.35)
 #: Clipped skin has no texture: a frame whose tone region has lost more than this share of its grey
-#: texture to clipping (:func:`~facefeedback.qc.clip_map`) gives no tone sample. Measured on seven
+#: texture to clipping (:func:`clip_map`) gives no tone sample. Measured on seven
 #: real faces brightened x1.2-x1.5, against the unclipped change: a frame's sample moves by 2 % or
 #: less up to 0.1, by 8 % (median) from 0.1 to 0.15 and by 16 % from 0.2 to 0.3; a recording's
 #: reference, a median over many samples, moves less (frown_intensity within 3.5 % of a real frown).
@@ -82,6 +82,8 @@ TONE_FRAMES = 300
 TONE_EVERY = 3
 #: Grey level (0-255) from which a pixel counts as clipped.
 CLIP_LEVEL = 250
+#: Each channel's share of the grey picture (BT.601 luma, as OpenCV's BGR to grey).
+LUMA_BGR = np.float32([0.114, 0.587, 0.299])
 
 # -- brow-head patches for brow_gap (see BrowTracker), reference units, |x| for each side --
 BROW_PATCH_X = (0.14, 0.44)
@@ -198,6 +200,50 @@ def noise_level(channel: np.ndarray) -> float:
     return float(np.partition(residual, q)[q] / (6.0 * 0.38532))  # |N(0, 1)|'s 30th percentile: 0.385
 
 
+def clip_map(bgr: np.ndarray) -> np.ndarray | None:
+    """Per pixel, the share of its grey level carried by clipped channels (level >= ``CLIP_LEVEL``),
+    scaled to 0-255 (float32); None when nothing is clipped.
+
+    Clipping is counted per channel, at full resolution: on bright skin the red channel clips
+    first, which the grey picture does not show (red clipped alone leaves a grey level near 210)
+    but which removes 30 % of its texture; a face resampled smaller averages clipped pixels
+    with their neighbours and hides them too.
+    """
+    if bgr.max() < CLIP_LEVEL:
+        return None
+    if bgr.ndim == 2:
+        return (bgr >= CLIP_LEVEL).astype(np.float32) * 255.0
+    return cv2.transform((bgr >= CLIP_LEVEL).astype(np.float32), LUMA_BGR[None, :] * 255.0)
+
+
+def clipped_share(bgr: np.ndarray, alignment: Alignment, x_range: tuple[float, float], y_range: tuple[float, float],
+                  plane: tuple[float, float, float], margin: int, origin: tuple[int, int] = (0, 0),
+                  counted: np.ndarray | None = None) -> float:
+    """The share of a face region's grey texture lost to clipped channels (see :func:`clip_map`):
+    the mean over the region resampled as :func:`resample_patch` does (its interior, or the
+    ``counted`` pixels of the patch with margin). Only the picture under the region is read,
+    so a frame with no clipped pixel there costs one maximum over it."""
+    mg = margin / PATCH_PX_PER_IOD
+    xs = np.array([x_range[0] - mg, x_range[1] + mg, x_range[0] - mg, x_range[1] + mg])
+    ys = np.array([y_range[0] - mg, y_range[0] - mg, y_range[1] + mg, y_range[1] + mg])
+    zs = plane[0] + plane[1] * xs + plane[2] * ys
+    img = alignment.to_image(np.column_stack([xs, ys, zs]))[:, :2] - np.asarray(origin, np.float64)
+    h, w = bgr.shape[:2]
+    x0, y0 = (max(int(v), 0) for v in np.floor(img.min(axis=0)) - 2)
+    x1, y1 = (min(int(v), lim) for v, lim in zip(np.ceil(img.max(axis=0)) + 2, (w, h)))
+    crop = bgr[y0:y1, x0:x1]
+    if crop.size == 0:
+        return float("nan")
+    lost = clip_map(crop)
+    if lost is None:
+        return 0.0
+    patch = resample_patch(lost, alignment, x_range, y_range, plane, PATCH_PX_PER_IOD, margin,
+                           (origin[0] + x0, origin[1] + y0))
+    if counted is not None:
+        return float(patch[counted].mean())
+    return float(patch[margin:patch.shape[0] - margin, margin:patch.shape[1] - margin].mean())
+
+
 class GlabellaFilter:
     """Oriented ridge energy of the glabellar skin, and the face's tone reference.
 
@@ -288,19 +334,15 @@ class GlabellaFilter:
             observed = float(np.sqrt(max(observed**2 - (NOISE_SHARE * s_w) ** 2, 0.25 * observed**2)))
         return 100.0 * observed
 
-    def clipped(self, clip: np.ndarray | None, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> float:
-        """The share of the glabellar patch's grey texture lost to clipping, from the frame's
-        :func:`~facefeedback.qc.clip_map` (None: nothing clipped)."""
-        if clip is None:
-            return 0.0
-        m = self.margin
-        patch = resample_patch(clip, alignment, PATCH_X, PATCH_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD, m, origin)
-        return float(patch[m:-m, m:-m].mean())
+    def clipped(self, bgr: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> float:
+        """The share of the glabellar patch's grey texture lost to clipped channels (:func:`clipped_share`),
+        from the colour picture ``bgr`` (a crop of the frame whose top-left corner is at ``origin``)."""
+        return clipped_share(bgr, alignment, PATCH_X, PATCH_Y, (self.z, 0.0, 0.0), self.margin, origin)
 
     def tone(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0),
-             clip: np.ndarray | None = None) -> tuple[float, float]:
+             bgr: np.ndarray | None = None) -> tuple[float, float]:
         """The face's tone reference in one frame (x 100), and the share of its region's grey texture
-        lost to clipping (from ``clip``, the frame's :func:`~facefeedback.qc.clip_map`; None: none).
+        lost to clipped channels (from ``bgr``, the colour picture ``gray`` was made from; None: 0).
 
         The reference is the median absolute response of the line kernels over the face region
         :data:`TONE_X` x :data:`TONE_Y` (the glabellar patch left out), on the same log image.
@@ -313,21 +355,20 @@ class GlabellaFilter:
         if not np.isfinite(region).all():
             return float("nan"), float("nan")
         clipped = 0.0
-        if clip is not None:
-            lost = resample_patch(clip, alignment, TONE_X, TONE_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD,
-                                  self.margin, origin)
-            clipped = float(lost[self.tone_counted].mean())
+        if bgr is not None:
+            clipped = clipped_share(bgr, alignment, TONE_X, TONE_Y, (self.z, 0.0, 0.0), self.margin, origin,
+                                    self.tone_counted)
         if clipped > TONE_MAX_CLIPPED:
             return float("nan"), clipped
         response = np.abs(self._response(self.log_image(region)))
         return float(100.0 * np.median(response[self.tone_counted])), clipped
 
     def __call__(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0),
-                 clip: np.ndarray | None = None) -> float:
+                 bgr: np.ndarray | None = None) -> float:
         """A still's ``glabella_lines``: the energy over the frame's own tone reference."""
         patch = self.patch(gray, alignment, origin)
         energy = self.energy(patch, noise_level(gray), alignment.iod_px)
-        return energy / self.tone(gray, alignment, origin, clip)[0]
+        return energy / self.tone(gray, alignment, origin, bgr)[0]
 
 
 def tone_median(samples) -> float:

@@ -32,7 +32,7 @@ from .frown import (
 from .geometry import Alignment, align
 from .io import Frame
 from .landmarks import FaceObservation, make_backend
-from .qc import clip_map, face_box, image_quality, valid_mask
+from .qc import face_box, image_quality, valid_mask
 from .schema import BLENDSHAPE_COLUMN_NAMES, COMPONENTS, FRAME_COLUMN_NAMES, FRAME_COLUMNS, QC_FLAGS
 from .summary import frowning_mask
 
@@ -103,7 +103,7 @@ class FrameMeasurer:
         landmark_gap, lowering = brow_geometry(al.aligned)
         gap = landmark_gap if self.brows is None else self.brows(gray, al, landmark_gap, origin=(x0, y0))
         noise = noise_level(gray)
-        energy, tone, clipped, reference, overexposed = self._lines(gray, clip_map(box), al, (x0, y0), noise)
+        energy, tone, clipped, reference, overexposed = self._lines(gray, box, al, (x0, y0), noise)
         sharpness, brightness = image_quality(box)
         qc = self.qc
         values = (frame.index, frame.timestamp_s, True, obs.n_faces, al.yaw, al.pitch, al.roll,
@@ -112,21 +112,22 @@ class FrameMeasurer:
                   overexposed)
         return FrameMeasurement(values, obs.blendshapes, obs, al)
 
-    def _lines(self, gray: np.ndarray, clip: np.ndarray | None, al: Alignment, origin: tuple[int, int],
+    def _lines(self, gray: np.ndarray, bgr: np.ndarray, al: Alignment, origin: tuple[int, int],
                noise: float) -> tuple[float, float, float, float, bool]:
         """The glabella's ridge energy; this frame's tone sample and the share of its region clipped
         (both NaN when it samples none); the tone reference so far (see
         :class:`~facefeedback.frown.ToneReference`); and whether the frame is overexposed: more than
-        ``qc.max_clipped_fraction`` of the glabella's grey texture clipped (``clip``, the box's
-        :func:`~facefeedback.qc.clip_map`), or no tone reference because the face around it is clipped."""
+        ``qc.max_clipped_fraction`` of the glabella's grey texture lost to clipped channels of ``bgr``
+        (see :func:`~facefeedback.frown.clip_map`), or no tone reference because the face around it is
+        clipped."""
         g = self.glabella
         nan = float("nan")
         patch = g.patch(gray, al, origin=origin)
         if not np.isfinite(patch).all():
             return nan, nan, nan, nan, False
-        overexposed = g.clipped(clip, al, origin) > self.qc.max_clipped_fraction
+        overexposed = g.clipped(bgr, al, origin) > self.qc.max_clipped_fraction
         energy = g.energy(patch, noise, al.iod_px)
-        tone, clipped = g.tone(gray, al, origin, clip) if self.tone is None or self.tone.wants(al) else (nan, nan)
+        tone, clipped = g.tone(gray, al, origin, bgr) if self.tone is None or self.tone.wants(al) else (nan, nan)
         reference = tone if self.tone is None else self.tone(tone, clipped, al)
         if not np.isfinite(reference) and clipped > TONE_MAX_CLIPPED:
             overexposed = True

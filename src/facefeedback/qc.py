@@ -15,7 +15,6 @@ import cv2
 import numpy as np
 
 from .config import QCConfig
-from .frown import CLIP_LEVEL
 
 FACE_BOX_WIDTH = 64
 
@@ -51,26 +50,6 @@ def image_quality(bgr_box: np.ndarray) -> tuple[float, float]:
     fine = float(np.square(cv2.Laplacian(logg, cv2.CV_32F)[lit]).mean())
     coarse = float(np.square(cv2.Laplacian(half, cv2.CV_32F)[lit_half]).mean())
     return fine / max(coarse, 1e-12), level
-
-
-#: Each channel's share of the grey picture (BT.601 luma, as OpenCV's BGR to grey).
-LUMA_BGR = np.float32([0.114, 0.587, 0.299])
-
-
-def clip_map(bgr: np.ndarray) -> np.ndarray | None:
-    """Per pixel, the share of its grey level carried by clipped channels (level >= ``CLIP_LEVEL``),
-    scaled to 0-255 (float32); None when nothing is clipped.
-
-    Clipping is counted per channel, at full resolution: on bright skin the red channel clips
-    first, which the grey picture does not show (red clipped alone leaves a grey level near 210)
-    but which removes 30 % of its texture; a face resampled smaller averages clipped pixels
-    with their neighbours and hides them too.
-    """
-    if bgr.ndim == 2:
-        return None if bgr.max() < CLIP_LEVEL else (bgr >= CLIP_LEVEL).astype(np.float32) * 255.0
-    if bgr.max() < CLIP_LEVEL:
-        return None
-    return cv2.transform((bgr >= CLIP_LEVEL).astype(np.float32), LUMA_BGR[None, :] * 255.0)
 
 
 def valid_mask(face_detected: np.ndarray, yaw: np.ndarray, pitch: np.ndarray, sharpness: np.ndarray,
