@@ -20,7 +20,10 @@ rotation and distance to the camera are removed first):
     multiplies intensity, does not change it), and filtered with second-derivative
     -of-Gaussian kernels oriented across vertical and oblique (up to 40 deg) lines,
     at the width of a glabellar furrow (broad shading, which head turns bring, is left out).
-    The score is the mean positive (dark-valley) response, x 100.
+    The energy is the mean positive (dark-valley) response, x 100, less the share of sensor
+    noise; the score divides it by the recording's tone reference, the face's own typical
+    response to the same kernels, which a camera's tone curve scales alike
+    (see :class:`GlabellaFilter` and :class:`ToneReference`).
 
 ``frown_intensity`` combines them against a neutral reference (see
 :func:`frown_intensity`): 0 on the neutral face, 1 for a typical full deliberate frown.
