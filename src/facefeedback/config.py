@@ -51,6 +51,8 @@ class QCConfig(StrictModel):
     min_iod_px: float = Field(60.0, ge=0, description="face too small below this inter-ocular distance (px)")
     max_clipped_fraction: float = Field(0.05, ge=0, le=1, description="overexposed above this fraction of "
                                         "clipped pixels in the glabella")
+    max_occlusion_score: float = Field(0.0, description="occluded above this occlusion score (the shipped "
+                                       "model's log-odds; higher flags fewer frames)")
 
     @model_validator(mode="after")
     def _brightness_order(self) -> QCConfig:

@@ -104,7 +104,8 @@ def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float,
     face, so its picture follows head rotation and distance (the affine camera maps a plane
     affinely). ``gray`` may be a crop of the frame whose top-left corner is at ``origin``
     (x, y). Faces much larger than ``px_per_iod`` are shrunk first so that fine skin
-    texture does not alias. Returns NaNs when the region lies outside ``gray``.
+    texture does not alias. Returns NaNs when the region lies outside ``gray``. A colour image
+    gives a colour patch (channels last).
     """
     width = int(round((x_range[1] - x_range[0]) * px_per_iod))
     height = int(round((y_range[1] - y_range[0]) * px_per_iod))
@@ -122,10 +123,10 @@ def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float,
         box = m @ np.array([[0, out_w, 0, out_w], [0, 0, out_h, out_h], [1, 1, 1, 1]], dtype=np.float64)
         x0, y0 = np.floor(box.min(axis=1)).astype(int) - 2
         x1, y1 = np.ceil(box.max(axis=1)).astype(int) + 2
-        h, w = gray.shape
+        h, w = gray.shape[:2]
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 - x0 < 4 or y1 - y0 < 4:
-            return np.full((out_h, out_w), np.nan, np.float32)
+            return np.full((out_h, out_w) + gray.shape[2:], np.nan, np.float32)
         crop = gray[y0:y1, x0:x1]
         small = cv2.resize(crop, None, fx=1 / shrink, fy=1 / shrink, interpolation=cv2.INTER_AREA)
         sx, sy = small.shape[1] / crop.shape[1], small.shape[0] / crop.shape[0]

@@ -23,6 +23,7 @@ from .frown import BrowTracker, Calibration, GlabellaFilter, brow_geometry, frow
 from .geometry import Alignment, align
 from .io import Frame
 from .landmarks import FaceObservation, make_backend
+from .occlusion import OcclusionDetector
 from .qc import clipped_fraction, face_box, image_quality, valid_mask
 from .schema import BLENDSHAPE_COLUMN_NAMES, COMPONENTS, FRAME_COLUMN_NAMES, FRAME_COLUMNS, QC_FLAGS
 from .summary import frowning_mask
@@ -31,7 +32,7 @@ from .summary import frowning_mask
 RAW_FIELDS = ("frame", "timestamp_s", "face_detected", "n_faces", "yaw", "pitch", "roll",
               "brow_gap", "brow_lowering", "glabella_lines", "sharpness", "brightness",
               # QC flags: frames outside the range in which the measure was validated
-              "face_too_small", "too_blurred", "overexposed")
+              "face_too_small", "too_blurred", "overexposed", "occluded")
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,9 @@ class FrameMeasurer:
         # brow_gap follows the brow heads' motion within a recording (one measurer per recording);
         # a still has nothing to follow, so there it is the landmark gap.
         self.brows = None if static_image_mode else BrowTracker()
+        # Occlusion is judged against the same face earlier in the recording: a still has none.
+        self.occlusion = None if static_image_mode else OcclusionDetector(
+            self.qc.max_occlusion_score, self.qc.max_abs_yaw, self.qc.max_abs_pitch)
 
     def landmarks(self, frame: Frame) -> FaceObservation:
         """The landmark stage alone (MediaPipe; keeps the tracking state, so call it in frame order)."""
@@ -78,7 +82,7 @@ class FrameMeasurer:
         if obs.points is None:
             nan = float("nan")
             values = (frame.index, frame.timestamp_s, False, obs.n_faces, nan, nan, nan, nan, nan, nan, nan, nan,
-                      False, False, False)
+                      False, False, False, False)
             return FrameMeasurement(values, None, obs, None)
         x0, y0, x1, y1 = face_box(obs.points, frame.image.shape)
         # Only the face is needed in grey: converting the box, not the frame, saves time on large frames.
@@ -91,10 +95,11 @@ class FrameMeasurer:
         sharpness, brightness = image_quality(gray)
         qc = self.qc
         clipped = clipped_fraction(patch, self.glabella.margin)
+        occluded = False if self.occlusion is None else self.occlusion(frame.image, al, frame.timestamp_s)[1]
         values = (frame.index, frame.timestamp_s, True, obs.n_faces, al.yaw, al.pitch, al.roll,
                   gap, lowering, lines, sharpness, brightness,
                   bool(al.iod_px < qc.min_iod_px), bool(sharpness < qc.min_sharpness),
-                  bool(clipped > qc.max_clipped_fraction))
+                  bool(clipped > qc.max_clipped_fraction), occluded)
         return FrameMeasurement(values, obs.blendshapes, obs, al)
 
     def measure(self, frame: Frame) -> FrameMeasurement:

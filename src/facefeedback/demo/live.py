@@ -229,6 +229,8 @@ def frame_warnings(m, valid: bool, config: Config) -> tuple[str, ...]:
         out.append("too blurred: check the focus and hold still")
     if m["overexposed"]:
         out.append("overexposed: the skin between the brows is washed out")
+    if m["occluded"]:
+        out.append("occluded: something covers the brows or the skin between them")
     if not valid and not out:
         out.append("not measurable: check the light and focus")
     return tuple(out)
