@@ -1,4 +1,4 @@
-"""Synthetic occluders pasted onto real faces: fingers, skin-coloured bars, hair, glasses frames.
+"""Synthetic occluders pasted onto real faces: fingers, hands, skin-coloured bars, hair, glasses frames.
 
 Validation material for the ``occluded`` flag (``scripts/validate_occlusion.py`` and the tests).
 Every occluder is laid out in reference-face units (inter-ocular distance 1, origin between the
@@ -12,6 +12,9 @@ Kinds
     side, coming from below, the side or above, with cylindrical shading, nails on some, the skin
     texture of a real face (the host's own or another person's, see :func:`sample_skin`) and a
     soft shadow on the face.
+``hand``
+    A palm with four fingers (0.18-0.28 IOD wide) laid over the region from below, the side or
+    above (validation only: not among the kinds the shipped model was fitted on).
 ``bar``
     A skin-coloured rounded bar (0.08-0.40 IOD wide) at any angle, shaded or flat, with a shadow.
 ``hair``
@@ -36,6 +39,8 @@ from .frown import BROW_PATCH_X, BROW_PATCH_Y, PATCH_X, PATCH_Y, GlabellaFilter,
 from .geometry import Alignment, reference_face
 
 KINDS = ("finger", "bar", "hair", "glasses")
+#: Also drawn for validation: a kind the shipped model was not fitted on.
+ALL_KINDS = KINDS + ("hand",)
 #: Depth (reference z) of the plane occluders are drawn on: just in front of the brows.
 OCCLUDER_Z = -0.45
 #: Pixels per IOD of the skin texture kept by :func:`sample_skin`.
@@ -217,11 +222,12 @@ def _skin_colour(host: Skin, donor: Skin, rng) -> tuple[np.ndarray, Skin]:
 
 def _capsules(shape, alignment, segments, radius_iod, rng, colour, skin: Skin, nails: bool,
               shaded: bool) -> Layer:
-    """Capsules (finger or bar) with cylindrical shading, skin texture, optional nails and a shadow."""
+    """Capsules (fingers, a palm or a bar) with cylindrical shading, skin texture, optional nails and
+    a shadow; ``radius_iod`` is one radius for all or one per segment."""
     iod = alignment.iod_px
     ends = [(_to_image(alignment, a)[0], _to_image(alignment, b)[0]) for a, b in segments]
-    r = radius_iod * iod
-    box = _box(np.array([p for e in ends for p in e]), r + 2, shape)
+    radii = np.broadcast_to(np.asarray(radius_iod, np.float64) * iod, (len(ends),))
+    box = _box(np.array([p for e in ends for p in e]), float(radii.max()) + 2, shape)
     layer = _empty(shape)
     if box is None:
         return layer
@@ -230,7 +236,7 @@ def _capsules(shape, alignment, segments, radius_iod, rng, colour, skin: Skin, n
     alpha = np.zeros(xx.shape, np.float32)
     light = np.ones(xx.shape, np.float32)
     tilt = rng.uniform(-0.15, 0.15)
-    for (base, tip), nail in zip(ends, nails):
+    for (base, tip), nail, r in zip(ends, nails, radii):
         axis = tip - base
         length2 = float(axis @ axis)
         t = np.clip(((xx - base[0]) * axis[0] + (yy - base[1]) * axis[1]) / length2, 0, 1)
@@ -296,6 +302,28 @@ def make_occluder(kind: str, rng: np.random.Generator, host: Skin, donor: Skin, 
             segs = [(a + offset, b + offset) for a, b in segments]
             layer = _capsules(shape, alignment, segs, width / 2, r, colour, skin, nails, True)
             return _motion_blur(layer, alignment.iod_px, r) if motion else layer
+
+        return Occluder(kind, draw, seed, -pointing)
+    if kind == "hand":
+        # A palm with four fingers: a hand laid flat on the forehead or brow, or raised to the eyes.
+        tip, pointing = _finger_layout(rng, target)
+        width = rng.uniform(0.18, 0.28)
+        colour, skin = _skin_colour(host, donor, rng)
+        normal = np.array([-pointing[1], pointing[0]])
+        finger_length = rng.uniform(0.55, 0.8)
+        palm_r = 2.2 * width / 2
+        segments, radii = [], []
+        for k in range(4):
+            c = tip + normal * (k - 1.5) * width - pointing * abs(k - 1.2) * 0.12
+            segments.append((c - pointing * finger_length, c - pointing * width / 2))
+            radii.append(width / 2)
+        palm_top = tip - pointing * (finger_length + palm_r * 0.6)
+        segments.append((palm_top - pointing * rng.uniform(0.6, 1.2), palm_top))
+        radii.append(palm_r)
+
+        def draw(shape, alignment, offset, r):
+            segs = [(a + offset, b + offset) for a, b in segments]
+            return _capsules(shape, alignment, segs, radii, r, colour, skin, [False] * 5, True)
 
         return Occluder(kind, draw, seed, -pointing)
     if kind == "bar":

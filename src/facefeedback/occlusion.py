@@ -25,7 +25,8 @@ The picture can, compared with the same face earlier in the same recording:
 The exemplars follow the face: a frame that is clearly clear (score below
 :data:`EXEMPLAR_MAX_SCORE`), within the pose limits, at least :data:`EXEMPLAR_GAP_S` after the
 last exemplar and changed since (so the set follows a face that moves from crying to laughing)
-becomes an exemplar; the first exemplar is the recording's first face. A still image has no
+becomes an exemplar once every frame within :data:`QUARANTINE_S` before and after it was judged
+clear; the first exemplar is the recording's first face. A still image has no
 earlier frames: its ``occluded`` is False.
 """
 
@@ -65,6 +66,10 @@ WARMUP_S = 0.5
 EXEMPLAR_MAX_SCORE = -1.0
 #: ... and when it differs from every exemplar by at least this mean change (UNIT).
 EXEMPLAR_MIN_CHANGE = 1.0
+#: A frame becomes an exemplar only when every frame within this time before and after it was
+#: judged clear: the frames of a hand entering or leaving (partly over the region, not yet
+#: flagged) are not taken as the face.
+QUARANTINE_S = 0.4
 #: Frames of recent typical change kept for the recording's scale, and its floor (UNIT).
 SCALE_FRAMES = 30
 SCALE_FLOOR = 0.5
@@ -258,6 +263,8 @@ class OcclusionDetector:
         self.first_s: float | None = None
         self.recent_change: list[float] = []
         self.last_features: np.ndarray | None = None
+        self.last_unclear_s = -np.inf
+        self.pending: _Exemplar | None = None
 
     def features(self, channels: np.ndarray) -> tuple[np.ndarray, float, float] | None:
         """The model's features of a frame against its best exemplar, and the mean unexplained change
@@ -322,9 +329,15 @@ class OcclusionDetector:
         if clear:
             self.recent_change.append(region_change)
             del self.recent_change[:-SCALE_FRAMES]
-        latest = self.exemplars[-1].timestamp_s
-        if exemplary and pose_ok and timestamp_s - latest >= EXEMPLAR_GAP_S and measured_change > EXEMPLAR_MIN_CHANGE:
-            self.exemplars.append(_Exemplar(channels, timestamp_s))
+        else:
+            self.last_unclear_s, self.pending = timestamp_s, None
+        if self.pending is not None and timestamp_s - self.pending.timestamp_s >= QUARANTINE_S:
+            self.exemplars.append(self.pending)
+            self.pending = None
             if len(self.exemplars) > MAX_EXEMPLARS:
                 del self.exemplars[1]  # the first face stays; the oldest of the others goes
+        latest = self.exemplars[-1].timestamp_s
+        if (self.pending is None and exemplary and pose_ok and timestamp_s - latest >= EXEMPLAR_GAP_S
+                and timestamp_s - self.last_unclear_s >= QUARANTINE_S and measured_change > EXEMPLAR_MIN_CHANGE):
+            self.pending = _Exemplar(channels, timestamp_s)
         return score, bool(occluded)

@@ -255,9 +255,12 @@ def _run(study: Study, config: Config, out: Path, report: RunReport, executor: E
         bar.close()
     failures = pd.DataFrame(report.failures, columns=["recording_id", "path", "error"])
     write_table(failures, out / "failures.csv")
-    summaries = {rid: json.loads((out / "recordings" / rid / "summary.json").read_text())["features"]
-                 for rid in state.written}
-    write_feature_outputs(study, summaries, out / "features")
+    summaries = {rid: json.loads((out / "recordings" / rid / "summary.json").read_text())
+                 for rid in study.recordings["recording_id"] if rid in state.written}
+    # A recording mostly outside the validated range (occluded, too small, ...) is said in the
+    # run's output and in study.json, not only in its own summary.
+    report.warnings += [f"recording {rid}: {w}" for rid, s in summaries.items() for w in s.get("warnings", [])]
+    write_feature_outputs(study, {rid: s["features"] for rid, s in summaries.items()}, out / "features")
     report.elapsed_s = time.perf_counter() - started
     _write_study_json(study, config, out, report, executor, workers)
     bids.write_description(out, study.spec.name or study.path.stem, config_hash(config),
