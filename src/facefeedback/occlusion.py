@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+import cv2
 import numpy as np
 
 from .frown import _LOG_EPS, BROW_PATCH_X, BROW_PATCH_Y, PATCH_X, PATCH_Y, resample_patch
@@ -49,6 +50,9 @@ PX_PER_IOD = 20
 #: Largest shift (region pixels) at which a neighbourhood is looked for: 2 px = 0.1 IOD sideways and
 #: up and down (a frown moves the brow heads by up to about 0.1 IOD).
 SHIFT_X, SHIFT_Y = 2, 2
+#: Light that changes across the face (a lamp, a torch, a window) shades it over large areas: the
+#: channels are compared without their content coarser than this (region pixels, Gaussian sd).
+HIGHPASS_SIGMA = 0.0
 #: Weights of log intensity and the two log-chroma channels in the squared difference.
 CHANNEL_WEIGHTS = np.array([1.0, 2.0, 2.0], np.float32)
 #: Differences are counted in units of 1e-3 (log units squared), see :meth:`OcclusionDetector.features`.
@@ -154,6 +158,8 @@ def region_channels(image: np.ndarray, alignment: Alignment, origin: tuple[int, 
     out[:, :, 0] = np.log(p.mean(axis=2))
     out[:, :, 1] = logp[:, :, 2] - logp[:, :, 1]
     out[:, :, 2] = logp[:, :, 0] - logp[:, :, 1]
+    if HIGHPASS_SIGMA:
+        out -= cv2.GaussianBlur(out, (0, 0), HIGHPASS_SIGMA, borderType=cv2.BORDER_REFLECT)
     return out
 
 
