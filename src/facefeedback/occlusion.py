@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-import cv2
 import numpy as np
 
 from .frown import _LOG_EPS, BROW_PATCH_X, BROW_PATCH_Y, PATCH_X, PATCH_Y, resample_patch
@@ -50,9 +49,6 @@ PX_PER_IOD = 20
 #: Largest shift (region pixels) at which a neighbourhood is looked for: 2 px = 0.1 IOD sideways and
 #: up and down (a frown moves the brow heads by up to about 0.1 IOD).
 SHIFT_X, SHIFT_Y = 2, 2
-#: Light that changes across the face (a lamp, a torch, a window) shades it over large areas: the
-#: channels are compared without their content coarser than this (region pixels, Gaussian sd).
-HIGHPASS_SIGMA = 0.0
 #: Weights of log intensity and the two log-chroma channels in the squared difference.
 CHANNEL_WEIGHTS = np.array([1.0, 2.0, 2.0], np.float32)
 #: Differences are counted in units of 1e-3 (log units squared), see :meth:`OcclusionDetector.features`.
@@ -83,7 +79,7 @@ FEATURES = ("glabella_fwd", "glabella_bwd", "glabella_intensity", "glabella_colo
             "brow_max_fwd", "brow_min_fwd", "brow_max_bwd", "brow_min_bwd",
             "brow_max_intensity", "brow_min_intensity", "brow_max_colour", "brow_min_colour",
             "forehead_fwd", "forehead_bwd", "region_fwd", "region_bwd",
-            "mask_q90", "mask_above_10", "mask_above_30", "log_scale", "brow_asymmetry")
+            "mask_q90", "mask_above_10", "mask_above_30", "brow_asymmetry")
 
 
 def _grid() -> tuple[np.ndarray, np.ndarray]:
@@ -158,8 +154,6 @@ def region_channels(image: np.ndarray, alignment: Alignment, origin: tuple[int, 
     out[:, :, 0] = np.log(p.mean(axis=2))
     out[:, :, 1] = logp[:, :, 2] - logp[:, :, 1]
     out[:, :, 2] = logp[:, :, 0] - logp[:, :, 1]
-    if HIGHPASS_SIGMA:
-        out -= cv2.GaussianBlur(out, (0, 0), HIGHPASS_SIGMA, borderType=cv2.BORDER_REFLECT)
     return out
 
 
@@ -305,7 +299,9 @@ class OcclusionDetector:
         x = np.log(np.maximum(raw, 0.0) / scale + 0.3)
         above = np.log(np.array([(measured > 10.0).mean(), (measured > 30.0).mean()]) + 0.3)
         asym = abs(np.log(f[1] + 0.3) - np.log(f[2] + 0.3))
-        return np.concatenate([x, above, [np.log(scale), asym]]), float(f[4]), float(f[5])
+        # The scale itself is not a feature: a recording whose typical change is large (noise, moving
+        # light) must not read as occluded because of it.
+        return np.concatenate([x, above, [asym]]), float(f[4]), float(f[5])
 
     def _judge(self, score: float) -> tuple[bool, bool]:
         """Whether a frame counts as clear for the recording's scale, and whether it is clear
