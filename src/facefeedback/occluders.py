@@ -73,9 +73,15 @@ class Layer:
 
     def over(self, image: np.ndarray) -> np.ndarray:
         """The frame with the occluder pasted on (uint8)."""
-        a = self.alpha[:, :, None]
-        out = image.astype(np.float32) * self.shade[:, :, None] * (1.0 - a) + self.colour * a
-        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        touched = ((self.alpha > 0) | (self.shade < 1)).astype(np.uint8)
+        x, y, w, h = cv2.boundingRect(touched)
+        out = image.copy()
+        if w and h:  # only where the occluder or its shadow falls
+            box = np.s_[y:y + h, x:x + w]
+            a = self.alpha[box][:, :, None]
+            mixed = image[box].astype(np.float32) * self.shade[box][:, :, None] * (1.0 - a) + self.colour[box] * a
+            out[box] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+        return out
 
 
 def _plane(x_range, y_range) -> tuple[float, float, float]:
@@ -365,11 +371,19 @@ def _strokes(shape, alignment, polylines, thickness_iod, colours, alphas, pad_io
     colour = np.zeros((hs, ws, 3), np.float32)
     for line, th, col, al in zip(img_lines, thickness_iod, colours, alphas):
         pts = np.round((line - [x0, y0]) * _SS * 16).astype(np.int32)  # 4 fractional bits
-        mask = np.zeros((hs, ws), np.uint8)
-        cv2.polylines(mask, [pts], False, 255, max(int(round(th * iod * _SS)), 1), cv2.LINE_AA, shift=4)
-        m = mask.astype(np.float32) / 255.0 * al
-        colour += (np.asarray(col, np.float32)[None, None, :] - colour) * m[:, :, None]
-        alpha = alpha + m * (1 - alpha)
+        width = max(int(round(th * iod * _SS)), 1)
+        # Only the stroke's own box is touched (drawn there, the raster is the same as in the whole).
+        lo = np.maximum(pts.min(axis=0) // 16 - width - 2, 0)
+        hi = np.minimum(pts.max(axis=0) // 16 + width + 3, (ws, hs))
+        if (hi <= lo).any():
+            continue
+        mask = np.zeros((hi[1] - lo[1], hi[0] - lo[0]), np.uint8)
+        cv2.polylines(mask, [pts - lo * 16], False, 255, width, cv2.LINE_AA, shift=4)
+        ys, xs = np.nonzero(mask)
+        m = mask[ys, xs].astype(np.float32) / 255.0 * al
+        ys, xs = ys + lo[1], xs + lo[0]
+        colour[ys, xs] += (np.asarray(col, np.float32)[None, :] - colour[ys, xs]) * m[:, None]
+        alpha[ys, xs] += m * (1 - alpha[ys, xs])
     size = (x1 - x0, y1 - y0)
     a_small = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
     premult = cv2.resize(colour * alpha[:, :, None], size, interpolation=cv2.INTER_AREA)
