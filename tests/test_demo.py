@@ -214,10 +214,12 @@ def test_head_pose_warning_names_the_limit():
 
     config = Config()
     frontal = {"face_detected": True, "yaw": 3.0, "pitch": -2.0,
-               "face_too_small": False, "too_blurred": False, "overexposed": False}
+               "face_too_small": False, "too_blurred": False, "overexposed": False, "occluded": False}
     assert frame_warnings(frontal, True, config) == ()
     small = frame_warnings({**frontal, "face_too_small": True}, False, config)
     assert small == ("come closer: the face is too small in the picture",)
+    covered = frame_warnings({**frontal, "occluded": True}, False, config)
+    assert covered == ("occluded: something covers the brows or the skin between them",)
     turned = frame_warnings({**frontal, "yaw": 31.0}, False, config)
     assert len(turned) == 1 and "+31 deg" in turned[0] and f"limit {config.qc.max_abs_yaw:g}" in turned[0]
     assert frame_warnings({"face_detected": False}, False, config) == ("no face in view",)

@@ -53,6 +53,8 @@ class QCConfig(StrictModel):
     min_iod_px: float = Field(40.0, ge=0, description="face too small below this inter-ocular distance (px)")
     max_clipped_fraction: float = Field(0.2, ge=0, le=1, description="overexposed above this share of the "
                                         "glabella's grey texture lost to clipped channels")
+    max_occlusion_score: float = Field(0.0, description="occluded above this occlusion score (the shipped "
+                                       "model's log-odds; higher flags fewer frames)")
 
     @model_validator(mode="after")
     def _brightness_order(self) -> QCConfig:

@@ -134,7 +134,8 @@ def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float,
     face, so its picture follows head rotation and distance (the affine camera maps a plane
     affinely). ``gray`` may be a crop of the frame whose top-left corner is at ``origin``
     (x, y). Faces much larger than ``px_per_iod`` are shrunk first so that fine skin
-    texture does not alias. Returns NaNs when the region lies outside ``gray``.
+    texture does not alias. Returns NaNs when the region lies outside ``gray``. A colour image
+    gives a colour patch (channels last).
     """
     width = int(round((x_range[1] - x_range[0]) * px_per_iod))
     height = int(round((y_range[1] - y_range[0]) * px_per_iod))

@@ -33,6 +33,7 @@ from .frown import (
 from .geometry import Alignment, align
 from .io import Frame
 from .landmarks import FaceObservation, make_backend
+from .occlusion import OcclusionDetector
 from .qc import face_box, image_quality, valid_mask
 from .schema import BLENDSHAPE_COLUMN_NAMES, COMPONENTS, FRAME_COLUMN_NAMES, FRAME_COLUMNS, QC_FLAGS
 from .summary import frowning_mask
@@ -47,7 +48,7 @@ RAW_FIELDS = ("frame", "timestamp_s", "face_detected", "n_faces", "yaw", "pitch"
               # imaging conditions compared between visits (conditions.py)
               "log_contrast", "focus", "noise",
               # QC flags: frames outside the range in which the measure was validated
-              "face_too_small", "too_blurred", "overexposed")
+              "face_too_small", "too_blurred", "overexposed", "occluded")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,9 @@ class FrameMeasurer:
         self.brows = None if static_image_mode else BrowTracker()
         # The lines' tone reference: a recording's (settled over its first frontal faces), a still's own.
         self.tone = None if static_image_mode else ToneReference()
+        # Occlusion is judged against the same face earlier in the recording: a still has none.
+        self.occlusion = None if static_image_mode else OcclusionDetector(
+            self.qc.max_occlusion_score, self.qc.max_abs_yaw, self.qc.max_abs_pitch)
 
     def landmarks(self, frame: Frame) -> FaceObservation:
         """The landmark stage alone (MediaPipe; keeps the tracking state, so call it in frame order)."""
@@ -96,7 +100,7 @@ class FrameMeasurer:
         if obs.points is None:
             nan = float("nan")
             values = (frame.index, frame.timestamp_s, False, obs.n_faces, nan, nan, nan, nan, nan, nan, nan, nan,
-                      nan, nan, nan, nan, nan, nan, nan, nan, False, False, False)
+                      nan, nan, nan, nan, nan, nan, nan, nan, False, False, False, False)
             return FrameMeasurement(values, None, obs, None)
         x0, y0, x1, y1 = face_box(obs.points, frame.image.shape)
         # Only the face is needed in grey: converting the box, not the frame, saves time on large frames.
@@ -109,11 +113,12 @@ class FrameMeasurer:
         energy, tone, clipped, reference, overexposed = self._lines(gray, box, al, (x0, y0), noise)
         sharpness, brightness = image_quality(box)
         qc = self.qc
+        occluded = False if self.occlusion is None else self.occlusion(frame.image, al, frame.timestamp_s)[1]
         values = (frame.index, frame.timestamp_s, True, obs.n_faces, al.yaw, al.pitch, al.roll,
                   gap, lowering, energy / reference, energy, tone, clipped, al.iod_px, sharpness, brightness, noise,
                   *frame_conditions(gray, obs.points, (x0, y0), al.iod_px),
                   bool(al.iod_px < qc.min_iod_px), bool(sharpness < qc.min_sharpness),
-                  overexposed)
+                  overexposed, occluded)
         return FrameMeasurement(values, obs.blendshapes, obs, al)
 
     def _lines(self, gray: np.ndarray, bgr: np.ndarray, al: Alignment, origin: tuple[int, int],

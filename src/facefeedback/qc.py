@@ -56,7 +56,7 @@ def valid_mask(face_detected: np.ndarray, yaw: np.ndarray, pitch: np.ndarray, sh
                brightness: np.ndarray, components_finite: np.ndarray, qc: QCConfig,
                flagged: np.ndarray | bool = False) -> np.ndarray:
     """Frames usable for statistics: face found, pose within limits, sharp and lit enough, and no
-    QC flag raised (``flagged``: face too small, too blurred or overexposed)."""
+    QC flag raised (``flagged``: face too small, too blurred, overexposed or occluded)."""
     with np.errstate(invalid="ignore"):
         return (
             np.asarray(face_detected, bool)

@@ -49,10 +49,12 @@ FRAME_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("too_blurred", "bool", "flag", "sharpness below qc.min_sharpness: too little fine detail for the lines"),
     ("overexposed", "bool", "flag", "more than qc.max_clipped_fraction of the glabella's grey texture lost to clipped "
      "channels (>= 250), or the face around it too clipped for the tone reference"),
+    ("occluded", "bool", "flag", "something (a hand, fingers, hair, a glasses frame) covers the brows or the glabella: "
+     "occlusion score above qc.max_occlusion_score; always false for a still image"),
 )
 
 #: The QC flag columns; a frame with any of them raised is not valid.
-QC_FLAGS: tuple[str, ...] = ("face_too_small", "too_blurred", "overexposed")
+QC_FLAGS: tuple[str, ...] = ("face_too_small", "too_blurred", "overexposed", "occluded")
 
 #: Columns added only by the blendshape backend (MediaPipe Tasks FaceLandmarker).
 BLENDSHAPE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (

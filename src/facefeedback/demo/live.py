@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 #: What the participant can do about a QC flag, shown instead of the flag's name.
 _ADVICE = {"face too small": "come closer: the face is too small in the picture",
            "too blurred": "too blurred: check the focus and hold still",
-           "overexposed": "overexposed: the skin between the brows is washed out"}
+           "overexposed": "overexposed: the skin between the brows is washed out",
+           "occluded": "occluded: something covers the brows or the skin between them"}
 
 
 @dataclass(frozen=True)
