@@ -205,8 +205,11 @@ def test_a_frame_not_valid_says_why(monkeypatch):
              "brow_gap": 0.44, "brow_lowering": 0.31, "glabella_lines": 0.6}
     assert frame_warnings(frame, False, config) == (f"not valid: blurred (sharpness 0.1 < {config.qc.min_sharpness:g})",)
     monkeypatch.setattr(schema, "FRAME_COLUMNS", schema.FRAME_COLUMNS + (
-        ("occluded", "bool", "flag", "something in front of the glabella"),))
-    assert frame_warnings({**frame, "sharpness": 0.5, "occluded": True}, False, config) == ("not valid: occluded",)
+        ("lens_fogged", "bool", "flag", "condensation on the lens"),))
+    assert frame_warnings({**frame, "sharpness": 0.5, "lens_fogged": True}, False, config) == ("not valid: lens fogged",)
+    # the known flags say what to do about them
+    assert frame_warnings({**frame, "sharpness": 0.5, "occluded": True}, False, config) == (
+        "occluded: something covers the brows or the skin between them",)
 
 
 def test_head_pose_warning_names_the_limit():

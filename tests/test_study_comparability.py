@@ -179,8 +179,8 @@ def test_each_condition_is_flagged_just_beyond_its_bound(small_study):
     missing = table.loc["P02_week6_interview"]
     assert missing["reference_recording_id"] == "P02_baseline_rest" and not missing["flagged"]
     lines = pair_warnings(table.reset_index())
-    assert len(lines) == 2 and "focus 0.5 -> " in lines[0] and "face size 70 px -> 59 px" in lines[1]
-    assert "faces are validated from 60 px" in lines[1]
+    assert len(lines) == 2 and "focus 0.5 -> " in lines[0] and "face size 46 px -> 39 px" in lines[1]
+    assert f"faces are validated from {QCConfig().min_iod_px:g} px" in lines[1]
 
 
 def test_a_reference_of_several_calibration_recordings_takes_their_median(tmp_path):
