@@ -33,9 +33,9 @@ import cv2
 import numpy as np
 
 from facefeedback import rerender
+from facefeedback.calibration import population_calibration
 from facefeedback.conditions import condition_features
 from facefeedback.config import ComparabilityConfig, Config
-from facefeedback.frown import population_calibration
 from facefeedback.io import Frame
 from facefeedback.measure import FrameMeasurer, MeasurementBuffer, build_frame_table
 from facefeedback.study.comparability import CONDITIONS, change, exceeds

@@ -1,6 +1,6 @@
 """Generate the sample clips in sample_videos/ (synthetic frowns with ground truth).
 
-Usage: python scripts/make_sample_videos.py [--out sample_videos]
+Usage: python scripts/make_sample_videos.py [--out sample_videos] [--clips NAME,...]
 See facefeedback.synth for the generative model.
 """
 
@@ -15,10 +15,17 @@ from facefeedback.synth import DEFAULT_CLIPS, FaceAnchors, neutral_face, write_c
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "sample_videos"))
+    ap.add_argument("--clips", default=",".join(spec.name for spec in DEFAULT_CLIPS),
+                    help="comma-separated clip names to write (default: all)")
     args = ap.parse_args()
+    wanted = set(args.clips.split(","))
+    unknown = wanted - {spec.name for spec in DEFAULT_CLIPS}
+    if unknown:
+        ap.error(f"unknown clip(s) {', '.join(sorted(unknown))}; known: "
+                 + ", ".join(spec.name for spec in DEFAULT_CLIPS))
     base = neutral_face()
     anchors = FaceAnchors.find(base)
-    for spec in DEFAULT_CLIPS:
+    for spec in (s for s in DEFAULT_CLIPS if s.name in wanted):
         video, truth = write_clip(spec, args.out, base, anchors)
         print(f"wrote {video} ({video.stat().st_size // 1024} KiB) and {truth.name}")
 

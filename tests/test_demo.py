@@ -201,20 +201,28 @@ def test_a_frame_not_valid_says_why(monkeypatch):
     from facefeedback.demo.live import frame_warnings
 
     config = Config()
-    frame = {"face_detected": True, "yaw": 3.0, "pitch": -2.0, "sharpness": 4.0, "brightness": 120.0,
+    frame = {"face_detected": True, "yaw": 3.0, "pitch": -2.0, "sharpness": 0.1, "brightness": 120.0,
              "brow_gap": 0.44, "brow_lowering": 0.31, "glabella_lines": 0.6}
-    assert frame_warnings(frame, False, config) == (f"not valid: blurred (sharpness 4 < {config.qc.min_sharpness:g})",)
+    assert frame_warnings(frame, False, config) == (f"not valid: blurred (sharpness 0.1 < {config.qc.min_sharpness:g})",)
     monkeypatch.setattr(schema, "FRAME_COLUMNS", schema.FRAME_COLUMNS + (
-        ("occluded", "bool", "flag", "something in front of the glabella"),))
-    assert frame_warnings({**frame, "sharpness": 40.0, "occluded": True}, False, config) == ("not valid: occluded",)
+        ("lens_fogged", "bool", "flag", "condensation on the lens"),))
+    assert frame_warnings({**frame, "sharpness": 0.5, "lens_fogged": True}, False, config) == ("not valid: lens fogged",)
+    # the known flags say what to do about them
+    assert frame_warnings({**frame, "sharpness": 0.5, "occluded": True}, False, config) == (
+        "occluded: something covers the brows or the skin between them",)
 
 
 def test_head_pose_warning_names_the_limit():
     from facefeedback.demo.live import frame_warnings
 
     config = Config()
-    frontal = {"face_detected": True, "yaw": 3.0, "pitch": -2.0}
+    frontal = {"face_detected": True, "yaw": 3.0, "pitch": -2.0,
+               "face_too_small": False, "too_blurred": False, "overexposed": False, "occluded": False}
     assert frame_warnings(frontal, True, config) == ()
+    small = frame_warnings({**frontal, "face_too_small": True}, False, config)
+    assert small == ("come closer: the face is too small in the picture",)
+    covered = frame_warnings({**frontal, "occluded": True}, False, config)
+    assert covered == ("occluded: something covers the brows or the skin between them",)
     turned = frame_warnings({**frontal, "yaw": 31.0}, False, config)
     assert len(turned) == 1 and "+31 deg" in turned[0] and f"limit {config.qc.max_abs_yaw:g}" in turned[0]
     assert frame_warnings({"face_detected": False}, False, config) == ("no face in view",)

@@ -19,7 +19,7 @@ CONFIG = Config().updated(progress=False)
 @pytest.fixture(scope="module")
 def measured(samples):
     out = {}
-    for name in ("frontal_frown", "moving_frown", "lighting_neutral"):
+    for name in ("frontal_frown", "moving_frown", "lighting_neutral", "turning_frown"):
         frames = process_recording(samples / f"{name}.mp4", CONFIG).frames
         truth = pd.read_csv(samples / f"{name}.truth.csv")
         assert len(frames) == len(truth)
@@ -33,6 +33,27 @@ def test_frown_intensity_follows_known_warp(measured, name):
     assert frames["valid"].mean() > 0.95
     r = np.corrcoef(frames["frown_intensity"], truth["frown"])[0, 1]
     assert r >= 0.95, f"{name}: r = {r:.3f}"
+
+
+def test_frown_followed_through_head_turns_and_nods(measured):
+    """turning_frown: the frown bumps while the head turns +-22 deg and nods +-10 deg out of the
+    picture's plane. Calibrated on itself, the neutral follows the pose and brow_gap, which stops
+    following the corrugator beyond 10 deg of yaw, gives way to the other components there."""
+    from facefeedback.calibration import calibrate
+    from facefeedback.measure import build_frame_table
+
+    frames, truth = measured["turning_frown"]
+    assert frames["valid"].mean() > 0.95
+    assert np.corrcoef(frames["yaw"], truth["yaw_deg"])[0, 1] > 0.99
+    assert np.corrcoef(frames["pitch"], truth["pitch_deg"])[0, 1] > 0.95
+    assert np.corrcoef(frames["glabella_lines"], truth["frown"])[0, 1] > 0.97
+    cal = calibrate(frames, CONFIG.frown, CONFIG.calibration)
+    own = build_frame_table(frames, cal, CONFIG)
+    for table in (frames, own):  # population reference, and the clip's own pose-following neutral
+        r = np.corrcoef(table["frown_intensity"], truth["frown"])[0, 1]
+        assert r >= 0.99, f"r = {r:.4f}"
+    turned = truth["frown"].to_numpy() > 0.95
+    assert own.loc[turned, "frown_intensity"].min() > 0.8
 
 
 @pytest.mark.parametrize("name", ["frontal_frown", "moving_frown"])
@@ -62,10 +83,13 @@ def test_events_match_the_known_bumps(measured):
     inside = truth["frown"].to_numpy() > 0.05
     bump_id = np.cumsum(np.diff(np.r_[0, inside.astype(int)]) == 1) * inside
     frowning = frames["frowning"].to_numpy()
-    # no frown event where the face is neutral, and every synthetic bump is found
+    # no frown event where the face is neutral, and every synthetic bump whose true peak reaches the
+    # event threshold is found (a smaller one may or may not be: it is below the threshold)
     assert not frowning[~inside].any()
     found = {int(b) for b in np.unique(bump_id[frowning])}
-    assert found == set(range(1, bump_id.max() + 1)), found
+    peaks = {b: truth["frown"].to_numpy()[bump_id == b].max() for b in range(1, bump_id.max() + 1)}
+    above = {b for b, peak in peaks.items() if peak >= CONFIG.events.on_threshold}
+    assert len(above) >= 3 and above <= found, (found, peaks)
 
 
 def _components(image):

@@ -14,7 +14,7 @@ from study_helpers import write_study
 from facefeedback import rerender, schema
 from facefeedback.analysis.data import load_study as load_output
 from facefeedback.cli import main
-from facefeedback.config import ComparabilityConfig
+from facefeedback.config import ComparabilityConfig, QCConfig
 from facefeedback.study.comparability import (
     CONDITIONS,
     comparability_column_names,
@@ -74,7 +74,7 @@ def test_a_third_of_the_resolution_is_flagged_on_face_size(study_run):
     row = table.loc["P03_week6_rest"]
     assert row["flagged"] and "face size" in row["flagged_conditions"]
     assert row["iod_px_median_ratio"] == pytest.approx(1 / 3, rel=0.05)
-    assert row["iod_px_median_reference"] > BOUNDS.min_iod_px > row["iod_px_median_followup"]
+    assert row["iod_px_median_reference"] > QCConfig().min_iod_px > row["iod_px_median_followup"]
 
 
 def test_flags_and_recording_warnings_reach_study_json_and_the_run_output(study_run):
@@ -161,7 +161,7 @@ def test_each_condition_is_flagged_just_beyond_its_bound(small_study):
                  "P01_week6_interview": _conditions(contrast=0.3 * r * 0.99, focus=0.5 / BOUNDS.max_focus_ratio / 1.01,
                                                     noise=np.sqrt(1 + BOUNDS.max_noise_difference**2) * 1.01,
                                                     yaw=10 + BOUNDS.max_pose_spread_difference * 0.99),
-                 "P02_baseline_rest": _conditions(iod=70.0), "P02_week6_rest": _conditions(iod=59.0, brightness=np.nan)}
+                 "P02_baseline_rest": _conditions(iod=46.0), "P02_week6_rest": _conditions(iod=39.0, brightness=np.nan)}
     table = compare_visits(small_study, summaries, BOUNDS).set_index("recording_id")
     row = table.loc["P01_week6_interview"]
     assert row["reference_recording_id"] == "P01_baseline_interview"  # the same task at baseline
@@ -171,15 +171,16 @@ def test_each_condition_is_flagged_just_beyond_its_bound(small_study):
     assert row["flagged_conditions"] == "focus, noise"
     # Below the smallest validated face, though within the size ratio; an unknown value is never flagged.
     small = table.loc["P02_week6_rest"]
-    assert small["iod_px_median_ratio"] == pytest.approx(59 / 70) and small["iod_px_median_flag"]
+    assert 39.0 < QCConfig().min_iod_px < 46.0
+    assert small["iod_px_median_ratio"] == pytest.approx(39 / 46) and small["iod_px_median_flag"]
     assert not small["brightness_median_flag"] and np.isnan(small["brightness_median_ratio"])
     # The interview P02 did not record at baseline is set beside the calibration recording; P02's failed
     # interview (no summary) keeps its row, unflagged.
     missing = table.loc["P02_week6_interview"]
     assert missing["reference_recording_id"] == "P02_baseline_rest" and not missing["flagged"]
     lines = pair_warnings(table.reset_index())
-    assert len(lines) == 2 and "focus 0.5 -> " in lines[0] and "face size 70 px -> 59 px" in lines[1]
-    assert "faces are validated from 60 px" in lines[1]
+    assert len(lines) == 2 and "focus 0.5 -> " in lines[0] and "face size 46 px -> 39 px" in lines[1]
+    assert f"faces are validated from {QCConfig().min_iod_px:g} px" in lines[1]
 
 
 def test_a_reference_of_several_calibration_recordings_takes_their_median(tmp_path):

@@ -46,9 +46,15 @@ class LandmarkConfig(StrictModel):
 class QCConfig(StrictModel):
     max_abs_yaw: float = Field(25.0, gt=0, le=90, description="|yaw| limit for a valid frame (deg)")
     max_abs_pitch: float = Field(20.0, gt=0, le=90, description="|pitch| limit for a valid frame (deg)")
-    min_sharpness: float = Field(15.0, ge=0, description="variance of the Laplacian below which a frame is blurred")
+    min_sharpness: float = Field(0.15, ge=0, description="sharpness (fine-to-coarse structure ratio of the face) "
+                                 "below which a frame is too blurred")
     min_brightness: float = Field(25.0, ge=0, le=255, description="face too dark below this mean grey level")
     max_brightness: float = Field(240.0, ge=0, le=255, description="face washed out above this mean grey level")
+    min_iod_px: float = Field(40.0, ge=0, description="face too small below this inter-ocular distance (px)")
+    max_clipped_fraction: float = Field(0.2, ge=0, le=1, description="overexposed above this share of the "
+                                        "glabella's grey texture lost to clipped channels")
+    max_occlusion_score: float = Field(0.0, description="occluded above this occlusion score (the shipped "
+                                       "model's log-odds; higher flags fewer frames)")
 
     @model_validator(mode="after")
     def _brightness_order(self) -> QCConfig:
@@ -75,7 +81,7 @@ class FrownConfig(StrictModel):
     full_frown: dict[Literal["brow_gap", "brow_lowering", "glabella_lines"], float] = Field(
         default_factory=lambda: {"brow_gap": 0.12, "brow_lowering": 0.30, "glabella_lines": 0.9})
     population_neutral: NeutralReference = NeutralReference(
-        brow_gap=0.444, brow_lowering=0.310, glabella_lines=0.645)
+        brow_gap=0.433, brow_lowering=0.310, glabella_lines=0.295)
 
     @model_validator(mode="after")
     def _complete(self) -> FrownConfig:
@@ -95,6 +101,11 @@ class CalibrationConfig(StrictModel):
     segment_start_s: float | None = Field(None, ge=0, description="neutral segment start (s), instead of the percentile")
     segment_end_s: float | None = Field(None, gt=0, description="neutral segment end (s)")
     min_frames: int = Field(5, ge=1, description="valid frames needed to calibrate")
+    refine_below: float | None = Field(0.2, gt=0, description="percentile rule: re-centre the neutral on every "
+                                       "valid frame scoring below this (FU) against it; null keeps the median "
+                                       "of the least frowning frames")
+    pose_model: bool = Field(True, description="fit how the neutral face's components change with head pose "
+                             "(yaw; pitch when the recording covers 10 deg) and follow it at every visit")
 
 
 class EventConfig(StrictModel):
@@ -116,7 +127,6 @@ class ComparabilityConfig(StrictModel):
     recordings (docs/study.md, "Visit comparability"; scripts/derive_comparability_bounds.py).
     A ratio bound r accepts follow-up / baseline between 1/r and r."""
 
-    min_iod_px: float = Field(60.0, ge=0, description="smallest validated face: inter-ocular distance (px)")
     max_iod_ratio: float = Field(2.04, ge=1, description="face size ratio (half resolution)")
     max_brightness_ratio: float = Field(2.24, ge=1, description="brightness ratio (exposure x0.45-x1.5)")
     max_contrast_ratio: float = Field(1.65, ge=1, description="log_contrast ratio (tone curve gamma 0.6-1.5)")

@@ -22,14 +22,13 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, bids
-from .conditions import face_size_warning
+from .calibration import Calibration, population_calibration
 from .config import Config, config_hash, dump_config
 from .files import file_sha256, write_json, write_table
-from .frown import Calibration, population_calibration
 from .io import FrameSource, SourceInfo
 from .measure import FrameMeasurer, MeasurementBuffer, build_frame_table, measure_frames
 from .output_folders import OutputKind, plan_output, writing
-from .summary import events_to_json, summarise
+from .summary import events_to_json, recording_warnings, summarise
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +154,8 @@ def recording_result(path: str | os.PathLike | int, info: SourceInfo, raw: pd.Da
         "calibration": calibration.to_json(),
     }
     # One line per problem with the recording (empty when there is none).
-    summary["warnings"] = [w for w in (truncation_warning(info),
-                                       face_size_warning(table, config.comparability.min_iod_px)) if w]
+    truncated = truncation_warning(info)
+    summary["warnings"] = ([truncated] if truncated else []) + recording_warnings(table, config.qc)
     provenance = make_provenance(describe_input(path, info, sha256), config, len(table), run_time_s)
     return RecordingResult(name or path.stem, table, summary, provenance)
 

@@ -20,25 +20,26 @@ rotation and distance to the camera are removed first):
     multiplies intensity, does not change it), and filtered with second-derivative
     -of-Gaussian kernels oriented across vertical and oblique (up to 40 deg) lines,
     at the width of a glabellar furrow (broad shading, which head turns bring, is left out).
-    The score is the mean positive (dark-valley) response, x 100.
+    The energy is the mean positive (dark-valley) response, x 100, less the share of sensor
+    noise; the score divides it by the recording's tone reference, the face's own typical
+    response to the same kernels, which a camera's tone curve scales alike
+    (see :class:`GlabellaFilter` and :class:`ToneReference`).
 
 ``frown_intensity`` combines them against a neutral reference (see
 :func:`frown_intensity`): 0 on the neutral face, 1 for a typical full deliberate frown.
+The neutral reference, and how it follows head pose, is fitted in :mod:`facefeedback.calibration`.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from collections.abc import Mapping
+from functools import lru_cache
 from typing import NamedTuple
 
 import cv2
 import numpy as np
 
-from .config import CalibrationConfig, FrownConfig, NeutralReference
-from .errors import InputError
-from .files import write_json
+from .config import FrownConfig, NeutralReference
 from .geometry import (
     BROW_MEDIAL_LEFT,
     BROW_MEDIAL_RIGHT,
@@ -59,7 +60,33 @@ RIDGE_SIGMAS_IOD = (0.035,)
 #: Normals of the lines looked for: vertical lines and lines 25 deg oblique either way (each
 #: kernel's angular tuning covers about +-15 deg around its own angle).
 RIDGE_ANGLES_DEG = (-25.0, 0.0, 25.0)
-_LOG_EPS = 0.08  # keeps sensor noise in dark skin from dominating the log image
+#: Offset added before the log (intensity 0-1): a floor of about 20 grey levels under which dark
+#: pixels' differences count less, since a camera's noise, 8-bit steps and compression errors are
+#: about constant in grey levels, not relative to the light.
+LOG_EPS = 0.08
+#: Sensor noise raises the lines' energy: a frame's energy E and the energy that its noise alone would
+#: give, s (see GlabellaFilter.energy), add about in quadrature, E_observed^2 = E^2 + (NOISE_SHARE * s)^2
+#: (measured with noise added to eight real faces: 0.42-0.78).
+NOISE_SHARE = 0.55
+#: The face region whose typical response to the same filters is the tone reference (reference units):
+#: forehead, brows, eyes, nose and upper cheeks; the glabellar patch inside it is left out.
+TONE_X = (-0.65, 0.65)
+TONE_Y = (-0.70, 0.35)
+#: Clipped skin has no texture: a frame whose tone region has lost more than this share of its grey
+#: texture to clipping (:func:`clip_map`) gives no tone sample. Measured on seven
+#: real faces brightened x1.2-x1.5, against the unclipped change: a frame's sample moves by 2 % or
+#: less up to 0.1, by 8 % (median) from 0.1 to 0.15 and by 16 % from 0.2 to 0.3; a recording's
+#: reference, a median over many samples, moves less (frown_intensity within 3.5 % of a real frown).
+TONE_MAX_CLIPPED = 0.15
+#: A recording's tone reference is the median over its first this many faces within
+#: ANCHOR_MAX_POSE_DEG of frontal (a property of the face and the camera, not of the moment),
+#: taken on every TONE_EVERY-th of them (100 samples: enough for a median, a third of the cost).
+TONE_FRAMES = 300
+TONE_EVERY = 3
+#: Grey level (0-255) from which a pixel counts as clipped.
+CLIP_LEVEL = 250
+#: Each channel's share of the grey picture (BT.601 luma, as OpenCV's BGR to grey).
+LUMA_BGR = np.float32([0.114, 0.587, 0.299])
 
 # -- brow-head patches for brow_gap (see BrowTracker), reference units, |x| for each side --
 BROW_PATCH_X = (0.14, 0.44)
@@ -76,6 +103,8 @@ BROW_SHARPNESS = 0.05
 BROW_SHARPNESS_FRAMES = 300
 #: The anchor frame is the first with a face within this many degrees of frontal (yaw and pitch).
 ANCHOR_MAX_POSE_DEG = 20.0
+#: |yaw| (deg) over which brow_gap's weight in frown_intensity falls from full to 0 (see component_weights).
+BROW_GAP_YAW_FADE_DEG = (10.0, 15.0)
 
 
 def brow_geometry(aligned: np.ndarray) -> tuple[float, float]:
@@ -97,14 +126,16 @@ def brow_geometry(aligned: np.ndarray) -> tuple[float, float]:
 def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float, float],
                    y_range: tuple[float, float], plane: tuple[float, float, float], px_per_iod: int,
                    margin: int = 0, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """A face region resampled from the image into reference units, float32 0-1.
+    """A face region resampled from the image into reference units, float32 0-1 (grey, or one
+    plane per channel of a colour image).
 
     The region ``x_range`` x ``y_range`` (reference units, plus ``margin`` pixels on every
     side) lies on the plane ``z = plane[0] + plane[1] * x + plane[2] * y`` of the reference
     face, so its picture follows head rotation and distance (the affine camera maps a plane
     affinely). ``gray`` may be a crop of the frame whose top-left corner is at ``origin``
     (x, y). Faces much larger than ``px_per_iod`` are shrunk first so that fine skin
-    texture does not alias. Returns NaNs when the region lies outside ``gray``.
+    texture does not alias. Returns NaNs when the region lies outside ``gray``. A colour image
+    gives a colour patch (channels last).
     """
     width = int(round((x_range[1] - x_range[0]) * px_per_iod))
     height = int(round((y_range[1] - y_range[0]) * px_per_iod))
@@ -122,10 +153,10 @@ def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float,
         box = m @ np.array([[0, out_w, 0, out_w], [0, 0, out_h, out_h], [1, 1, 1, 1]], dtype=np.float64)
         x0, y0 = np.floor(box.min(axis=1)).astype(int) - 2
         x1, y1 = np.ceil(box.max(axis=1)).astype(int) + 2
-        h, w = gray.shape
+        h, w = gray.shape[:2]
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 - x0 < 4 or y1 - y0 < 4:
-            return np.full((out_h, out_w), np.nan, np.float32)
+            return np.full((out_h, out_w) + gray.shape[2:], np.nan, np.float32)
         crop = gray[y0:y1, x0:x1]
         small = cv2.resize(crop, None, fx=1 / shrink, fy=1 / shrink, interpolation=cv2.INTER_AREA)
         sx, sy = small.shape[1] / crop.shape[1], small.shape[0] / crop.shape[0]
@@ -136,8 +167,98 @@ def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float,
     return patch.astype(np.float32) / 255.0
 
 
+@lru_cache(maxsize=1)
+def _noise_gain() -> float:
+    """The sd of a line kernel's response (reference patch, log units) to white noise of sd 1 in the
+    image, times the face's inter-ocular distance in pixels (the product hardly depends on it: the
+    kernel spans a fixed part of the face, so it averages ~IOD^2 pixels)."""
+    rng = np.random.default_rng(0)
+    kernel = GlabellaFilter._kernel(RIDGE_SIGMAS_IOD[0] * PATCH_PX_PER_IOD, 0.0,
+                                    int(np.ceil(3 * RIDGE_SIGMAS_IOD[0] * PATCH_PX_PER_IOD)))
+    gains = []
+    for iod in (60.0, 120.0, 240.0):
+        side = int(2.6 * iod)
+        noise = rng.normal(0.0, 255.0, (side, side)).astype(np.float32)
+        al = Alignment(np.zeros((478, 3)), np.eye(3), 1.0 / iod, np.array([-1.3, -1.3, 0.0]), 0.0, 0.0, 0.0)
+        patch = resample_patch(noise, al, (-1.0, 1.0), (-1.0, 1.0), (0.0, 0.0, 0.0), PATCH_PX_PER_IOD)
+        response = cv2.filter2D(patch, cv2.CV_32F, kernel)[12:-12, 12:-12]
+        gains.append(float(response.std()) * iod)
+    return float(np.mean(gains))
+
+
+def noise_level(channel: np.ndarray) -> float:
+    """Sensor noise sd (grey levels) of an 8-bit image: the pixel-scale residual of Immerkaer's
+    3x3 mask (sd 6 x the noise in flat regions), from its 30th-percentile magnitude, so that edges
+    and texture, which inflate the larger residuals, do not count. About 4,000 points are taken
+    on a regular grid, so the cost does not grow with the face."""
+    h, w = channel.shape
+    if h < 3 or w < 3:
+        return float("nan")
+    k = max(1, int(np.sqrt(h * w / 4000)))
+    img = channel.astype(np.float32)
+    centre = img[1:-1:k, 1:-1:k]
+    edges = img[0:-2:k, 1:-1:k] + img[2::k, 1:-1:k] + img[1:-1:k, 0:-2:k] + img[1:-1:k, 2::k]
+    corners = img[0:-2:k, 0:-2:k] + img[0:-2:k, 2::k] + img[2::k, 0:-2:k] + img[2::k, 2::k]
+    residual = np.abs(4.0 * centre - 2.0 * edges + corners).ravel()
+    q = int(0.3 * (residual.size - 1))
+    return float(np.partition(residual, q)[q] / (6.0 * 0.38532))  # |N(0, 1)|'s 30th percentile: 0.385
+
+
+def clip_map(bgr: np.ndarray) -> np.ndarray | None:
+    """Per pixel, the share of its grey level carried by clipped channels (level >= ``CLIP_LEVEL``),
+    scaled to 0-255 (float32); None when nothing is clipped.
+
+    Clipping is counted per channel, at full resolution: on bright skin the red channel clips
+    first, which the grey picture does not show (red clipped alone leaves a grey level near 210)
+    but which removes 30 % of its texture; a face resampled smaller averages clipped pixels
+    with their neighbours and hides them too.
+    """
+    if bgr.max() < CLIP_LEVEL:
+        return None
+    if bgr.ndim == 2:
+        return (bgr >= CLIP_LEVEL).astype(np.float32) * 255.0
+    return cv2.transform((bgr >= CLIP_LEVEL).astype(np.float32), LUMA_BGR[None, :] * 255.0)
+
+
+def clipped_share(bgr: np.ndarray, alignment: Alignment, x_range: tuple[float, float], y_range: tuple[float, float],
+                  plane: tuple[float, float, float], margin: int, origin: tuple[int, int] = (0, 0),
+                  counted: np.ndarray | None = None) -> float:
+    """The share of a face region's grey texture lost to clipped channels (see :func:`clip_map`):
+    the mean over the region resampled as :func:`resample_patch` does (its interior, or the
+    ``counted`` pixels of the patch with margin). Only the picture under the region is read,
+    so a frame with no clipped pixel there costs one maximum over it."""
+    mg = margin / PATCH_PX_PER_IOD
+    xs = np.array([x_range[0] - mg, x_range[1] + mg, x_range[0] - mg, x_range[1] + mg])
+    ys = np.array([y_range[0] - mg, y_range[0] - mg, y_range[1] + mg, y_range[1] + mg])
+    zs = plane[0] + plane[1] * xs + plane[2] * ys
+    img = alignment.to_image(np.column_stack([xs, ys, zs]))[:, :2] - np.asarray(origin, np.float64)
+    h, w = bgr.shape[:2]
+    x0, y0 = (max(int(v), 0) for v in np.floor(img.min(axis=0)) - 2)
+    x1, y1 = (min(int(v), lim) for v, lim in zip(np.ceil(img.max(axis=0)) + 2, (w, h)))
+    crop = bgr[y0:y1, x0:x1]
+    if crop.size == 0:
+        return float("nan")
+    lost = clip_map(crop)
+    if lost is None:
+        return 0.0
+    patch = resample_patch(lost, alignment, x_range, y_range, plane, PATCH_PX_PER_IOD, margin,
+                           (origin[0] + x0, origin[1] + y0))
+    if counted is not None:
+        return float(patch[counted].mean())
+    return float(patch[margin:patch.shape[0] - margin, margin:patch.shape[1] - margin].mean())
+
+
 class GlabellaFilter:
-    """Oriented ridge energy of the glabellar skin; built once, applied to every frame."""
+    """Oriented ridge energy of the glabellar skin, and the face's tone reference.
+
+    Built once, applied to every frame, on the grey picture (luma, which compression keeps at full
+    resolution). The lines are read on the log image (:meth:`log_image`): light and exposure
+    multiply intensity, so they add a constant, or a smooth shading, to it, which the zero-mean
+    kernels ignore. A tone curve (gamma) instead *multiplies* the log image and every response
+    with it; :meth:`tone` measures the face's own typical response to the same kernels (forehead,
+    brows, eyes, nose, cheeks), which a tone curve multiplies alike, so the ratio of the two does
+    not depend on it (see :class:`ToneReference`).
+    """
 
     def __init__(self) -> None:
         self.width = int(round((PATCH_X[1] - PATCH_X[0]) * PATCH_PX_PER_IOD))
@@ -152,6 +273,16 @@ class GlabellaFilter:
         window = np.exp(-0.5 * (((xx - cx) / (PATCH_WINDOW * self.width)) ** 2
                                 + ((yy - cy) / (PATCH_WINDOW * self.height)) ** 2))
         self.window = (window / window.sum()).astype(np.float32)
+        self.noise_gain = _noise_gain()
+        # The tone region's pixels that count: inside its filter margin, outside the glabellar patch.
+        tw = int(round((TONE_X[1] - TONE_X[0]) * PATCH_PX_PER_IOD))
+        th = int(round((TONE_Y[1] - TONE_Y[0]) * PATCH_PX_PER_IOD))
+        counted = np.zeros((th + 2 * margin, tw + 2 * margin), bool)
+        counted[margin:-margin, margin:-margin] = True
+        c0 = int(round((PATCH_X[0] - TONE_X[0]) * PATCH_PX_PER_IOD)) + margin
+        r0 = int(round((PATCH_Y[0] - TONE_Y[0]) * PATCH_PX_PER_IOD)) + margin
+        counted[r0:r0 + self.height, c0:c0 + self.width] = False
+        self.tone_counted = counted
 
     @staticmethod
     def _kernel(sigma: float, angle_deg: float, half: int) -> np.ndarray:
@@ -174,20 +305,156 @@ class GlabellaFilter:
         return resample_patch(gray, alignment, PATCH_X, PATCH_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD,
                               self.margin, origin)
 
-    def energy(self, patch: np.ndarray) -> float:
-        """Mean positive oriented ridge response of a patch (x 100)."""
-        if not np.isfinite(patch).all():
-            return float("nan")
-        logp = np.log(patch + _LOG_EPS)
-        m = self.margin
+    @staticmethod
+    def log_image(patch: np.ndarray) -> np.ndarray:
+        """Log intensity above the floor :data:`LOG_EPS`."""
+        return np.log(patch + LOG_EPS)
+
+    def _response(self, logp: np.ndarray) -> np.ndarray:
         best = None
         for k in self.kernels:
-            r = cv2.filter2D(logp, cv2.CV_32F, k, borderType=cv2.BORDER_REFLECT)[m:-m, m:-m]
+            r = cv2.filter2D(logp, cv2.CV_32F, k, borderType=cv2.BORDER_REFLECT)
             best = r if best is None else np.maximum(best, r)
-        return float(100.0 * (np.maximum(best, 0.0) * self.window).sum())
+        return best
 
-    def __call__(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> float:
-        return self.energy(self.patch(gray, alignment, origin))
+    def energy(self, patch: np.ndarray, noise: float = 0.0, iod_px: float = 1.0) -> float:
+        """The lines' energy before the tone reference (x 100): the Gaussian-weighted mean positive
+        oriented ridge response, less the share of sensor noise.
+
+        Noise of sd ``noise`` grey levels in the image gives the log image a noise of sd
+        noise / 255 / (intensity + LOG_EPS) at each pixel, and the kernels, which average about
+        iod_px^2 pixels, a response of sd ``s = gain * that / iod_px``; its weighted mean s_w is
+        what noise alone would read as lines. The two add about in quadrature (see
+        :data:`NOISE_SHARE`), so E = sqrt(E_obs^2 - (NOISE_SHARE * s_w)^2), at least E_obs / 2.
+        """
+        if not np.isfinite(patch).all():
+            return float("nan")
+        m = self.margin
+        best = self._response(self.log_image(patch))[m:-m, m:-m]
+        observed = float((np.maximum(best, 0.0) * self.window).sum())
+        if noise > 0:
+            inner = patch[m:-m, m:-m] + LOG_EPS
+            s_w = self.noise_gain * noise / 255.0 / iod_px * float((self.window / inner).sum())
+            observed = float(np.sqrt(max(observed**2 - (NOISE_SHARE * s_w) ** 2, 0.25 * observed**2)))
+        return 100.0 * observed
+
+    def clipped(self, bgr: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> float:
+        """The share of the glabellar patch's grey texture lost to clipped channels (:func:`clipped_share`),
+        from the colour picture ``bgr`` (a crop of the frame whose top-left corner is at ``origin``)."""
+        return clipped_share(bgr, alignment, PATCH_X, PATCH_Y, (self.z, 0.0, 0.0), self.margin, origin)
+
+    def tone(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0),
+             bgr: np.ndarray | None = None) -> tuple[float, float]:
+        """The face's tone reference in one frame (x 100), and the share of its region's grey texture
+        lost to clipped channels (from ``bgr``, the colour picture ``gray`` was made from; None: 0).
+
+        The reference is the median absolute response of the line kernels over the face region
+        :data:`TONE_X` x :data:`TONE_Y` (the glabellar patch left out), on the same log image.
+        Clipped skin has no texture and pulls it down: it is NaN when more than
+        :data:`TONE_MAX_CLIPPED` of the region's texture is clipped. Both are NaN when the region
+        leaves the picture.
+        """
+        region = resample_patch(gray, alignment, TONE_X, TONE_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD,
+                                self.margin, origin)
+        if not np.isfinite(region).all():
+            return float("nan"), float("nan")
+        clipped = 0.0
+        if bgr is not None:
+            clipped = clipped_share(bgr, alignment, TONE_X, TONE_Y, (self.z, 0.0, 0.0), self.margin, origin,
+                                    self.tone_counted)
+        if clipped > TONE_MAX_CLIPPED:
+            return float("nan"), clipped
+        response = np.abs(self._response(self.log_image(region)))
+        return float(100.0 * np.median(response[self.tone_counted])), clipped
+
+    def __call__(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0),
+                 bgr: np.ndarray | None = None) -> float:
+        """A still's ``glabella_lines``: the energy over the frame's own tone reference."""
+        patch = self.patch(gray, alignment, origin)
+        energy = self.energy(patch, noise_level(gray), alignment.iod_px)
+        return energy / self.tone(gray, alignment, origin, bgr)[0]
+
+
+def tone_median(samples) -> float:
+    """The median of a recording's tone samples (NaN: a face sampled whose tone region was too clipped),
+    or NaN when more than half of them were too clipped: the faces left would be the darker ones,
+    not the recording's typical face (brightened x1.5, one recording kept 2 of 32 samples, and its
+    reference rose by 65 %)."""
+    samples = np.asarray(samples, np.float64)
+    usable = samples[np.isfinite(samples)]
+    if usable.size == 0 or 2 * usable.size < samples.size:
+        return float("nan")
+    return float(np.median(usable))
+
+
+def recording_tone(tone: np.ndarray, clipped: np.ndarray, yaw: np.ndarray, pitch: np.ndarray) -> float:
+    """A recording's tone reference from its per-frame samples: ``tone`` (NaN where a frame gave
+    none) and ``clipped`` (the share of the tone region clipped; NaN where a frame was not sampled).
+    The :func:`tone_median` of the samples of faces within :data:`ANCHOR_MAX_POSE_DEG` of frontal,
+    or of all the samples when there is no such face. See :class:`ToneReference` for which frames
+    are sampled."""
+    tone = np.asarray(tone, np.float64)
+    with np.errstate(invalid="ignore"):
+        frontal = np.maximum(np.abs(yaw), np.abs(pitch)) <= ANCHOR_MAX_POSE_DEG
+    sampled = np.isfinite(np.asarray(clipped, np.float64))
+    pick = sampled & frontal if (sampled & frontal).any() else sampled
+    return tone_median(tone[pick])
+
+
+class ToneReference:
+    """Which frames of a recording sample its tone reference, and the reference so far.
+
+    The tone reference of a recording is the median of :meth:`GlabellaFilter.tone` over every
+    :data:`TONE_EVERY`-th of its first :data:`TONE_FRAMES` faces within
+    :data:`ANCHOR_MAX_POSE_DEG` of frontal (before the first such face, faces of any pose are
+    sampled); ``glabella_lines`` is the lines' energy divided by it. The per-frame table divides
+    every frame by the recording's final reference (:func:`recording_tone`); the live view, which
+    cannot wait, by the reference so far (:attr:`value`).
+
+    Why a recording's and not each frame's: the reference is a property of the face and the camera
+    (it moves with the tone curve, which is the camera's), so the median over many frames keeps a
+    frame's expression, pose and noise out of it, and a light that changes within the recording
+    does not pass into the lines. Use one per recording, frames in order: ask :meth:`wants`
+    whether a frame's tone is needed, then call the reference with it (or NaN, NaN).
+    """
+
+    def __init__(self) -> None:
+        self.frontal: list[float] = []
+        self.other: list[float] = []
+        self.faces = 0  # frontal faces seen (faces of any pose before the first frontal one)
+        self.value = float("nan")
+
+    @property
+    def settled(self) -> bool:
+        """True once no later frame is sampled."""
+        return self.faces >= TONE_FRAMES and bool(self.frontal)
+
+    def _frontal(self, alignment: Alignment) -> bool:
+        return max(abs(alignment.yaw), abs(alignment.pitch)) <= ANCHOR_MAX_POSE_DEG
+
+    def wants(self, alignment: Alignment) -> bool:
+        """Whether this frame samples the tone (the frame must then be passed to ``__call__``)."""
+        if self.settled or (self.frontal and not self._frontal(alignment)):
+            return False
+        return self.faces % TONE_EVERY == 0
+
+    def __call__(self, tone: float, clipped: float, alignment: Alignment) -> float:
+        """Add one frame's tone sample and return the reference so far. ``clipped`` is NaN when the
+        frame was not sampled; ``tone`` NaN with a finite ``clipped``: sampled, but too clipped."""
+        if self.settled:
+            return self.value
+        frontal = self._frontal(alignment)
+        if frontal or not self.frontal:
+            self.faces += 1
+        if np.isfinite(clipped):
+            if frontal:
+                if not self.frontal:  # the first frontal face: from now on only frontal faces count
+                    self.faces = 1
+                self.frontal.append(tone)
+            elif len(self.other) < TONE_FRAMES:
+                self.other.append(tone)
+            self.value = tone_median(self.frontal if self.frontal else self.other)
+        return self.value
 
 
 class _BrowSide(NamedTuple):
@@ -247,7 +514,7 @@ class BrowTracker:
     def _patch(self, gray, alignment, origin, side) -> np.ndarray:
         s = self.sides[side]
         patch = resample_patch(gray, alignment, s.x_range, BROW_PATCH_Y, s.plane, BROW_PX_PER_IOD, self.margin, origin)
-        logp = np.log(patch + _LOG_EPS)
+        logp = np.log(patch + LOG_EPS)
         return logp - cv2.GaussianBlur(logp, (0, 0), BROW_HIGHPASS_IOD * BROW_PX_PER_IOD)
 
     def _landmark_x(self, alignment: Alignment, side: str) -> float:
@@ -331,23 +598,26 @@ class _Template:
         return dx - margin, sharpness
 
 
-def frown_terms(components: dict[str, np.ndarray], neutral: NeutralReference, params: FrownConfig
-                ) -> dict[str, np.ndarray]:
+def frown_terms(components: Mapping[str, np.ndarray], neutral: NeutralReference | Mapping[str, np.ndarray],
+                params: FrownConfig) -> dict[str, np.ndarray]:
     """Each component's contribution in frown units (before weighting), clipped at 0.
 
     ``brow_gap`` and ``brow_lowering``: relative shrinkage from neutral, divided by the
     shrinkage of a typical full frown; ``glabella_lines``: natural-log ratio to neutral,
     divided by that of a typical full frown. Changes away from frowning (a raised inner
     brow, AU1; lines fading under softer light) count as 0, not as negative frowning.
+    ``neutral`` is one reference, or each component's neutral per frame (a participant's
+    neutral at each frame's head pose, :meth:`~facefeedback.calibration.Calibration.neutral_at`).
     """
+    n = neutral.model_dump() if isinstance(neutral, NeutralReference) else neutral
     gap = np.asarray(components["brow_gap"], dtype=np.float64)
     low = np.asarray(components["brow_lowering"], dtype=np.float64)
     lines = np.asarray(components["glabella_lines"], dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         raw = {
-            "brow_gap": (neutral.brow_gap - gap) / neutral.brow_gap,
-            "brow_lowering": (neutral.brow_lowering - low) / neutral.brow_lowering,
-            "glabella_lines": np.log(np.maximum(lines, 1e-6) / neutral.glabella_lines),
+            "brow_gap": (n["brow_gap"] - gap) / n["brow_gap"],
+            "brow_lowering": (n["brow_lowering"] - low) / n["brow_lowering"],
+            "glabella_lines": np.log(np.maximum(lines, 1e-6) / n["glabella_lines"]),
         }
     out = {}
     for name, value in raw.items():
@@ -356,106 +626,36 @@ def frown_terms(components: dict[str, np.ndarray], neutral: NeutralReference, pa
     return out
 
 
-def frown_intensity(components: dict[str, np.ndarray], neutral: NeutralReference, params: FrownConfig
-                    ) -> np.ndarray:
+def frown_intensity(components: Mapping[str, np.ndarray], neutral: NeutralReference | Mapping[str, np.ndarray],
+                    params: FrownConfig, yaw=None) -> np.ndarray:
     """``frown_intensity = sum_i w_i * term_i / sum_i w_i`` (see :func:`frown_terms`); NaN without a face.
 
-    Works on arrays (a recording) and on scalars (one live frame).
+    With ``yaw`` (degrees), each weight is the one :func:`component_weights` gives at that head
+    turn. Works on arrays (a recording) and on scalars (one live frame).
     """
-    return combine_terms(frown_terms(components, neutral, params), params)
+    return combine_terms(frown_terms(components, neutral, params), params, yaw)
 
 
-def combine_terms(terms: dict[str, np.ndarray], params: FrownConfig) -> np.ndarray:
+def component_weights(params: FrownConfig, yaw=None) -> dict[str, np.ndarray | float]:
+    """Each component's weight in frown_intensity, at a head turn of ``yaw`` degrees when given.
+
+    ``brow_gap`` compares the two brow heads' picture across the face: as the head turns, the far
+    brow head slides behind the nasal bridge's profile and the near one widens, and beyond about
+    10 deg the gap stops following the corrugator (on the synthetic frown turned in 3D its change per
+    unit of frown falls from 1.2 at |yaw| < 10 deg to 0.3 at 10-15 deg and 0.1 beyond; on a relaxed
+    real face turned past 10 deg it reads 0.25 FU of false frown). Its weight therefore falls linearly
+    from full at ``BROW_GAP_YAW_FADE_DEG[0]`` to 0 at ``[1]``; the others keep theirs, and the
+    weighted mean renormalises, so the unit stays the frown unit.
+    """
+    weights: dict[str, np.ndarray | float] = dict(params.weights)
+    if yaw is not None:
+        lo, hi = BROW_GAP_YAW_FADE_DEG
+        weights["brow_gap"] = weights["brow_gap"] * np.clip((hi - np.abs(np.asarray(yaw, np.float64))) / (hi - lo),
+                                                            0.0, 1.0)
+    return weights
+
+
+def combine_terms(terms: dict[str, np.ndarray], params: FrownConfig, yaw=None) -> np.ndarray:
     """The weighted mean of the components' terms (:func:`frown_terms`): frown_intensity."""
-    total = sum(params.weights.values())
-    return sum(params.weights[k] * terms[k] for k in COMPONENTS) / total
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """A participant's neutral reference, and where it came from."""
-
-    neutral: NeutralReference
-    method: str  # "population", "percentile" or "segment"
-    source: str = ""
-    n_frames: int = 0
-    participant_id: str | None = None
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["neutral"] = self.neutral.model_dump()
-        return d
-
-    @classmethod
-    def from_json(cls, data: dict, origin: str = "calibration") -> Calibration:
-        try:
-            neutral = NeutralReference.model_validate(data["neutral"])
-            return cls(neutral, str(data.get("method", "file")), str(data.get("source", "")),
-                       int(data.get("n_frames", 0)), data.get("participant_id"))
-        except Exception as exc:  # KeyError, pydantic errors, wrong types
-            raise InputError(f"{origin}: not a calibration file ({exc.__class__.__name__}: "
-                             f"{str(exc).splitlines()[0]})") from None
-
-    def save(self, path: str | Path) -> None:
-        write_json(path, self.to_json())
-
-    @classmethod
-    def load(cls, path: str | Path) -> Calibration:
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path}: no such calibration file")
-        try:
-            data = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: not a calibration file (invalid JSON: {exc})") from None
-        return cls.from_json(data, str(path))
-
-
-def is_calibration_file(path: str | Path) -> bool:
-    """True when ``path`` holds a calibration as facefeedback writes it (not someone else's file)."""
-    try:
-        Calibration.load(path)
-    except InputError:
-        return False
-    return True
-
-
-def population_calibration(params: FrownConfig) -> Calibration:
-    """The default reference when a participant has no calibration of their own."""
-    return Calibration(params.population_neutral, "population", "population default (frown.population_neutral)")
-
-
-def calibrate(frames, params: FrownConfig, rule: CalibrationConfig, source: str = "",
-              participant_id: str | None = None) -> Calibration:
-    """Fit a participant's neutral reference from a recording's per-frame table.
-
-    With ``rule.segment_start_s``/``segment_end_s``: the median of each component over
-    the valid frames of that segment. Otherwise: the frames whose frown_intensity
-    against the population default is at or below ``rule.percentile`` (the least
-    frowning part of the recording), and the median of each component over them.
-    """
-    valid = frames["valid"].to_numpy(bool) & frames[list(COMPONENTS)].notna().all(axis=1).to_numpy()
-    if rule.segment_start_s is not None or rule.segment_end_s is not None:
-        t = frames["timestamp_s"].to_numpy()
-        lo = rule.segment_start_s or 0.0
-        hi = rule.segment_end_s if rule.segment_end_s is not None else np.inf
-        inside = (t >= lo) & (t < hi)
-        if len(t) and not inside.any():
-            raise InputError(f"{source or 'recording'}: the calibration segment {lo:g}-{hi:g} s holds no "
-                             f"frame: the recording runs from {t.min():.2f} to {t.max():.2f} s")
-        pick = valid & inside
-        method = "segment"
-    else:
-        comps = {k: frames[k].to_numpy(np.float64) for k in COMPONENTS}
-        provisional = frown_intensity(comps, params.population_neutral, params)
-        pick = valid.copy()
-        if pick.any():
-            cut = np.nanpercentile(provisional[valid], rule.percentile)
-            pick &= provisional <= cut
-        method = "percentile"
-    n = int(pick.sum())
-    if n < rule.min_frames:
-        raise InputError(f"{source or 'recording'}: only {n} valid neutral frames for calibration "
-                         f"(need {rule.min_frames}); check the face is visible and frontal")
-    neutral = NeutralReference(**{k: float(np.median(frames[k].to_numpy(np.float64)[pick])) for k in COMPONENTS})
-    return Calibration(neutral, method, source, n, participant_id)
+    weights = component_weights(params, yaw)
+    return sum(weights[k] * terms[k] for k in COMPONENTS) / sum(weights.values())

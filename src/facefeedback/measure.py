@@ -18,21 +18,37 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from .calibration import Calibration
 from .conditions import frame_conditions
 from .config import Config
-from .frown import BrowTracker, Calibration, GlabellaFilter, brow_geometry, frown_intensity
+from .frown import (
+    TONE_MAX_CLIPPED,
+    BrowTracker,
+    GlabellaFilter,
+    ToneReference,
+    brow_geometry,
+    noise_level,
+    recording_tone,
+)
 from .geometry import Alignment, align
 from .io import Frame
 from .landmarks import FaceObservation, make_backend
+from .occlusion import OcclusionDetector
 from .qc import face_box, image_quality, valid_mask
-from .schema import BLENDSHAPE_COLUMN_NAMES, COMPONENTS, FRAME_COLUMN_NAMES, FRAME_COLUMNS
+from .schema import BLENDSHAPE_COLUMN_NAMES, COMPONENTS, FRAME_COLUMN_NAMES, FRAME_COLUMNS, QC_FLAGS
 from .summary import frowning_mask
 
 #: Raw per-frame fields, before calibration (in this order in the buffer).
+#: ``glabella_lines`` here is the live value (over the tone reference so far); the per-frame table
+#: divides ``glabella_energy`` by the recording's reference from its ``tone_sample`` values
+#: (``tone_clipped``: the share of a sampled frame's tone region clipped, NaN where not sampled).
 RAW_FIELDS = ("frame", "timestamp_s", "face_detected", "n_faces", "yaw", "pitch", "roll",
-              "brow_gap", "brow_lowering", "glabella_lines", "sharpness", "brightness",
-              # imaging conditions (conditions.py)
-              "iod_px", "log_contrast", "focus", "noise")
+              "brow_gap", "brow_lowering", "glabella_lines", "glabella_energy", "tone_sample", "tone_clipped",
+              "iod_px", "sharpness", "brightness", "noise_sd",
+              # imaging conditions compared between visits (conditions.py)
+              "log_contrast", "focus", "noise",
+              # QC flags: frames outside the range in which the measure was validated
+              "face_too_small", "too_blurred", "overexposed", "occluded")
 
 
 @dataclass(frozen=True)
@@ -65,9 +81,15 @@ class FrameMeasurer:
                                     min_detection_confidence=lm.min_detection_confidence,
                                     min_tracking_confidence=lm.min_tracking_confidence)
         self.glabella = GlabellaFilter()
+        self.qc = config.qc
         # brow_gap follows the brow heads' motion within a recording (one measurer per recording);
         # a still has nothing to follow, so there it is the landmark gap.
         self.brows = None if static_image_mode else BrowTracker()
+        # The lines' tone reference: a recording's (settled over its first frontal faces), a still's own.
+        self.tone = None if static_image_mode else ToneReference()
+        # Occlusion is judged against the same face earlier in the recording: a still has none.
+        self.occlusion = None if static_image_mode else OcclusionDetector(
+            self.qc.max_occlusion_score, self.qc.max_abs_yaw, self.qc.max_abs_pitch)
 
     def landmarks(self, frame: Frame) -> FaceObservation:
         """The landmark stage alone (MediaPipe; keeps the tracking state, so call it in frame order)."""
@@ -77,21 +99,48 @@ class FrameMeasurer:
         """Everything after the landmarks: alignment, components, image quality."""
         if obs.points is None:
             nan = float("nan")
-            values = (frame.index, frame.timestamp_s, False, obs.n_faces, nan, nan, nan, nan, nan, nan, nan, nan)
-            values += (nan, nan, nan, nan)  # imaging conditions
+            values = (frame.index, frame.timestamp_s, False, obs.n_faces, nan, nan, nan, nan, nan, nan, nan, nan,
+                      nan, nan, nan, nan, nan, nan, nan, nan, False, False, False, False)
             return FrameMeasurement(values, None, obs, None)
         x0, y0, x1, y1 = face_box(obs.points, frame.image.shape)
         # Only the face is needed in grey: converting the box, not the frame, saves time on large frames.
-        gray = cv2.cvtColor(frame.image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
+        box = frame.image[y0:y1, x0:x1]
+        gray = cv2.cvtColor(box, cv2.COLOR_BGR2GRAY)
         al = align(obs.points)
         landmark_gap, lowering = brow_geometry(al.aligned)
         gap = landmark_gap if self.brows is None else self.brows(gray, al, landmark_gap, origin=(x0, y0))
-        lines = self.glabella(gray, al, origin=(x0, y0))
-        sharpness, brightness = image_quality(gray)
+        noise = noise_level(gray)
+        energy, tone, clipped, reference, overexposed = self._lines(gray, box, al, (x0, y0), noise)
+        sharpness, brightness = image_quality(box)
+        qc = self.qc
+        occluded = False if self.occlusion is None else self.occlusion(frame.image, al, frame.timestamp_s)[1]
         values = (frame.index, frame.timestamp_s, True, obs.n_faces, al.yaw, al.pitch, al.roll,
-                  gap, lowering, lines, sharpness, brightness)
-        values += (al.iod_px, *frame_conditions(gray, obs.points, (x0, y0), al.iod_px))  # imaging conditions
+                  gap, lowering, energy / reference, energy, tone, clipped, al.iod_px, sharpness, brightness, noise,
+                  *frame_conditions(gray, obs.points, (x0, y0), al.iod_px),
+                  bool(al.iod_px < qc.min_iod_px), bool(sharpness < qc.min_sharpness),
+                  overexposed, occluded)
         return FrameMeasurement(values, obs.blendshapes, obs, al)
+
+    def _lines(self, gray: np.ndarray, bgr: np.ndarray, al: Alignment, origin: tuple[int, int],
+               noise: float) -> tuple[float, float, float, float, bool]:
+        """The glabella's ridge energy; this frame's tone sample and the share of its region clipped
+        (both NaN when it samples none); the tone reference so far (see
+        :class:`~facefeedback.frown.ToneReference`); and whether the frame is overexposed: more than
+        ``qc.max_clipped_fraction`` of the glabella's grey texture lost to clipped channels of ``bgr``
+        (see :func:`~facefeedback.frown.clip_map`), or no tone reference because the face around it is
+        clipped."""
+        g = self.glabella
+        nan = float("nan")
+        patch = g.patch(gray, al, origin=origin)
+        if not np.isfinite(patch).all():
+            return nan, nan, nan, nan, False
+        overexposed = g.clipped(bgr, al, origin) > self.qc.max_clipped_fraction
+        energy = g.energy(patch, noise, al.iod_px)
+        tone, clipped = g.tone(gray, al, origin, bgr) if self.tone is None or self.tone.wants(al) else (nan, nan)
+        reference = tone if self.tone is None else self.tone(tone, clipped, al)
+        if not np.isfinite(reference) and clipped > TONE_MAX_CLIPPED:
+            overexposed = True
+        return energy, tone, clipped, reference, bool(overexposed)
 
     def measure(self, frame: Frame) -> FrameMeasurement:
         """One frame through the whole per-frame path."""
@@ -177,16 +226,30 @@ def measure_frames(measurer: FrameMeasurer, frames: Iterable[Frame], buffer: Mea
 def build_frame_table(raw: pd.DataFrame, calibration: Calibration, config: Config) -> pd.DataFrame:
     """The per-frame table (columns of ``schema.FRAME_COLUMNS``) from raw measurements.
 
-    Adds ``frown_intensity`` against ``calibration``, ``valid`` from the QC limits and
-    ``frowning`` from the frown events. Missing values stay NaN.
+    Divides the lines' energy by the recording's tone reference (when ``raw`` holds the raw
+    ``glabella_energy`` and ``tone_sample``; see :func:`~facefeedback.frown.recording_tone`), and
+    adds ``frown_intensity`` against ``calibration`` (its neutral at each frame's head pose),
+    ``valid`` from the QC limits and ``frowning`` from the frown events. Missing values stay NaN.
     """
+    if "glabella_energy" in raw:
+        raw = raw.copy()
+        clipped = raw["tone_clipped"].to_numpy(float)
+        tone = recording_tone(raw["tone_sample"].to_numpy(float), clipped, raw["yaw"].to_numpy(float),
+                              raw["pitch"].to_numpy(float))
+        face = raw["face_detected"].to_numpy(bool)
+        raw["tone_reference"] = np.where(face, tone, np.nan)
+        raw["glabella_lines"] = raw["glabella_energy"] / tone
+        if not np.isfinite(tone) and (clipped > TONE_MAX_CLIPPED).any():  # the face too clipped to give one
+            raw["overexposed"] = raw["overexposed"].to_numpy(bool) | face
     comps = {k: raw[k].to_numpy(np.float64) for k in COMPONENTS}
     finite = np.isfinite(np.column_stack(list(comps.values()))).all(axis=1) if len(raw) else np.zeros(0, bool)
     table = raw.copy()
-    table["frown_intensity"] = frown_intensity(comps, calibration.neutral, config.frown)
+    table["frown_intensity"] = calibration.score(comps, raw["yaw"].to_numpy(np.float64),
+                                                 raw["pitch"].to_numpy(np.float64), config.frown)
     table["valid"] = valid_mask(raw["face_detected"].to_numpy(bool), raw["yaw"].to_numpy(float),
                                 raw["pitch"].to_numpy(float), raw["sharpness"].to_numpy(float),
-                                raw["brightness"].to_numpy(float), finite, config.qc)
+                                raw["brightness"].to_numpy(float), finite, config.qc,
+                                flagged=raw[list(QC_FLAGS)].to_numpy(bool).any(axis=1))
     table["frowning"] = frowning_mask(table["timestamp_s"].to_numpy(float), table["frown_intensity"].to_numpy(float),
                                       table["valid"].to_numpy(bool), config.events)
     dtypes = {name: dtype for name, dtype, _, _ in FRAME_COLUMNS}

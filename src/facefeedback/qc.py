@@ -1,8 +1,12 @@
 """Image quality in the face box, and the per-frame ``valid`` flag.
 
-Sharpness is the variance of the Laplacian of the face box resampled to a fixed
-width (:data:`FACE_BOX_WIDTH` px), so the same blur gives the same value whatever
-the face's size in the picture; brightness is the box's mean grey level (0-255).
+The face box is resampled to a fixed width (:data:`FACE_BOX_WIDTH` px, about 28 px per
+inter-ocular distance: a pixel there is about a glabellar furrow's width), so both measures are
+in units of the face, whatever its size in the picture. ``sharpness`` is how much of the face's fine structure is left: the energy of the
+Laplacian of log intensity at that scale over the energy one octave coarser (a ratio of two
+log-domain energies, so a tone curve, an exposure or a white balance hardly changes it; blur,
+or a face with fewer pixels than the box, lowers it). ``brightness`` is the box's mean grey
+level (0-255).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import numpy as np
 
 from .config import QCConfig
 
-FACE_BOX_WIDTH = 128
+FACE_BOX_WIDTH = 64
 
 
 def face_box(points: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -23,23 +27,40 @@ def face_box(points: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int,
     return max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
 
 
-def image_quality(gray_box: np.ndarray) -> tuple[float, float]:
-    """``sharpness`` and ``brightness`` of a grey face box (see :func:`face_box`)."""
-    if gray_box.shape[0] < 8 or gray_box.shape[1] < 8:
+#: Pixels darker than this fraction of the face box's median (pupils, nostrils, hair, shadows) do not
+#: count in ``sharpness``: their log is dominated by 8-bit steps and noise.
+SHARPNESS_FLOOR = 0.3
+
+
+def image_quality(bgr_box: np.ndarray) -> tuple[float, float]:
+    """``sharpness`` and ``brightness`` of a BGR face box (see :func:`face_box` and the module's notes)."""
+    if bgr_box.shape[0] < 8 or bgr_box.shape[1] < 8:
         return float("nan"), float("nan")
-    f = FACE_BOX_WIDTH / gray_box.shape[1]
+    f = FACE_BOX_WIDTH / bgr_box.shape[1]
     interp = cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR
-    box = cv2.resize(gray_box, (FACE_BOX_WIDTH, max(8, int(round(gray_box.shape[0] * f)))), interpolation=interp)
-    sharpness = float(cv2.Laplacian(box, cv2.CV_32F).var())
-    return sharpness, float(box.mean())
+    box = cv2.resize(bgr_box, (FACE_BOX_WIDTH, max(8, int(round(bgr_box.shape[0] * f)))), interpolation=interp)
+    gray = cv2.cvtColor(box, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    level = max(float(gray.mean()), 1.0)
+    logg = np.log(gray + 0.02 * level)
+    half = cv2.resize(logg, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    lit = gray >= SHARPNESS_FLOOR * level
+    lit_half = lit[: 2 * half.shape[0]: 2, : 2 * half.shape[1]: 2]
+    if not lit_half.any():
+        return float("nan"), level
+    fine = float(np.square(cv2.Laplacian(logg, cv2.CV_32F)[lit]).mean())
+    coarse = float(np.square(cv2.Laplacian(half, cv2.CV_32F)[lit_half]).mean())
+    return fine / max(coarse, 1e-12), level
 
 
 def valid_mask(face_detected: np.ndarray, yaw: np.ndarray, pitch: np.ndarray, sharpness: np.ndarray,
-               brightness: np.ndarray, components_finite: np.ndarray, qc: QCConfig) -> np.ndarray:
-    """Frames usable for statistics: face found, pose within limits, sharp and lit enough."""
+               brightness: np.ndarray, components_finite: np.ndarray, qc: QCConfig,
+               flagged: np.ndarray | bool = False) -> np.ndarray:
+    """Frames usable for statistics: face found, pose within limits, sharp and lit enough, and no
+    QC flag raised (``flagged``: face too small, too blurred, overexposed or occluded)."""
     with np.errstate(invalid="ignore"):
         return (
             np.asarray(face_detected, bool)
+            & ~np.asarray(flagged, bool)
             & (np.abs(yaw) <= qc.max_abs_yaw)
             & (np.abs(pitch) <= qc.max_abs_pitch)
             & (sharpness >= qc.min_sharpness)

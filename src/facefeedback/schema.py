@@ -22,22 +22,39 @@ FRAME_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("brow_lowering", "float64", "IOD",
      "height of the medial brows above the inner eye corners / inter-ocular distance "
      "(procerus, depressor supercilii; smaller = lowered)"),
-    ("glabella_lines", "float64", "a.u.",
-     "oriented ridge energy of vertical/oblique lines between the brows, on log intensity (higher = more lines)"),
+    ("glabella_lines", "float64", "ratio",
+     "oriented ridge energy of vertical/oblique lines between the brows, on log intensity, over the recording's "
+     "tone_reference (higher = more lines)"),
     ("frown_intensity", "float64", "FU",
      "frown units: 0 at the neutral reference, 1 = a typical full deliberate frown"),
     ("frowning", "bool", "flag", "inside a frown event (hysteresis, minimum duration)"),
-    ("sharpness", "float64", "a.u.", "variance of the Laplacian in the face box"),
+    ("tone_reference", "float64", "a.u.",
+     "the recording's tone reference: the face's median response to the lines' filters (median over its first "
+     "frontal faces; moves with the camera's tone curve)"),
+    ("iod_px", "float64", "px", "inter-ocular distance in the picture: the face's size"),
+    ("sharpness", "float64", "ratio",
+     "fine structure left in the face: Laplacian energy of log intensity in the face box at 64 px wide "
+     "over the same one octave coarser (lower = more blurred or fewer pixels)"),
     ("brightness", "float64", "0-255", "mean grey level in the face box"),
-    ("valid", "bool", "flag", "face found, head pose within limits, sharp enough: usable for statistics"),
+    ("noise_sd", "float64", "0-255", "sensor noise sd in the face box (grey, from its pixel-scale residual)"),
     # Imaging conditions (conditions.py): what the camera, its settings and the room did to the picture.
-    ("iod_px", "float64", "px", "inter-ocular distance in the image: the face's size in the picture"),
     ("log_contrast", "float64", "ln", "sd of ln(grey + 1) in the centre of the face box (x gamma under a tone curve)"),
     ("focus", "float64", "a.u.", "sd of the Laplacian of that log image / log_contrast: lower when blurred "
                                  "or small, higher when noisy; exposure and tone curve leave it"),
     ("noise", "float64", "grey levels", "sd of the finest-scale residual on the cheeks (sensor and "
                                         "compression noise)"),
+    ("valid", "bool", "flag", "face found, head pose within limits, sharp enough, no QC flag: usable for statistics"),
+    # QC flags: the frame lies outside the range in which the measure was validated
+    ("face_too_small", "bool", "flag", "inter-ocular distance below qc.min_iod_px: too few pixels for the lines"),
+    ("too_blurred", "bool", "flag", "sharpness below qc.min_sharpness: too little fine detail for the lines"),
+    ("overexposed", "bool", "flag", "more than qc.max_clipped_fraction of the glabella's grey texture lost to clipped "
+     "channels (>= 250), or the face around it too clipped for the tone reference"),
+    ("occluded", "bool", "flag", "something (a hand, fingers, hair, a glasses frame) covers the brows or the glabella: "
+     "occlusion score above qc.max_occlusion_score; always false for a still image"),
 )
+
+#: The QC flag columns; a frame with any of them raised is not valid.
+QC_FLAGS: tuple[str, ...] = ("face_too_small", "too_blurred", "overexposed", "occluded")
 
 #: Columns added only by the blendshape backend (MediaPipe Tasks FaceLandmarker).
 BLENDSHAPE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (

@@ -152,5 +152,37 @@ def summarise(table: pd.DataFrame, params: EventConfig) -> tuple[dict[str, float
     return feats, events
 
 
+#: A QC flag raised on more than this fraction of the frames with a face gets a warning in the summary.
+WARN_FLAGGED_FRACTION = 0.5
+_FLAG_WARNINGS = {
+    "face_too_small": "the face is too small in the picture (inter-ocular distance below {limit:g} px)",
+    "too_blurred": "the face is too blurred (sharpness below {limit:g})",
+    "overexposed": "the skin between the brows is clipped (overexposed)",
+    "occluded": "something covers the brows or the glabella",
+}
+_FLAG_LIMITS = {"face_too_small": "min_iod_px", "too_blurred": "min_sharpness", "overexposed": "max_clipped_fraction",
+                "occluded": None}
+
+
+def recording_warnings(table: pd.DataFrame, qc) -> list[str]:
+    """One-line warnings for a recording that is mostly outside the measure's validated range:
+    a QC flag (face too small, too blurred, overexposed, occluded) raised on more than
+    :data:`WARN_FLAGGED_FRACTION` of its frames with a face, or no valid frame at all."""
+    face = table["face_detected"].to_numpy(bool)
+    warnings = []
+    if face.any():
+        for flag, text in _FLAG_WARNINGS.items():
+            if flag not in table:
+                continue
+            share = float(table[flag].to_numpy(bool)[face].mean())
+            if share > WARN_FLAGGED_FRACTION:
+                limit = getattr(qc, _FLAG_LIMITS[flag]) if _FLAG_LIMITS[flag] else 0
+                warnings.append(f"{text.format(limit=limit)} in {share:.0%} of the frames with a face; "
+                                f"those frames are not valid")
+    if not table["valid"].any():
+        warnings.append("no valid frame: every statistic of this recording is NaN")
+    return warnings
+
+
 def events_to_json(events: list[FrownEvent]) -> list[dict]:
     return [asdict(e) for e in events]

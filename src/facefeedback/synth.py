@@ -9,9 +9,10 @@ synthesised in two parts, both scaled by ``a``:
 * vertical, slightly oblique furrows are shaded into the glabella (the lines the
   toxin removes), as multiplicative darkening with a Gaussian profile.
 
-Clips add optional head motion (in-plane roll, scale, translation) and a change
-of lighting, so the measure can be checked for what it must ignore. The curve
-``a(t)`` is saved beside each clip as ground truth.
+Clips add optional head motion (in-plane roll, scale, translation; head turns and
+nods out of the picture's plane, by :class:`HeadTurner`) and a change of lighting,
+so the measure can be checked for what it must ignore. The curve ``a(t)`` is saved
+beside each clip as ground truth, with the pose.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+from scipy.spatial import Delaunay
 
 from .geometry import BROW_MEDIAL_LEFT, BROW_MEDIAL_RIGHT, eye_centres
 
@@ -50,6 +52,7 @@ class FaceAnchors:
     brow_right: np.ndarray  # medial brow head, participant's right (image left)
     brow_left: np.ndarray
     iod: float
+    points: np.ndarray | None = None  # the face's Face Mesh landmarks (pixels), for HeadTurner
 
     @classmethod
     def find(cls, image_bgr: np.ndarray) -> FaceAnchors:
@@ -62,7 +65,7 @@ class FaceAnchors:
         p = obs.points
         right, left = eye_centres(p)
         return cls(p[list(BROW_MEDIAL_RIGHT), :2].mean(axis=0), p[list(BROW_MEDIAL_LEFT), :2].mean(axis=0),
-                   float(np.linalg.norm((left - right)[:2])))
+                   float(np.linalg.norm((left - right)[:2])), p)
 
 
 def frown_face(base: np.ndarray, anchors: FaceAnchors, a: float) -> np.ndarray:
@@ -96,10 +99,60 @@ def frown_face(base: np.ndarray, anchors: FaceAnchors, a: float) -> np.ndarray:
     return np.clip(warped.astype(np.float32) * darkening[:, :, None], 0, 255).astype(np.uint8)
 
 
+class HeadTurner:
+    """Turn (yaw) and nod (pitch) a face out of the picture's plane, from its Face Mesh landmarks.
+
+    The face's 478 landmarks (with their depth), a ring around the face at the head's centre depth
+    and the image border (fixed) are triangulated once; each pose rotates the landmarks and the
+    ring about the head's centre (0.9 inter-ocular distances behind the face's mean depth) and maps
+    every triangle of the picture affinely to its new place, the nearer triangles drawn over the
+    farther ones (orthographic camera, no change of shading). Signs follow :mod:`~facefeedback.geometry`:
+    positive yaw and pitch are what Face Mesh then reports as positive (chin up for pitch).
+    """
+
+    def __init__(self, base: np.ndarray, points: np.ndarray) -> None:
+        h, w = base.shape[:2]
+        self.shape = (h, w)
+        iod = float(np.linalg.norm(np.subtract(*eye_centres(points))[:2]))
+        mid = points[:, :2].mean(axis=0)
+        self.centre = np.r_[mid, points[:, 2].mean() + 0.9 * iod]
+        angle = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+        radius = 1.35 * np.max(np.linalg.norm(points[:, :2] - mid, axis=1))
+        ring = np.c_[mid[0] + radius * np.cos(angle), mid[1] + radius * np.sin(angle), np.full(24, self.centre[2])]
+        xs, ys = np.linspace(0, w - 1, 5), np.linspace(0, h - 1, 5)
+        border = np.unique(np.r_[np.c_[xs, np.zeros(5)], np.c_[xs, np.full(5, h - 1)],
+                                 np.c_[np.zeros(5), ys], np.c_[np.full(5, w - 1), ys]], axis=0)
+        self.moving = np.vstack([points, ring])
+        self.fixed = border
+        self.source = np.vstack([self.moving[:, :2], border])
+        self.triangles = Delaunay(self.source).simplices
+        self.yy, self.xx = np.mgrid[0:h, 0:w].astype(np.float32)
+
+    def __call__(self, image: np.ndarray, yaw_deg: float, pitch_deg: float) -> np.ndarray:
+        a, b = np.radians(yaw_deg), np.radians(-pitch_deg)  # image y grows downwards
+        turn = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+        nod = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+        moved = (self.moving - self.centre) @ (turn @ nod).T + self.centre
+        target = np.vstack([moved[:, :2], self.fixed])
+        depth = np.r_[moved[:, 2], np.full(len(self.fixed), np.inf)][self.triangles].mean(axis=1)
+        which = np.zeros(self.shape, np.int32)
+        for i in np.argsort(-depth):  # far first: the near side of a turned face covers the far side
+            cv2.fillConvexPoly(which, np.round(target[self.triangles[i]]).astype(np.int32), int(i))
+        # per triangle, the affine map from its new place back to the picture: [x y 1] @ m = source
+        corners = np.concatenate([target[self.triangles], np.ones((len(self.triangles), 3, 1))], axis=2)
+        m = np.linalg.solve(corners, self.source[self.triangles])[which]
+        map_x = self.xx * m[..., 0, 0] + self.yy * m[..., 1, 0] + m[..., 2, 0]
+        map_y = self.xx * m[..., 0, 1] + self.yy * m[..., 1, 1] + m[..., 2, 1]
+        return cv2.remap(image, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REFLECT)
+
+
 def frown_curve(t: np.ndarray, shape: str = "bumps") -> np.ndarray:
     """Ground-truth frown intensity over time: smooth rises, holds and releases of several heights."""
     if shape == "flat":
         return np.zeros_like(t)
+    if shape == "repeated":  # the bumps again every 8 s
+        return frown_curve(np.mod(t, 8.0))
     bumps = [(1.0, 1.0), (3.2, 0.5), (5.0, 0.8), (6.8, 0.3)]  # (start s, height)
     a = np.zeros_like(t)
     for start, height in bumps:
@@ -122,12 +175,15 @@ class ClipSpec:
     light_range: float = 0.0  # +- relative change of a left-right light gradient
     noise: float = 2.0  # sensor noise (grey levels)
     seed: int = 0
+    yaw_deg: float = 0.0  # amplitude of a head turn out of the picture's plane (period 6 s)
+    pitch_deg: float = 0.0  # amplitude of a nod (period 8.5 s)
 
 
 DEFAULT_CLIPS = (
     ClipSpec("frontal_frown"),
     ClipSpec("moving_frown", roll_deg=10.0, scale_range=0.15, seed=1),
     ClipSpec("lighting_neutral", curve="flat", light_range=0.35, seed=2),
+    ClipSpec("turning_frown", seconds=12.0, curve="repeated", yaw_deg=22.0, pitch_deg=10.0, seed=3),
 )
 
 
@@ -142,8 +198,13 @@ def render_clip(spec: ClipSpec, base: np.ndarray | None = None, anchors: FaceAnc
     h, w = base.shape[:2]
     centre = (w / 2, h / 2)
     xx = np.linspace(-1, 1, w, dtype=np.float32)[None, :, None]
+    yaw = spec.yaw_deg * np.sin(2 * np.pi * t / 6.0)
+    pitch = spec.pitch_deg * np.sin(2 * np.pi * t / 8.5)
+    turner = HeadTurner(base, anchors.points) if (spec.yaw_deg or spec.pitch_deg) else None
     for i in range(n):
         face = frown_face(base, anchors, float(curve[i]))
+        if turner is not None:
+            face = turner(face, yaw[i], pitch[i])
         phase = 2 * np.pi * t[i] / spec.seconds
         roll = spec.roll_deg * np.sin(phase)
         scale = 1.0 + spec.scale_range * np.sin(2 * phase)
@@ -157,8 +218,11 @@ def render_clip(spec: ClipSpec, base: np.ndarray | None = None, anchors: FaceAnc
         if spec.noise:
             img += rng.normal(0, spec.noise, img.shape).astype(np.float32)
         frame = np.clip(img, 0, 255).astype(np.uint8)
-        yield frame, {"frame": i, "timestamp_s": float(t[i]), "frown": float(curve[i]),
-                      "roll_deg": float(roll), "scale": float(scale), "light": float(light)}
+        truth = {"frame": i, "timestamp_s": float(t[i]), "frown": float(curve[i]),
+                 "roll_deg": float(roll), "scale": float(scale), "light": float(light)}
+        if turner is not None:
+            truth.update(yaw_deg=float(yaw[i]), pitch_deg=float(pitch[i]))
+        yield frame, truth
 
 
 def write_clip(spec: ClipSpec, folder: str | Path, base=None, anchors=None) -> tuple[Path, Path]:

@@ -127,9 +127,13 @@ def frames_table(signals: dict[str, np.ndarray], row: int, rng: np.random.Genera
         "glabella_lines": signals["glabella_lines"][row],
         "frown_intensity": frown,
         "frowning": valid & (np.nan_to_num(frown) > FROWN_THRESHOLD_FU),
-        "sharpness": np.where(face, rng.normal(120.0, 15.0, n), np.nan),
+        "tone_reference": np.where(face, 2.0, np.nan),
+        "iod_px": np.where(face, rng.normal(100.0, 5.0, n), np.nan),
+        "sharpness": np.where(face, rng.normal(0.3, 0.03, n), np.nan),
         "brightness": np.where(face, rng.normal(130.0, 8.0, n), np.nan),
+        "noise_sd": np.where(face, rng.normal(1.0, 0.1, n), np.nan),
         "valid": valid,
+        **{flag: np.zeros(n, bool) for flag in schema.QC_FLAGS},
     }
     for name in ("iod_px", "log_contrast", "focus", "noise"):  # imaging conditions: not simulated
         table[name] = np.full(n, np.nan)

@@ -13,7 +13,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("calibrate", help="make a participant's neutral reference from a recording",
                        description="Measure a baseline recording and save its neutral reference: the median "
                                    "of each component over a neutral segment (--segment) or over the least "
-                                   "frowning frames (--percentile). Pass the file to 'extract --calibration'.")
+                                   "frowning frames (--percentile), re-centred on the frames that are not "
+                                   "frowning, and how it changes with head pose when the recording covers "
+                                   "enough of it. Pass the file to 'extract --calibration'.")
     p.add_argument("input", help="baseline video (or image of a neutral face)")
     p.add_argument("--out", required=True, metavar="FILE", help="calibration file to write (JSON)")
     p.add_argument("--participant", metavar="ID", help="participant id stored in the file")
@@ -27,8 +29,8 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..calibration import calibrate, is_calibration_file
     from ..extract import process_recording
-    from ..frown import calibrate, is_calibration_file
     from ..output_folders import check_file_output
 
     check_file_output(args.out, "a calibration", is_calibration_file, args.force)
@@ -43,6 +45,16 @@ def run(args: argparse.Namespace) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     cal.save(args.out)
     n = cal.neutral
+    if cal.pose is None:
+        pose = "pose-independent (the recording covers too little head movement to say how pose changes it)"
+    else:
+        p = cal.pose
+        ranges = []
+        if p.yaw_max_deg > p.yaw_dead_deg:
+            ranges.append(f"|yaw| up to {p.yaw_max_deg:.0f} deg")
+        if p.pitch_max_deg > p.pitch_min_deg:
+            ranges.append(f"pitch {p.pitch_ref_deg + p.pitch_min_deg:+.0f} to {p.pitch_ref_deg + p.pitch_max_deg:+.0f} deg")
+        pose = "follows head pose over " + " and ".join(ranges)
     print(f"{args.input}: neutral from {cal.n_frames} frames ({cal.method}): brow_gap {n.brow_gap:.4f}, "
-          f"brow_lowering {n.brow_lowering:.4f}, glabella_lines {n.glabella_lines:.4f} -> {args.out}")
+          f"brow_lowering {n.brow_lowering:.4f}, glabella_lines {n.glabella_lines:.4f}; {pose} -> {args.out}")
     return 0

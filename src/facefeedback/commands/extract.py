@@ -108,9 +108,9 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import bids
+    from ..calibration import Calibration
     from ..config import config_hash
     from ..extract import RECORDING, process_recording, recording_files, write_recording
-    from ..frown import Calibration
     from ..output_folders import check_output_path, plan_output
 
     config = resolve_config(args)

@@ -39,8 +39,8 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..calibration import Calibration
     from ..demo import DemoOptions, run_demo
-    from ..frown import Calibration
 
     if args.calibrate < 0:
         raise ConfigError(f"--calibrate: expected 0 or more seconds, got {args.calibrate:g}")

@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from ..calibration import Calibration
 from ..config import Config
 from ..errors import FaceFeedbackError, InputError
 from ..extract import RECORDING, recording_files, recording_result, write_recording_files
 from ..files import temporary_name
-from ..frown import Calibration
 from ..io import FrameSource
 from ..output_folders import check_file_output, check_output_path, plan_output, writing
 from .live import LiveSession
@@ -329,7 +329,7 @@ def _session(options: DemoOptions, config: Config, source: FrameSource, session_
 
 def _save(session: LiveSession, source: FrameSource, config: Config, session_dir: Path, staging: Path,
           recorder: VideoRecorder | None, stopped: str, elapsed: float) -> DemoResult:
-    result = recording_result(source.spec, source.info, session.buffer.raw_table(), config, session.calibration,
+    result = recording_result(source.spec, source.info, session.raw_table(), config, session.calibration,
                               session_dir.name, elapsed)
     if source.kind == "camera":
         result.summary["source"] = source.info.name

@@ -2,11 +2,14 @@
 
 :class:`LiveSession` sends each frame through :class:`~facefeedback.measure.FrameMeasurer`
 into a :class:`~facefeedback.measure.MeasurementBuffer` (as ``extract`` does), scores it
-with :func:`~facefeedback.frown.frown_intensity` against the session's neutral reference,
+against the session's neutral reference (:class:`~facefeedback.calibration.Calibration`),
 and keeps the frowning state with :func:`~facefeedback.summary.frowning_state`, the same
 event rule the per-frame table uses. At the end, :meth:`LiveSession.table` builds that
 table with :func:`~facefeedback.measure.build_frame_table`, so the saved session is
-exactly what ``extract`` would have written for the same frames and calibration.
+what ``extract`` would have written for the same frames and calibration, with one difference
+the live view cannot avoid: each frame's lines are divided by the tone reference of the frames
+seen so far (it settles over the first 300 frontal faces), not by the recording's final one
+(:meth:`LiveSession.raw_table`).
 """
 
 from __future__ import annotations
@@ -17,25 +20,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..calibration import Calibration, calibrate, population_calibration
 from ..config import Config
 from ..errors import InputError
-from ..frown import (
-    PATCH_X,
-    PATCH_Y,
-    Calibration,
-    calibrate,
-    combine_terms,
-    frown_intensity,
-    frown_terms,
-    population_calibration,
-)
+from ..frown import PATCH_X, PATCH_Y, combine_terms
 from ..io import Frame
 from ..measure import FrameMeasurer, MeasurementBuffer, build_frame_table
 from ..qc import invalid_reasons, reason_kind, valid_mask
-from ..schema import COMPONENTS
+from ..schema import COMPONENTS, QC_FLAGS
 from ..summary import detect_events, frowning_state
 
 log = logging.getLogger(__name__)
+
+#: What the participant can do about a QC flag, shown instead of the flag's name.
+_ADVICE = {"face too small": "come closer: the face is too small in the picture",
+           "too blurred": "too blurred: check the focus and hold still",
+           "overexposed": "overexposed: the skin between the brows is washed out",
+           "occluded": "occluded: something covers the brows or the skin between them"}
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,13 @@ class LiveSession:
         if calibrate_s > 0:
             self.start_calibration(calibrate_s)
 
+    def raw_table(self):
+        """The raw measurements as the live view scored them: each frame's lines over the tone
+        reference so far (``tone_reference``), not the recording's final one."""
+        raw = self.buffer.raw_table()
+        raw["tone_reference"] = raw["glabella_energy"] / raw["glabella_lines"]
+        return raw.drop(columns=["glabella_energy"])
+
     # -- calibration -----------------------------------------------------------
     def start_calibration(self, duration_s: float) -> None:
         """Take the next ``duration_s`` seconds as the neutral reference."""
@@ -119,7 +127,7 @@ class LiveSession:
 
     def _finish_calibration(self) -> None:
         start, self._cal_start = self._cal_start, None
-        raw = self.buffer.raw_table().iloc[start:]
+        raw = self.raw_table().iloc[start:]
         t0, t1 = float(raw["timestamp_s"].iloc[0]), float(self._cal_end_s)
         table = build_frame_table(raw, self.calibration, self.config)
         # The window is [t0, t1): the frame that reached t1 only closes it.
@@ -135,7 +143,8 @@ class LiveSession:
         # Rescore the whole session against the new reference, and redo the frowning state.
         cols = self.buffer.columns
         comps = {k: np.asarray(cols[k], np.float64) for k in COMPONENTS}
-        self._x = frown_intensity(comps, cal.neutral, self.config.frown).tolist()
+        yaw, pitch = np.asarray(cols["yaw"], np.float64), np.asarray(cols["pitch"], np.float64)
+        self._x = cal.score(comps, yaw, pitch, self.config.frown).tolist()
         self._settled = 0
         problems = self._check_calibration(start, raw, t1)
         self.calibrations.append({"from_s": t1, **cal.to_json(), "window_s": [t0, t1], "problems": problems})
@@ -188,13 +197,13 @@ class LiveSession:
         m = self.measurer.measure(frame)
         self.buffer.append(m)
         comps = {k: m[k] for k in COMPONENTS}
-        neutral, params = self.calibration.neutral, self.config.frown
-        terms = {k: float(v) for k, v in frown_terms(comps, neutral, params).items()}
-        x = float(combine_terms(terms, params))
+        params = self.config.frown
+        terms = {k: float(v) for k, v in self.calibration.terms(comps, m["yaw"], m["pitch"], params).items()}
+        x = float(combine_terms(terms, params, m["yaw"]))
         qc = self.config.qc
         finite = bool(np.isfinite(list(comps.values())).all())
         valid = bool(valid_mask(m["face_detected"], m["yaw"], m["pitch"], m["sharpness"], m["brightness"],
-                                finite, qc))
+                                finite, qc, flagged=any(m[f] for f in QC_FLAGS)))
         self._t.append(frame.timestamp_s)
         self._x.append(x)
         self._valid.append(valid)
@@ -268,7 +277,10 @@ def frame_warnings(m, valid: bool, config: Config) -> tuple[str, ...]:
         out.append(f"face the camera: head tilted {m['pitch']:+.0f} deg up/down (limit {qc.max_abs_pitch:g})")
     if not valid:  # every other reason the frame is not valid (the QC limits and flags), by name
         said = {"head turned", "head tilted up/down"}
-        out += [f"not valid: {r}" for r in invalid_reasons(m, qc)[0] if reason_kind(r) not in said]
+        for reason in invalid_reasons(m, qc)[0]:
+            kind = reason_kind(reason)
+            if kind not in said:
+                out.append(_ADVICE.get(kind, f"not valid: {reason}"))
         if not out:
             out.append("not valid")
     return tuple(out)

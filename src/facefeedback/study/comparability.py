@@ -11,7 +11,8 @@ that differs beyond the range the measure is validated for (``config.comparabili
 
 * a *ratio* condition (face size, brightness, contrast, focus) is flagged when
   later / reference lies outside ``1/r`` to ``r``; face size also when either visit's face is
-  smaller than ``min_iod_px``;
+  smaller than ``qc.min_iod_px`` (the smallest face the measure holds on, the same limit
+  that marks a frame ``face_too_small``);
 * noise is flagged when the noise one visit has on top of the other's,
   ``sqrt(|later^2 - reference^2|)`` (noise adds in quadrature), exceeds its bound;
 * head-movement spread (yaw, pitch) is flagged when the two differ by more than their bound.
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
-from ..config import ComparabilityConfig
+from ..config import ComparabilityConfig, QCConfig
 from .manifest import Study
 
 #: Identifier columns of comparability.csv.
@@ -97,7 +98,8 @@ def visit_pairs(study: Study) -> list[tuple[str, list[str]]]:
     return pairs
 
 
-def compare_visits(study: Study, summaries: dict[str, dict], bounds: ComparabilityConfig) -> pd.DataFrame:
+def compare_visits(study: Study, summaries: dict[str, dict], bounds: ComparabilityConfig,
+                   min_iod_px: float = QCConfig().min_iod_px) -> pd.DataFrame:
     """The comparability table: one row per recording after the reference session.
 
     Parameters
@@ -132,7 +134,7 @@ def compare_visits(study: Study, summaries: dict[str, dict], bounds: Comparabili
         flag = exceeds(c, moved, bounds)
         if c.feature == "iod_px_median":
             with np.errstate(invalid="ignore"):
-                flag |= (ref < bounds.min_iod_px) | (later < bounds.min_iod_px)
+                flag |= (ref < min_iod_px) | (later < min_iod_px)
         out[f"{c.feature}_reference"] = ref
         out[f"{c.feature}_followup"] = later
         out[c.change_column] = moved
@@ -140,7 +142,7 @@ def compare_visits(study: Study, summaries: dict[str, dict], bounds: Comparabili
         flags[c] = flag
     out["flagged"] = np.any(list(flags.values()), axis=0)
     out["flagged_conditions"] = [", ".join(c.label for c in CONDITIONS if flags[c][i]) for i in range(len(pairs))]
-    out["details"] = [_details(out.iloc[i], bounds) for i in range(len(pairs))]
+    out["details"] = [_details(out.iloc[i], bounds, min_iod_px) for i in range(len(pairs))]
     return out[comparability_column_names()]
 
 
@@ -158,7 +160,7 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _details(row: pd.Series, bounds: ComparabilityConfig) -> str:
+def _details(row: pd.Series, bounds: ComparabilityConfig, min_iod_px: float) -> str:
     """The flagged conditions of one pair, each with both values and its bound."""
     units = {name: f" {unit}" if unit in ("px", "grey levels", "deg") else "" for name, unit, _ in
              schema.CONDITION_FEATURES}
@@ -172,8 +174,8 @@ def _details(row: pd.Series, bounds: ComparabilityConfig) -> str:
             why = f"comparable within x{_fmt(1 / limit)} to x{_fmt(limit)}"
             if np.isfinite(moved):
                 why = f"ratio {_fmt(moved)}, {why}"
-            if c.feature == "iod_px_median" and np.nanmin([ref, later]) < bounds.min_iod_px:
-                why += f"; faces are validated from {bounds.min_iod_px:g} px"
+            if c.feature == "iod_px_median" and np.nanmin([ref, later]) < min_iod_px:
+                why += f"; faces are validated from {min_iod_px:g} px"
         elif c.comparison == "quadrature":
             why = f"{abs(moved):.3g} grey levels {'added' if moved > 0 else 'removed'}, comparable up to {limit:g}"
         else:
@@ -199,7 +201,8 @@ def comparability_column_names() -> list[str]:
     return [name for name, *_ in comparability_columns(ComparabilityConfig())]
 
 
-def comparability_columns(bounds: ComparabilityConfig) -> list[tuple[str, str, str, str, str]]:
+def comparability_columns(bounds: ComparabilityConfig, min_iod_px: float = QCConfig().min_iod_px
+                          ) -> list[tuple[str, str, str, str, str]]:
     """(name, unit, meaning, range, how computed) of every column of comparability.csv, in order."""
     units = {name: unit for name, unit, _ in schema.CONDITION_FEATURES}
     meanings = {name: meaning for name, _, meaning in schema.CONDITION_FEATURES}
@@ -227,7 +230,7 @@ def comparability_columns(bounds: ComparabilityConfig) -> list[tuple[str, str, s
                          f"{c.feature}_followup / {c.feature}_reference"))
             rule = f"ratio outside {1 / limit:.3g} to {limit:g} (config comparability.{c.bound})"
             if c.feature == "iod_px_median":
-                rule += f", or either face below {bounds.min_iod_px:g} px (comparability.min_iod_px)"
+                rule += f", or either face below {min_iod_px:g} px (qc.min_iod_px)"
         elif c.comparison == "quadrature":
             cols.append((c.change_column, unit, f"{c.label}: noise the later visit has on top of the "
                                                 "reference's (negative: less noise)", "any real",

@@ -51,7 +51,9 @@ def read_study_json(folder: Path) -> dict:
 
 
 def is_calibration_file(path: Path) -> bool:
-    from ..frown import is_calibration_file as check  # the measurement stack loads only when needed
+    from ..calibration import (
+        is_calibration_file as check,  # the measurement stack loads only when needed
+    )
 
     return check(path)
 

@@ -33,10 +33,10 @@ from pathlib import Path
 import pandas as pd
 
 from .. import bids
+from ..calibration import Calibration, calibrate, population_calibration
 from ..config import Config, config_hash, dump_config
 from ..errors import ConfigError, FaceFeedbackError, InputError
 from ..files import json_text, write_json, write_table
-from ..frown import Calibration, calibrate, population_calibration
 from ..measure import build_frame_table
 from ..output_folders import owned_files, plan_output, sweep, writing
 from .cache import RawCache, RawEntry, is_current, raw_key, stamp
@@ -299,7 +299,7 @@ def _run(study: Study, config: Config, out: Path, report: RunReport, executor: E
     documents = {rid: json.loads((out / "recordings" / rid / "summary.json").read_text()) for rid in written}
     summaries = {rid: doc["features"] for rid, doc in documents.items()}
     report.warnings.extend(f"{rid}: {w}" for rid, doc in documents.items() for w in doc.get("warnings", []))
-    comparable = compare_visits(study, summaries, config.comparability)
+    comparable = compare_visits(study, summaries, config.comparability, config.qc.min_iod_px)
     report.compared, report.not_comparable = len(comparable), int(comparable["flagged"].sum())
     report.warnings.extend(pair_warnings(comparable))
     with writing(plan_output(out / "features", FEATURES, FEATURE_FILES, force)) as staging:

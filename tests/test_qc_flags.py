@@ -1,0 +1,87 @@
+"""Frames outside the measure's validated range are flagged, not valid, and a recording that is
+mostly such frames says so in its summary."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from facefeedback.config import Config
+from facefeedback.extract import recording_result
+from facefeedback.io import Frame, SourceInfo
+from facefeedback.measure import FrameMeasurer, MeasurementBuffer
+from facefeedback.synth import neutral_face
+
+CONFIG = Config().updated(progress=False)
+
+
+def _measure(images):
+    buffer = MeasurementBuffer()
+    with FrameMeasurer(CONFIG) as m:
+        for i, img in enumerate(images):
+            buffer.append(m.measure(Frame(i, i / 15, img)))
+    return buffer.raw_table()
+
+
+def test_small_and_overexposed_faces_are_flagged_and_warned_about(tmp_path):
+    face = neutral_face()  # inter-ocular distance about 108 px
+    f = 0.85 * CONFIG.qc.min_iod_px / 108  # a face 15 % below the size limit
+    small = cv2.copyMakeBorder(cv2.resize(face, None, fx=f, fy=f, interpolation=cv2.INTER_AREA),
+                               144, 144, 144, 144, cv2.BORDER_REFLECT)
+    bright = np.clip(face.astype(np.float32) * 1.8, 0, 255).astype(np.uint8)
+    raw = _measure([face, bright, face, small, small, small, small])
+    assert raw["face_detected"].all()
+    assert raw["face_too_small"].tolist() == [False, False, False, True, True, True, True]
+    assert raw["iod_px"].iloc[3:].lt(CONFIG.qc.min_iod_px).all() and raw["iod_px"].iloc[0] > 100
+    assert raw["overexposed"].tolist() == [False, True, False, False, False, False, False]
+    info = SourceInfo("clip.mp4", "video", 15.0, 7, 480, 480)
+    (tmp_path / "clip.mp4").write_bytes(b"")  # provenance records the file
+    result = recording_result(tmp_path / "clip.mp4", info, raw, CONFIG, sha256="0")
+    assert result.frames["valid"].tolist() == [True, False, True, False, False, False, False]
+    warnings = result.summary["warnings"]
+    assert len(warnings) == 1 and "too small" in warnings[0], warnings
+    assert f"{CONFIG.qc.min_iod_px:g} px" in warnings[0], warnings
+
+
+def test_blur_is_flagged_whatever_the_tone_curve():
+    """``sharpness`` is a ratio of the face's fine to coarse structure on log intensity: a strong blur
+    lowers it below the limit; a tone curve, an exposure or a white balance does not move it."""
+    face = neutral_face()
+    variants = [face, cv2.GaussianBlur(face, (0, 0), 0.04 * 108),
+                np.clip(255 * (face / 255.0) ** 1.5, 0, 255).astype(np.uint8),
+                np.clip(face * 0.45, 0, 255).astype(np.uint8),
+                np.clip(face * np.array([1.2, 1.0, 0.8]), 0, 255).astype(np.uint8)]
+    raw = _measure(variants)
+    assert raw["too_blurred"].tolist() == [False, True, False, False, False], raw["sharpness"].tolist()
+    sharp = raw["sharpness"].to_numpy()
+    assert np.all(np.abs(sharp[2:] / sharp[0] - 1) < 0.15), sharp
+
+
+def test_a_clipped_red_channel_is_overexposure_though_the_grey_picture_is_not():
+    """On bright skin the red channel clips first. The grey picture the lines are read from stays
+    below the clipping level, but the texture the red channel carried is gone: the lines lose a
+    fifth of their energy. Clipping is counted per channel, so the frame is flagged."""
+    from facefeedback.frown import GlabellaFilter
+
+    face = neutral_face()
+    red = np.clip(face * np.array([1.0, 1.0, 1.5]), 0, 255).astype(np.uint8)  # BGR: red gain 1.5
+    with FrameMeasurer(CONFIG, static_image_mode=True) as m:
+        plain, reddened = m.measure(Frame(0, 0.0, face)), m.measure(Frame(1, 0.0, red))
+    glabella = GlabellaFilter()
+    patch = glabella.patch(cv2.cvtColor(red, cv2.COLOR_BGR2GRAY), reddened.alignment)
+    assert patch.max() * 255 < 250  # nothing clipped in the grey glabella
+    assert reddened["glabella_energy"] < 0.85 * plain["glabella_energy"]
+    assert not plain["overexposed"] and reddened["overexposed"]
+
+
+def test_a_recording_whose_face_is_mostly_too_clipped_has_no_tone_reference():
+    """The faces that are not too clipped are the darker ones, not the recording's typical face:
+    when they are fewer than half of the sampled faces, the lines get no reference (NaN)."""
+    from facefeedback.frown import TONE_MAX_CLIPPED, recording_tone
+
+    frontal = np.zeros(7)
+    clipped = np.array([0.0, 0.0, 2 * TONE_MAX_CLIPPED, 2 * TONE_MAX_CLIPPED, 0.0, np.nan, np.nan])
+    tone = np.array([2.0, 2.4, np.nan, np.nan, 2.2, np.nan, np.nan])  # NaN: too clipped, or not sampled
+    assert recording_tone(tone, clipped, frontal, frontal) == 2.2  # three of five usable
+    clipped[4], tone[4] = 2 * TONE_MAX_CLIPPED, np.nan
+    assert np.isnan(recording_tone(tone, clipped, frontal, frontal))  # two of five
