@@ -36,7 +36,11 @@ class InputConfig(StrictModel):
 
 
 class LandmarkConfig(StrictModel):
-    max_faces: int = Field(2, ge=1, le=10, description="faces looked for in each frame")
+    max_faces: int = Field(2, ge=1, le=10, description="faces measured in a still image; with "
+                           "face_count_interval_s 0, faces looked for in each video frame")
+    face_count_interval_s: float = Field(1.0, ge=0, description="video: count the faces in view (n_faces) "
+                                         "this often (s) and whenever the participant's track is lost or "
+                                         "taken up; 0: look for max_faces faces in every frame (slower)")
     min_detection_confidence: float = Field(0.5, gt=0, lt=1)
     min_tracking_confidence: float = Field(0.5, gt=0, lt=1)
     model_path: str | None = Field(None, description="face_landmarker.task for the blendshape backend")
