@@ -32,7 +32,8 @@ class InputConfig(StrictModel):
     stride: int = Field(1, ge=1, description="keep every n-th frame of a video")
     start_s: float | None = Field(None, ge=0, description="first time to read (s)")
     end_s: float | None = Field(None, gt=0, description="time to stop reading (s)")
-    max_side: int | None = Field(1280, ge=64, description="downscale frames whose longer side exceeds this (px)")
+    max_side: int | None = Field(1920, ge=64, description="downscale frames whose longer side exceeds this "
+                                 "(px): 1080p is measured as recorded, 4K at 1920x1080")
 
 
 class LandmarkConfig(StrictModel):
