@@ -1,0 +1,60 @@
+"""The study's one progress bar: frames of every recording, fed by the workers' progress files."""
+
+from __future__ import annotations
+
+import io
+import time
+
+from study_helpers import write_study
+
+from facefeedback.config import load_config
+from facefeedback.study.manifest import load_study
+from facefeedback.study.pipeline import run_study
+from facefeedback.study.progress import POLL_EVERY_S, FrameReporter, StudyProgress, expected_frames
+
+
+def test_expected_frames_follow_stride_and_times(samples):
+    clip = samples / "frontal_frown.mp4"  # 120 frames, 8 s at 15 fps
+    config = load_config()
+    assert expected_frames(clip, config) == 120
+    assert expected_frames(clip, config.updated(**{"input.stride": 3})) == 40
+    assert expected_frames(clip, config.updated(**{"input.start_s": 2.0, "input.end_s": 4.0})) == 30
+    assert expected_frames(samples / "missing.mp4", config) is None
+
+
+def test_the_bar_moves_with_the_workers_reports(samples, tmp_path):
+    recordings = {"a": str(samples / "frontal_frown.mp4"), "b": str(samples / "moving_frown.mp4")}
+    stream = io.StringIO()
+    bar = StudyProgress(tmp_path / "progress", recordings, load_config(), file=stream)
+    try:
+        deadline = time.monotonic() + 30
+        while bar.bar.total is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert bar.bar.total == 240
+        worker = FrameReporter(bar.reporter("a"), every_s=0)  # a worker, part-way through "a"
+        for _ in range(50):
+            worker()
+        time.sleep(2.5 * POLL_EVERY_S)
+        assert bar.bar.n == 50  # read from the worker's file, without any recording finished
+        bar.finished("a", 120, failed=False)
+        bar.finished("b", 0, failed=True)
+        assert bar.bar.n == 120
+    finally:
+        bar.close()
+    text = stream.getvalue()
+    assert "recordings: 0 of 2 done, 0 failed" in text and "recordings: 1 of 2 done, 1 failed" in text
+    assert "frame/s" in text or "frames/s" in text
+    assert not (tmp_path / "progress").exists()
+
+
+def test_a_study_run_shows_frames_and_recordings(samples, tmp_path):
+    recordings = [("P01", "baseline", "rest", samples / "frontal_frown.mp4"),
+                  ("P01", "week6", "rest", samples / "moving_frown.mp4")]
+    study = load_study(write_study(tmp_path / "study", recordings))
+    stream = io.StringIO()
+    config = load_config().updated(**{"input.stride": 2, "progress": False})
+    report = run_study(study, config, tmp_path / "out", workers=2, progress=stream)
+    assert report.written == 2
+    last = stream.getvalue().split("\r")[-1]
+    assert "120/120" in last and "recordings: 2 of 2 done, 0 failed" in last, last
+    assert not (tmp_path / "out" / "cache" / "progress").exists()
