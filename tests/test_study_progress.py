@@ -58,3 +58,13 @@ def test_a_study_run_shows_frames_and_recordings(samples, tmp_path):
     last = stream.getvalue().split("\r")[-1]
     assert "120/120" in last and "recordings: 2 of 2 done, 0 failed" in last, last
     assert not (tmp_path / "out" / "cache" / "progress").exists()
+
+
+def test_a_study_of_one_session_has_no_visits_to_compare(samples, tmp_path):
+    """A lab's first batch is often the baseline visit alone (as the benchmarks' studies are)."""
+    from facefeedback.study.comparability import compare_visits
+
+    study = load_study(write_study(tmp_path / "study", [("P01", "baseline", "rest", samples / "frontal_frown.mp4"),
+                                                        ("P02", "baseline", "rest", samples / "moving_frown.mp4")]))
+    table = compare_visits(study, {}, load_config().comparability)
+    assert table.empty and "recording_id" in table.columns
