@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -33,6 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -122,28 +124,39 @@ def write_video(frames: list[np.ndarray], fps: float, n: int, size: tuple[int, i
     return path
 
 
-def timed(command: list[str]) -> tuple[float, str]:
+@dataclass(frozen=True)
+class Run:
+    """One timed process: wall time, its CPU time (every thread), and what extract records."""
+
+    wall_s: float
+    cpu_s: float
+    measuring_s: float = float("nan")  # extract's run_time_s (provenance.json)
+    rss_kib: int = 0  # extract's peak resident set
+
+
+def timed(command: list[str]) -> tuple[float, float, str]:
+    """Wall time, CPU time and standard output of a command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{proc.stderr[-2000:]}")
-    return elapsed, proc.stdout
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return elapsed, cpu, proc.stdout
 
 
-def bare(video: Path) -> float:
-    """Wall time of the bare loop."""
-    return timed([sys.executable, "-c", BARE_LOOP, str(video)])[0]
+def bare(video: Path) -> Run:
+    return Run(*timed([sys.executable, "-c", BARE_LOOP, str(video)])[:2])
 
 
-def extract(video: Path, out: Path, *options: str) -> tuple[float, float, int]:
-    """Wall time of the extract command, the measuring time it records, and its peak RSS (KiB)."""
+def extract(video: Path, out: Path, *options: str) -> Run:
     shutil.rmtree(out, ignore_errors=True)
-    elapsed, stdout = timed([sys.executable, "-c", EXTRACT_PEAK_RSS, "extract", str(video), "--out", str(out),
-                             "--no-progress", *options])
+    elapsed, cpu, stdout = timed([sys.executable, "-c", EXTRACT_PEAK_RSS, "extract", str(video), "--out", str(out),
+                                  "--no-progress", *options])
     provenance = json.loads((out / video.stem / "provenance.json").read_text())
-    rss = int(stdout.split("VmHWM")[-1].split()[0])
-    return elapsed, provenance["run_time_s"], rss
+    return Run(elapsed, cpu, provenance["run_time_s"], int(stdout.split("VmHWM")[-1].split()[0]))
 
 
 def alternate(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, list]:
@@ -159,34 +172,36 @@ def listed(values: list[float], digits: int = 1) -> str:
     return ", ".join(f"{v:.{digits}f}" for v in values)
 
 
-def compare(label: str, video: Path, n: int, tmp: Path, repeats: int, target: float, stride: int) -> dict:
-    """bare, extract and extract at ``stride``, in turn; prints and returns the figures."""
+def compare(label: str, video: Path, n: int, tmp: Path, repeats: int, target: float, stride: int) -> None:
+    """bare, extract and extract at ``stride``, in turn; prints the figures."""
     runs = {"bare": lambda: bare(video), "extract": lambda: extract(video, tmp / "out")}
     if stride > 1:
         runs["strided"] = lambda: extract(video, tmp / "strided", "--stride", str(stride))
     got = alternate(runs, repeats)
-    fps_bare = [n / t for t in got["bare"]]
-    fps_extract = [n / t for t, _, _ in got["extract"]]
+    fps_bare = [n / r.wall_s for r in got["bare"]]
+    fps_extract = [n / r.wall_s for r in got["extract"]]
     b, e = statistics.median(fps_bare), statistics.median(fps_extract)
-    figures = {"bare_fps": b, "extract_fps": e, "ratio": e / b}
+    cpu_bare = 1000 * statistics.median(r.cpu_s for r in got["bare"]) / n
+    cpu_extract = 1000 * statistics.median(r.cpu_s for r in got["extract"]) / n
     print(f"{label}: {n} frames")
-    print(f"  bare loop (decode, BGR->RGB, Face Mesh 1 face): {b:6.1f} frames/s (runs: {listed(fps_bare)})")
-    print(f"  facefeedback extract, default settings:        {e:6.1f} frames/s (runs: {listed(fps_extract)})")
+    print(f"  bare loop (decode, BGR->RGB, Face Mesh 1 face): {b:6.1f} frames/s (runs: {listed(fps_bare)}); "
+          f"CPU {cpu_bare:.1f} ms a frame")
+    print(f"  facefeedback extract, default settings:        {e:6.1f} frames/s (runs: {listed(fps_extract)}); "
+          f"CPU {cpu_extract:.1f} ms a frame")
     print(f"  ratio extract / bare = {e / b:.3f} (run pairs: "
-          f"{listed([x / y for x, y in zip(fps_extract, fps_bare)], 2)}; target >= {target})")
+          f"{listed([x / y for x, y in zip(fps_extract, fps_bare)], 2)}; target >= {target}); "
+          f"CPU time bare / extract = {cpu_bare / cpu_extract:.2f} (what a machine with no free core gives)")
     if stride > 1:
-        measuring = statistics.median(m for _, m, _ in got["extract"]) / statistics.median(
-            m for _, m, _ in got["strided"])
-        wall = statistics.median(t for t, _, _ in got["extract"]) / statistics.median(t for t, _, _ in got["strided"])
-        figures.update(stride_measuring=measuring, stride_wall=wall)
-        print(f"  stride {stride} / stride 1: {measuring:.2f}x in measuring time (stride 1 runs "
-              f"{listed([m for _, m, _ in got['extract']])} s, stride {stride} runs "
-              f"{listed([m for _, m, _ in got['strided']])} s; target >= 2.8), {wall:.2f}x in the command's wall time")
-    return figures
+        one = [r.measuring_s for r in got["extract"]]
+        many = [r.measuring_s for r in got["strided"]]
+        wall = statistics.median(r.wall_s for r in got["extract"]) / statistics.median(r.wall_s for r in got["strided"])
+        print(f"  stride {stride} / stride 1: {statistics.median(one) / statistics.median(many):.2f}x in measuring time "
+              f"(stride 1 runs {listed(one)} s, stride {stride} runs {listed(many)} s; target >= 2.8), "
+              f"{wall:.2f}x in the command's wall time")
 
 
 def peak_rss(video: Path, tmp: Path) -> int:
-    return extract(video, tmp / "rss")[2]
+    return extract(video, tmp / "rss").rss_kib
 
 
 def main() -> int:

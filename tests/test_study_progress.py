@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 
+import cv2
 from study_helpers import write_study
 
 from facefeedback.config import load_config
@@ -58,6 +60,28 @@ def test_a_study_run_shows_frames_and_recordings(samples, tmp_path):
     last = stream.getvalue().split("\r")[-1]
     assert "120/120" in last and "recordings: 2 of 2 done, 0 failed" in last, last
     assert not (tmp_path / "out" / "cache" / "progress").exists()
+
+
+def test_the_bar_moves_while_a_long_recording_is_measured(samples, tmp_path):
+    """A recording that takes several seconds to measure: the bar counts its frames before it is done."""
+    cap = cv2.VideoCapture(str(samples / "moving_frown.mp4"))
+    frames = []
+    while (got := cap.read())[0]:
+        frames.append(got[1])
+    cap.release()
+    long_clip = tmp_path / "long.avi"  # the clip played back and forth, 8 times its length
+    writer = cv2.VideoWriter(str(long_clip), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, frames[0].shape[1::-1])
+    for k in range(8):
+        for image in (frames if k % 2 == 0 else frames[::-1]):
+            writer.write(image)
+    writer.release()
+    total = 8 * len(frames)
+    study = load_study(write_study(tmp_path / "study", [("P01", "baseline", "rest", long_clip)]))
+    stream = io.StringIO()
+    report = run_study(study, load_config().updated(progress=False), tmp_path / "out", workers=1, progress=stream)
+    assert report.written == 1
+    counts = [int(m) for m in re.findall(rf"(\d+)/{total} .*?recordings: 0 of 1 done", stream.getvalue())]
+    assert any(0 < c < total for c in counts), stream.getvalue()[-2000:]
 
 
 def test_a_study_of_one_session_has_no_visits_to_compare(samples, tmp_path):
