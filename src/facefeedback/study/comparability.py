@@ -117,8 +117,9 @@ def compare_visits(study: Study, summaries: dict[str, dict], bounds: Comparabili
     """
     rows = {r.recording_id: r for r in study.recordings.itertuples(index=False)}
     pairs = visit_pairs(study)
-    ref_values = np.array([_condition_values(summaries, refs) for _, refs in pairs]).reshape(len(pairs), -1)
-    later_values = np.array([_condition_values(summaries, [rid]) for rid, _ in pairs]).reshape(len(pairs), -1)
+    shape = (len(pairs), len(CONDITIONS))  # also when no recording comes after the reference session
+    ref_values = np.array([_condition_values(summaries, refs) for _, refs in pairs]).reshape(shape)
+    later_values = np.array([_condition_values(summaries, [rid]) for rid, _ in pairs]).reshape(shape)
     out = pd.DataFrame({
         "participant_id": [rows[rid].participant_id for rid, _ in pairs],
         "task": [rows[rid].task for rid, _ in pairs],

