@@ -183,11 +183,11 @@ def test_example_time_series_marks_frames_not_valid_and_why(tmp_path):
     def recording(rid: str, change) -> None:
         n = 40
         t = pd.DataFrame({"frame": np.arange(n), "timestamp_s": np.arange(n) / 10, "face_detected": True,
-                          "yaw": 0.0, "pitch": 0.0, "sharpness": 60.0, "brightness": 120.0, "brow_gap": 0.44,
+                          "yaw": 0.0, "pitch": 0.0, "sharpness": 0.4, "brightness": 120.0, "brow_gap": 0.44,
                           "brow_lowering": 0.31, "glabella_lines": 0.6, "frown_intensity": 0.2})
         change(t)
         t.loc[~t["face_detected"], ["yaw", "pitch", "brow_gap", "brow_lowering", "glabella_lines"]] = np.nan
-        t["valid"] = (t["face_detected"] & (t["yaw"].abs() <= 25) & (t["sharpness"] >= 15))
+        t["valid"] = (t["face_detected"] & (t["yaw"].abs() <= 25) & (t["sharpness"] >= 0.15))
         (tmp_path / "recordings" / rid).mkdir(parents=True)
         t.to_parquet(tmp_path / "recordings" / rid / "frames.parquet")
 
@@ -196,7 +196,7 @@ def test_example_time_series_marks_frames_not_valid_and_why(tmp_path):
         t.loc[20:21, "yaw"] = 40.0
 
     def blurred(t):
-        t.loc[5:9, "sharpness"] = 3.0
+        t.loc[5:9, "sharpness"] = 0.05
 
     for pid in ("P01", "P02"):
         recording(f"{pid}_baseline_rest", turned_and_lost)

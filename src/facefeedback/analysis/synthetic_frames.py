@@ -135,7 +135,7 @@ def frames_table(signals: dict[str, np.ndarray], row: int, rng: np.random.Genera
         "valid": valid,
         **{flag: np.zeros(n, bool) for flag in schema.QC_FLAGS},
     }
-    for name in ("iod_px", "log_contrast", "focus", "noise"):  # imaging conditions: not simulated
+    for name in ("log_contrast", "focus", "noise"):  # imaging conditions: not simulated
         table[name] = np.full(n, np.nan)
-    frame = pd.DataFrame(table)
+    frame = pd.DataFrame(table)[list(schema.FRAME_COLUMN_NAMES)]
     return frame.astype({name: dtype for name, dtype, _, _ in schema.FRAME_COLUMNS})
