@@ -22,7 +22,6 @@ Targets: |shift| <= 5 %, contrast kept 85-115 %.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
@@ -38,6 +37,7 @@ from .config import Config
 from .extract import process_recording
 from .frown import component_weights
 from .measure import build_frame_table
+from .rerender import ffmpeg_exe, jpeg
 from .schema import COMPONENTS
 
 ANGER = "15-f13-anc-ph.jpg"
@@ -70,7 +70,7 @@ def camera_variants(seed: int = 0) -> dict[str, Transform | str]:
         "white balance R+20% B-20%": lambda im, iod: _u8(im * np.array([0.8, 1.0, 1.2])),
         "white balance R-20% B+20%": lambda im, iod: _u8(im * np.array([1.2, 1.0, 0.8])),
         "dark x0.45 + noise sd 4": lambda im, iod: _u8(im * 0.45 + rng.normal(0, 4, im.shape)),
-        "JPEG quality 25": lambda im, iod: cv2.imdecode(cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 25])[1], 1),
+        "JPEG quality 25": lambda im, iod: jpeg(im, 25),
         "H.264 low bitrate": H264,
         "blur sd 0.5 px": lambda im, iod: cv2.GaussianBlur(im, (0, 0), 0.5),
         "blur sd 1.0 px": lambda im, iod: cv2.GaussianBlur(im, (0, 0), 1.0),
@@ -135,14 +135,7 @@ def render(src: Path, transform: Transform | str | None, folder: Path, stride: i
 
 def _h264(frames: list, fps: float, out: Path) -> Path:
     """Low-bitrate H.264 (300 kbit/s, libx264) through imageio-ffmpeg's or the system's ffmpeg."""
-    try:
-        import imageio_ffmpeg
-
-        ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
-    except ImportError:
-        ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise RuntimeError("no ffmpeg: pip install imageio-ffmpeg (or install ffmpeg) for the H.264 variant")
+    ffmpeg = ffmpeg_exe()
     h, w = frames[0].shape[:2]
     cmd = [ffmpeg, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w}x{h}",
            "-r", f"{fps:.3f}", "-i", "-", "-c:v", "libx264", "-b:v", "300k", "-pix_fmt", "yuv420p", str(out)]

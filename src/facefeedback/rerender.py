@@ -63,17 +63,23 @@ def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(data, cv2.IMREAD_COLOR)
 
 
-def h264_video(source: str | os.PathLike, target: str | os.PathLike, bitrate: str = "300k") -> Path:
-    """Write ``source`` re-encoded as H.264 at ``bitrate`` (libx264 through imageio-ffmpeg's or the system's
-    ffmpeg), at its own frame rate: compression works across frames, so it takes the whole video."""
+def ffmpeg_exe() -> str:
+    """imageio-ffmpeg's ffmpeg, or the system's; a RuntimeError saying how to get one when neither is there."""
     try:
         import imageio_ffmpeg
 
-        ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+        return imageio_ffmpeg.get_ffmpeg_exe()
     except ImportError:
         ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise RuntimeError("H.264 needs ffmpeg: pip install imageio-ffmpeg (or install ffmpeg)")
+    return ffmpeg
+
+
+def h264_video(source: str | os.PathLike, target: str | os.PathLike, bitrate: str = "300k") -> Path:
+    """Write ``source`` re-encoded as H.264 at ``bitrate`` (libx264 through imageio-ffmpeg's or the system's
+    ffmpeg), at its own frame rate: compression works across frames, so it takes the whole video."""
+    ffmpeg = ffmpeg_exe()
     cap = cv2.VideoCapture(str(source))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
