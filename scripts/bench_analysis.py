@@ -11,8 +11,10 @@ import argparse
 import tempfile
 import time
 
-from facefeedback.analysis.run import AnalysisSettings, run_analysis
-from facefeedback.analysis.simulate import SimulationSettings, write_simulated_study
+from facefeedback.analysis.analyze import AnalysisSettings, run_analysis
+from facefeedback.report import write_report
+from facefeedback.study.simulated import write_simulated_study
+from facefeedback.synthetic.studies import SimulationSettings
 
 
 def main() -> None:
@@ -27,13 +29,13 @@ def main() -> None:
         write_simulated_study(tmp, SimulationSettings(n_per_arm=args.n_per_arm), args.seed)
         start = time.perf_counter()
         res = run_analysis(tmp, "HAMD17", settings=AnalysisSettings(
-            n_boot=args.n_boot, n_perm=args.n_perm, seed=args.seed), report=not args.no_report)
+            n_boot=args.n_boot, n_perm=args.n_perm, seed=args.seed), report=None if args.no_report else write_report)
         total = time.perf_counter() - start
     print(f"participants: {2 * args.n_per_arm}, bootstrap resamples: {args.n_boot}, "
           f"permutations: {args.n_perm}")
-    for name, seconds in res["timings_s"].items():
+    for name, seconds in res.timings_s.items():
         print(f"  {name:<11} {seconds:6.2f} s")
-    print(f"models {res['analysis_time_s']:.2f} s; total with loading, tables"
+    print(f"models {res.analysis_time_s:.2f} s; total with loading, tables"
           f"{'' if args.no_report else ' and report'}: {total:.2f} s (budget 30 s)")
 
 

@@ -33,8 +33,8 @@ from pathlib import Path
 
 from facefeedback.analysis.power import calibration_table, simulate_many
 from facefeedback.analysis.responders import rate_with_interval
-from facefeedback.analysis.simulate import GENERATIVE_MODELS, Effects, SimulationSettings
 from facefeedback.files import write_table
+from facefeedback.synthetic.studies import GENERATIVE_MODELS, Effects, SimulationSettings
 
 SIZE_BOUNDS = (0.03, 0.07)
 BIAS_BOUND_PCT = 10.0

@@ -2,7 +2,7 @@
 
 Usage: python scripts/make_demo_study.py [--out sample_videos/demo_study] [--seed 7]
 Run it with: facefeedback run configs/demo_study.yaml --out demo_output
-See facefeedback.study.example for what the study contains.
+See facefeedback.synthetic.example_study for what the study contains.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from facefeedback.study.example import write_demo_study
+from facefeedback.synthetic.example_study import write_demo_study
 
 
 def main() -> None:

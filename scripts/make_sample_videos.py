@@ -1,7 +1,7 @@
 """Generate the sample clips in sample_videos/ (synthetic frowns with ground truth).
 
 Usage: python scripts/make_sample_videos.py [--out sample_videos] [--clips NAME,...]
-See facefeedback.synth for the generative model.
+See facefeedback.synthetic.faces for the generative model.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from facefeedback.synth import DEFAULT_CLIPS, FaceAnchors, neutral_face, write_clip
+from facefeedback.synthetic.faces import DEFAULT_CLIPS, FaceAnchors, neutral_face, write_clip
 
 
 def main() -> None:

@@ -11,10 +11,11 @@ import statsmodels.api as sm
 from scipy import stats
 
 from facefeedback.analysis import resample
-from facefeedback.analysis.data import StudyInput, prepare
+from facefeedback.analysis.data import StudyFeatures, prepare
 from facefeedback.analysis.models import compare_arms, hedges_g
-from facefeedback.analysis.simulate import SimulationSettings, simulate_study, write_simulated_study
 from facefeedback.cli import main
+from facefeedback.study.simulated import write_simulated_study
+from facefeedback.synthetic.studies import SimulationSettings, simulate_study
 
 FAST = ["--n-boot", "200", "--n-perm", "199", "--n-perm-predictive", "20", "--no-report"]
 
@@ -223,7 +224,7 @@ def test_missing_participants_are_left_out_and_listed(study_dir):
     table = _features(study_dir)
     table.loc[(table["participant_id"] == "sub-01") & (table["session"] == "week6"),
               "HAMD17_change"] = np.nan
-    study = StudyInput(table, ["baseline", "week3", "week6"], "baseline", source=None)
+    study = StudyFeatures(table, ["baseline", "week3", "week6"], "baseline", source=None)
     data = prepare(study, "HAMD17")
     assert [e["participant_id"] for e in data.excluded] == ["sub-01"] and len(data.wide) == 23
     assert data.excluded[0]["reason"] == "no HAMD17_change at week6"
@@ -234,7 +235,7 @@ def test_participant_without_a_baseline_frown_is_left_out(study_dir):
     table = _features(study_dir)
     table.loc[(table["participant_id"] == "sub-02") & (table["session"] == "baseline"),
               "frown_intensity_mean"] = np.nan
-    study = StudyInput(table, ["baseline", "week3", "week6"], "baseline", source=None)
+    study = StudyFeatures(table, ["baseline", "week3", "week6"], "baseline", source=None)
     data = prepare(study, "HAMD17")
     assert [e["participant_id"] for e in data.excluded] == ["sub-02"]
     assert data.excluded[0]["reason"] == ("no frown_intensity_mean for sub-02_baseline_rest "
@@ -252,12 +253,12 @@ def test_tiny_study_says_its_mediation_resamples_were_rank_deficient():
     from facefeedback.analysis.mediation import mediation_model
 
     table, _ = simulate_study(SimulationSettings(n_per_arm=3), 5, with_frames=False)
-    study = StudyInput(table, ["baseline", "week3", "week6"], "baseline", source=None)
+    study = StudyFeatures(table, ["baseline", "week3", "week6"], "baseline", source=None)
     med = mediation_model(prepare(study, "HAMD17"), 300, np.random.default_rng(0))
-    assert med["notes"] and "rank-deficient" in med["notes"][0]
+    assert med.notes and "rank-deficient" in med.notes[0]
     big, _ = simulate_study(SimulationSettings(n_per_arm=30), 5, with_frames=False)
-    study = StudyInput(big, ["baseline", "week3", "week6"], "baseline", source=None)
-    assert mediation_model(prepare(study, "HAMD17"), 300, np.random.default_rng(0))["notes"] == []
+    study = StudyFeatures(big, ["baseline", "week3", "week6"], "baseline", source=None)
+    assert mediation_model(prepare(study, "HAMD17"), 300, np.random.default_rng(0)).notes == []
 
 
 def test_expanded_percentile_interval_widens_to_a_t_interval_with_residual_df():
@@ -365,7 +366,7 @@ def test_every_participant_left_out_is_listed_with_the_reason(study_dir):
     table.loc[four, cols + ["valid_fraction", "n_frames"]] = np.nan
     failures = pd.DataFrame({"recording_id": ["sub-04_week6_rest"], "path": ["x.mp4"],
                              "error": ["x.mp4: no frame could be decoded"]})
-    study = StudyInput(table, ["baseline", "week3", "week6"], "baseline", source=None,
+    study = StudyFeatures(table, ["baseline", "week3", "week6"], "baseline", source=None,
                        failures=failures)
     data = prepare(study, "HAMD17")
     reasons = _reasons(data)
@@ -382,7 +383,7 @@ def test_participants_of_an_arm_not_compared_are_listed(study_dir):
     table = _features(study_dir)
     third = table["participant_id"].isin(["sub-01", "sub-02"])
     table.loc[third, "arm"] = "sham"
-    study = StudyInput(table, ["baseline", "week3", "week6"], "baseline", source=None)
+    study = StudyFeatures(table, ["baseline", "week3", "week6"], "baseline", source=None)
     data = prepare(study, "HAMD17", control_arm="placebo")
     assert _reasons(data) == {p: "arm sham is not compared (botox vs placebo)"
                               for p in ("sub-01", "sub-02")}
@@ -415,7 +416,7 @@ def test_task_all_needs_every_task_for_a_participant_and_session(study_dir):
     lacking = (both["participant_id"] == "sub-06") & (both["session"] == "week6") & (
         both["task"] == "sad_film")
     both = both[~lacking]
-    study = StudyInput(both, ["baseline", "week3", "week6"], "baseline", source=None)
+    study = StudyFeatures(both, ["baseline", "week3", "week6"], "baseline", source=None)
     data = prepare(study, "HAMD17", task="all")
     assert _reasons(data) == {"sub-06": "no sad_film recording at week6 (--task all needs every task)"}
     rest = table[table["session"] == "week6"].set_index("participant_id")["frown_intensity_mean_change"]
@@ -424,7 +425,7 @@ def test_task_all_needs_every_task_for_a_participant_and_session(study_dir):
     # A task recorded at the baseline only has no change: it is not averaged, nobody is left out.
     baseline = table["session"] == "baseline"
     frown = table[baseline].assign(task="max_frown", recording_id=table["recording_id"] + "_max")
-    study = StudyInput(pd.concat([both, frown], ignore_index=True), ["baseline", "week3", "week6"],
+    study = StudyFeatures(pd.concat([both, frown], ignore_index=True), ["baseline", "week3", "week6"],
                        "baseline", source=None)
     again = prepare(study, "HAMD17", task="all")
     assert _reasons(again) == _reasons(data)
@@ -435,7 +436,7 @@ def test_participants_of_the_study_with_no_recording_are_listed(study_dir):
     table = _features(study_dir)
     held = table.drop_duplicates("participant_id")[["participant_id", "arm"]]
     participants = pd.concat([held, pd.DataFrame({"participant_id": ["sub-99"], "arm": ["placebo"]})])
-    study = StudyInput(table, ["baseline", "week3", "week6"], "baseline", source=None,
+    study = StudyFeatures(table, ["baseline", "week3", "week6"], "baseline", source=None,
                        participants=participants)
     assert prepare(study, "HAMD17").excluded == [
         {"participant_id": "sub-99", "arm": "placebo", "reason": "no recordings"}]

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from facefeedback.analysis.data import StudyInput, prepare
+from facefeedback.analysis.data import StudyFeatures, prepare
 from facefeedback.analysis.mediation import mediation_model
 from facefeedback.analysis.models import primary_model
 from facefeedback.analysis.power import calibration_table, simulate_many
-from facefeedback.analysis.simulate import (
+from facefeedback.synthetic.studies import (
     GENERATIVE_MODELS,
     Effects,
     SimulationSettings,
@@ -70,14 +70,14 @@ def test_mediation_detects_the_default_effect_and_is_centred_on_the_truth(genera
 
 def _fit_both(settings: SimulationSettings, seed: int) -> dict:
     table, _ = simulate_study(settings, seed, with_frames=False)
-    data = prepare(StudyInput(table, list(settings.sessions), settings.sessions[0], None),
+    data = prepare(StudyFeatures(table, list(settings.sessions), settings.sessions[0], None),
                    "HAMD17", treated_arm="botox")
     out = {}
     for model in ("change-score", "ancova"):
         prim = primary_model(data, 50, 19, np.random.default_rng(seed), model)
         med = mediation_model(data, 10, np.random.default_rng(seed), model)
-        out[model] = {"slope": prim["frown_slope"], "slope_ci": prim["frown_slope_ci"],
-                      "indirect": med["indirect"]["estimate"], "a": med["a"]}
+        out[model] = {"slope": prim.frown_slope, "slope_ci": prim.frown_slope_ci,
+                      "indirect": med.indirect["estimate"], "a": med.a}
     return out
 
 

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facefeedback.analysis.simulate import SimulationSettings, simulate_study
+from facefeedback.synthetic.studies import SimulationSettings, simulate_study
 
 PARTICIPANTS = "participant_id\tarm\nP01\tbotox\nP02\tplacebo\n"
 RECORDINGS = "participant_id\tsession\ttask\tpath\n"

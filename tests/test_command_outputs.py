@@ -266,7 +266,7 @@ def test_the_report_of_a_simulated_study_says_so(tmp_path):
 
 
 def test_the_report_of_measured_data_does_not_say_simulated(tmp_path):
-    from facefeedback.analysis.simulate import SimulationSettings, simulate_study
+    from facefeedback.synthetic.studies import SimulationSettings, simulate_study
 
     table, _ = simulate_study(SimulationSettings(n_per_arm=8), 1, with_frames=False)
     table.to_csv(tmp_path / "session_features.csv", index=False)  # no study.json, no metadata: measured

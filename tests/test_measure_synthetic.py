@@ -11,7 +11,7 @@ from facefeedback.config import Config
 from facefeedback.extract import process_recording
 from facefeedback.io import Frame
 from facefeedback.measure import FrameMeasurer
-from facefeedback.synth import FaceAnchors, frown_face, neutral_face
+from facefeedback.synthetic.faces import FaceAnchors, frown_face, neutral_face
 
 CONFIG = Config().updated(progress=False)
 

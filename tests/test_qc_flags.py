@@ -11,7 +11,7 @@ from facefeedback.config import Config
 from facefeedback.extract import recording_result
 from facefeedback.io import Frame, SourceInfo
 from facefeedback.measure import FrameMeasurer, MeasurementBuffer
-from facefeedback.synth import neutral_face
+from facefeedback.synthetic.faces import neutral_face
 
 CONFIG = Config().updated(progress=False)
 

@@ -13,8 +13,10 @@ import urllib.request
 
 import pytest
 
-from facefeedback.analysis.run import AnalysisSettings, run_analysis
-from facefeedback.analysis.simulate import SimulationSettings, write_simulated_study
+from facefeedback.analysis.analyze import AnalysisSettings, run_analysis
+from facefeedback.report import write_report
+from facefeedback.study.simulated import write_simulated_study
+from facefeedback.synthetic.studies import SimulationSettings
 
 FIGURES = ("before_after", "participant_lines", "change_scatter", "mediation", "time_series")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -35,7 +37,8 @@ def report_dir(tmp_path_factory):
         "within x0.606 to x1.65)\"\n"
         "sub-04,rest,baseline,week6,sub-04_week6_rest,False,\n")
     run_analysis(root, "HAMD17", settings=AnalysisSettings(n_boot=200, n_perm=199,
-                                                            n_perm_predictive=20))
+                                                            n_perm_predictive=20),
+                 report=write_report)
     return root / "analysis"
 
 
@@ -83,7 +86,7 @@ def test_methods_say_when_the_change_score_model_was_used(report_dir, tmp_path):
     study = report_dir.parent
     run_analysis(study, "HAMD17", out_dir=tmp_path,
                  settings=AnalysisSettings(n_boot=100, n_perm=99, n_perm_predictive=10,
-                                           model="change-score"))
+                                           model="change-score"), report=write_report)
     methods = _methods((tmp_path / "report.html").read_text())
     assert "change scores adjusted for baseline HAMD17 only (change-score model" in methods
     assert "frown_intensity_mean_baseline" not in methods
@@ -213,9 +216,15 @@ def test_example_time_series_marks_frames_not_valid_and_why(tmp_path):
                       "week6", "week6: 5 of 40 frames not valid (blurred 5)"]
 
 
-def _mediation(total_ci, proportion):
-    return {"total": {"estimate": sum(total_ci) / 2, "ci": list(total_ci)},
-            "proportion_mediated": {"estimate": proportion, "ci": [-5.0, 5.0]}}
+def _mediation(total_ci, proportion, table=()):
+    from facefeedback.analysis.mediation import MediationResult
+
+    effect = {"estimate": 0.0, "ci": [-1.0, 1.0], "p": 1.0}
+    return MediationResult(n_boot=100, method="", formulas={}, a=0.0, a_ci=[0.0, 0.0], b=0.0, notes=[],
+                           indirect=effect, direct=effect,
+                           total={"estimate": sum(total_ci) / 2, "ci": list(total_ci), "p": 1.0},
+                           proportion_mediated={"estimate": proportion, "ci": [-5.0, 5.0], "p": 1.0},
+                           table=list(table))
 
 
 def test_proportion_mediated_is_not_defined_when_the_total_effect_is_about_zero():
@@ -227,12 +236,16 @@ def test_proportion_mediated_is_not_defined_when_the_total_effect_is_about_zero(
     assert proportion_mediated_text(_mediation((1.0, 4.0), -0.0)) == "0"
     assert proportion_mediated_text(_mediation((1.0, 4.0), float("nan"))) == NOT_DEFINED
     # the table of every model says the same
-    from facefeedback.analysis.models import row
+    from facefeedback.analysis.models import PrimaryResult
+    from facefeedback.analysis.results import AnalysisResults, row
     from facefeedback.report.page import models_table
 
-    mediation = {**_mediation((-3.0, 2.0), -0.001), "n_boot": 100,
-                 "rows": [row("mediation", "proportion mediated", -0.001, (-5.0, 5.0), 0.9, "bootstrap", "")]}
-    table = models_table({"primary": {"n_perm": 99, "rows": []}, "mediation": mediation})
+    mediation = _mediation((-3.0, 2.0), -0.001, [row("mediation", "proportion mediated", -0.001,
+                                                     (-5.0, 5.0), 0.9, "bootstrap", "")])
+    primary = PrimaryResult(formula="", n=0, r_squared=0.0, n_boot=0, n_perm=99, frown_slope=0.0,
+                            frown_slope_ci=[0.0, 0.0], p_permutation=1.0, t_observed=0.0)
+    table = models_table(AnalysisResults(provenance={}, data={}, model={}, timings_s={},
+                                         models={"primary": primary, "mediation": mediation}))
     assert table.loc[0, ["estimate", "ci_low", "ci_high", "p_value"]].tolist() == [NOT_DEFINED, "", "", ""]
 
 

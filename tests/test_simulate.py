@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 
 from facefeedback import schema
-from facefeedback.analysis.simulate import (
+from facefeedback.cli import main
+from facefeedback.errors import AnalysisError
+from facefeedback.synthetic.studies import (
     GENERATIVE_MODELS,
     Effects,
     SimulationSettings,
     simulate_study,
 )
-from facefeedback.cli import main
-from facefeedback.errors import AnalysisError
 
 
 @pytest.fixture(scope="module")

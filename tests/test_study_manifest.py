@@ -193,7 +193,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_shipped_study_files_are_valid():
-    from facefeedback.study.manifest import read_study_file
+    from facefeedback.study.spec import read_study_spec
 
     demo = load_study(ROOT / "configs" / "demo_study.yaml")
     assert len(demo.participants) == 8 and set(demo.participants["arm"]) == {"botox", "placebo"}
@@ -203,7 +203,7 @@ def test_shipped_study_files_are_valid():
     contents = {hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in demo.recordings["path"]}
     assert len(contents) == 32, "two recordings of the demo study are the same video"
     assert list(demo.scales) == ["HAMD17", "PANAS_NA"]
-    example = read_study_file(ROOT / "configs" / "example_study.yaml")
+    example = read_study_spec(ROOT / "configs" / "example_study.yaml")
     assert example.calibration.tasks == ["rest"] and "VAS_MOOD" in example.scales
 
 

@@ -21,7 +21,7 @@ from .errors import FaceFeedbackError, os_error_line
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "facefeedback.commands.extract",
     "facefeedback.commands.calibrate",
-    "facefeedback.commands.run",
+    "facefeedback.commands.run_study",
     "facefeedback.commands.export",
     "facefeedback.commands.simulate", "facefeedback.commands.analyze", "facefeedback.commands.power",
     "facefeedback.commands.webcam", "facefeedback.commands.config",

@@ -120,7 +120,7 @@ def frowned(images, points, curve: np.ndarray) -> list[np.ndarray]:
     """The frames with the synthetic frown of :mod:`facefeedback.synth` (brow heads drawn in and
     down, furrows shaded in) at the curve's intensity, placed by each frame's landmarks."""
     from .geometry import BROW_MEDIAL_LEFT, BROW_MEDIAL_RIGHT, eye_centres
-    from .synth import FaceAnchors, frown_face
+    from .synthetic.faces import FaceAnchors, frown_face
 
     out = []
     for img, p, a in zip(images, points, curve):

@@ -28,7 +28,6 @@ import errno
 import json
 import os
 import shutil
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,6 +285,7 @@ def _prune_empty(directory: Path, root: Path) -> None:
 def _write_marker(folder: Path, kind: str, files: list[str] | None) -> None:
     """Record ``files`` as ``kind``'s in ``folder``'s marker (None: ``kind`` has nothing there)."""
     from . import __version__
+    from .provenance import created
 
     try:
         data = json.loads((folder / MARKER).read_text())
@@ -301,7 +301,7 @@ def _write_marker(folder: Path, kind: str, files: list[str] | None) -> None:
     outputs.pop(kind, None)
     if files is not None:
         outputs[kind] = {"files": sorted(mine), "facefeedback": __version__,
-                         "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                         "written": created()}
     if not outputs:
         (folder / MARKER).unlink(missing_ok=True)
         return

@@ -30,7 +30,7 @@ EXCLUSION_FIELDS = ("participant_id", "arm", "reason")
 
 
 @dataclass
-class StudyInput:
+class StudyFeatures:
     """A session-features table and what is known about the study around it."""
 
     features: pd.DataFrame
@@ -83,7 +83,7 @@ def _read_table(path: Path) -> pd.DataFrame:
     raise InputError(f"{path}: session features must be a .parquet or .csv file")
 
 
-def load_study(path) -> StudyInput:
+def load_study_features(path) -> StudyFeatures:
     """Read a study output folder or a session-features file (parquet or csv).
 
     Session order comes from ``study.json`` when there is one (next to the
@@ -126,7 +126,7 @@ def load_study(path) -> StudyInput:
         comparability = pd.read_csv(root / "features" / "comparability.csv",
                                     dtype={"participant_id": str, "task": str, "session": str}, keep_default_na=False,
                                     na_values=[""])
-    return StudyInput(features, sessions, reference, table_path, root, failures, participants,
+    return StudyFeatures(features, sessions, reference, table_path, root, failures, participants,
                       comparability=comparability, simulation=_simulation(features, study))
 
 
@@ -242,15 +242,15 @@ def _select_task(features: pd.DataFrame, task: str | None) -> tuple[pd.DataFrame
     return features[features["task"] == task].copy(), task, [task]
 
 
-def prepare(study: StudyInput, outcome: str, feature: str = "frown_intensity_mean",
+def prepare(study: StudyFeatures, outcome: str, feature: str = "frown_intensity_mean",
             task: str | None = None, session: str | None = None,
             treated_arm: str | None = None, control_arm: str | None = None) -> AnalysisData:
     """Check the requested analysis against the data and build :class:`AnalysisData`.
 
     Parameters
     ----------
-    study : StudyInput
-        From :func:`load_study`.
+    study : StudyFeatures
+        From :func:`load_study_features`.
     outcome : str
         Questionnaire scale (a score column such as ``HAMD17``).
     feature : str
@@ -375,7 +375,7 @@ def _why_left_out(rows: pd.DataFrame, tasks: list[str], sessions: tuple[str, str
     return "; ".join(reasons)
 
 
-def _not_in_the_data(study: StudyInput, treated: str, control: str) -> list[dict]:
+def _not_in_the_data(study: StudyFeatures, treated: str, control: str) -> list[dict]:
     """Participants of other arms, and participants of the study with no recording at all."""
     table = study.features
     held = table.drop_duplicates("participant_id")[["participant_id", "arm"]]

@@ -40,14 +40,16 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
 from .baselines import ANCOVA, formulas
 from .data import AnalysisData
 from .estimable import check_design
-from .models import EXPANDED_STRATIFIED, primary_design, primary_terms, row
+from .models import EXPANDED_STRATIFIED, primary_design, primary_terms
 from .resample import bootstrap_ols, expanded_level, percentile_interval
+from .results import ModelResult, row
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +58,30 @@ EFFECTS = (("ACME (average)", "indirect"), ("ADE (average)", "direct"),
            ("Total effect", "total"), ("Prop. mediated (average)", "proportion_mediated"))
 
 
+@dataclass
+class MediationResult(ModelResult):
+    """Indirect, direct and total effect and the proportion mediated (:func:`mediation_model`).
+
+    Each effect is a dict: ``estimate``, ``ci``, ``p`` (the indirect effect also
+    ``excludes_zero`` and ``bootstrap_sd``).
+    """
+
+    name = "mediation"
+    n_boot: int
+    method: str
+    formulas: dict[str, str]
+    a: float
+    a_ci: list[float]
+    b: float
+    notes: list[str]
+    indirect: dict
+    direct: dict
+    total: dict
+    proportion_mediated: dict
+
+
 def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
-                    model: str = ANCOVA) -> dict:
+                    model: str = ANCOVA) -> MediationResult:
     """Indirect, direct and total effect of the treated arm, and the proportion mediated.
 
     Parameters
@@ -72,11 +96,11 @@ def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
 
     Returns
     -------
-    dict
+    MediationResult
         For each of ``indirect``, ``direct``, ``total``, ``proportion_mediated``:
         ``estimate``, ``ci`` and ``p``; the path coefficients ``a`` (arm to
-        frowning) and ``b`` (frowning to mood); ``rows``; ``notes`` (how many
-        resampled fits were rank-deficient, when any were).
+        frowning) and ``b`` (frowning to mood); ``notes`` (how many
+        resampled fits were rank-deficient, when any were); ``rows()``.
     """
     import statsmodels.api as sm
     from statsmodels.stats.mediation import Mediation
@@ -120,18 +144,18 @@ def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
                                                   "expanded percentile intervals",
                  "formulas": {k: v for k, v in formulas(data, model).items()
                               if k in ("mediator", "outcome")},
-                 "a": a, "a_ci": list(a_ci), "b": b, "rows": [], "notes": notes}
-    out["rows"].append(row("mediation", f"path a: arm[{data.treated_arm}] on "
+                 "a": a, "a_ci": list(a_ci), "b": b, "notes": notes, "table": []}
+    out["table"].append(row("mediation", f"path a: arm[{data.treated_arm}] on "
                                         f"{data.feature}_change", a, a_ci, mediator_fit.pvalues[1],
                            EXPANDED_STRATIFIED, "OLS t-test"))
     for label, key in EFFECTS:
         _, low, high, p = (float(v) for v in summary.loc[label])
         est = point[key]
         out[key] = {"estimate": est, "ci": [low, high], "p": p}
-        out["rows"].append(row("mediation", key.replace("_", " "), est, (low, high), p,
+        out["table"].append(row("mediation", key.replace("_", " "), est, (low, high), p,
                                "bootstrap expanded percentile", "bootstrap"))
     indirect = np.asarray(result.ACME_avg)
     out["indirect"]["excludes_zero"] = bool(not (out["indirect"]["ci"][0] <= 0
                                                  <= out["indirect"]["ci"][1]))
     out["indirect"]["bootstrap_sd"] = float(np.std(indirect, ddof=1))
-    return out
+    return MediationResult(**out)

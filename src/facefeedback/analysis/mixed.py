@@ -13,24 +13,39 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
 
 from .baselines import ANCOVA, formulas
 from .data import AnalysisData
 from .estimable import check_design
-from .models import row
+from .results import ModelResult, row
 
 logger = logging.getLogger(__name__)
 
 
-def mixed_model(data: AnalysisData, model: str = ANCOVA) -> dict | None:
+@dataclass
+class MixedResult(ModelResult):
+    """The linear mixed model of the score over all sessions (:func:`mixed_model`)."""
+
+    name = "mixed"
+    formula: str
+    n_participants: int
+    n_observations: int
+    converged: bool
+    group_variance: float
+    residual_variance: float
+    warnings: list[str]
+
+
+def mixed_model(data: AnalysisData, model: str = ANCOVA) -> MixedResult | None:
     """Fit the mixed model; ``None`` when there are two sessions or fewer.
 
     Returns
     -------
-    dict or None
+    MixedResult or None
         ``formula``, ``n_participants``, ``n_observations``, ``converged``,
-        ``group_variance``, ``warnings`` and ``rows`` (fixed effects with Wald
-        95 % intervals and p-values).
+        ``group_variance``, ``warnings``; ``rows()`` are the fixed effects with Wald
+        95 % intervals and p-values.
     """
     import statsmodels.formula.api as smf
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
@@ -64,8 +79,8 @@ def mixed_model(data: AnalysisData, model: str = ANCOVA) -> dict | None:
     for term in fit.fe_params.index:
         rows.append(row("mixed", label(term), fit.fe_params[term], (ci.loc[term, 0], ci.loc[term, 1]),
                         fit.pvalues[term], "Wald", "Wald z"))
-    return {"formula": formulas(data, model)["mixed"],
-            "n_participants": int(long["participant_id"].nunique()),
-            "n_observations": len(long), "converged": bool(fit.converged),
-            "group_variance": float(fit.cov_re.iloc[0, 0]), "residual_variance": float(fit.scale),
-            "warnings": notes, "rows": rows}
+    return MixedResult(formula=formulas(data, model)["mixed"],
+                       n_participants=int(long["participant_id"].nunique()),
+                       n_observations=len(long), converged=bool(fit.converged),
+                       group_variance=float(fit.cov_re.iloc[0, 0]),
+                       residual_variance=float(fit.scale), warnings=notes, table=rows)

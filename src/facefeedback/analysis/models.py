@@ -1,14 +1,15 @@
 """The primary model (change in mood ~ change in frowning + arm + baselines) and the
 arm comparisons (toxin vs placebo on each change).
 
-Every result is a plain dict ready for ``results.json``; its ``"rows"`` are the
-lines of the table of every model (:data:`ROW_FIELDS`).
+Each returns a typed result (:class:`PrimaryResult`, :class:`ArmsResult`) whose ``rows()``
+are its lines of the table of every model (:data:`~facefeedback.analysis.results.ROW_FIELDS`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-import pandas as pd
 
 from .baselines import ANCOVA, baseline_columns, baseline_matrix, formulas
 from .data import AnalysisData
@@ -21,18 +22,36 @@ from .resample import (
     permutation_p,
     stratified_indices,
 )
+from .results import ModelResult, row
 
 #: How the bootstrap intervals of regression coefficients and effects are made.
 EXPANDED_STRATIFIED = "bootstrap expanded percentile (stratified by arm)"
-#: Columns of the table of every model.
-ROW_FIELDS = ("model", "term", "estimate", "ci_low", "ci_high", "p_value", "interval", "test")
 
 
-def row(model: str, term: str, estimate: float, ci: tuple[float, float], p: float,
-        interval: str, test: str) -> dict:
-    """One line of the table of every model."""
-    return dict(zip(ROW_FIELDS, (model, term, float(estimate), float(ci[0]), float(ci[1]),
-                                 float(p), interval, test)))
+@dataclass
+class PrimaryResult(ModelResult):
+    """Change in mood ~ change in frowning + arm + baselines (:func:`primary_model`)."""
+
+    name = "primary"
+    formula: str
+    n: int
+    r_squared: float
+    n_boot: int
+    n_perm: int
+    frown_slope: float
+    frown_slope_ci: list[float]
+    p_permutation: float
+    t_observed: float
+
+
+@dataclass
+class ArmsResult(ModelResult):
+    """Treated vs control on the change in frowning (``frown``) and in mood (``mood``), each as
+    :func:`compare_arms` gives it."""
+
+    name = "arms"
+    frown: dict
+    mood: dict
 
 
 def primary_terms(data: AnalysisData, model: str = ANCOVA) -> list[str]:
@@ -48,7 +67,7 @@ def primary_design(data: AnalysisData, model: str = ANCOVA) -> np.ndarray:
 
 
 def primary_model(data: AnalysisData, n_boot: int, n_perm: int,
-                  rng: np.random.Generator, model: str = ANCOVA) -> dict:
+                  rng: np.random.Generator, model: str = ANCOVA) -> PrimaryResult:
     """Change in mood ~ change in frowning + arm + baselines.
 
     With ``model="ancova"`` the baselines are the score's and the frown
@@ -69,9 +88,9 @@ def primary_model(data: AnalysisData, n_boot: int, n_perm: int,
 
     Returns
     -------
-    dict
-        ``formula``, ``rows``, ``n``, ``r_squared``, ``frown_slope`` and its
-        interval and permutation p-value (``p_permutation``), ``n_boot``, ``n_perm``.
+    PrimaryResult
+        ``formula``, ``n``, ``r_squared``, ``frown_slope`` and its interval and
+        permutation p-value (``p_permutation``), ``n_boot``, ``n_perm``; ``rows()``.
     """
     import statsmodels.api as sm
 
@@ -90,13 +109,11 @@ def primary_model(data: AnalysisData, n_boot: int, n_perm: int,
             fit.pvalues[j], "OLS t-test")
         rows.append(row("primary", term, fit.params[j], percentile_interval(boot[:, j], level),
                         p, EXPANDED_STRATIFIED, test))
-    return {
-        "formula": formulas(data, model)["primary"],
-        "n": len(w), "r_squared": float(fit.rsquared), "n_boot": n_boot, "n_perm": n_perm,
-        "frown_slope": float(fit.params[1]),
-        "frown_slope_ci": [rows[1]["ci_low"], rows[1]["ci_high"]],
-        "p_permutation": p_perm, "t_observed": t_obs, "rows": rows,
-    }
+    return PrimaryResult(
+        formula=formulas(data, model)["primary"], n=len(w), r_squared=float(fit.rsquared),
+        n_boot=n_boot, n_perm=n_perm, frown_slope=float(fit.params[1]),
+        frown_slope_ci=[rows[1]["ci_low"], rows[1]["ci_high"]], p_permutation=p_perm,
+        t_observed=t_obs, table=rows)
 
 
 def hedges_g(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -144,25 +161,20 @@ def compare_arms(values: np.ndarray, treated: np.ndarray, n_boot: int,
     }
 
 
-def arms_model(data: AnalysisData, n_boot: int, rng: np.random.Generator) -> dict:
+def arms_model(data: AnalysisData, n_boot: int, rng: np.random.Generator) -> ArmsResult:
     """:func:`compare_arms` on the change in frowning and on the change in mood."""
     w = data.wide
-    out: dict = {"rows": []}
+    out: dict = {}
+    rows: list[dict] = []
     for key, column, label in (("frown", "frown_change", f"{data.feature}_change"),
                                ("mood", "mood_change", f"{data.outcome}_change")):
         res = compare_arms(w[column].to_numpy(), w["treated"].to_numpy(), n_boot, rng)
         out[key] = res
-        out["rows"] += [
+        rows += [
             row("arms", f"{label}: mean difference", res["difference"], res["difference_ci"],
                 res["welch_p"], "Welch t", "Welch t-test"),
             row("arms", f"{label}: Hedges' g", res["hedges_g"], res["hedges_g_ci"],
                 res["mann_whitney_p"], "bootstrap percentile (stratified by arm)",
                 "Mann-Whitney U"),
         ]
-    return out
-
-
-def rows_frame(results: dict) -> pd.DataFrame:
-    """The table of every model from the ``rows`` of each result."""
-    rows = [r for res in results.values() if isinstance(res, dict) for r in res.get("rows", [])]
-    return pd.DataFrame(rows, columns=list(ROW_FIELDS))
+    return ArmsResult(**out, table=rows)

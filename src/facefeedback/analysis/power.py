@@ -1,6 +1,6 @@
 """Monte Carlo power of the primary test and of the mediation test.
 
-Each simulated study comes from :func:`facefeedback.analysis.simulate.simulate_study`
+Each simulated study comes from :func:`facefeedback.synthetic.studies.simulate_study`
 (without frames) with its own seed, and is analysed with the same functions
 ``facefeedback analyze`` uses. The primary test rejects when its permutation
 p-value is below ``alpha``; the mediation test when the bootstrap interval of
@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from ..output_folders import OutputKind
+from ..synthetic.studies import PRIMARY_SCALE, Effects, SimulationSettings, simulate_study
 from .baselines import ANCOVA
-from .data import StudyInput, prepare
-from .simulate import PRIMARY_SCALE, Effects, SimulationSettings, simulate_study
+from .data import StudyFeatures, prepare
 
 logger = logging.getLogger(__name__)
 
@@ -71,20 +71,20 @@ def one_study(settings: SimulationSettings, seed: int, n_perm: int, n_boot: int,
     from .models import primary_model
 
     table, _ = simulate_study(settings, seed, with_frames=False)
-    study = StudyInput(table, list(settings.sessions), settings.sessions[0], source=None)
+    study = StudyFeatures(table, list(settings.sessions), settings.sessions[0], source=None)
     data = prepare(study, PRIMARY_SCALE, treated_arm=settings.arms[0])
     rng = np.random.default_rng([seed, 7])
     prim = primary_model(data, n_boot, n_perm, rng, model)
-    out = {"seed": seed, "n_per_arm": settings.n_per_arm, "p_primary": prim["p_permutation"],
-           "primary_rejects": prim["p_permutation"] < alpha, "slope": prim["frown_slope"]}
+    out = {"seed": seed, "n_per_arm": settings.n_per_arm, "p_primary": prim.p_permutation,
+           "primary_rejects": prim.p_permutation < alpha, "slope": prim.frown_slope}
     if n_boot:
         med = mediation_model(data, n_boot, rng, model)
-        out["slope_low"], out["slope_high"] = prim["frown_slope_ci"]
-        for key in ("indirect", "direct"):
-            out[key] = med[key]["estimate"]
-            out[f"{key}_low"], out[f"{key}_high"] = med[key]["ci"]
-        out["a"] = med["a"]
-        out["a_low"], out["a_high"] = med["a_ci"]
+        out["slope_low"], out["slope_high"] = prim.frown_slope_ci
+        for key, effect in (("indirect", med.indirect), ("direct", med.direct)):
+            out[key] = effect["estimate"]
+            out[f"{key}_low"], out[f"{key}_high"] = effect["ci"]
+        out["a"] = med.a
+        out["a_low"], out["a_high"] = med.a_ci
         out["mediation_rejects"] = not (out["indirect_low"] <= 0 <= out["indirect_high"])
     return out
 

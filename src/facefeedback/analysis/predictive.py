@@ -9,13 +9,39 @@ Each row is one participant, so no participant sits in both train and test.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .data import AnalysisData
-from .models import row
+from .results import ModelResult, row
 
 LOO_BELOW = 40
 ALPHAS = np.logspace(-3, 4, 15)
+
+
+@dataclass
+class PredictiveResult(ModelResult):
+    """Cross-validated prediction of the change in mood (:func:`predictive_model`); only
+    ``error`` when no frown feature varies."""
+
+    name = "predictive"
+    features: list[str] | None = None
+    n: int | None = None
+    cv: str | None = None
+    r2: float | None = None
+    mae: float | None = None
+    permutation_p: float | None = None
+    n_perm: int | None = None
+    alpha: float | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        if self.error is not None:
+            return {"error": self.error, "rows": self.rows()}
+        out = super().to_json()
+        del out["error"]
+        return out
 
 
 def make_pipeline():
@@ -35,7 +61,8 @@ def predictor_matrix(data: AnalysisData) -> tuple[np.ndarray, list[str]]:
     return x[keep].to_numpy(dtype=float), [c[2:] for c in keep]
 
 
-def predictive_model(data: AnalysisData, n_perm: int, seed: int, n_repeats: int = 10) -> dict:
+def predictive_model(data: AnalysisData, n_perm: int, seed: int, n_repeats: int = 10
+                     ) -> PredictiveResult:
     """Cross-validated R² and MAE, and a ``permutation_test_score`` p-value.
 
     R² and MAE are computed on the pooled out-of-fold predictions of each
@@ -54,7 +81,7 @@ def predictive_model(data: AnalysisData, n_perm: int, seed: int, n_repeats: int 
     x, names = predictor_matrix(data)
     y = data.wide["mood_change"].to_numpy(dtype=float)
     if x.shape[1] == 0:
-        return {"error": "no frown feature varies across participants", "rows": []}
+        return PredictiveResult(error="no frown feature varies across participants")
     n = len(y)
     if n < LOO_BELOW:
         splitters, scheme = [LeaveOneOut()], "leave-one-out"
@@ -70,13 +97,13 @@ def predictive_model(data: AnalysisData, n_perm: int, seed: int, n_repeats: int 
                                      scoring="neg_mean_squared_error",
                                      n_permutations=n_perm, random_state=seed)
     fitted = make_pipeline().fit(x, y)
-    out = {"features": names, "n": n, "cv": scheme, "r2": float(np.mean(r2)),
-           "mae": float(np.mean(mae)), "permutation_p": float(p), "n_perm": n_perm,
-           "alpha": float(fitted.named_steps["ridge"].alpha_)}
-    out["rows"] = [
-        row("predictive", "cross-validated R²", out["r2"], (float("nan"), float("nan")), p, "",
+    out = PredictiveResult(features=names, n=n, cv=scheme, r2=float(np.mean(r2)),
+                           mae=float(np.mean(mae)), permutation_p=float(p), n_perm=n_perm,
+                           alpha=float(fitted.named_steps["ridge"].alpha_))
+    out.table = [
+        row("predictive", "cross-validated R²", out.r2, (float("nan"), float("nan")), p, "",
             "permutation_test_score"),
-        row("predictive", "cross-validated MAE", out["mae"], (float("nan"), float("nan")),
+        row("predictive", "cross-validated MAE", out.mae, (float("nan"), float("nan")),
             float("nan"), "", scheme),
     ]
     return out

@@ -9,17 +9,36 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
 from .. import schema
 from .baselines import ANCOVA, baseline_columns, formulas
 from .data import AnalysisData
-from .models import row
+from .results import ModelResult, row
 
 logger = logging.getLogger(__name__)
 
 RESPONSE_DROP_PCT = 50.0
+
+
+@dataclass
+class ResponderResult(ModelResult):
+    """Response and remission per arm and their prediction from frown change
+    (:func:`responder_model`). ``response`` and ``remission`` are None when not analysed."""
+
+    name = "responders"
+    formula: str
+    response_definition: str
+    remission_cutoff: float | None
+    notes: list[str]
+    response: dict | None = None
+    remission: dict | None = None
+
+    def to_json(self) -> dict:
+        out = super().to_json()
+        return {k: v for k, v in out.items() if not (k in ("response", "remission") and v is None)}
 
 
 def rate_with_interval(successes: int, n: int) -> dict:
@@ -81,7 +100,7 @@ def logistic_fit(x: np.ndarray, y: np.ndarray, names: list[str]) -> dict:
                    "p": float(fit.pvalues[j + 1])} for j, name in enumerate(names)}
 
 
-def responder_model(data: AnalysisData, seed: int, model: str = ANCOVA) -> dict:
+def responder_model(data: AnalysisData, seed: int, model: str = ANCOVA) -> ResponderResult:
     """Response and remission rates per arm and their prediction from frown change (+ arm).
 
     With ``model="ancova"`` the logistic model and the cross-validated AUC
@@ -91,12 +110,12 @@ def responder_model(data: AnalysisData, seed: int, model: str = ANCOVA) -> dict:
 
     Returns
     -------
-    dict
+    ResponderResult
         ``formula``; ``response`` and ``remission`` (when the scale has a
         cut-off), each with ``rates`` per arm (Wilson intervals), Fisher's exact
         p for the arm difference, ``logistic`` odds ratios per standard
         deviation of frown change (and of each baseline) and for the treated
-        arm, and ``cv_auc``; ``rows``; ``notes`` on what could not be fitted.
+        arm, and ``cv_auc``; ``notes`` on what could not be fitted.
     """
     from scipy import stats
 
@@ -117,7 +136,7 @@ def responder_model(data: AnalysisData, seed: int, model: str = ANCOVA) -> dict:
              *(f"{term} (per SD)" for _, term in columns[1:])]
     out: dict = {"formula": formulas(data, model)["responders"],
                  "response_definition": f"{data.outcome} drop >= {RESPONSE_DROP_PCT:g} %",
-                 "remission_cutoff": cutoff, "rows": [], "notes": notes}
+                 "remission_cutoff": cutoff, "notes": notes, "table": []}
     for key, hit in outcomes.items():
         y = hit.astype(int)
         res: dict = {"rates": {}}
@@ -125,7 +144,7 @@ def responder_model(data: AnalysisData, seed: int, model: str = ANCOVA) -> dict:
             sel = w["treated"].to_numpy() == flag
             res["rates"][arm] = rate_with_interval(int(y[sel].sum()), int(sel.sum()))
             rate = res["rates"][arm]
-            out["rows"].append(row(key, f"rate {arm}", rate["rate"], rate["ci"], float("nan"),
+            out["table"].append(row(key, f"rate {arm}", rate["rate"], rate["ci"], float("nan"),
                                    "Wilson", ""))
         t = w["treated"].to_numpy()
         table = [[int(y[t == 1].sum()), int((1 - y[t == 1]).sum())],
@@ -144,10 +163,10 @@ def responder_model(data: AnalysisData, seed: int, model: str = ANCOVA) -> dict:
         else:
             for name in names:
                 lr = res["logistic"][name]
-                out["rows"].append(row(key, f"odds ratio {name}", lr["odds_ratio"], lr["ci"],
+                out["table"].append(row(key, f"odds ratio {name}", lr["odds_ratio"], lr["ci"],
                                        lr["p"], "Wald (logit)", "Wald z"))
-        out["rows"].append(row(key, "cross-validated ROC AUC", res["cv_auc"]["auc"],
+        out["table"].append(row(key, "cross-validated ROC AUC", res["cv_auc"]["auc"],
                                (float("nan"), float("nan")), float("nan"), "",
                                f"repeated stratified {res['cv_auc']['folds']}-fold"))
         out[key] = res
-    return out
+    return ResponderResult(**out)

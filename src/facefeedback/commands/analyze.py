@@ -48,8 +48,9 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analysis.run import AnalysisSettings, run_analysis
+    from ..analysis.analyze import AnalysisSettings, run_analysis
     from ..errors import AnalysisError
+    from ..report import write_report
     from ..report.page import left_out_sentence, not_estimable_notes
 
     for name in ("n_boot", "n_perm", "n_perm_predictive"):
@@ -60,18 +61,18 @@ def run(args: argparse.Namespace) -> int:
                                 model=args.model)
     res = run_analysis(args.path, args.outcome, args.feature, args.task, args.session,
                        args.treated_arm, args.control_arm, settings=settings, out_dir=args.out,
-                       report=not args.no_report, force=args.force)
-    d, prim, med = res["data"], res["primary"], res["mediation"]
+                       report=None if args.no_report else write_report, force=args.force)
+    d, prim, med = res.data, res.primary, res.mediation
     if d["simulated"]:
         print("simulated data ('facefeedback simulate'): no participant was measured")
-    lo, hi = prim["frown_slope_ci"]
-    ilo, ihi = med["indirect"]["ci"]
-    print(f"model: {res['model']['name']}, adjusted for "
-          f"{' and '.join(res['model']['baseline_covariates'])}")
-    print(f"{d['outcome']} change per unit of {d['feature']} change: {prim['frown_slope']:.3g} "
-          f"[{lo:.3g}, {hi:.3g}], permutation p = {prim['p_permutation']:.3g} (n = {prim['n']})")
+    lo, hi = prim.frown_slope_ci
+    ilo, ihi = med.indirect["ci"]
+    print(f"model: {res.model['name']}, adjusted for "
+          f"{' and '.join(res.model['baseline_covariates'])}")
+    print(f"{d['outcome']} change per unit of {d['feature']} change: {prim.frown_slope:.3g} "
+          f"[{lo:.3g}, {hi:.3g}], permutation p = {prim.p_permutation:.3g} (n = {prim.n})")
     print(f"indirect effect of {d['treated_arm']} through frowning: "
-          f"{med['indirect']['estimate']:.3g} [{ilo:.3g}, {ihi:.3g}]")
+          f"{med.indirect['estimate']:.3g} [{ilo:.3g}, {ihi:.3g}]")
     for note in not_estimable_notes(res):
         print(note)
     excluded = d["excluded_participants"]
@@ -79,5 +80,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"{left_out_sentence(excluded)} (tables/excluded_participants.csv):")
         for e in excluded:
             print(f"  {e['participant_id']}: {e['reason']}")
-    print(f"results: {res['provenance'].get('output', '')}".rstrip(": "))
+    print(f"results: {res.provenance.get('output', '')}".rstrip(": "))
     return 0

@@ -38,9 +38,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..analysis.power import POWER, POWER_FILES, plot_power, power_table
-    from ..analysis.simulate import Effects, SimulationSettings
     from ..errors import AnalysisError
     from ..output_folders import plan_output, writing
+    from ..synthetic.studies import Effects, SimulationSettings
 
     if min(args.n) < 3:
         raise AnalysisError(f"--n: every size must be at least 3 per arm, got {min(args.n)}")

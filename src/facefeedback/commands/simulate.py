@@ -61,7 +61,8 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analysis.simulate import Effects, SimulationSettings, write_simulated_study
+    from ..study.simulated import write_simulated_study
+    from ..synthetic.studies import Effects, SimulationSettings
 
     settings = SimulationSettings(n_per_arm=args.n_per_arm, effects=Effects.parse(args.effect),
                                   sessions=tuple(args.sessions), arms=tuple(args.arms),

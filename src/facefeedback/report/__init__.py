@@ -10,21 +10,26 @@ from __future__ import annotations
 import html
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..files import atomic_write_text
+
+if TYPE_CHECKING:
+    from ..analysis.data import AnalysisData, StudyFeatures
+    from ..analysis.results import AnalysisResults
 
 logger = logging.getLogger(__name__)
 
 
-def write_report(results: dict, data, study, out_dir) -> Path:
+def write_report(results: AnalysisResults, data: AnalysisData, study: StudyFeatures, out_dir) -> Path:
     """Write ``out_dir/report.html`` and ``out_dir/figures/*.png|svg``.
 
     Parameters
     ----------
-    results : dict
-        The content of ``results.json``.
+    results : facefeedback.analysis.results.AnalysisResults
+        What the analysis found (``results.json``, typed).
     data : facefeedback.analysis.data.AnalysisData
-    study : facefeedback.analysis.data.StudyInput
+    study : facefeedback.analysis.data.StudyFeatures
     out_dir : str or Path
 
     Returns
@@ -34,6 +39,7 @@ def write_report(results: dict, data, study, out_dir) -> Path:
     """
     import pandas as pd
 
+    from ..analysis.results import NotEstimableResult
     from . import figures
     from .page import (
         STYLE,
@@ -50,7 +56,7 @@ def write_report(results: dict, data, study, out_dir) -> Path:
 
     out = Path(out_dir)
     fig_dir = out / "figures"
-    d = results["data"]
+    d = results.data
     specs = [
         ("before_after", lambda: figures.before_after(data),
          f"{d['feature']} per arm at every session."),
@@ -60,9 +66,9 @@ def write_report(results: dict, data, study, out_dir) -> Path:
         ("change_scatter", lambda: figures.change_scatter(data),
          f"Change in {d['feature']} vs change in {d['outcome']}, {d['reference_session']} to "
          f"{d['session']}, with OLS fit and 95 % confidence band per arm."),
-        ("mediation", lambda: figures.mediation_diagram(data, results["mediation"]),
+        ("mediation", lambda: figures.mediation_diagram(data, results.mediation),
          "Mediation: arm to change in frowning to change in mood, with 95 % bootstrap intervals; "
-         f"both paths adjusted for {', '.join(results['model']['baseline_covariates'])}."),
+         f"both paths adjusted for {', '.join(results.model['baseline_covariates'])}."),
         ("time_series", lambda: figures.example_time_series(data, study.root),
          f"Example frown intensity of one participant per arm (the arm's median frown change), "
          f"{d['reference_session']} and {d['session']} recordings: the lines are the valid frames; frames "
@@ -87,20 +93,22 @@ def write_report(results: dict, data, study, out_dir) -> Path:
                f"<p>{html.escape(left_out_sentence(excluded))}"
                + (":</p>" + table_html(pd.DataFrame(excluded)) if excluded else ".</p>")]
     quality.append(comparability_html(study, data))
-    spec = results["model"]
+    spec = results.model
     model_note = (f"<p>Model of change: {html.escape(spec['name'])} (baseline covariates: "
                   f"{html.escape(', '.join(spec['baseline_covariates']))}; "
                   f"{html.escape(spec['reference'])}). Formulas: "
                   + "; ".join(f"{html.escape(k)}: {html.escape(v)}"
                               for k, v in spec["formulas"].items()) + ".</p>")
-    mixed = results.get("mixed")
-    mixed_note = ("" if not mixed or "not_estimable" in mixed else
-                  f"<p>Mixed model: {html.escape(mixed['formula'])}, "
-                  f"{mixed['n_observations']} observations of {mixed['n_participants']} "
-                  f"participants; converged: {mixed['converged']}.</p>")
-    notes = (not_estimable_notes(results) + results["mediation"].get("notes", [])
-             + results.get("responders", {}).get("notes", []) + (mixed or {}).get("warnings", []))
-    prov = results["provenance"]
+    mixed = results.models.get("mixed")
+    mixed = mixed if mixed is not None and not isinstance(mixed, NotEstimableResult) else None
+    mixed_note = ("" if mixed is None else
+                  f"<p>Mixed model: {html.escape(mixed.formula)}, "
+                  f"{mixed.n_observations} observations of {mixed.n_participants} "
+                  f"participants; converged: {mixed.converged}.</p>")
+    notes = (not_estimable_notes(results) + results.mediation.notes
+             + getattr(results.models.get("responders"), "notes", [])
+             + (mixed.warnings if mixed is not None else []))
+    prov = results.provenance
     simulated = simulation_note(results)
     banner = f'<p class="simulated">{html.escape(simulated)}</p>' if simulated else ""
     body = f"""<!DOCTYPE html>

@@ -132,7 +132,7 @@ def change_scatter(data):
     return fig
 
 
-def mediation_diagram(data, mediation: dict):
+def mediation_diagram(data, mediation):
     """Arm -> frown change -> mood change, with the path estimates and intervals."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
@@ -152,10 +152,10 @@ def mediation_diagram(data, mediation: dict):
                                     shrinkA=32, shrinkB=32))
         ax.text(*xy, label, ha="center", va="center", fontsize=8.5)
 
-    ind, dirc = mediation["indirect"], mediation["direct"]
-    a_low, a_high = mediation["a_ci"]
-    arrow("arm", "m", f"a = {mediation['a']:.3g}\n[{a_low:.3g}, {a_high:.3g}]", (2.0, 3.4))
-    arrow("m", "y", f"b = {mediation['b']:.3g}", (7.9, 3.4))
+    ind, dirc = mediation.indirect, mediation.direct
+    a_low, a_high = mediation.a_ci
+    arrow("arm", "m", f"a = {mediation.a:.3g}\n[{a_low:.3g}, {a_high:.3g}]", (2.0, 3.4))
+    arrow("m", "y", f"b = {mediation.b:.3g}", (7.9, 3.4))
     arrow("arm", "y", f"direct = {dirc['estimate']:.3g} [{dirc['ci'][0]:.3g}, {dirc['ci'][1]:.3g}]",
           (5.0, 0.75))
     ax.text(5.0, 2.6, f"indirect (a×b) = {ind['estimate']:.3g} "

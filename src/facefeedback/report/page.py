@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.data import ALL_TASKS
+from ..analysis.results import AnalysisResults, NotEstimableResult
 
 STYLE = """
 body{font-family:Georgia,serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -40,20 +41,20 @@ def fmt(value, digits: int = 3) -> str:
 NOT_DEFINED = "not defined (total effect ≈ 0: its 95 % CI includes 0)"
 
 
-def proportion_defined(mediation: dict) -> bool:
+def proportion_defined(mediation) -> bool:
     """Whether the proportion mediated, a*b / total, means anything: only when the total effect's
     95 % interval excludes 0 (near 0 the ratio swings between large positive and negative values,
-    and a '-0.00' would read as a finding)."""
-    low, high = mediation["total"]["ci"]
-    estimate = mediation["proportion_mediated"]["estimate"]
+    and a '-0.00' would read as a finding). ``mediation``: the mediation model's result."""
+    low, high = mediation.total["ci"]
+    estimate = mediation.proportion_mediated["estimate"]
     return estimate is not None and bool(np.isfinite(estimate)) and (low > 0 or high < 0)
 
 
-def proportion_mediated_text(mediation: dict, digits: int = 2) -> str:
+def proportion_mediated_text(mediation, digits: int = 2) -> str:
     """The proportion mediated for the page, or why it is not defined (:func:`proportion_defined`)."""
     if not proportion_defined(mediation):
         return NOT_DEFINED
-    return fmt(mediation["proportion_mediated"]["estimate"] + 0.0, digits)  # + 0.0: no "-0"
+    return fmt(mediation.proportion_mediated["estimate"] + 0.0, digits)  # + 0.0: no "-0"
 
 
 def fmt_p(p, n_resamples: int | None = None) -> str:
@@ -85,27 +86,24 @@ def figure_html(png: bytes, caption: str, name: str) -> str:
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
-def models_table(results: dict) -> pd.DataFrame:
+def models_table(results: AnalysisResults) -> pd.DataFrame:
     """The table of every model, with p-values formatted to their resolution."""
-    from ..analysis.models import rows_frame
-
-    frame = rows_frame(results)
-    resolution = {"primary": results["primary"]["n_perm"] + 1,
-                  "mediation": results["mediation"]["n_boot"]}
+    frame = results.rows_frame()
+    resolution = {"primary": results.primary.n_perm + 1, "mediation": results.mediation.n_boot}
     frame["p_value"] = [fmt_p(p, resolution.get(m)) for m, p in
                         zip(frame["model"], frame["p_value"])]
-    if not proportion_defined(results["mediation"]):
+    if not proportion_defined(results.mediation):
         frame = frame.astype({"estimate": object, "ci_low": object, "ci_high": object})
         undefined = (frame["model"] == "mediation") & (frame["term"] == "proportion mediated")
         frame.loc[undefined, ["estimate", "ci_low", "ci_high", "p_value"]] = [NOT_DEFINED, "", "", ""]
     return frame
 
 
-def simulation_note(results: dict) -> str:
+def simulation_note(results: AnalysisResults) -> str:
     """What a reader of a simulated study's analysis is told first ("" for measured data)."""
-    if not results["data"].get("simulated"):
+    if not results.data.get("simulated"):
         return ""
-    sim = results["provenance"].get("simulation") or {}
+    sim = results.provenance.get("simulation") or {}
     truth = sim.get("truth") or {}
     known = (f" (seed {sim['seed']}; true indirect effect {truth['indirect_effect']:g}, direct effect "
              f"{truth['direct_effect']:g} {truth.get('outcome', '')} points)"
@@ -114,16 +112,17 @@ def simulation_note(results: dict) -> str:
             "no participant was measured.")
 
 
-def methods_paragraph(results: dict) -> str:
+def methods_paragraph(results: AnalysisResults) -> str:
     """The methods text with this analysis's numbers filled in."""
-    d, prim, med, arms = results["data"], results["primary"], results["mediation"], results["arms"]
-    settings = results["provenance"]["settings"]
+    d, prim, med, arms = results.data, results.primary, results.mediation, results.arms
+    settings = results.provenance["settings"]
     n = d["n"]
-    mood, frown = arms["mood"], arms["frown"]
-    ind, dirc = med["indirect"], med["direct"]
-    pred = results.get("predictive", {})
-    resp = results.get("responders", {}).get("response", {}).get("rates", {})
-    spec = results["model"]
+    mood, frown = arms.mood, arms.frown
+    ind, dirc = med.indirect, med.direct
+    pred = results.models.get("predictive")
+    responders = results.models.get("responders")
+    resp = ((getattr(responders, "response", None) or {}).get("rates", {}))
+    spec = results.model
     covariates = " and ".join(f"baseline {name.removesuffix('_baseline')}"
                               for name in spec["baseline_covariates"])
     text = (
@@ -141,16 +140,16 @@ def methods_paragraph(results: dict) -> str:
         f"{fmt(mood['difference_ci'][0])} to {fmt(mood['difference_ci'][1])}, g "
         f"{fmt(mood['hedges_g'])}, Welch p = {fmt_p(mood['welch_p'])}). "
         + model_sentence(spec, covariates) +
-        f"In the primary model ({prim['formula']}, ordinary least squares, n = {prim['n']}) the "
+        f"In the primary model ({prim.formula}, ordinary least squares, n = {prim.n}) the "
         f"change in {d['outcome']} per unit change in {d['feature']} was "
-        f"{fmt(prim['frown_slope'])} (95 % stratified bootstrap CI, expanded percentile, "
-        f"{fmt(prim['frown_slope_ci'][0])}"
-        f" to {fmt(prim['frown_slope_ci'][1])}, {settings['n_boot']} resamples; Freedman-Lane "
-        f"permutation p = {fmt_p(prim['p_permutation'], prim['n_perm'] + 1)} with residuals "
-        f"permuted within arm, {prim['n_perm']} permutations). "
-        f"In the mediation analysis (statsmodels, {med['n_boot']} bootstrap resamples, expanded "
-        f"percentile intervals after Hesterberg 2015; adjusted for {covariates}; path a {fmt(med['a'])}, 95 % CI {fmt(med['a_ci'][0])} to "
-        f"{fmt(med['a_ci'][1])}) the indirect effect of {d['treated_arm']} "
+        f"{fmt(prim.frown_slope)} (95 % stratified bootstrap CI, expanded percentile, "
+        f"{fmt(prim.frown_slope_ci[0])}"
+        f" to {fmt(prim.frown_slope_ci[1])}, {settings['n_boot']} resamples; Freedman-Lane "
+        f"permutation p = {fmt_p(prim.p_permutation, prim.n_perm + 1)} with residuals "
+        f"permuted within arm, {prim.n_perm} permutations). "
+        f"In the mediation analysis (statsmodels, {med.n_boot} bootstrap resamples, expanded "
+        f"percentile intervals after Hesterberg 2015; adjusted for {covariates}; path a {fmt(med.a)}, 95 % CI {fmt(med.a_ci[0])} to "
+        f"{fmt(med.a_ci[1])}) the indirect effect of {d['treated_arm']} "
         f"through frowning was {fmt(ind['estimate'])} (95 % CI {fmt(ind['ci'][0])} to "
         f"{fmt(ind['ci'][1])}), the direct effect {fmt(dirc['estimate'])} (95 % CI "
         f"{fmt(dirc['ci'][0])} to {fmt(dirc['ci'][1])}), proportion mediated "
@@ -158,12 +157,12 @@ def methods_paragraph(results: dict) -> str:
     if resp:
         parts = [f"{arm} {fmt(100 * r['rate'], 3)} % ({r['k']}/{r['n']})" for arm, r in resp.items()]
         text += f"Response (≥ 50 % drop): {', '.join(parts)}. "
-    if pred and "r2" in pred:
-        text += (f"A ridge model of the change in {d['outcome']} from {len(pred['features'])} "
-                 f"frown features reached a cross-validated R² of {fmt(pred['r2'])} "
-                 f"({pred['cv']}, permutation p = {fmt_p(pred['permutation_p'])}). ")
+    if getattr(pred, "r2", None) is not None:
+        text += (f"A ridge model of the change in {d['outcome']} from {len(pred.features)} "
+                 f"frown features reached a cross-validated R² of {fmt(pred.r2)} "
+                 f"({pred.cv}, permutation p = {fmt_p(pred.permutation_p)}). ")
     text += (f"Seed {settings['seed']}; facefeedback "
-             f"{results['provenance']['versions']['facefeedback']}.")
+             f"{results.provenance['versions']['facefeedback']}.")
     return text
 
 
@@ -187,11 +186,11 @@ def left_out_sentence(excluded: list[dict], reasons: bool = False) -> str:
     return text
 
 
-def not_estimable_notes(results: dict) -> list[str]:
+def not_estimable_notes(results: AnalysisResults) -> list[str]:
     """One line for each model that could not be estimated, with the reason."""
     names = {"mixed": "Mixed model", "responders": "Responder model", "predictive": "Predictive model"}
-    return [f"{names.get(k, k)} not estimable: {v['not_estimable']}" for k, v in results.items()
-            if isinstance(v, dict) and "not_estimable" in v]
+    return [f"{names.get(k, k)} not estimable: {v.reason}" for k, v in results.models.items()
+            if isinstance(v, NotEstimableResult)]
 
 
 def quality_tables(study, data) -> tuple[pd.DataFrame | None, pd.DataFrame]:

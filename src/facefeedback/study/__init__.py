@@ -2,7 +2,7 @@
 
 * :mod:`.manifest` reads the study file and its tables and checks them before any work;
 * :mod:`.cache` keys raw measurements and recording outputs by content and config hash;
-* :mod:`.runner` runs per-recording tasks on local processes or a Dask cluster;
+* :mod:`.parallel` runs per-recording tasks on local processes or a Dask cluster;
 * :mod:`.pipeline` wires them: measure, calibrate per participant, write recordings;
 * :mod:`.features` and :mod:`.codebook` build the session tables and their documentation;
 * :mod:`.openface` exports per-frame tables with OpenFace's column names.

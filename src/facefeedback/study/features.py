@@ -17,27 +17,12 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..changes import change_columns, change_from
 from .manifest import Study
 
 MAX_NAME = 64
 #: Words SPSS does not accept as variable names.
 SPSS_RESERVED = frozenset({"ALL", "AND", "BY", "EQ", "GE", "GT", "LE", "LT", "NE", "NOT", "OR", "TO", "WITH"})
-
-
-def change_columns(names: list[str]) -> list[str]:
-    """``X_change`` and ``X_pct_change`` for every name, in that order."""
-    return [f"{x}{suffix}" for x in names for suffix in (schema.CHANGE_SUFFIX, schema.PCT_CHANGE_SUFFIX)]
-
-
-def change_from(values: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """Change and percent change of ``values`` from ``reference`` (aligned frames, same columns)."""
-    out = {}
-    for x in values.columns:
-        diff = values[x] - reference[x]
-        ref = reference[x].where(reference[x] != 0)
-        out[f"{x}{schema.CHANGE_SUFFIX}"] = diff
-        out[f"{x}{schema.PCT_CHANGE_SUFFIX}"] = 100.0 * diff / ref
-    return pd.DataFrame(out, index=values.index)
 
 
 def session_features(study: Study, summaries: dict[str, dict]) -> pd.DataFrame:

@@ -10,22 +10,18 @@ until the study is clean. See ``docs/study.md`` for the format.
 from __future__ import annotations
 
 import os
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator, model_validator
-from pydantic import ValidationError as PydanticError
 
 from .. import schema
-from ..config import Config, StrictModel, model_problems, read_yaml
-from ..errors import ConfigError, ValidationError
+from ..config import Config
+from ..errors import ValidationError
 from ..files import find_path
+from .spec import StudySpec, read_study_spec
 from .tables import (
     ID_PATTERN,
     Table,
@@ -36,107 +32,9 @@ from .tables import (
     read_table,
 )
 
-STUDY_VERSION = 1
-URL_SCHEMES = ("http", "https", "ftp", "s3", "gs", "file")
-DOI_PATTERN = re.compile(r"^(?:doi:)?(10\.\d{4,9}/\S+)$", re.IGNORECASE)
 #: Columns of session_features that a participant covariate must not shadow.
 RESERVED_COLUMNS = frozenset({*schema.SESSION_ID_COLUMNS, "recording_id", "is_reference",
                               *schema.summary_feature_names()})
-
-
-class ScaleSpec(StrictModel):
-    """A questionnaire that is not in ``schema.KNOWN_SCALES``: its valid range."""
-
-    min: float
-    max: float
-    cutoff: float | None = Field(None, description="remission cut-off (score at or below = remitted)")
-    meaning: str = ""
-
-    @model_validator(mode="after")
-    def _order(self) -> ScaleSpec:
-        if self.min >= self.max:
-            raise ValueError("min must be below max")
-        return self
-
-
-def _as_names(value):
-    """Numbers where names are expected (``sessions: [0, 6]`` in YAML) are read as names."""
-    def name(v):
-        return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
-    return [name(v) for v in value] if isinstance(value, list) else name(value)
-
-
-class CalibrationRule(StrictModel):
-    """Which baseline frames define each participant's neutral face, and how."""
-
-    tasks: list[str] | Literal["all"] = Field(
-        "all", description="baseline task(s) whose frames are used; 'all' = every baseline recording")
-    percentile: float | None = Field(None, gt=0, le=50, description="neutral = the least frowning P percent")
-    segment_s: tuple[float, float] | None = Field(None, description="neutral segment [start, end] in seconds")
-    min_frames: int | None = Field(None, ge=1, description="valid neutral frames needed")
-
-    _task_names = field_validator("tasks", mode="before")(_as_names)
-
-    @model_validator(mode="after")
-    def _one_rule(self) -> CalibrationRule:
-        if self.percentile is not None and self.segment_s is not None:
-            raise ValueError("give either percentile or segment_s, not both")
-        if self.segment_s is not None and not 0 <= self.segment_s[0] < self.segment_s[1]:
-            raise ValueError("segment_s must be [start, end] with 0 <= start < end")
-        return self
-
-    def config_updates(self) -> dict[str, object]:
-        """The rule as ``Config.updated`` arguments (``calibration.*``)."""
-        seg = self.segment_s
-        return {"calibration.percentile": self.percentile, "calibration.min_frames": self.min_frames,
-                "calibration.segment_start_s": seg[0] if seg else None,
-                "calibration.segment_end_s": seg[1] if seg else None}
-
-
-class SourceDataset(StrictModel):
-    """A dataset the recordings come from (BIDS ``SourceDatasets``): its URL and/or DOI, and version."""
-
-    url: str | None = Field(None, description="where the dataset is (http, https, ftp, s3, gs or file URL)")
-    doi: str | None = Field(None, description="its DOI: doi:10.xxxx/... (a bare 10.xxxx/... is accepted)")
-    version: str | None = Field(None, description="the dataset's version")
-
-    @model_validator(mode="after")
-    def _check(self) -> SourceDataset:
-        if self.url is None and self.doi is None:
-            raise ValueError("give the source dataset's url or doi (or both)")
-        if self.url is not None:
-            parts = urlsplit(self.url)
-            if parts.scheme not in URL_SCHEMES or not (parts.netloc or (parts.scheme == "file" and parts.path)):
-                raise ValueError(f"url {self.url!r} is not a URL ({', '.join(URL_SCHEMES)}://...)")
-        if self.doi is not None and not DOI_PATTERN.match(self.doi):
-            raise ValueError(f"doi {self.doi!r} is not a DOI (doi:10.<registrant>/<suffix>)")
-        if self.version is not None and not self.version.strip():
-            raise ValueError("version is empty")
-        return self
-
-    def to_bids(self) -> dict[str, str]:
-        """The record as BIDS writes it (``URL``, ``DOI`` as a ``doi:`` URI, ``Version``)."""
-        doi = None if self.doi is None else "doi:" + DOI_PATTERN.match(self.doi).group(1)
-        return {k: v for k, v in (("URL", self.url), ("DOI", doi), ("Version", self.version)) if v is not None}
-
-
-class StudyFile(StrictModel):
-    """The study file. Paths are relative to the study file's folder."""
-
-    study_version: Literal[1] = STUDY_VERSION
-    name: str = ""
-    participants: str
-    recordings: str
-    scores: str | None = None
-    reference_session: str = "baseline"
-    sessions: list[str] | None = Field(None, description="session order (the reference first)")
-    calibration: CalibrationRule = CalibrationRule()
-    scales: dict[str, ScaleSpec] = Field(default_factory=dict)
-    config: str | None = Field(None, description="measurement settings (YAML), as for 'extract --config'")
-    source_datasets: list[SourceDataset] = Field(
-        default_factory=list, description="datasets the recordings come from (BIDS SourceDatasets)")
-
-    _session_names = field_validator("reference_session", "sessions", mode="before")(_as_names)
 
 
 @dataclass
@@ -144,7 +42,7 @@ class Study:
     """A checked study: tables as DataFrames, resolved paths, the session order and the scales."""
 
     path: Path
-    spec: StudyFile
+    spec: StudySpec
     participants: pd.DataFrame  # participant_id, arm, covariates...
     recordings: pd.DataFrame  # recording_id, participant_id, session, task, path, row
     scores: pd.DataFrame  # participant_id, session, scale, score, row
@@ -193,18 +91,6 @@ class Study:
                 "n_recordings": len(self.recordings), "warnings": self.warnings}
 
 
-def read_study_file(path: Path) -> StudyFile:
-    data = read_yaml(path, "study file")
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping (participants:, recordings:, ...), "
-                          f"got {type(data).__name__}")
-    try:
-        return StudyFile.model_validate(data)
-    except PydanticError as exc:
-        problems = [f"{path}: {p}" for p in model_problems(exc, StudyFile, show_input=False)]
-        raise ValidationError(problems, f"{path}: {len(problems)} problem(s) in the study file") from None
-
-
 def load_study(path: str | os.PathLike) -> Study:
     """Read and check a study file and its tables.
 
@@ -217,7 +103,7 @@ def load_study(path: str | os.PathLike) -> Study:
         them all, each naming its file and row.
     """
     path = Path(path).resolve()
-    spec = read_study_file(path)
+    spec = read_study_spec(path)
     root = path.parent
     problems: list[str] = []
     scales = _scales(spec, path, problems)
@@ -258,7 +144,7 @@ def _with_rows(table: Table | None, problems: list[str]) -> Table | None:
     return table
 
 
-def _check_case(path: Path, spec: StudyFile, ptable: Table | None, rtable: Table | None,
+def _check_case(path: Path, spec: StudySpec, ptable: Table | None, rtable: Table | None,
                 stable: Table | None, problems: list[str]) -> None:
     """Session, task and arm names that differ only by case would make separate sessions,
     tasks and arms (and columns such as ``HAMD17_Week6`` beside ``HAMD17_week6``)."""
@@ -286,7 +172,7 @@ def _rows_text(where: str, lines: list[int]) -> str:
     return f"{where} row{'s' if len(lines) > 1 else ''} {', '.join(str(n) for n in lines)}"
 
 
-def _scales(spec: StudyFile, path: Path, problems: list[str]) -> dict[str, tuple[float, float, float | None, str]]:
+def _scales(spec: StudySpec, path: Path, problems: list[str]) -> dict[str, tuple[float, float, float | None, str]]:
     scales = dict(schema.KNOWN_SCALES)
     for name, s in spec.scales.items():
         if name in schema.KNOWN_SCALES:
@@ -303,7 +189,7 @@ def _scales(spec: StudyFile, path: Path, problems: list[str]) -> dict[str, tuple
     return scales
 
 
-def _sessions(spec: StudyFile, path: Path, problems: list[str]) -> list[str] | None:
+def _sessions(spec: StudySpec, path: Path, problems: list[str]) -> list[str] | None:
     for s in [spec.reference_session, *(spec.sessions or [])]:
         if not ID_PATTERN.match(s):
             problems.append(f"{path}: session '{s}' may hold only letters, digits, '.', '-' and '_'")
@@ -335,7 +221,7 @@ def _participants(t: Table, problems: list[str]) -> tuple[pd.DataFrame, list[str
     return df, covariates
 
 
-def _recordings(t: Table, spec: StudyFile, known: set[str] | None, sessions: list[str] | None,
+def _recordings(t: Table, spec: StudySpec, known: set[str] | None, sessions: list[str] | None,
                 ptable: Table | None, problems: list[str]) -> pd.DataFrame:
     rows = check_ids(t, ("participant_id", "session", "task"), problems)
     rows = check_duplicates(t, rows, ("participant_id", "session", "task"), problems)
@@ -392,7 +278,7 @@ def _check_media(t: Table, i: int, problems: list[str]) -> None:
             problems.append(f"{t.where(i)}: recording file {media} is empty (0 bytes)")
 
 
-def _check_baselines(t: Table, df: pd.DataFrame, spec: StudyFile, problems: list[str]) -> None:
+def _check_baselines(t: Table, df: pd.DataFrame, spec: StudySpec, problems: list[str]) -> None:
     ref = spec.reference_session
     line_to_index = {n: k for k, n in enumerate(t.line)}
     cal_tasks = spec.calibration.tasks

@@ -3,7 +3,7 @@
 The order of work, which is what makes a rerun cheap:
 
 1. every recording is a task (:func:`measure_recording`, run in parallel by
-   :mod:`.runner`): hash the file, and measure it unless its raw measurements
+   :mod:`.parallel`): hash the file, and measure it unless its raw measurements
    are already cached (:mod:`.cache`);
 2. as soon as a participant's baseline recordings are in, their neutral
    reference is fitted (the study file's calibration rule) and saved to
@@ -40,11 +40,12 @@ from ..errors import ConfigError, FaceFeedbackError, InputError
 from ..files import json_text, write_json, write_table
 from ..measure import build_frame_table
 from ..output_folders import owned_files, plan_output, sweep, writing
+from ..provenance import created, measurement_versions
 from .cache import RawCache, RawEntry, is_current, raw_key, stamp
 from .manifest import Study
 from .outputs import FEATURE_FILES, FEATURES, STUDY, STUDY_FILES, StaleOutputs, check_study_output
+from .parallel import Executor, default_workers, limit_threads, run_tasks
 from .progress import FrameReporter, StudyProgress
-from .runner import Executor, default_workers, limit_threads, run_tasks
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +227,7 @@ def run_study(study: Study, config: Config, out: str | Path, executor: Executor 
     out : path
         The study output folder (layout in ``docs/data_contract.md``).
     executor, workers, scheduler
-        See :func:`facefeedback.study.runner.run_tasks`.
+        See :func:`facefeedback.study.parallel.run_tasks`.
     progress : bool or text stream
         One progress bar for the study, on a terminal (or on the stream given): frames measured,
         frames per second, the time left, the recordings done and failed (:mod:`.progress`).
@@ -339,14 +340,12 @@ def _work_order(study: Study) -> list[tuple[str, str]]:
 
 def _write_study_json(study: Study, config: Config, folder: Path, report: RunReport, executor: str,
                       workers: int | None, strict: bool = False) -> None:
-    from ..extract import versions
-
     data = study.to_json()
     data["warnings"] = report.warnings
     data["run"] = {"config": dump_config(config), "config_hash": config_hash(config), "executor": executor,
-                   "workers": workers, "versions": versions(), "recordings": report.recordings,
+                   "workers": workers, "versions": measurement_versions(), "recordings": report.recordings,
                    "measured": report.measured, "written": report.written, "kept": report.kept,
                    "failed": len(report.failures), "strict": strict, "run_time_s": round(report.elapsed_s, 3),
                    "visits_compared": report.compared, "visits_not_comparable": report.not_comparable,
-                   "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                   "created": created()}
     write_json(folder / "study.json", data)

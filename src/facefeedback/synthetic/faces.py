@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import Delaunay
 
-from .geometry import BROW_MEDIAL_LEFT, BROW_MEDIAL_RIGHT, eye_centres
+from ..geometry import BROW_MEDIAL_LEFT, BROW_MEDIAL_RIGHT, eye_centres
 
 #: Crop of the astronaut photograph around the face, (x0, y0, size), and output size.
 CROP = (130, 25, 190)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -14,35 +15,20 @@ import pandas as pd
 from ..errors import AnalysisError, NotEstimable
 from ..files import file_sha256, write_json, write_table
 from ..output_folders import OutputKind, plan_output, writing
-from .baselines import ANCOVA, check_model, describe
-from .data import EXCLUSION_FIELDS, AnalysisData, load_study, prepare
+from ..provenance import analysis_versions, created
+from .baselines import describe
+from .data import EXCLUSION_FIELDS, AnalysisData, StudyFeatures, load_study_features, prepare
+from .results import AnalysisResults, ModelResult, NotEstimableResult
+from .settings import AnalysisSettings
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["AnalysisSettings", "analyze_data", "run_analysis", "write_tables"]
 
-#: Models that the analysis can do without: when one cannot be estimated it is marked so
-#: (``{"not_estimable": reason, "rows": []}``) and the others stand. The primary model, the
-#: arm comparisons and the mediation answer the study's question: without them it is an error.
-MAY_BE_NOT_ESTIMABLE = ("responders", "predictive", "mixed")
-
-
-@dataclass(frozen=True)
-class AnalysisSettings:
-    """The model of change, resampling sizes and the seed; saved with every result.
-
-    ``model`` is ``"ancova"`` (both baselines as covariates, the default) or
-    ``"change-score"`` (the outcome's baseline only); see
-    :mod:`facefeedback.analysis.baselines`.
-    """
-
-    n_boot: int = 5000
-    n_perm: int = 5000
-    n_perm_predictive: int = 200
-    seed: int = 0
-    model: str = ANCOVA
-
-    def __post_init__(self) -> None:
-        check_model(self.model)
+DEFAULT_SETTINGS = AnalysisSettings()
+#: What writes more into the analysis folder from the results (the report): it is called with
+#: the results, the data the models were fitted on, the study's features and the folder.
+Writer = Callable[[AnalysisResults, AnalysisData, StudyFeatures, Path], object]
 
 
 def _earlier_analysis(folder: Path) -> list[str]:
@@ -63,8 +49,10 @@ ANALYSIS = OutputKind("analysis", "an analysis", _earlier_analysis, last=("resul
 ANALYSIS_FILES = ("results.json", "report.html", "tables/models.csv", "tables/participants.csv")
 
 
-def analyze_data(data: AnalysisData, settings: AnalysisSettings) -> dict:
-    """Fit every model on prepared data; returns the ``results.json`` model entries.
+def analyze_data(data: AnalysisData, settings: AnalysisSettings
+                 ) -> tuple[dict[str, ModelResult | None], dict[str, float]]:
+    """Fit every registered model (:data:`facefeedback.analysis.registry.MODELS`) on prepared
+    data; returns each model's result and the seconds it took.
 
     Each model draws from its own stream of ``numpy.random.SeedSequence(seed)``,
     so adding resamples to one model never changes another's numbers. BLAS runs
@@ -78,56 +66,37 @@ def analyze_data(data: AnalysisData, settings: AnalysisSettings) -> dict:
         return _analyze_data(data, settings)
 
 
-def _analyze_data(data: AnalysisData, settings: AnalysisSettings) -> dict:
-    from .mediation import mediation_model
-    from .mixed import mixed_model
-    from .models import arms_model, primary_model
-    from .predictive import predictive_model
-    from .responders import responder_model
+def _analyze_data(data: AnalysisData, settings: AnalysisSettings
+                  ) -> tuple[dict[str, ModelResult | None], dict[str, float]]:
+    from .registry import MODELS
 
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(settings.seed).spawn(3)]
-    model = settings.model
+    streams = [np.random.default_rng(s)
+               for s in np.random.SeedSequence(settings.seed).spawn(len(MODELS))]
+    results: dict[str, ModelResult | None] = {}
     timings = {}
-    results = {"model": describe(data, model)}
-    steps = (
-        ("primary", lambda: primary_model(data, settings.n_boot, settings.n_perm, streams[0],
-                                          model)),
-        ("arms", lambda: arms_model(data, settings.n_boot, streams[1])),
-        ("mediation", lambda: mediation_model(data, settings.n_boot, streams[2], model)),
-        ("responders", lambda: responder_model(data, settings.seed, model)),
-        ("predictive", lambda: predictive_model(data, settings.n_perm_predictive, settings.seed)),
-        ("mixed", lambda: mixed_model(data, model)),
-    )
-    for name, step in steps:
+    for registered, rng in zip(MODELS, streams):
+        name = registered.name
         start = time.perf_counter()
         try:
-            results[name] = step()
+            results[name] = registered.fit(data, settings, rng)
         except (NotEstimable, np.linalg.LinAlgError) as exc:
             reason = str(exc) if isinstance(exc, NotEstimable) else f"singular fit ({exc})"
-            if name not in MAY_BE_NOT_ESTIMABLE:
+            if registered.required:
                 raise AnalysisError(f"the {name} model cannot be estimated: {reason}") from None
             logger.warning("%s model not estimable: %s", name, reason)
-            results[name] = {"not_estimable": reason, "rows": []}
+            results[name] = NotEstimableResult(name, reason)
         timings[name] = round(time.perf_counter() - start, 3)
         logger.info("%s model: %.2f s", name, timings[name])
-    results["timings_s"] = timings
-    return results
-
-
-def _versions() -> dict:
-    import importlib.metadata as md
-
-    names = ("facefeedback", "numpy", "pandas", "scipy", "statsmodels", "scikit-learn",
-             "matplotlib")
-    return {n: md.version(n) for n in names}
+    return results, timings
 
 
 def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
                  task: str | None = None, session: str | None = None,
                  treated_arm: str | None = None, control_arm: str | None = None,
-                 settings: AnalysisSettings = AnalysisSettings(), out_dir=None,
-                 report: bool = True, force: bool = False) -> dict:
-    """Analyse a study and write ``results.json``, CSV tables and the report.
+                 settings: AnalysisSettings = DEFAULT_SETTINGS, out_dir=None,
+                 report: Writer | None = None, force: bool = False) -> AnalysisResults:
+    """Analyse a study and write ``results.json`` and the CSV tables (and, through ``report``,
+    the report).
 
     Parameters
     ----------
@@ -139,30 +108,30 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
     out_dir : str or Path, optional
         Default ``<study folder>/analysis``, or ``analysis/`` next to a features file. What
         an earlier analysis wrote there and this one does not is removed; other files stay.
-    report : bool
-        Also write ``report.html`` and the figures.
+    report : callable, optional
+        Writes ``report.html`` and the figures into the folder being written
+        (:func:`facefeedback.report.write_report`); the analysis knows no report itself.
     force : bool
         Overwrite files in the way that facefeedback did not write.
 
     Returns
     -------
-    dict
-        The content of ``results.json``.
+    AnalysisResults
+        What ``results.json`` holds, typed.
     """
-    study = load_study(path)
+    study = load_study_features(path)
     data = prepare(study, outcome, feature, task, session, treated_arm, control_arm)
     out = Path(out_dir) if out_dir else (study.root or study.source.parent) / "analysis"
     plan = plan_output(out, ANALYSIS, [f for f in ANALYSIS_FILES if report or f != "report.html"], force)
     start = time.perf_counter()
-    models = analyze_data(data, settings)
-    results = {
-        "provenance": {
+    models, timings = analyze_data(data, settings)
+    results = AnalysisResults(
+        provenance={
             "input": str(study.source), "output": str(out), "input_sha256": file_sha256(study.source),
-            "settings": asdict(settings), "versions": _versions(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "settings": asdict(settings), "versions": analysis_versions(), "created": created(),
             **({"simulation": study.simulation} if study.simulation is not None else {}),
         },
-        "data": {
+        data={
             "outcome": data.outcome, "feature": data.feature, "task": data.task,
             "session": data.session, "reference_session": data.reference_session,
             "sessions": data.sessions, "treated_arm": data.treated_arm,
@@ -172,28 +141,23 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
             "excluded_participants": data.excluded,
             "simulated": study.simulation is not None,
         },
-        **models,
-        "analysis_time_s": round(time.perf_counter() - start, 3),
-    }
+        model=describe(data, settings.model), models=models, timings_s=timings,
+        analysis_time_s=round(time.perf_counter() - start, 3))
     with writing(plan) as staging:
         write_tables(results, data, staging)
-        write_json(staging / "results.json", results)
-        if report:
-            from ..report import write_report
-
-            write_report(results, data, study, staging)
+        write_json(staging / "results.json", results.to_json())
+        if report is not None:
+            report(results, data, study, staging)
     logger.info("analysis written to %s", out)
     return results
 
 
-def write_tables(results: dict, data: AnalysisData, out: Path) -> None:
+def write_tables(results: AnalysisResults, data: AnalysisData, out: Path) -> None:
     """``models.csv`` (every model, one line per estimate), ``participants.csv`` (the table the
     models were fitted on) and ``excluded_participants.csv`` (who was left out, and why)."""
-    from .models import rows_frame
-
     tables = out / "tables"
     tables.mkdir(exist_ok=True)
-    frame = rows_frame(results)
+    frame = results.rows_frame()
     write_table(frame, tables / "models.csv")
     for model, part in frame.groupby("model", sort=False):
         write_table(part, tables / f"{model}.csv")

@@ -47,7 +47,7 @@ model only. HAM-D 17 scores are rounded and kept in 0-52. A MADRS score is
 independent rating noise ``madrs_sd_rating``, rounded and kept in 0-60. Frown
 features of every recording come from synthetic frames whose valid-frame mean of
 ``frown_intensity`` is ``F0_i + dF_is``
-(:mod:`facefeedback.analysis.synthetic_frames`).
+(:mod:`facefeedback.synthetic.frames`).
 
 The defaults of the change model reproduce the published scale: HAM-D -47 % with
 toxin vs -9 % with placebo at the last visit (Wollmer et al. 2012) and response rates of about
@@ -64,12 +64,9 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
-from ..errors import AnalysisError, OutputError
-from ..files import atomic_write_text, write_json, write_table
-from ..output_folders import check_output_path, plan_output, writing
-from ..study.features import change_from
-from ..study.outputs import SIMULATED_STUDY, is_measured_study
-from . import synthetic_frames
+from ..changes import add_change_columns
+from ..errors import AnalysisError
+from . import frames as synthetic_frames
 
 PRIMARY_SCALE = "HAMD17"
 SECOND_SCALE = "MADRS"
@@ -239,18 +236,9 @@ def participant_ids(n_total: int) -> list[str]:
     return [f"sub-{i + 1:0{width}d}" for i in range(n_total)]
 
 
-def add_change_columns(table: pd.DataFrame, columns: list[str], reference: str) -> pd.DataFrame:
-    """Add ``X_change`` and ``X_pct_change`` against the reference session (contract rules)."""
-    keys = ["participant_id", "task"]
-    ref = table.loc[table["session"] == reference, keys + columns]
-    merged = table[keys].merge(ref, on=keys, how="left").set_index(table.index)
-    changes = change_from(table[columns].astype(float), merged[columns].astype(float))
-    return pd.concat([table, changes], axis=1)
-
-
 def simulate_study(settings: SimulationSettings, seed: int = 0, *,
-                   with_frames: bool = True) -> tuple[pd.DataFrame, dict | None]:
-    """A simulated ``session_features`` table (and the synthetic signals behind it).
+                   with_frames: bool = True) -> tuple[pd.DataFrame, list[pd.DataFrame] | None]:
+    """A simulated ``session_features`` table (and the per-frame tables behind it).
 
     Parameters
     ----------
@@ -259,7 +247,8 @@ def simulate_study(settings: SimulationSettings, seed: int = 0, *,
     seed : int
         Seed of the random generator; the same seed gives the same study.
     with_frames : bool
-        Synthesize frames and take every recording feature from them. Without
+        Synthesize frames and take every recording feature from them with the pipeline's
+        summary (:func:`facefeedback.synthetic.frames.recording_summaries`). Without
         frames the table holds only ``frown_intensity_mean`` and the scores (and
         their changes), which is all the power and calibration runs need.
 
@@ -267,18 +256,20 @@ def simulate_study(settings: SimulationSettings, seed: int = 0, *,
     -------
     features : pandas.DataFrame
         The long table of ``docs/data_contract.md``.
-    signals : dict or None
-        Per-frame arrays (rows in the order of ``features``), when ``with_frames``.
+    frames : list of pandas.DataFrame or None
+        The per-frame table of every recording (in the order of ``features``), when ``with_frames``.
     """
     rng = np.random.default_rng(seed)
     table = simulate_levels(settings, rng)
     table.insert(3, "task", TASK)
     table.insert(4, "recording_id", table["participant_id"] + "_" + table["session"] + "_" + TASK)
-    signals = None
+    frames = None
     if with_frames:
         feature_names = schema.summary_feature_names()
         signals = synthetic_frames.synthesize_signals(table["frown_intensity_mean"].to_numpy(), rng)
-        feats = synthetic_frames.recording_features(signals)
+        frames_rng = np.random.default_rng([seed, 1])
+        frames = [synthetic_frames.frames_table(signals, row, frames_rng) for row in range(len(table))]
+        feats, _ = synthetic_frames.recording_summaries(frames)
         table = pd.concat([table.drop(columns="frown_intensity_mean"),
                            feats.set_index(table.index)], axis=1)
     else:
@@ -287,89 +278,4 @@ def simulate_study(settings: SimulationSettings, seed: int = 0, *,
     table = table[[c for c in table.columns if c not in scales] + scales]
     table = add_change_columns(table, feature_names + scales, settings.sessions[0])
     table["is_reference"] = table["session"] == settings.sessions[0]
-    return table, signals
-
-
-
-
-#: What a reader of a simulated study is told, wherever it says where its data came from.
-SIMULATED_NOTE = "simulated by 'facefeedback simulate': no participant was measured"
-
-
-def simulated_files(settings: SimulationSettings) -> list[str]:
-    """Every file :func:`write_simulated_study` writes, relative to its folder."""
-    rids = [f"{pid}_{session}_{TASK}" for pid in participant_ids(2 * settings.n_per_arm)
-            for session in settings.sessions]
-    return ["study.json", "failures.csv", "features/session_features.parquet", "features/session_features.csv",
-            *(f"recordings/{rid}/{name}" for rid in rids for name in ("frames.parquet", "summary.json"))]
-
-
-def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0, force: bool = False) -> dict:
-    """Simulate a study and write it in the study pipeline's output layout.
-
-    Writes ``study.json``, ``features/session_features.parquet`` and ``.csv``,
-    ``recordings/<recording_id>/frames.parquet`` and ``summary.json`` and an empty
-    ``failures.csv`` under ``out_dir``; every one says it is simulated (``study.json``'s
-    ``simulated``, the tables' Parquet metadata, the summaries' ``source``). The simulated
-    study of an earlier call is replaced as a whole (files of participants it no longer has
-    are removed); anything else in the folder is left as it is.
-
-    Raises
-    ------
-    OutputError
-        ``out_dir`` holds a measured study (always refused), or files facefeedback did not
-        write where the simulated study goes (unless ``force``).
-
-    Returns
-    -------
-    dict
-        The content of ``study.json``, whose ``"simulation"`` entry holds the
-        settings, the seed and the true coefficients.
-    """
-    from pathlib import Path
-
-    from .. import __version__
-
-    out = Path(out_dir)
-    check_output_path(out)
-    if out.is_dir() and is_measured_study(out):
-        raise OutputError(f"{out}: holds a measured study ('facefeedback run'); a simulated study is never "
-                          "written over one: choose another --out")
-    plan = plan_output(out, SIMULATED_STUDY, simulated_files(settings), force)
-    table, signals = simulate_study(settings, seed, with_frames=True)
-    table.attrs["facefeedback"] = {"simulated": True}
-    rng = np.random.default_rng([seed, 1])
-    feature_names = schema.summary_feature_names()
-    eff = settings.effects
-    study = {
-        "simulated": True,
-        "note": SIMULATED_NOTE,
-        "sessions": list(settings.sessions),
-        "reference_session": settings.sessions[0],
-        "simulation": {
-            "seed": seed,
-            "settings": settings.to_dict(),
-            "truth": {"generative_model": settings.model,
-                      "frown_effect": eff.frown, "direct_effect": eff.direct,
-                      "indirect_effect": eff.mediated, "frown_slope": eff.slope,
-                      "total_effect": eff.direct + eff.mediated, "outcome": PRIMARY_SCALE,
-                      "feature": "frown_intensity_mean", "session": settings.sessions[-1]},
-        },
-        "provenance": {"generator": "facefeedback simulate", "version": __version__},
-    }
-    with writing(plan) as staging:
-        for row, rec in enumerate(table["recording_id"]):
-            rec_dir = staging / "recordings" / rec
-            rec_dir.mkdir(parents=True)
-            frames = synthetic_frames.frames_table(signals, row, rng)
-            write_table(frames, rec_dir / "frames.parquet")
-            summary = {"source": f"simulated:{rec}",
-                       "features": {k: table.at[row, k] for k in feature_names},
-                       "events": [], "calibration": {}}
-            write_json(rec_dir / "summary.json", summary)
-        (staging / "features").mkdir()
-        write_table(table, staging / "features" / "session_features.parquet")
-        write_table(table, staging / "features" / "session_features.csv")
-        atomic_write_text(staging / "failures.csv", "recording_id,path,error\n")
-        write_json(staging / "study.json", study)
-    return study
+    return table, frames

@@ -2,9 +2,9 @@
 
 The simulator needs per-frame data for two reasons: the report draws example
 frown time series from ``frames.parquet``, and the recording-level features of a
-simulated study should be what the pipeline would compute from those frames.
-Everything here works on a ``(recordings, frames)`` array at once, so a study of
-a few hundred recordings takes milliseconds.
+simulated study are what the pipeline computes from those frames
+(:func:`recording_summaries` runs the pipeline's own summary on them). The signals
+are drawn for a ``(recordings, frames)`` array at once.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..config import EventConfig
+from ..summary import FrownEvent, frowning_mask, summarise
 
 #: Frames per second and length of every simulated recording.
 FPS = 10.0
 DURATION_S = 20.0
-#: Frown intensity (FU) above which a simulated frame counts as frowning.
-FROWN_THRESHOLD_FU = 0.5
 #: Fraction of frames that are not usable (no face, or head turned away).
 INVALID_FRACTION = 0.03
 
@@ -73,43 +73,21 @@ def synthesize_signals(levels: np.ndarray, rng: np.random.Generator) -> dict[str
     return signals
 
 
-def recording_features(signals: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Recording-level features (``schema.summary_feature_names()``) of synthetic signals.
-
-    Statistics are taken over valid frames, as the pipeline does; a frown event
-    is a run of frames above :data:`FROWN_THRESHOLD_FU` (a plain threshold, not
-    the pipeline's hysteresis, which the synthetic traces do not need).
-    """
-    valid = signals["valid"]
-    n_rec, n_frames = valid.shape
-    out: dict[str, np.ndarray] = {
-        "n_frames": np.full(n_rec, n_frames),
-        "duration_s": signals["timestamp_s"][:, -1] - signals["timestamp_s"][:, 0],
-        "valid_fraction": valid.mean(axis=1),
-    }
-    frowning = valid & (np.nan_to_num(signals["frown_intensity"]) > FROWN_THRESHOLD_FU)
-    onsets = frowning[:, 0].astype(int) + (np.diff(frowning.astype(int), axis=1) == 1).sum(axis=1)
-    valid_min = valid.sum(axis=1) / FPS / 60.0
-    out["frown_time_pct"] = 100.0 * frowning.sum(axis=1) / valid.sum(axis=1)
-    out["frown_events_per_min"] = onsets / valid_min
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["frown_event_duration_mean_s"] = np.where(
-            onsets > 0, frowning.sum(axis=1) / FPS / np.maximum(onsets, 1), np.nan)
-    out["frown_events_n"] = onsets
-    for signal in schema.SUMMARISED_SIGNALS:
-        values = np.where(valid, signals[signal], np.nan)
-        out[f"{signal}_mean"] = np.nanmean(values, axis=1)
-        out[f"{signal}_median"] = np.nanmedian(values, axis=1)
-        out[f"{signal}_p90"] = np.nanpercentile(values, 90, axis=1)
-        extreme = schema.signal_statistics(signal)[-1][0]
-        out[f"{signal}_{extreme}"] = np.nanmax(values, axis=1) if extreme == "max" else np.nanmin(values, axis=1)
-    for name, _, _ in schema.CONDITION_FEATURES:  # a simulated recording has no picture to describe
-        out[name] = np.full(n_rec, np.nan)
-    return pd.DataFrame(out)[schema.summary_feature_names()]
+def recording_summaries(tables: list[pd.DataFrame], events: EventConfig | None = None
+                        ) -> tuple[pd.DataFrame, list[list[FrownEvent]]]:
+    """Recording-level features (``schema.summary_feature_names()``, one row per table) and
+    events of synthetic per-frame tables, from :func:`facefeedback.summary.summarise`: the
+    pipeline's own summary, events by its hysteresis rule."""
+    events = events or EventConfig()
+    summaries = [summarise(table, events) for table in tables]
+    features = pd.DataFrame([feats for feats, _ in summaries], columns=schema.summary_feature_names())
+    return features, [found for _, found in summaries]
 
 
-def frames_table(signals: dict[str, np.ndarray], row: int, rng: np.random.Generator) -> pd.DataFrame:
-    """The per-frame table (``schema.FRAME_COLUMNS``) of one synthetic recording."""
+def frames_table(signals: dict[str, np.ndarray], row: int, rng: np.random.Generator,
+                 events: EventConfig | None = None) -> pd.DataFrame:
+    """The per-frame table (``schema.FRAME_COLUMNS``) of one synthetic recording; ``frowning``
+    marks the frames inside a frown event of ``events`` (default :class:`EventConfig`)."""
     valid = signals["valid"][row]
     face = signals["face_detected"][row]
     n = valid.size
@@ -126,7 +104,7 @@ def frames_table(signals: dict[str, np.ndarray], row: int, rng: np.random.Genera
         "brow_lowering": signals["brow_lowering"][row],
         "glabella_lines": signals["glabella_lines"][row],
         "frown_intensity": frown,
-        "frowning": valid & (np.nan_to_num(frown) > FROWN_THRESHOLD_FU),
+        "frowning": frowning_mask(signals["timestamp_s"][row], frown, valid, events or EventConfig()),
         "tone_reference": np.where(face, 2.0, np.nan),
         "iod_px": np.where(face, rng.normal(100.0, 5.0, n), np.nan),
         "sharpness": np.where(face, rng.normal(0.3, 0.03, n), np.nan),

@@ -8,7 +8,7 @@ recordings are the same file):
   the participant's frown at that visit), each clip with its own sensor noise and the
   frown at its own moment; the study calibrates each participant on it (the least
   frowning frames);
-* ``sad_film``: the synthetic frowns of :mod:`facefeedback.synth`, scaled per
+* ``sad_film``: the synthetic frowns of :mod:`facefeedback.synthetic.faces`, scaled per
   participant and visit. Every participant frowns about as much at baseline;
   at week 6 the botox arm frowns much less (the toxin), placebo about the same.
 
@@ -26,13 +26,13 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from ..synth import FaceAnchors, frown_curve, frown_face, neutral_face
+from .faces import FaceAnchors, frown_curve, frown_face, neutral_face
 
 FPS = 10.0
 N_PARTICIPANTS = 8
 #: Seconds of each task's clip.
 SECONDS = {"rest": 4.0, "sad_film": 6.0}
-#: Side of the clips in pixels (the synthetic face is drawn at synth.SIZE, then reduced).
+#: Side of the clips in pixels (the synthetic face is drawn at faces.SIZE, then reduced).
 CLIP_SIZE = 320
 #: The spontaneous frown at rest, as a share of the participant's frown at that visit.
 REST_SHARE = 1 / 3

@@ -1,0 +1,99 @@
+"""A simulated study written in the study pipeline's output layout (``facefeedback simulate``).
+
+The study itself, participants, scores and per-frame series with known truth, comes from
+:mod:`facefeedback.synthetic.studies`; this module writes it where ``facefeedback run`` would
+write a measured one, marked as simulated everywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import __version__, schema
+from ..errors import OutputError
+from ..files import atomic_write_text, write_json, write_table
+from ..output_folders import check_output_path, plan_output, writing
+from ..synthetic.studies import (
+    PRIMARY_SCALE,
+    TASK,
+    SimulationSettings,
+    participant_ids,
+    simulate_study,
+)
+from .outputs import SIMULATED_STUDY, is_measured_study
+
+#: What a reader of a simulated study is told, wherever it says where its data came from.
+SIMULATED_NOTE = "simulated by 'facefeedback simulate': no participant was measured"
+
+
+def simulated_files(settings: SimulationSettings) -> list[str]:
+    """Every file :func:`write_simulated_study` writes, relative to its folder."""
+    rids = [f"{pid}_{session}_{TASK}" for pid in participant_ids(2 * settings.n_per_arm)
+            for session in settings.sessions]
+    return ["study.json", "failures.csv", "features/session_features.parquet", "features/session_features.csv",
+            *(f"recordings/{rid}/{name}" for rid in rids for name in ("frames.parquet", "summary.json"))]
+
+
+def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0, force: bool = False) -> dict:
+    """Simulate a study and write it in the study pipeline's output layout.
+
+    Writes ``study.json``, ``features/session_features.parquet`` and ``.csv``,
+    ``recordings/<recording_id>/frames.parquet`` and ``summary.json`` and an empty
+    ``failures.csv`` under ``out_dir``; every one says it is simulated (``study.json``'s
+    ``simulated``, the tables' Parquet metadata, the summaries' ``source``). The simulated
+    study of an earlier call is replaced as a whole (files of participants it no longer has
+    are removed); anything else in the folder is left as it is.
+
+    Raises
+    ------
+    OutputError
+        ``out_dir`` holds a measured study (always refused), or files facefeedback did not
+        write where the simulated study goes (unless ``force``).
+
+    Returns
+    -------
+    dict
+        The content of ``study.json``, whose ``"simulation"`` entry holds the
+        settings, the seed and the true coefficients.
+    """
+    out = Path(out_dir)
+    check_output_path(out)
+    if out.is_dir() and is_measured_study(out):
+        raise OutputError(f"{out}: holds a measured study ('facefeedback run'); a simulated study is never "
+                          "written over one: choose another --out")
+    plan = plan_output(out, SIMULATED_STUDY, simulated_files(settings), force)
+    table, frames = simulate_study(settings, seed, with_frames=True)
+    table.attrs["facefeedback"] = {"simulated": True}
+    feature_names = schema.summary_feature_names()
+    eff = settings.effects
+    study = {
+        "simulated": True,
+        "note": SIMULATED_NOTE,
+        "sessions": list(settings.sessions),
+        "reference_session": settings.sessions[0],
+        "simulation": {
+            "seed": seed,
+            "settings": settings.to_dict(),
+            "truth": {"generative_model": settings.model,
+                      "frown_effect": eff.frown, "direct_effect": eff.direct,
+                      "indirect_effect": eff.mediated, "frown_slope": eff.slope,
+                      "total_effect": eff.direct + eff.mediated, "outcome": PRIMARY_SCALE,
+                      "feature": "frown_intensity_mean", "session": settings.sessions[-1]},
+        },
+        "provenance": {"generator": "facefeedback simulate", "version": __version__},
+    }
+    with writing(plan) as staging:
+        for row, rec in enumerate(table["recording_id"]):
+            rec_dir = staging / "recordings" / rec
+            rec_dir.mkdir(parents=True)
+            write_table(frames[row], rec_dir / "frames.parquet")
+            summary = {"source": f"simulated:{rec}",
+                       "features": {k: table.at[row, k] for k in feature_names},
+                       "events": [], "calibration": {}}
+            write_json(rec_dir / "summary.json", summary)
+        (staging / "features").mkdir()
+        write_table(table, staging / "features" / "session_features.parquet")
+        write_table(table, staging / "features" / "session_features.csv")
+        atomic_write_text(staging / "failures.csv", "recording_id,path,error\n")
+        write_json(staging / "study.json", study)
+    return study
