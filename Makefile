@@ -1,12 +1,12 @@
 # Two commands do all set-up on a fresh machine with Python 3.11:
 #   make demo   install, then run the study pipeline and the analysis on the shipped sample videos
-#   make test   install, then run the test suite
+#   make test   install, check that imports run one way (lint-imports), then run the test suite
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all system-deps clean
+.PHONY: demo test test-all lint-imports system-deps clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
@@ -28,11 +28,15 @@ demo: $(STAMP)
 	$(BIN)/facefeedback analyze demo_output --outcome HAMD17 --task all
 	@echo "report: demo_output/analysis/report.html"
 
-test: $(STAMP) system-deps
+# The import contracts of pyproject.toml ([tool.importlinter]; docs/developing.md).
+lint-imports: $(STAMP)
+	$(BIN)/lint-imports
+
+test: $(STAMP) system-deps lint-imports
 	$(BIN)/python -m pytest
 
 test-all: $(STAMP) system-deps
 	$(BIN)/python -m pytest -m ''
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache
+	rm -rf $(VENV) demo_output .pytest_cache .import_linter_cache
