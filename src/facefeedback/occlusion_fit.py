@@ -103,7 +103,7 @@ def host_skin(images, points) -> Skin:
 
 def frown_curve(n_frames: int, fps: float, rng: np.random.Generator) -> np.ndarray:
     """Random deliberate frowns: rise in 0.3-0.6 s, hold 0.4-2 s, release in 0.3-0.6 s, height
-    0.4-1 (1 = the synthetic full frown of :mod:`facefeedback.synth`), 1-3 s apart."""
+    0.4-1 (1 = the synthetic full frown of :mod:`facefeedback.synthetic.faces`), 1-3 s apart."""
     t = np.arange(n_frames) / fps
     a = np.zeros(n_frames)
     start = rng.uniform(0.8, 2.0)
@@ -117,7 +117,7 @@ def frown_curve(n_frames: int, fps: float, rng: np.random.Generator) -> np.ndarr
 
 
 def frowned(images, points, curve: np.ndarray) -> list[np.ndarray]:
-    """The frames with the synthetic frown of :mod:`facefeedback.synth` (brow heads drawn in and
+    """The frames with the synthetic frown of :mod:`facefeedback.synthetic.faces` (brow heads drawn in and
     down, furrows shaded in) at the curve's intensity, placed by each frame's landmarks."""
     from .geometry import BROW_MEDIAL_LEFT, BROW_MEDIAL_RIGHT, eye_centres
     from .synthetic.faces import FaceAnchors, frown_face

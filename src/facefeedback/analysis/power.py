@@ -89,7 +89,7 @@ def one_study(settings: SimulationSettings, seed: int, n_perm: int, n_boot: int,
     return out
 
 
-def _run(job: tuple) -> dict:
+def _one_study_one_thread(job: tuple) -> dict:
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):  # tiny problems: threads only cost
@@ -104,9 +104,9 @@ def simulate_many(settings: SimulationSettings, n_studies: int, seed: int, n_per
             for i in range(n_studies)]
     if n_jobs > 1:
         with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-            rows = list(pool.map(_run, jobs, chunksize=max(1, n_studies // (4 * n_jobs))))
+            rows = list(pool.map(_one_study_one_thread, jobs, chunksize=max(1, n_studies // (4 * n_jobs))))
     else:
-        rows = [_run(job) for job in jobs]
+        rows = [_one_study_one_thread(job) for job in jobs]
     return pd.DataFrame(rows)
 
 

@@ -256,7 +256,7 @@ def run_study(study: Study, config: Config, out: str | Path, executor: Executor 
     for sub in ("recordings", "calibration", "cache"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
-        return _run(study, config, out, report, executor, workers, scheduler, progress, started, export, force,
+        return _measure_study(study, config, out, report, executor, workers, scheduler, progress, started, export, force,
                     strict)
 
 
@@ -273,9 +273,9 @@ def _exclusive(out: Path):
         yield
 
 
-def _run(study: Study, config: Config, out: Path, report: RunReport, executor: Executor, workers: int | None,
-         scheduler: str | None, progress: bool | TextIO, started: float, export: tuple[str, ...],
-         force: bool, strict: bool = False) -> RunReport:
+def _measure_study(study: Study, config: Config, out: Path, report: RunReport, executor: Executor, workers: int | None,
+                   scheduler: str | None, progress: bool | TextIO, started: float, export: tuple[str, ...],
+                   force: bool, strict: bool = False) -> RunReport:
     from .codebook import write_feature_outputs
     from .comparability import compare_visits, pair_warnings
     from .statfiles import STATFILE_KINDS, export_statfiles
