@@ -73,6 +73,31 @@ def test_frames_agree_with_recording_features(sim_dir):
     assert summary["features"]["frown_intensity_p90"] == pytest.approx(rec["frown_intensity_p90"])
 
 
+def test_recording_features_are_the_pipelines_summary_of_the_frames(sim_dir):
+    """Every recording feature of a simulated study is what summary.summarise (the pipeline's
+    summary, events by hysteresis) makes of the recording's frames."""
+    from facefeedback.config import load_config
+    from facefeedback.summary import frowning_mask, summarise
+
+    events = load_config().events
+    table = pd.read_parquet(sim_dir / "features" / "session_features.parquet")
+    n_events = 0
+    for _, rec in table.iloc[::5].iterrows():
+        folder = sim_dir / "recordings" / rec["recording_id"]
+        frames = pd.read_parquet(folder / "frames.parquet")
+        np.testing.assert_array_equal(
+            frames["frowning"], frowning_mask(frames["timestamp_s"], frames["frown_intensity"],
+                                              frames["valid"], events))
+        features, found = summarise(frames, events)
+        names = schema.summary_feature_names()
+        np.testing.assert_allclose(rec[names].to_numpy(float), [features[n] for n in names],
+                                   rtol=1e-12, equal_nan=True)
+        summary = json.loads((folder / "summary.json").read_text())
+        assert len(summary["events"]) == features["frown_events_n"] == len(found)
+        n_events += len(found)
+    assert n_events > 0  # the check saw events, not only empty recordings
+
+
 def test_same_seed_same_study_other_seed_other_study():
     settings = SimulationSettings(n_per_arm=5)
     a, _ = simulate_study(settings, 7, with_frames=False)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import __version__, schema
+from ..config import EventConfig
 from ..errors import OutputError
 from ..files import atomic_write_text, write_json, write_table
 from ..output_folders import check_output_path, plan_output, writing
+from ..summary import detect_events, events_to_json
 from ..synthetic.studies import (
     PRIMARY_SCALE,
     TASK,
@@ -87,9 +89,12 @@ def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0, 
             rec_dir = staging / "recordings" / rec
             rec_dir.mkdir(parents=True)
             write_table(frames[row], rec_dir / "frames.parquet")
+            table_row = frames[row]
+            events = detect_events(table_row["timestamp_s"], table_row["frown_intensity"],
+                                   table_row["valid"], EventConfig())
             summary = {"source": f"simulated:{rec}",
                        "features": {k: table.at[row, k] for k in feature_names},
-                       "events": [], "calibration": {}}
+                       "events": events_to_json(events), "calibration": {}}
             write_json(rec_dir / "summary.json", summary)
         (staging / "features").mkdir()
         write_table(table, staging / "features" / "session_features.parquet")
