@@ -11,8 +11,9 @@ import statsmodels.api as sm
 from scipy import stats
 
 from facefeedback.analysis import resample
-from facefeedback.analysis.data import StudyFeatures, prepare
+from facefeedback.analysis.data import prepare
 from facefeedback.analysis.models import compare_arms, hedges_g
+from facefeedback.analysis.study_features import StudyFeatures
 from facefeedback.cli import main
 from facefeedback.study.simulated import write_simulated_study
 from facefeedback.synthetic.studies import SimulationSettings, simulate_study

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from facefeedback.analysis.data import StudyFeatures, prepare
+from facefeedback.analysis.data import prepare
 from facefeedback.analysis.mediation import mediation_model
 from facefeedback.analysis.models import primary_model
 from facefeedback.analysis.power import calibration_table, simulate_many
+from facefeedback.analysis.study_features import StudyFeatures
 from facefeedback.synthetic.studies import (
     GENERATIVE_MODELS,
     Effects,

@@ -12,7 +12,7 @@ import pytest
 from study_helpers import write_study
 
 from facefeedback import rerender, schema
-from facefeedback.analysis.data import load_study_features as load_output
+from facefeedback.analysis.study_features import load_study_features as load_output
 from facefeedback.cli import main
 from facefeedback.config import ComparabilityConfig, QCConfig
 from facefeedback.study.comparability import (

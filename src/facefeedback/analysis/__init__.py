@@ -2,8 +2,9 @@
 
 Submodules are imported on use so that ``import facefeedback.analysis`` stays light:
 
-* :mod:`~facefeedback.analysis.data` reads a study's session features
-  (:func:`~facefeedback.analysis.data.load_study_features`) and shapes the per-participant table;
+* :mod:`~facefeedback.analysis.study_features` reads a study's session features
+  (:func:`~facefeedback.analysis.study_features.load_study_features`), the analysis input;
+* :mod:`~facefeedback.analysis.data` shapes them into the per-participant table the models use;
 * :mod:`~facefeedback.analysis.results` the typed results the report reads;
 * :mod:`~facefeedback.analysis.models` primary model and arm comparisons;
 * :mod:`~facefeedback.analysis.mediation`, :mod:`~facefeedback.analysis.responders`,

@@ -17,9 +17,10 @@ from ..files import file_sha256, write_json, write_table
 from ..output_folders import OutputKind, plan_output, writing
 from ..provenance import analysis_versions, created
 from .baselines import describe
-from .data import EXCLUSION_FIELDS, AnalysisData, StudyFeatures, load_study_features, prepare
+from .data import EXCLUSION_FIELDS, AnalysisData, prepare
 from .results import AnalysisResults, ModelResult, NotEstimableResult
 from .settings import AnalysisSettings
+from .study_features import StudyFeatures, load_study_features
 
 logger = logging.getLogger(__name__)
 

@@ -1,22 +1,21 @@
-"""Reading a study's session features and shaping them for the models.
+"""Shaping a study's session features (:mod:`.study_features`) into the table the models use.
 
-Every check on user input lives here and raises :class:`AnalysisError` with one
-line that names what was asked for and what is available.
+Every check of the requested analysis against the data lives here and raises
+:class:`AnalysisError` with one line that names what was asked for and what is available.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .. import schema
-from ..errors import AnalysisError, InputError
+from ..errors import AnalysisError
+from .study_features import StudyFeatures
 
 logger = logging.getLogger(__name__)
 
@@ -27,22 +26,6 @@ ALL_TASKS = "all"
 MIN_PER_ARM = 3
 #: The fields of each record of :attr:`AnalysisData.excluded`.
 EXCLUSION_FIELDS = ("participant_id", "arm", "reason")
-
-
-@dataclass
-class StudyFeatures:
-    """A session-features table and what is known about the study around it."""
-
-    features: pd.DataFrame
-    sessions: list[str]
-    reference_session: str
-    source: Path | None
-    root: Path | None = None  # study output folder, when the input is one
-    failures: pd.DataFrame | None = None
-    #: Every participant of the study (participant_id, arm), from study.json; None when unknown.
-    participants: pd.DataFrame | None = None
-    comparability: pd.DataFrame | None = None  # features/comparability.csv, when the study folder has one
-    simulation: dict | None = None  # the seed and known truth, when 'facefeedback simulate' made it
 
 
 @dataclass
@@ -70,97 +53,6 @@ class AnalysisData:
     #: Every participant the study holds that the models do not use: one record
     #: (:data:`EXCLUSION_FIELDS`) each, with the reason.
     excluded: list[dict] = field(default_factory=list)
-
-
-def _read_table(path: Path) -> pd.DataFrame:
-    try:
-        if path.suffix == ".parquet":
-            return pd.read_parquet(path)
-        if path.suffix == ".csv":
-            return pd.read_csv(path, dtype={"participant_id": str, "session": str, "task": str})
-    except Exception as exc:  # noqa: BLE001 - any reader failure is the user's file
-        raise InputError(f"{path}: cannot read session features ({exc})") from None
-    raise InputError(f"{path}: session features must be a .parquet or .csv file")
-
-
-def load_study_features(path) -> StudyFeatures:
-    """Read a study output folder or a session-features file (parquet or csv).
-
-    Session order comes from ``study.json`` when there is one (next to the
-    features folder); otherwise the reference session is the one whose rows are
-    marked ``is_reference`` and the others follow in order of first appearance.
-    """
-    path = Path(path)
-    root = None
-    if path.is_dir():
-        root = path
-        candidates = [path / "features" / "session_features.parquet",
-                      path / "features" / "session_features.csv"]
-        found = [c for c in candidates if c.exists()]
-        if not found:
-            raise InputError(f"{path}: no features/session_features.parquet or .csv; "
-                             "give a study output folder or a session-features file")
-        table_path = found[0]
-    elif path.exists():
-        table_path = path
-        if path.parent.name == "features" and (path.parent.parent / "study.json").exists():
-            root = path.parent.parent
-    else:
-        raise InputError(f"{path}: no such file or folder")
-    features = _read_table(table_path)
-    missing = [c for c in (*schema.SESSION_ID_COLUMNS, "is_reference") if c not in features]
-    if missing:
-        raise InputError(f"{table_path}: not a session-features table; missing {', '.join(missing)}")
-    for col in schema.SESSION_ID_COLUMNS:
-        features[col] = features[col].astype(str)
-    study = _study_json(root)
-    sessions, reference = _session_order(features, study)
-    failures = None
-    if root is not None and (root / "failures.csv").exists():
-        failures = pd.read_csv(root / "failures.csv", dtype=str).fillna("")
-    participants = None
-    if study.get("participants"):
-        participants = pd.DataFrame(study["participants"], columns=["participant_id", "arm"]).astype(str)
-    comparability = None
-    if root is not None and (root / "features" / "comparability.csv").exists():
-        comparability = pd.read_csv(root / "features" / "comparability.csv",
-                                    dtype={"participant_id": str, "task": str, "session": str}, keep_default_na=False,
-                                    na_values=[""])
-    return StudyFeatures(features, sessions, reference, table_path, root, failures, participants,
-                      comparability=comparability, simulation=_simulation(features, study))
-
-
-def _simulation(features: pd.DataFrame, study: dict) -> dict | None:
-    """What ``facefeedback simulate`` recorded, when it made the study (its study.json, or the
-    table's own Parquet metadata when the table travels alone)."""
-    if study.get("simulated") or "simulation" in study:
-        return dict(study.get("simulation") or {})
-    if (features.attrs.get("facefeedback") or {}).get("simulated"):
-        return {}
-    return None
-
-
-def _study_json(root: Path | None) -> dict:
-    if root is None or not (root / "study.json").exists():
-        return {}
-    try:
-        return json.loads((root / "study.json").read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{root / 'study.json'}: cannot be read ({exc})") from None
-
-
-def _session_order(features: pd.DataFrame, study: dict) -> tuple[list[str], str]:
-    present = list(dict.fromkeys(features["session"]))
-    if study:
-        if study.get("sessions"):
-            listed = [str(s) for s in study["sessions"]]
-            reference = str(study.get("reference_session", listed[0]))
-            return [s for s in listed if s in present], reference
-    refs = list(dict.fromkeys(features.loc[features["is_reference"].astype(bool), "session"]))
-    if len(refs) != 1:
-        raise InputError(f"cannot tell the reference session: rows marked is_reference belong to "
-                         f"{refs or 'no session'}")
-    return refs + [s for s in present if s != refs[0]], refs[0]
 
 
 def available_scales(features: pd.DataFrame) -> list[str]:
@@ -250,7 +142,7 @@ def prepare(study: StudyFeatures, outcome: str, feature: str = "frown_intensity_
     Parameters
     ----------
     study : StudyFeatures
-        From :func:`load_study_features`.
+        From :func:`~facefeedback.analysis.study_features.load_study_features`.
     outcome : str
         Questionnaire scale (a score column such as ``HAMD17``).
     feature : str

@@ -20,7 +20,8 @@ import pandas as pd
 from ..output_folders import OutputKind
 from ..synthetic.studies import PRIMARY_SCALE, Effects, SimulationSettings, simulate_study
 from .baselines import ANCOVA
-from .data import StudyFeatures, prepare
+from .data import prepare
+from .study_features import StudyFeatures
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from ..files import atomic_write_text
 
 if TYPE_CHECKING:
-    from ..analysis.data import AnalysisData, StudyFeatures
+    from ..analysis.data import AnalysisData
     from ..analysis.results import AnalysisResults
+    from ..analysis.study_features import StudyFeatures
 
 logger = logging.getLogger(__name__)
 
