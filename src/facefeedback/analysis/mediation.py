@@ -67,6 +67,7 @@ class MediationResult(ModelResult):
     """
 
     name = "mediation"
+    rows_after = "b"
     n_boot: int
     method: str
     formulas: dict[str, str]

@@ -50,6 +50,7 @@ class ArmsResult(ModelResult):
     :func:`compare_arms` gives it."""
 
     name = "arms"
+    rows_after = ""
     frown: dict
     mood: dict
 

@@ -29,6 +29,7 @@ class ResponderResult(ModelResult):
     (:func:`responder_model`). ``response`` and ``remission`` are None when not analysed."""
 
     name = "responders"
+    rows_after = "remission_cutoff"
     formula: str
     response_definition: str
     remission_cutoff: float | None

@@ -35,6 +35,8 @@ class ModelResult:
 
     #: The model's name in ``results.json``, the tables and the report.
     name: ClassVar[str] = ""
+    #: Where ``rows`` goes among the entry's keys: after this field ("" first, None last).
+    rows_after: ClassVar[str | None] = None
     table: list[dict] = field(default_factory=list, kw_only=True, repr=False)
 
     def rows(self) -> list[dict]:
@@ -43,8 +45,14 @@ class ModelResult:
 
     def to_json(self) -> dict:
         """The model's entry of ``results.json``: its fields and its ``rows``."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "table"}
+        names = [f.name for f in fields(self) if f.name != "table"]
+        if self.rows_after is None:
+            at = len(names)
+        else:
+            at = names.index(self.rows_after) + 1 if self.rows_after else 0
+        out = {n: getattr(self, n) for n in names[:at]}
         out["rows"] = self.rows()
+        out.update((n, getattr(self, n)) for n in names[at:])
         return out
 
 
