@@ -1,4 +1,6 @@
-"""Simulated studies with known truth, in the layout the study pipeline writes.
+"""Simulated studies with known truth: the session-features table (and the per-frame tables
+behind it) that the study pipeline would give, from a generative model.
+:func:`facefeedback.study.simulated.write_simulated_study` writes them in the study layout.
 
 Generative models
 -----------------
