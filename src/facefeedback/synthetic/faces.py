@@ -56,7 +56,7 @@ class FaceAnchors:
 
     @classmethod
     def find(cls, image_bgr: np.ndarray) -> FaceAnchors:
-        from .landmarks import FaceMeshBackend
+        from ..landmarks import FaceMeshBackend
 
         with FaceMeshBackend(static_image_mode=True, max_faces=1) as backend:
             obs = backend.detect(image_bgr)
