@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from facefeedback.calibration import Calibration, PoseModel, calibrate, population_calibration
+from facefeedback.components.intensity import frown_intensity
 from facefeedback.config import Config, NeutralReference
-from facefeedback.frown import frown_intensity
 
 CFG = Config()
 FPS = 15.0

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from facefeedback.calibration import Calibration, calibrate
+from facefeedback.components.intensity import frown_intensity
 from facefeedback.conditions import condition_features
 from facefeedback.config import Config, EventConfig, NeutralReference
 from facefeedback.errors import InputError
-from facefeedback.frown import frown_intensity
 from facefeedback.summary import detect_events, summarise
 
 CFG = Config()

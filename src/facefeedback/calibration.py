@@ -13,7 +13,7 @@ zero of ``frown_intensity``. It has two parts:
 
 :func:`calibrate` fits both on a recording's per-frame table (see its docstring for the
 rule and the reasoning); :meth:`Calibration.neutral_at` gives the neutral for each frame's
-pose, which :func:`~facefeedback.frown.frown_terms` scores against.
+pose, which :func:`~facefeedback.components.intensity.frown_terms` scores against.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .components.intensity import frown_intensity, frown_terms
 from .config import CalibrationConfig, FrownConfig, NeutralReference
 from .errors import InputError
 from .files import write_json
-from .frown import frown_intensity, frown_terms
 from .schema import COMPONENTS
 
 #: The way each component moves in a frown (brows drawn together and down, more lines).
@@ -124,7 +124,7 @@ class Calibration:
 
     def score(self, components: dict, yaw, pitch, params: FrownConfig) -> np.ndarray:
         """``frown_intensity`` against the neutral at each frame's pose, each component weighted for
-        that pose (:func:`~facefeedback.frown.component_weights`)."""
+        that pose (:func:`~facefeedback.components.intensity.component_weights`)."""
         return frown_intensity(components, self.neutral_at(yaw, pitch), params, yaw)
 
     def to_json(self) -> dict:

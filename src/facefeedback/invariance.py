@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 from .calibration import calibrate, population_calibration
+from .components.intensity import component_weights
 from .config import Config
 from .extract import process_recording
-from .frown import component_weights
 from .measure import build_frame_table
 from .rerender import ffmpeg_exe, jpeg
 from .schema import COMPONENTS

@@ -19,17 +19,11 @@ import numpy as np
 import pandas as pd
 
 from .calibration import Calibration
+from .components.brows import BrowTracker, brow_geometry
+from .components.glabella import TONE_MAX_CLIPPED, GlabellaFilter, noise_level
+from .components.tone import ToneReference, recording_tone
 from .conditions import frame_conditions
 from .config import Config
-from .frown import (
-    TONE_MAX_CLIPPED,
-    BrowTracker,
-    GlabellaFilter,
-    ToneReference,
-    brow_geometry,
-    noise_level,
-    recording_tone,
-)
 from .geometry import Alignment, align
 from .io import Frame
 from .landmarks import FaceObservation, make_backend
@@ -126,9 +120,9 @@ class FrameMeasurer:
                noise: float) -> tuple[float, float, float, float, bool]:
         """The glabella's ridge energy; this frame's tone sample and the share of its region clipped
         (both NaN when it samples none); the tone reference so far (see
-        :class:`~facefeedback.frown.ToneReference`); and whether the frame is overexposed: more than
+        :class:`~facefeedback.components.tone.ToneReference`); and whether the frame is overexposed: more than
         ``qc.max_clipped_fraction`` of the glabella's grey texture lost to clipped channels of ``bgr``
-        (see :func:`~facefeedback.frown.clip_map`), or no tone reference because the face around it is
+        (see :func:`~facefeedback.components.glabella.clip_map`), or no tone reference because the face around it is
         clipped."""
         g = self.glabella
         nan = float("nan")
@@ -228,7 +222,7 @@ def build_frame_table(raw: pd.DataFrame, calibration: Calibration, config: Confi
     """The per-frame table (columns of ``schema.FRAME_COLUMNS``) from raw measurements.
 
     Divides the lines' energy by the recording's tone reference (when ``raw`` holds the raw
-    ``glabella_energy`` and ``tone_sample``; see :func:`~facefeedback.frown.recording_tone`), and
+    ``glabella_energy`` and ``tone_sample``; see :func:`~facefeedback.components.tone.recording_tone`), and
     adds ``frown_intensity`` against ``calibration`` (its neutral at each frame's head pose),
     ``valid`` from the QC limits and ``frowning`` from the frown events. Missing values stay NaN.
     """

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..calibration import Calibration, calibrate, population_calibration
+from ..components.glabella import PATCH_X, PATCH_Y
+from ..components.intensity import combine_terms
 from ..config import Config
 from ..errors import InputError
-from ..frown import PATCH_X, PATCH_Y, combine_terms
 from ..io import Frame
 from ..measure import FrameMeasurer, MeasurementBuffer, build_frame_table
 from ..qc import invalid_reasons, reason_kind, valid_mask

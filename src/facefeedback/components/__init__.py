@@ -1,0 +1,1 @@
+"""The facial components measured, one module per job."""
