@@ -55,11 +55,21 @@ def brow_geometry(aligned: np.ndarray) -> tuple[float, float]:
     Face Mesh shrinks when the brows come down. The height is taken above the
     reference's inner-eye-corner line for the same reason.
     """
-    gap = np.mean([np.linalg.norm((aligned[r] - aligned[l])[:2])
-                   for r, l in zip(BROW_MEDIAL_RIGHT, BROW_MEDIAL_LEFT)])
+    return landmark_brow_gap(aligned), brow_lowering(aligned)
+
+
+def landmark_brow_gap(aligned: np.ndarray) -> float:
+    """The medial brow ends' distance in the aligned landmarks (``brow_gap`` of a still; a video's
+    follows the picture, :class:`BrowTracker`)."""
+    return float(np.mean([np.linalg.norm((aligned[r] - aligned[l])[:2])
+                          for r, l in zip(BROW_MEDIAL_RIGHT, BROW_MEDIAL_LEFT)]))
+
+
+def brow_lowering(aligned: np.ndarray) -> float:
+    """``brow_lowering``: the medial brows' height above the reference's inner-eye-corner line."""
     corners_y = reference_face()[list(INNER_EYE_CORNERS), 1].mean()
     brows_y = aligned[list(BROW_MEDIAL_RIGHT + BROW_MEDIAL_LEFT), 1].mean()
-    return float(gap), float(corners_y - brows_y)  # y grows downwards
+    return float(corners_y - brows_y)  # y grows downwards
 
 
 class _BrowSide(NamedTuple):
