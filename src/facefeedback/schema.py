@@ -152,6 +152,24 @@ def summary_feature_names() -> list[str]:
     return names
 
 
+def family_feature_names(family: str) -> list[str]:
+    """The per-recording features of one component family (``frown``, ``smile``): its event
+    features and the statistics of its intensity and components, in summary.json's order."""
+    names = [name for name, _, _ in RECORDING_FEATURES if name.startswith(f"{family}_")]
+    for signal in SUMMARISED_SIGNALS:
+        if SIGNAL_FAMILY[signal].name == family:
+            names.extend(f"{signal}_{suffix}" for suffix, _ in signal_statistics(signal))
+    return names
+
+
+def feature_family(feature: str) -> str | None:
+    """The family whose feature ``feature`` is (None for a quality or condition feature)."""
+    for f in FAMILIES:
+        if feature in family_feature_names(f.name):
+            return f.name
+    return None
+
+
 # -- study outputs (session features) ----------------------------------------
 
 #: Identifier columns of features/session_features.* (one row per participant x session x task).

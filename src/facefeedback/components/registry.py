@@ -88,15 +88,15 @@ FROWN = Family(
 SMILE = Family(
     "smile", "smile_intensity", "SU", "smile units", "smiling", "full_smile", "a typical full smile", (
         Component(
-            "lip_corner_pull", "smile", "zygomaticus major", "AU12", "IOD", +1, "relative", 0.80, 0.22, 0.6,
+            "lip_corner_pull", "smile", "zygomaticus major", "AU12", "IOD", +1, "relative", 0.80, 0.22, 0.8,
             "landmarks", "smile:lip_corner_pull",
             "distance between the mouth corners / inter-ocular distance (zygomaticus major; larger = corners "
             "pulled out)"),
         Component(
-            "cheek_raise", "smile", "orbicularis oculi, pars orbitalis", "AU6", "IOD", +1, "relative", 0.300, 0.10,
-            0.4, "landmarks", "smile:cheek_raise",
-            "height of the lower eyelids and the upper cheeks above the nose tip / inter-ocular distance "
-            "(orbicularis oculi; larger = cheeks raised, eyes narrowed from below)"),
+            "cheek_raise", "smile", "orbicularis oculi, pars orbitalis", "AU6", "IOD", +1, "relative", 0.18, 0.10,
+            0.2, "landmarks", "smile:cheek_raise",
+            "height of the upper cheeks (under the eyes, on the cheekbones) above the nose tip / inter-ocular "
+            "distance (orbicularis oculi; larger = cheeks raised)"),
     ))
 
 #: Every family, in the order their columns and features are listed.

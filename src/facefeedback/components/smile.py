@@ -19,8 +19,8 @@ distance to the camera are removed first), in units of the inter-ocular distance
 ``cheek_raise``
     The orbital part of orbicularis oculi lifts the cheeks and pushes the lower eyelids up,
     narrowing the eyes from below (the Duchenne marker). The value is the mean height of the
-    lower eyelids' centres and of the upper cheeks (under the eye and on the cheekbone) above the
-    reference face's nose-tip line. Larger = raised. A blink moves the upper lid, not these points.
+    upper cheeks (under the eyes and on the cheekbones) above the reference face's nose-tip line.
+    Larger = raised. A blink moves the lids, not these points.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ from ..geometry import reference_face
 
 #: Mouth corners, participant's right then left (right = image left in a selfie view).
 MOUTH_CORNERS = (61, 291)
-#: Lower eyelid centres, the skin under the eyes and the cheekbones, right and left.
-CHEEK_POINTS = (145, 374, 117, 346, 50, 280)
+#: The upper cheeks: under the eyes and on the cheekbones, right and left. The lower lids are left
+#: out: Face Mesh moves them down, not up, when the cheek below them rises (on the synthetic smile).
+CHEEK_POINTS = (117, 346, 50, 280)
 #: The nose tip: the level the cheeks' height is taken from.
 NOSE_TIP = 1
 
@@ -51,5 +52,5 @@ def lip_corner_pull(aligned: np.ndarray) -> float:
 
 
 def cheek_raise(aligned: np.ndarray) -> float:
-    """Mean height (IOD) of the lower eyelids and upper cheeks above the reference's nose-tip line."""
+    """Mean height (IOD) of the upper cheeks above the reference's nose-tip line."""
     return float(_nose_tip_y() - aligned[list(CHEEK_POINTS), 1].mean())  # y grows downwards
