@@ -77,3 +77,11 @@ def test_a_calibration_file_without_the_smile_loads_with_its_population_neutral(
     half = {"neutral": {**stored["neutral"], "lip_corner_pull": 0.9}}
     with pytest.raises(Exception, match="not a calibration file"):
         Calibration.from_json(half)
+
+
+def test_the_packaged_defaults_are_the_registry_defaults():
+    import yaml
+
+    from facefeedback.config import default_config_text
+
+    assert Config.model_validate(yaml.safe_load(default_config_text())) == Config()
