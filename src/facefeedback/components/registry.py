@@ -88,12 +88,12 @@ FROWN = Family(
 SMILE = Family(
     "smile", "smile_intensity", "SU", "smile units", "smiling", "full_smile", "a typical full smile", (
         Component(
-            "lip_corner_pull", "smile", "zygomaticus major", "AU12", "IOD", +1, "relative", 0.80, 0.22, 0.8,
+            "lip_corner_pull", "smile", "zygomaticus major", "AU12", "IOD", +1, "relative", 0.796, 0.22, 0.8,
             "landmarks", "smile:lip_corner_pull",
             "distance between the mouth corners / inter-ocular distance (zygomaticus major; larger = corners "
             "pulled out)"),
         Component(
-            "cheek_raise", "smile", "orbicularis oculi, pars orbitalis", "AU6", "IOD", +1, "relative", 0.18, 0.10,
+            "cheek_raise", "smile", "orbicularis oculi, pars orbitalis", "AU6", "IOD", +1, "relative", 0.139, 0.10,
             0.2, "landmarks", "smile:cheek_raise",
             "height of the upper cheeks (under the eyes, on the cheekbones) above the nose tip / inter-ocular "
             "distance (orbicularis oculi; larger = cheeks raised)"),
