@@ -79,7 +79,7 @@ def conditions(images: list[np.ndarray], transform, config: Config) -> np.ndarra
     with FrameMeasurer(config, static_image_mode=False) as measurer:
         for i, image in enumerate(images):
             buffer.append(measurer.measure(Frame(i, i / 10.0, transform(image))))
-    table = build_frame_table(buffer.raw_table(), population_calibration(config.frown), config)
+    table = build_frame_table(buffer.raw_table(), population_calibration(*config.families()), config)
     feats = condition_features(table)
     return np.array([feats[c.feature] for c in CONDITIONS])
 

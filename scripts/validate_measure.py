@@ -59,10 +59,10 @@ def calibrated(raw: pd.DataFrame, config: Config, source: str) -> tuple[dict[str
     for name, change in VARIANTS.items():
         cfg = config.model_copy(update={"calibration": config.calibration.model_copy(update=change)})
         try:
-            cal = calibrate(build_frame_table(raw, population_calibration(cfg.frown), cfg), cfg.frown,
+            cal = calibrate(build_frame_table(raw, population_calibration(*cfg.families()), cfg), cfg.families(),
                             cfg.calibration, source=source)
         except InputError as exc:
-            cal, note = population_calibration(cfg.frown), f"population reference ({exc})"
+            cal, note = population_calibration(*cfg.families()), f"population reference ({exc})"
         out[name] = build_frame_table(raw, cal, cfg)
     return out, note
 

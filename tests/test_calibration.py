@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from facefeedback.calibration import Calibration, PoseModel, calibrate, population_calibration
+from facefeedback.components.intensity import family_intensity
 from facefeedback.config import Config, NeutralReference
-from facefeedback.frown import frown_intensity
 
 CFG = Config()
 FPS = 15.0
@@ -181,7 +181,7 @@ def test_calibration_files_round_trip_and_old_ones_are_pose_independent(tmp_path
     old = Calibration.load(tmp_path / "old.json")
     assert old.pose is None and old.neutral == cal.neutral
     comps = {k: table[k].to_numpy() for k in NEUTRAL}
-    np.testing.assert_allclose(_score(table, old), frown_intensity(comps, cal.neutral, CFG.frown, table["yaw"]))
+    np.testing.assert_allclose(_score(table, old), family_intensity(comps, cal.neutral, CFG.frown, table["yaw"]))
 
 
 def test_the_pose_model_stays_inside_the_calibrated_range():
@@ -192,7 +192,7 @@ def test_the_pose_model_stays_inside_the_calibrated_range():
     assert lines[0] == 0 and lines[1] == 0  # inside the dead zone, at the reference pitch
     assert lines[3] == pytest.approx(0.01 * 15 + 0.002 * 225 + 0.01 * 10)  # clamped at |yaw| 20, pitch +10
     assert lines[4] == pytest.approx(0.01 * 15 + 0.002 * 225 - 0.01 * 8)
-    cal = Calibration(NeutralReference(**NEUTRAL), "percentile", pose=model)
+    cal = Calibration(NeutralReference(**NEUTRAL, lip_corner_pull=0.78, cheek_raise=0.3), "percentile", pose=model)
     at = cal.neutral_at(np.array([40.0]), np.array([-4.0]))
     assert at["glabella_lines"][0] == pytest.approx(NEUTRAL["glabella_lines"] * np.exp(0.01 * 15 + 0.002 * 225))
     assert at["brow_gap"] == NEUTRAL["brow_gap"]

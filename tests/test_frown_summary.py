@@ -7,44 +7,46 @@ import pandas as pd
 import pytest
 
 from facefeedback.calibration import Calibration, calibrate
+from facefeedback.components.intensity import family_intensity
 from facefeedback.conditions import condition_features
-from facefeedback.config import Config, EventConfig, NeutralReference
+from facefeedback.config import Config, EventConfig, FrownNeutral
 from facefeedback.errors import InputError
-from facefeedback.frown import frown_intensity
 from facefeedback.summary import detect_events, summarise
 
 CFG = Config()
-NEUTRAL = NeutralReference(brow_gap=0.4, brow_lowering=0.3, glabella_lines=1.0)
+NEUTRAL = FrownNeutral(brow_gap=0.4, brow_lowering=0.3, glabella_lines=1.0)
 
 
 def test_neutral_scores_zero_and_a_typical_full_frown_scores_one():
     full = CFG.frown.full_frown
     at_neutral = {"brow_gap": 0.4, "brow_lowering": 0.3, "glabella_lines": 1.0}
-    assert frown_intensity(at_neutral, NEUTRAL, CFG.frown) == pytest.approx(0.0)
+    assert family_intensity(at_neutral, NEUTRAL, CFG.frown) == pytest.approx(0.0)
     frown = {"brow_gap": 0.4 * (1 - full["brow_gap"]), "brow_lowering": 0.3 * (1 - full["brow_lowering"]),
              "glabella_lines": np.exp(full["glabella_lines"])}
-    assert frown_intensity(frown, NEUTRAL, CFG.frown) == pytest.approx(1.0)
+    assert family_intensity(frown, NEUTRAL, CFG.frown) == pytest.approx(1.0)
 
 
 def test_moves_away_from_frowning_do_not_count_as_negative():
     raised = {"brow_gap": 0.45, "brow_lowering": 0.4, "glabella_lines": 0.5}  # AU1, softer light
-    assert frown_intensity(raised, NEUTRAL, CFG.frown) == pytest.approx(0.0)
+    assert family_intensity(raised, NEUTRAL, CFG.frown) == pytest.approx(0.0)
     lines_only = {"brow_gap": 0.45, "brow_lowering": 0.4, "glabella_lines": np.exp(CFG.frown.full_frown["glabella_lines"])}
     w = CFG.frown.weights
-    assert frown_intensity(lines_only, NEUTRAL, CFG.frown) == pytest.approx(w["glabella_lines"] / sum(w.values()))
+    assert family_intensity(lines_only, NEUTRAL, CFG.frown) == pytest.approx(w["glabella_lines"] / sum(w.values()))
 
 
 def test_no_face_stays_nan():
     comps = {"brow_gap": np.array([0.4, np.nan]), "brow_lowering": np.array([0.3, np.nan]),
              "glabella_lines": np.array([1.0, np.nan])}
-    out = frown_intensity(comps, NEUTRAL, CFG.frown)
+    out = family_intensity(comps, NEUTRAL, CFG.frown)
     assert out[0] == pytest.approx(0.0) and np.isnan(out[1])
 
 
 def _table(values, valid=None, fps=10.0):
     n = len(values)
     return pd.DataFrame({"timestamp_s": np.arange(n) / fps, "frown_intensity": values,
-                         "valid": np.ones(n, bool) if valid is None else valid})
+                         "valid": np.ones(n, bool) if valid is None else valid,
+                         # a relaxed mouth and cheeks throughout
+                         "lip_corner_pull": 0.78, "cheek_raise": 0.3, "smile_intensity": 0.0, "smiling": False})
 
 
 def test_hysteresis_and_minimum_duration():
@@ -72,7 +74,8 @@ def test_summary_features_on_a_known_series():
     for c in ("brow_gap", "brow_lowering", "glabella_lines"):
         t[c] = 1.0
     t = _with_conditions(t)
-    feats, events = summarise(t, CFG.events)
+    feats, by_family = summarise(t, CFG.events)
+    events = by_family["frown"]
     assert len(events) == 1 and feats["frown_events_n"] == 1
     assert feats["frown_time_pct"] == pytest.approx(30.0)
     assert feats["frown_events_per_min"] == pytest.approx(6.0)
@@ -163,7 +166,7 @@ def test_brow_gap_gives_way_when_the_head_turns():
               "glabella_lines": np.exp(full["glabella_lines"])}
     yaw = np.array([0.0, 10.0, 12.5, -15.0, 25.0])
     w = CFG.frown.weights
-    np.testing.assert_allclose(frown_intensity(gap_only, NEUTRAL, CFG.frown, yaw),
+    np.testing.assert_allclose(family_intensity(gap_only, NEUTRAL, CFG.frown, yaw),
                                [w["brow_gap"] / sum(w.values())] * 2 + [0.5 * w["brow_gap"] / (sum(w.values())
                                                                          - 0.5 * w["brow_gap"]), 0, 0])
-    np.testing.assert_allclose(frown_intensity(others, NEUTRAL, CFG.frown, yaw)[3:], 1.0)
+    np.testing.assert_allclose(family_intensity(others, NEUTRAL, CFG.frown, yaw)[3:], 1.0)

@@ -142,7 +142,7 @@ def test_tracked_brow_gap_ignores_pose_and_size(change, a):
 def test_brow_tracker_falls_back_to_the_landmarks_without_a_picture():
     """Before an anchor can be set, and where a brow head finds no match, brow_gap is the
     landmarks' (never NaN, never a guess from a flat picture)."""
-    from facefeedback.frown import BrowTracker, brow_geometry
+    from facefeedback.components.brows import BrowTracker, brow_geometry
 
     face = cv2.cvtColor(neutral_face(), cv2.COLOR_BGR2GRAY)
     with FrameMeasurer(CONFIG, static_image_mode=True) as m:
@@ -159,7 +159,7 @@ def test_brow_tracker_falls_back_to_the_landmarks_without_a_picture():
 def test_glabella_patch_covers_its_region():
     """The resampled patch's interior is exactly the region in reference units: a dot drawn at the
     region's centre comes out at the centre of the interior, whatever the face's pose."""
-    from facefeedback import frown
+    from facefeedback.components import glabella as frown
 
     with FrameMeasurer(CONFIG, static_image_mode=True) as m:
         al = m.measure(Frame(0, 0.0, _rotate(neutral_face(), 12.0))).alignment

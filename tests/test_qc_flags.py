@@ -63,7 +63,7 @@ def test_a_clipped_red_channel_is_overexposure_though_the_grey_picture_is_not():
     """On bright skin the red channel clips first. The grey picture the lines are read from stays
     below the clipping level, but the texture the red channel carried is gone: the lines lose a
     fifth of their energy. Clipping is counted per channel, so the frame is flagged."""
-    from facefeedback.frown import GlabellaFilter
+    from facefeedback.components.glabella import GlabellaFilter
 
     face = neutral_face()
     red = np.clip(face * np.array([1.0, 1.0, 1.5]), 0, 255).astype(np.uint8)  # BGR: red gain 1.5
@@ -79,7 +79,8 @@ def test_a_clipped_red_channel_is_overexposure_though_the_grey_picture_is_not():
 def test_a_recording_whose_face_is_mostly_too_clipped_has_no_tone_reference():
     """The faces that are not too clipped are the darker ones, not the recording's typical face:
     when they are fewer than half of the sampled faces, the lines get no reference (NaN)."""
-    from facefeedback.frown import TONE_MAX_CLIPPED, recording_tone
+    from facefeedback.components.glabella import TONE_MAX_CLIPPED
+    from facefeedback.components.tone import recording_tone
 
     frontal = np.zeros(7)
     clipped = np.array([0.0, 0.0, 2 * TONE_MAX_CLIPPED, 2 * TONE_MAX_CLIPPED, 0.0, np.nan, np.nan])

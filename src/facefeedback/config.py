@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
+from .components.registry import FAMILIES, FROWN, REGISTRY, SMILE, Component, Family
 from .errors import ConfigError
 
 CONFIG_VERSION = 1
@@ -68,37 +69,66 @@ class QCConfig(StrictModel):
         return self
 
 
-class NeutralReference(StrictModel):
-    """Values of the three components on a neutral face (the zero of frown_intensity)."""
+def _neutral_model(name: str, components: tuple[Component, ...], doc: str) -> type[StrictModel]:
+    """A settings model with one positive value per component (each component's neutral)."""
+    fields = {c.name: (float, Field(gt=0, description=f"{c.name} on a neutral face ({c.unit})"))
+              for c in components}
+    return create_model(name, __base__=StrictModel, __doc__=doc, **fields)
 
-    brow_gap: float = Field(gt=0)
-    brow_lowering: float = Field(gt=0)
-    glabella_lines: float = Field(gt=0)
+
+#: Values of every registered component on a neutral face (the zero of each family's intensity).
+NeutralReference = _neutral_model("NeutralReference", tuple(REGISTRY.values()),
+                                  "Values of every component on a neutral face (the zero of each intensity).")
+#: The frown components' neutral values (``frown.population_neutral``).
+FrownNeutral = _neutral_model("FrownNeutral", FROWN.components,
+                              "Values of the frown components on a neutral face (the zero of frown_intensity).")
+#: The smile components' neutral values (``smile.population_neutral``).
+SmileNeutral = _neutral_model("SmileNeutral", SMILE.components,
+                              "Values of the smile components on a neutral face (the zero of smile_intensity).")
 
 
-class FrownConfig(StrictModel):
-    """How the components combine into frown_intensity (see the README's formula)."""
+class FamilyConfig(StrictModel):
+    """How a family's components combine into its intensity (see the README's formula): each
+    component's weight, its change in a typical full expression (the intensity's unit; relative
+    for distances, natural-log ratio for the lines) and its population neutral."""
 
-    weights: dict[Literal["brow_gap", "brow_lowering", "glabella_lines"], float] = Field(
-        default_factory=lambda: {"brow_gap": 0.15, "brow_lowering": 0.25, "glabella_lines": 0.6})
-    #: Change of each component in a typical full deliberate frown (relative for the two
-    #: distances, natural-log ratio for the lines): the unit of frown_intensity.
-    full_frown: dict[Literal["brow_gap", "brow_lowering", "glabella_lines"], float] = Field(
-        default_factory=lambda: {"brow_gap": 0.12, "brow_lowering": 0.30, "glabella_lines": 0.9})
-    population_neutral: NeutralReference = NeutralReference(
-        brow_gap=0.433, brow_lowering=0.310, glabella_lines=0.295)
+    family: ClassVar[Family]
+
+    @property
+    def full_change(self) -> dict[str, float]:
+        """Each component's change in a typical full expression (``full_frown``, ``full_smile``)."""
+        return getattr(self, self.family.full_key)
 
     @model_validator(mode="after")
-    def _complete(self) -> FrownConfig:
-        for name in ("weights", "full_frown"):
+    def _complete(self) -> FamilyConfig:
+        names = self.family.names
+        for name in ("weights", self.family.full_key):
             table = getattr(self, name)
-            if set(table) != {"brow_gap", "brow_lowering", "glabella_lines"}:
-                raise ValueError(f"{name} must give brow_gap, brow_lowering and glabella_lines")
-            if any(v < 0 for v in table.values()) or (name == "full_frown" and any(v <= 0 for v in table.values())):
+            if set(table) != set(names):
+                raise ValueError(f"{name} must give {', '.join(names[:-1])} and {names[-1]}")
+            if any(v < 0 for v in table.values()) or (name != "weights" and any(v <= 0 for v in table.values())):
                 raise ValueError(f"{name} values must be positive")
         if sum(self.weights.values()) <= 0:
             raise ValueError("weights must not all be 0")
         return self
+
+
+def _family_config(fam: Family, neutral: type[StrictModel]) -> type[FamilyConfig]:
+    keys = Literal[fam.names]  # type: ignore[valid-type]
+    fields = {
+        "weights": (dict[keys, float], Field(default_factory=lambda: {c.name: c.weight for c in fam.components})),
+        fam.full_key: (dict[keys, float], Field(default_factory=lambda: {c.name: c.full_change
+                                                                         for c in fam.components})),
+        "population_neutral": (neutral, neutral(**{c.name: c.neutral for c in fam.components})),
+    }
+    model = create_model(f"{fam.name.title()}Config", __base__=FamilyConfig,
+                         __doc__=f"How the {fam.name} components combine into {fam.intensity}.", **fields)
+    model.family = fam
+    return model
+
+
+FrownConfig = _family_config(FROWN, FrownNeutral)
+SmileConfig = _family_config(SMILE, SmileNeutral)
 
 
 class CalibrationConfig(StrictModel):
@@ -114,8 +144,10 @@ class CalibrationConfig(StrictModel):
 
 
 class EventConfig(StrictModel):
-    on_threshold: float = Field(0.35, gt=0, description="frown_intensity that starts an event")
-    off_threshold: float = Field(0.20, ge=0, description="frown_intensity below which an event ends")
+    """Events of every family's intensity (frown and smile episodes), in its own units."""
+
+    on_threshold: float = Field(0.35, gt=0, description="intensity that starts an event")
+    off_threshold: float = Field(0.20, ge=0, description="intensity below which an event ends")
     min_duration_s: float = Field(0.3, ge=0, description="shorter episodes are not events")
     max_gap_s: float = Field(0.25, ge=0, description="invalid or missing frames bridged inside an event")
 
@@ -148,6 +180,7 @@ class Config(StrictModel):
     landmarks: LandmarkConfig = LandmarkConfig()
     qc: QCConfig = QCConfig()
     frown: FrownConfig = FrownConfig()
+    smile: SmileConfig = SmileConfig()
     calibration: CalibrationConfig = CalibrationConfig()
     events: EventConfig = EventConfig()
     comparability: ComparabilityConfig = ComparabilityConfig()
@@ -166,6 +199,10 @@ class Config(StrictModel):
                 node = node[p]
             node[leaf] = value
         return _validate(data, "command-line options")
+
+    def families(self) -> tuple[FamilyConfig, ...]:
+        """Each component family's settings, in the registry's order (frown, smile)."""
+        return tuple(getattr(self, f.name) for f in FAMILIES)
 
 
 def _validate(data: object, origin: str) -> Config:

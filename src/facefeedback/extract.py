@@ -144,7 +144,7 @@ def recording_result(path: str | os.PathLike | int, info: SourceInfo, raw: pd.Da
     ``run_time_s`` is the time the measurement took; ``sha256`` the file's hash when already known.
     """
     path = Path(str(path))  # a camera is named by its index
-    calibration = calibration or population_calibration(config.frown)
+    calibration = calibration or population_calibration(*config.families())
     table = build_frame_table(raw, calibration, config)
     features, events = summarise(table, config.events)
     summary = {
@@ -153,7 +153,8 @@ def recording_result(path: str | os.PathLike | int, info: SourceInfo, raw: pd.Da
         "truncated": info.truncated,
         "truncated_at_frame": info.decoded_frames if info.truncated else None,
         "features": features,
-        "events": events_to_json(events),
+        "events": events_to_json(events["frown"]),
+        "smile_events": events_to_json(events["smile"]),
         "calibration": calibration.to_json(),
     }
     # One line per problem with the recording (empty when there is none).

@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 from .calibration import calibrate, population_calibration
+from .components.intensity import component_weights
 from .config import Config
 from .extract import process_recording
-from .frown import component_weights
 from .measure import build_frame_table
 from .rerender import ffmpeg_exe, jpeg
 from .schema import COMPONENTS
@@ -147,7 +147,7 @@ def measure(path: Path, config: Config, calibration=None):
     """The per-frame table indexed by frame, calibrated on itself (a video) or on ``calibration``."""
     raw = process_recording(path, config, progress=False).frames
     if calibration is None and len(raw) > 1:
-        calibration = calibrate(raw, config.frown, config.calibration, source=str(path))
+        calibration = calibrate(raw, config.families(), config.calibration, source=str(path))
     if calibration is not None:
         raw = build_frame_table(raw, calibration, config)
     return raw.set_index("frame"), calibration
@@ -273,7 +273,7 @@ class InvarianceCheck:
         """Each component's weighted term: its share of the shift (% of the amplitude)."""
         if not ok.any():
             return {k: float("nan") for k in COMPONENTS}
-        cal = calibration or population_calibration(config.frown)
+        cal = calibration or population_calibration(*config.families())
 
         def shares(x: pd.DataFrame) -> dict[str, np.ndarray]:
             yaw, pitch = x["yaw"].to_numpy(float), x["pitch"].to_numpy(float)

@@ -4,7 +4,8 @@
 alignment -> components -> image quality) on NumPy values only;
 :class:`MeasurementBuffer` keeps them column by column; :func:`build_frame_table`
 turns a recording's buffer into the per-frame table once, adding the
-calibrated ``frown_intensity``, ``valid`` and ``frowning``.
+calibrated intensity of every family (``frown_intensity``, ``smile_intensity``), ``valid``
+and the event flags (``frowning``, ``smiling``).
 """
 
 from __future__ import annotations
@@ -19,17 +20,12 @@ import numpy as np
 import pandas as pd
 
 from .calibration import Calibration
+from .components.brows import BrowTracker, landmark_brow_gap
+from .components.glabella import TONE_MAX_CLIPPED, GlabellaFilter, noise_level
+from .components.registry import FAMILIES, REGISTRY, measure_function
+from .components.tone import ToneReference, recording_tone
 from .conditions import frame_conditions
 from .config import Config
-from .frown import (
-    TONE_MAX_CLIPPED,
-    BrowTracker,
-    GlabellaFilter,
-    ToneReference,
-    brow_geometry,
-    noise_level,
-    recording_tone,
-)
 from .geometry import Alignment, align
 from .io import Frame
 from .landmarks import FaceObservation, make_backend
@@ -43,7 +39,7 @@ from .summary import frowning_mask
 #: divides ``glabella_energy`` by the recording's reference from its ``tone_sample`` values
 #: (``tone_clipped``: the share of a sampled frame's tone region clipped, NaN where not sampled).
 RAW_FIELDS = ("frame", "timestamp_s", "face_detected", "n_faces", "yaw", "pitch", "roll",
-              "brow_gap", "brow_lowering", "glabella_lines", "glabella_energy", "tone_sample", "tone_clipped",
+              *(name for c in REGISTRY.values() for name in (c.name, *c.extra_raw)),
               "iod_px", "sharpness", "brightness", "noise_sd",
               # imaging conditions compared between visits (conditions.py)
               "log_contrast", "focus", "noise",
@@ -55,13 +51,13 @@ RAW_FIELDS = ("frame", "timestamp_s", "face_detected", "n_faces", "yaw", "pitch"
 class FrameMeasurement:
     """Raw measurements of one frame; ``alignment``/``observation`` are kept for drawing."""
 
-    values: tuple  # in RAW_FIELDS order
+    values: dict  # every RAW_FIELDS name
     blendshapes: dict[str, float] | None
     observation: FaceObservation
     alignment: Alignment | None
 
     def __getitem__(self, name: str):
-        return self.values[RAW_FIELDS.index(name)]
+        return self.values[name]
 
 
 class FrameMeasurer:
@@ -82,6 +78,9 @@ class FrameMeasurer:
                                     min_tracking_confidence=lm.min_tracking_confidence,
                                     count_interval_s=lm.face_count_interval_s)
         self.glabella = GlabellaFilter()
+        #: The components measured from the aligned landmarks alone, each by its registered function.
+        self.landmark_components = tuple((c.name, measure_function(c)) for c in REGISTRY.values()
+                                         if c.measured_from == "landmarks")
         self.qc = config.qc
         # brow_gap follows the brow heads' motion within a recording (one measurer per recording);
         # a still has nothing to follow, so there it is the landmark gap.
@@ -99,36 +98,39 @@ class FrameMeasurer:
     def features(self, frame: Frame, obs: FaceObservation) -> FrameMeasurement:
         """Everything after the landmarks: alignment, components, image quality."""
         if obs.points is None:
-            nan = float("nan")
-            values = (frame.index, frame.timestamp_s, False, obs.n_faces, nan, nan, nan, nan, nan, nan, nan, nan,
-                      nan, nan, nan, nan, nan, nan, nan, nan, False, False, False, False)
+            values = dict.fromkeys(RAW_FIELDS, float("nan"))
+            values.update(frame=frame.index, timestamp_s=frame.timestamp_s, face_detected=False, n_faces=obs.n_faces,
+                          **dict.fromkeys(QC_FLAGS, False))
             return FrameMeasurement(values, None, obs, None)
         x0, y0, x1, y1 = face_box(obs.points, frame.image.shape)
         # Only the face is needed in grey: converting the box, not the frame, saves time on large frames.
         box = frame.image[y0:y1, x0:x1]
         gray = cv2.cvtColor(box, cv2.COLOR_BGR2GRAY)
         al = align(obs.points)
-        landmark_gap, lowering = brow_geometry(al.aligned)
+        values = {name: measure(al.aligned) for name, measure in self.landmark_components}
+        landmark_gap = landmark_brow_gap(al.aligned)
         gap = landmark_gap if self.brows is None else self.brows(gray, al, landmark_gap, origin=(x0, y0))
         noise = noise_level(gray)
         energy, tone, clipped, reference, overexposed = self._lines(gray, box, al, (x0, y0), noise)
         sharpness, brightness = image_quality(box)
         qc = self.qc
         occluded = False if self.occlusion is None else self.occlusion(frame.image, al, frame.timestamp_s)[1]
-        values = (frame.index, frame.timestamp_s, True, obs.n_faces, al.yaw, al.pitch, al.roll,
-                  gap, lowering, energy / reference, energy, tone, clipped, al.iod_px, sharpness, brightness, noise,
-                  *frame_conditions(gray, obs.points, (x0, y0), al.iod_px),
-                  bool(al.iod_px < qc.min_iod_px), bool(sharpness < qc.min_sharpness),
-                  overexposed, occluded)
+        log_contrast, focus, conditions_noise = frame_conditions(gray, obs.points, (x0, y0), al.iod_px)
+        values.update(frame=frame.index, timestamp_s=frame.timestamp_s, face_detected=True, n_faces=obs.n_faces,
+                      yaw=al.yaw, pitch=al.pitch, roll=al.roll, brow_gap=gap, glabella_lines=energy / reference,
+                      glabella_energy=energy, tone_sample=tone, tone_clipped=clipped, iod_px=al.iod_px,
+                      sharpness=sharpness, brightness=brightness, noise_sd=noise, log_contrast=log_contrast,
+                      focus=focus, noise=conditions_noise, face_too_small=bool(al.iod_px < qc.min_iod_px),
+                      too_blurred=bool(sharpness < qc.min_sharpness), overexposed=overexposed, occluded=occluded)
         return FrameMeasurement(values, obs.blendshapes, obs, al)
 
     def _lines(self, gray: np.ndarray, bgr: np.ndarray, al: Alignment, origin: tuple[int, int],
                noise: float) -> tuple[float, float, float, float, bool]:
         """The glabella's ridge energy; this frame's tone sample and the share of its region clipped
         (both NaN when it samples none); the tone reference so far (see
-        :class:`~facefeedback.frown.ToneReference`); and whether the frame is overexposed: more than
+        :class:`~facefeedback.components.tone.ToneReference`); and whether the frame is overexposed: more than
         ``qc.max_clipped_fraction`` of the glabella's grey texture lost to clipped channels of ``bgr``
-        (see :func:`~facefeedback.frown.clip_map`), or no tone reference because the face around it is
+        (see :func:`~facefeedback.components.glabella.clip_map`), or no tone reference because the face around it is
         clipped."""
         g = self.glabella
         nan = float("nan")
@@ -165,8 +167,8 @@ class MeasurementBuffer:
         self.blendshapes = {name: [] for name in BLENDSHAPE_COLUMN_NAMES} if blendshapes else None
 
     def append(self, m: FrameMeasurement) -> None:
-        for name, value in zip(RAW_FIELDS, m.values):
-            self.columns[name].append(value)
+        for name in RAW_FIELDS:
+            self.columns[name].append(m.values[name])
         if self.blendshapes is not None:
             shapes = m.blendshapes or {}
             for name in BLENDSHAPE_COLUMN_NAMES:
@@ -228,7 +230,7 @@ def build_frame_table(raw: pd.DataFrame, calibration: Calibration, config: Confi
     """The per-frame table (columns of ``schema.FRAME_COLUMNS``) from raw measurements.
 
     Divides the lines' energy by the recording's tone reference (when ``raw`` holds the raw
-    ``glabella_energy`` and ``tone_sample``; see :func:`~facefeedback.frown.recording_tone`), and
+    ``glabella_energy`` and ``tone_sample``; see :func:`~facefeedback.components.tone.recording_tone`), and
     adds ``frown_intensity`` against ``calibration`` (its neutral at each frame's head pose),
     ``valid`` from the QC limits and ``frowning`` from the frown events. Missing values stay NaN.
     """
@@ -242,17 +244,21 @@ def build_frame_table(raw: pd.DataFrame, calibration: Calibration, config: Confi
         raw["glabella_lines"] = raw["glabella_energy"] / tone
         if not np.isfinite(tone) and (clipped > TONE_MAX_CLIPPED).any():  # the face too clipped to give one
             raw["overexposed"] = raw["overexposed"].to_numpy(bool) | face
-    comps = {k: raw[k].to_numpy(np.float64) for k in COMPONENTS}
-    finite = np.isfinite(np.column_stack(list(comps.values()))).all(axis=1) if len(raw) else np.zeros(0, bool)
+    frown = np.column_stack([raw[k].to_numpy(np.float64) for k in COMPONENTS]) if len(raw) else None
+    finite = np.isfinite(frown).all(axis=1) if len(raw) else np.zeros(0, bool)
     table = raw.copy()
-    table["frown_intensity"] = calibration.score(comps, raw["yaw"].to_numpy(np.float64),
-                                                 raw["pitch"].to_numpy(np.float64), config.frown)
+    yaw, pitch = raw["yaw"].to_numpy(np.float64), raw["pitch"].to_numpy(np.float64)
+    for family, params in zip(FAMILIES, config.families()):
+        comps = {k: raw[k].to_numpy(np.float64) for k in family.names}
+        table[family.intensity] = calibration.score(comps, yaw, pitch, params)
     table["valid"] = valid_mask(raw["face_detected"].to_numpy(bool), raw["yaw"].to_numpy(float),
                                 raw["pitch"].to_numpy(float), raw["sharpness"].to_numpy(float),
                                 raw["brightness"].to_numpy(float), finite, config.qc,
                                 flagged=raw[list(QC_FLAGS)].to_numpy(bool).any(axis=1))
-    table["frowning"] = frowning_mask(table["timestamp_s"].to_numpy(float), table["frown_intensity"].to_numpy(float),
-                                      table["valid"].to_numpy(bool), config.events)
+    for family in FAMILIES:
+        table[family.active] = frowning_mask(table["timestamp_s"].to_numpy(float),
+                                             table[family.intensity].to_numpy(float),
+                                             table["valid"].to_numpy(bool), config.events)
     dtypes = {name: dtype for name, dtype, _, _ in FRAME_COLUMNS}
     order = list(FRAME_COLUMN_NAMES) + [c for c in BLENDSHAPE_COLUMN_NAMES if c in table.columns]
     table = table[order].astype({k: v for k, v in dtypes.items()})

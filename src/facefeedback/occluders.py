@@ -35,7 +35,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .frown import BROW_PATCH_X, BROW_PATCH_Y, PATCH_X, PATCH_Y, GlabellaFilter, resample_patch
+from .components.brows import BROW_PATCH_X, BROW_PATCH_Y
+from .components.glabella import PATCH_X, PATCH_Y, GlabellaFilter
+from .components.patches import resample_patch
 from .geometry import Alignment, reference_face
 
 KINDS = ("finger", "bar", "hair", "glasses")

@@ -39,7 +39,9 @@ from importlib import resources
 
 import numpy as np
 
-from .frown import BROW_PATCH_X, BROW_PATCH_Y, PATCH_X, PATCH_Y, resample_patch
+from .components.brows import BROW_PATCH_X, BROW_PATCH_Y
+from .components.glabella import PATCH_X, PATCH_Y
+from .components.patches import resample_patch
 from .geometry import Alignment, reference_face
 
 #: Added to the 0-1 grey level before the log: keeps sensor noise in dark skin from dominating the

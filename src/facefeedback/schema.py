@@ -6,7 +6,19 @@ fails when this module drifts from the contract in the design document.
 
 from __future__ import annotations
 
+from .components.registry import FAMILIES, FROWN, REGISTRY, Family
+
 # -- per-frame table (frames.parquet) ---------------------------------------
+
+
+def family_columns(family: Family) -> tuple[tuple[str, str, str, str], ...]:
+    """A family's per-frame columns: its components, its intensity and its event flag."""
+    return tuple((c.name, "float64", c.unit, c.doc) for c in family.components) + (
+        (family.intensity, "float64", family.unit,
+         f"{family.unit_name}: 0 at the neutral reference, 1 = {family.full_meaning}"),
+        (family.active, "bool", "flag", f"inside a {family.name} event (hysteresis, minimum duration)"),
+    )
+
 
 #: (name, pandas dtype, unit, meaning) for every per-frame column, in order.
 FRAME_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
@@ -19,17 +31,7 @@ FRAME_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("yaw", "float64", "deg", "head yaw (positive: face turned to the image left)"),
     ("pitch", "float64", "deg", "head pitch (positive: chin up)"),
     ("roll", "float64", "deg", "head roll (positive: face tilted clockwise in the image)"),
-    ("brow_gap", "float64", "IOD",
-     "distance between the medial brow ends / inter-ocular distance (corrugator; smaller = drawn together)"),
-    ("brow_lowering", "float64", "IOD",
-     "height of the medial brows above the inner eye corners / inter-ocular distance "
-     "(procerus, depressor supercilii; smaller = lowered)"),
-    ("glabella_lines", "float64", "ratio",
-     "oriented ridge energy of vertical/oblique lines between the brows, on log intensity, over the recording's "
-     "tone_reference (higher = more lines)"),
-    ("frown_intensity", "float64", "FU",
-     "frown units: 0 at the neutral reference, 1 = a typical full deliberate frown"),
-    ("frowning", "bool", "flag", "inside a frown event (hysteresis, minimum duration)"),
+    *(column for family in FAMILIES for column in family_columns(family)),
     ("tone_reference", "float64", "a.u.",
      "the recording's tone reference: the face's median response to the lines' filters (median over its first "
      "frontal faces; moves with the camera's tone curve)"),
@@ -68,20 +70,25 @@ BLENDSHAPE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
 FRAME_COLUMN_NAMES: tuple[str, ...] = tuple(c[0] for c in FRAME_COLUMNS)
 BLENDSHAPE_COLUMN_NAMES: tuple[str, ...] = tuple(c[0] for c in BLENDSHAPE_COLUMNS)
 
-#: The three frown components, each with the direction in which it moves when frowning.
-COMPONENTS: tuple[str, ...] = ("brow_gap", "brow_lowering", "glabella_lines")
-COMPONENT_FROWN_SIGN: dict[str, int] = {"brow_gap": -1, "brow_lowering": -1, "glabella_lines": +1}
+#: The frown components (a frame without them is not valid), and every registered component.
+COMPONENTS: tuple[str, ...] = FROWN.names
+ALL_COMPONENTS: tuple[str, ...] = tuple(REGISTRY)
+#: Each component's direction in its expression (+1: grows, -1: shrinks), and the family of each
+#: summarised signal.
+COMPONENT_SIGN: dict[str, int] = {c.name: c.direction for c in REGISTRY.values()}
+SIGNAL_FAMILY: dict[str, Family] = {
+    **{f.intensity: f for f in FAMILIES}, **{c.name: f for f in FAMILIES for c in f.components}}
 
-#: Signals summarised per recording: the score and its components.
-SUMMARISED_SIGNALS: tuple[str, ...] = ("frown_intensity",) + COMPONENTS
+#: Signals summarised per recording: each family's intensity and its components.
+SUMMARISED_SIGNALS: tuple[str, ...] = tuple(name for f in FAMILIES for name in (f.intensity, *f.names))
 
 # -- per-recording summary (summary.json, "features") ------------------------
 
 #: The layout of summary.json (its feature names, its keys). A study's recording outputs made
 #: under another are rewritten from the cached measurements on the next run (no frame is
 #: measured again). 2: the most frowning value named by direction (``_max``, ``_min``, not
-#: ``_peak``), counts as integers, ``truncated``.
-SUMMARY_VERSION = 2
+#: ``_peak``), counts as integers, ``truncated``. 3: the smile family's features.
+SUMMARY_VERSION = 3
 
 #: Statistics taken over valid frames for every summarised signal: suffix, meaning. Each signal
 #: also has its most frowning value, named by its frown direction (:func:`signal_statistics`).
@@ -94,12 +101,13 @@ SIGNAL_STATISTICS: tuple[tuple[str, str], ...] = (
 
 def signal_statistics(signal: str) -> tuple[tuple[str, str], ...]:
     """The statistics of one summarised signal, suffix and meaning: :data:`SIGNAL_STATISTICS`,
-    then its most frowning value, ``max`` (``min`` for ``brow_gap`` and ``brow_lowering``,
-    which get smaller when frowning)."""
-    if COMPONENT_FROWN_SIGN.get(signal, +1) > 0:
-        extreme = ("max", "maximum over valid frames (its most frowning value: larger = more frowning)")
+    then its most expressive value, ``max`` (``min`` for a component that gets smaller in its
+    expression: ``brow_gap`` and ``brow_lowering`` when frowning, ``lip_corner_pull`` when smiling)."""
+    active = SIGNAL_FAMILY[signal].active if signal in SIGNAL_FAMILY else "frowning"
+    if COMPONENT_SIGN.get(signal, +1) > 0:
+        extreme = ("max", f"maximum over valid frames (its most {active} value: larger = more {active})")
     else:
-        extreme = ("min", "minimum over valid frames (its most frowning value: smaller = more frowning)")
+        extreme = ("min", f"minimum over valid frames (its most {active} value: smaller = more {active})")
     return SIGNAL_STATISTICS + (extreme,)
 
 #: Recording-level features that are not per-signal statistics: name, unit, meaning.
@@ -107,10 +115,12 @@ RECORDING_FEATURES: tuple[tuple[str, str, str], ...] = (
     ("n_frames", "count", "frames processed"),
     ("duration_s", "s", "time from the first to the last processed frame"),
     ("valid_fraction", "0-1", "fraction of processed frames that are valid"),
-    ("frown_time_pct", "%", "percent of valid time inside frown events"),
-    ("frown_events_per_min", "1/min", "frown events per minute of valid time"),
-    ("frown_event_duration_mean_s", "s", "mean duration of frown events (NaN when there are none)"),
-    ("frown_events_n", "count", "number of frown events"),
+    *(feature for f in FAMILIES for feature in (
+        (f"{f.name}_time_pct", "%", f"percent of valid time inside {f.name} events"),
+        (f"{f.name}_events_per_min", "1/min", f"{f.name} events per minute of valid time"),
+        (f"{f.name}_event_duration_mean_s", "s", f"mean duration of {f.name} events (NaN when there are none)"),
+        (f"{f.name}_events_n", "count", f"number of {f.name} events"),
+    )),
 )
 
 
@@ -140,6 +150,24 @@ def summary_feature_names() -> list[str]:
         names.extend(f"{signal}_{suffix}" for suffix, _ in signal_statistics(signal))
     names.extend(name for name, _, _ in CONDITION_FEATURES)
     return names
+
+
+def family_feature_names(family: str) -> list[str]:
+    """The per-recording features of one component family (``frown``, ``smile``): its event
+    features and the statistics of its intensity and components, in summary.json's order."""
+    names = [name for name, _, _ in RECORDING_FEATURES if name.startswith(f"{family}_")]
+    for signal in SUMMARISED_SIGNALS:
+        if SIGNAL_FAMILY[signal].name == family:
+            names.extend(f"{signal}_{suffix}" for suffix, _ in signal_statistics(signal))
+    return names
+
+
+def feature_family(feature: str) -> str | None:
+    """The family whose feature ``feature`` is (None for a quality or condition feature)."""
+    for f in FAMILIES:
+        if feature in family_feature_names(f.name):
+            return f.name
+    return None
 
 
 # -- study outputs (session features) ----------------------------------------

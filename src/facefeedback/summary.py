@@ -1,6 +1,7 @@
-"""Frown events (hysteresis with a minimum duration) and the per-recording summary.
+"""Events (hysteresis with a minimum duration) and the per-recording summary.
 
-An event starts when ``frown_intensity`` rises to ``on_threshold`` on a valid
+Every family's intensity (``frown_intensity``, ``smile_intensity``) has its events, by the same
+rule in its own units. An event starts when the intensity rises to ``on_threshold`` on a valid
 frame and lasts while it stays at or above ``off_threshold``; invalid frames
 inside an event are bridged for at most ``max_gap_s`` (a blink of tracking
 loss does not split a frown, a long one ends it). Episodes shorter than
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from .components.registry import FAMILIES
 from .conditions import condition_features
 from .config import EventConfig
 from .schema import RECORDING_FEATURES, SUMMARISED_SIGNALS, signal_statistics
@@ -108,31 +110,36 @@ def _frame_durations(t: np.ndarray) -> np.ndarray:
     return np.append(np.where(steps > 0, np.minimum(steps, 5 * typical), typical), typical)
 
 
-def summarise(table: pd.DataFrame, params: EventConfig) -> tuple[dict[str, float | int], list[FrownEvent]]:
-    """Per-recording features (``schema.summary_feature_names()``) and events.
+def summarise(table: pd.DataFrame, params: EventConfig
+              ) -> tuple[dict[str, float | int], dict[str, list[FrownEvent]]]:
+    """Per-recording features (``schema.summary_feature_names()``) and each family's events
+    (``{"frown": [...], "smile": [...]}``).
 
-    Counts (``n_frames``, ``frown_events_n``) are ints, every other feature a float.
+    Counts (``n_frames``, ``frown_events_n``, ``smile_events_n``) are ints, every other feature a float.
 
     Statistics are over valid frames; time-based features weight each frame by the
     time it stands for (so a variable frame rate does not bias them).
     """
     t = table["timestamp_s"].to_numpy(float)
     valid = table["valid"].to_numpy(bool)
-    x = table["frown_intensity"].to_numpy(float)
-    events = detect_events(t, x, valid, params)
     dur = _frame_durations(t)
     valid_time = float(dur[valid].sum()) if len(t) > 1 else float(valid.sum())
-    frowning = table["frowning"].to_numpy(bool)
     nan = float("nan")
     feats: dict[str, float | int] = {
         "n_frames": len(table),
         "duration_s": float(t[-1] - t[0]) if len(t) else nan,
         "valid_fraction": float(valid.mean()) if len(valid) else nan,
-        "frown_time_pct": 100.0 * float(dur[valid & frowning].sum()) / valid_time if valid_time > 0 else nan,
-        "frown_events_per_min": 60.0 * len(events) / valid_time if valid_time > 0 else nan,
-        "frown_event_duration_mean_s": float(np.mean([e.duration_s for e in events])) if events else nan,
-        "frown_events_n": len(events),
     }
+    all_events = {}
+    for family in FAMILIES:
+        events = detect_events(t, table[family.intensity].to_numpy(float), valid, params)
+        active = table[family.active].to_numpy(bool)
+        f = family.name
+        feats[f"{f}_time_pct"] = 100.0 * float(dur[valid & active].sum()) / valid_time if valid_time > 0 else nan
+        feats[f"{f}_events_per_min"] = 60.0 * len(events) / valid_time if valid_time > 0 else nan
+        feats[f"{f}_event_duration_mean_s"] = float(np.mean([e.duration_s for e in events])) if events else nan
+        feats[f"{f}_events_n"] = len(events)
+        all_events[f] = events
     assert list(feats) == [n for n, _, _ in RECORDING_FEATURES]
     for signal in SUMMARISED_SIGNALS:
         v = table[signal].to_numpy(float)[valid]
@@ -149,7 +156,7 @@ def summarise(table: pd.DataFrame, params: EventConfig) -> tuple[dict[str, float
             else:  # the most frowning value: max, or min for a signal that gets smaller
                 feats[f"{signal}_{suffix}"] = float(v.max() if suffix == "max" else v.min())
     feats.update(condition_features(table))
-    return feats, events
+    return feats, all_events
 
 
 #: A QC flag raised on more than this fraction of the frames with a face gets a warning in the summary.

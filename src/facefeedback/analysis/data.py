@@ -64,10 +64,12 @@ def available_scales(features: pd.DataFrame) -> list[str]:
             and pd.api.types.is_numeric_dtype(features[c])]
 
 
-def frown_feature_names(features: pd.DataFrame) -> list[str]:
-    """Recording features present in the table, without the recording-quality ones."""
+def frown_feature_names(features: pd.DataFrame, family: str | None = None) -> list[str]:
+    """Recording features present in the table, without the recording-quality ones; with
+    ``family``, only that component family's (``frown``, ``smile``)."""
+    wanted = None if family is None else set(schema.family_feature_names(family))
     return [f for f in schema.summary_feature_names()
-            if f in features.columns and f not in schema.QUALITY_FEATURES]
+            if f in features.columns and f not in schema.QUALITY_FEATURES and (wanted is None or f in wanted)]
 
 
 def choose_arms(arms: list[str], treated: str | None, control: str | None) -> tuple[str, str]:
@@ -146,7 +148,8 @@ def prepare(study: StudyFeatures, outcome: str, feature: str = "frown_intensity_
     outcome : str
         Questionnaire scale (a score column such as ``HAMD17``).
     feature : str
-        Recording feature whose change is the frown measure.
+        Recording feature whose change is the facial measure (a frown feature, or a smile
+        feature such as ``smile_intensity_mean`` for the control expression).
     task : str, optional
         Task to analyse; required when there are several (``"all"`` averages them).
     session : str, optional
@@ -183,7 +186,9 @@ def prepare(study: StudyFeatures, outcome: str, feature: str = "frown_intensity_
                             f"sessions: {', '.join(later)}")
     base = table[table["session"] == reference].set_index("participant_id")
     follow = table[table["session"] == session].set_index("participant_id")
-    change_cols = [f + schema.CHANGE_SUFFIX for f in features if f + schema.CHANGE_SUFFIX in follow]
+    # the predictive model takes the changes of every feature of the measure's family (frown or smile)
+    family = frown_feature_names(table, schema.feature_family(feature))
+    change_cols = [f + schema.CHANGE_SUFFIX for f in family if f + schema.CHANGE_SUFFIX in follow]
     wide = pd.DataFrame({
         "arm": follow["arm"],
         "followup": follow[outcome],

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
           f"{' and '.join(res.model['baseline_covariates'])}")
     print(f"{d['outcome']} change per unit of {d['feature']} change: {prim.frown_slope:.3g} "
           f"[{lo:.3g}, {hi:.3g}], permutation p = {prim.p_permutation:.3g} (n = {prim.n})")
-    print(f"indirect effect of {d['treated_arm']} through frowning: "
+    print(f"indirect effect of {d['treated_arm']} through {d['feature']}: "
           f"{med.indirect['estimate']:.3g} [{ilo:.3g}, {ihi:.3g}]")
     for note in not_estimable_notes(res):
         print(note)

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
                                "calibration.segment_start_s": segment[0],
                                "calibration.segment_end_s": segment[1]})
     result = process_recording(args.input, config, strict=True)  # no neutral from a broken file
-    cal = calibrate(result.frames, config.frown, config.calibration, source=str(args.input),
+    cal = calibrate(result.frames, config.families(), config.calibration, source=str(args.input),
                     participant_id=args.participant)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     cal.save(args.out)

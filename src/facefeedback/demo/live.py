@@ -21,9 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..calibration import Calibration, calibrate, population_calibration
+from ..components.glabella import PATCH_X, PATCH_Y
+from ..components.intensity import combine_terms
 from ..config import Config
 from ..errors import InputError
-from ..frown import PATCH_X, PATCH_Y, combine_terms
 from ..io import Frame
 from ..measure import FrameMeasurer, MeasurementBuffer, build_frame_table
 from ..qc import invalid_reasons, reason_kind, valid_mask
@@ -93,7 +94,7 @@ class LiveSession:
                  trace_s: float = 10.0) -> None:
         self.config = config
         self.trace_s = float(trace_s)
-        self.calibration = calibration or population_calibration(config.frown)
+        self.calibration = calibration or population_calibration(*config.families())
         #: Every neutral reference the session used, with the session time it took effect.
         self.calibrations: list[dict] = [{"from_s": 0.0, **self.calibration.to_json()}]
         self.measurer = FrameMeasurer(config, static_image_mode=False)
@@ -133,7 +134,7 @@ class LiveSession:
         # The window is [t0, t1): the frame that reached t1 only closes it.
         rule = self.config.calibration.model_copy(update={"segment_start_s": t0, "segment_end_s": t1})
         try:
-            cal = calibrate(table, self.config.frown, rule, source=f"live {t0:.2f}-{t1:.2f} s")
+            cal = calibrate(table, self.config.families(), rule, source=f"live {t0:.2f}-{t1:.2f} s")
         except InputError as exc:
             log.warning("calibration failed: %s", exc)
             self.message = "calibration failed: face not visible or not frontal; press c to retry"
@@ -173,7 +174,7 @@ class LiveSession:
             e = max(moved, key=lambda e: e.peak)
             problems.append(f"the face frowned during it ({e.peak:.2f} FU at {e.peak_s:.1f} s, "
                             f"{e.duration_s:.1f} s long)")
-        table = build_frame_table(raw, population_calibration(self.config.frown), self.config)
+        table = build_frame_table(raw, population_calibration(*self.config.families()), self.config)
         held = table["frown_intensity"].to_numpy(np.float64)[inside & table["valid"].to_numpy(bool)]
         level = float(np.median(held)) if held.size else np.nan
         if level >= events.on_threshold:

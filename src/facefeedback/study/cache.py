@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import __version__, bids, schema
+from ..components.registry import REGISTRY
 from ..config import Config, config_hash, dump_config
 from ..files import json_text, temporary_name
 from ..io import SourceInfo
@@ -42,7 +43,9 @@ def measurement_hash(config: Config) -> str:
 
     data = {"input": dump_config(config)["input"], "landmarks": dump_config(config)["landmarks"],
             "config_version": config.config_version, "facefeedback": __version__,
-            "mediapipe": mediapipe.__version__, "opencv": cv2.__version__}
+            "mediapipe": mediapipe.__version__, "opencv": cv2.__version__,
+            # the registered components and how each is measured: a new one is measured afresh
+            "components": [[c.name, c.measure, *c.extra_raw] for c in REGISTRY.values()]}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

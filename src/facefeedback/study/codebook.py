@@ -29,6 +29,7 @@ UNIT_RANGES = {
     "count": ">= 0", "s": ">= 0", "1/min": ">= 0", "0-1": "0 to 1", "%": "0 to 100", "IOD": "> 0",
     "a.u.": ">= 0", "FU": ">= 0; 0 = at or away from the neutral reference (never negative), 1 = typical full "
           "deliberate frown",
+    "SU": ">= 0; 0 = at or away from the neutral reference (never negative), 1 = typical full smile",
     "deg": "-180 to 180", "0-255": "0 to 255", "px": "> 0", "ln": ">= 0", "grey levels": ">= 0",
 }
 SUMMARY = "from the recording's valid frames (recordings/<recording_id>/summary.json)"

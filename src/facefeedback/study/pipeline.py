@@ -156,13 +156,13 @@ class _Participants:
         kept (never replaced by the population default); without one, the population default.
         """
         ok = [r for r in needed if not self.done[r].error]
-        population = population_calibration(self.config.frown)
+        population = population_calibration(*self.config.families())
         cal, problem = None, f"no calibration recording could be read ({', '.join(needed)})"
         if ok:
             frames = pd.concat([build_frame_table(self.cache.get(self.done[r].key).table(), population, self.config)
                                 for r in ok], ignore_index=True)
             try:
-                cal = calibrate(frames, self.config.frown, self.config.calibration, source=", ".join(ok),
+                cal = calibrate(frames, self.config.families(), self.config.calibration, source=", ".join(ok),
                                 participant_id=pid)
             except FaceFeedbackError as exc:
                 problem = str(exc)

@@ -14,6 +14,7 @@ from ..config import EventConfig
 from ..errors import OutputError
 from ..files import atomic_write_text, write_json, write_table
 from ..output_folders import check_output_path, plan_output, writing
+from ..components.registry import FAMILIES
 from ..summary import detect_events, events_to_json
 from ..synthetic.studies import (
     PRIMARY_SCALE,
@@ -90,11 +91,12 @@ def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0, 
             rec_dir.mkdir(parents=True)
             write_table(frames[row], rec_dir / "frames.parquet")
             table_row = frames[row]
-            events = detect_events(table_row["timestamp_s"], table_row["frown_intensity"],
-                                   table_row["valid"], EventConfig())
+            events = {f.name: detect_events(table_row["timestamp_s"], table_row[f.intensity],
+                                            table_row["valid"], EventConfig()) for f in FAMILIES}
             summary = {"source": f"simulated:{rec}",
                        "features": {k: table.at[row, k] for k in feature_names},
-                       "events": events_to_json(events), "calibration": {}}
+                       "events": events_to_json(events["frown"]),
+                       "smile_events": events_to_json(events["smile"]), "calibration": {}}
             write_json(rec_dir / "summary.json", summary)
         (staging / "features").mkdir()
         write_table(table, staging / "features" / "session_features.parquet")

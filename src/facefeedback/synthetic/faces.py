@@ -9,6 +9,10 @@ synthesised in two parts, both scaled by ``a``:
 * vertical, slightly oblique furrows are shaded into the glabella (the lines the
   toxin removes), as multiplicative darkening with a Gaussian profile.
 
+A smile of intensity ``s`` (0 = the original face, 1 = a full smile) is warped in the same way:
+the mouth corners pulled out and up (zygomaticus major, AU12) and the upper cheeks lifted, which
+pushes the lower lids up (orbicularis oculi, AU6); see :func:`smile_face`.
+
 Clips add optional head motion (in-plane roll, scale, translation; head turns and
 nods out of the picture's plane, by :class:`HeadTurner`) and a change of lighting,
 so the measure can be checked for what it must ignore. The curve ``a(t)`` is saved
@@ -34,6 +38,13 @@ SIZE = 480
 BROW_SHIFT_IN = 0.08
 BROW_SHIFT_DOWN = 0.08
 FURROW_DEPTH = 0.28
+#: Full-smile displacement of each mouth corner (out, up) and of the upper cheeks (up), in IOD units.
+SMILE_SHIFT_OUT = 0.09
+SMILE_SHIFT_UP = 0.06
+CHEEK_LIFT = 0.04
+#: Face Mesh landmarks the smile is drawn at: the mouth corners and the upper cheeks, right then left.
+MOUTH_CORNERS = (61, 291)
+UPPER_CHEEKS = (117, 346)
 
 
 def neutral_face() -> np.ndarray:
@@ -97,6 +108,43 @@ def frown_face(base: np.ndarray, anchors: FaceAnchors, a: float) -> np.ndarray:
         shade = np.maximum(shade, depth * taper * np.exp(-((xx - x_line) ** 2) / (2 * width**2)))
     darkening = 1.0 - FURROW_DEPTH * a * shade
     return np.clip(warped.astype(np.float32) * darkening[:, :, None], 0, 255).astype(np.uint8)
+
+
+def _gaussian_shift(shape: tuple[int, int], centres: list[tuple[np.ndarray, float, float]], radius: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth displacement field: at each centre ``(xy, dx, dy)`` its shift, falling off as a
+    Gaussian of sd ``radius`` (pixels)."""
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    dx = np.zeros((h, w), np.float32)
+    dy = np.zeros((h, w), np.float32)
+    for centre, sx, sy in centres:
+        g = np.exp(-((xx - centre[0]) ** 2 + (yy - centre[1]) ** 2) / (2 * radius**2))
+        dx += sx * g
+        dy += sy * g
+    return dx, dy
+
+
+def smile_face(base: np.ndarray, anchors: FaceAnchors, s: float) -> np.ndarray:
+    """The face with a synthetic smile of intensity ``s`` (0-1) added: each mouth corner moved out
+    by ``SMILE_SHIFT_OUT`` and up by ``SMILE_SHIFT_UP`` IOD, the upper cheeks (and the lower lids
+    above them) lifted by ``CHEEK_LIFT`` IOD, each by a smooth warp, times ``s``."""
+    if s <= 0:
+        return base.copy()
+    if anchors.points is None:
+        raise ValueError("a smile needs the face's landmarks (FaceAnchors.find)")
+    p, iod = anchors.points[:, :2], anchors.iod
+    mid_x = p[list(MOUTH_CORNERS), 0].mean()
+    centres = [(p[i], np.sign(p[i, 0] - mid_x) * SMILE_SHIFT_OUT * iod * s, -SMILE_SHIFT_UP * iod * s)
+               for i in MOUTH_CORNERS]
+    mouth = _gaussian_shift(base.shape[:2], centres, 0.2 * iod)
+    cheeks = _gaussian_shift(base.shape[:2], [(p[i], 0.0, -CHEEK_LIFT * iod * s) for i in UPPER_CHEEKS],
+                             0.22 * iod)
+    dx, dy = mouth[0] + cheeks[0], mouth[1] + cheeks[1]
+    h, w = base.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    # Inverse map: the pixel shown at x came from x - d(x).
+    return cv2.remap(base, xx - dx, yy - dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 class HeadTurner:
@@ -177,6 +225,7 @@ class ClipSpec:
     seed: int = 0
     yaw_deg: float = 0.0  # amplitude of a head turn out of the picture's plane (period 6 s)
     pitch_deg: float = 0.0  # amplitude of a nod (period 8.5 s)
+    smile: str | None = None  # the smile's curve (as ``curve``), None: no smile
 
 
 DEFAULT_CLIPS = (
@@ -201,8 +250,9 @@ def render_clip(spec: ClipSpec, base: np.ndarray | None = None, anchors: FaceAnc
     yaw = spec.yaw_deg * np.sin(2 * np.pi * t / 6.0)
     pitch = spec.pitch_deg * np.sin(2 * np.pi * t / 8.5)
     turner = HeadTurner(base, anchors.points) if (spec.yaw_deg or spec.pitch_deg) else None
+    smiles = frown_curve(t, spec.smile) if spec.smile else np.zeros(n)
     for i in range(n):
-        face = frown_face(base, anchors, float(curve[i]))
+        face = smile_face(frown_face(base, anchors, float(curve[i])), anchors, float(smiles[i]))
         if turner is not None:
             face = turner(face, yaw[i], pitch[i])
         phase = 2 * np.pi * t[i] / spec.seconds
@@ -222,6 +272,8 @@ def render_clip(spec: ClipSpec, base: np.ndarray | None = None, anchors: FaceAnc
                  "roll_deg": float(roll), "scale": float(scale), "light": float(light)}
         if turner is not None:
             truth.update(yaw_deg=float(yaw[i]), pitch_deg=float(pitch[i]))
+        if spec.smile:
+            truth.update(smile=float(smiles[i]))
         yield frame, truth
 
 

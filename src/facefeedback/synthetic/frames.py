@@ -15,12 +15,28 @@ import pandas as pd
 from .. import schema
 from ..config import EventConfig
 from ..summary import FrownEvent, frowning_mask, summarise
+from ..components.registry import FAMILIES, FROWN, SMILE, Family
 
 #: Frames per second and length of every simulated recording.
 FPS = 10.0
 DURATION_S = 20.0
 #: Fraction of frames that are not usable (no face, or head turned away).
 INVALID_FRACTION = 0.03
+#: The smile (the control expression) of a simulated recording: its mean over valid frames (SU)
+#: is drawn around this, the same in both arms and sessions.
+SMILE_LEVEL_SU = 0.15
+
+
+def component_values(family: Family, intensity: np.ndarray, jitter: np.ndarray) -> dict[str, np.ndarray]:
+    """Each of ``family``'s components at an intensity (its units), from the registry's neutral and
+    full change: the value whose term is the intensity, plus ``jitter`` (one row per component,
+    relative to the neutral)."""
+    out = {}
+    for c, noise in zip(family.components, jitter):
+        step = c.direction * c.full_change * intensity
+        shape = np.exp(step) if c.change == "log_ratio" else 1.0 + step
+        out[c.name] = c.neutral * (shape + noise)
+    return out
 
 
 def synthesize_signals(levels: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -36,8 +52,9 @@ def synthesize_signals(levels: np.ndarray, rng: np.random.Generator) -> dict[str
     Returns
     -------
     dict of str to ndarray of shape (n_recordings, n_frames)
-        ``timestamp_s``, ``valid``, ``face_detected``, ``frown_intensity`` and the
-        three frown components. Invalid frames without a face hold NaN.
+        ``timestamp_s``, ``valid``, ``face_detected``, each family's intensity and its
+        components (:func:`component_values`). Invalid frames without a face hold NaN. The smile
+        comes from a generator spawned from ``rng``, so it leaves the frown's draws as they were.
     """
     levels = np.asarray(levels, dtype=float)
     n_rec, n_frames = levels.size, int(round(FPS * DURATION_S))
@@ -58,25 +75,28 @@ def synthesize_signals(levels: np.ndarray, rng: np.random.Generator) -> dict[str
     shape_mean = np.nanmean(np.where(valid, shape, np.nan), axis=1)
     frown = levels[:, None] + shape - shape_mean[:, None]
     frown = np.where(face, frown, np.nan)
-    jitter = rng.normal(0.0, 0.004, (3, n_rec, n_frames))
+    jitter = rng.normal(0.0, 0.01, (len(FROWN.components), n_rec, n_frames))
+    smile_rng = rng.spawn(1)[0]
+    level = np.clip(smile_rng.normal(SMILE_LEVEL_SU, 0.05, (n_rec, 1)), 0.0, None)
+    smile = np.where(face, level + 0.5 * drift + smile_rng.normal(0.0, 0.03, (n_rec, n_frames)), np.nan)
     signals = {
         "timestamp_s": np.broadcast_to(np.arange(n_frames) / FPS, (n_rec, n_frames)).copy(),
         "face_detected": face,
         "valid": valid,
         "frown_intensity": frown,
-        "brow_gap": 0.42 - 0.06 * frown + jitter[0],
-        "brow_lowering": 0.30 - 0.04 * frown + jitter[1],
-        "glabella_lines": 1.0 + 0.8 * frown + 20 * jitter[2],
+        **component_values(FROWN, frown, jitter),
+        "smile_intensity": smile,
+        **component_values(SMILE, smile, smile_rng.normal(0.0, 0.01, (len(SMILE.components), n_rec, n_frames))),
     }
-    for name in schema.COMPONENTS:
+    for name in schema.ALL_COMPONENTS:
         signals[name] = np.where(face, signals[name], np.nan)
     return signals
 
 
 def recording_summaries(tables: list[pd.DataFrame], events: EventConfig | None = None
-                        ) -> tuple[pd.DataFrame, list[list[FrownEvent]]]:
+                        ) -> tuple[pd.DataFrame, list[dict[str, list[FrownEvent]]]]:
     """Recording-level features (``schema.summary_feature_names()``, one row per table) and
-    events of synthetic per-frame tables, from :func:`facefeedback.summary.summarise`: the
+    each family's events of synthetic per-frame tables, from :func:`facefeedback.summary.summarise`: the
     pipeline's own summary, events by its hysteresis rule."""
     events = events or EventConfig()
     summaries = [summarise(table, events) for table in tables]
@@ -91,7 +111,6 @@ def frames_table(signals: dict[str, np.ndarray], row: int, rng: np.random.Genera
     valid = signals["valid"][row]
     face = signals["face_detected"][row]
     n = valid.size
-    frown = signals["frown_intensity"][row]
     pose = rng.normal(0.0, 3.0, (3, n))
     pose[:, ~face] = np.nan
     table = {
@@ -100,11 +119,9 @@ def frames_table(signals: dict[str, np.ndarray], row: int, rng: np.random.Genera
         "face_detected": face,
         "n_faces": face.astype(np.int64),
         "yaw": pose[0], "pitch": pose[1], "roll": pose[2],
-        "brow_gap": signals["brow_gap"][row],
-        "brow_lowering": signals["brow_lowering"][row],
-        "glabella_lines": signals["glabella_lines"][row],
-        "frown_intensity": frown,
-        "frowning": frowning_mask(signals["timestamp_s"][row], frown, valid, events or EventConfig()),
+        **{name: signals[name][row] for f in FAMILIES for name in (*f.names, f.intensity)},
+        **{f.active: frowning_mask(signals["timestamp_s"][row], signals[f.intensity][row], valid,
+                                   events or EventConfig()) for f in FAMILIES},
         "tone_reference": np.where(face, 2.0, np.nan),
         "iod_px": np.where(face, rng.normal(100.0, 5.0, n), np.nan),
         "sharpness": np.where(face, rng.normal(0.3, 0.03, n), np.nan),

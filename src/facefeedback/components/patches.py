@@ -1,0 +1,65 @@
+"""Face regions resampled from the image into reference units, and the frontal anchor.
+
+A region given in the reference face's units (inter-ocular distance 1, origin between the
+eyes, y down) is resampled on a plane of the reference face, so its picture follows head
+rotation and distance; the image-based components (:mod:`.brows`, :mod:`.glabella`) read
+the skin through it.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..geometry import Alignment
+
+#: Offset added before the log (intensity 0-1): a floor of about 20 grey levels under which dark
+#: pixels' differences count less, since a camera's noise, 8-bit steps and compression errors are
+#: about constant in grey levels, not relative to the light.
+LOG_EPS = 0.08
+#: The anchor frame is the first with a face within this many degrees of frontal (yaw and pitch).
+ANCHOR_MAX_POSE_DEG = 20.0
+
+
+def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float, float],
+                   y_range: tuple[float, float], plane: tuple[float, float, float], px_per_iod: int,
+                   margin: int = 0, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """A face region resampled from the image into reference units, float32 0-1 (grey, or one
+    plane per channel of a colour image).
+
+    The region ``x_range`` x ``y_range`` (reference units, plus ``margin`` pixels on every
+    side) lies on the plane ``z = plane[0] + plane[1] * x + plane[2] * y`` of the reference
+    face, so its picture follows head rotation and distance (the affine camera maps a plane
+    affinely). ``gray`` may be a crop of the frame whose top-left corner is at ``origin``
+    (x, y). Faces much larger than ``px_per_iod`` are shrunk first so that fine skin
+    texture does not alias. Returns NaNs when the region lies outside ``gray``. A colour image
+    gives a colour patch (channels last).
+    """
+    width = int(round((x_range[1] - x_range[0]) * px_per_iod))
+    height = int(round((y_range[1] - y_range[0]) * px_per_iod))
+    corners = np.array([[x_range[0], y_range[0]], [x_range[1], y_range[0]], [x_range[0], y_range[1]]])
+    z = plane[0] + plane[1] * corners[:, 0] + plane[2] * corners[:, 1]
+    img = alignment.to_image(np.column_stack([corners, z]))[:, :2] - np.asarray(origin, dtype=np.float64)
+    # Patch pixels (margin, margin), (width + margin, margin), (margin, height + margin) map to the corners,
+    # so the interior [margin:-margin] is exactly the region.
+    a_u = (img[1] - img[0]) / width
+    a_v = (img[2] - img[0]) / height
+    m = np.column_stack([a_u, a_v, img[0] - margin * (a_u + a_v)])
+    out_w, out_h = width + 2 * margin, height + 2 * margin
+    shrink = alignment.iod_px / px_per_iod
+    if shrink > 1.25:
+        box = m @ np.array([[0, out_w, 0, out_w], [0, 0, out_h, out_h], [1, 1, 1, 1]], dtype=np.float64)
+        x0, y0 = np.floor(box.min(axis=1)).astype(int) - 2
+        x1, y1 = np.ceil(box.max(axis=1)).astype(int) + 2
+        h, w = gray.shape[:2]
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return np.full((out_h, out_w) + gray.shape[2:], np.nan, np.float32)
+        crop = gray[y0:y1, x0:x1]
+        small = cv2.resize(crop, None, fx=1 / shrink, fy=1 / shrink, interpolation=cv2.INTER_AREA)
+        sx, sy = small.shape[1] / crop.shape[1], small.shape[0] / crop.shape[0]
+        m = np.array([[sx, 0, -sx * x0], [0, sy, -sy * y0]]) @ np.vstack([m, [0, 0, 1]])
+        gray = small
+    patch = cv2.warpAffine(gray, m, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_REPLICATE)
+    return patch.astype(np.float32) / 255.0
