@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "src/facefeedback/data/occlusion_model.json")
     args = ap.parse_args()
     host_list = [h for h in hosts(args.pyfeat, args.openface, ROOT / "sample_videos") if not held_out(h)]
-    table, feats = features_for(host_list, args.seeds, args.work, truth_managed=True)
+    table, feats, _ = features_for(host_list, args.seeds, args.work, truth_managed=True)
     model = fit_model(feats, table["label"].to_numpy(), args.false_alarm, args.C)
     model["fitted_on"]["faces"] = sorted(table["identity"].unique().tolist())
     model["fitted_on"]["seeds"] = args.seeds

@@ -95,9 +95,9 @@ def main() -> None:
 
     # -- 1. synthetic occluders, each person judged by a model fitted without them --
     train = [h for h in all_hosts if not held_out(h)]
-    fit_table, fit_feats = features_for(train, args.fit_seeds, args.work, truth_managed=True)
+    fit_table, fit_feats, _ = features_for(train, args.fit_seeds, args.work, truth_managed=True)
     models = loo_models(fit_table, fit_feats, dict.fromkeys(h.identity for h in all_hosts))
-    judged, _ = features_for(all_hosts, args.seeds, args.work, truth_managed=False, models=models, tag="_cv",
+    judged, _, _ = features_for(all_hosts, args.seeds, args.work, truth_managed=False, models=models, tag="_cv",
                              kinds=ALL_KINDS)
     judged["otherwise_valid"] = otherwise_valid(judged, CONFIG)
     judged["kind"] = np.where(judged["kind"] == "", "none", judged["kind"])
@@ -110,7 +110,7 @@ def main() -> None:
     # -- 2. the same under another camera --
     rows = [judged[judged["seed"].isin(args.variant_seeds)].assign(variant="none (as recorded)")]
     for variant in camera_variants():
-        t, _ = features_for(all_hosts, args.variant_seeds, args.work, truth_managed=False, models=models,
+        t, _, _ = features_for(all_hosts, args.variant_seeds, args.work, truth_managed=False, models=models,
                             tag="_cv", kinds=ALL_KINDS, variant=variant)
         t["otherwise_valid"] = otherwise_valid(t, CONFIG)
         rows.append(t)
