@@ -37,7 +37,7 @@ def features_for(host_list, seeds, work: Path, truth_managed: bool, models=None,
     slug = "_" + re.sub(r"[^a-z0-9]+", "_", variant.lower()).strip("_") if variant else ""
     tables, feats, chans = [], [], []
     for seed in seeds:
-        mode = "truth" if truth_managed else f"model{tag}"
+        mode = ("truth" if truth_managed else f"model{tag}") + ("_hands" if "hand" in kinds else "")
         path = work / f"{mode}{slug}_seed{seed}.npz"
         names = sorted(h.name for h in host_list)
         if path.is_file():
