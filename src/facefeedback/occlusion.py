@@ -83,8 +83,7 @@ FEATURES = ("glabella_fwd", "glabella_bwd", "glabella_intensity", "glabella_colo
             "brow_max_fwd", "brow_min_fwd", "brow_max_bwd", "brow_min_bwd",
             "brow_max_intensity", "brow_min_intensity", "brow_max_colour", "brow_min_colour",
             "forehead_fwd", "forehead_bwd", "region_fwd", "region_bwd",
-            "mask_q90", "edge_top", "edge_bottom", "edge_side", "edge_side_colour",
-            "mask_above_10", "mask_above_30", "brow_asymmetry")
+            "mask_q90", "mask_above_10", "mask_above_30", "brow_asymmetry")
 
 
 def _grid() -> tuple[np.ndarray, np.ndarray]:
@@ -103,16 +102,10 @@ BROW_RIGHT = (_X < -BROW_PATCH_X[0]) & (_X > -BROW_PATCH_X[1]) & (_Y > BROW_PATC
 BROW_LEFT = (_X > BROW_PATCH_X[0]) & (_X < BROW_PATCH_X[1]) & (_Y > BROW_PATCH_Y[0]) & (_Y < BROW_PATCH_Y[1])
 MEASURED = GLABELLA | BROW_RIGHT | BROW_LEFT
 FOREHEAD = (np.abs(_X) < 0.45) & (_Y < PATCH_Y[0] + 0.02)
-#: The region's edges (two pixels, 0.1 IOD, wide): an occluder comes in from outside the region,
-#: a frown's change stays inside it.
-_ROWS, _COLS = np.indices((_H, _W))
-EDGE_TOP, EDGE_BOTTOM = _ROWS < 2, _ROWS >= _H - 2
-EDGE_RIGHT, EDGE_LEFT = _COLS < 2, _COLS >= _W - 2
 #: Rows: the mean over the glabella, the right and the left brow head, the forehead, the whole
 #: region and the measured regions, of a map (raveled).
 _REGION_MEANS = np.array([m.ravel() / m.sum() for m in (GLABELLA, BROW_RIGHT, BROW_LEFT, FOREHEAD,
-                                                        np.ones_like(GLABELLA), MEASURED, EDGE_TOP,
-                                                        EDGE_BOTTOM, EDGE_RIGHT, EDGE_LEFT)], np.float32)
+                                                        np.ones_like(GLABELLA), MEASURED)], np.float32)
 _PLANE = np.column_stack([np.ones(_X.size), _X.ravel(), _Y.ravel()])
 _PLANE_PINV = np.linalg.pinv(_PLANE)
 #: Positions (in a sorted raveled region) of the 5th, 10th, ..., 95th percentiles.
@@ -301,15 +294,14 @@ class OcclusionDetector:
         bwd = unexplained(ex.channels, _shifted(matched), parts=False)[0]
         scale = max(float(_median(np.array(self.recent_change))) if self.recent_change else SCALE_FLOOR,
                     SCALE_FLOOR)
-        # region means: glabella, right brow head, left brow head, forehead, whole region, measured,
-        # the top, bottom, right and left edges
+        # region means: glabella, right brow head, left brow head, forehead, whole region, measured
         f, b, fi, fc = (_REGION_MEANS @ e.ravel() for e in (fwd, bwd, fwd_i, fwd_c))
         measured = fwd[MEASURED]
         q90 = float(np.partition(measured, int(0.9 * (measured.size - 1)))[int(0.9 * (measured.size - 1))])
         raw = np.array([f[0], b[0], fi[0], fc[0],
                         max(f[1], f[2]), min(f[1], f[2]), max(b[1], b[2]), min(b[1], b[2]),
                         max(fi[1], fi[2]), min(fi[1], fi[2]), max(fc[1], fc[2]), min(fc[1], fc[2]),
-                        f[3], b[3], f[4], b[4], q90, f[6], f[7], max(f[8], f[9]), max(fc[8], fc[9])])
+                        f[3], b[3], f[4], b[4], q90])
         x = np.log(np.maximum(raw, 0.0) / scale + 0.3)
         above = np.log(np.array([(measured > 10.0).mean(), (measured > 30.0).mean()]) + 0.3)
         asym = abs(np.log(f[1] + 0.3) - np.log(f[2] + 0.3))
