@@ -61,3 +61,30 @@ def replay(table: pd.DataFrame, channels: np.ndarray, model: OcclusionModel | No
             if det.last_features is not None:
                 feats[i] = det.last_features
     return feats, scores, flags
+
+
+def fit_as_used(table: pd.DataFrame, channels: np.ndarray, false_alarm: float = 0.02, c: float = 0.3,
+                truth_feats: np.ndarray | None = None) -> dict:
+    """The occlusion model fitted on features as the detector meets them in use.
+
+    Fitted on truth-managed features (exemplars chosen by the known truth), a model meets other
+    features in use, where its own flags choose the exemplars: a frown it flags never becomes an
+    exemplar and stays unexplained. So, in two stages: each person's recordings (``identity``) are
+    replayed by a model fitted on the truth-managed features of the other people, with that model
+    choosing the exemplars, and the model is fitted on those features. ``truth_feats``: the
+    truth-managed features of ``table`` (:func:`replay` without a model) when already known.
+    """
+    from .occlusion_fit import fit_model
+
+    if truth_feats is None:
+        truth_feats = replay(table, channels)[0]
+    labels = table["label"].to_numpy()
+    ids = table["identity"].to_numpy()
+    used = np.full_like(truth_feats, np.nan)
+    for identity in np.unique(ids):
+        first = OcclusionModel.from_json(fit_model(truth_feats[ids != identity], labels[ids != identity]))
+        rows = np.flatnonzero(ids == identity)
+        used[rows] = replay(table.iloc[rows].reset_index(drop=True), channels[rows], model=first)[0]
+    model = fit_model(used, labels, false_alarm, c)
+    model["fitted_on"]["stages"] = "features replayed as in use, each person by a model fitted without them"
+    return model
