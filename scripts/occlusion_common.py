@@ -28,15 +28,16 @@ log = logging.getLogger("occlusion")
 
 
 def features_for(host_list, seeds, work: Path, truth_managed: bool, models=None, tag: str = "",
-                 kinds=KINDS, variant: str | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+                 kinds=KINDS, variant: str | None = None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Occluded recordings of every host for every seed (through the camera ``variant``, a key of
-    ``camera_variants()``), measured; cached in ``work``. The table gains a ``variant`` column."""
+    ``camera_variants()``), measured; cached in ``work``: the table (it gains a ``variant``
+    column), the occlusion features and every frame's compared region."""
     work.mkdir(parents=True, exist_ok=True)
     camera = camera_variants()[variant] if variant else None
     slug = "_" + re.sub(r"[^a-z0-9]+", "_", variant.lower()).strip("_") if variant else ""
-    tables, feats = [], []
+    tables, feats, chans = [], [], []
     for seed in seeds:
-        mode = "truth" if truth_managed else f"model{tag}"
+        mode = ("truth" if truth_managed else f"model{tag}") + ("_hands" if "hand" in kinds else "")
         path = work / f"{mode}{slug}_seed{seed}.npz"
         names = sorted(h.name for h in host_list)
         if path.is_file():
@@ -45,13 +46,15 @@ def features_for(host_list, seeds, work: Path, truth_managed: bool, models=None,
             if sorted(table["host"].unique()) == names:
                 tables.append(table)
                 feats.append(z["features"])
+                chans.append(z["channels"])
                 continue
         print(f"seed {seed}{' ' + variant if variant else ''}: measuring {len(host_list)} occluded recordings "
               f"({mode})", flush=True)
-        table, f = collect(host_list, seed, CONFIG, truth_managed, models,
+        table, f, c = collect(host_list, seed, CONFIG, truth_managed, models,
                            progress=lambda name: print(f"  {name}", flush=True), kinds=kinds, camera=camera)
         table["variant"] = variant or "none"
-        np.savez(path, table=np.array(table.to_dict("list"), dtype=object), features=f)
+        np.savez(path, table=np.array(table.to_dict("list"), dtype=object), features=f, channels=c)
         tables.append(table)
         feats.append(f)
-    return pd.concat(tables, ignore_index=True), np.vstack(feats)
+        chans.append(c)
+    return pd.concat(tables, ignore_index=True), np.vstack(feats), np.concatenate(chans)

@@ -98,6 +98,7 @@ def _grid() -> tuple[np.ndarray, np.ndarray]:
 
 _X, _Y = _grid()
 _H, _W = _X.shape
+REGION_SHAPE = (_H, _W, 3)
 GLABELLA = (np.abs(_X) < PATCH_X[1]) & (_Y > PATCH_Y[0]) & (_Y < PATCH_Y[1])
 BROW_RIGHT = (_X < -BROW_PATCH_X[0]) & (_X > -BROW_PATCH_X[1]) & (_Y > BROW_PATCH_Y[0]) & (_Y < BROW_PATCH_Y[1])
 BROW_LEFT = (_X > BROW_PATCH_X[0]) & (_X < BROW_PATCH_X[1]) & (_Y > BROW_PATCH_Y[0]) & (_Y < BROW_PATCH_Y[1])
@@ -269,6 +270,7 @@ class OcclusionDetector:
         self.first_s: float | None = None
         self.recent_change: list[float] = []
         self.last_features: np.ndarray | None = None
+        self.last_channels: np.ndarray | None = None
         self.last_unclear_s = -np.inf
         self.pending: _Exemplar | None = None
 
@@ -318,8 +320,14 @@ class OcclusionDetector:
                  origin: tuple[int, int] = (0, 0)) -> tuple[float, bool]:
         """Score and flag of one frame (``image`` may be a crop of it at ``origin``)."""
         channels = region_channels(image, alignment, origin)
-        found = self.features(channels)
+        self.last_channels = channels
         pose_ok = abs(alignment.yaw) <= self.max_abs_yaw and abs(alignment.pitch) <= self.max_abs_pitch
+        return self.step(channels, timestamp_s, pose_ok)
+
+    def step(self, channels: np.ndarray, timestamp_s: float, pose_ok: bool) -> tuple[float, bool]:
+        """Score and flag of one frame given its compared region (:func:`region_channels`) and
+        whether its pose allows it to become an exemplar."""
+        found = self.features(channels)
         if found is None:
             self.last_features = None
             if not self.exemplars and np.isfinite(channels).all():

@@ -31,7 +31,8 @@ from .io import Frame, FrameSource
 from .landmarks import make_backend
 from .measure import FrameMeasurer, MeasurementBuffer
 from .occluders import KINDS, Skin, occlude_recording, sample_skin, still_recording
-from .occlusion import FEATURES, OcclusionDetector, OcclusionModel
+from .occlusion import FEATURES, REGION_SHAPE, OcclusionDetector, OcclusionModel
+from .occlusion_replay import _TruthDetector
 
 #: Share of the glabellar patch or of a brow-head patch an occluder must hide to count as occluding.
 OCCLUDED_COVERAGE = 0.10
@@ -174,23 +175,15 @@ def truth_label(truth: pd.DataFrame) -> np.ndarray:
     return np.where(skipped & (label == 0), -1, label)
 
 
-class _TruthDetector(OcclusionDetector):
-    """Keeps its exemplars and scale by the known truth (for fitting, before a model exists)."""
-
-    clear_truth = True
-
-    def _judge(self, score: float) -> tuple[bool, bool]:
-        return self.clear_truth, self.clear_truth
-
-
 def measure(images: Iterable[np.ndarray], fps: float, config: Config, truth: pd.DataFrame | None = None,
-            model: OcclusionModel | None = None) -> tuple[pd.DataFrame, np.ndarray]:
-    """The raw per-frame table of a recording given as images, and each frame's occlusion
-    features (NaN where there are none). With ``truth``, the detector's exemplars follow the
+            model: OcclusionModel | None = None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The raw per-frame table of a recording given as images, each frame's occlusion features
+    (NaN where there are none) and its compared region (:func:`~facefeedback.occlusion.region_channels`,
+    NaN without a face). With ``truth``, the detector's exemplars follow the
     known clear frames (to fit a model); without, ``model`` (the shipped one when None) decides,
     as in ``extract``."""
     buffer = MeasurementBuffer()
-    feats = []
+    feats, channels = [], []
     with FrameMeasurer(config) as measurer:
         if model is not None:
             measurer.occlusion = OcclusionDetector(config.qc.max_occlusion_score, config.qc.max_abs_yaw,
@@ -202,11 +195,12 @@ def measure(images: Iterable[np.ndarray], fps: float, config: Config, truth: pd.
         for i, img in enumerate(images):
             if truth is not None:
                 measurer.occlusion.clear_truth = bool(truth["label"].iloc[i] == 0)
-            measurer.occlusion.last_features = None
+            measurer.occlusion.last_features = measurer.occlusion.last_channels = None
             buffer.append(measurer.measure(Frame(i, i / fps, img)))
-            f = measurer.occlusion.last_features
+            f, c = measurer.occlusion.last_features, measurer.occlusion.last_channels
             feats.append(np.full(len(FEATURES), np.nan) if f is None else f)
-    return buffer.raw_table(), np.array(feats)
+            channels.append(np.full(REGION_SHAPE, np.nan, np.float32) if c is None else c)
+    return buffer.raw_table(), np.array(feats), np.array(channels, np.float32)
 
 
 def fit_model(features: np.ndarray, labels: np.ndarray, false_alarm: float = 0.02, c: float = 0.3) -> dict:
@@ -287,9 +281,10 @@ def held_out(host: Host) -> bool:
 
 def collect(host_list: list[Host], seed: int, config: Config, truth_managed: bool,
             models: dict[str, OcclusionModel] | None = None, progress=None, kinds=KINDS,
-            camera: Callable | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+            camera: Callable | None = None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Every host's occluded recording (one seed) through the per-frame path: one table (truth,
-    raw measurements, ``host``, ``identity``, ``seed``) and the occlusion features.
+    raw measurements, ``host``, ``identity``, ``seed``), the occlusion features and each frame's
+    compared region.
 
     With ``truth_managed`` the exemplars follow the known clear frames (for fitting); otherwise
     the model decides (``models`` per identity, for cross-validation; the shipped one if absent).
@@ -298,7 +293,7 @@ def collect(host_list: list[Host], seed: int, config: Config, truth_managed: boo
     data = {h.name: read_host(h, np.random.default_rng([seed, i])) for i, h in enumerate(host_list)}
     skins = {name: host_skin(d[0], d[1]) for name, d in data.items()}
     names = list(data)
-    tables, feats = [], []
+    tables, feats, chans = [], [], []
     for i, h in enumerate(host_list):
         donor = skins[names[(i + 3) % len(names)]]  # another person's skin for the fingers
         # Synthetic frowns on the real faces that are not synthetic frowns already: a frown's
@@ -307,14 +302,15 @@ def collect(host_list: list[Host], seed: int, config: Config, truth_managed: boo
         images, truth, fps = occluded_recording(h, data[h.name], donor, np.random.default_rng([seed, i, 1]),
                                                 kinds, frowns, camera)
         model = (models or {}).get(h.identity)
-        raw, f = measure(images, fps, config, truth if truth_managed else None, model)
+        raw, f, c = measure(images, fps, config, truth if truth_managed else None, model)
         table = pd.concat([truth.reset_index(drop=True), raw.drop(columns=["frame"])], axis=1)
         table["host"], table["identity"], table["seed"] = h.name, h.identity, seed
         tables.append(table)
         feats.append(f)
+        chans.append(c)
         if progress:
             progress(h.name)
-    return pd.concat(tables, ignore_index=True), np.vstack(feats)
+    return pd.concat(tables, ignore_index=True), np.vstack(feats), np.concatenate(chans)
 
 
 def otherwise_valid(table: pd.DataFrame, config: Config) -> np.ndarray:

