@@ -1,0 +1,75 @@
+"""Synthetic trial clips: frowns of known height at known moments after known onsets.
+
+Each trial's frown (on the synthetic face of :mod:`facefeedback.synth`) starts ``delay_s`` after
+the trial's onset, rises smoothly to its height at ``onset + latency_s`` and falls back over
+``fall_s``; between trials the face is neutral. The clip comes with its BIDS events file and
+a truth table (onset, trial_type, height, peak time), so the event-locked measures can be
+checked against what was drawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from .synth import SIZE, FaceAnchors, frown_face, neutral_face
+
+
+@dataclass(frozen=True)
+class Trial:
+    onset_s: float
+    duration_s: float
+    trial_type: str
+    height: float  # frown intensity drawn at the peak (0 = neutral, 1 = full frown)
+    latency_s: float = 0.8  # onset to peak
+    delay_s: float = 0.2  # onset to the start of the rise
+
+
+def trial_curve(t: np.ndarray, trials: list[Trial], fall_s: float = 0.6) -> np.ndarray:
+    """The frown drawn at times ``t``: a raised-cosine rise to each trial's height at its peak
+    time, and a raised-cosine fall over ``fall_s``."""
+    a = np.zeros_like(t, dtype=float)
+    for tr in trials:
+        start, peak = tr.onset_s + tr.delay_s, tr.onset_s + tr.latency_s
+        rise = np.clip((t - start) / (peak - start), 0, 1)
+        fall = np.clip((t - peak) / fall_s, 0, 1)
+        a = np.maximum(a, tr.height * np.sin(np.pi / 2 * rise) ** 2 * np.cos(np.pi / 2 * fall) ** 2)
+    return a
+
+
+def write_trial_clip(path: str | Path, trials: list[Trial], seconds: float, fps: float = 15.0,
+                     size: int = SIZE, noise: float = 2.0, seed: int = 0, base: np.ndarray | None = None,
+                     anchors: FaceAnchors | None = None) -> tuple[Path, Path]:
+    """Write the clip (MPEG-4), ``<stem>_events.tsv`` beside it, and return both paths.
+
+    The truth (each trial's drawn height and peak time) is in ``<stem>.truth.csv``.
+    """
+    path = Path(path)
+    base = neutral_face() if base is None else base
+    anchors = FaceAnchors.find(base) if anchors is None else anchors
+    t = np.arange(int(round(seconds * fps))) / fps
+    curve = trial_curve(t, trials)
+    rng = np.random.default_rng(seed)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (size, size))
+    try:
+        for a in curve:
+            face = frown_face(base, anchors, float(a))
+            if size != face.shape[0]:
+                face = cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
+            img = face.astype(np.float32) + rng.normal(0, noise, face.shape)
+            writer.write(np.clip(img, 0, 255).astype(np.uint8))
+    finally:
+        writer.release()
+    tmp.replace(path)
+    events = path.with_name(f"{path.stem}_events.tsv")
+    pd.DataFrame({"onset": [tr.onset_s for tr in trials], "duration": [tr.duration_s for tr in trials],
+                  "trial_type": [tr.trial_type for tr in trials]}).to_csv(events, sep="\t", index=False)
+    pd.DataFrame({"onset": [tr.onset_s for tr in trials], "trial_type": [tr.trial_type for tr in trials],
+                  "height": [tr.height for tr in trials], "peak_s": [tr.onset_s + tr.latency_s for tr in trials]}
+                 ).to_csv(path.with_name(f"{path.stem}.truth.csv"), index=False)
+    return path, events
