@@ -170,6 +170,19 @@ def _overlaps(path: Path, table: pd.DataFrame, params: EventConfig) -> list[str]
     return problems
 
 
+def check_recording_events(path: str | os.PathLike, video: str | os.PathLike, params: EventConfig
+                           ) -> tuple[pd.DataFrame | None, list[str]]:
+    """:func:`check_events` against the length of ``video`` (when it can be read: a video that
+    cannot is reported when it is measured)."""
+    from .errors import InputError
+
+    try:
+        length = recording_duration_s(video)
+    except InputError:
+        length = None
+    return check_events(path, params, length)
+
+
 def load_events(path: str | os.PathLike, params: EventConfig, recording_s: float | None = None) -> pd.DataFrame:
     """:func:`check_events`, raising a :class:`ValidationError` with every problem."""
     table, problems = check_events(path, params, recording_s)

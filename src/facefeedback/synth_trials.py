@@ -41,18 +41,13 @@ def trial_curve(t: np.ndarray, trials: list[Trial], fall_s: float = 0.6) -> np.n
     return a
 
 
-def write_trial_clip(path: str | Path, trials: list[Trial], seconds: float, fps: float = 15.0,
-                     size: int = SIZE, noise: float = 2.0, seed: int = 0, base: np.ndarray | None = None,
-                     anchors: FaceAnchors | None = None) -> tuple[Path, Path]:
-    """Write the clip (MPEG-4), ``<stem>_events.tsv`` beside it, and return both paths.
-
-    The truth (each trial's drawn height and peak time) is in ``<stem>.truth.csv``.
-    """
+def write_curve_clip(path: str | Path, curve: np.ndarray, fps: float = 15.0, size: int = SIZE, noise: float = 2.0,
+                     seed: int = 0, base: np.ndarray | None = None, anchors: FaceAnchors | None = None) -> Path:
+    """Write a clip (MPEG-4) of the synthetic frown following ``curve`` (one intensity per frame,
+    0 = neutral), ``size`` px square, with Gaussian sensor noise of sd ``noise`` grey levels."""
     path = Path(path)
     base = neutral_face() if base is None else base
     anchors = FaceAnchors.find(base) if anchors is None else anchors
-    t = np.arange(int(round(seconds * fps))) / fps
-    curve = trial_curve(t, trials)
     rng = np.random.default_rng(seed)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (size, size))
@@ -66,9 +61,25 @@ def write_trial_clip(path: str | Path, trials: list[Trial], seconds: float, fps:
     finally:
         writer.release()
     tmp.replace(path)
-    events = path.with_name(f"{path.stem}_events.tsv")
+    return path
+
+
+def write_events(path: str | Path, trials: list[Trial]) -> Path:
+    """The BIDS events file of ``trials``."""
     pd.DataFrame({"onset": [tr.onset_s for tr in trials], "duration": [tr.duration_s for tr in trials],
-                  "trial_type": [tr.trial_type for tr in trials]}).to_csv(events, sep="\t", index=False)
+                  "trial_type": [tr.trial_type for tr in trials]}).to_csv(path, sep="\t", index=False)
+    return Path(path)
+
+
+def write_trial_clip(path: str | Path, trials: list[Trial], seconds: float, fps: float = 15.0,
+                     fall_s: float = 0.6, **clip) -> tuple[Path, Path]:
+    """Write the clip of ``trials`` (:func:`write_curve_clip`; ``clip`` holds its other options),
+    ``<stem>_events.tsv`` beside it, and the truth (each trial's drawn height and peak time) as
+    ``<stem>.truth.csv``; return the clip's and the events file's paths."""
+    path = Path(path)
+    t = np.arange(int(round(seconds * fps))) / fps
+    write_curve_clip(path, trial_curve(t, trials, fall_s), fps, **clip)
+    events = write_events(path.with_name(f"{path.stem}_events.tsv"), trials)
     pd.DataFrame({"onset": [tr.onset_s for tr in trials], "trial_type": [tr.trial_type for tr in trials],
                   "height": [tr.height for tr in trials], "peak_s": [tr.onset_s + tr.latency_s for tr in trials]}
                  ).to_csv(path.with_name(f"{path.stem}.truth.csv"), index=False)

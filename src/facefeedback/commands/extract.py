@@ -157,7 +157,7 @@ def input_events(inputs: list[str], given: str | None, config) -> dict:
     for the one input, else ``<stem>_events.tsv`` beside each. Every file is checked before any
     work; a ValidationError lists every problem of every file."""
     from ..errors import InputError, ValidationError
-    from ..eventfiles import check_events, events_beside, recording_duration_s
+    from ..eventfiles import check_recording_events, events_beside
 
     if given is not None and len(inputs) != 1:
         raise InputError(f"--events {given}: give one INPUT with --events (got {len(inputs)}); for several, "
@@ -167,11 +167,7 @@ def input_events(inputs: list[str], given: str | None, config) -> dict:
     for path, file in found.items():
         if file is None:
             continue
-        try:
-            length = recording_duration_s(path)
-        except InputError:
-            length = None  # the input's own error is reported when it is processed
-        table, issues = check_events(file, config.events, length)
+        table, issues = check_recording_events(file, path, config.events)
         problems += issues
         out[path] = (file, table)
     if problems:

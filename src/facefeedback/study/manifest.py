@@ -135,8 +135,13 @@ class StudyFile(StrictModel):
     config: str | None = Field(None, description="measurement settings (YAML), as for 'extract --config'")
     source_datasets: list[SourceDataset] = Field(
         default_factory=list, description="datasets the recordings come from (BIDS SourceDatasets)")
+    contrasts: dict[str, tuple[str, str]] = Field(
+        default_factory=dict, description="NAME: [trial type, trial type]: the first's mean response minus the "
+                                          "second's (frown_response_NAME)")
+    capacity_task: str | None = Field(None, description="the maximal-frown task (frown_capacity)")
 
     _session_names = field_validator("reference_session", "sessions", mode="before")(_as_names)
+    _task_name = field_validator("capacity_task", mode="before")(_as_names)
 
 
 @dataclass
@@ -153,6 +158,9 @@ class Study:
     covariates: list[str]
     config_path: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    #: recording_id -> its checked events file's trials (facefeedback.eventfiles), for those with one.
+    events: dict[str, pd.DataFrame] = field(default_factory=dict)
+    trial_types: list[str] = field(default_factory=list)
 
     @property
     def reference_session(self) -> str:
@@ -205,8 +213,9 @@ def read_study_file(path: Path) -> StudyFile:
         raise ValidationError(problems, f"{path}: {len(problems)} problem(s) in the study file") from None
 
 
-def load_study(path: str | os.PathLike) -> Study:
-    """Read and check a study file and its tables.
+def load_study(path: str | os.PathLike, config_file: str | os.PathLike | None = None) -> Study:
+    """Read and check a study file and its tables (and its recordings' events files, against the
+    trial windows of ``config_file``, else of the study file's ``config``).
 
     Raises
     ------
@@ -238,6 +247,7 @@ def load_study(path: str | os.PathLike) -> Study:
         sessions = [spec.reference_session] + [s for s in present if s != spec.reference_session]
     scores = _scores(stable, known, sessions, scales, ptable, problems) if stable else None
     _check_case(path, spec, ptable, rtable, stable, problems)
+    events, types = _trials(path, spec, rtable, recordings, config_file, problems)
     if problems:
         raise ValidationError(problems, f"{path}: {len(problems)} problem(s); nothing was processed")
     if scores is None:
@@ -246,7 +256,28 @@ def load_study(path: str | os.PathLike) -> Study:
     study = Study(path, spec, participants, recordings, scores, sessions or [spec.reference_session],
                   {k: v for k, v in scales.items() if k in set(scores["scale"])}, covariates, config_path)
     study.warnings = _warnings(study)
+    study.events, study.trial_types = events, types
     return study
+
+
+def _trials(path: Path, spec: StudyFile, rtable: Table | None, recordings: pd.DataFrame | None,
+            config_file, problems: list[str]) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """The recordings' events files and the study file's contrasts and capacity task (.trialspec)."""
+    from ..config import load_config
+    from .trialspec import check_design, study_events, trial_types
+
+    events: dict[str, pd.DataFrame] = {}
+    if recordings is not None:
+        try:
+            config = load_config(config_file or (find_path(path.parent / spec.config) if spec.config else None))
+        except ConfigError as exc:
+            problems.append(str(exc))
+            config = Config()
+        events = study_events(rtable, recordings, config, problems)
+    types = trial_types(events)
+    tasks = list(dict.fromkeys(recordings["task"])) if recordings is not None else []
+    check_design(path, spec.contrasts, spec.capacity_task, types, tasks, recordings is not None, problems)
+    return events, types
 
 
 def _with_rows(table: Table | None, problems: list[str]) -> Table | None:

@@ -126,7 +126,8 @@ def check_study_output(study: Study, out: Path, fmt: str = "parquet", export: tu
                for key in export]
     names = bids.study_timeseries_names(study.recordings)
     checks += [lambda rid=rid: plan_output(out / "recordings" / rid, RECORDING,
-                                           recording_files(rid, fmt, names.get(rid)), force)
+                                           recording_files(rid, fmt, names.get(rid), rid in study.events),
+                                           force)
                for rid in study.recordings["recording_id"]]
     checks += [lambda pid=pid: check_file_output(out / "calibration" / f"{pid}.json", "a calibration",
                                                  is_calibration_file, force)
