@@ -1,0 +1,94 @@
+"""``extract --events`` on synthetic clips with frowns of known height at known moments, and bad
+events files refused before any work (extract and study)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from study_helpers import write_study
+
+from facefeedback.cli import main
+from facefeedback.errors import ValidationError
+from facefeedback.study.manifest import load_study
+from facefeedback.synth import FaceAnchors, neutral_face
+from facefeedback.synth_trials import Trial, write_curve_clip, write_trial_clip
+
+FPS = 15.0
+HEIGHTS = {"negative": 0.6, "neutral": 0.3}
+TRIALS = [Trial(1.0, 1.5, "negative", 0.6), Trial(3.5, 1.5, "neutral", 0.3), Trial(6.0, 1.5, "negative", 0.6)]
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    """A clip with three trials, and a ruler: each height held 1.5 s after 1 s of neutral face."""
+    folder = tmp_path_factory.mktemp("trial_clips")
+    base = neutral_face()
+    anchors = FaceAnchors.find(base)
+    clip, events = write_trial_clip(folder / "trials.mp4", TRIALS, 8.0, FPS, base=base, anchors=anchors)
+    steps = np.concatenate([np.zeros(15), np.full(23, HEIGHTS["negative"]), np.zeros(15),
+                            np.full(23, HEIGHTS["neutral"])])
+    ruler = write_curve_clip(folder / "ruler.mp4", steps, FPS, seed=1, base=base, anchors=anchors)
+    return folder, clip, events, ruler, steps
+
+
+def _extract(args: list[str]) -> int:
+    return main(["extract", *args, "--no-progress"])
+
+
+def test_known_frown_heights_and_peak_times_are_recovered(clips, tmp_path):
+    folder, clip, events, ruler, steps = clips
+    assert _extract([str(clip), str(ruler), "--out", str(tmp_path)]) == 0  # trials.tsv found beside the clip
+    trials = pd.read_parquet(tmp_path / "trials" / "trials.parquet")
+    assert not (tmp_path / "ruler" / "trials.parquet").exists()  # no events file, no trials
+    # What each drawn height measures, held still: the plateau (its edges left out) minus the neutral before it.
+    held = pd.read_parquet(tmp_path / "ruler" / "frames.parquet")["frown_intensity"].to_numpy()
+    truth = {"negative": held[18:36].mean() - held[2:14].mean(), "neutral": held[56:74].mean() - held[40:52].mean()}
+    assert truth["negative"] > 1.5 * truth["neutral"] > 0
+    for tr, row in zip(TRIALS, trials.itertuples(index=False)):
+        assert row.trial_type == tr.trial_type and row.included
+        assert row.frown_response_peak == pytest.approx(truth[tr.trial_type], rel=0.05)
+        assert abs(row.frown_response_latency_s - tr.latency_s) <= 1 / FPS + 1e-9
+    expected = ["onset", "duration", "trial_type", "included", "valid_fraction_baseline", "valid_fraction_response",
+                "frown_baseline_mean", "frown_response_mean", "frown_response_peak", "frown_response_latency_s",
+                "frown_response_area"]
+    assert list(trials.columns[:len(expected)]) == expected
+    assert {"brow_gap_response_peak", "glabella_lines_response_area"} <= set(trials.columns)
+    summary = pd.read_json(tmp_path / "trials" / "summary.json", typ="series")
+    assert summary["trials"]["conditions"]["negative"]["included"] == 2
+
+
+def test_a_bad_events_file_stops_extract_before_any_work(clips, tmp_path, capsys):
+    folder, clip, *_ = clips
+    bad = tmp_path / "bad_events.tsv"
+    bad.write_text("onset\tduration\ttrial_type\n1\t1\tnegative\n-2\t1\tneutral\n30\t1\tneutral\n")
+    out = tmp_path / "out"
+    assert _extract([str(clip), "--events", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert "bad_events.tsv row 3: onset -2 is negative" in err
+    assert "bad_events.tsv row 4: onset 30 s is past the recording's end (8.00 s)" in err
+    assert not out.exists()  # nothing processed
+    assert _extract([str(clip), str(clip), "--events", str(bad), "--out", str(out)]) == 2
+    assert "give one INPUT with --events" in capsys.readouterr().err
+
+
+def test_a_study_with_bad_events_files_is_refused_with_one_line_per_problem(clips, tmp_path, capsys):
+    folder, clip, *_ = clips
+    rows = [("P01", "baseline", "rest", clip), ("P01", "week6", "rest", clip)]
+    study = write_study(tmp_path, rows)
+    table = tmp_path / "recordings.tsv"
+    lines = table.read_text().splitlines()
+    (tmp_path / "b_events.tsv").write_text("onset\tduration\ttrial_type\n1\t1.5\tnegative\n2\t1\tneutral\n")
+    table.write_text("\n".join([lines[0] + "\tevents", lines[1] + "\tn/a", lines[2] + "\tb_events.tsv"]) + "\n")
+    study.write_text(study.read_text() + "contrasts: {neg_vs_pos: [negative, positive]}\ncapacity_task: max_frown\n")
+    with pytest.raises(ValidationError) as err:
+        load_study(study)
+    problems = err.value.problems
+    assert any(p.startswith("b_events.tsv row 3: the trial at 2 s overlaps") for p in problems), problems
+    # the first row has no events cell: trials.tsv beside its clip is its events file (fine)
+    assert any("contrasts.neg_vs_pos: trial type(s) positive are in no events file" in p for p in problems)
+    assert any("capacity_task 'max_frown' is not a task" in p for p in problems)
+    assert len(problems) == 3, problems
+    out = tmp_path / "out"
+    assert main(["run", str(study), "--out", str(out), "--no-progress"]) == 2
+    assert "nothing was processed" in capsys.readouterr().err and not out.exists()
