@@ -9,10 +9,12 @@ import pytest
 from study_helpers import write_study
 
 from facefeedback.cli import main
+from facefeedback.config import EventConfig
 from facefeedback.errors import ValidationError
 from facefeedback.study.manifest import load_study
 from facefeedback.synth import FaceAnchors, neutral_face
 from facefeedback.synth_trials import Trial, write_curve_clip, write_trial_clip
+from facefeedback.trials import capacity_summary
 
 FPS = 15.0
 HEIGHTS = {"negative": 0.6, "neutral": 0.3}
@@ -56,6 +58,12 @@ def test_known_frown_heights_and_peak_times_are_recovered(clips, tmp_path):
     assert {"brow_gap_response_peak", "glabella_lines_response_area"} <= set(trials.columns)
     summary = pd.read_json(tmp_path / "trials" / "summary.json", typ="series")
     assert summary["trials"]["conditions"]["negative"]["included"] == 2
+    # the maximal frown over these three attempts: the mean of their peaks, from the neutral reference
+    frames = pd.read_parquet(tmp_path / "trials" / "frames.parquet")
+    capacity = capacity_summary(frames, EventConfig(), trials)
+    neutral = held[2:14].mean()
+    assert capacity["frown_capacity"] - neutral == pytest.approx(
+        np.mean([truth[tr.trial_type] for tr in TRIALS]), rel=0.05)
 
 
 def test_a_bad_events_file_stops_extract_before_any_work(clips, tmp_path, capsys):

@@ -31,6 +31,9 @@ REQUIRED = ("onset", "duration", "trial_type")
 TRIAL_TYPE_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 MISSING = frozenset({"", "n/a", "na", "nan"})
 SUFFIX = "_events.tsv"
+#: Window edges closer than this are the same time (a trial's baseline may start where the
+#: previous response ends, whatever the rounding of their sums).
+TOLERANCE_S = 1e-6
 
 
 def events_beside(video: str | os.PathLike) -> Path | None:
@@ -160,7 +163,7 @@ def _overlaps(path: Path, table: pd.DataFrame, params: EventConfig) -> list[str]
     for k in range(1, len(table)):
         start = min(responses[k][0], baseline_window(table["onset"][k], params)[0])
         for j in range(k):
-            if responses[j][1] > start:
+            if responses[j][1] > start + TOLERANCE_S:
                 which = "response" if responses[j][1] > responses[k][0] else "baseline"
                 problems.append(
                     f"{path.name} row {table['row'][k]}: the trial at {table['onset'][k]:g} s overlaps the "

@@ -267,16 +267,19 @@ def _trials(path: Path, spec: StudyFile, rtable: Table | None, recordings: pd.Da
     from .trialspec import check_design, study_events, trial_types
 
     events: dict[str, pd.DataFrame] = {}
+    read = False
     if recordings is not None:
         try:
             config = load_config(config_file or (find_path(path.parent / spec.config) if spec.config else None))
         except ConfigError as exc:
             problems.append(str(exc))
             config = Config()
+        before = len(problems)
         events = study_events(rtable, recordings, config, problems)
+        read = len(problems) == before  # else which trial types exist is not known
     types = trial_types(events)
     tasks = list(dict.fromkeys(recordings["task"])) if recordings is not None else []
-    check_design(path, spec.contrasts, spec.capacity_task, types, tasks, recordings is not None, problems)
+    check_design(path, spec.contrasts, spec.capacity_task, types, tasks, recordings is not None and read, problems)
     return events, types
 
 
@@ -356,7 +359,7 @@ def _participants(t: Table, problems: list[str]) -> tuple[pd.DataFrame, list[str
     rows = check_duplicates(t, rows, ("participant_id",), problems)
     covariates = [c for c in t.columns if c not in ("participant_id", "arm")]
     for c in covariates:
-        if c in RESERVED_COLUMNS or c in schema.KNOWN_SCALES:
+        if c in RESERVED_COLUMNS or c in schema.KNOWN_SCALES or schema.is_trial_feature(c):
             problems.append(f"{t.name}: column '{c}' has the name of a session-features column; rename it")
     df = pd.DataFrame([t.rows[i] for i in rows], columns=t.columns)
     for c in covariates:

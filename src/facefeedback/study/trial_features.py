@@ -32,7 +32,8 @@ PCT_OF_BASELINE = "frown_capacity_pct_of_baseline"
 def trial_stamp(events_path: str | None, capacity: bool) -> dict:
     """What a recording's provenance records of its events file and capacity task (a changed
     events file makes its outputs out of date)."""
-    return {"events_sha256": file_sha256(events_path) if events_path else None, "capacity_task": bool(capacity)}
+    given = isinstance(events_path, str) and events_path  # the recordings table's column: a path, or missing
+    return {"events_sha256": file_sha256(events_path) if given else None, "capacity_task": bool(capacity)}
 
 
 def _families(summary: dict) -> list[str]:
@@ -51,7 +52,9 @@ def trial_values(study: Study, summary: dict) -> dict[str, float | None]:
             ok = means.get(a) is not None and means.get(b) is not None
             out[f"{p}_response_{name}"] = means[a] - means[b] if ok else None
     if conditions:
-        out.update({f"trials_{tt}_n": conditions.get(tt, {}).get("included", 0) for tt in study.trial_types})
+        # a type the recording's events file does not have is missing, not 0 trials
+        out.update({f"trials_{tt}_n": conditions[tt]["included"] if tt in conditions else None
+                    for tt in study.trial_types})
     capacity = summary.get("capacity") or {}
     out.update({k: v for k, v in capacity.items() if k != "attempts_from"})
     return out
