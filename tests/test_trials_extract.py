@@ -100,3 +100,38 @@ def test_a_study_with_bad_events_files_is_refused_with_one_line_per_problem(clip
     out = tmp_path / "out"
     assert main(["run", str(study), "--out", str(out), "--no-progress"]) == 2
     assert "nothing was processed" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_study_writes_trials_and_rewrites_them_when_an_events_file_changes(clips, tmp_path):
+    from facefeedback.config import Config
+    from facefeedback.study.pipeline import run_study
+
+    folder, clip, events, ruler, _ = clips
+    rows = [("P01", s, t, ruler if t == "rest" else clip) for s in ("baseline", "week6") for t in ("rest", "faces")]
+    study = write_study(tmp_path / "study", rows)
+    study.write_text(study.read_text() + "contrasts: {negative_vs_neutral: [negative, neutral]}\n")
+    config = Config().updated(progress=False)
+    out = tmp_path / "out"
+    report = run_study(load_study(study), config, out, workers=1)
+    assert not report.failures and report.written == 4
+    trials = pd.read_parquet(out / "recordings" / "P01_week6_faces" / "trials.parquet")
+    assert list(trials["trial_type"]) == ["negative", "neutral", "negative"]
+    assert not (out / "recordings" / "P01_week6_rest" / "trials.parquet").exists()
+    long = pd.read_parquet(out / "features" / "session_features.parquet").set_index(["session", "task"])
+    faces = long.loc[("week6", "faces")]
+    assert faces["trials_negative_n"] == 2 and faces["trials_neutral_n"] == 1
+    assert faces["frown_response_negative_vs_neutral"] == pytest.approx(
+        trials.loc[trials["trial_type"] == "negative", "frown_response_mean"].mean()
+        - trials.loc[trials["trial_type"] == "neutral", "frown_response_mean"].mean())
+    assert faces["frown_response_negative_vs_neutral_change"] == 0  # the same clip at both visits
+    assert np.isnan(long.loc[("week6", "rest"), "frown_response_negative_vs_neutral"])
+    # One trial fewer in the week-6 events file: that recording's outputs are rewritten, the others kept.
+    fewer = tmp_path / "study" / "fewer_events.tsv"
+    fewer.write_text(events.read_text().rsplit("\n", 2)[0] + "\n")
+    table = tmp_path / "study" / "recordings.tsv"
+    lines = table.read_text().splitlines()
+    table.write_text("\n".join([lines[0] + "\tevents"] + [
+        line + ("\tfewer_events.tsv" if "week6\tfaces" in line else "\tn/a") for line in lines[1:]]) + "\n")
+    report = run_study(load_study(study), config, out, workers=1)
+    assert (report.measured, report.written, report.kept) == (0, 1, 3)
+    assert len(pd.read_parquet(out / "recordings" / "P01_week6_faces" / "trials.parquet")) == 2

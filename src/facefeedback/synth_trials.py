@@ -84,3 +84,43 @@ def write_trial_clip(path: str | Path, trials: list[Trial], seconds: float, fps:
                   "height": [tr.height for tr in trials], "peak_s": [tr.onset_s + tr.latency_s for tr in trials]}
                  ).to_csv(path.with_name(f"{path.stem}.truth.csv"), index=False)
     return path, events
+
+
+def recovery(folder: str | Path, heights: tuple[float, ...] = (0.3, 0.45, 0.6, 0.75), repeats: int = 2,
+             fps: float = 15.0, seed: int = 0) -> pd.DataFrame:
+    """Measure a clip of trials at known heights and peak times, and a ruler clip holding each height
+    still (1 s of neutral face, then 1.5 s of the height); one row per trial: the drawn height, what
+    the ruler measures for it (``truth_fu``: plateau minus the neutral before it), the trial's
+    ``frown_response_peak`` and latency, and the errors (relative, and in frames)."""
+    from .config import Config
+    from .eventfiles import load_events
+    from .extract import process_recording
+
+    folder = Path(folder)
+    base = neutral_face()
+    anchors = FaceAnchors.find(base)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(np.repeat(heights, repeats))
+    trials = [Trial(1.0 + 2.6 * k, 1.6, f"h{int(round(100 * h))}", float(h), latency_s=float(rng.uniform(0.5, 1.0)))
+              for k, h in enumerate(order)]
+    clip, events = write_trial_clip(folder / "trials.mp4", trials, 1.0 + 2.6 * len(trials), fps, base=base,
+                                    anchors=anchors, seed=seed)
+    hold, rest = int(round(1.5 * fps)), int(round(1.0 * fps))
+    steps = np.concatenate([np.r_[np.zeros(rest), np.full(hold, h)] for h in heights])
+    ruler = write_curve_clip(folder / "ruler.mp4", steps, fps, seed=seed + 1, base=base, anchors=anchors)
+    config = Config().updated(progress=False)
+    measured = process_recording(clip, config, trial_events=load_events(events, config.events)).trials
+    held = process_recording(ruler, config).frames["frown_intensity"].to_numpy()
+    truth = {}
+    for k, h in enumerate(heights):  # the edges of each stretch left out
+        start = k * (rest + hold)
+        truth[h] = held[start + rest + 3:start + rest + hold - 3].mean() - held[start + 2:start + rest - 2].mean()
+    out = pd.DataFrame({"onset": [tr.onset_s for tr in trials], "height": [tr.height for tr in trials],
+                        "latency_s": [tr.latency_s for tr in trials]})
+    out["truth_fu"] = out["height"].map(truth)
+    out["peak_fu"] = measured["frown_response_peak"].to_numpy()
+    out["measured_latency_s"] = measured["frown_response_latency_s"].to_numpy()
+    out["included"] = measured["included"].to_numpy()
+    out["peak_error_pct"] = 100 * (out["peak_fu"] / out["truth_fu"] - 1)
+    out["latency_error_frames"] = (out["measured_latency_s"] - out["latency_s"]) * fps
+    return out

@@ -198,7 +198,8 @@ class Study:
                            for k, v in self.scales.items()},
                 "covariates": self.covariates, "n_participants": len(self.participants),
                 "participants": self.participants[["participant_id", "arm"]].to_dict("records"),
-                "n_recordings": len(self.recordings), "warnings": self.warnings}
+                "n_recordings": len(self.recordings), "warnings": self.warnings,
+                "trial_types": self.trial_types, "recordings_with_events": sorted(self.events)}
 
 
 def read_study_file(path: Path) -> StudyFile:
