@@ -232,7 +232,7 @@ def test_an_unknown_key_is_named_with_the_closest_valid_one(study_dir):
     assert only(problems, "sesions") == (
         f"{path}: unknown key 'sesions' (did you mean 'sessions'?); valid keys: study_version, name, "
         "participants, recordings, scores, reference_session, sessions, calibration, scales, config, "
-        "source_datasets")
+        "source_datasets, contrasts, capacity_task")
     assert only(problems, "percentil") == (
         f"{path}: calibration: unknown key 'percentil' (did you mean 'percentile'?); valid keys of "
         "calibration: tasks, percentile, segment_s, min_frames")

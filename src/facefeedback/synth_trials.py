@@ -86,35 +86,52 @@ def write_trial_clip(path: str | Path, trials: list[Trial], seconds: float, fps:
     return path, events
 
 
-def recovery(folder: str | Path, heights: tuple[float, ...] = (0.3, 0.45, 0.6, 0.75), repeats: int = 2,
+def write_ruler_clip(path: str | Path, trials: list[Trial], seconds: float, heights: tuple[float, ...],
+                     fps: float = 15.0, **clip) -> tuple[Path, Path, dict[float, tuple[slice, slice]]]:
+    """A trial clip (:func:`write_trial_clip`) followed, in the same recording, by a ruler: each of
+    ``heights`` held still for 1.5 s after 1 s of neutral face. Returns the clip, its events file
+    and, per height, the frames of its plateau and of the neutral stretch before it (their edges
+    left out), so that what a height measures is read on the same recording as the trials."""
+    path = Path(path)
+    n = int(round(seconds * fps))
+    rest, hold = int(round(1.0 * fps)), int(round(1.5 * fps))
+    ruler = np.concatenate([np.r_[np.zeros(rest), np.full(hold, h)] for h in heights])
+    curve = np.r_[trial_curve(np.arange(n) / fps, trials), ruler]
+    write_curve_clip(path, curve, fps, **clip)
+    events = write_events(path.with_name(f"{path.stem}_events.tsv"), trials)
+    slices = {}
+    for k, h in enumerate(heights):
+        start = n + k * (rest + hold)
+        slices[h] = (slice(start + rest + 3, start + rest + hold - 3), slice(start + 2, start + rest - 2))
+    return path, events, slices
+
+
+def ruler_truth(frown: np.ndarray, slices: dict[float, tuple[slice, slice]]) -> dict[float, float]:
+    """What each held height measures: its plateau's mean minus the neutral stretch's before it."""
+    return {h: float(frown[plateau].mean() - frown[neutral].mean()) for h, (plateau, neutral) in slices.items()}
+
+
+def recovery(folder: str | Path, heights: tuple[float, ...] = (0.3, 0.45, 0.6), repeats: int = 2,
              fps: float = 15.0, seed: int = 0) -> pd.DataFrame:
-    """Measure a clip of trials at known heights and peak times, and a ruler clip holding each height
-    still (1 s of neutral face, then 1.5 s of the height); one row per trial: the drawn height, what
-    the ruler measures for it (``truth_fu``: plateau minus the neutral before it), the trial's
-    ``frown_response_peak`` and latency, and the errors (relative, and in frames)."""
+    """Measure a clip of trials at known heights and peak times, followed by its ruler
+    (:func:`write_ruler_clip`); one row per trial: the drawn height, what the ruler measures for
+    it (``truth_fu``), the trial's ``frown_response_peak`` and latency, and the errors (relative,
+    and in frames). Peaks fall on frame times (latencies are whole frames, 0.5-1.0 s)."""
     from .config import Config
     from .eventfiles import load_events
     from .extract import process_recording
 
-    folder = Path(folder)
-    base = neutral_face()
-    anchors = FaceAnchors.find(base)
     rng = np.random.default_rng(seed)
     order = rng.permutation(np.repeat(heights, repeats))
-    trials = [Trial(1.0 + 2.6 * k, 1.6, f"h{int(round(100 * h))}", float(h), latency_s=float(rng.uniform(0.5, 1.0)))
-              for k, h in enumerate(order)]
-    clip, events = write_trial_clip(folder / "trials.mp4", trials, 1.0 + 2.6 * len(trials), fps, base=base,
-                                    anchors=anchors, seed=seed)
-    hold, rest = int(round(1.5 * fps)), int(round(1.0 * fps))
-    steps = np.concatenate([np.r_[np.zeros(rest), np.full(hold, h)] for h in heights])
-    ruler = write_curve_clip(folder / "ruler.mp4", steps, fps, seed=seed + 1, base=base, anchors=anchors)
+    latencies = np.round(rng.uniform(0.5, 1.0, len(order)) * fps) / fps
+    trials = [Trial(1.0 + 2.6 * k, 1.6, f"h{int(round(100 * h))}", float(h), latency_s=float(lat))
+              for k, (h, lat) in enumerate(zip(order, latencies))]
+    clip, events, slices = write_ruler_clip(Path(folder) / "trials.mp4", trials, 1.0 + 2.6 * len(trials), heights,
+                                            fps, seed=seed)
     config = Config().updated(progress=False)
-    measured = process_recording(clip, config, trial_events=load_events(events, config.events)).trials
-    held = process_recording(ruler, config).frames["frown_intensity"].to_numpy()
-    truth = {}
-    for k, h in enumerate(heights):  # the edges of each stretch left out
-        start = k * (rest + hold)
-        truth[h] = held[start + rest + 3:start + rest + hold - 3].mean() - held[start + 2:start + rest - 2].mean()
+    result = process_recording(clip, config, trial_events=load_events(events, config.events))
+    truth = ruler_truth(result.frames["frown_intensity"].to_numpy(), slices)
+    measured = result.trials
     out = pd.DataFrame({"onset": [tr.onset_s for tr in trials], "height": [tr.height for tr in trials],
                         "latency_s": [tr.latency_s for tr in trials]})
     out["truth_fu"] = out["height"].map(truth)
