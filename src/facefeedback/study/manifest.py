@@ -35,6 +35,7 @@ from .tables import (
     parse_number,
     read_table,
 )
+from .trialspec import check_trials
 
 STUDY_VERSION = 1
 URL_SCHEMES = ("http", "https", "ftp", "s3", "gs", "file")
@@ -248,7 +249,7 @@ def load_study(path: str | os.PathLike, config_file: str | os.PathLike | None = 
         sessions = [spec.reference_session] + [s for s in present if s != spec.reference_session]
     scores = _scores(stable, known, sessions, scales, ptable, problems) if stable else None
     _check_case(path, spec, ptable, rtable, stable, problems)
-    events, types = _trials(path, spec, rtable, recordings, config_file, problems)
+    events, types = check_trials(path, spec, rtable, recordings, config_file, problems)
     if problems:
         raise ValidationError(problems, f"{path}: {len(problems)} problem(s); nothing was processed")
     if scores is None:
@@ -259,29 +260,6 @@ def load_study(path: str | os.PathLike, config_file: str | os.PathLike | None = 
     study.warnings = _warnings(study)
     study.events, study.trial_types = events, types
     return study
-
-
-def _trials(path: Path, spec: StudyFile, rtable: Table | None, recordings: pd.DataFrame | None,
-            config_file, problems: list[str]) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """The recordings' events files and the study file's contrasts and capacity task (.trialspec)."""
-    from ..config import load_config
-    from .trialspec import check_design, study_events, trial_types
-
-    events: dict[str, pd.DataFrame] = {}
-    read = False
-    if recordings is not None:
-        try:
-            config = load_config(config_file or (find_path(path.parent / spec.config) if spec.config else None))
-        except ConfigError as exc:
-            problems.append(str(exc))
-            config = Config()
-        before = len(problems)
-        events = study_events(rtable, recordings, config, problems)
-        read = len(problems) == before  # else which trial types exist is not known
-    types = trial_types(events)
-    tasks = list(dict.fromkeys(recordings["task"])) if recordings is not None else []
-    check_design(path, spec.contrasts, spec.capacity_task, types, tasks, recordings is not None and read, problems)
-    return events, types
 
 
 def _with_rows(table: Table | None, problems: list[str]) -> Table | None:

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import Config
+from ..config import Config, load_config
+from ..errors import ConfigError
 from ..eventfiles import TRIAL_TYPE_PATTERN, check_recording_events, events_beside
+from ..files import find_path
 from .tables import Table, is_missing
 
 
@@ -72,3 +74,24 @@ def check_design(study_file: Path, contrasts: dict[str, tuple[str, str]], capaci
     if capacity_task is not None and tasks and capacity_task not in tasks:
         problems.append(f"{study_file}: capacity_task '{capacity_task}' is not a task of the recordings table "
                         f"({', '.join(tasks)})")
+
+
+def check_trials(path: Path, spec, rtable: Table | None, recordings: pd.DataFrame | None,
+                 config_file, problems: list[str]) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """The recordings' events files (checked against the trial windows of ``config_file``, else of
+    the study file's ``config``), the study's trial types, and its contrasts and capacity task."""
+    events: dict[str, pd.DataFrame] = {}
+    read = False
+    if recordings is not None:
+        try:
+            config = load_config(config_file or (find_path(path.parent / spec.config) if spec.config else None))
+        except ConfigError as exc:
+            problems.append(str(exc))
+            config = Config()
+        before = len(problems)
+        events = study_events(rtable, recordings, config, problems)
+        read = len(problems) == before  # else which trial types exist is not known
+    types = trial_types(events)
+    tasks = list(dict.fromkeys(recordings["task"])) if recordings is not None else []
+    check_design(path, spec.contrasts, spec.capacity_task, types, tasks, recordings is not None and read, problems)
+    return events, types
