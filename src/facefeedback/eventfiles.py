@@ -40,7 +40,10 @@ def events_beside(video: str | os.PathLike) -> Path | None:
     """``<video stem>_events.tsv`` in the video's folder, when there is one."""
     video = Path(video)
     candidate = video.with_name(video.stem + SUFFIX)
-    return candidate if candidate.is_file() else None
+    try:
+        return candidate if candidate.is_file() else None
+    except OSError:  # a name longer than the file system holds: no such file
+        return None
 
 
 def recording_duration_s(video: str | os.PathLike) -> float | None:
