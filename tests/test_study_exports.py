@@ -281,6 +281,9 @@ def test_the_demo_trials_and_maximal_frown_follow_the_known_truth(demo_run):
     trials = pd.read_parquet(demo_run / "recordings" / "sub-01_baseline_sad_film" / "trials.parquet")
     assert list(trials["trial_type"]) == ["negative", "neutral", "negative", "neutral"] and trials["included"].all()
     assert not (demo_run / "recordings" / "sub-01_baseline_rest" / "trials.parquet").exists()
+    every = pd.read_parquet(demo_run / "features" / "trials.parquet")
+    assert every.groupby(["task", "trial_type"]).size().to_dict() == {
+        ("max_frown", "attempt"): 48, ("sad_film", "negative"): 32, ("sad_film", "neutral"): 32}
     tables, book, _ = tables_of(demo_run)
     assert "frown_response_negative_vs_neutral_change_week6_sad_film" in tables["wide"].columns
     assert not any(c.startswith("frown_capacity") and c.endswith("sad_film") for c in tables["wide"].columns)

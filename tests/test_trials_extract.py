@@ -134,6 +134,10 @@ def test_a_study_writes_trials_and_rewrites_them_when_an_events_file_changes(cli
         - trials.loc[trials["trial_type"] == "neutral", "frown_response_mean"].mean())
     assert faces["frown_response_negative_vs_neutral_change"] == 0  # the same clip at both visits
     assert np.isnan(long.loc[("week6", "rest"), "frown_response_negative_vs_neutral"])
+    every = pd.read_parquet(out / "features" / "trials.parquet")  # every trial of the study, for trial-level models
+    assert list(every.columns[:6]) == ["participant_id", "arm", "session", "task", "recording_id", "onset"]
+    assert every.groupby("session")["trial_type"].apply(list).to_dict() == {
+        "baseline": ["negative", "neutral", "negative"], "week6": ["negative", "neutral", "negative"]}
     # One trial fewer in the week-6 events file: that recording's outputs are rewritten, the others kept.
     fewer = tmp_path / "study" / "fewer_events.tsv"
     fewer.write_text(events.read_text().rsplit("\n", 2)[0] + "\n")
@@ -144,3 +148,4 @@ def test_a_study_writes_trials_and_rewrites_them_when_an_events_file_changes(cli
     report = run_study(load_study(study), config, out, workers=1)
     assert (report.measured, report.written, report.kept) == (0, 1, 3)
     assert len(pd.read_parquet(out / "recordings" / "P01_week6_faces" / "trials.parquet")) == 2
+    assert len(pd.read_parquet(out / "features" / "trials.parquet")) == 5

@@ -38,7 +38,7 @@ STUDY_FILES = ("dataset_description.json", "failures.csv", "study.json")
 #: What a run writes into ``features/``: the tables, their BIDS sidecars, the codebook.
 FEATURE_FILES = ("session_features.parquet", "session_features.csv", "session_features.json", "wide.csv",
                  "wide.json", "comparability.csv", "comparability.json", "codebook.csv", "codebook.json",
-                 "codebook.md")
+                 "codebook.md", "trials.parquet")
 
 
 def read_study_json(folder: Path) -> dict:

@@ -45,7 +45,7 @@ from .manifest import Study
 from .outputs import FEATURE_FILES, FEATURES, STUDY, STUDY_FILES, StaleOutputs, check_study_output
 from .progress import FrameReporter, StudyProgress
 from .runner import Executor, default_workers, limit_threads, run_tasks
-from .trial_features import TRIALS_FILE, trial_stamp, trial_values
+from .trial_features import TRIALS_FILE, trial_stamp, trial_values, write_study_trials
 
 log = logging.getLogger(__name__)
 
@@ -316,6 +316,7 @@ def _run(study: Study, config: Config, out: Path, report: RunReport, executor: E
     report.warnings.extend(pair_warnings(comparable))
     with writing(plan_output(out / "features", FEATURES, FEATURE_FILES, force)) as staging:
         write_feature_outputs(study, summaries, staging, comparable, config.comparability)
+        write_study_trials(study, out / "recordings", written, staging)
     report.elapsed_s = time.perf_counter() - started
     with writing(plan_output(out, STUDY, STUDY_FILES, force)) as staging:
         write_table(pd.DataFrame(report.failures, columns=["recording_id", "path", "error"]),

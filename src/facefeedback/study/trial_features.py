@@ -16,15 +16,17 @@ Like every feature they get change columns from the reference session (same part
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from .. import schema
-from ..files import file_sha256
+from ..files import file_sha256, write_table
 from ..trials import TRIALS_FILE, prefix
 from .manifest import Study
 
 __all__ = ["TRIALS_FILE", "trial_stamp", "trial_values", "trial_feature_names", "with_capacity_percent",
-           "trial_entries", "PCT_OF_BASELINE"]
+           "trial_entries", "PCT_OF_BASELINE", "write_study_trials"]
 
 PCT_OF_BASELINE = "frown_capacity_pct_of_baseline"
 
@@ -131,3 +133,27 @@ def trial_entries(study: Study, columns, entry) -> dict:
                                           f"{c} at maximal frown")
     out.update({k: v for k, v in known.items() if k in columns})
     return out
+
+
+def write_study_trials(study: Study, recordings: Path, written: list[str], folder: Path) -> Path | None:
+    """``folder/trials.parquet``: every trial of the study, one row each, for trial-level models:
+    ``participant_id``, ``arm``, ``session``, ``task``, ``recording_id``, then the recording's
+    ``trials.parquet`` columns (a column some recordings lack, such as an events file's own, is
+    empty there). Written only when some recording has trials."""
+    arms = dict(zip(study.participants["participant_id"], study.participants["arm"]))
+    rows = study.recordings.set_index("recording_id")
+    parts = []
+    for rid in written:
+        path = recordings / rid / TRIALS_FILE
+        if rid in study.events and path.is_file():
+            row = rows.loc[rid]
+            ids = {"participant_id": row["participant_id"], "arm": arms[row["participant_id"]],
+                   "session": row["session"], "task": row["task"], "recording_id": rid}
+            parts.append(pd.read_parquet(path).assign(**ids))
+    if not parts:
+        return None
+    table = pd.concat(parts, ignore_index=True)
+    first = ["participant_id", "arm", "session", "task", "recording_id"]
+    target = folder / TRIALS_FILE
+    write_table(table[first + [c for c in table.columns if c not in first]], target)
+    return target
