@@ -31,7 +31,7 @@ def demo_config():
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    """The shipped demo study (8 participants, 2 arms, 2 sessions, 2 tasks), run with --export spss,stata."""
+    """The shipped demo study (8 participants, 2 arms, 2 sessions, 3 tasks), run with --export spss,stata."""
     out = tmp_path_factory.mktemp("demo") / "out"
     report = run_study(load_study(DEMO), demo_config(), out, workers=2, export=("spss", "stata"))
     assert not report.failures
@@ -162,7 +162,7 @@ def test_run_writes_dataset_description_and_frame_sidecars(demo_run):
     assert description["GeneratedBy"][0]["ConfigHash"] == study["run"]["config_hash"]
     assert description["GeneratedBy"][0]["Version"] == study["run"]["versions"]["facefeedback"]
     folders = sorted((demo_run / "recordings").iterdir())
-    assert len(folders) == 32
+    assert len(folders) == 48
     for folder in folders:
         check_frame_sidecar(bids.frames_table(folder))
 
@@ -174,7 +174,7 @@ def test_format_bids_run_places_every_recording_and_keeps_the_numbers(demo_run, 
     shutil.copytree(demo_run, out)
     config = demo_config().updated(output_format="bids")
     report = run_study(load_study(DEMO), config, out, workers=2)
-    assert (report.measured, report.written) == (0, 32)
+    assert (report.measured, report.written) == (0, 48)
     for folder in sorted((out / "recordings").iterdir()):
         pid, session, task = folder.name.split("_", 2)
         expected = out / pid / f"ses-{session}" / "beh" / \
@@ -185,7 +185,7 @@ def test_format_bids_run_places_every_recording_and_keeps_the_numbers(demo_run, 
     # The .sav / .dta written by the first run are kept current; a rerun keeps every recording.
     assert (out / "features" / "wide.sav").stat().st_mtime >= (out / "features" / "wide.csv").stat().st_mtime
     report = run_study(load_study(DEMO), config, out, workers=2)
-    assert (report.measured, report.written, report.kept) == (0, 0, 32)
+    assert (report.measured, report.written, report.kept) == (0, 0, 48)
 
 
 def test_source_datasets_go_into_the_description(demo_run, tmp_path):
@@ -225,7 +225,7 @@ def test_export_command_writes_and_refuses_with_one_line(demo_run, tmp_path, cap
     data, _ = pyreadstat.read_sav(out / "features" / "wide.sav")
     assert len(data) == 8
     assert main(["export", str(out), "--stata", "--openface"]) == 0  # DIR first, several formats at once
-    assert "32 OpenFace-style CSV files" in capsys.readouterr().out and (out / "openface").is_dir()
+    assert "48 OpenFace-style CSV files" in capsys.readouterr().out and (out / "openface").is_dir()
     for args, message in [([str(out)], "choose what to write"),
                           ([str(out / "recordings"), "--stata"], "study.json: not found"),
                           ([str(out), "--spss", "--out", str(tmp_path)], "--out is where the OpenFace CSVs go")]:
@@ -256,3 +256,35 @@ def test_codebook_labels_derive_from_the_schema(demo_run):
     assert rows.loc[("session_features", "arm"), "levels"] == "1 = botox; 2 = placebo"
     labels = book.groupby("table")["label"]
     assert all(group.is_unique for _, group in labels)  # no two variables of a table share a label
+
+
+def test_the_demo_trials_and_maximal_frown_follow_the_known_truth(demo_run):
+    """sad_film: two negative and two neutral trials per clip, the negative frown four times the
+    neutral one; max_frown: three attempts at the visit's amplitude, so its percent of baseline is
+    100 * amp_week6 / amp_baseline of truth.csv."""
+    long = pd.read_parquet(demo_run / "features" / "session_features.parquet")
+    truth = pd.read_csv(ROOT / "sample_videos" / "demo_study" / "truth.csv").set_index("participant_id")
+    film = long[long["task"] == "sad_film"]
+    assert (film["trials_negative_n"] == 2).all() and (film["trials_neutral_n"] == 2).all()
+    assert (film["frown_response_negative_mean"] > 2 * film["frown_response_neutral_mean"]).all()
+    np.testing.assert_allclose(film["frown_response_negative_vs_neutral"],
+                               film["frown_response_negative_mean"] - film["frown_response_neutral_mean"])
+    assert long.loc[long["task"] != "sad_film", "frown_response_negative_vs_neutral"].isna().all()
+    later = long[(long["task"] == "max_frown") & (long["session"] == "week6")].set_index("participant_id")
+    expected = 100 * truth["amp_week6"] / truth["amp_baseline"]
+    assert (later["frown_capacity_attempts_n"] == 3).all()
+    # At this stride the occlusion flag takes some of the strongest frowns' peak frames (> 1 FU) out of
+    # the valid frames, so a capacity can read up to a sixth low; the arms stay apart all the same.
+    pct = later["frown_capacity_pct_of_baseline"]
+    assert (abs(pct - expected[later.index]) < 20).all(), pct
+    assert pct[later["arm"] == "botox"].max() < 60 < 75 < pct[later["arm"] == "placebo"].min()
+    trials = pd.read_parquet(demo_run / "recordings" / "sub-01_baseline_sad_film" / "trials.parquet")
+    assert list(trials["trial_type"]) == ["negative", "neutral", "negative", "neutral"] and trials["included"].all()
+    assert not (demo_run / "recordings" / "sub-01_baseline_rest" / "trials.parquet").exists()
+    every = pd.read_parquet(demo_run / "features" / "trials.parquet")
+    assert every.groupby(["task", "trial_type"]).size().to_dict() == {
+        ("max_frown", "attempt"): 48, ("sad_film", "negative"): 32, ("sad_film", "neutral"): 32}
+    tables, book, _ = tables_of(demo_run)
+    assert "frown_response_negative_vs_neutral_change_week6_sad_film" in tables["wide"].columns
+    assert not any(c.startswith("frown_capacity") and c.endswith("sad_film") for c in tables["wide"].columns)
+    assert set(long.columns) == set(book.loc[book["table"] == "session_features", "name"])

@@ -197,11 +197,11 @@ def test_shipped_study_files_are_valid():
 
     demo = load_study(ROOT / "configs" / "demo_study.yaml")
     assert len(demo.participants) == 8 and set(demo.participants["arm"]) == {"botox", "placebo"}
-    assert len(demo.recordings) == 32 and demo.sessions == ["baseline", "week6"]
+    assert len(demo.recordings) == 48 and demo.sessions == ["baseline", "week6"]
     # every participant, visit and task its own clip: a real study's layout, no identical measurements
     assert demo.recordings["path"].is_unique and demo.warnings == []
     contents = {hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in demo.recordings["path"]}
-    assert len(contents) == 32, "two recordings of the demo study are the same video"
+    assert len(contents) == 48, "two recordings of the demo study are the same video"
     assert list(demo.scales) == ["HAMD17", "PANAS_NA"]
     example = read_study_spec(ROOT / "configs" / "example_study.yaml")
     assert example.calibration.tasks == ["rest"] and "VAS_MOOD" in example.scales
@@ -232,7 +232,7 @@ def test_an_unknown_key_is_named_with_the_closest_valid_one(study_dir):
     assert only(problems, "sesions") == (
         f"{path}: unknown key 'sesions' (did you mean 'sessions'?); valid keys: study_version, name, "
         "participants, recordings, scores, reference_session, sessions, calibration, scales, config, "
-        "source_datasets")
+        "source_datasets, contrasts, capacity_task")
     assert only(problems, "percentil") == (
         f"{path}: calibration: unknown key 'percentil' (did you mean 'percentile'?); valid keys of "
         "calibration: tasks, percentile, segment_s, min_frames")

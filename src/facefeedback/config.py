@@ -150,11 +150,22 @@ class EventConfig(StrictModel):
     off_threshold: float = Field(0.20, ge=0, description="intensity below which an event ends")
     min_duration_s: float = Field(0.3, ge=0, description="shorter episodes are not events")
     max_gap_s: float = Field(0.25, ge=0, description="invalid or missing frames bridged inside an event")
+    # Trials of an events file (trials.py): windows in seconds from each trial's onset.
+    baseline_window_s: tuple[float, float] = Field((-1.0, 0.0), description="a trial's baseline window "
+                                                   "[start, end] (s from onset)")
+    response_window_s: tuple[float, float] | None = Field(None, description="a trial's response window "
+                                                          "[start, end] (s from onset); null: 0 to its duration")
+    min_valid_fraction: float = Field(0.5, ge=0, le=1, description="a trial whose baseline or response window "
+                                      "is valid for less than this share of its time is left out of the means")
 
     @model_validator(mode="after")
     def _order(self) -> EventConfig:
         if self.off_threshold > self.on_threshold:
             raise ValueError("off_threshold must not exceed on_threshold")
+        for name in ("baseline_window_s", "response_window_s"):
+            window = getattr(self, name)
+            if window is not None and not window[0] < window[1]:
+                raise ValueError(f"{name} must be [start, end] with start < end")
         return self
 
 

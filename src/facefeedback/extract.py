@@ -45,6 +45,8 @@ class RecordingResult:
     #: Where ``--format bids`` puts the per-frame table, relative to the dataset and without
     #: extension (:func:`facefeedback.bids.timeseries_name`); None keeps it in the recording's folder.
     bids_name: str | None = None
+    #: One row per trial of the recording's events file (:mod:`facefeedback.trials`); None without one.
+    trials: pd.DataFrame | None = None
 
 
 def versions() -> dict[str, str]:
@@ -88,7 +90,8 @@ def measure_source(source: FrameSource, config: Config, progress: bool = False,
 
 def process_recording(path: str | os.PathLike, config: Config, calibration: Calibration | None = None,
                       name: str | None = None, progress: bool | None = None,
-                      strict: bool = False) -> RecordingResult:
+                      strict: bool = False, trial_events: pd.DataFrame | None = None,
+                      capacity: bool = False) -> RecordingResult:
     """Measure one video or image file.
 
     Parameters
@@ -105,6 +108,9 @@ def process_recording(path: str | os.PathLike, config: Config, calibration: Cali
     strict : bool
         A truncated video is an error. Otherwise the frames decoded are kept, and the summary and
         provenance say it was truncated, and where (``truncated``, a line in ``warnings``).
+    trial_events, capacity
+        The recording's checked events file, and whether it is a maximal-frown task
+        (:func:`recording_result`).
 
     Raises
     ------
@@ -115,7 +121,8 @@ def process_recording(path: str | os.PathLike, config: Config, calibration: Cali
     path = Path(path)
     started = time.perf_counter()
     info, raw = read_raw(path, config, progress, strict=strict)
-    return recording_result(path, info, raw, config, calibration, name, time.perf_counter() - started)
+    return recording_result(path, info, raw, config, calibration, name, time.perf_counter() - started,
+                            trial_events=trial_events, capacity=capacity)
 
 
 def read_raw(path: str | os.PathLike, config: Config, progress: bool | None = None,
@@ -138,11 +145,17 @@ def read_raw(path: str | os.PathLike, config: Config, progress: bool | None = No
 
 def recording_result(path: str | os.PathLike | int, info: SourceInfo, raw: pd.DataFrame, config: Config,
                      calibration: Calibration | None = None, name: str | None = None,
-                     run_time_s: float = 0.0, sha256: str | None = None) -> RecordingResult:
+                     run_time_s: float = 0.0, sha256: str | None = None,
+                     trial_events: pd.DataFrame | None = None,
+                     capacity: bool = False) -> RecordingResult:
     """Calibrate raw measurements and build the recording's table, summary and provenance.
 
     ``run_time_s`` is the time the measurement took; ``sha256`` the file's hash when already known.
+    ``trial_events`` (:func:`facefeedback.eventfiles.check_events`) adds the trials table and the
+    summary's ``trials``; ``capacity`` the summary's ``capacity`` (:mod:`facefeedback.trials`).
     """
+    from .trials import trial_outputs
+
     path = Path(str(path))  # a camera is named by its index
     calibration = calibration or population_calibration(*config.families())
     table = build_frame_table(raw, calibration, config)
@@ -157,11 +170,13 @@ def recording_result(path: str | os.PathLike | int, info: SourceInfo, raw: pd.Da
         "smile_events": events_to_json(events["smile"]),
         "calibration": calibration.to_json(),
     }
+    trials, extra = trial_outputs(table, trial_events, config.events, capacity)
+    summary.update(extra)
     # One line per problem with the recording (empty when there is none).
     truncated = truncation_warning(info)
     summary["warnings"] = ([truncated] if truncated else []) + recording_warnings(table, config.qc)
     provenance = make_provenance(describe_input(path, info, sha256), config, len(table), run_time_s)
-    return RecordingResult(name or path.stem, table, summary, provenance)
+    return RecordingResult(name or path.stem, table, summary, provenance, trials=trials)
 
 
 def truncation_warning(info: SourceInfo) -> str | None:
@@ -224,7 +239,8 @@ def _earlier_recording(folder: Path) -> list[str]:
 RECORDING = OutputKind("recording", "a recording's outputs", legacy=_earlier_recording, last=("provenance.json",))
 
 
-def recording_files(name: str, fmt: str = "parquet", bids_name: str | None = None) -> tuple[str, ...]:
+def recording_files(name: str, fmt: str = "parquet", bids_name: str | None = None,
+                    trials: bool = False) -> tuple[str, ...]:
     """The files :func:`write_recording` writes into the recording's folder ``name`` (its table
     and the table's sidecar stay out of it when a BIDS name puts them elsewhere)."""
     if fmt == "bids":
@@ -232,7 +248,7 @@ def recording_files(name: str, fmt: str = "parquet", bids_name: str | None = Non
     else:
         table = "frames.csv" if fmt == "csv" else "frames.parquet"
     tables = (table, bids.sidecar_path(table).name) if table else ()
-    return (*tables, "summary.json", "provenance.json")
+    return (*tables, *(("trials.parquet",) if trials else ()), "summary.json", "provenance.json")
 
 
 def write_recording_files(result: RecordingResult, staging: Path, final: Path, fmt: str = "parquet",
@@ -252,6 +268,8 @@ def write_recording_files(result: RecordingResult, staging: Path, final: Path, f
     write_table(result.frames, staged)
     bids.write_sidecar(staged, bids.frame_sidecar(result.frames.columns))
     provenance = {**result.provenance, "frames_table": Path(os.path.relpath(table, final)).as_posix()}
+    if result.trials is not None:
+        write_table(result.trials, staging / "trials.parquet")
     write_json(staging / "summary.json", result.summary)
     write_json(staging / "provenance.json", provenance)
     return table, previous
@@ -283,7 +301,8 @@ def write_recording(result: RecordingResult, out_dir: str | os.PathLike, fmt: st
     """
     out_dir = Path(out_dir)
     final = out_dir / result.name
-    plan = plan_output(final, RECORDING, recording_files(result.name, fmt, result.bids_name), force)
+    plan = plan_output(final, RECORDING, recording_files(result.name, fmt, result.bids_name,
+                                                         result.trials is not None), force)
     with writing(plan) as staging:
         table, previous = write_recording_files(result, staging, final, fmt,
                                                 Path(root) if root is not None else out_dir)

@@ -6,6 +6,8 @@ fails when this module drifts from the contract in the design document.
 
 from __future__ import annotations
 
+import re
+
 from .components.registry import FAMILIES, FROWN, REGISTRY, Family
 
 # -- per-frame table (frames.parquet) ---------------------------------------
@@ -190,3 +192,19 @@ KNOWN_SCALES: dict[str, tuple[float, float, float | None, str]] = {
     "PANAS_NA": (10, 50, None, "PANAS negative affect"),
     "LSAS": (0, 144, None, "Liebowitz Social Anxiety Scale"),
 }
+
+
+# -- trials and the maximal frown (trials.py, study/trial_features.py) -------------------------
+
+#: Session-feature columns from events files and the capacity task (their names depend on the
+#: study's trial types and contrasts): ``<p>_response_<trial_type>_mean``, ``<p>_response_<contrast>``,
+#: ``trials_<trial_type>_n``, ``frown_capacity``, ``frown_capacity_attempts_n``,
+#: ``<component>_at_capacity``, ``frown_capacity_pct_of_baseline``.
+_TRIAL_FEATURE = re.compile(r"^(?:[a-z][a-z0-9]*(?:_[a-z0-9]+)*_response_\w+|trials_\w+_n|frown_capacity"
+                            r"(?:_attempts_n|_pct_of_baseline)?|\w+_at_capacity)$")
+
+
+def is_trial_feature(column: str) -> bool:
+    """True for a session-features column of trial responses or the maximal frown (not its change
+    columns): a frown feature like the summary's, whose name the study's design makes."""
+    return not column.endswith((CHANGE_SUFFIX, PCT_CHANGE_SUFFIX)) and bool(_TRIAL_FEATURE.match(column))

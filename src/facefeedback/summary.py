@@ -101,7 +101,7 @@ def frowning_mask(timestamp_s: np.ndarray, intensity: np.ndarray, valid: np.ndar
     return frowning_state(timestamp_s, intensity, valid, params)[0]
 
 
-def _frame_durations(t: np.ndarray) -> np.ndarray:
+def frame_durations(t: np.ndarray) -> np.ndarray:
     """Time each frame stands for: the step to the next frame (the median step for the last)."""
     if len(t) < 2:
         return np.ones(len(t))
@@ -122,7 +122,7 @@ def summarise(table: pd.DataFrame, params: EventConfig
     """
     t = table["timestamp_s"].to_numpy(float)
     valid = table["valid"].to_numpy(bool)
-    dur = _frame_durations(t)
+    dur = frame_durations(t)
     valid_time = float(dur[valid].sum()) if len(t) > 1 else float(valid.sum())
     nan = float("nan")
     feats: dict[str, float | int] = {

@@ -59,7 +59,7 @@ def available_scales(features: pd.DataFrame) -> list[str]:
     """Score columns: those with a change column that are neither ids nor recording features."""
     skip = set(schema.summary_feature_names()) | set(schema.SESSION_ID_COLUMNS)
     return [c for c in features.columns
-            if c not in skip and not c.endswith(schema.CHANGE_SUFFIX)
+            if c not in skip and not c.endswith(schema.CHANGE_SUFFIX) and not schema.is_trial_feature(c)
             and c + schema.CHANGE_SUFFIX in features.columns
             and pd.api.types.is_numeric_dtype(features[c])]
 
@@ -68,8 +68,11 @@ def frown_feature_names(features: pd.DataFrame, family: str | None = None) -> li
     """Recording features present in the table, without the recording-quality ones; with
     ``family``, only that component family's (``frown``, ``smile``)."""
     wanted = None if family is None else set(schema.family_feature_names(family))
-    return [f for f in schema.summary_feature_names()
-            if f in features.columns and f not in schema.QUALITY_FEATURES and (wanted is None or f in wanted)]
+    measured = [f for f in schema.summary_feature_names()
+                if f in features.columns and f not in schema.QUALITY_FEATURES and (wanted is None or f in wanted)]
+    trials = [f for f in features.columns
+              if schema.is_trial_feature(f) and (family is None or f.startswith(f"{family}_"))]
+    return measured + trials
 
 
 def choose_arms(arms: list[str], treated: str | None, control: str | None) -> tuple[str, str]:

@@ -101,6 +101,9 @@ def add_parser(sub) -> None:
     p.add_argument("--strict", action="store_true",
                    help="a truncated video fails like a corrupt one (default: its decoded frames are kept, "
                         "with a warning)")
+    p.add_argument("--events", metavar="FILE",
+                   help="BIDS events file (onset, duration, trial_type; tab-separated) of the one INPUT: "
+                        "writes trials.parquet beside the frames (default: <INPUT stem>_events.tsv when present)")
     add_common_input_options(p)
     add_force_option(p)
     p.set_defaults(func=run)
@@ -118,14 +121,19 @@ def run(args: argparse.Namespace) -> int:
     neutral = neutral_reference_text(calibration, args.calibration)
     check_output_path(args.out)
     bids.read_description(args.out)  # refuses a folder that describes another dataset, before any work
+    events = input_events(args.inputs, args.events, config)  # every events file checked before any work
     failures = 0
     for path, name in zip(args.inputs, output_names(args.inputs)):
         entities = bids.name_entities(name)
         bids_name = bids.timeseries_name(entities) if entities else None
         try:  # refused before its work; a failed input never stops the others
-            plan_output(Path(args.out) / name, RECORDING, recording_files(name, config.output_format, bids_name),
-                        args.force)
-            result = process_recording(path, config, calibration, name=name, strict=args.strict)
+            plan_output(Path(args.out) / name, RECORDING,
+                        recording_files(name, config.output_format, bids_name, path in events), args.force)
+            trials = events[path][1] if path in events else None
+            result = process_recording(path, config, calibration, name=name, strict=args.strict,
+                                        trial_events=trials)
+            if path in events:
+                result.provenance["events_file"] = describe_events(events[path][0])
             result.bids_name = bids_name
             out = write_recording(result, args.out, config.output_format, force=args.force)
         except (FaceFeedbackError, OSError) as exc:
@@ -142,3 +150,32 @@ def run(args: argparse.Namespace) -> int:
         print(f"{failures} of {len(args.inputs)} inputs failed", file=sys.stderr)
         return 1
     return 0
+
+
+def input_events(inputs: list[str], given: str | None, config) -> dict:
+    """``input -> (events file, checked trials)`` for the inputs with an events file: ``--events``
+    for the one input, else ``<stem>_events.tsv`` beside each. Every file is checked before any
+    work; a ValidationError lists every problem of every file."""
+    from ..errors import InputError, ValidationError
+    from ..eventfiles import check_recording_events, events_beside
+
+    if given is not None and len(inputs) != 1:
+        raise InputError(f"--events {given}: give one INPUT with --events (got {len(inputs)}); for several, "
+                         "put <video stem>_events.tsv beside each video")
+    found = {path: Path(given) if given is not None else events_beside(path) for path in inputs}
+    out, problems = {}, []
+    for path, file in found.items():
+        if file is None:
+            continue
+        table, issues = check_recording_events(file, path, config.events)
+        problems += issues
+        out[path] = (file, table)
+    if problems:
+        raise ValidationError(problems, f"{len(problems)} problem(s) in the events file(s); nothing was processed")
+    return out
+
+
+def describe_events(path: Path) -> dict:
+    from ..files import file_sha256
+
+    return {"path": str(path), "sha256": file_sha256(path)}

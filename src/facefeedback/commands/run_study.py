@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers must be 1 or more, got {args.workers}")
     if args.scheduler and args.executor != "dask":
         raise ConfigError("--scheduler needs --executor dask")
-    study = load_study(args.study)
+    study = load_study(args.study, args.config)
     config = load_config(args.config or study.config_path)
     config = config.updated(**{"input.stride": args.stride, "progress": False, "output_format": args.format})
     report = run_study(study, config, args.out, executor=args.executor, workers=args.workers,

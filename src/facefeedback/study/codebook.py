@@ -23,6 +23,7 @@ from .comparability import comparability_columns
 from .features import WideColumn, session_features, wide_table
 from .manifest import Study
 from .statfiles import CODED, FLAG_LABELS, SPSS, STATA, variable_names
+from .trial_features import trial_entries
 
 #: Valid range of a value by its unit (schema units).
 UNIT_RANGES = {
@@ -123,6 +124,7 @@ def codebook(study: Study, long: pd.DataFrame, wide: pd.DataFrame, wide_columns:
              comparability: pd.DataFrame | None = None, bounds: ComparabilityConfig | None = None) -> pd.DataFrame:
     """One row per column of session_features, of wide.csv and (when given) of comparability.csv."""
     entries = base_entries(study)
+    entries.update(trial_entries(study, list(long.columns), Entry))
     levels = study.levels
     rows, parts = [], []
     for col in long.columns:

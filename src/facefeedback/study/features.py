@@ -19,6 +19,7 @@ import pandas as pd
 from .. import schema
 from ..changes import change_columns, change_from
 from .manifest import Study
+from .trial_features import PCT_OF_BASELINE, trial_feature_names, with_capacity_percent
 
 MAX_NAME = 64
 #: Words SPSS does not accept as variable names.
@@ -34,7 +35,7 @@ def session_features(study: Study, summaries: dict[str, dict]) -> pd.DataFrame:
     summaries : dict
         ``recording_id -> summary["features"]`` for the recordings that were measured.
     """
-    features = schema.summary_feature_names()
+    features = schema.summary_feature_names() + trial_feature_names(study, summaries)
     rec = study.recordings
     part = study.participants.set_index("participant_id")
     table = pd.DataFrame({
@@ -63,6 +64,7 @@ def session_features(study: Study, summaries: dict[str, dict]) -> pd.DataFrame:
     out = pd.concat([table, values, by_session, change_from(values, ref_values), change_from(by_session, ref_scores)],
                     axis=1)
     out["is_reference"] = (out["session"] == study.reference_session).to_numpy(bool)
+    out = with_capacity_percent(out)
     order = _row_order(study, out)
     return out.iloc[order].reset_index(drop=True)
 
@@ -120,7 +122,8 @@ def wide_table(study: Study, long: pd.DataFrame) -> tuple[pd.DataFrame, list[Wid
 
     Change columns are given for the sessions after the reference (at the reference they are 0).
     """
-    features = schema.summary_feature_names()
+    trial_columns = trial_feature_names(study, {"": dict.fromkeys(long.columns)})
+    features = schema.summary_feature_names() + trial_columns
     scales = list(study.scales)
     people = study.participants[["participant_id", "arm", *study.covariates]].reset_index(drop=True)
     columns = [WideColumn(wide_name(c), c) for c in people.columns]
@@ -137,13 +140,17 @@ def wide_table(study: Study, long: pd.DataFrame) -> tuple[pd.DataFrame, list[Wid
         if block is not None:
             blocks.append(block.set_axis([c.name for c in columns[-len(sources):]], axis=1))
     for session in study.sessions:
-        sources = features + ([] if session == study.reference_session else change_columns(features))
+        later = change_columns(features) + [c for c in (PCT_OF_BASELINE,) if c in long]
+        sources = features + ([] if session == study.reference_session else later)
         for task in tasks:
-            if not ((long["session"] == session) & (long["task"] == task)).any():
+            rows = (long["session"] == session) & (long["task"] == task)
+            if not rows.any():
                 continue
+            # trial and capacity columns only where the task has them
+            mine = [c for c in sources if not c.startswith(tuple(trial_columns)) or long.loc[rows, c].notna().any()]
             keys = pd.MultiIndex.from_arrays([pid, [session] * len(pid), [task] * len(pid)])
-            block = per_task.reindex(keys)[sources].reset_index(drop=True)
-            new = [WideColumn(wide_name(src, session, task), src, session, task) for src in sources]
+            block = per_task.reindex(keys)[mine].reset_index(drop=True)
+            new = [WideColumn(wide_name(src, session, task), src, session, task) for src in mine]
             columns.extend(new)
             blocks.append(block.set_axis([c.name for c in new], axis=1))
     names = [c.name for c in columns]

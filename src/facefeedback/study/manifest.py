@@ -31,6 +31,7 @@ from .tables import (
     parse_number,
     read_table,
 )
+from .trialspec import check_trials
 
 #: Columns of session_features that a participant covariate must not shadow.
 RESERVED_COLUMNS = frozenset({*schema.SESSION_ID_COLUMNS, "recording_id", "is_reference",
@@ -51,6 +52,9 @@ class Study:
     covariates: list[str]
     config_path: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    #: recording_id -> its checked events file's trials (facefeedback.eventfiles), for those with one.
+    events: dict[str, pd.DataFrame] = field(default_factory=dict)
+    trial_types: list[str] = field(default_factory=list)
 
     @property
     def reference_session(self) -> str:
@@ -88,11 +92,13 @@ class Study:
                            for k, v in self.scales.items()},
                 "covariates": self.covariates, "n_participants": len(self.participants),
                 "participants": self.participants[["participant_id", "arm"]].to_dict("records"),
-                "n_recordings": len(self.recordings), "warnings": self.warnings}
+                "n_recordings": len(self.recordings), "warnings": self.warnings,
+                "trial_types": self.trial_types, "recordings_with_events": sorted(self.events)}
 
 
-def load_study(path: str | os.PathLike) -> Study:
-    """Read and check a study file and its tables.
+def load_study(path: str | os.PathLike, config_file: str | os.PathLike | None = None) -> Study:
+    """Read and check a study file and its tables (and its recordings' events files, against the
+    trial windows of ``config_file``, else of the study file's ``config``).
 
     Raises
     ------
@@ -124,6 +130,7 @@ def load_study(path: str | os.PathLike) -> Study:
         sessions = [spec.reference_session] + [s for s in present if s != spec.reference_session]
     scores = _scores(stable, known, sessions, scales, ptable, problems) if stable else None
     _check_case(path, spec, ptable, rtable, stable, problems)
+    events, types = check_trials(path, spec, rtable, recordings, config_file, problems)
     if problems:
         raise ValidationError(problems, f"{path}: {len(problems)} problem(s); nothing was processed")
     if scores is None:
@@ -132,6 +139,7 @@ def load_study(path: str | os.PathLike) -> Study:
     study = Study(path, spec, participants, recordings, scores, sessions or [spec.reference_session],
                   {k: v for k, v in scales.items() if k in set(scores["scale"])}, covariates, config_path)
     study.warnings = _warnings(study)
+    study.events, study.trial_types = events, types
     return study
 
 
@@ -211,7 +219,7 @@ def _participants(t: Table, problems: list[str]) -> tuple[pd.DataFrame, list[str
     rows = check_duplicates(t, rows, ("participant_id",), problems)
     covariates = [c for c in t.columns if c not in ("participant_id", "arm")]
     for c in covariates:
-        if c in RESERVED_COLUMNS or c in schema.KNOWN_SCALES:
+        if c in RESERVED_COLUMNS or c in schema.KNOWN_SCALES or schema.is_trial_feature(c):
             problems.append(f"{t.name}: column '{c}' has the name of a session-features column; rename it")
     df = pd.DataFrame([t.rows[i] for i in rows], columns=t.columns)
     for c in covariates:

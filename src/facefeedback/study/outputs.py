@@ -38,7 +38,7 @@ STUDY_FILES = ("dataset_description.json", "failures.csv", "study.json")
 #: What a run writes into ``features/``: the tables, their BIDS sidecars, the codebook.
 FEATURE_FILES = ("session_features.parquet", "session_features.csv", "session_features.json", "wide.csv",
                  "wide.json", "comparability.csv", "comparability.json", "codebook.csv", "codebook.json",
-                 "codebook.md")
+                 "codebook.md", "trials.parquet")
 
 
 def read_study_json(folder: Path) -> dict:
@@ -126,7 +126,8 @@ def check_study_output(study: Study, out: Path, fmt: str = "parquet", export: tu
                for key in export]
     names = bids.study_timeseries_names(study.recordings)
     checks += [lambda rid=rid: plan_output(out / "recordings" / rid, RECORDING,
-                                           recording_files(rid, fmt, names.get(rid)), force)
+                                           recording_files(rid, fmt, names.get(rid), rid in study.events),
+                                           force)
                for rid in study.recordings["recording_id"]]
     checks += [lambda pid=pid: check_file_output(out / "calibration" / f"{pid}.json", "a calibration",
                                                  is_calibration_file, force)

@@ -46,6 +46,7 @@ from .manifest import Study
 from .outputs import FEATURE_FILES, FEATURES, STUDY, STUDY_FILES, StaleOutputs, check_study_output
 from .parallel import Executor, default_workers, limit_threads, run_tasks
 from .progress import FrameReporter, StudyProgress
+from .trial_features import TRIALS_FILE, trial_stamp, trial_values, write_study_trials
 
 log = logging.getLogger(__name__)
 
@@ -192,13 +193,17 @@ class _Participants:
         row = self.rows[rid]
         folder = self.out / "recordings" / rid
         bids_name = self.bids_names.get(rid)
-        wanted = json.loads(json_text(stamp(m.sha256, m.key, self.config, cal.to_json(), bids_name)))
-        if is_current(folder, wanted):
+        trials = self.study.events.get(rid)
+        capacity = row.task == self.study.spec.capacity_task
+        wanted = json.loads(json_text({**stamp(m.sha256, m.key, self.config, cal.to_json(), bids_name),
+                                       **trial_stamp(row.events, capacity)}))
+        if is_current(folder, wanted) and (trials is None or (folder / TRIALS_FILE).is_file()):
             self.report.kept += 1
             return
         entry: RawEntry = self.cache.get(m.key)
         result = recording_result(row.path, entry.info, entry.table(), self.config, cal, name=rid,
-                                  run_time_s=entry.run_time_s, sha256=m.sha256)
+                                  run_time_s=entry.run_time_s, sha256=m.sha256, trial_events=trials,
+                                  capacity=capacity)
         result.provenance["study_stamp"] = wanted
         result.provenance["study"] = {"participant_id": row.participant_id, "session": row.session,
                                       "task": row.task, "study_file": str(self.study.path), "table_row": row.row}
@@ -305,13 +310,14 @@ def _measure_study(study: Study, config: Config, out: Path, report: RunReport, e
         report.stale = stale.finish()
     written = [rid for rid in study.recordings["recording_id"] if rid in state.written]
     documents = {rid: json.loads((out / "recordings" / rid / "summary.json").read_text()) for rid in written}
-    summaries = {rid: doc["features"] for rid, doc in documents.items()}
+    summaries = {rid: {**doc["features"], **trial_values(study, doc)} for rid, doc in documents.items()}
     report.warnings.extend(f"{rid}: {w}" for rid, doc in documents.items() for w in doc.get("warnings", []))
     comparable = compare_visits(study, summaries, config.comparability, config.qc.min_iod_px)
     report.compared, report.not_comparable = len(comparable), int(comparable["flagged"].sum())
     report.warnings.extend(pair_warnings(comparable))
     with writing(plan_output(out / "features", FEATURES, FEATURE_FILES, force)) as staging:
         write_feature_outputs(study, summaries, staging, comparable, config.comparability)
+        write_study_trials(study, out / "recordings", written, staging)
     report.elapsed_s = time.perf_counter() - started
     with writing(plan_output(out, STUDY, STUDY_FILES, force)) as staging:
         write_table(pd.DataFrame(report.failures, columns=["recording_id", "path", "error"]),

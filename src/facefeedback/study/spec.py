@@ -114,8 +114,13 @@ class StudySpec(StrictModel):
     config: str | None = Field(None, description="measurement settings (YAML), as for 'extract --config'")
     source_datasets: list[SourceDataset] = Field(
         default_factory=list, description="datasets the recordings come from (BIDS SourceDatasets)")
+    contrasts: dict[str, tuple[str, str]] = Field(
+        default_factory=dict, description="NAME: [trial type, trial type]: the first's mean response minus the "
+                                          "second's (frown_response_NAME)")
+    capacity_task: str | None = Field(None, description="the maximal-frown task (frown_capacity)")
 
     _session_names = field_validator("reference_session", "sessions", mode="before")(_as_names)
+    _task_name = field_validator("capacity_task", mode="before")(_as_names)
 
 
 def read_study_spec(path: Path) -> StudySpec:

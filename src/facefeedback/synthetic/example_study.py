@@ -1,37 +1,49 @@
 """A small generated study to run the whole pipeline on: ``sample_videos/demo_study/``.
 
 Eight participants in two arms (botox, placebo), a baseline and a week-6 visit,
-two tasks per visit, every recording its own clip (as in a real study, where no two
+three tasks per visit, every recording its own clip (as in a real study, where no two
 recordings are the same file):
 
 * ``rest``: a mostly neutral face with one brief, small spontaneous frown (a third of
   the participant's frown at that visit), each clip with its own sensor noise and the
   frown at its own moment; the study calibrates each participant on it (the least
   frowning frames);
-* ``sad_film``: the synthetic frowns of :mod:`facefeedback.synthetic.faces`, scaled per
-  participant and visit. Every participant frowns about as much at baseline;
-  at week 6 the botox arm frowns much less (the toxin), placebo about the same.
+* ``sad_film``: four trials with a BIDS events file (``<clip>_events.tsv``): two
+  ``negative`` scenes, to which the participant frowns (the synthetic frown of
+  :mod:`facefeedback.synthetic.faces`, at the participant's amplitude for that visit, peaking
+  :data:`PEAK_S` after onset) and two ``neutral`` ones (a quarter of it). Every
+  participant frowns about as much at baseline; at week 6 the botox arm frowns much
+  less (the toxin), placebo about the same;
+* ``max_frown``: three cued attempts to frown as hard as possible (events file with
+  ``attempt`` trials), at the same amplitude: the maximal-frown check.
 
 Scores (HAM-D 17 and PANAS negative affect) improve more where frowning fell
 more, with noise, so the analysis has a known direction to find. All numbers
 are drawn from one seed; the ground-truth amplitudes are in ``truth.csv``.
-Clips are 320 px square at 10 fps, MPEG-4 Part 2, so the 32 of them stay small.
+Clips are 320 px square at 10 fps, MPEG-4 Part 2, so the 48 of them stay small.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 
-from .faces import FaceAnchors, frown_curve, frown_face, neutral_face
+from .faces import FaceAnchors, neutral_face
+from .trials import Trial, trial_curve, write_curve_clip, write_events
 
 FPS = 10.0
 N_PARTICIPANTS = 8
 #: Seconds of each task's clip.
-SECONDS = {"rest": 4.0, "sad_film": 6.0}
+SECONDS = {"rest": 4.0, "sad_film": 9.0, "max_frown": 6.0}
+TASKS = tuple(SECONDS)
+#: The trials: (onset s, duration s, trial type, share of the participant's frown).
+TRIALS = {"sad_film": [(1.0, 1.2, "negative", 1.0), (3.2, 1.2, "neutral", 0.25), (5.4, 1.2, "negative", 1.0),
+                       (7.6, 1.2, "neutral", 0.25)],
+          "max_frown": [(1.0, 1.0, "attempt", 1.0), (3.0, 1.0, "attempt", 1.0), (5.0, 1.0, "attempt", 1.0)]}
+#: Onset to the peak of each trial's frown (it starts 0.2 s after onset and is gone 0.5 s after the peak).
+PEAK_S = 0.6
 #: Side of the clips in pixels (the synthetic face is drawn at faces.SIZE, then reduced).
 CLIP_SIZE = 320
 #: The spontaneous frown at rest, as a share of the participant's frown at that visit.
@@ -43,22 +55,6 @@ def rest_curve(t: np.ndarray, start_s: float) -> np.ndarray:
     rise = np.clip((t - start_s) / 0.4, 0, 1)
     fall = np.clip((t - start_s - 1.0) / 0.4, 0, 1)
     return np.sin(np.pi / 2 * rise) ** 2 * (1 - np.sin(np.pi / 2 * fall) ** 2)
-
-
-def write_clip(path: Path, curve: np.ndarray, seed: int, base: np.ndarray, anchors: FaceAnchors) -> None:
-    """A clip of the synthetic frown following ``curve`` (one intensity per frame; 0 = neutral)."""
-    rng = np.random.default_rng(seed)
-    tmp = path.with_name(f".{path.stem}.tmp.mp4")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (CLIP_SIZE, CLIP_SIZE))
-    try:
-        for a in curve:
-            face = cv2.resize(frown_face(base, anchors, float(a)), (CLIP_SIZE, CLIP_SIZE),
-                              interpolation=cv2.INTER_AREA)
-            img = face.astype(np.float32) + rng.normal(0, 2.0, face.shape)
-            writer.write(np.clip(img, 0, 255).astype(np.uint8))
-    finally:
-        writer.release()
-    tmp.replace(path)
 
 
 def design(seed: int = 7) -> pd.DataFrame:
@@ -87,7 +83,7 @@ def write_demo_study(folder: str | Path, seed: int = 7) -> list[Path]:
     folder = Path(folder)
     clips = folder / "clips"
     clips.mkdir(parents=True, exist_ok=True)
-    for old in clips.glob("*.mp4"):  # clips of an earlier layout
+    for old in [*clips.glob("*.mp4"), *clips.glob("*_events.tsv")]:  # clips of an earlier layout
         old.unlink()
     base = neutral_face()
     anchors = FaceAnchors.find(base)
@@ -97,14 +93,16 @@ def write_demo_study(folder: str | Path, seed: int = 7) -> list[Path]:
     for i, p in enumerate(people.itertuples(index=False)):
         for v, session in enumerate(("baseline", "week6")):
             amp = getattr(p, f"amp_{session}")
-            for k, task in enumerate(("rest", "sad_film")):
+            for k, task in enumerate(TASKS):
                 t = np.arange(int(round(SECONDS[task] * FPS))) / FPS
+                clip = clips / f"{p.participant_id}_{session}_{task}.mp4"
                 if task == "rest":
                     curve = REST_SHARE * amp * rest_curve(t, float(rng.uniform(1.0, SECONDS[task] - 1.6)))
                 else:
-                    curve = amp * frown_curve(t)
-                clip = clips / f"{p.participant_id}_{session}_{task}.mp4"
-                write_clip(clip, curve, seed + 100 * i + 10 * v + k, base, anchors)
+                    trials = [Trial(o, d, tt, share * amp, latency_s=PEAK_S) for o, d, tt, share in TRIALS[task]]
+                    curve = trial_curve(t, trials, fall_s=0.5)
+                    write_events(clip.with_name(f"{clip.stem}_events.tsv"), trials)
+                write_curve_clip(clip, curve, FPS, CLIP_SIZE, 2.0, seed + 100 * i + 10 * v + k, base, anchors)
                 written.append(clip)
                 recordings.append((p.participant_id, session, task, f"clips/{clip.name}"))
             for scale in ("HAMD17", "PANAS_NA"):

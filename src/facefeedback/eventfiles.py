@@ -1,0 +1,198 @@
+"""Events files: when each trial of a recording began, for how long, and of which kind.
+
+The format is BIDS ``_events.tsv``: tab-separated, a header row, the columns ``onset``
+(seconds on the recording's own clock: the container's timestamps, as in the per-frame
+table's ``timestamp_s``), ``duration`` (seconds) and ``trial_type``; other columns are kept
+and copied into each trial's row. A recording's events file is given to ``extract --events``,
+named in the recordings table's ``events`` column, or lies beside the video as
+``<video stem>_events.tsv``.
+
+:func:`check_events` collects every problem of a file (missing columns, onsets that are not
+numbers, negative or past the recording's end, trials whose windows overlap) as one line each,
+naming the file and its row (the header is row 1), so that nothing is processed until all are
+fixed.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import EventConfig
+from .errors import ValidationError
+
+REQUIRED = ("onset", "duration", "trial_type")
+#: A trial type becomes part of column names (``frown_response_<trial_type>_mean``): keep it plain.
+TRIAL_TYPE_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+MISSING = frozenset({"", "n/a", "na", "nan"})
+SUFFIX = "_events.tsv"
+#: Window edges closer than this are the same time (a trial's baseline may start where the
+#: previous response ends, whatever the rounding of their sums).
+TOLERANCE_S = 1e-6
+
+
+def events_beside(video: str | os.PathLike) -> Path | None:
+    """``<video stem>_events.tsv`` in the video's folder, when there is one."""
+    video = Path(video)
+    candidate = video.with_name(video.stem + SUFFIX)
+    try:
+        return candidate if candidate.is_file() else None
+    except OSError:  # a name longer than the file system holds: no such file
+        return None
+
+
+def recording_duration_s(video: str | os.PathLike) -> float | None:
+    """How long the video's container says it runs (frames / frame rate); None when it does not say."""
+    from .io import FrameSource
+
+    with FrameSource(video, prefetch=0) as src:
+        info = src.info
+    if info.kind != "video" or not info.n_frames or not info.fps:
+        return None
+    return info.n_frames / info.fps
+
+
+def _number(text: str) -> float | None:
+    try:
+        x = float(text)
+    except ValueError:
+        return None
+    return x if np.isfinite(x) else None
+
+
+def _read_rows(path: Path, problems: list[str]) -> tuple[list[str], list[tuple[int, dict[str, str]]]] | None:
+    if not path.is_file():
+        problems.append(f"{path}: no such events file")
+        return None
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, delimiter="\t")
+            header = [h.strip() for h in next(reader, [])]
+            rows = []
+            for cells in reader:
+                if not any(c.strip() for c in cells):
+                    continue
+                if len(cells) != len(header):
+                    problems.append(f"{path.name} row {reader.line_num}: {len(cells)} cells, the header has "
+                                    f"{len(header)} (an events file is tab-separated)")
+                    continue
+                rows.append((reader.line_num, {h: c.strip() for h, c in zip(header, cells)}))
+    except UnicodeDecodeError:
+        problems.append(f"{path}: not UTF-8 text")
+        return None
+    except (OSError, csv.Error) as exc:
+        problems.append(f"{path}: cannot be read ({exc})")
+        return None
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        problems.append(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(header) or 'none'} "
+                        "(an events file is tab-separated, with onset, duration and trial_type)")
+        return None
+    if not rows:
+        problems.append(f"{path}: no trials (only a header row)")
+        return None
+    return header, rows
+
+
+def check_events(path: str | os.PathLike, params: EventConfig, recording_s: float | None = None
+                 ) -> tuple[pd.DataFrame | None, list[str]]:
+    """The trials of an events file, and one line per problem (the table is None when there is one).
+
+    Parameters
+    ----------
+    path : path
+        The events file.
+    params : EventConfig
+        The trial windows: trials whose response windows overlap, or whose baseline window
+        overlaps an earlier trial's response window, are problems.
+    recording_s : float, optional
+        The recording's length: an onset past it is a problem.
+
+    The table has ``onset``, ``duration``, ``trial_type``, the file's other columns, and
+    ``row`` (the row in the file), in onset order.
+    """
+    path = Path(path)
+    problems: list[str] = []
+    read = _read_rows(path, problems)
+    if read is None:
+        return None, problems
+    header, rows = read
+    kept = []
+    for line, row in rows:
+        where = f"{path.name} row {line}"
+        onset, duration = _number(row["onset"]), _number(row["duration"])
+        if onset is None:
+            problems.append(f"{where}: onset '{row['onset']}' is not a number (seconds from the start)")
+        elif onset < 0:
+            problems.append(f"{where}: onset {row['onset']} is negative")
+        elif recording_s is not None and onset >= recording_s:
+            problems.append(f"{where}: onset {row['onset']} s is past the recording's end ({recording_s:.2f} s)")
+        if duration is None and not (row["duration"].lower() in MISSING and params.response_window_s):
+            problems.append(f"{where}: duration '{row['duration']}' is not a number (seconds; n/a only with "
+                            "events.response_window_s set)")
+        elif duration is not None and duration < 0:
+            problems.append(f"{where}: duration {row['duration']} is negative")
+        if not TRIAL_TYPE_PATTERN.match(row["trial_type"]):
+            problems.append(f"{where}: trial_type '{row['trial_type']}' must start with a letter and hold only "
+                            "letters, digits and '_' (it names columns)")
+        kept.append({**row, "onset": onset, "duration": np.nan if duration is None else duration, "row": line})
+    if problems:
+        return None, problems
+    table = pd.DataFrame(kept, columns=[*REQUIRED, *[h for h in header if h not in REQUIRED], "row"])
+    table = table.sort_values("onset", kind="stable").reset_index(drop=True)
+    problems.extend(_overlaps(path, table, params))
+    return (None if problems else table), problems
+
+
+def response_window(onset: float, duration: float, params: EventConfig) -> tuple[float, float]:
+    """A trial's response window [start, end) in seconds on the recording's clock."""
+    start, end = params.response_window_s if params.response_window_s is not None else (0.0, duration)
+    return onset + start, onset + end
+
+
+def baseline_window(onset: float, params: EventConfig) -> tuple[float, float]:
+    return onset + params.baseline_window_s[0], onset + params.baseline_window_s[1]
+
+
+def _overlaps(path: Path, table: pd.DataFrame, params: EventConfig) -> list[str]:
+    """A trial's windows must not reach into an earlier trial's response window."""
+    problems = []
+    responses = [response_window(o, d, params) for o, d in zip(table["onset"], table["duration"])]
+    for k in range(1, len(table)):
+        start = min(responses[k][0], baseline_window(table["onset"][k], params)[0])
+        for j in range(k):
+            if responses[j][1] > start + TOLERANCE_S:
+                which = "response" if responses[j][1] > responses[k][0] else "baseline"
+                problems.append(
+                    f"{path.name} row {table['row'][k]}: the trial at {table['onset'][k]:g} s overlaps the "
+                    f"one at {table['onset'][j]:g} s (row {table['row'][j]}): its {which} window starts before "
+                    f"that trial's response window ends at {responses[j][1]:g} s; trials need their windows apart")
+                break
+    return problems
+
+
+def check_recording_events(path: str | os.PathLike, video: str | os.PathLike, params: EventConfig
+                           ) -> tuple[pd.DataFrame | None, list[str]]:
+    """:func:`check_events` against the length of ``video`` (when it can be read: a video that
+    cannot is reported when it is measured)."""
+    from .errors import InputError
+
+    try:
+        length = recording_duration_s(video)
+    except InputError:
+        length = None
+    return check_events(path, params, length)
+
+
+def load_events(path: str | os.PathLike, params: EventConfig, recording_s: float | None = None) -> pd.DataFrame:
+    """:func:`check_events`, raising a :class:`ValidationError` with every problem."""
+    table, problems = check_events(path, params, recording_s)
+    if problems:
+        raise ValidationError(problems, f"{path}: {len(problems)} problem(s) in the events file; "
+                                        "nothing was processed")
+    return table

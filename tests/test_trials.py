@@ -1,0 +1,168 @@
+"""Event-locked trial measures on per-frame tables with known responses, and events files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from facefeedback.config import EventConfig
+from facefeedback.errors import ValidationError
+from facefeedback.eventfiles import check_events, load_events
+from facefeedback.trials import capacity_summary, condition_summary, trial_columns, trial_table
+
+PARAMS = EventConfig()
+#: (onset s, duration s, trial type, amplitude, onset-to-peak s)
+TRIALS = [(2.0, 2.0, "negative", 0.8, 0.9), (5.5, 2.0, "neutral", 0.2, 0.7), (9.0, 2.0, "negative", 0.6, 1.1),
+          (12.5, 2.0, "neutral", 0.15, 0.8)]
+
+
+def _response(t: np.ndarray, trials=TRIALS) -> np.ndarray:
+    """Raised-cosine bumps: from 0.2 s after onset up to the amplitude at the peak, down over 0.6 s."""
+    x = np.zeros_like(t)
+    for onset, _, _, amp, peak in trials:
+        rise = np.clip((t - onset - 0.2) / (peak - 0.2), 0, 1)
+        fall = np.clip((t - onset - peak) / 0.6, 0, 1)
+        x = np.maximum(x, amp * np.sin(np.pi / 2 * rise) ** 2 * np.cos(np.pi / 2 * fall) ** 2)
+    return x
+
+
+def frames_with_trials(seed: int, fps: float = 30.0, seconds: float = 15.0, smile: bool = False) -> pd.DataFrame:
+    """A per-frame table of a variable-frame-rate recording (steps 0.5-1.5 frames) whose frown
+    follows :func:`_response` on a resting level of 0.1 FU, with a little noise."""
+    rng = np.random.default_rng(seed)
+    steps = rng.uniform(0.5, 1.5, int(seconds * fps * 1.2)) / fps
+    t = np.cumsum(np.r_[0.0, steps])
+    t = t[t < seconds]
+    x = 0.1 + _response(t) + rng.normal(0, 0.002, len(t))
+    table = pd.DataFrame({"frame": np.arange(len(t)), "timestamp_s": t, "valid": True, "frown_intensity": x,
+                          "brow_gap": 0.43 - 0.05 * x, "brow_lowering": 0.31 - 0.09 * x,
+                          "glabella_lines": 0.3 * np.exp(0.9 * x)})
+    if smile:
+        table["smile_intensity"] = 0.05 + 0.5 * _response(t - 0.3)
+    return table
+
+
+def events(trials=TRIALS) -> pd.DataFrame:
+    return pd.DataFrame({"onset": [o for o, *_ in trials], "duration": [d for _, d, *_ in trials],
+                         "trial_type": [k for _, _, k, *_ in trials], "stimulus": [f"img{i}.png" for i in range(4)]})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_known_amplitudes_and_latencies_are_recovered(seed):
+    frames = frames_with_trials(seed)
+    t = frames["timestamp_s"].to_numpy()
+    out = trial_table(frames, events(), PARAMS)
+    for (onset, duration, _, amp, peak), row in zip(TRIALS, out.itertuples(index=False)):
+        assert row.included and row.valid_fraction_baseline > 0.95 and row.valid_fraction_response > 0.95
+        assert row.frown_baseline_mean == pytest.approx(0.1, abs=0.005)
+        assert row.frown_response_peak == pytest.approx(amp, rel=0.05)
+        step = np.diff(t)[np.searchsorted(t, onset + peak) - 1]  # the frame step where the peak falls
+        assert abs(row.frown_response_latency_s - peak) <= step
+        grid = np.linspace(onset, onset + duration, 20001)[:-1]  # the true mean of the drawn response
+        true_mean = _response(grid).mean()
+        assert row.frown_response_mean == pytest.approx(true_mean, rel=0.05)
+        assert row.frown_response_area == pytest.approx(row.frown_response_mean * duration)
+        # components: brow_gap gets smaller when frowning, so its peak is its minimum
+        assert row.brow_gap_response_peak == pytest.approx(-0.05 * amp, rel=0.1)
+        assert row.glabella_lines_response_peak > 0
+    assert list(out["stimulus"]) == [f"img{i}" + ".png" for i in range(4)]  # other columns are kept
+
+
+def test_columns_follow_the_series_in_the_table():
+    base = list(trial_table(frames_with_trials(0), events(), PARAMS).columns)
+    assert base[:7] == ["onset", "duration", "trial_type", "stimulus", "included", "valid_fraction_baseline",
+                        "valid_fraction_response"]
+    for p in ("frown", "brow_gap", "brow_lowering", "glabella_lines"):
+        assert [f"{p}_baseline_mean", f"{p}_response_mean", f"{p}_response_peak", f"{p}_response_latency_s",
+                f"{p}_response_area"] == [c for c in base if c.startswith(f"{p}_")]
+    assert not any(c.startswith("smile") for c in base)
+    with_smile = trial_table(frames_with_trials(0, smile=True), events(), PARAMS)
+    assert trial_columns(["frown_intensity", "smile_intensity"])[5:] == [
+        "smile_baseline_mean", "smile_response_mean", "smile_response_peak", "smile_response_latency_s",
+        "smile_response_area"]
+    # the smile rises 0.3 s later than the frown: its latency says so
+    assert (with_smile["smile_response_latency_s"] - with_smile["frown_response_latency_s"]).mean() == \
+        pytest.approx(0.3, abs=0.05)
+
+
+def test_a_trial_with_half_its_window_invalid_is_kept_but_left_out_of_the_means():
+    frames = frames_with_trials(3)
+    t = frames["timestamp_s"]
+    frames.loc[(t >= 9.0) & (t < 10.2), "valid"] = False  # 60 % of the third trial's response window
+    frames.loc[(t >= 2.0) & (t < 2.6), "frown_intensity"] = np.nan  # no face: NaN, not 0
+    out = trial_table(frames, events(), PARAMS)
+    third = out.iloc[2]
+    assert not third["included"] and third["valid_fraction_response"] == pytest.approx(0.4, abs=0.03)
+    assert out["included"].tolist() == [True, True, False, True]
+    summary = condition_summary(out)
+    assert summary["negative"]["n"] == 2 and summary["negative"]["included"] == 1
+    assert summary["negative"]["frown_response_peak"] == pytest.approx(out.iloc[0]["frown_response_peak"])
+    assert np.isfinite(out.iloc[0]["frown_response_mean"])
+
+
+def test_a_window_past_the_recording_counts_as_invalid_time():
+    frames = frames_with_trials(4, seconds=13.0)  # the last trial's response runs to 14.5 s
+    out = trial_table(frames, events(), PARAMS)
+    assert out.iloc[3]["valid_fraction_response"] == pytest.approx(0.25, abs=0.03)
+    assert not out.iloc[3]["included"]
+
+
+def test_capacity_is_the_mean_of_the_attempt_peaks():
+    frames = frames_with_trials(5)
+    out = trial_table(frames, events(), PARAMS)
+    cap = capacity_summary(frames, PARAMS, out)
+    assert cap["frown_capacity"] == pytest.approx(0.1 + np.mean([a for *_, a, _ in TRIALS]), rel=0.02)
+    assert cap["frown_capacity_attempts_n"] == 4 and cap["attempts_from"] == "trials"
+    gap = frames["brow_gap"].to_numpy()
+    assert cap["brow_gap_at_capacity"] == pytest.approx(0.43 - 0.05 * cap["frown_capacity"], rel=0.01)
+    assert cap["brow_gap_at_capacity"] < np.median(gap)
+    detected = capacity_summary(frames, PARAMS)  # without events: the frown events detected
+    assert detected["attempts_from"] == "frown events" and detected["frown_capacity_attempts_n"] == 2
+    assert detected["frown_capacity"] == pytest.approx(0.1 + np.mean([0.8, 0.6]), rel=0.02)
+
+
+# -- events files -------------------------------------------------------------------------------
+
+def test_an_events_file_is_read_with_its_rows_in_onset_order(tmp_path):
+    path = tmp_path / "a_events.tsv"
+    path.write_text("onset\tduration\ttrial_type\tstimulus\n5.5\t2\tneutral\tb.png\n2.0\t2\tnegative\ta.png\n")
+    table = load_events(path, PARAMS, recording_s=15.0)
+    assert table["onset"].tolist() == [2.0, 5.5] and table["row"].tolist() == [3, 2]
+    assert table["stimulus"].tolist() == ["a.png", "b.png"]
+
+
+def test_every_problem_of_an_events_file_is_one_line_naming_file_and_row(tmp_path):
+    path = tmp_path / "bad_events.tsv"
+    path.write_text("onset\tduration\ttrial_type\n"
+                    "1.0\t2\tnegative\n"       # row 2: fine
+                    "-0.5\t1\tneutral\n"       # row 3: negative onset
+                    "soon\t1\tneutral\n"       # row 4: not a number
+                    "40\t1\tneutral\n"         # row 5: past the end
+                    "6\tlong\tneutral\n"       # row 6: duration not a number
+                    "8\t1\tneg ative\n")       # row 7: trial type with a space
+    _, problems = check_events(path, PARAMS, recording_s=20.0)
+    assert len(problems) == 5, problems
+    for row, words in ((3, "negative"), (4, "not a number"), (5, "past the recording's end"),
+                       (6, "duration 'long'"), (7, "trial_type 'neg ative'")):
+        assert any(p.startswith(f"bad_events.tsv row {row}: ") and words in p for p in problems), (row, problems)
+    with pytest.raises(ValidationError) as err:
+        load_events(path, PARAMS, recording_s=20.0)
+    assert "nothing was processed" in str(err.value) and len(err.value.problems) == 5
+
+
+def test_missing_columns_and_overlapping_trials(tmp_path):
+    path = tmp_path / "cols_events.tsv"
+    path.write_text("onset\ttrial_type\n1\tnegative\n")
+    _, problems = check_events(path, PARAMS)
+    assert problems == [f"{path}: missing column(s) duration; found onset, trial_type (an events file is "
+                        "tab-separated, with onset, duration and trial_type)"]
+    path = tmp_path / "overlap_events.tsv"
+    path.write_text("onset\tduration\ttrial_type\n1\t2\tnegative\n2.5\t1\tneutral\n4\t1\tnegative\n")
+    _, problems = check_events(path, PARAMS)
+    assert len(problems) == 2
+    assert problems[0].startswith("overlap_events.tsv row 3: the trial at 2.5 s overlaps the one at 1 s (row 2): "
+                                  "its response window")
+    assert problems[1].startswith("overlap_events.tsv row 4:") and "its baseline window" in problems[1]
+    wider = EventConfig(baseline_window_s=(-0.5, 0.0), response_window_s=(0.0, 0.9))
+    assert check_events(path, wider)[1] == []  # shorter windows keep them apart
