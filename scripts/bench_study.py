@@ -19,6 +19,7 @@ and the projected wall time of a lab's study: 80 participants x 2 visits x a 10-
 interview at 30 fps (2.88 million frames).
 
 Usage: python scripts/bench_study.py [--recordings 8] [--minutes 2] [--distinct 2] [--stride 3] [--repeats 2]
+                                     [--compare-only]
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def main() -> None:
     ap.add_argument("--distinct", type=int, default=2, help="recordings encoded; the others are copies")
     ap.add_argument("--stride", type=int, default=3, help="also 1 worker at this stride (1: skip)")
     ap.add_argument("--repeats", type=int, default=2, help="alternated runs of 2 local and 2 Dask workers")
+    ap.add_argument("--compare-only", action="store_true", help="only the alternated local and Dask runs")
     ap.add_argument("--video", type=Path, default=next((p for p in DEFAULT_VIDEOS if p.is_file()), None))
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -105,8 +107,9 @@ def main() -> None:
         load = os.getloadavg()[0]
         # The two runs compared with each other first, in turn, under the same load.
         runs = [("2 local workers", "local", 2, 1), ("2 Dask workers", "dask", 2, 1)] * args.repeats
-        runs += [("1 local worker", "local", 1, 1)]
-        if args.stride > 1:
+        if not args.compare_only:
+            runs += [("1 local worker", "local", 1, 1)]
+        if args.stride > 1 and not args.compare_only:
             runs.append((f"1 local worker, stride {args.stride}", "local", 1, args.stride))
         results: dict[str, list] = {}
         for k, (label, executor, workers, stride) in enumerate(runs):
@@ -128,7 +131,7 @@ def main() -> None:
     dask = statistics.median(r[0] for r in dask_runs)
     print(f"Dask / local, 2 workers: {local[0] / dask:.3f} (speed, medians; run pairs: {pairs}; target within 10 %); "
           f"CPU time local / Dask: {statistics.median(r[2] for r in local_runs) / statistics.median(r[2] for r in dask_runs):.3f}")
-    if args.stride > 1:
+    if args.stride > 1 and not args.compare_only:
         one, strided = results["1 local worker"][0], results[f"1 local worker, stride {args.stride}"][0]
         print(f"stride {args.stride} / stride 1, 1 worker (wall time): {one[0] / strided[0]:.2f}x")
     per_core = local[1] / local[0] / 2
