@@ -75,9 +75,9 @@ def measure_source(source: FrameSource, config: Config, progress: bool = False,
         total = int(np.ceil(info.n_frames / source.stride))
     buffer = MeasurementBuffer(blendshapes=config.landmarks.model_path is not None)
     # One BLAS thread and one OpenCV thread: the per-frame work is on face-sized patches, which
-    # gain nothing from more, and the stages already run in threads of their own (decoding,
-    # landmarks, features); OpenCV's pool on such small images costs CPU time (measured: 8-10 %
-    # of extract's at 640x360) that the landmark model needs.
+    # gain nothing from more (measured: the features' CPU time and speed are the same with 1 and
+    # 2 OpenCV threads, at 640x360 and 1080p), and the stages already run in threads of their own
+    # (decoding, landmarks, features), as a study's workers do.
     with threadpool_limits(1, user_api="blas"), opencv_threads(1), \
             FrameMeasurer(config, static_image_mode=source.kind == "image") as measurer:
         bar = tqdm(total=total, desc=info.name, unit="frame", disable=(not progress) or None, leave=False)
