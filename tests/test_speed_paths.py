@@ -1,0 +1,46 @@
+"""The fast paths of extraction give the frames and numbers of the plain ones: a stride grabs the
+frames it skips without making images of them, decoding runs ahead in its own thread, and
+OpenCV's thread pool is held to one thread while a recording is measured."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from facefeedback.config import load_config
+from facefeedback.extract import opencv_threads, read_raw
+from facefeedback.io import FrameSource
+
+
+@pytest.mark.parametrize("prefetch", [0, 4])
+def test_strided_frames_are_the_same_frames_of_the_whole_video(samples, prefetch):
+    path = samples / "turning_frown.mp4"  # H.264, 180 frames
+    with FrameSource(path, prefetch=0) as src:
+        every = list(src)
+    with FrameSource(path, stride=3, prefetch=prefetch) as src:
+        strided = list(src)
+    assert [f.index for f in strided] == [f.index for f in every][::3] == list(range(0, len(every), 3))
+    for kept, same in zip(strided, every[::3]):
+        assert kept.timestamp_s == same.timestamp_s
+        assert np.array_equal(kept.image, same.image)
+        assert np.array_equal(kept.rgb, cv2.cvtColor(same.image, cv2.COLOR_BGR2RGB))
+
+
+def test_opencv_threads_are_limited_while_measuring_and_restored(samples):
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(2)
+    try:
+        with opencv_threads(1):
+            assert cv2.getNumThreads() == 1
+        assert cv2.getNumThreads() == 2
+        with pytest.raises(RuntimeError), opencv_threads(1):
+            raise RuntimeError("a failed recording")
+        assert cv2.getNumThreads() == 2
+        config = load_config().updated(**{"input.stride": 10, "progress": False})
+        during: list[int] = []
+        info, raw = read_raw(samples / "moving_frown.mp4", config, on_frame=lambda: during.append(cv2.getNumThreads()))
+        assert during == [1] * len(raw) and cv2.getNumThreads() == 2
+        assert len(raw) == 12 and raw["face_detected"].all()
+    finally:
+        cv2.setNumThreads(before)
