@@ -17,6 +17,7 @@ distance to the camera are removed first:
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import cv2
@@ -186,6 +187,8 @@ class _Template:
         self._shift = np.float32([[1, 0, 0], [0, 1, 0]])
         self._warped = np.empty_like(self.patch)
         self._work = np.empty_like(self.patch)
+        self._gradients = np.stack([gx, gy])
+        self._products = np.empty_like(self._gradients)
 
     def shift_in(self, image: np.ndarray, margin: int) -> tuple[float, float | None]:
         """Horizontal shift (patch pixels) of this template within ``image`` (the template plus
@@ -206,11 +209,11 @@ class _Template:
                            borderMode=cv2.BORDER_REPLICATE)
             total = warped.sum()
             warped -= np.float32(total / warped.size)  # its mean
-            gain = np.sqrt(self.energy / max(float(np.square(warped, out=work).sum()), 1e-12))
-            error = np.multiply(gain, warped, out=work)
+            gain = math.sqrt(self.energy / max(float(np.square(warped, out=work).sum()), 1e-12))
+            error = np.multiply(warped, np.float32(gain), out=work)
             error -= self.zero_mean
-            step = self.inverse_hessian @ np.array([np.multiply(self.gx, error, out=warped).sum(),
-                                                    np.multiply(self.gy, error, out=warped).sum()])
+            # the image gradient's products with the error, each summed over the patch
+            step = self.inverse_hessian @ np.multiply(self._gradients, error, out=self._products).sum(axis=(1, 2))
             dx, dy = dx - step[0], dy - step[1]
             if abs(step[0]) < 0.01 and abs(step[1]) < 0.01:
                 break
