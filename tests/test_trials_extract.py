@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from facefeedback.synth import FaceAnchors, neutral_face
+from facefeedback.synthetic.faces import FaceAnchors, neutral_face
 from study_helpers import write_study
 
 from facefeedback.cli import main

@@ -1,6 +1,6 @@
 """Synthetic trial clips: frowns of known height at known moments after known onsets.
 
-Each trial's frown (on the synthetic face of :mod:`facefeedback.synth`) starts ``delay_s`` after
+Each trial's frown (on the synthetic face of :mod:`facefeedback.synthetic.faces`) starts ``delay_s`` after
 the trial's onset, rises smoothly to its height at ``onset + latency_s`` and falls back over
 ``fall_s``; between trials the face is neutral. The clip comes with its BIDS events file and
 a truth table (onset, trial_type, height, peak time), so the event-locked measures can be
