@@ -27,7 +27,7 @@ import numpy as np
 from .config import CalibrationConfig, FrownConfig, NeutralReference
 from .errors import InputError
 from .files import write_json
-from .frown import frown_intensity, frown_terms
+from .frown import frown_changes, frown_intensity, frown_terms
 from .schema import COMPONENTS
 
 #: The way each component moves in a frown (brows drawn together and down, more lines).
@@ -101,6 +101,8 @@ class Calibration:
 
     ``pose`` is None for a pose-independent reference: the population default, a recording
     without enough head movement to fit one, and calibration files written before pose models.
+    ``noise`` is None where a change is not shrunk by the relaxed face's scatter (the population
+    default, files written before it, ``calibration.noise_shrinkage`` false).
     """
 
     neutral: NeutralReference
@@ -109,6 +111,8 @@ class Calibration:
     n_frames: int = 0
     participant_id: str | None = None
     pose: PoseModel | None = None
+    #: Each component's scatter on the relaxed face (:func:`fit_noise`), or None: no shrinkage.
+    noise: dict[str, float] | None = None
 
     def neutral_at(self, yaw, pitch) -> dict[str, np.ndarray | float]:
         """Each component's neutral value at the given head pose (arrays or scalars)."""
@@ -120,12 +124,13 @@ class Calibration:
 
     def terms(self, components: dict, yaw, pitch, params: FrownConfig) -> dict[str, np.ndarray]:
         """Each component's frown term against the neutral at the frame's pose (see ``frown_terms``)."""
-        return frown_terms(components, self.neutral_at(yaw, pitch), params)
+        return frown_terms(components, self.neutral_at(yaw, pitch), params, self.noise)
 
     def score(self, components: dict, yaw, pitch, params: FrownConfig) -> np.ndarray:
         """``frown_intensity`` against the neutral at each frame's pose, each component weighted for
-        that pose (:func:`~facefeedback.frown.component_weights`)."""
-        return frown_intensity(components, self.neutral_at(yaw, pitch), params, yaw)
+        that pose (:func:`~facefeedback.frown.component_weights`), each change shrunk by the
+        relaxed face's scatter (``noise``)."""
+        return frown_intensity(components, self.neutral_at(yaw, pitch), params, yaw, self.noise)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -138,9 +143,14 @@ class Calibration:
         try:
             neutral = NeutralReference.model_validate(data["neutral"])
             pose = data.get("pose")  # absent in files written before pose models: pose-independent
+            noise = data.get("noise")  # absent in files written before it: no shrinkage
+            if noise is not None:
+                noise = {str(k): float(v) for k, v in noise.items()}
+                if set(noise) - set(COMPONENTS) or any(not np.isfinite(v) or v < 0 for v in noise.values()):
+                    raise ValueError(f"noise must give a scatter >= 0 for components of {list(COMPONENTS)}")
             return cls(neutral, str(data.get("method", "file")), str(data.get("source", "")),
                        int(data.get("n_frames", 0)), data.get("participant_id"),
-                       None if pose is None else PoseModel.from_json(pose))
+                       None if pose is None else PoseModel.from_json(pose), noise)
         except Exception as exc:  # KeyError, pydantic errors, wrong types
             raise InputError(f"{origin}: not a calibration file ({exc.__class__.__name__}: "
                              f"{str(exc).splitlines()[0]})") from None
@@ -243,7 +253,30 @@ def calibrate(frames, params: FrownConfig, rule: CalibrationConfig, source: str 
     level = {k: float(np.median(comps[k][pick])) for k in COMPONENTS}
     if not segment and rule.refine_below is not None:
         level, pick = _refine_level(comps, yaw, valid, level, pick, rule, params)
-    return Calibration(NeutralReference(**level), method, source, int(pick.sum()), participant_id, pose)
+    noise = fit_noise(comps, NeutralReference(**level), pick) if rule.noise_shrinkage else None
+    return Calibration(NeutralReference(**level), method, source, int(pick.sum()), participant_id, pose, noise)
+
+
+def fit_noise(components: dict[str, np.ndarray], level: NeutralReference, relaxed: np.ndarray) -> dict[str, float]:
+    """Each component's scatter on the relaxed face: 1.4826 x the median absolute deviation of its
+    change from ``level`` (before the division by a full frown: relative for the two distances, ln
+    for the lines; ``components`` already divided by the pose model) over the ``relaxed`` frames.
+
+    Why: what the relaxed face does from frame to frame (webcam compression on a smooth glabella,
+    the brows' small moves as the gaze shifts) is, after the clip at 0, read as a little frowning
+    on half of the relaxed frames, and how much depends on the face and the camera (ln lines
+    scatter 0.04-0.15 over the validation's real recordings, 0.025 on the sharp synthetic face).
+    :func:`~facefeedback.frown.frown_terms` shrinks each change by it, so that changes within the
+    participant's own scatter count little and frowns, many scatters away, keep nearly all.
+    """
+    signed = frown_changes(components, level)
+    out = {}
+    for k in COMPONENTS:
+        x = signed[k][relaxed]
+        x = x[np.isfinite(x)]
+        out[k] = float(1.4826 * np.median(np.abs(x - np.median(x)))) if x.size else 0.0
+    return out
+
 
 
 def _refine_level(comps: dict[str, np.ndarray], yaw: np.ndarray, valid: np.ndarray, level: dict[str, float],

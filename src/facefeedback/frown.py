@@ -598,17 +598,10 @@ class _Template:
         return dx - margin, sharpness
 
 
-def frown_terms(components: Mapping[str, np.ndarray], neutral: NeutralReference | Mapping[str, np.ndarray],
-                params: FrownConfig) -> dict[str, np.ndarray]:
-    """Each component's contribution in frown units (before weighting), clipped at 0.
-
-    ``brow_gap`` and ``brow_lowering``: relative shrinkage from neutral, divided by the
-    shrinkage of a typical full frown; ``glabella_lines``: natural-log ratio to neutral,
-    divided by that of a typical full frown. Changes away from frowning (a raised inner
-    brow, AU1; lines fading under softer light) count as 0, not as negative frowning.
-    ``neutral`` is one reference, or each component's neutral per frame (a participant's
-    neutral at each frame's head pose, :meth:`~facefeedback.calibration.Calibration.neutral_at`).
-    """
+def frown_changes(components: Mapping[str, np.ndarray],
+                  neutral: NeutralReference | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each component's signed change from neutral, positive the frown's way (NaN where undefined):
+    relative shrinkage for ``brow_gap`` and ``brow_lowering``, the natural-log ratio for ``glabella_lines``."""
     n = neutral.model_dump() if isinstance(neutral, NeutralReference) else neutral
     gap = np.asarray(components["brow_gap"], dtype=np.float64)
     low = np.asarray(components["brow_lowering"], dtype=np.float64)
@@ -619,21 +612,44 @@ def frown_terms(components: Mapping[str, np.ndarray], neutral: NeutralReference 
             "brow_lowering": (n["brow_lowering"] - low) / n["brow_lowering"],
             "glabella_lines": np.log(np.maximum(lines, 1e-6) / n["glabella_lines"]),
         }
+    return {k: np.where(np.isfinite(v), v, np.nan) for k, v in raw.items()}
+
+
+def frown_terms(components: Mapping[str, np.ndarray], neutral: NeutralReference | Mapping[str, np.ndarray],
+                params: FrownConfig, noise: Mapping[str, float] | None = None) -> dict[str, np.ndarray]:
+    """Each component's contribution in frown units (before weighting), clipped at 0.
+
+    ``brow_gap`` and ``brow_lowering``: relative shrinkage from neutral, divided by the
+    shrinkage of a typical full frown; ``glabella_lines``: natural-log ratio to neutral,
+    divided by that of a typical full frown. Changes away from frowning (a raised inner
+    brow, AU1; lines fading under softer light) count as 0, not as negative frowning.
+    ``neutral`` is one reference, or each component's neutral per frame (a participant's
+    neutral at each frame's head pose, :meth:`~facefeedback.calibration.Calibration.neutral_at`).
+
+    ``noise``: each component's scatter on the participant's relaxed face, in the units of its
+    change before the division (see :func:`~facefeedback.calibration.calibrate`). A change ``x``
+    is then shrunk to ``x^3 / (x^2 + noise^2)``: a change within the relaxed face's own scatter
+    is mostly noise and is halved at one scatter, while a frown, many scatters away, keeps
+    nearly all of it (a full frown's lines, 0.92 in ln, lose 1-3 %).
+    """
     out = {}
-    for name, value in raw.items():
-        value = np.where(np.isfinite(value), value, np.nan)
-        out[name] = np.maximum(value, 0.0) / params.full_frown[name]
+    for name, value in frown_changes(components, neutral).items():
+        value = np.maximum(value, 0.0)
+        scatter = noise.get(name, 0.0) if noise else 0.0
+        if scatter > 0:
+            value = value**3 / (value**2 + scatter**2)
+        out[name] = value / params.full_frown[name]
     return out
 
 
 def frown_intensity(components: Mapping[str, np.ndarray], neutral: NeutralReference | Mapping[str, np.ndarray],
-                    params: FrownConfig, yaw=None) -> np.ndarray:
+                    params: FrownConfig, yaw=None, noise: Mapping[str, float] | None = None) -> np.ndarray:
     """``frown_intensity = sum_i w_i * term_i / sum_i w_i`` (see :func:`frown_terms`); NaN without a face.
 
     With ``yaw`` (degrees), each weight is the one :func:`component_weights` gives at that head
     turn. Works on arrays (a recording) and on scalars (one live frame).
     """
-    return combine_terms(frown_terms(components, neutral, params), params, yaw)
+    return combine_terms(frown_terms(components, neutral, params, noise), params, yaw)
 
 
 def component_weights(params: FrownConfig, yaw=None) -> dict[str, np.ndarray | float]:
