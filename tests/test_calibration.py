@@ -16,6 +16,7 @@ import pytest
 
 from facefeedback.calibration import Calibration, PoseModel, calibrate, population_calibration
 from facefeedback.config import Config, NeutralReference
+from facefeedback.errors import InputError
 from facefeedback.frown import frown_intensity
 
 CFG = Config()
@@ -176,6 +177,10 @@ def test_calibration_files_round_trip_and_old_ones_are_pose_independent(tmp_path
     data = json.loads((tmp_path / "P01.json").read_text())
     assert set(data["pose"]["coef"]["glabella_lines"]) == {"yaw", "yaw_sq", "pitch"}
     assert set(data["noise"]) == set(NEUTRAL) and data["noise"]["glabella_lines"] > 0
+    bad = dict(data, noise={"glabella_lines": -0.1})
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(InputError, match="bad.json: not a calibration file .*noise"):
+        Calibration.load(tmp_path / "bad.json")
     # a file written before pose models and the relaxed face's scatter: neither key
     del data["pose"], data["noise"]
     (tmp_path / "old.json").write_text(json.dumps(data))

@@ -55,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
         if p.pitch_max_deg > p.pitch_min_deg:
             ranges.append(f"pitch {p.pitch_ref_deg + p.pitch_min_deg:+.0f} to {p.pitch_ref_deg + p.pitch_max_deg:+.0f} deg")
         pose = "follows head pose over " + " and ".join(ranges)
+    scatter = "" if cal.noise is None else (
+        f"; relaxed scatter brow_gap {cal.noise['brow_gap']:.3f}, brow_lowering {cal.noise['brow_lowering']:.3f}, "
+        f"ln glabella_lines {cal.noise['glabella_lines']:.3f}")
     print(f"{args.input}: neutral from {cal.n_frames} frames ({cal.method}): brow_gap {n.brow_gap:.4f}, "
-          f"brow_lowering {n.brow_lowering:.4f}, glabella_lines {n.glabella_lines:.4f}; {pose} -> {args.out}")
+          f"brow_lowering {n.brow_lowering:.4f}, glabella_lines {n.glabella_lines:.4f}; {pose}{scatter} -> {args.out}")
     return 0
