@@ -259,21 +259,15 @@ def calibrate(frames, params: FrownConfig, rule: CalibrationConfig, source: str 
 
 def fit_noise(components: dict[str, np.ndarray], level: NeutralReference, relaxed: np.ndarray) -> dict[str, float]:
     """Each component's scatter on the relaxed face: 1.4826 x the median absolute deviation of its
-    change from ``level`` (before the division by a full frown: relative for the two distances, ln
-    for the lines; ``components`` already divided by the pose model) over the ``relaxed`` frames.
-
-    Why: what the relaxed face does from frame to frame (webcam compression on a smooth glabella,
-    the brows' small moves as the gaze shifts) is, after the clip at 0, read as a little frowning
-    on half of the relaxed frames, and how much depends on the face and the camera (ln lines
-    scatter 0.04-0.15 over the validation's real recordings, 0.025 on the sharp synthetic face).
-    :func:`~facefeedback.frown.frown_terms` shrinks each change by it, so that changes within the
-    participant's own scatter count little and frowns, many scatters away, keep nearly all.
+    change from ``level`` (:func:`~facefeedback.frown.frown_changes`; ``components`` already divided
+    by the pose model) over the ``relaxed`` frames. :func:`~facefeedback.frown.frown_terms` shrinks
+    each change by it, so the relaxed face's own wobble (webcam compression on a smooth glabella,
+    the brows' small moves as the gaze shifts), which depends on the face and the camera, counts
+    little, while frowns, many scatters away, keep nearly all (README, "The participant's neutral").
     """
-    signed = frown_changes(components, level)
     out = {}
-    for k in COMPONENTS:
-        x = signed[k][relaxed]
-        x = x[np.isfinite(x)]
+    for k, change in frown_changes(components, level).items():
+        x = change[relaxed][np.isfinite(change[relaxed])]
         out[k] = float(1.4826 * np.median(np.abs(x - np.median(x)))) if x.size else 0.0
     return out
 
