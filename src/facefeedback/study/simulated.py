@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import __version__, schema
+from ..components.registry import FAMILIES
 from ..config import EventConfig
 from ..errors import OutputError
 from ..files import atomic_write_text, write_json, write_table
 from ..output_folders import check_output_path, plan_output, writing
-from ..components.registry import FAMILIES
 from ..summary import detect_events, events_to_json
 from ..synthetic.studies import (
     PRIMARY_SCALE,

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..components.registry import FAMILIES, FROWN, SMILE, Family
 from ..config import EventConfig
 from ..summary import FrownEvent, frowning_mask, summarise
-from ..components.registry import FAMILIES, FROWN, SMILE, Family
 
 #: Frames per second and length of every simulated recording.
 FPS = 10.0
