@@ -225,3 +225,26 @@ def test_the_relaxed_face_scatter_is_shrunk_and_frowns_keep_their_size(seed):
     assert _spread(x[relaxed]) < 0.8 * _spread(x_plain[relaxed])
     assert x[peak].mean() > 0.97 * x_plain[peak].mean()
     assert x[peak].mean() == pytest.approx(1.0, abs=0.1)
+
+
+def test_the_smile_is_shrunk_by_its_own_relaxed_scatter():
+    """The same rule for every family: a table with the smile's columns, smiles on a quarter of its
+    frames, gets each smile component's relaxed scatter, and a change of one scatter counts half."""
+    yaw, pitch = _turning(seed=3)
+    n = len(yaw)
+    smile = _bumps(n, range(60, n - 30, 150), length=40)
+    rng = np.random.default_rng(3)
+    table = _session(yaw, pitch, np.zeros(n), seed=3)
+    neutral = {c.name: c.neutral for c in CFG.smile.family.components}
+    wobble = {"lip_corner_pull": 0.02, "cheek_raise": 0.06}
+    for name, sd in wobble.items():
+        full = CFG.smile.full_change[name]
+        table[name] = neutral[name] * (1 + full * smile) * np.exp(rng.normal(0, sd, n))
+    cal = calibrate(table, CFG.families(), CFG.calibration)
+    assert set(cal.noise) == set(NEUTRAL) | set(wobble)
+    for name, sd in wobble.items():
+        assert cal.noise[name] == pytest.approx(sd, rel=0.25), name
+    one = {k: np.array([cal.neutral_at(0.0, 0.0)[k] * (1 + cal.noise[k])]) for k in wobble}
+    terms = cal.terms(one, 0.0, 0.0, CFG.smile)
+    for name in wobble:
+        assert terms[name][0] == pytest.approx(cal.noise[name] / 2 / CFG.smile.full_change[name]), name
