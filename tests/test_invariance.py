@@ -51,6 +51,16 @@ def test_a_camera_that_clips_the_skin_loses_frames_but_does_not_move_the_frown(c
     assert not measured or abs(np.mean(measured)) <= 5, (name, r.shifts)
 
 
+def test_the_clipping_flag_is_not_eager(check):
+    """A redder white balance clips the red channel of the brightest faces (happy, smiling: a
+    quarter of their glabella's texture), not the anger face's or the surprised one's, whose
+    glabellas keep their texture: those two are still measured, and the crying clip too."""
+    r = check.run("white balance R+20% B-20%", VARIANTS["white balance R+20% B-20%"])
+    assert np.isfinite(r.scores[ANGER]) and np.isfinite(r.scores["0-f1-su-ph.jpg"]), r.scores
+    assert not np.isfinite(r.scores["0-f15-hao-ph.jpg"]), r.scores
+    assert np.isfinite(r.shifts[CLIP]) and 85 <= r.kept_clip <= 115, (r.shifts, r.kept_clip)
+
+
 def test_the_measure_holds_on_the_smallest_valid_face(check):
     """At the size limit (qc.min_iod_px), with the QC limits off, the frown is still measured."""
     name = f"face {CONFIG.qc.min_iod_px:g} px IOD"

@@ -1,7 +1,7 @@
 """A participant's neutral reference: fitted once on a baseline recording, applied at every visit.
 
 The neutral reference is each component's value on the participant's relaxed face, the
-zero of ``frown_intensity``. It has two parts:
+zero of ``frown_intensity``. It has three parts:
 
 * **the level** (:class:`~facefeedback.config.NeutralReference`): the components on the
   relaxed face seen from the front;
@@ -9,14 +9,17 @@ zero of ``frown_intensity``. It has two parts:
   change with head pose. Turning the head or raising the chin brings shading of the brow
   ridge and the orbit into the glabellar patch, which reads as lines, and changes the brows'
   geometry a little. A frown measure that ignores it reports the change in how a person sat
-  as a change in frowning.
+  as a change in frowning;
+* **the scatter** (``noise``, optional): each component's scatter on the relaxed face, by
+  which every change is shrunk (:func:`fit_noise`), so the relaxed face's own wobble is not
+  read as an expression.
 
-:func:`calibrate` fits both on a recording's per-frame table (see its docstring for the
+:func:`calibrate` fits them on a recording's per-frame table (see its docstring for the
 rule and the reasoning); :meth:`Calibration.neutral_at` gives the neutral for each frame's
 pose, which :func:`~facefeedback.components.intensity.family_terms` scores against.
 
 Every component family (frown, smile) gets its own level, from its own least expressive frames;
-the pose model covers every component.
+the pose model covers every component; each component's scatter is taken over its family's relaxed frames.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .components.intensity import family_intensity, family_terms
+from .components.intensity import family_changes, family_intensity, family_terms
 from .components.registry import FAMILIES, REGISTRY
 from .config import CalibrationConfig, FamilyConfig, NeutralReference
 from .errors import InputError
@@ -41,6 +44,8 @@ class Calibration:
 
     ``pose`` is None for a pose-independent reference: the population default, a recording
     without enough head movement to fit one, and calibration files written before pose models.
+    ``noise`` is None where a change is not shrunk by the relaxed face's scatter (the population
+    default, files written before it, ``calibration.noise_shrinkage`` false).
     """
 
     neutral: NeutralReference
@@ -49,6 +54,8 @@ class Calibration:
     n_frames: int = 0
     participant_id: str | None = None
     pose: PoseModel | None = None
+    #: Each component's scatter on the relaxed face (:func:`fit_noise`), or None: no shrinkage.
+    noise: dict[str, float] | None = None
 
     def neutral_at(self, yaw, pitch) -> dict[str, np.ndarray | float]:
         """Each component's neutral value at the given head pose (arrays or scalars)."""
@@ -59,14 +66,16 @@ class Calibration:
         return {k: base[k] * np.exp(shift[k]) if k in shift else base[k] for k in COMPONENTS}
 
     def terms(self, components: dict, yaw, pitch, params: FamilyConfig) -> dict[str, np.ndarray]:
-        """Each of a family's components' term against the neutral at the frame's pose (see ``family_terms``)."""
-        return family_terms(components, self.neutral_at(yaw, pitch), params)
+        """Each of a family's components' term against the neutral at the frame's pose, each change
+        shrunk by the relaxed face's scatter (see ``family_terms``)."""
+        return family_terms(components, self.neutral_at(yaw, pitch), params, self.noise)
 
     def score(self, components: dict, yaw, pitch, params: FamilyConfig) -> np.ndarray:
         """The family's intensity (``params``: ``config.frown``, ``config.smile``) against the neutral at
         each frame's pose, each component weighted for that pose
-        (:func:`~facefeedback.components.intensity.component_weights`)."""
-        return family_intensity(components, self.neutral_at(yaw, pitch), params, yaw)
+        (:func:`~facefeedback.components.intensity.component_weights`) and its change shrunk by the
+        relaxed face's scatter (``noise``)."""
+        return family_intensity(components, self.neutral_at(yaw, pitch), params, yaw, self.noise)
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -79,9 +88,14 @@ class Calibration:
         try:
             neutral = NeutralReference.model_validate(_with_later_families(data["neutral"]))
             pose = data.get("pose")  # absent in files written before pose models: pose-independent
+            noise = data.get("noise")  # absent in files written before it: no shrinkage
+            if noise is not None:
+                noise = {str(k): float(v) for k, v in noise.items()}
+                if set(noise) - set(COMPONENTS) or any(not np.isfinite(v) or v < 0 for v in noise.values()):
+                    raise ValueError(f"noise must give a scatter >= 0 for components of {list(COMPONENTS)}")
             return cls(neutral, str(data.get("method", "file")), str(data.get("source", "")),
                        int(data.get("n_frames", 0)), data.get("participant_id"),
-                       None if pose is None else PoseModel.from_json(pose))
+                       None if pose is None else PoseModel.from_json(pose), noise)
         except Exception as exc:  # KeyError, pydantic errors, wrong types
             raise InputError(f"{origin}: not a calibration file ({exc.__class__.__name__}: "
                              f"{str(exc).splitlines()[0]})") from None
@@ -173,6 +187,10 @@ def calibrate(frames, params: FamilyConfig | tuple[FamilyConfig, ...], rule: Cal
     neutral is the median over the least *smiling* frames. The frown's least frowning frames pick
     the pose model's pitch reference. A table without a family's columns (measured before the
     family was) keeps that family's population neutral.
+
+    Scatter (``rule.noise_shrinkage``): each component's scatter over the frames its level was
+    taken on (:func:`fit_noise`), by which every change is shrunk when scored; a family kept at
+    its population neutral has none, and is not shrunk.
     """
     families = _family_params(params)
     frown = families[0]
@@ -204,6 +222,7 @@ def calibrate(frames, params: FamilyConfig | tuple[FamilyConfig, ...], rule: Cal
         shift = pose.log_shift(yaw, pitch)
         comps = {k: comps[k] * np.exp(-shift[k]) for k in comps}
     level: dict[str, float] = {}
+    noise: dict[str, float] | None = {} if rule.noise_shrinkage else None
     n_frames = 0
     for fam in families:
         names = fam.family.names
@@ -226,9 +245,28 @@ def calibrate(frames, params: FamilyConfig | tuple[FamilyConfig, ...], rule: Cal
         if not segment and rule.refine_below is not None:
             fam_level, pick = _refine_level(sub, yaw, fam_valid, fam_level, pick, rule, fam)
         level.update(fam_level)
+        if noise is not None:
+            noise.update(fit_noise(sub, fam_level, pick, fam))
         n_frames = n_frames or int(pick.sum())
     method = "segment" if segment else "percentile"
-    return Calibration(NeutralReference(**level), method, source, n_frames, participant_id, pose)
+    return Calibration(NeutralReference(**level), method, source, n_frames, participant_id, pose, noise)
+
+
+def fit_noise(components: dict[str, np.ndarray], level: dict[str, float], relaxed: np.ndarray,
+              params: FamilyConfig) -> dict[str, float]:
+    """Each of a family's components' scatter on the relaxed face: 1.4826 x the median absolute
+    deviation of its change from ``level`` (:func:`~facefeedback.components.intensity.family_changes`;
+    ``components`` already divided by the pose model) over the ``relaxed`` frames.
+    :func:`~facefeedback.components.intensity.family_terms` shrinks each change by it, so the relaxed
+    face's own wobble (webcam compression on a smooth glabella, the brows' small moves as the gaze
+    shifts), which depends on the face and the camera, counts little, while expressions, many
+    scatters away, keep nearly all (README, "The participant's neutral").
+    """
+    out = {}
+    for k, change in family_changes(components, level, params).items():
+        x = change[relaxed][np.isfinite(change[relaxed])]
+        out[k] = float(1.4826 * np.median(np.abs(x - np.median(x)))) if x.size else 0.0
+    return out
 
 
 def _refine_level(comps: dict[str, np.ndarray], yaw: np.ndarray, valid: np.ndarray, level: dict[str, float],

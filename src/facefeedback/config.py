@@ -141,6 +141,9 @@ class CalibrationConfig(StrictModel):
                                        "of the least frowning frames")
     pose_model: bool = Field(True, description="fit how the neutral face's components change with head pose "
                              "(yaw; pitch when the recording covers 10 deg) and follow it at every visit")
+    noise_shrinkage: bool = Field(True, description="shrink each component's change by its scatter on the "
+                                  "participant's relaxed face, x^3 / (x^2 + scatter^2), so that the relaxed "
+                                  "face's own wobble is not read as frowning")
 
 
 class EventConfig(StrictModel):

@@ -30,6 +30,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..calibration import calibrate, is_calibration_file
+    from ..components.registry import REGISTRY
     from ..extract import process_recording
     from ..output_folders import check_file_output
 
@@ -55,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         if p.pitch_max_deg > p.pitch_min_deg:
             ranges.append(f"pitch {p.pitch_ref_deg + p.pitch_min_deg:+.0f} to {p.pitch_ref_deg + p.pitch_max_deg:+.0f} deg")
         pose = "follows head pose over " + " and ".join(ranges)
+    scatter = "" if cal.noise is None else "; relaxed scatter " + ", ".join(
+        f"{'ln ' if REGISTRY[k].change == 'log_ratio' else ''}{k} {v:.3f}" for k, v in cal.noise.items())
     print(f"{args.input}: neutral from {cal.n_frames} frames ({cal.method}): brow_gap {n.brow_gap:.4f}, "
-          f"brow_lowering {n.brow_lowering:.4f}, glabella_lines {n.glabella_lines:.4f}; {pose} -> {args.out}")
+          f"brow_lowering {n.brow_lowering:.4f}, glabella_lines {n.glabella_lines:.4f}; {pose}{scatter} -> {args.out}")
     return 0

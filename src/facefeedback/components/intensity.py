@@ -17,45 +17,75 @@ from pydantic import BaseModel
 from ..config import FamilyConfig
 
 
+def _relative(value: np.ndarray, neutral) -> np.ndarray:
+    """(value - neutral) / neutral."""
+    return (value - neutral) / neutral
+
+
+def _log_ratio(value: np.ndarray, neutral) -> np.ndarray:
+    """ln(value / neutral), the value floored at 1e-6."""
+    return np.log(np.maximum(value, 1e-6) / neutral)
+
+
+#: How a component's value is compared with its neutral, by the registry's ``Component.change``.
+CHANGE_FUNCTIONS = {"relative": _relative, "log_ratio": _log_ratio}
+
+
+def family_changes(components: Mapping[str, np.ndarray], neutral: BaseModel | Mapping[str, np.ndarray],
+                   params: FamilyConfig) -> dict[str, np.ndarray]:
+    """Each of the family's components' signed change from neutral, positive in the expression's
+    direction (NaN where undefined): the component's change function (:data:`CHANGE_FUNCTIONS`, by
+    its registry entry's ``change``) times its ``direction``."""
+    n = neutral.model_dump() if isinstance(neutral, BaseModel) else neutral
+    out = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for c in params.family.components:
+            change = CHANGE_FUNCTIONS[c.change](np.asarray(components[c.name], dtype=np.float64), n[c.name])
+            change = change if c.direction > 0 else -change
+            out[c.name] = np.where(np.isfinite(change), change, np.nan)
+    return out
+
+
 def family_terms(components: Mapping[str, np.ndarray], neutral: BaseModel | Mapping[str, np.ndarray],
-                 params: FamilyConfig) -> dict[str, np.ndarray]:
+                 params: FamilyConfig, noise: Mapping[str, float] | None = None) -> dict[str, np.ndarray]:
     """Each of the family's components' contribution in the family's units (before weighting), clipped at 0.
 
     A ``"relative"`` component (``brow_gap``, ``brow_lowering``, ``lip_corner_pull``,
     ``cheek_raise``): its relative change from neutral in the expression's direction, divided by
     that of a typical full expression; a ``"log_ratio"`` one (``glabella_lines``): the natural-log
-    ratio to neutral, divided by that of a typical full expression. Changes away from the
-    expression (a raised inner brow, AU1, in a frown; lines fading under softer light) count as
-    0, not as a negative expression. ``neutral`` is one reference, or each component's neutral
-    per frame (a participant's neutral at each frame's head pose,
+    ratio to neutral, divided by that of a typical full expression (:func:`family_changes`).
+    Changes away from the expression (a raised inner brow, AU1, in a frown; lines fading under
+    softer light) count as 0, not as a negative expression. ``neutral`` is one reference, or each
+    component's neutral per frame (a participant's neutral at each frame's head pose,
     :meth:`~facefeedback.calibration.Calibration.neutral_at`).
+
+    ``noise``: each component's scatter on the participant's relaxed face, in the units of its
+    change before the division (:func:`~facefeedback.calibration.fit_noise`). A change ``x`` is
+    then shrunk to ``x^3 / (x^2 + noise^2)``: a change within the relaxed face's own scatter is
+    mostly noise and is halved at one scatter, while an expression, many scatters away, keeps
+    nearly all of it (a full frown's lines, 0.92 in ln, lose 1-3 %). A component without a
+    scatter (or a scatter of 0) is not shrunk.
     """
-    n = neutral.model_dump() if isinstance(neutral, BaseModel) else neutral
-    raw = {}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for c in params.family.components:
-            x = np.asarray(components[c.name], dtype=np.float64)
-            if c.change == "log_ratio":
-                ratio = np.log(np.maximum(x, 1e-6) / n[c.name])
-                raw[c.name] = ratio if c.direction > 0 else -ratio
-            else:
-                raw[c.name] = (n[c.name] - x) / n[c.name] if c.direction < 0 else (x - n[c.name]) / n[c.name]
     out = {}
     full = params.full_change
-    for name, value in raw.items():
-        value = np.where(np.isfinite(value), value, np.nan)
-        out[name] = np.maximum(value, 0.0) / full[name]
+    for name, value in family_changes(components, neutral, params).items():
+        value = np.maximum(value, 0.0)
+        scatter = noise.get(name, 0.0) if noise else 0.0
+        if scatter > 0:
+            value = value**3 / (value**2 + scatter**2)
+        out[name] = value / full[name]
     return out
 
 
 def family_intensity(components: Mapping[str, np.ndarray], neutral: BaseModel | Mapping[str, np.ndarray],
-                     params: FamilyConfig, yaw=None) -> np.ndarray:
+                     params: FamilyConfig, yaw=None, noise: Mapping[str, float] | None = None) -> np.ndarray:
     """``intensity = sum_i w_i * term_i / sum_i w_i`` (see :func:`family_terms`); NaN without a face.
 
     With ``yaw`` (degrees), each weight is the one :func:`component_weights` gives at that head
-    turn. Works on arrays (a recording) and on scalars (one live frame).
+    turn; with ``noise``, each change is shrunk by the relaxed face's scatter (:func:`family_terms`).
+    Works on arrays (a recording) and on scalars (one live frame).
     """
-    return combine_terms(family_terms(components, neutral, params), params, yaw)
+    return combine_terms(family_terms(components, neutral, params, noise), params, yaw)
 
 
 def component_weights(params: FamilyConfig, yaw=None) -> dict[str, np.ndarray | float]:
