@@ -49,7 +49,7 @@ def prefix(series: str) -> str:
 
 def direction(series: str) -> int:
     """+1 when larger is more of the expression, -1 for a component that gets smaller."""
-    return schema.COMPONENT_FROWN_SIGN.get(series, +1)
+    return schema.COMPONENT_SIGN.get(series, +1)
 
 
 def trial_columns(series: list[str]) -> list[str]:
