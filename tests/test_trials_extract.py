@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from facefeedback.synthetic.faces import FaceAnchors, neutral_face
 from study_helpers import write_study
 
 from facefeedback.cli import main
 from facefeedback.config import EventConfig
 from facefeedback.errors import ValidationError
 from facefeedback.study.manifest import load_study
+from facefeedback.synthetic.faces import FaceAnchors, neutral_face
 from facefeedback.synthetic.trials import Trial, ruler_truth, write_curve_clip, write_ruler_clip
 from facefeedback.trials import capacity_summary
 
