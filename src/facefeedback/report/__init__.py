@@ -42,6 +42,7 @@ def write_report(results: AnalysisResults, data: AnalysisData, study: StudyFeatu
 
     from ..analysis.results import NotEstimableResult
     from . import figures
+    from .evidence import evidence_html
     from .page import (
         STYLE,
         comparability_html,
@@ -122,6 +123,7 @@ def write_report(results: AnalysisResults, data: AnalysisData, study: StudyFeatu
 {html.escape(d['task'])}, {html.escape(d['reference_session'])} to {html.escape(d['session'])}.</p>
 <h2>Methods and results</h2><p>{html.escape(methods_paragraph(results))}</p>
 <h2>Figures</h2>{''.join(parts)}
+{evidence_html(results, fig_dir, figures._colours(data))}
 <h2>Every model</h2>{model_note}{table_html(models_table(results))}{mixed_note}
 {''.join(f'<p class="note">{html.escape(n)}</p>' for n in notes)}
 <h2>Data quality</h2>{''.join(quality)}
