@@ -69,6 +69,7 @@ from .. import schema
 from ..changes import add_change_columns
 from ..errors import AnalysisError
 from . import frames as synthetic_frames
+from .trial_study import TrialEffects
 
 PRIMARY_SCALE = "HAMD17"
 SECOND_SCALE = "MADRS"
@@ -164,6 +165,11 @@ class SimulationSettings:
     madrs_sd_rating: float = 2.0
     frown_stability: float = 0.5
     frown_baseline_effect: float = 15.0
+    #: Trials per condition of the ``faces`` task (0: no such task) and whether there is a
+    #: ``max_frown`` task (:mod:`facefeedback.synthetic.trial_study`); written with the frames only.
+    trials_per_condition: int = 0
+    capacity: bool = False
+    trial_effects: TrialEffects = TrialEffects()
 
     def __post_init__(self) -> None:
         if self.model not in GENERATIVE_MODELS:
