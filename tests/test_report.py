@@ -100,7 +100,7 @@ def test_methods_name_both_baselines_and_the_design(report_dir):
 
 def test_methods_say_when_the_change_score_model_was_used(report_dir, tmp_path):
     study = report_dir.parent
-    run_analysis(study, "HAMD17", out_dir=tmp_path,
+    run_analysis(study, "HAMD17", task="rest", out_dir=tmp_path,
                  settings=AnalysisSettings(n_boot=100, n_perm=99, n_perm_predictive=10,
                                            model="change-score"), report=write_report)
     methods = _methods((tmp_path / "report.html").read_text())
