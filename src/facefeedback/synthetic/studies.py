@@ -175,6 +175,8 @@ class SimulationSettings:
         if self.model not in GENERATIVE_MODELS:
             raise AnalysisError(f"generative model {self.model!r} is not one of "
                                 f"{', '.join(GENERATIVE_MODELS)}")
+        if self.trials_per_condition < 0:
+            raise AnalysisError(f"trials per condition must be at least 0, got {self.trials_per_condition}")
         if self.n_per_arm < 1:
             raise AnalysisError(f"n per arm must be at least 1, got {self.n_per_arm}")
         if len(self.sessions) < 2:
