@@ -71,7 +71,7 @@ def write_report(results: AnalysisResults, data: AnalysisData, study: StudyFeatu
         ("mediation", lambda: figures.mediation_diagram(data, results.mediation),
          "Mediation: arm to change in frowning to change in mood, with 95 % bootstrap intervals; "
          f"both paths adjusted for {', '.join(results.model['baseline_covariates'])}."),
-        ("time_series", lambda: figures.example_time_series(data, study.root),
+        ("time_series", lambda: figures.example_time_series(data, study.root, d.get("capacity_task")),
          f"Example frown intensity of one participant per arm (the arm's median frown change), "
          f"{d['reference_session']} and {d['session']} recordings: the lines are the valid frames; frames "
          "not valid are marked along the bottom, the legend saying how many and why."),
