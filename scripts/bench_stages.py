@@ -27,19 +27,21 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from facefeedback import conditions, extract, frown, measure, occlusion
+from facefeedback import conditions, extract, measure, occlusion
+from facefeedback.components.brows import BrowTracker
+from facefeedback.components.glabella import GlabellaFilter
 from facefeedback.config import load_config
 from facefeedback.io import FrameSource
 
 #: (owner, attribute, label): the functions the per-frame path calls, timed where it calls them.
 PARTS = [
     (measure, "align", "alignment"),
-    (frown.BrowTracker, "__call__", "brow tracker (brow_gap)"),
-    (measure, "brow_geometry", "brow landmarks (brow_lowering)"),
-    (frown.GlabellaFilter, "patch", "glabella: patch"),
-    (frown.GlabellaFilter, "energy", "glabella: ridge energy"),
-    (frown.GlabellaFilter, "tone", "glabella: tone reference"),
-    (frown.GlabellaFilter, "clipped", "glabella: clipping"),
+    (BrowTracker, "__call__", "brow tracker (brow_gap)"),
+    (measure, "landmark_brow_gap", "brow landmarks (landmark gap)"),
+    (GlabellaFilter, "patch", "glabella: patch"),
+    (GlabellaFilter, "energy", "glabella: ridge energy"),
+    (GlabellaFilter, "tone", "glabella: tone reference"),
+    (GlabellaFilter, "clipped", "glabella: clipping"),
     (measure, "noise_level", "noise estimate (noise_sd)"),
     (measure, "image_quality", "image quality (sharpness, brightness)"),
     (measure, "frame_conditions", "imaging conditions (log_contrast, focus, noise)"),

@@ -17,6 +17,7 @@ distance to the camera are removed first:
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import cv2
@@ -182,29 +183,39 @@ class _Template:
         self.usable = bool(np.linalg.cond(hessian) < 1e4 and self.zero_mean.std() > 1e-4)
         self.inverse_hessian = np.linalg.inv(hessian) if self.usable else None
         self.energy = float((self.zero_mean**2).sum())
+        # Work arrays of the Lucas-Kanade steps, made once: the steps run on every frame of a recording.
+        self._shift = np.float32([[1, 0, 0], [0, 1, 0]])
+        self._warped = np.empty_like(self.patch)
+        self._work = np.empty_like(self.patch)
+        self._gradients = np.stack([gx, gy])
+        self._products = np.empty_like(self._gradients)
 
     def shift_in(self, image: np.ndarray, margin: int) -> tuple[float, float | None]:
         """Horizontal shift (patch pixels) of this template within ``image`` (the template plus
         ``margin`` on every side), and how sharply the match determines it: the fall of the
         NCC 2 px either side of its peak (None when there is no match or no peak inside)."""
         scores = cv2.matchTemplate(image, self.patch, cv2.TM_CCOEFF_NORMED)
-        y, x = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        y, x = divmod(int(scores.argmax()), scores.shape[1])
         if not (scores[y, x] >= BROW_MIN_MATCH and 2 <= x < scores.shape[1] - 2):
             return 0.0, None
         row = scores[y]
         sharpness = max(float(row[x] - 0.5 * (row[x - 2] + row[x + 2])), 0.0)
         h, w = self.patch.shape
+        m, warped, work = self._shift, self._warped, self._work
         dx, dy = float(x), float(y)
         for _ in range(10):  # inverse-compositional Lucas-Kanade with a gain for contrast
-            m = np.float32([[1, 0, dx], [0, 1, dy]])
-            warped = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                    borderMode=cv2.BORDER_REPLICATE)
-            warped -= warped.mean()
-            gain = np.sqrt(self.energy / max(float((warped**2).sum()), 1e-12))
-            error = gain * warped - self.zero_mean
-            step = self.inverse_hessian @ np.array([(self.gx * error).sum(), (self.gy * error).sum()])
+            m[0, 2], m[1, 2] = dx, dy
+            cv2.warpAffine(image, m, (w, h), dst=warped, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_REPLICATE)
+            total = warped.sum()
+            warped -= np.float32(total / warped.size)  # its mean
+            gain = math.sqrt(self.energy / max(float(np.square(warped, out=work).sum()), 1e-12))
+            error = np.multiply(warped, np.float32(gain), out=work)
+            error -= self.zero_mean
+            # the image gradient's products with the error, each summed over the patch
+            step = self.inverse_hessian @ np.multiply(self._gradients, error, out=self._products).sum(axis=(1, 2))
             dx, dy = dx - step[0], dy - step[1]
-            if np.abs(step).max() < 0.01:
+            if abs(step[0]) < 0.01 and abs(step[1]) < 0.01:
                 break
         if not (0 <= dx <= 2 * margin and 0 <= dy <= 2 * margin):
             # Lucas-Kanade left the search range: keep the NCC peak, refined by a parabola through its row.

@@ -8,6 +8,8 @@ the skin through it.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -35,20 +37,18 @@ def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float,
     texture does not alias. Returns NaNs when the region lies outside ``gray``. A colour image
     gives a colour patch (channels last).
     """
-    width = int(round((x_range[1] - x_range[0]) * px_per_iod))
-    height = int(round((y_range[1] - y_range[0]) * px_per_iod))
-    corners = np.array([[x_range[0], y_range[0]], [x_range[1], y_range[0]], [x_range[0], y_range[1]]])
-    z = plane[0] + plane[1] * corners[:, 0] + plane[2] * corners[:, 1]
-    img = alignment.to_image(np.column_stack([corners, z]))[:, :2] - np.asarray(origin, dtype=np.float64)
+    width, height, region = _region(tuple(x_range), tuple(y_range), tuple(plane), px_per_iod)
+    img = alignment.to_image(region)[:, :2] - np.asarray(origin, dtype=np.float64)
     # Patch pixels (margin, margin), (width + margin, margin), (margin, height + margin) map to the corners,
     # so the interior [margin:-margin] is exactly the region.
-    a_u = (img[1] - img[0]) / width
-    a_v = (img[2] - img[0]) / height
-    m = np.column_stack([a_u, a_v, img[0] - margin * (a_u + a_v)])
+    m = np.empty((2, 3))
+    m[:, 0] = a_u = (img[1] - img[0]) / width
+    m[:, 1] = a_v = (img[2] - img[0]) / height
+    m[:, 2] = img[0] - margin * (a_u + a_v)
     out_w, out_h = width + 2 * margin, height + 2 * margin
     shrink = alignment.iod_px / px_per_iod
     if shrink > 1.25:
-        box = m @ np.array([[0, out_w, 0, out_w], [0, 0, out_h, out_h], [1, 1, 1, 1]], dtype=np.float64)
+        box = m @ _corners(out_w, out_h)
         x0, y0 = np.floor(box.min(axis=1)).astype(int) - 2
         x1, y1 = np.ceil(box.max(axis=1)).astype(int) + 2
         h, w = gray.shape[:2]
@@ -62,4 +62,26 @@ def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float,
         gray = small
     patch = cv2.warpAffine(gray, m, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_REPLICATE)
-    return patch.astype(np.float32) / 255.0
+    return np.divide(patch, 255.0, dtype=np.float32)
+
+
+@lru_cache(maxsize=64)
+def _region(x_range: tuple[float, float], y_range: tuple[float, float], plane: tuple[float, float, float],
+            px_per_iod: int) -> tuple[int, int, np.ndarray]:
+    """A region's size in patch pixels, and its corners (top left, top right, bottom left) on its
+    plane in reference units (read-only): the same for every frame."""
+    width = int(round((x_range[1] - x_range[0]) * px_per_iod))
+    height = int(round((y_range[1] - y_range[0]) * px_per_iod))
+    corners = np.array([[x_range[0], y_range[0]], [x_range[1], y_range[0]], [x_range[0], y_range[1]]])
+    z = plane[0] + plane[1] * corners[:, 0] + plane[2] * corners[:, 1]
+    region = np.column_stack([corners, z])
+    region.setflags(write=False)
+    return width, height, region
+
+
+@lru_cache(maxsize=64)
+def _corners(width: int, height: int) -> np.ndarray:
+    """The four corners of a width x height picture, homogeneous, one a column (read-only)."""
+    corners = np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]], dtype=np.float64)
+    corners.setflags(write=False)
+    return corners
