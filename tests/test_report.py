@@ -18,7 +18,8 @@ from facefeedback.report import write_report
 from facefeedback.study.simulated import write_simulated_study
 from facefeedback.synthetic.studies import SimulationSettings
 
-FIGURES = ("before_after", "participant_lines", "change_scatter", "mediation", "time_series")
+FIGURES = ("before_after", "participant_lines", "change_scatter", "mediation", "time_series", "time_courses",
+           "sensitivity")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync")
 
@@ -26,7 +27,7 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
-    write_simulated_study(root, SimulationSettings(n_per_arm=10), seed=4)
+    write_simulated_study(root, SimulationSettings(n_per_arm=10, trials_per_condition=3, capacity=True), seed=4)
     (root / "failures.csv").write_text(
         "recording_id,path,error\nsub-21_week6_rest,videos/sub-21_week6.mp4,"
         "no face found in any frame\n")
@@ -36,8 +37,8 @@ def report_dir(tmp_path_factory):
         "sub-03,rest,baseline,week6,sub-03_week6_rest,True,\"contrast 0.26 -> 0.452 (ratio 1.74, comparable "
         "within x0.606 to x1.65)\"\n"
         "sub-04,rest,baseline,week6,sub-04_week6_rest,False,\n")
-    run_analysis(root, "HAMD17", settings=AnalysisSettings(n_boot=200, n_perm=199,
-                                                            n_perm_predictive=20),
+    run_analysis(root, "HAMD17", task="rest", settings=AnalysisSettings(n_boot=200, n_perm=199,
+                                                                        n_perm_predictive=20),
                  report=write_report)
     return root / "analysis"
 
@@ -52,6 +53,21 @@ def test_report_is_self_contained_with_every_figure(report_dir):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert "<svg" in svg.read_text()[:2000]
         assert f'id="fig-{name}"' in page
+
+
+def test_report_states_the_trial_evidence(report_dir):
+    """Manipulation check with the unblinding AUC, specificity and sensitivity, with the numbers of results.json."""
+    page = html.unescape((report_dir / "report.html").read_text())
+    results = json.loads((report_dir / "results.json").read_text())
+    man = results["manipulation"]
+    assert f"Unblinding AUC {man['auc']:.2f}" in page
+    assert "Functional-unblinding risk" in page and man["sentence"] in page
+    for arm, entry in man["arms"].items():
+        assert f"{entry['lost_half']['n']}/{entry['n']}" in page
+    assert results["specificity"]["sentence"] in page
+    assert f"{results['sensitivity']['rho_at_zero']:.2f}" in page
+    assert "Imai, Keele and Tingley 2010" in _methods(page)
+    assert len(results["time_courses"]["curves"]) == 12  # 2 arms x 3 sessions x 2 conditions
 
 
 def test_report_states_the_numbers(report_dir):
@@ -84,7 +100,7 @@ def test_methods_name_both_baselines_and_the_design(report_dir):
 
 def test_methods_say_when_the_change_score_model_was_used(report_dir, tmp_path):
     study = report_dir.parent
-    run_analysis(study, "HAMD17", out_dir=tmp_path,
+    run_analysis(study, "HAMD17", task="rest", out_dir=tmp_path,
                  settings=AnalysisSettings(n_boot=100, n_perm=99, n_perm_predictive=10,
                                            model="change-score"), report=write_report)
     methods = _methods((tmp_path / "report.html").read_text())

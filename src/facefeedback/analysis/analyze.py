@@ -95,7 +95,8 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
                  task: str | None = None, session: str | None = None,
                  treated_arm: str | None = None, control_arm: str | None = None,
                  settings: AnalysisSettings = DEFAULT_SETTINGS, out_dir=None,
-                 report: Writer | None = None, force: bool = False) -> AnalysisResults:
+                 report: Writer | None = None, force: bool = False,
+                 control_feature: str = "smile_intensity_mean") -> AnalysisResults:
     """Analyse a study and write ``results.json`` and the CSV tables (and, through ``report``,
     the report).
 
@@ -103,7 +104,7 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
     ----------
     path : str or Path
         A study output folder or a session-features file (parquet or csv).
-    outcome, feature, task, session, treated_arm, control_arm
+    outcome, feature, task, session, treated_arm, control_arm, control_feature
         See :func:`facefeedback.analysis.data.prepare`.
     settings : AnalysisSettings
     out_dir : str or Path, optional
@@ -121,7 +122,7 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
         What ``results.json`` holds, typed.
     """
     study = load_study_features(path)
-    data = prepare(study, outcome, feature, task, session, treated_arm, control_arm)
+    data = prepare(study, outcome, feature, task, session, treated_arm, control_arm, control_feature)
     out = Path(out_dir) if out_dir else (study.root or study.source.parent) / "analysis"
     plan = plan_output(out, ANALYSIS, [f for f in ANALYSIS_FILES if report or f != "report.html"], force)
     start = time.perf_counter()
@@ -136,7 +137,8 @@ def run_analysis(path, outcome: str, feature: str = "frown_intensity_mean",
             "outcome": data.outcome, "feature": data.feature, "task": data.task,
             "session": data.session, "reference_session": data.reference_session,
             "sessions": data.sessions, "treated_arm": data.treated_arm,
-            "control_arm": data.control_arm,
+            "control_arm": data.control_arm, "control_feature": data.control_feature,
+            "capacity_task": study.capacity_task,
             "n": {arm: int((data.wide["arm"] == arm).sum())
                   for arm in (data.treated_arm, data.control_arm)},
             "excluded_participants": data.excluded,

@@ -53,6 +53,15 @@ class AnalysisData:
     #: Every participant the study holds that the models do not use: one record
     #: (:data:`EXCLUSION_FIELDS`) each, with the reason.
     excluded: list[dict] = field(default_factory=list)
+    #: The control expression's feature; ``wide["control_change"]`` is its change, when measured.
+    control_feature: str | None = None
+    #: The maximal frown per participant (:func:`~.trial_data.capacity_table`), None without one.
+    capacity: pd.DataFrame | None = None
+    #: The included trials of the compared participants (:func:`~.trial_data.compared_trials`).
+    trials: pd.DataFrame | None = None
+    #: The study output folder (per-frame tables for the time courses), and the trial baseline window.
+    root: object = None
+    baseline_window_s: tuple[float, float] = (-1.0, 0.0)
 
 
 def available_scales(features: pd.DataFrame) -> list[str]:
@@ -100,10 +109,15 @@ def choose_arms(arms: list[str], treated: str | None, control: str | None) -> tu
     return treated, control
 
 
-def _select_task(features: pd.DataFrame, task: str | None) -> tuple[pd.DataFrame, str, list[str]]:
+def _select_task(features: pd.DataFrame, task: str | None, capacity_task: str | None = None
+                 ) -> tuple[pd.DataFrame, str, list[str]]:
     """The rows of ``task`` (or, for ``"all"``, their mean per participant and session), the
-    task, and the tasks the rows come from."""
+    task, and the tasks the rows come from. The capacity task (maximal frowns on request) is no
+    sample of a participant's frowning: ``"all"`` and the default leave it out."""
     tasks = sorted(features["task"].unique())
+    if task in (None, ALL_TASKS) and capacity_task in tasks and len(tasks) > 1:
+        features = features[features["task"] != capacity_task]
+        tasks = [t for t in tasks if t != capacity_task]
     if task is None:
         if len(tasks) > 1:
             raise AnalysisError(f"the study has several tasks; choose one with --task (tasks: "
@@ -141,7 +155,8 @@ def _select_task(features: pd.DataFrame, task: str | None) -> tuple[pd.DataFrame
 
 def prepare(study: StudyFeatures, outcome: str, feature: str = "frown_intensity_mean",
             task: str | None = None, session: str | None = None,
-            treated_arm: str | None = None, control_arm: str | None = None) -> AnalysisData:
+            treated_arm: str | None = None, control_arm: str | None = None,
+            control_feature: str = "smile_intensity_mean") -> AnalysisData:
     """Check the requested analysis against the data and build :class:`AnalysisData`.
 
     Parameters
@@ -159,6 +174,9 @@ def prepare(study: StudyFeatures, outcome: str, feature: str = "frown_intensity_
         Session compared with the reference; default the last one.
     treated_arm, control_arm : str, optional
         Arm names; see :func:`choose_arms`.
+    control_feature : str
+        The control expression's feature, the second mediator of the specificity model
+        (default ``smile_intensity_mean``); any feature with a change column.
 
     Raises
     ------
@@ -177,7 +195,10 @@ def prepare(study: StudyFeatures, outcome: str, feature: str = "frown_intensity_
                             f"{', '.join(features)}")
     treated, control = choose_arms(sorted(table["arm"].unique()), treated_arm, control_arm)
     compared = table[table["arm"].isin([treated, control])]
-    table, task, used_tasks = _select_task(compared, task)
+    if control_feature + schema.CHANGE_SUFFIX not in table and control_feature != "smile_intensity_mean":
+        raise AnalysisError(f"control feature {control_feature!r} has no change column; features available: "
+                            f"{', '.join(features)}")
+    table, task, used_tasks = _select_task(compared, task, study.capacity_task)
     reference = study.reference_session
     later = [s for s in study.sessions if s != reference]
     if not later:
@@ -203,6 +224,8 @@ def prepare(study: StudyFeatures, outcome: str, feature: str = "frown_intensity_
     wide["baseline"] = base[outcome].reindex(wide.index)
     wide["frown_baseline"] = base[feature].reindex(wide.index)
     wide = wide.join(follow[change_cols].add_prefix("x_"))
+    if control_feature + schema.CHANGE_SUFFIX in follow:
+        wide["control_change"] = follow[control_feature + schema.CHANGE_SUFFIX]
     # Every participant of the compared arms, those without a follow-up row too.
     arms = compared.drop_duplicates("participant_id").set_index("participant_id")["arm"]
     wide = wide.reindex(wide.index.append(arms.index.difference(wide.index, sort=False)))
@@ -239,10 +262,16 @@ def prepare(study: StudyFeatures, outcome: str, feature: str = "frown_intensity_
     long = long[long["session"].isin(study.sessions)].dropna(subset=["score", "frown"])
     long["visit"] = long["session"].map({s: i for i, s in enumerate(study.sessions)})
     long["treated"] = (long["arm"] == treated).astype(int)
+    from .trial_data import capacity_table, compared_trials
+
     return AnalysisData(wide=wide, long=long.sort_values(["participant_id", "visit"]),
                         outcome=outcome, feature=feature, task=task, session=session,
                         reference_session=reference, sessions=study.sessions,
-                        treated_arm=treated, control_arm=control, excluded=excluded)
+                        treated_arm=treated, control_arm=control, excluded=excluded,
+                        control_feature=control_feature if "control_change" in wide else None,
+                        capacity=capacity_table(study, treated, control, reference, session),
+                        trials=compared_trials(study, treated, control), root=study.root,
+                        baseline_window_s=study.baseline_window_s)
 
 
 def _why_left_out(rows: pd.DataFrame, tasks: list[str], sessions: tuple[str, str], outcome: str,

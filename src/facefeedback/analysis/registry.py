@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .blinding import manipulation_model
 from .data import AnalysisData
 from .mediation import mediation_model
 from .mixed import mixed_model
@@ -21,7 +22,11 @@ from .models import arms_model, primary_model
 from .predictive import predictive_model
 from .responders import responder_model
 from .results import ModelResult
+from .sensitivity import sensitivity_model
 from .settings import AnalysisSettings
+from .specificity import specificity_model
+from .timecourses import time_course_model
+from .trial_mixed import trial_mixed_model
 
 
 @dataclass(frozen=True)
@@ -50,4 +55,9 @@ MODELS: tuple[Registered, ...] = (
     Registered("predictive", lambda d, s, rng: predictive_model(d, s.n_perm_predictive, s.seed),
                required=False),
     Registered("mixed", lambda d, s, rng: mixed_model(d, s.model), required=False),
+    Registered("specificity", lambda d, s, rng: specificity_model(d, s.n_boot, rng, s.model), required=False),
+    Registered("sensitivity", lambda d, s, rng: sensitivity_model(d, s.n_boot, rng, s.model), required=False),
+    Registered("manipulation", lambda d, s, rng: manipulation_model(d, s.n_boot, rng, s.seed), required=False),
+    Registered("trial_mixed", lambda d, s, rng: trial_mixed_model(d), required=False),
+    Registered("time_courses", lambda d, s, rng: time_course_model(d), required=False),
 )

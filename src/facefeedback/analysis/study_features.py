@@ -32,6 +32,12 @@ class StudyFeatures:
     participants: pd.DataFrame | None = None
     comparability: pd.DataFrame | None = None  # features/comparability.csv, when the study folder has one
     simulation: dict | None = None  # the seed and known truth, when 'facefeedback simulate' made it
+    #: The maximal-frown task of the study file (``capacity_task``), None when it has none.
+    capacity_task: str | None = None
+    #: Every trial of the study (``features/trials.parquet``), None when no recording has events.
+    trials: pd.DataFrame | None = None
+    #: A trial's baseline window (s from onset) the study was measured with.
+    baseline_window_s: tuple[float, float] = (-1.0, 0.0)
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -88,8 +94,18 @@ def load_study_features(path) -> StudyFeatures:
         comparability = pd.read_csv(root / "features" / "comparability.csv",
                                     dtype={"participant_id": str, "task": str, "session": str}, keep_default_na=False,
                                     na_values=[""])
+    trials = None
+    if root is not None and (root / "features" / "trials.parquet").exists():
+        trials = pd.read_parquet(root / "features" / "trials.parquet")
+        for col in schema.SESSION_ID_COLUMNS:
+            trials[col] = trials[col].astype(str)
+    design = study.get("study") or {}
+    events = ((study.get("run") or {}).get("config") or {}).get("events") or {}
+    window = tuple(float(v) for v in events.get("baseline_window_s") or (-1.0, 0.0))
     return StudyFeatures(features, sessions, reference, table_path, root, failures, participants,
-                      comparability=comparability, simulation=_simulation(features, study))
+                         comparability=comparability, simulation=_simulation(features, study),
+                         capacity_task=design.get("capacity_task") or study.get("capacity_task"),
+                         trials=trials, baseline_window_s=window)
 
 
 def _simulation(features: pd.DataFrame, study: dict) -> dict | None:

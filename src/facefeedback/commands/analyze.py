@@ -23,6 +23,9 @@ def add_parser(sub) -> None:
     p.add_argument("--feature", default="frown_intensity_mean", metavar="NAME",
                    help="recording feature whose change measures frowning "
                         "(default frown_intensity_mean)")
+    p.add_argument("--control-feature", default="smile_intensity_mean", metavar="NAME",
+                   help="the control expression's feature, the second mediator of the specificity model "
+                        "(default %(default)s)")
     p.add_argument("--task", metavar="NAME",
                    help="task to analyse; needed when there are several ('all' averages them)")
     p.add_argument("--session", metavar="NAME",
@@ -61,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
                                 model=args.model)
     res = run_analysis(args.path, args.outcome, args.feature, args.task, args.session,
                        args.treated_arm, args.control_arm, settings=settings, out_dir=args.out,
-                       report=None if args.no_report else write_report, force=args.force)
+                       report=None if args.no_report else write_report, force=args.force,
+                       control_feature=args.control_feature)
     d, prim, med = res.data, res.primary, res.mediation
     if d["simulated"]:
         print("simulated data ('facefeedback simulate'): no participant was measured")
@@ -73,6 +77,12 @@ def run(args: argparse.Namespace) -> int:
           f"[{lo:.3g}, {hi:.3g}], permutation p = {prim.p_permutation:.3g} (n = {prim.n})")
     print(f"indirect effect of {d['treated_arm']} through {d['feature']}: "
           f"{med.indirect['estimate']:.3g} [{ilo:.3g}, {ihi:.3g}]")
+    man, spec = res.models.get("manipulation"), res.models.get("specificity")
+    if getattr(man, "auc", None) is not None:
+        print(f"unblinding AUC (arm from the maximal frown's change): {man.auc:.2f} "
+              f"[{man.auc_ci[0]:.2f}, {man.auc_ci[1]:.2f}], risk {man.risk}")
+    if getattr(spec, "sentence", None):
+        print(spec.sentence)
     for note in not_estimable_notes(res):
         print(note)
     excluded = d["excluded_participants"]

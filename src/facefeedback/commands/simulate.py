@@ -55,6 +55,12 @@ def add_parser(sub) -> None:
                    metavar="NAME", help="visits, reference first (default baseline week3 week6)")
     p.add_argument("--arms", nargs=2, default=["botox", "placebo"], metavar=("TREATED", "CONTROL"),
                    help="arm names (default botox placebo)")
+    p.add_argument("--trials-per-condition", type=int, default=0, metavar="N",
+                   help="add a 'faces' task with N negative and N neutral trials per recording, with known "
+                        "response amplitudes and latency (default 0: none; analyse with --task rest)")
+    p.add_argument("--capacity", action="store_true",
+                   help="add a 'max_frown' capacity task with a known toxin effect on the maximal frown "
+                        "(the manipulation check and the unblinding AUC)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     add_force_option(p)
     p.set_defaults(func=run)
@@ -66,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = SimulationSettings(n_per_arm=args.n_per_arm, effects=Effects.parse(args.effect),
                                   sessions=tuple(args.sessions), arms=tuple(args.arms),
+                                  trials_per_condition=args.trials_per_condition, capacity=args.capacity,
                                   **model_settings(args))
     study = write_simulated_study(args.out, settings, args.seed, args.force)
     truth = study["simulation"]["truth"]
@@ -73,4 +80,8 @@ def run(args: argparse.Namespace) -> int:
           f"{args.out} ({args.model} model); true frown slope {truth['frown_slope']:g}, "
           f"indirect effect {truth['indirect_effect']:g}, direct {truth['direct_effect']:g} "
           f"{truth['outcome']} points")
+    if "capacity" in truth:
+        cap = truth["capacity"]
+        print(f"maximal frown: true change {cap['capacity_change_treated']:g} FU with toxin, "
+              f"{cap['capacity_change_control']:g} with placebo; true unblinding AUC {cap['unblinding_auc']:.3f}")
     return 0

@@ -42,6 +42,7 @@ def write_report(results: AnalysisResults, data: AnalysisData, study: StudyFeatu
 
     from ..analysis.results import NotEstimableResult
     from . import figures
+    from .evidence import evidence_html
     from .page import (
         STYLE,
         comparability_html,
@@ -70,7 +71,7 @@ def write_report(results: AnalysisResults, data: AnalysisData, study: StudyFeatu
         ("mediation", lambda: figures.mediation_diagram(data, results.mediation),
          "Mediation: arm to change in frowning to change in mood, with 95 % bootstrap intervals; "
          f"both paths adjusted for {', '.join(results.model['baseline_covariates'])}."),
-        ("time_series", lambda: figures.example_time_series(data, study.root),
+        ("time_series", lambda: figures.example_time_series(data, study.root, d.get("capacity_task")),
          f"Example frown intensity of one participant per arm (the arm's median frown change), "
          f"{d['reference_session']} and {d['session']} recordings: the lines are the valid frames; frames "
          "not valid are marked along the bottom, the legend saying how many and why."),
@@ -122,6 +123,7 @@ def write_report(results: AnalysisResults, data: AnalysisData, study: StudyFeatu
 {html.escape(d['task'])}, {html.escape(d['reference_session'])} to {html.escape(d['session'])}.</p>
 <h2>Methods and results</h2><p>{html.escape(methods_paragraph(results))}</p>
 <h2>Figures</h2>{''.join(parts)}
+{evidence_html(results, fig_dir, figures._colours(data))}
 <h2>Every model</h2>{model_note}{table_html(models_table(results))}{mixed_note}
 {''.join(f'<p class="note">{html.escape(n)}</p>' for n in notes)}
 <h2>Data quality</h2>{''.join(quality)}

@@ -166,14 +166,15 @@ def mediation_diagram(data, mediation):
     return fig
 
 
-def example_time_series(data, root: Path | None):
+def example_time_series(data, root: Path | None, skip_task: str | None = None):
     """Frown intensity over time in one recording per arm at the reference and analysed session.
 
     The example participant of each arm is the one whose frown change is the
     arm's median; the title names both recordings. Valid frames make the lines; the
     frames that are not valid are marked along the bottom, the legend saying why
     (:func:`facefeedback.qc.invalid_reasons`). Returns ``None`` when the per-frame
-    tables are not available.
+    tables are not available. ``skip_task`` (the capacity task: maximal frowns on request) is never
+    the example.
     """
     if root is None:
         return None
@@ -184,7 +185,8 @@ def example_time_series(data, root: Path | None):
         pid = part["participant_id"].iloc[len(part) // 2]
         # With every task averaged, the example shows the first task recorded.
         task = data.task if data.task != ALL_TASKS else "*"
-        paths = {s: [f for f in sorted((root / "recordings").glob(f"{pid}_{s}_{task}")) if frames_table(f)]
+        paths = {s: [f for f in sorted((root / "recordings").glob(f"{pid}_{s}_{task}"))
+                     if frames_table(f) and not (skip_task and f.name == f"{pid}_{s}_{skip_task}")]
                  for s in (data.reference_session, data.session)}
         if all(paths.values()):
             picks.append((arm, pid, {s: found[0] for s, found in paths.items()}))

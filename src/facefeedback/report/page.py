@@ -161,6 +161,9 @@ def methods_paragraph(results: AnalysisResults) -> str:
         text += (f"A ridge model of the change in {d['outcome']} from {len(pred.features)} "
                  f"frown features reached a cross-validated R² of {fmt(pred.r2)} "
                  f"({pred.cv}, permutation p = {fmt_p(pred.permutation_p)}). ")
+    from .evidence import evidence_sentences
+
+    text += evidence_sentences(results) + " "
     text += (f"Seed {settings['seed']}; facefeedback "
              f"{results.provenance['versions']['facefeedback']}.")
     return text

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from .. import __version__, schema
 from ..components.registry import FAMILIES
 from ..config import EventConfig
@@ -23,7 +25,9 @@ from ..synthetic.studies import (
     participant_ids,
     simulate_study,
 )
+from ..synthetic.trial_study import CAPACITY_TASK, CONTRASTS, TRIAL_TASK, TRIAL_TYPES
 from .outputs import SIMULATED_STUDY, is_measured_study
+from .simulated_trials import simulate_trial_rows, study_trials, trial_truth
 
 #: What a reader of a simulated study is told, wherever it says where its data came from.
 SIMULATED_NOTE = "simulated by 'facefeedback simulate': no participant was measured"
@@ -31,10 +35,15 @@ SIMULATED_NOTE = "simulated by 'facefeedback simulate': no participant was measu
 
 def simulated_files(settings: SimulationSettings) -> list[str]:
     """Every file :func:`write_simulated_study` writes, relative to its folder."""
-    rids = [f"{pid}_{session}_{TASK}" for pid in participant_ids(2 * settings.n_per_arm)
-            for session in settings.sessions]
+    tasks = [TASK] + ([TRIAL_TASK] if settings.trials_per_condition > 0 else []) + (
+        [CAPACITY_TASK] if settings.capacity else [])
+    ids = participant_ids(2 * settings.n_per_arm)
+    rids = [f"{pid}_{session}_{task}" for task in tasks for pid in ids for session in settings.sessions]
+    with_events = [rid for rid in rids if not rid.endswith(f"_{TASK}")]
     return ["study.json", "failures.csv", "features/session_features.parquet", "features/session_features.csv",
-            *(f"recordings/{rid}/{name}" for rid in rids for name in ("frames.parquet", "summary.json"))]
+            *(f"recordings/{rid}/{name}" for rid in rids for name in ("frames.parquet", "summary.json")),
+            *(f"recordings/{rid}/{name}" for rid in with_events for name in ("trials.parquet", "events.tsv")),
+            *(["features/trials.parquet"] if with_events else [])]
 
 
 def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0, force: bool = False) -> dict:
@@ -66,6 +75,11 @@ def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0, 
                           "written over one: choose another --out")
     plan = plan_output(out, SIMULATED_STUDY, simulated_files(settings), force)
     table, frames = simulate_study(settings, seed, with_frames=True)
+    extra, recordings = simulate_trial_rows(table, settings, seed)
+    if recordings:
+        table = pd.concat([table, extra], ignore_index=True)
+        frames = frames + [r["frames"] for r in recordings]
+    by_id = {r["recording_id"]: r for r in recordings}
     table.attrs["facefeedback"] = {"simulated": True}
     feature_names = schema.summary_feature_names()
     eff = settings.effects
@@ -81,8 +95,12 @@ def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0, 
                       "frown_effect": eff.frown, "direct_effect": eff.direct,
                       "indirect_effect": eff.mediated, "frown_slope": eff.slope,
                       "total_effect": eff.direct + eff.mediated, "outcome": PRIMARY_SCALE,
-                      "feature": "frown_intensity_mean", "session": settings.sessions[-1]},
+                      "feature": "frown_intensity_mean", "session": settings.sessions[-1],
+                      **trial_truth(settings)},
         },
+        "study": {"capacity_task": CAPACITY_TASK if settings.capacity else None,
+                  "contrasts": {k: list(v) for k, v in CONTRASTS.items()} if settings.trials_per_condition else {}},
+        "trial_types": list(TRIAL_TYPES) if settings.trials_per_condition else [],
         "provenance": {"generator": "facefeedback simulate", "version": __version__},
     }
     with writing(plan) as staging:
@@ -97,10 +115,17 @@ def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0, 
                        "features": {k: table.at[row, k] for k in feature_names},
                        "events": events_to_json(events["frown"]),
                        "smile_events": events_to_json(events["smile"]), "calibration": {}}
+            if rec in by_id:
+                summary.update(by_id[rec]["summary"])
+                write_table(by_id[rec]["trials"], rec_dir / "trials.parquet")
+                by_id[rec]["events"].to_csv(rec_dir / "events.tsv", sep="\t", index=False)
             write_json(rec_dir / "summary.json", summary)
         (staging / "features").mkdir()
         write_table(table, staging / "features" / "session_features.parquet")
         write_table(table, staging / "features" / "session_features.csv")
+        trials = study_trials(recordings, dict(zip(table["participant_id"], table["arm"])))
+        if trials is not None:
+            write_table(trials, staging / "features" / "trials.parquet")
         atomic_write_text(staging / "failures.csv", "recording_id,path,error\n")
         write_json(staging / "study.json", study)
     return study

@@ -74,6 +74,15 @@ def synthesize_signals(levels: np.ndarray, rng: np.random.Generator) -> dict[str
     shape = drift + 0.6 * bursts
     shape_mean = np.nanmean(np.where(valid, shape, np.nan), axis=1)
     frown = levels[:, None] + shape - shape_mean[:, None]
+    return assemble_signals(frown, valid, face, drift, rng)
+
+
+def assemble_signals(frown: np.ndarray, valid: np.ndarray, face: np.ndarray, drift: np.ndarray,
+                     rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The signals of :func:`synthesize_signals` from a drawn frown (``(n_recordings, n_frames)``, FU),
+    valid and face masks and a slow drift the smile shares: the components at that frown, and a smile
+    from a generator spawned from ``rng``."""
+    n_rec, n_frames = frown.shape
     frown = np.where(face, frown, np.nan)
     jitter = rng.normal(0.0, 0.01, (len(FROWN.components), n_rec, n_frames))
     smile_rng = rng.spawn(1)[0]

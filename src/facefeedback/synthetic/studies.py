@@ -69,6 +69,7 @@ from .. import schema
 from ..changes import add_change_columns
 from ..errors import AnalysisError
 from . import frames as synthetic_frames
+from .trial_study import TrialEffects
 
 PRIMARY_SCALE = "HAMD17"
 SECOND_SCALE = "MADRS"
@@ -164,11 +165,18 @@ class SimulationSettings:
     madrs_sd_rating: float = 2.0
     frown_stability: float = 0.5
     frown_baseline_effect: float = 15.0
+    #: Trials per condition of the ``faces`` task (0: no such task) and whether there is a
+    #: ``max_frown`` task (:mod:`facefeedback.synthetic.trial_study`); written with the frames only.
+    trials_per_condition: int = 0
+    capacity: bool = False
+    trial_effects: TrialEffects = TrialEffects()
 
     def __post_init__(self) -> None:
         if self.model not in GENERATIVE_MODELS:
             raise AnalysisError(f"generative model {self.model!r} is not one of "
                                 f"{', '.join(GENERATIVE_MODELS)}")
+        if self.trials_per_condition < 0:
+            raise AnalysisError(f"trials per condition must be at least 0, got {self.trials_per_condition}")
         if self.n_per_arm < 1:
             raise AnalysisError(f"n per arm must be at least 1, got {self.n_per_arm}")
         if len(self.sessions) < 2:

@@ -1,0 +1,142 @@
+"""Did the toxin reach the muscle, and could the arm be told from it? The manipulation check and
+the functional-unblinding risk, from the maximal frown (the study's capacity task).
+
+* Per arm: the mean change of ``frown_capacity`` (follow-up minus baseline, FU) with its t
+  interval, the follow-up capacity as a percent of baseline, and the share of the arm that lost
+  at least half of its baseline capacity (Wilson interval).
+* The functional-unblinding risk: how well the arm can be told from the capacity change alone,
+  as the area under the ROC curve of a logistic regression scored out of fold (stratified
+  5-fold cross-validation). 0.5: the change says nothing about the arm; 1: it gives it away.
+  Its interval is a stratified bootstrap of the out-of-fold scores (percentile).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import NotEstimable
+from .data import AnalysisData
+from .resample import percentile_interval, stratified_indices
+from .results import ModelResult, row
+from .trial_data import LOSS_THRESHOLD
+
+FOLDS = 5
+
+
+@dataclass
+class ManipulationResult(ModelResult):
+    """The maximal-frown manipulation check and the unblinding AUC (:func:`manipulation_model`)."""
+
+    name = "manipulation"
+    rows_after = ""
+    arms: dict  # arm -> n, capacity_change (estimate, ci), pct_of_baseline (estimate, ci), lost_half (share, ci)
+    difference: dict  # treated minus control capacity change: estimate, ci, p (Welch)
+    auc: float
+    auc_ci: list[float]
+    n_boot: int
+    risk: str  # low / moderate / high
+    sentence: str
+
+
+def auc_scores(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """AUC of ``scores`` (shape (b, n)) for the rows where ``positive`` is 1, ties counted half."""
+    scores = np.atleast_2d(scores)
+    pos, neg = scores[:, positive == 1], scores[:, positive == 0]
+    greater = (pos[:, :, None] > neg[:, None, :]).mean(axis=(1, 2))
+    ties = (pos[:, :, None] == neg[:, None, :]).mean(axis=(1, 2))
+    return greater + 0.5 * ties
+
+
+def out_of_fold_scores(x: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+    """Logistic-regression scores of ``y`` from ``x`` (n, p), each taken from the fit without its fold."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    folds = StratifiedKFold(n_splits=min(FOLDS, int(np.bincount(y).min())), shuffle=True, random_state=seed)
+    model = make_pipeline(StandardScaler(), LogisticRegression())
+    return cross_val_predict(model, x, y, cv=folds, method="decision_function")
+
+
+def wilson(k: int, n: int, z: float = 1.959964) -> list[float]:
+    """Wilson score interval of a proportion."""
+    if n == 0:
+        return [float("nan"), float("nan")]
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [float(centre - half), float(centre + half)]
+
+
+def risk_sentence(auc: float, ci: list[float], treated: str) -> tuple[str, str]:
+    """How worrying the AUC is for the trial's blinding, in one sentence."""
+    risk = "low" if ci[1] < 0.6 or auc < 0.6 else "moderate" if auc < 0.8 else "high"
+    told = (f"the capacity change tells the arm correctly for a random pair of one {treated} and one other "
+            f"participant {100 * auc:.0f} % of the time (AUC {auc:.2f}, 95 % CI {ci[0]:.2f} to {ci[1]:.2f})")
+    meaning = {"low": "the change in maximal frowning hardly gives the arm away, so participants who notice "
+                      "it could not have told their arm from it",
+               "moderate": "participants who notice how hard they can frown could in part guess their arm: "
+                           "blinding is at some risk, and the mood effect may carry some expectation",
+               "high": "participants (and raters who see their face) can tell the arm from the frown itself: "
+                       "the trial is functionally unblinded, and a mood effect cannot be separated from "
+                       "what participants expected once they noticed"}[risk]
+    return risk, f"Functional-unblinding risk {risk}: {told}; {meaning}."
+
+
+def manipulation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
+                       seed: int = 0) -> ManipulationResult | None:
+    """The manipulation check and the unblinding AUC; None when the study has no capacity task.
+
+    Raises
+    ------
+    NotEstimable
+        An arm has fewer than two participants with a maximal frown at both sessions.
+    """
+    from scipy import stats
+
+    cap = data.capacity
+    if cap is None:
+        return None
+    treated = cap["treated"].to_numpy()
+    change = cap["capacity_change"].to_numpy(float)
+    counts = np.bincount(treated, minlength=2)
+    if counts.min() < 2:
+        raise NotEstimable(f"the maximal frown is measured at both sessions for {counts[1]} {data.treated_arm} "
+                           f"and {counts[0]} {data.control_arm} participants; at least 2 per arm are needed")
+    arms, rows = {}, []
+    for arm in (data.treated_arm, data.control_arm):
+        part = cap[cap["arm"] == arm]
+        x = part["capacity_change"].to_numpy(float)
+        ci = stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
+        pct = part["capacity_pct"].dropna().to_numpy(float)
+        pct_ci = (stats.t.interval(0.95, len(pct) - 1, loc=pct.mean(), scale=stats.sem(pct))
+                  if len(pct) > 1 else (np.nan, np.nan))
+        lost = int(part["lost_half"].sum())
+        arms[arm] = {"n": len(x), "capacity_baseline": float(part["capacity_baseline"].mean()),
+                     "capacity_change": {"estimate": float(x.mean()), "ci": [float(ci[0]), float(ci[1])]},
+                     "pct_of_baseline": {"estimate": float(pct.mean()) if len(pct) else float("nan"),
+                                         "ci": [float(pct_ci[0]), float(pct_ci[1])]},
+                     "lost_half": {"share": lost / len(x), "n": lost, "ci": wilson(lost, len(x))}}
+        rows.append(row("manipulation", f"frown_capacity_change: {arm}", x.mean(), ci, np.nan, "t", ""))
+        rows.append(row("manipulation", f"lost >= {100 * LOSS_THRESHOLD:.0f} % of baseline capacity: {arm}",
+                        lost / len(x), wilson(lost, len(x)), np.nan, "Wilson", ""))
+    welch = stats.ttest_ind(change[treated == 1], change[treated == 0], equal_var=False)
+    diff_ci = welch.confidence_interval(0.95)
+    difference = {"estimate": float(change[treated == 1].mean() - change[treated == 0].mean()),
+                  "ci": [float(diff_ci.low), float(diff_ci.high)], "p": float(welch.pvalue)}
+    rows.append(row("manipulation", f"frown_capacity_change: {data.treated_arm} minus {data.control_arm}",
+                    difference["estimate"], difference["ci"], difference["p"], "Welch t", "Welch t-test"))
+    scores = out_of_fold_scores(change[:, None], treated, seed)
+    auc = float(auc_scores(scores, treated)[0])
+    idx = stratified_indices(treated, n_boot, rng, replace=True)
+    # a stratified resample keeps each arm's places, so the labels stay ``treated``
+    draws = np.concatenate([auc_scores(scores[idx[s:s + 500]], treated) for s in range(0, n_boot, 500)])
+    auc_ci = list(percentile_interval(draws))
+    risk, sentence = risk_sentence(auc, auc_ci, data.treated_arm)
+    rows.append(row("manipulation", "unblinding AUC (arm from frown_capacity_change)", auc, auc_ci, np.nan,
+                    "bootstrap percentile (stratified by arm)", f"{FOLDS}-fold cross-validated"))
+    return ManipulationResult(arms=arms, difference=difference, auc=auc, auc_ci=auc_ci, n_boot=n_boot,
+                              risk=risk, sentence=sentence, table=rows)
