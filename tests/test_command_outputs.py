@@ -16,7 +16,8 @@ import pytest
 from output_helpers import assert_intact, plant, run_killed, staging_left
 
 from facefeedback.cli import main
-from facefeedback.output_folders import MARKER, read_marker, recover
+from facefeedback.output_folders import recover
+from facefeedback.output_marker import MARKER, read_marker
 
 
 @pytest.fixture(scope="module")

@@ -21,14 +21,8 @@ from output_helpers import assert_intact, plant, staging_left
 
 from facefeedback.cli import main
 from facefeedback.errors import OutputError
-from facefeedback.output_folders import (
-    MARKER,
-    OutputKind,
-    owned_files,
-    plan_output,
-    recover,
-    writing,
-)
+from facefeedback.output_folders import OutputKind, plan_output, recover, writing
+from facefeedback.output_marker import MARKER, owned_files
 
 KIND = OutputKind("demo", "a demo output", last=("b.txt",))
 GENERATIONS = {1: ("a.txt", "b.txt", "sub/c.txt"), 2: ("a.txt", "b.txt", "sub/d.txt", "e.txt")}

@@ -17,7 +17,7 @@ from facefeedback.config import load_config
 from facefeedback.errors import ValidationError
 from facefeedback.study.manifest import load_study
 from facefeedback.study.pipeline import run_study
-from facefeedback.study.statfiles import FORMATS, SPSS, STATA, short_name, variable_names
+from facefeedback.study.statformats import FORMATS, SPSS, STATA, short_name, variable_names
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "configs" / "demo_study.yaml"

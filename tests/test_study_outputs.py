@@ -16,7 +16,7 @@ from output_helpers import assert_intact, plant, run_killed, staging_left
 from study_helpers import write_study
 
 from facefeedback.cli import main
-from facefeedback.output_folders import read_marker
+from facefeedback.output_marker import read_marker
 
 CLIPS = {"P01": ("lighting_neutral", "frontal_frown"), "P02": ("frontal_frown", "moving_frown"),
          "P03": ("moving_frown", "lighting_neutral")}

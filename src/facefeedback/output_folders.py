@@ -1,13 +1,14 @@
 """Folders of outputs: nothing touched that facefeedback did not write, nothing lost to a kill.
 
 Every folder the tool writes outputs into carries a marker, ``.facefeedback.json``, that
-lists per kind of output (``recording``, ``analysis``, ...) the files written there. The
-rule, for every command: a file is overwritten or deleted only when the marker lists it
-under the command's own kind, or, in a folder written by a version that left no marker,
-when the kind's ``legacy`` rule recognises it as that version's output. Anything else in
-the folder is someone else's: it is never renamed, moved, opened for writing or deleted,
-and an output that would land on it stops the command before any work, with one line
-naming the folder and what to do (``--out`` elsewhere, or ``--force``).
+lists per kind of output (``recording``, ``analysis``, ...) the files written there
+(:mod:`facefeedback.output_marker`). The rule, for every command: a file is overwritten or
+deleted only when the marker lists it under the command's own kind, or, in a folder written
+by a version that left no marker, when the kind's ``legacy`` rule recognises it as that
+version's output. Anything else in the folder is someone else's: it is never renamed,
+moved, opened for writing or deleted, and an output that would land on it stops the command
+before any work, with one line naming the folder and what to do (``--out`` elsewhere, or
+``--force``).
 
 :func:`plan_output` makes those checks before any work; :func:`writing` gives a staging
 folder and commits it when the work is done:
@@ -34,9 +35,8 @@ from pathlib import Path
 
 from .errors import OutputError
 from .files import TEMPORARY, atomic_write_text, temporary_name
+from .output_marker import MARKER, OutputKind, owned_files, read_marker, write_marker
 
-#: The marker every output folder carries: the files each kind of output wrote there.
-MARKER = ".facefeedback.json"
 #: Written into a staging folder when it is complete: what to move, what to delete.
 JOURNAL = ".ff-commit.json"
 
@@ -87,52 +87,7 @@ def check_file_output(path: str | os.PathLike, what: str, ours: Callable[[Path],
                           f"choose another {option}, or --force to overwrite it")
 
 
-# --------------------------------------------------------------------------- who wrote what
-
-@dataclass(frozen=True)
-class OutputKind:
-    """A kind of output a command writes into a folder.
-
-    Attributes
-    ----------
-    name : str
-        Its key in the marker (``"recording"``, ``"analysis"``, ...).
-    what : str
-        Its name in messages (``"a recording's outputs"``).
-    legacy : callable, optional
-        ``folder -> relative paths``: the files a version that wrote no marker left there.
-    last : tuple of str
-        Files renamed into place after the others (what a reader checks for currency).
-    """
-
-    name: str
-    what: str
-    legacy: Callable[[Path], Iterable[str]] | None = None
-    last: tuple[str, ...] = ()
-
-
-def read_marker(folder: Path) -> dict[str, list[str]]:
-    """The files each kind of output wrote in ``folder`` (empty without a readable marker)."""
-    try:
-        outputs = json.loads((Path(folder) / MARKER).read_text()).get("outputs", {})
-        return {str(k): [str(f) for f in v["files"]] for k, v in outputs.items()}
-    except (OSError, ValueError, AttributeError, KeyError, TypeError):
-        return {}
-
-
-def owned_files(folder: str | os.PathLike, kind: OutputKind) -> frozenset[str]:
-    """Relative paths in ``folder`` that ``kind`` wrote: by the marker, or, when the marker has
-    no entry for ``kind`` (an older version wrote it), by the legacy rule, never taking a
-    file the marker gives to another kind."""
-    folder = Path(folder)
-    marker = read_marker(folder)
-    if kind.name in marker:
-        return frozenset(marker[kind.name])
-    if kind.legacy is None or not folder.is_dir():
-        return frozenset()
-    others = {f for files in marker.values() for f in files}
-    return frozenset(f for f in kind.legacy(folder) if f not in others)
-
+# --------------------------------------------------------------------------- what a command may overwrite
 
 def _blocking(folder: Path, rel: str, owned: frozenset[str]) -> str | None:
     """The part of ``folder/rel`` that writing it would overwrite although ``owned`` does not
@@ -230,7 +185,7 @@ def _commit(staging: Path, plan: OutputPlan) -> None:
     folder, kind = plan.folder, plan.kind
     files = _tree(staging)
     if staging.parent != folder:  # a new folder, staged beside it
-        _write_marker(staging, kind.name, files)
+        write_marker(staging, kind.name, files)
         try:
             os.rename(staging, folder)
             return
@@ -268,7 +223,7 @@ def _roll_forward(staging: Path, folder: Path) -> None:
         if os.path.lexists(target) and not target.is_dir():
             target.unlink()
             _prune_empty(target.parent, folder)
-    _write_marker(folder, journal["kind"], journal["files"])
+    write_marker(folder, journal["kind"], journal["files"])
     shutil.rmtree(staging)
 
 
@@ -280,34 +235,6 @@ def _prune_empty(directory: Path, root: Path) -> None:
         except OSError:
             return
         directory = directory.parent
-
-
-def _write_marker(folder: Path, kind: str, files: list[str] | None) -> None:
-    """Record ``files`` as ``kind``'s in ``folder``'s marker (None: ``kind`` has nothing there)."""
-    from . import __version__
-    from .provenance import created
-
-    try:
-        data = json.loads((folder / MARKER).read_text())
-        outputs = dict(data["outputs"])
-    except (OSError, ValueError, KeyError, TypeError):
-        outputs = {}
-    mine = set(files or ())
-    for name, entry in list(outputs.items()):  # a file forced over another kind's is no longer theirs
-        try:
-            outputs[name] = {**entry, "files": [f for f in entry["files"] if f not in mine]}
-        except (KeyError, TypeError):
-            del outputs[name]
-    outputs.pop(kind, None)
-    if files is not None:
-        outputs[kind] = {"files": sorted(mine), "facefeedback": __version__,
-                         "written": created()}
-    if not outputs:
-        (folder / MARKER).unlink(missing_ok=True)
-        return
-    note = ("Written by facefeedback: the files it made here, per kind of output. It replaces or "
-            "removes only these; anything else in this folder is left as it is.")
-    atomic_write_text(folder / MARKER, json.dumps({"note": note, "outputs": outputs}, indent=1) + "\n")
 
 
 def move_output(folder: str | os.PathLike, dest: str | os.PathLike, kind: OutputKind) -> list[str]:
@@ -330,8 +257,8 @@ def move_output(folder: str | os.PathLike, dest: str | os.PathLike, kind: Output
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         os.replace(folder / rel, dest / rel)
         _prune_empty((folder / rel).parent, folder)
-    _write_marker(dest, kind.name, mine)
-    _write_marker(folder, kind.name, None)
+    write_marker(dest, kind.name, mine)
+    write_marker(folder, kind.name, None)
     return others
 
 

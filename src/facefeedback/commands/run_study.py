@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..study.manifest import load_study
     from ..study.pipeline import run_study
-    from ..study.statfiles import FORMATS, parse_formats
+    from ..study.statformats import FORMATS, parse_formats
 
     export = parse_formats(args.export) if args.export is not None else ()
     if args.workers is not None and args.workers < 1:

@@ -22,7 +22,7 @@ from ..files import atomic_write_text, write_table
 from .comparability import comparability_columns
 from .features import WideColumn, session_features, wide_table
 from .manifest import Study
-from .statfiles import CODED, FLAG_LABELS, SPSS, STATA, variable_names
+from .statformats import CODED, FLAG_LABELS, SPSS, STATA, variable_names
 from .trial_features import trial_entries
 
 #: Valid range of a value by its unit (schema units).

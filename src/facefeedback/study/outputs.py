@@ -1,7 +1,7 @@
 """A study output folder: whose it is, whether it may be written, and what is no longer current.
 
 A measured study (``facefeedback run``) and a simulated one (``facefeedback simulate``)
-are told apart by their marker (:mod:`facefeedback.output_folders`) or, in a folder written by a
+are told apart by their marker (:mod:`facefeedback.output_marker`) or, in a folder written by a
 version without markers, by ``study.json``: a ``run`` entry in a measured study, a
 ``simulation`` entry in a simulated one. Neither command writes into the other's folder.
 
@@ -21,14 +21,8 @@ from typing import TYPE_CHECKING
 
 from ..errors import OutputError, ValidationError
 from ..files import atomic_write_text
-from ..output_folders import (
-    OutputKind,
-    check_file_output,
-    check_output_path,
-    move_output,
-    owned_files,
-    plan_output,
-)
+from ..output_folders import check_file_output, check_output_path, move_output, plan_output
+from ..output_marker import OutputKind, owned_files
 
 if TYPE_CHECKING:
     from .manifest import Study

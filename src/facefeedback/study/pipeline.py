@@ -2,7 +2,7 @@
 
 The order of work, which is what makes a rerun cheap:
 
-1. every recording is a task (:func:`measure_recording`, run in parallel by
+1. every recording is a task (:func:`.measure_task.measure_recording`, run in parallel by
    :mod:`.parallel`): hash the file, and measure it unless its raw measurements
    are already cached (:mod:`.cache`);
 2. as soon as a participant's baseline recordings are in, their neutral
@@ -39,64 +39,18 @@ from ..config import Config, config_hash, dump_config
 from ..errors import ConfigError, FaceFeedbackError, InputError
 from ..files import json_text, write_json, write_table
 from ..measure import build_frame_table
-from ..output_folders import owned_files, plan_output, sweep, writing
+from ..output_folders import plan_output, sweep, writing
+from ..output_marker import owned_files
 from ..provenance import created, measurement_versions
-from .cache import RawCache, RawEntry, is_current, raw_key, stamp
+from .cache import RawCache, RawEntry, is_current, stamp
 from .manifest import Study
+from .measure_task import Measured, MeasureTask, measure_recording
 from .outputs import FEATURE_FILES, FEATURES, STUDY, STUDY_FILES, StaleOutputs, check_study_output
-from .parallel import Executor, default_workers, limit_threads, run_tasks
-from .progress import FrameReporter, StudyProgress
+from .parallel import Executor, default_workers, run_tasks
+from .progress import StudyProgress
 from .trial_features import TRIALS_FILE, trial_stamp, trial_values, write_study_trials
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MeasureTask:
-    recording_id: str
-    path: str
-    config: Config
-    cache_root: str
-    strict: bool = False  # a truncated video fails (its decoded frames are cached all the same)
-    progress_file: str | None = None  # where the worker reports frames measured (see .progress)
-
-
-@dataclass(frozen=True)
-class Measured:
-    """What a worker sends back: where the raw measurements are, or why there are none."""
-
-    recording_id: str
-    sha256: str | None = None
-    key: str | None = None
-    measured: bool = False  # False: found in the cache
-    error: str | None = None
-    frames: int = 0  # rows of the raw measurements
-
-
-def measure_recording(task: MeasureTask) -> Measured:
-    """Worker task: hash the file and measure it unless its raw measurements are cached."""
-    from ..extract import file_sha256, read_raw
-
-    limit_threads()
-    try:
-        sha = file_sha256(task.path)
-        key = raw_key(sha, task.config)
-        cache = RawCache(task.cache_root)
-        entry, measured = cache.get(key), False
-        if entry is None:
-            started = time.perf_counter()
-            report = FrameReporter(task.progress_file) if task.progress_file else None
-            # One thread of work per recording: the pool's workers keep the cores busy.
-            info, raw = read_raw(task.path, task.config, progress=False, pipelined=False, on_frame=report)
-            entry, measured = cache.put(key, raw, info, time.perf_counter() - started), True
-        if task.strict and entry.info.truncated:
-            return Measured(task.recording_id, measured=measured, error=f"{task.path}: {entry.info.truncation()}")
-        return Measured(task.recording_id, sha, key, measured=measured, frames=entry.frames)
-    except FaceFeedbackError as exc:
-        return Measured(task.recording_id, error=str(exc))
-    except Exception as exc:
-        log.exception("%s: unexpected failure", task.path)
-        return Measured(task.recording_id, error=f"{task.path}: {type(exc).__name__}: {exc}")
 
 
 @dataclass

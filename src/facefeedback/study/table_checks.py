@@ -1,0 +1,150 @@
+"""The participants, recordings and scores tables of a study, checked row by row.
+
+Each check takes a table read by :func:`.tables.read_table`, adds a problem naming the file and
+row for every bad row, and returns the good rows as a DataFrame; :func:`.manifest.load_study`
+runs them with the checks of the study file and raises every problem at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from ..files import find_path
+from .spec import StudySpec
+from .tables import Table, check_duplicates, check_ids, is_missing, parse_number
+
+#: Columns of session_features that a participant covariate or a custom scale must not shadow.
+RESERVED_COLUMNS = frozenset({*schema.SESSION_ID_COLUMNS, "recording_id", "is_reference",
+                              *schema.summary_feature_names()})
+
+
+def check_participants(t: Table, problems: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The participants (id, arm, covariates: numbers where every value is one) and the covariates' names."""
+    rows = check_ids(t, ("participant_id",), problems)
+    for i in list(rows):
+        if is_missing(t.rows[i]["arm"]):
+            problems.append(f"{t.where(i)}: arm is empty")
+    rows = check_duplicates(t, rows, ("participant_id",), problems)
+    covariates = [c for c in t.columns if c not in ("participant_id", "arm")]
+    for c in covariates:
+        if c in RESERVED_COLUMNS or c in schema.KNOWN_SCALES or schema.is_trial_feature(c):
+            problems.append(f"{t.name}: column '{c}' has the name of a session-features column; rename it")
+    df = pd.DataFrame([t.rows[i] for i in rows], columns=t.columns)
+    for c in covariates:
+        values = [None if is_missing(v) else v for v in df[c]]
+        numbers = [parse_number(v) if v is not None else np.nan for v in values]
+        df[c] = numbers if all(n is not None for n in numbers) else values
+    return df, covariates
+
+
+def check_recordings(t: Table, spec: StudySpec, known: set[str] | None, sessions: list[str] | None,
+                     ptable: Table | None, problems: list[str]) -> pd.DataFrame:
+    """The recordings (id, participant, session, task, path, row) of known participants and sessions,
+    each with a readable file and every participant with a baseline recording."""
+    rows = check_ids(t, ("participant_id", "session", "task"), problems)
+    rows = check_duplicates(t, rows, ("participant_id", "session", "task"), problems)
+    keep, ids = [], {}
+    for i in rows:
+        row = t.rows[i]
+        _check_media(t, i, problems)
+        if known is not None and row["participant_id"] not in known:
+            problems.append(f"{t.where(i)}: participant {row['participant_id']} is not in {ptable.name}")
+            continue
+        if sessions is not None and row["session"] not in sessions:
+            problems.append(f"{t.where(i)}: session '{row['session']}' is not in the study file's sessions "
+                            f"({', '.join(sessions)})")
+        rid = f"{row['participant_id']}_{row['session']}_{row['task']}"
+        if rid in ids:
+            problems.append(f"{t.where(i)}: recording id {rid} is also made by row {t.line[ids[rid]]}; "
+                            "rename a participant, session or task")
+        ids[rid] = i
+        keep.append(i)
+    df = pd.DataFrame({
+        "recording_id": [f"{t.rows[i]['participant_id']}_{t.rows[i]['session']}_{t.rows[i]['task']}" for i in keep],
+        "participant_id": [t.rows[i]["participant_id"] for i in keep],
+        "session": [t.rows[i]["session"] for i in keep],
+        "task": [t.rows[i]["task"] for i in keep],
+        "path": [str(_media_path(t, i)) for i in keep],
+        "row": [t.line[i] for i in keep]})
+    _check_baselines(t, df, spec, problems)
+    return df
+
+
+def _media_path(t: Table, i: int) -> Path:
+    """Recording paths are relative to the recordings table's folder."""
+    return find_path((t.path.parent / t.rows[i]["path"]).resolve())
+
+
+def _check_media(t: Table, i: int, problems: list[str]) -> None:
+    raw = t.rows[i]["path"]
+    if is_missing(raw):
+        problems.append(f"{t.where(i)}: path is empty")
+        return
+    media = _media_path(t, i)
+    if not media.exists():
+        problems.append(f"{t.where(i)}: recording file {media} does not exist")
+    elif not media.is_file():
+        problems.append(f"{t.where(i)}: recording path {media} is not a file")
+    else:
+        try:
+            with open(media, "rb") as fh:
+                first = fh.read(1)
+        except OSError as exc:
+            problems.append(f"{t.where(i)}: recording file {media} cannot be read ({exc.strerror or exc})")
+            return
+        if not first:
+            problems.append(f"{t.where(i)}: recording file {media} is empty (0 bytes)")
+
+
+def _check_baselines(t: Table, df: pd.DataFrame, spec: StudySpec, problems: list[str]) -> None:
+    ref = spec.reference_session
+    line_to_index = {n: k for k, n in enumerate(t.line)}
+    cal_tasks = spec.calibration.tasks
+    for pid, group in df.groupby("participant_id", sort=False):
+        idx = [line_to_index[n] for n in group["row"]]
+        baseline = group[group["session"] == ref]
+        if baseline.empty:
+            problems.append(f"{t.where_many(idx)}: participant {pid} has sessions "
+                            f"{', '.join(dict.fromkeys(group['session']))} but no recording at the reference "
+                            f"session '{ref}', so frowning cannot be calibrated or compared with baseline")
+        elif cal_tasks != "all" and not baseline["task"].isin(cal_tasks).any():
+            problems.append(f"{t.where_many(idx)}: participant {pid} has no '{ref}' recording of the calibration "
+                            f"task(s) {', '.join(cal_tasks)} (has {', '.join(baseline['task'])})")
+
+
+def check_scores(t: Table, known: set[str] | None, sessions: list[str] | None,
+                 scales: dict[str, tuple], ptable: Table | None, problems: list[str]) -> pd.DataFrame:
+    """The scores taken (participant, session, scale, score, row), each within its scale's range."""
+    rows = check_ids(t, ("participant_id", "session"), problems)
+    rows = check_duplicates(t, rows, ("participant_id", "session", "scale"), problems)
+    out = []
+    for i in rows:
+        row = t.rows[i]
+        scale, raw = row["scale"], row["score"]
+        ok = True
+        if known is not None and row["participant_id"] not in known:
+            problems.append(f"{t.where(i)}: participant {row['participant_id']} is not in {ptable.name}")
+            ok = False
+        if sessions is not None and row["session"] not in sessions:
+            problems.append(f"{t.where(i)}: session '{row['session']}' is not a session of the study "
+                            f"({', '.join(sessions)})")
+            ok = False
+        if scale not in scales:
+            problems.append(f"{t.where(i)}: unknown scale '{scale}'; known scales are {', '.join(scales)} "
+                            "(declare others under 'scales:' in the study file, with their range)")
+            continue
+        if is_missing(raw):
+            continue  # not taken: NaN in the features, not an error
+        score = parse_number(raw)
+        lo, hi = scales[scale][:2]
+        if score is None:
+            problems.append(f"{t.where(i)}: {scale} score '{raw}' is not a number")
+        elif not lo <= score <= hi:
+            problems.append(f"{t.where(i)}: {scale} score {raw} is outside {lo:g}-{hi:g}")
+        elif ok:
+            out.append((row["participant_id"], row["session"], scale, score, t.line[i]))
+    return pd.DataFrame(out, columns=["participant_id", "session", "scale", "score", "row"])
