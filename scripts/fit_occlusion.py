@@ -1,7 +1,7 @@
 """Refit the occlusion model shipped in src/facefeedback/data/occlusion_model.json.
 
 Synthetic occluders (fingers, skin-coloured bars, hair, glasses frames; see
-facefeedback.occluders) are pasted onto real faces, every frame goes through the per-frame
+facefeedback.synthetic.occluders) are pasted onto real faces, every frame goes through the per-frame
 path (MediaPipe included), and a logistic model is fitted to the occlusion features of the
 occluded and the clear frames as the detector meets them in use
 (facefeedback.occlusion_replay.fit_as_used). The clip with the real hand

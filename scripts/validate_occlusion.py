@@ -2,7 +2,7 @@
 
 1. Synthetic: fingers, hands (palm and fingers; a kind the model was not fitted on),
    skin-coloured bars, hair and glasses frames pasted onto real faces over synthetic frowns
-   (facefeedback.occluders, facefeedback.occlusion_fit), every frame through the per-frame path as
+   (facefeedback.synthetic.occluders, facefeedback.occlusion_fit), every frame through the per-frame path as
    `extract` runs it (MediaPipe sees the occluded frames). Held out: each person is judged by a
    model fitted only on the other people (their recordings with occluders drawn with the fit seeds,
    0-2), on occluders drawn with other seeds (10, 11) and with a kind no model was fitted on
@@ -39,7 +39,6 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from occlusion_common import CONFIG, DEFAULT_OPENFACE, DEFAULT_PYFEAT, features_for  # noqa: E402
 
 from facefeedback.extract import process_recording  # noqa: E402
-from facefeedback.occluders import ALL_KINDS  # noqa: E402
 from facefeedback.occlusion import OcclusionModel, shipped_model  # noqa: E402
 from facefeedback.occlusion_fit import (  # noqa: E402
     camera_variants,
@@ -49,6 +48,7 @@ from facefeedback.occlusion_fit import (  # noqa: E402
     real_labels,
 )
 from facefeedback.occlusion_replay import fit_as_used, replay  # noqa: E402
+from facefeedback.synthetic.occluders import ALL_KINDS  # noqa: E402
 
 WL_LABELS = ROOT / "tests" / "data" / "WolfgangLanger_Pexels.occlusion.csv"
 

@@ -15,12 +15,9 @@ import numpy as np
 import pytest
 
 from facefeedback.config import Config
-from facefeedback.occluders import ALL_KINDS
 from facefeedback.occlusion import shipped_model
 from facefeedback.occlusion_fit import (
     Host,
-    frown_curve,
-    frowned,
     host_skin,
     measure,
     occluded_recording,
@@ -28,6 +25,8 @@ from facefeedback.occlusion_fit import (
     read_host,
 )
 from facefeedback.occlusion_replay import replay
+from facefeedback.synthetic.occluded_recordings import frown_curve, frowned
+from facefeedback.synthetic.occluders import ALL_KINDS
 
 CONFIG = Config().updated(progress=False)
 #: Neither face is among those the shipped model was fitted on with these occluders (other seeds).
