@@ -42,12 +42,13 @@ from facefeedback.extract import process_recording  # noqa: E402
 from facefeedback.occlusion import OcclusionModel, shipped_model  # noqa: E402
 from facefeedback.occlusion_fit import (  # noqa: E402
     camera_variants,
+    fit_model,
     hosts,
     otherwise_valid,
     rates,
     real_labels,
 )
-from facefeedback.occlusion_replay import fit_as_used, replay  # noqa: E402
+from facefeedback.occlusion_replay import replay  # noqa: E402
 from facefeedback.synthetic.occluders import ALL_KINDS  # noqa: E402
 
 WL_LABELS = ROOT / "tests" / "data" / "WolfgangLanger_Pexels.occlusion.csv"
@@ -74,15 +75,14 @@ def table(rows: pd.DataFrame, by: list[str] | None, first: str | None = None) ->
 def judged_held_out(fit: pd.DataFrame, fit_regions: np.ndarray, judged: pd.DataFrame,
                     regions: np.ndarray) -> pd.DataFrame:
     """``judged`` with each person's ``occluded`` and ``occlusion_score`` from a model fitted as
-    ``scripts/fit_occlusion.py`` fits it, on every other person's recordings only (``fit``; both
-    stages of :func:`~facefeedback.occlusion_replay.fit_as_used` without the judged person), the
-    detector replayed as in ``extract``."""
+    ``scripts/fit_occlusion.py`` fits it, on every other person's recordings only (``fit``), the
+    detector replayed as in ``extract`` (its own flags choosing its exemplars)."""
     judged = judged.copy()
     truth_feats = replay(fit, fit_regions)[0]  # the same in every fold
+    labels = fit["label"].to_numpy()
     for identity in judged["identity"].unique():
         keep = (fit["identity"] != identity).to_numpy()
-        model = OcclusionModel.from_json(fit_as_used(fit[keep].reset_index(drop=True), fit_regions[keep],
-                                                     truth_feats=truth_feats[keep]))
+        model = OcclusionModel.from_json(fit_model(truth_feats[keep], labels[keep]))
         rows = np.flatnonzero((judged["identity"] == identity).to_numpy())
         _, scores, flags = replay(judged.iloc[rows].reset_index(drop=True), regions[rows], model=model)
         judged.loc[judged.index[rows], "occluded"] = flags
