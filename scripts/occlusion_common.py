@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from facefeedback.config import Config
-from facefeedback.occluders import KINDS
 from facefeedback.occlusion_fit import camera_variants, collect
+from facefeedback.synthetic.occluders import KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("FACEFEEDBACK_TEST_CACHE", Path.home() / ".cache" / "facefeedback-tests"))

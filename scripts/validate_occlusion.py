@@ -2,7 +2,7 @@
 
 1. Synthetic: fingers, hands (palm and fingers; a kind the model was not fitted on),
    skin-coloured bars, hair and glasses frames pasted onto real faces over synthetic frowns
-   (facefeedback.occluders, facefeedback.occlusion_fit), every frame through the per-frame path as
+   (facefeedback.synthetic.occluders, facefeedback.occlusion_fit), every frame through the per-frame path as
    `extract` runs it (MediaPipe sees the occluded frames). Held out: each person is judged by a
    model fitted only on the other people (their recordings with occluders drawn with the fit seeds,
    0-2), on occluders drawn with other seeds (10, 11) and with a kind no model was fitted on
@@ -39,16 +39,17 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from occlusion_common import CONFIG, DEFAULT_OPENFACE, DEFAULT_PYFEAT, features_for  # noqa: E402
 
 from facefeedback.extract import process_recording  # noqa: E402
-from facefeedback.occluders import ALL_KINDS  # noqa: E402
 from facefeedback.occlusion import OcclusionModel, shipped_model  # noqa: E402
 from facefeedback.occlusion_fit import (  # noqa: E402
     camera_variants,
+    fit_model,
     hosts,
     otherwise_valid,
     rates,
     real_labels,
 )
-from facefeedback.occlusion_replay import fit_as_used, replay  # noqa: E402
+from facefeedback.occlusion_replay import replay  # noqa: E402
+from facefeedback.synthetic.occluders import ALL_KINDS  # noqa: E402
 
 WL_LABELS = ROOT / "tests" / "data" / "WolfgangLanger_Pexels.occlusion.csv"
 
@@ -74,15 +75,14 @@ def table(rows: pd.DataFrame, by: list[str] | None, first: str | None = None) ->
 def judged_held_out(fit: pd.DataFrame, fit_regions: np.ndarray, judged: pd.DataFrame,
                     regions: np.ndarray) -> pd.DataFrame:
     """``judged`` with each person's ``occluded`` and ``occlusion_score`` from a model fitted as
-    ``scripts/fit_occlusion.py`` fits it, on every other person's recordings only (``fit``; both
-    stages of :func:`~facefeedback.occlusion_replay.fit_as_used` without the judged person), the
-    detector replayed as in ``extract``."""
+    ``scripts/fit_occlusion.py`` fits it, on every other person's recordings only (``fit``), the
+    detector replayed as in ``extract`` (its own flags choosing its exemplars)."""
     judged = judged.copy()
     truth_feats = replay(fit, fit_regions)[0]  # the same in every fold
+    labels = fit["label"].to_numpy()
     for identity in judged["identity"].unique():
         keep = (fit["identity"] != identity).to_numpy()
-        model = OcclusionModel.from_json(fit_as_used(fit[keep].reset_index(drop=True), fit_regions[keep],
-                                                     truth_feats=truth_feats[keep]))
+        model = OcclusionModel.from_json(fit_model(truth_feats[keep], labels[keep]))
         rows = np.flatnonzero((judged["identity"] == identity).to_numpy())
         _, scores, flags = replay(judged.iloc[rows].reset_index(drop=True), regions[rows], model=model)
         judged.loc[judged.index[rows], "occluded"] = flags

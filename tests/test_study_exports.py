@@ -273,11 +273,10 @@ def test_the_demo_trials_and_maximal_frown_follow_the_known_truth(demo_run):
     later = long[(long["task"] == "max_frown") & (long["session"] == "week6")].set_index("participant_id")
     expected = 100 * truth["amp_week6"] / truth["amp_baseline"]
     assert (later["frown_capacity_attempts_n"] == 3).all()
-    # At this stride the occlusion flag takes some of the strongest frowns' peak frames (> 1 FU) out of
-    # the valid frames, so a capacity can read up to about a fifth low (measured: at most 22 points off
-    # the truth, a baseline read low); the arms stay apart all the same.
+    # Every attempt's peak frame is valid (no frown, however strong, is flagged as occluded); at this
+    # stride the sampled peaks leave a few points (measured: at most 3.4 points off the truth).
     pct = later["frown_capacity_pct_of_baseline"]
-    assert (abs(pct - expected[later.index]) < 25).all(), pct
+    assert (abs(pct - expected[later.index]) < 6).all(), pct
     assert pct[later["arm"] == "botox"].max() < 60 < 75 < pct[later["arm"] == "placebo"].min()
     trials = pd.read_parquet(demo_run / "recordings" / "sub-01_baseline_sad_film" / "trials.parquet")
     assert list(trials["trial_type"]) == ["negative", "neutral", "negative", "neutral"] and trials["included"].all()

@@ -114,7 +114,8 @@ class FrameMeasurer:
         energy, tone, clipped, reference, overexposed = self._lines(gray, box, al, (x0, y0), noise)
         sharpness, brightness = image_quality(box)
         qc = self.qc
-        occluded = False if self.occlusion is None else self.occlusion(frame.image, al, frame.timestamp_s)[1]
+        occluded = False if self.occlusion is None else self.occlusion(
+            frame.image, al, frame.timestamp_s, (gap, values["brow_lowering"], energy / reference))[1]
         log_contrast, focus, conditions_noise = frame_conditions(gray, obs.points, (x0, y0), al.iod_px)
         values.update(frame=frame.index, timestamp_s=frame.timestamp_s, face_detected=True, n_faces=obs.n_faces,
                       yaw=al.yaw, pitch=al.pitch, roll=al.roll, brow_gap=gap, glabella_lines=energy / reference,

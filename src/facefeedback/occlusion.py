@@ -17,17 +17,19 @@ The picture can, compared with the same face earlier in the same recording:
    is nowhere near in the exemplar, and the brow it hides is missing from the frame.
 3. The unexplained change, per region (glabella, the more and the less changed brow head,
    forehead, the whole region; in intensity and in colour; in both directions), in units of the
-   recording's typical frame-to-exemplar change, goes into a logistic model fitted on synthetic
-   occluders pasted onto real faces (``scripts/fit_occlusion.py``; its parameters ship in
-   ``data/occlusion_model.json``). A frame whose score exceeds ``qc.max_occlusion_score`` is
-   ``occluded``.
+   recording's typical frame-to-exemplar change, and the landmarks' side (:func:`brow_features`:
+   brow heads spread beyond the exemplars' widest gap, as fingers on the glabella pull them; brows
+   drawn in and lowered and lines deepened, as a frown does, which explains a change) go into a
+   logistic model fitted on synthetic occluders pasted onto real faces over synthetic frowns
+   (``scripts/fit_occlusion.py``; its parameters ship in ``data/occlusion_model.json``). A frame
+   whose score exceeds ``qc.max_occlusion_score`` is ``occluded``.
 
-The exemplars follow the face: a frame that is clearly clear (score below
+The exemplars follow the face: the first face and the changed frames of the first
+:data:`WARMUP_S` (taken as clear), then a frame that is clearly clear (score below
 :data:`EXEMPLAR_MAX_SCORE`), within the pose limits, at least :data:`EXEMPLAR_GAP_S` after the
 last exemplar and changed since (so the set follows a face that moves from crying to laughing)
 becomes an exemplar once every frame within :data:`QUARANTINE_S` before and after it was judged
-clear; the first exemplar is the recording's first face. A still image has no
-earlier frames: its ``occluded`` is False.
+clear. A still image has no earlier frames: its ``occluded`` is False.
 """
 
 from __future__ import annotations
@@ -39,26 +41,17 @@ from importlib import resources
 
 import numpy as np
 
-from .components.brows import BROW_PATCH_X, BROW_PATCH_Y
-from .components.glabella import PATCH_X, PATCH_Y
-from .components.patches import resample_patch
-from .geometry import Alignment, reference_face
-
-#: Added to the 0-1 grey level before the log: keeps sensor noise in dark skin from dominating the
-#: upper face's log picture (the shipped model was fitted with it).
-_LOG_EPS = 0.08
-
-# -- the compared region, reference units (IOD = 1, origin between the eyes, y down) --
-REGION_X = (-0.62, 0.62)
-REGION_Y = (-0.80, -0.06)
-PX_PER_IOD = 20
-#: Largest shift (region pixels) at which a neighbourhood is looked for: 2 px = 0.1 IOD sideways and
-#: up and down (a frown moves the brow heads by up to about 0.1 IOD).
-SHIFT_X, SHIFT_Y = 2, 2
-#: Weights of log intensity and the two log-chroma channels in the squared difference.
-CHANNEL_WEIGHTS = np.array([1.0, 2.0, 2.0], np.float32)
-#: Differences are counted in units of 1e-3 (log units squared), see :meth:`OcclusionDetector.features`.
-UNIT = 1e-3
+from .geometry import Alignment
+from .occlusion_compare import (
+    MEASURED,
+    REGION_MEANS,
+    Exemplar,
+    median,
+    plane_free,
+    region_channels,
+    shifted,
+    unexplained,
+)
 
 # -- the exemplars --
 MAX_EXEMPLARS = 8
@@ -68,6 +61,8 @@ EXEMPLAR_GAP_S = 0.2
 #: The first frames with a face (seconds from the first) are taken as clear: they set the
 #: recording's typical change and its first exemplars.
 WARMUP_S = 0.5
+#: Within the warm-up, a changed frame this long after the last exemplar becomes one at once.
+WARMUP_GAP_S = 0.1
 #: A frame becomes an exemplar only with a score this far below the model's threshold ...
 EXEMPLAR_MAX_SCORE = -1.0
 #: ... and when it differs from every exemplar by at least this mean change (UNIT).
@@ -79,48 +74,37 @@ QUARANTINE_S = 0.4
 #: Frames of recent typical change kept for the recording's scale, and its floor (UNIT).
 SCALE_FRAMES = 30
 SCALE_FLOOR = 0.5
+#: The brows' geometry against the exemplars' is counted in this unit (IOD).
+BROW_UNIT = 0.02
+NO_BROWS = (float("nan"),) * 3
 
 #: Features of the model, in order (see :meth:`OcclusionDetector.features`).
 FEATURES = ("glabella_fwd", "glabella_bwd", "glabella_intensity", "glabella_colour",
             "brow_max_fwd", "brow_min_fwd", "brow_max_bwd", "brow_min_bwd",
             "brow_max_intensity", "brow_min_intensity", "brow_max_colour", "brow_min_colour",
             "forehead_fwd", "forehead_bwd", "region_fwd", "region_bwd",
-            "mask_q90", "mask_above_10", "mask_above_30", "brow_asymmetry")
+            "mask_q90", "mask_above_10", "mask_above_30", "brow_asymmetry",
+            "brows_apart", "brows_drawn_in", "brows_lowered", "lines_ratio")
 
 
-def _grid() -> tuple[np.ndarray, np.ndarray]:
-    w = int(round((REGION_X[1] - REGION_X[0]) * PX_PER_IOD))
-    h = int(round((REGION_Y[1] - REGION_Y[0]) * PX_PER_IOD))
-    xs = REGION_X[0] + (np.arange(w) + 0.5) / PX_PER_IOD
-    ys = REGION_Y[0] + (np.arange(h) + 0.5) / PX_PER_IOD
-    return np.meshgrid(xs, ys)
+def _rise(value: float) -> float:
+    return float(np.log1p(max(value, 0.0) / BROW_UNIT)) if np.isfinite(value) else 0.0
 
 
-_X, _Y = _grid()
-_H, _W = _X.shape
-REGION_SHAPE = (_H, _W, 3)
-GLABELLA = (np.abs(_X) < PATCH_X[1]) & (_Y > PATCH_Y[0]) & (_Y < PATCH_Y[1])
-BROW_RIGHT = (_X < -BROW_PATCH_X[0]) & (_X > -BROW_PATCH_X[1]) & (_Y > BROW_PATCH_Y[0]) & (_Y < BROW_PATCH_Y[1])
-BROW_LEFT = (_X > BROW_PATCH_X[0]) & (_X < BROW_PATCH_X[1]) & (_Y > BROW_PATCH_Y[0]) & (_Y < BROW_PATCH_Y[1])
-MEASURED = GLABELLA | BROW_RIGHT | BROW_LEFT
-FOREHEAD = (np.abs(_X) < 0.45) & (_Y < PATCH_Y[0] + 0.02)
-#: Rows: the mean over the glabella, the right and the left brow head, the forehead, the whole
-#: region and the measured regions, of a map (raveled).
-_REGION_MEANS = np.array([m.ravel() / m.sum() for m in (GLABELLA, BROW_RIGHT, BROW_LEFT, FOREHEAD,
-                                                        np.ones_like(GLABELLA), MEASURED)], np.float32)
-_PLANE = np.column_stack([np.ones(_X.size), _X.ravel(), _Y.ravel()])
-_PLANE_PINV = np.linalg.pinv(_PLANE)
-#: Positions (in a sorted raveled region) of the 5th, 10th, ..., 95th percentiles.
-_QUANTILE_AT = np.round(np.linspace(0.05, 0.95, 19) * (_X.size - 1)).astype(int)
+def brow_features(brows: tuple[float, float, float], reference: tuple[float, float, float],
+                  widest_gap: float) -> np.ndarray:
+    """The landmarks' side of the score: how far the brow heads are apart beyond the widest gap of
+    the recording's exemplars, how far they were drawn in and lowered against the exemplar's, and
+    the lines against the exemplar's (log ratio).
 
-
-def _quantiles(values: np.ndarray) -> np.ndarray:
-    return np.sort(values)[_QUANTILE_AT]
-
-
-def _median(values: np.ndarray, axis: int = 0) -> np.ndarray:
-    n = values.shape[axis]
-    return np.partition(values, n // 2, axis=axis).take(n // 2, axis=axis)
+    A frown draws the brows in and down and deepens the lines: a change in the picture that goes
+    with them is explained by it. Nothing the face does spreads the brow heads much beyond their
+    relaxed gap, but fingers pressed to the glabella pull Face Mesh's brow heads apart.
+    """
+    gap, lowering, lines = brows
+    ref_gap, ref_lowering, ref_lines = reference
+    ratio = np.log((lines + 0.1) / (ref_lines + 0.1)) if np.isfinite(lines) and np.isfinite(ref_lines) else 0.0
+    return np.array([_rise(gap - widest_gap), _rise(ref_gap - gap), _rise(ref_lowering - lowering), ratio])
 
 
 @dataclass(frozen=True)
@@ -151,103 +135,6 @@ def shipped_model() -> OcclusionModel:
         return OcclusionModel.from_json(json.load(fh))
 
 
-def region_channels(image: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """The compared region of a BGR image (or a crop of it at ``origin``): (H, W, 3) float32 with
-    log intensity, log(red/green) and log(blue/green); NaN where the region leaves the image."""
-    z = _glabella_depth()
-    p = resample_patch(image, alignment, REGION_X, REGION_Y, (z, 0.0, 0.0), PX_PER_IOD, 0, origin) + _LOG_EPS
-    logp = np.log(p)
-    out = np.empty_like(p)
-    out[:, :, 0] = np.log(p.mean(axis=2))
-    out[:, :, 1] = logp[:, :, 2] - logp[:, :, 1]
-    out[:, :, 2] = logp[:, :, 0] - logp[:, :, 1]
-    return out
-
-
-@lru_cache(maxsize=1)
-def _glabella_depth() -> float:
-    return float(reference_face()[[9, 8, 168], 2].mean())
-
-
-def _plane_free(values: np.ndarray) -> np.ndarray:
-    return values - _PLANE @ (_PLANE_PINV @ values)
-
-
-def _shifted(a: np.ndarray) -> np.ndarray:
-    """Every shift of ``a`` within (SHIFT_Y, SHIFT_X): (n_shifts, H, W, C), edges repeated."""
-    padded = np.empty((_H + 2 * SHIFT_Y, _W + 2 * SHIFT_X, a.shape[2]), a.dtype)
-    padded[SHIFT_Y:SHIFT_Y + _H, SHIFT_X:SHIFT_X + _W] = a
-    padded[:SHIFT_Y, SHIFT_X:SHIFT_X + _W] = a[:1]
-    padded[SHIFT_Y + _H:, SHIFT_X:SHIFT_X + _W] = a[-1:]
-    padded[:, :SHIFT_X] = padded[:, SHIFT_X:SHIFT_X + 1]
-    padded[:, SHIFT_X + _W:] = padded[:, SHIFT_X + _W - 1:SHIFT_X + _W]
-    return np.stack([padded[dy:dy + _H, dx:dx + _W]
-                     for dy in range(2 * SHIFT_Y + 1) for dx in range(2 * SHIFT_X + 1)])
-
-
-def _box_min(e: np.ndarray) -> np.ndarray:
-    """The smallest, over the first axis (the shifts), of the 3 x 3 neighbourhood sums of ``e``
-    (n_shifts, H, W); edges repeated."""
-    p = np.empty((e.shape[0], _H + 2, _W + 2), np.float32)
-    p[:, 1:-1, 1:-1] = e
-    p[:, 0, 1:-1], p[:, -1, 1:-1] = e[:, 0], e[:, -1]
-    p[:, :, 0], p[:, :, -1] = p[:, :, 1], p[:, :, -2]
-    rows = p[:, :-2] + p[:, 1:-1] + p[:, 2:]
-    return (rows[:, :, :-2] + rows[:, :, 1:-1] + rows[:, :, 2:]).min(axis=0)
-
-
-def unexplained(a: np.ndarray, b_shifted: np.ndarray, parts: bool = True) -> tuple[np.ndarray, ...]:
-    """How badly each neighbourhood of ``a`` is matched anywhere near in ``b`` (given as
-    :func:`_shifted` of ``b``): the smallest 3 x 3 sum of squared differences over the shifts,
-    weighted over all channels, and (with ``parts``) in intensity alone and in colour alone (UNIT)."""
-    sq = (a[None] - b_shifted) ** 2
-    colour = sq[..., 1] + sq[..., 2]
-    both = _box_min(sq[..., 0] + CHANNEL_WEIGHTS[1] * colour) / UNIT
-    if not parts:
-        return (both,)
-    return both, _box_min(sq[..., 0]) / UNIT, _box_min(colour) / UNIT
-
-
-class _Exemplar:
-    """A clear frame of the face, ready for comparison."""
-
-    def __init__(self, channels: np.ndarray, timestamp_s: float) -> None:
-        self.channels = channels
-        self.timestamp_s = timestamp_s
-        self.shifted = _shifted(channels)
-        flat = channels.reshape(-1, 3)
-        self.intensity = flat[:, 0].copy()
-        q = _quantiles(_plane_free(self.intensity))
-        self.quantiles = q - q.mean()
-        self.quantile_ss = float(self.quantiles @ self.quantiles)
-        self.chroma_median = _median(flat[:, 1:])
-        shape = _plane_free(self.intensity)
-        self.shape = shape / max(float(np.sqrt(shape @ shape)), 1e-12)
-
-    def match(self, channels: np.ndarray) -> np.ndarray:
-        """``channels`` in this exemplar's light: a plane and a gain of log intensity (the gain from
-        the spread of the two pictures' intensities, so that moving features do not bias it, the
-        plane fitted robustly), and a shift of chroma."""
-        flat = channels.reshape(-1, 3)
-        x = flat[:, 0]
-        xq = _quantiles(_plane_free(x))
-        gain = float(np.clip(self.quantiles @ xq / max(self.quantile_ss, 1e-12), 0.5, 2.0))
-        d = x - gain * self.intensity
-        resid = d - _PLANE @ (_PLANE_PINV @ d)
-        keep = np.abs(resid) < 2.5 * (1.5 * float(_median(np.abs(resid))) + 1e-3)
-        a = _PLANE[keep]
-        coef = np.linalg.solve(a.T @ a, a.T @ d[keep])
-        out = np.empty_like(channels)
-        out[:, :, 0] = ((x - _PLANE @ coef) / gain).reshape(_H, _W)
-        out[:, :, 1:] = (flat[:, 1:] - _median(flat[:, 1:]) + self.chroma_median).reshape(_H, _W, 2)
-        return out
-
-    def change(self, matched: np.ndarray) -> float:
-        """A quick mean squared difference over the measured regions (for choosing an exemplar)."""
-        d = (matched - self.channels)[MEASURED]
-        return float(((d * d) * CHANNEL_WEIGHTS).sum(axis=1).mean()) / UNIT
-
-
 class OcclusionDetector:
     """The ``occluded`` flag of one recording's frames, in order (see the module docstring).
 
@@ -266,22 +153,24 @@ class OcclusionDetector:
         self.model = model or shipped_model()
         self.max_score = float(max_score)
         self.max_abs_yaw, self.max_abs_pitch = max_abs_yaw, max_abs_pitch
-        self.exemplars: list[_Exemplar] = []
+        self.exemplars: list[Exemplar] = []
         self.first_s: float | None = None
         self.recent_change: list[float] = []
         self.last_features: np.ndarray | None = None
         self.last_channels: np.ndarray | None = None
         self.last_unclear_s = -np.inf
-        self.pending: _Exemplar | None = None
+        self.pending: Exemplar | None = None
 
-    def features(self, channels: np.ndarray) -> tuple[np.ndarray, float, float] | None:
-        """The model's features of a frame against its best exemplar, and the mean unexplained change
+    def features(self, channels: np.ndarray, brows: tuple[float, float, float] = NO_BROWS
+                 ) -> tuple[np.ndarray, float, float] | None:
+        """The model's features of a frame against its best exemplar (``brows``: the frame's
+        ``brow_gap``, ``brow_lowering`` and ``glabella_lines``), and the mean unexplained change
         over the whole region and over the measured regions (UNIT); None before the first exemplar."""
         if not self.exemplars or not np.isfinite(channels).all():
             return None
         # The exemplars most like the frame in the layout of their intensity (correlation of the
         # plane-free intensity, blind to light), then the best of those after matching the light.
-        shape = _plane_free(channels[:, :, 0].ravel())
+        shape = plane_free(channels[:, :, 0].ravel())
         shape /= max(float(np.sqrt(shape @ shape)), 1e-12)
         likeness = [float(shape @ ex.shape) for ex in self.exemplars]
         best = None
@@ -293,11 +182,11 @@ class OcclusionDetector:
                 best = (change, ex, matched)
         change, ex, matched = best
         fwd, fwd_i, fwd_c = unexplained(matched, ex.shifted)
-        bwd = unexplained(ex.channels, _shifted(matched), parts=False)[0]
-        scale = max(float(_median(np.array(self.recent_change))) if self.recent_change else SCALE_FLOOR,
+        bwd = unexplained(ex.channels, shifted(matched), parts=False)[0]
+        scale = max(float(median(np.array(self.recent_change))) if self.recent_change else SCALE_FLOOR,
                     SCALE_FLOOR)
         # region means: glabella, right brow head, left brow head, forehead, whole region, measured
-        f, b, fi, fc = (_REGION_MEANS @ e.ravel() for e in (fwd, bwd, fwd_i, fwd_c))
+        f, b, fi, fc = (REGION_MEANS @ e.ravel() for e in (fwd, bwd, fwd_i, fwd_c))
         measured = fwd[MEASURED]
         q90 = float(np.partition(measured, int(0.9 * (measured.size - 1)))[int(0.9 * (measured.size - 1))])
         raw = np.array([f[0], b[0], fi[0], fc[0],
@@ -307,9 +196,11 @@ class OcclusionDetector:
         x = np.log(np.maximum(raw, 0.0) / scale + 0.3)
         above = np.log(np.array([(measured > 10.0).mean(), (measured > 30.0).mean()]) + 0.3)
         asym = abs(np.log(f[1] + 0.3) - np.log(f[2] + 0.3))
+        widest = max((e.brows[0] for e in self.exemplars if np.isfinite(e.brows[0])), default=float("nan"))
+        geometry = brow_features(brows, ex.brows, widest)
         # The scale itself is not a feature: a recording whose typical change is large (noise, moving
         # light) must not read as occluded because of it.
-        return np.concatenate([x, above, [asym]]), float(f[4]), float(f[5])
+        return np.concatenate([x, above, [asym], geometry]), float(f[4]), float(f[5])
 
     def _judge(self, score: float) -> tuple[bool, bool]:
         """Whether a frame counts as clear for the recording's scale, and whether it is clear
@@ -317,21 +208,25 @@ class OcclusionDetector:
         return score <= self.max_score, score < self.max_score + EXEMPLAR_MAX_SCORE
 
     def __call__(self, image: np.ndarray, alignment: Alignment, timestamp_s: float,
-                 origin: tuple[int, int] = (0, 0)) -> tuple[float, bool]:
-        """Score and flag of one frame (``image`` may be a crop of it at ``origin``)."""
+                 brows: tuple[float, float, float] = NO_BROWS, origin: tuple[int, int] = (0, 0)
+                 ) -> tuple[float, bool]:
+        """Score and flag of one frame (``image`` may be a crop of it at ``origin``; ``brows``:
+        its ``brow_gap``, ``brow_lowering`` and ``glabella_lines``)."""
         channels = region_channels(image, alignment, origin)
         self.last_channels = channels
         pose_ok = abs(alignment.yaw) <= self.max_abs_yaw and abs(alignment.pitch) <= self.max_abs_pitch
-        return self.step(channels, timestamp_s, pose_ok)
+        return self.step(channels, timestamp_s, pose_ok, brows)
 
-    def step(self, channels: np.ndarray, timestamp_s: float, pose_ok: bool) -> tuple[float, bool]:
-        """Score and flag of one frame given its compared region (:func:`region_channels`) and
-        whether its pose allows it to become an exemplar."""
-        found = self.features(channels)
+    def step(self, channels: np.ndarray, timestamp_s: float, pose_ok: bool,
+             brows: tuple[float, float, float] = NO_BROWS) -> tuple[float, bool]:
+        """Score and flag of one frame given its compared region (:func:`region_channels`), whether
+        its pose allows it to become an exemplar, and its brows (see :meth:`__call__`)."""
+        brows = tuple(float(b) for b in brows)
+        found = self.features(channels, brows)
         if found is None:
             self.last_features = None
             if not self.exemplars and np.isfinite(channels).all():
-                self.exemplars.append(_Exemplar(channels, timestamp_s))
+                self.exemplars.append(Exemplar(channels, timestamp_s, brows))
                 self.first_s = timestamp_s
             return float("nan"), False
         x, region_change, measured_change = found
@@ -339,9 +234,14 @@ class OcclusionDetector:
         score = self.model.score(x)
         occluded = score > self.max_score
         clear, exemplary = self._judge(score)
+        latest = self.exemplars[-1].timestamp_s
         if timestamp_s - self.first_s < WARMUP_S:
             score, occluded, clear, exemplary = float("nan"), False, True, True
             self.last_features = None
+            # Taken as clear, a changed warm-up frame needs no quarantine: the recording starts with
+            # more than one picture of the face (a face that moves fast is otherwise flagged at once).
+            if pose_ok and timestamp_s - latest >= WARMUP_GAP_S and measured_change > EXEMPLAR_MIN_CHANGE:
+                self.exemplars.append(Exemplar(channels, timestamp_s, brows))
         if clear:
             self.recent_change.append(region_change)
             del self.recent_change[:-SCALE_FRAMES]
@@ -355,5 +255,5 @@ class OcclusionDetector:
         latest = self.exemplars[-1].timestamp_s
         if (self.pending is None and exemplary and pose_ok and timestamp_s - latest >= EXEMPLAR_GAP_S
                 and timestamp_s - self.last_unclear_s >= QUARANTINE_S and measured_change > EXEMPLAR_MIN_CHANGE):
-            self.pending = _Exemplar(channels, timestamp_s)
+            self.pending = Exemplar(channels, timestamp_s, brows)
         return score, bool(occluded)

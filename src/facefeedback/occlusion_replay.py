@@ -19,13 +19,20 @@ from .occlusion import FEATURES, OcclusionDetector, OcclusionModel
 _ZERO = OcclusionModel(np.zeros(len(FEATURES)), np.ones(len(FEATURES)), np.zeros(len(FEATURES)), 0.0, 0.0)
 
 
+#: Fitting, a frame with a synthetic frown stronger than this never becomes an exemplar: each frown
+#: is then judged against the face before it, as a brief frown (a maximal-frown attempt) is in use,
+#: so that the model learns which changes a frown explains.
+EXEMPLAR_MAX_FROWN = 0.1
+
+
 class _TruthDetector(OcclusionDetector):
     """Keeps its exemplars and scale by the known truth (for fitting, before a model exists)."""
 
     clear_truth = True
+    exemplary_truth = True
 
     def _judge(self, score: float) -> tuple[bool, bool]:
-        return self.clear_truth, self.clear_truth
+        return self.clear_truth, self.exemplary_truth
 
 
 def recordings(table: pd.DataFrame) -> list[np.ndarray]:
@@ -49,42 +56,19 @@ def replay(table: pd.DataFrame, channels: np.ndarray, model: OcclusionModel | No
     pose_ok = ((np.abs(table["yaw"].to_numpy(float)) <= max_abs_yaw)
                & (np.abs(table["pitch"].to_numpy(float)) <= max_abs_pitch))
     labels = table["label"].to_numpy() if "label" in table else np.zeros(n, int)
+    frown = table["frown"].to_numpy(float) if "frown" in table else np.zeros(n)
+    face = table["face_detected"].to_numpy(bool)
+    brows = table[["brow_gap", "brow_lowering", "glabella_lines"]].to_numpy(float)
     for rows in recordings(table):
         det = (_TruthDetector(max_score, model=_ZERO) if model is None
                else OcclusionDetector(max_score, model=model))
         for i in rows:
-            if not np.isfinite(channels[i]).all():
+            if not face[i]:
                 continue
             det.clear_truth = bool(labels[i] == 0)
+            det.exemplary_truth = bool(labels[i] == 0 and frown[i] < EXEMPLAR_MAX_FROWN)
             det.last_features = None
-            scores[i], flags[i] = det.step(channels[i], t[i], bool(pose_ok[i]))
+            scores[i], flags[i] = det.step(channels[i], t[i], bool(pose_ok[i]), brows[i])
             if det.last_features is not None:
                 feats[i] = det.last_features
     return feats, scores, flags
-
-
-def fit_as_used(table: pd.DataFrame, channels: np.ndarray, false_alarm: float = 0.02, c: float = 0.3,
-                truth_feats: np.ndarray | None = None) -> dict:
-    """The occlusion model fitted on features as the detector meets them in use.
-
-    Fitted on truth-managed features (exemplars chosen by the known truth), a model meets other
-    features in use, where its own flags choose the exemplars: a frown it flags never becomes an
-    exemplar and stays unexplained. So, in two stages: each person's recordings (``identity``) are
-    replayed by a model fitted on the truth-managed features of the other people, with that model
-    choosing the exemplars, and the model is fitted on those features. ``truth_feats``: the
-    truth-managed features of ``table`` (:func:`replay` without a model) when already known.
-    """
-    from .occlusion_fit import fit_model
-
-    if truth_feats is None:
-        truth_feats = replay(table, channels)[0]
-    labels = table["label"].to_numpy()
-    ids = table["identity"].to_numpy()
-    used = np.full_like(truth_feats, np.nan)
-    for identity in np.unique(ids):
-        first = OcclusionModel.from_json(fit_model(truth_feats[ids != identity], labels[ids != identity]))
-        rows = np.flatnonzero(ids == identity)
-        used[rows] = replay(table.iloc[rows].reset_index(drop=True), channels[rows], model=first)[0]
-    model = fit_model(used, labels, false_alarm, c)
-    model["fitted_on"]["stages"] = "features replayed as in use, each person by a model fitted without them"
-    return model
