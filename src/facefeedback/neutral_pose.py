@@ -159,7 +159,8 @@ def fit_pose_model(components: dict[str, np.ndarray], yaw: np.ndarray, pitch: np
         if k in AT_REST_OTHERS:
             fit &= _others_at_rest(components, AT_REST_OTHERS[k], use)[::step]
             sign, quantile = 0.0, 0.5
-        if fit.sum() < POSE_MIN_FRAMES:
+        if fit.sum() < POSE_MIN_FRAMES:  # too few to fit: the component's neutral does not follow pose
+            coef[k] = (0.0,) * len(POSE_TERMS)
             continue
         b = _quantile_regression(design[::step][fit], target[fit], quantile, sign)
         full = np.zeros(len(POSE_TERMS))

@@ -93,7 +93,7 @@ FROWN = Family(
 SMILE = Family(
     "smile", "smile_intensity", "SU", "smile units", "smiling", "full_smile", "a typical full smile", (
         Component(
-            "lip_corner_pull", "smile", "zygomaticus major", "AU12", "IOD", +1, "relative", 0.796, 0.22, 0.8,
+            "lip_corner_pull", "smile", "zygomaticus major", "AU12", "IOD", +1, "relative", 0.806, 0.22, 0.8,
             "landmarks", "smile:lip_corner_pull",
             "distance between the mouth corners / the geometric mean of the inter-ocular distance and the outer "
             "eye corners' width (zygomaticus major; larger = corners pulled out)"),
