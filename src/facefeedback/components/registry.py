@@ -59,6 +59,11 @@ class Family:
     full_key: str  # the config key of the full changes, e.g. full_frown
     full_meaning: str  # what 1 unit is
     components: tuple[Component, ...]
+    #: How the participant's neutral follows head pose (:func:`facefeedback.neutral_pose.fit_pose_model`):
+    #: ``"one_sided"``, each component on its own, pose only ever making the relaxed face look *more*
+    #: like the expression; ``"others_at_rest"``, each component on the frames where the family's
+    #: other components are at rest, either way.
+    pose_fit: str = "one_sided"
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -88,16 +93,16 @@ FROWN = Family(
 SMILE = Family(
     "smile", "smile_intensity", "SU", "smile units", "smiling", "full_smile", "a typical full smile", (
         Component(
-            "lip_corner_pull", "smile", "zygomaticus major", "AU12", "IOD", +1, "relative", 0.796, 0.22, 0.8,
+            "lip_corner_pull", "smile", "zygomaticus major", "AU12", "IOD", +1, "relative", 0.806, 0.22, 0.8,
             "landmarks", "smile:lip_corner_pull",
-            "distance between the mouth corners / inter-ocular distance (zygomaticus major; larger = corners "
-            "pulled out)"),
+            "distance between the mouth corners / the geometric mean of the inter-ocular distance and the outer "
+            "eye corners' width (zygomaticus major; larger = corners pulled out)"),
         Component(
             "cheek_raise", "smile", "orbicularis oculi, pars orbitalis", "AU6", "IOD", +1, "relative", 0.139, 0.10,
             0.2, "landmarks", "smile:cheek_raise",
             "height of the upper cheeks (under the eyes, on the cheekbones) above the nose tip / inter-ocular "
             "distance (orbicularis oculi; larger = cheeks raised)"),
-    ))
+    ), pose_fit="others_at_rest")
 
 #: Every family, in the order their columns and features are listed.
 FAMILIES: tuple[Family, ...] = (FROWN, SMILE)
