@@ -16,6 +16,7 @@ from facefeedback.analysis.settings import AnalysisSettings
 from facefeedback.analysis.specificity import indirect_effects, specificity_model
 from facefeedback.analysis.study_features import load_study_features
 from facefeedback.analysis.trial_mixed import METHODS, NOT_CONVERGED, trial_mixed_model
+from facefeedback.errors import NotEstimable
 from facefeedback.report.evidence import trial_mixed_html
 from facefeedback.study.simulated import write_simulated_study
 from facefeedback.synthetic.frames import FPS
@@ -246,6 +247,18 @@ def test_specific_indirect_effects_are_unbiased_when_the_arms_start_apart():
     assert abs(got[:, 0].mean() - eff.frown_indirect) < 4 * se[0]
     assert abs(got[:, 1].mean() - eff.control_indirect) < 4 * se[1]
     assert abs(ignored[:, 1].mean() - eff.control_indirect) > 10 * se[1]  # the imbalance is real
+
+
+def test_specificity_is_not_estimable_with_fewer_participants_than_its_coefficients_need():
+    """The demo study's 8 participants for the 7 coefficients of the outcome model: nearly every
+    resample is singular, so no interval is made from the few that are not."""
+    data = capacity_data(None)
+    data.wide, data.control_feature = two_mediator_table(TwoMediators(), 4, np.random.default_rng(0)), "smile"
+    with pytest.raises(NotEstimable, match="8 participants for the 7 coefficients.*at least 10"):
+        specificity_model(data, 200, np.random.default_rng(1))
+    data.wide = two_mediator_table(TwoMediators(), 5, np.random.default_rng(0))
+    spec = specificity_model(data, 400, np.random.default_rng(1))
+    assert spec.singular_resamples > 4 and "singular design" in spec.sentence and "unreliable" in spec.sentence
 
 
 # --- the sensitivity sentence --------------------------------------------------------------------

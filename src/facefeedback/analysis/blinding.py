@@ -31,7 +31,7 @@ from .trial_data import LOSS_THRESHOLD
 FOLDS = 5
 #: Candidate AUCs of the score-type interval (its resolution is 5e-6).
 AUC_GRID = np.linspace(0.0, 1.0, 200_001)
-AUC_INTERVAL = "score-type (Hanley-McNeil SE at each candidate AUC)"
+AUC_INTERVAL = "score-type, Hanley-McNeil SE at each candidate AUC"
 
 
 @dataclass
@@ -98,13 +98,15 @@ def wilson(k: int, n: int, z: float = 1.959964) -> list[float]:
     return [float(centre - half), float(centre + half)]
 
 
-def risk_sentence(auc: float, ci: list[float], treated: str, control: str) -> tuple[str, str]:
-    """How worrying the AUC is for the trial's blinding, in one sentence."""
+def risk_sentence(auc: float, ci: list[float], treated: str, control: str,
+                  counts: tuple[int, int] = (0, 0)) -> tuple[str, str]:
+    """How worrying the AUC is for the trial's blinding, in one sentence (``counts``: the
+    participants of the treated and the control arm, named when the separation is complete)."""
     risk = "low" if ci[1] < 0.6 or auc < 0.6 else "moderate" if auc < 0.8 else "high"
     if auc == 1.0:
-        told = (f"separation is complete: the capacity change scores every {treated} participant above every "
-                f"{control} participant, out of fold (AUC 1, 95 % CI {ci[0]:.2f} to 1; with this many "
-                f"participants the AUC could be as low as {ci[0]:.2f})")
+        told = (f"separation is complete, the capacity change telling every {treated} participant from every "
+                f"{control} participant out of fold (AUC 1, 95 % CI {ci[0]:.2f} to 1: with {counts[0]} and "
+                f"{counts[1]} participants the true AUC could be as low as {ci[0]:.2f})")
     else:
         told = (f"the capacity change tells the arm correctly for a random pair of one {treated} and one "
                 f"{control} participant {100 * auc:.0f} % of the time (AUC {auc:.2f}, 95 % CI {ci[0]:.2f} to "
@@ -166,7 +168,8 @@ def manipulation_model(data: AnalysisData, seed: int = 0) -> ManipulationResult 
     scores = out_of_fold_scores(change[:, None], treated, seed)
     auc = float(auc_scores(scores, treated)[0])
     auc_ci = auc_interval(auc, int(counts[1]), int(counts[0]))
-    risk, sentence = risk_sentence(auc, auc_ci, data.treated_arm, data.control_arm)
+    risk, sentence = risk_sentence(auc, auc_ci, data.treated_arm, data.control_arm,
+                                   (int(counts[1]), int(counts[0])))
     rows.append(row("manipulation", "unblinding AUC (arm from frown_capacity_change)", auc, auc_ci, np.nan,
                     AUC_INTERVAL, f"{FOLDS}-fold cross-validated"))
     return ManipulationResult(arms=arms, difference=difference, auc=auc, auc_ci=auc_ci,

@@ -146,7 +146,9 @@ def _select_task(features: pd.DataFrame, task: str | None, capacity_task: str | 
         grouped = features.groupby(keys, sort=False)
         averaged = grouped[numeric].mean()
         complete = grouped[per_recording].count() == len(tasks)
-        averaged[per_recording] = averaged[per_recording].where(complete)
+        # one new frame, not a column at a time (pandas warns of a fragmented frame on every analysis)
+        averaged = pd.concat([averaged.drop(columns=per_recording), averaged[per_recording].where(complete)],
+                             axis=1)[averaged.columns]
         averaged = averaged.reset_index()
         averaged["task"] = ALL_TASKS
         return averaged, task, tasks

@@ -138,8 +138,8 @@ def trial_mixed_model(data: AnalysisData, methods=METHODS) -> TrialMixedResult |
                                 sentence=sentence, table=rows)
     group, residual = float(fit.cov_re.iloc[0, 0]), float(fit.scale)
     boundary = group <= BOUNDARY_SHARE * (group + residual)
-    sentence = (f"The trial-level mixed model converged (REML, optimiser {method}"
-                + (f", after {'; '.join(attempts[:-1])}" if len(attempts) > 1 else "") + "). ")
+    sentence = (f"Converged with the {method} optimiser"
+                + (f" (before it: {'; '.join(attempts[:-1])})" if len(attempts) > 1 else "") + ". ")
     if boundary:
         group = 0.0
         sentence += ("Its between-participant variance is estimated at 0 (the boundary of the parameter space): "
