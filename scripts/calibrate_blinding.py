@@ -45,16 +45,20 @@ def study_data(capacity: pd.DataFrame | None = None, wide: pd.DataFrame | None =
                         control_feature=None if wide is None else "smile_intensity_mean", capacity=capacity)
 
 
-def capacity_coverage(eff: TrialEffects, n: int, studies: int, rng: np.random.Generator) -> None:
+def capacity_coverage(eff: TrialEffects, n: int, studies: int, n_boot: int, rng: np.random.Generator) -> None:
     truth = capacity_truth(eff)
-    held = {"treated change": 0, "control change": 0, "AUC": 0}
+    held = {"treated change": 0, "control change": 0, "AUC": 0, "AUC (bootstrap alone)": 0,
+            "AUC (score-type alone)": 0}
     aucs, separated, lows = [], 0, []
     for k in range(studies):
-        man = manipulation_model(study_data(capacity_draws(eff, n, rng)), seed=k)
+        man = manipulation_model(study_data(capacity_draws(eff, n, rng)), n_boot, rng, seed=k)
         t, c = man.arms["botox"]["capacity_change"]["ci"], man.arms["placebo"]["capacity_change"]["ci"]
         held["treated change"] += t[0] <= truth["capacity_change_treated"] <= t[1]
         held["control change"] += c[0] <= 0.0 <= c[1]
         held["AUC"] += man.auc_ci[0] <= truth["unblinding_auc"] <= man.auc_ci[1]
+        for part in ("bootstrap", "score"):
+            low, high = man.auc_ci_parts[part]
+            held[f"AUC ({part}{'-type' if part == 'score' else ''} alone)"] += low <= truth["unblinding_auc"] <= high
         aucs.append(man.auc)
         separated += man.separation_complete
         lows.append(man.auc_ci[0])
@@ -99,9 +103,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    capacity_coverage(TrialEffects(toxin_capacity=-0.3, capacity_visit_sd=0.25), args.n_per_arm, args.studies, rng)
+    capacity_coverage(TrialEffects(toxin_capacity=-0.3, capacity_visit_sd=0.25), args.n_per_arm, args.studies, args.n_boot, rng)
     for n in (4, 8):
-        capacity_coverage(TrialEffects(toxin_capacity=-0.6, capacity_visit_sd=0.15), n, args.studies, rng)
+        capacity_coverage(TrialEffects(toxin_capacity=-0.6, capacity_visit_sd=0.15), n, args.studies, args.n_boot, rng)
     specificity_bias(args.n_per_arm, args.studies, args.n_boot, rng)
     a, b, rho, naive, adjusted = -0.5, 2.0, 0.4, [], []
     for _ in range(args.studies):

@@ -211,15 +211,15 @@ def test_complete_separation_is_said_and_its_interval_holds_the_true_auc():
     rng = np.random.default_rng(11)
     held, separated = 0, 0
     for k in range(60):
-        man = manipulation_model(capacity_data(capacity_draws(eff, 4, rng)), seed=k)
+        man = manipulation_model(capacity_data(capacity_draws(eff, 4, rng)), 200, rng, seed=k)
         held += man.auc_ci[0] <= truth <= man.auc_ci[1]
         if man.separation_complete:
             separated += 1
             assert man.auc == 1.0 and man.auc_ci[1] == 1.0 and man.auc_ci[0] < 0.65
             assert "separation is complete" in man.sentence and "as low as" in man.sentence
-            assert man.rows()[-1]["interval"].startswith("score-type")
+            assert "score-type" in man.rows()[-1]["interval"]
     assert separated >= 40
-    assert held >= 0.8 * 60  # the bootstrap's [1, 1] held the truth in 15 % of such studies
+    assert held >= 0.9 * 60  # the bootstrap's [1, 1] held the truth in 15 % of such studies
 
 
 # --- specificity with a baseline imbalance ---------------------------------------------------------

@@ -7,14 +7,19 @@ the functional-unblinding risk, from the maximal frown (the study's capacity tas
 * The functional-unblinding risk: how well the arm can be told from the capacity change alone,
   as the area under the ROC curve of a logistic regression scored out of fold (stratified
   5-fold cross-validation). 0.5: the change says nothing about the arm; 1: it gives it away.
-  Its interval is score-type (:func:`auc_interval`): the AUCs ``theta`` with
-  ``|AUC - theta| <= z * SE(theta)``, the Hanley and McNeil (1982) standard error taken at each
-  candidate ``theta`` rather than at the estimate, as Wilson's interval does for a proportion. A
-  bootstrap of the scores cannot do this at the ceiling: when every treated participant is scored
-  above every control one (complete separation, AUC 1) every resample has AUC 1 and the interval
-  collapses to [1, 1]; the score-type interval keeps a lower bound set by the number of
-  participants (0.58 with 4 per arm, 0.80 with 10, 0.95 with 40), and the sentence says that the
-  separation is complete.
+  Its interval is the wider of two (their hull): a bootstrap of the out-of-fold scores
+  stratified by arm (percentile), and a score-type interval (:func:`auc_interval`): the AUCs
+  ``theta`` with ``|AUC - theta| <= z * SE(theta)``, the Hanley and McNeil (1982) standard error
+  taken at each candidate ``theta`` rather than at the estimate, as Wilson's interval does for a
+  proportion. The bootstrap alone collapses at the ceiling: when every treated participant is
+  scored above every control one (complete separation, AUC 1) every resample has AUC 1 and the
+  interval is [1, 1]. The score-type interval keeps a lower bound set by the number of
+  participants (0.58 with 4 per arm, 0.80 with 10, 0.95 with 40), but alone it ignores the noise
+  of the cross-validation and held the truth in 92.7 % of simulated studies of 40 per arm, and in
+  85 % of studies of 4 per arm near the ceiling (true AUC 0.996; one reversed pair puts its upper
+  bound below the truth). Their hull held it in 95.3 %, and in every such study
+  (scripts/calibrate_blinding.py; docs/analysis.md). The sentence says when the separation is
+  complete.
 """
 
 from __future__ import annotations
@@ -25,13 +30,14 @@ import numpy as np
 
 from ..errors import NotEstimable
 from .data import AnalysisData
+from .resample import percentile_interval, stratified_indices
 from .results import ModelResult, row
 from .trial_data import LOSS_THRESHOLD
 
 FOLDS = 5
 #: Candidate AUCs of the score-type interval (its resolution is 5e-6).
 AUC_GRID = np.linspace(0.0, 1.0, 200_001)
-AUC_INTERVAL = "score-type, Hanley-McNeil SE at each candidate AUC"
+AUC_INTERVAL = "hull of bootstrap percentile (stratified by arm) and score-type (Hanley-McNeil)"
 
 
 @dataclass
@@ -45,6 +51,9 @@ class ManipulationResult(ModelResult):
     auc: float
     auc_ci: list[float]
     auc_interval: str
+    #: The two intervals of the hull: ``bootstrap`` and ``score``.
+    auc_ci_parts: dict
+    n_boot: int
     #: Every treated participant is scored above every control one (AUC 1).
     separation_complete: bool
     risk: str  # low / moderate / high
@@ -121,10 +130,12 @@ def risk_sentence(auc: float, ci: list[float], treated: str, control: str,
     return risk, f"Functional-unblinding risk {risk}: {told}; {meaning}."
 
 
-def manipulation_model(data: AnalysisData, seed: int = 0) -> ManipulationResult | None:
+def manipulation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
+                       seed: int = 0) -> ManipulationResult | None:
     """The manipulation check and the unblinding AUC; None when the study has no capacity task.
 
-    ``seed`` shuffles the cross-validation folds of the AUC.
+    ``n_boot`` resamples (from ``rng``) make the bootstrap part of the AUC's interval; ``seed``
+    shuffles the cross-validation folds.
 
     Raises
     ------
@@ -167,11 +178,15 @@ def manipulation_model(data: AnalysisData, seed: int = 0) -> ManipulationResult 
                     difference["estimate"], difference["ci"], difference["p"], "Welch t", "Welch t-test"))
     scores = out_of_fold_scores(change[:, None], treated, seed)
     auc = float(auc_scores(scores, treated)[0])
-    auc_ci = auc_interval(auc, int(counts[1]), int(counts[0]))
+    idx = stratified_indices(treated, n_boot, rng, replace=True)
+    # a stratified resample keeps each arm's places, so the labels stay ``treated``
+    draws = np.concatenate([auc_scores(scores[idx[s:s + 500]], treated) for s in range(0, n_boot, 500)])
+    boot, score = percentile_interval(draws), auc_interval(auc, int(counts[1]), int(counts[0]))
+    auc_ci = [min(boot[0], score[0]), max(boot[1], score[1])]
     risk, sentence = risk_sentence(auc, auc_ci, data.treated_arm, data.control_arm,
                                    (int(counts[1]), int(counts[0])))
     rows.append(row("manipulation", "unblinding AUC (arm from frown_capacity_change)", auc, auc_ci, np.nan,
                     AUC_INTERVAL, f"{FOLDS}-fold cross-validated"))
-    return ManipulationResult(arms=arms, difference=difference, auc=auc, auc_ci=auc_ci,
-                              auc_interval=AUC_INTERVAL, separation_complete=auc == 1.0, risk=risk,
-                              sentence=sentence, table=rows)
+    return ManipulationResult(arms=arms, difference=difference, auc=auc, auc_ci=auc_ci, auc_interval=AUC_INTERVAL,
+                              auc_ci_parts={"bootstrap": list(boot), "score": score}, n_boot=n_boot,
+                              separation_complete=auc == 1.0, risk=risk, sentence=sentence, table=rows)
