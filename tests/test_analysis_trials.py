@@ -11,13 +11,14 @@ import pytest
 from facefeedback.analysis.analyze import analyze_data
 from facefeedback.analysis.blinding import auc_interval, manipulation_model
 from facefeedback.analysis.data import AnalysisData, prepare
+from facefeedback.analysis.results import AnalysisResults, NotEstimableResult
 from facefeedback.analysis.sensitivity import acme_at, sensitivity_curve, sensitivity_sentence
 from facefeedback.analysis.settings import AnalysisSettings
 from facefeedback.analysis.specificity import indirect_effects, specificity_model
 from facefeedback.analysis.study_features import load_study_features
 from facefeedback.analysis.trial_mixed import METHODS, NOT_CONVERGED, trial_mixed_model
 from facefeedback.errors import NotEstimable
-from facefeedback.report.evidence import trial_mixed_html
+from facefeedback.report.evidence import evidence_html, trial_mixed_html
 from facefeedback.study.simulated import write_simulated_study
 from facefeedback.synthetic.frames import FPS
 from facefeedback.synthetic.mediators import TwoMediators, two_mediator_table
@@ -172,6 +173,14 @@ def test_trial_mixed_model_converges_at_the_boundary_and_recovers_the_truth(seed
         se = (r["ci_high"] - r["ci_low"]) / (2 * 1.959964)
         assert abs(r["estimate"] - value) < 4 * se, (term, r["estimate"], value, se)
         assert r["interval"] == "Wald"
+    # at the boundary the fixed effects and their standard errors are those of OLS on the trials
+    import statsmodels.formula.api as smf
+    ols = smf.ols(f"frown_response_mean ~ C(trial_type, Treatment({reference!r})) * "
+                  "C(session, Treatment('baseline')) * treated", data.trials).fit()
+    est = np.array([r["estimate"] for r in trial.rows()])
+    se = np.array([(r["ci_high"] - r["ci_low"]) / (2 * 1.959964) for r in trial.rows()])
+    np.testing.assert_allclose(est, ols.params, atol=1e-4)
+    np.testing.assert_allclose(se, ols.bse, rtol=0.01)
 
 
 def test_trial_mixed_model_that_does_not_converge_reports_no_numbers(tmp_path):
@@ -269,3 +278,14 @@ def test_sensitivity_sentence_says_when_there_is_nothing_to_explain_away():
     assert "would have to induce" not in vague
     clear = sensitivity_sentence(-2.0, (-3.1, -0.9), 0.35, [0.2, 0.5], "HAMD17")
     assert "would have to induce" in clear and "not distinguishable" not in clear
+
+
+def test_report_section_says_when_specificity_is_not_estimable_and_when_the_trial_model_failed(tmp_path):
+    trial = trial_mixed_model(trial_study_data(4, 2, ALIKE, 0), methods=("bfgs",))
+    reason = "8 participants for the 7 coefficients of the two-mediator outcome model; at least 10 are needed"
+    results = AnalysisResults(provenance={}, data={}, model={}, timings_s={},
+                              models={"trial_mixed": trial,
+                                      "specificity": NotEstimableResult(model="specificity", reason=reason)})
+    page = evidence_html(results, tmp_path, {})
+    assert "<h3>Specificity</h3>" in page and f"Not estimable: {reason}" in page
+    assert "did not converge with any of the optimisers tried (bfgs: did not converge)" in page

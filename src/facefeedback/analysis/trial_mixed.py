@@ -8,13 +8,14 @@ treated arm's condition difference changed from the reference session than the c
 
 Fitting
 -------
-The REML optimisers of :data:`METHODS` are tried in turn, each on its own (statsmodels would
-otherwise move on silently), until one converges with finite estimates and standard errors. A
-small study whose participants differ no more than their trials do has its between-participant
-variance at 0, on the boundary of the parameter space: gradient optimisers then fail there (or
-stop on a singular matrix) while the simplex ones reach it. That fit is a proper one: with the
-variance at 0 the fixed effects and their Wald intervals are those of ordinary least squares on
-the trials, and the result says so (``boundary``). When no optimiser converges the result has
+The REML optimisers of :data:`METHODS` are tried in turn, each on its own (so the result can say
+which converged and what the others came to), until one converges with finite estimates and
+standard errors. A small study whose participants differ no more than their trials do has its
+between-participant variance at 0, on the boundary of the parameter space: the gradient
+optimisers then fail (or stop on a singular matrix) while the derivative-free ones (powell, nm)
+reach it. That fit is a proper one: with the variance at 0 the fixed effects are those of
+ordinary least squares on the trials (standard errors included; the Wald intervals take the
+normal distribution, not t), and the result says so (``boundary``). When no optimiser converges the result has
 ``converged`` False, every estimate NaN and the interval column "not converged": numbers that
 did not converge are not reported.
 """
@@ -144,7 +145,8 @@ def trial_mixed_model(data: AnalysisData, methods=METHODS) -> TrialMixedResult |
         group = 0.0
         sentence += ("Its between-participant variance is estimated at 0 (the boundary of the parameter space): "
                      "participants' responses differ no more than their trials do, so the fixed effects and "
-                     "their Wald intervals are those of ordinary least squares on the trials.")
+                     "their standard errors are those of ordinary least squares on the trials (the Wald "
+                     "intervals take the normal distribution, not t).")
         # the boundary's own warnings (a Hessian not positive definite in the variance) are explained above
         notes = [n for n in notes if "boundary" not in n and "Hessian" not in n and "singular" not in n]
     else:

@@ -146,6 +146,10 @@ def evidence_html(results, fig_dir, colours: dict) -> str:
     spec = fitted(results, "specificity")
     if spec is not None:
         parts.append(f"<h3>Specificity</h3><p class=\"specificity\">{html.escape(spec.sentence)}</p>")
+    elif isinstance(results.models.get("specificity"), NotEstimableResult):
+        # said where the reader looks for it, not only among the notes under the table of every model
+        parts.append(f'<h3>Specificity</h3><p class="note">Not estimable: '
+                     f'{html.escape(results.models["specificity"].reason)}.</p>')
     sens = fitted(results, "sensitivity")
     if sens is not None:
         png, _ = save(sensitivity_figure(sens, d["outcome"]), fig_dir / "sensitivity")
