@@ -37,7 +37,7 @@ from .trial_data import LOSS_THRESHOLD
 FOLDS = 5
 #: Candidate AUCs of the score-type interval (its resolution is 5e-6).
 AUC_GRID = np.linspace(0.0, 1.0, 200_001)
-AUC_INTERVAL = "hull of bootstrap percentile (stratified by arm) and score-type (Hanley-McNeil)"
+AUC_INTERVAL = "hull of the stratified bootstrap percentile and the Hanley-McNeil score-type intervals"
 
 
 @dataclass
