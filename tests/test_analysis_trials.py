@@ -5,16 +5,33 @@ trial-level mixed model and the time courses."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from facefeedback.analysis.analyze import analyze_data
-from facefeedback.analysis.data import prepare
-from facefeedback.analysis.sensitivity import acme_at, sensitivity_curve
+from facefeedback.analysis.blinding import auc_interval, manipulation_model
+from facefeedback.analysis.data import AnalysisData, prepare
+from facefeedback.analysis.results import AnalysisResults, NotEstimableResult
+from facefeedback.analysis.sensitivity import acme_at, sensitivity_curve, sensitivity_sentence
 from facefeedback.analysis.settings import AnalysisSettings
+from facefeedback.analysis.specificity import indirect_effects, specificity_model
 from facefeedback.analysis.study_features import load_study_features
+from facefeedback.analysis.trial_mixed import METHODS, NOT_CONVERGED, trial_mixed_model
+from facefeedback.errors import NotEstimable
+from facefeedback.report.evidence import evidence_html, trial_mixed_html
 from facefeedback.study.simulated import write_simulated_study
+from facefeedback.synthetic.frames import FPS
+from facefeedback.synthetic.mediators import TwoMediators, two_mediator_table
 from facefeedback.synthetic.studies import SimulationSettings
-from facefeedback.synthetic.trial_study import TrialEffects, capacity_truth
+from facefeedback.synthetic.trial_study import (
+    TRIAL_DURATION_S,
+    TRIAL_TASK,
+    TrialEffects,
+    capacity_draws,
+    capacity_truth,
+    simulate_trial_tasks,
+)
+from facefeedback.synthetic.trials import Trial, trial_curve
 
 # a capacity change that leaves the arms overlapping, so the AUC is not at its ceiling
 EFFECTS = TrialEffects(toxin_capacity=-0.3, capacity_visit_sd=0.25)
@@ -100,3 +117,175 @@ def test_sensitivity_at_the_true_confounding_recovers_the_true_indirect_effect(s
     assert abs(curve[0] - a * b) > 0.2  # the naive estimate carries the confounding (a rho sd3 / sd2 = -0.3)
     assert curve[1] == pytest.approx(a * b, abs=0.06)
     assert float(acme_at(rho_zero, a, 1.0, 1.0, rho_zero)) == pytest.approx(0.0, abs=1e-12)
+
+
+# --- the trial-level mixed model on a study the size of the demo --------------------------------
+
+def trial_study_data(n_per_arm: int, per_condition: int, eff: TrialEffects, seed: int) -> AnalysisData:
+    """The analysis data of the trials alone, measured from simulated frames (no study folder)."""
+    rng = np.random.default_rng(seed)
+    ids = [f"p{i:02d}" for i in range(2 * n_per_arm)]
+    treated = np.repeat([1, 0], n_per_arm)
+    parts = []
+    for rec in simulate_trial_tasks(ids, treated, ("baseline", "week6"), per_condition, False, eff, rng):
+        parts.append(rec["trials"].assign(participant_id=rec["participant_id"], session=rec["session"]))
+    trials = pd.concat(parts, ignore_index=True)
+    trials["treated"] = trials["participant_id"].map(dict(zip(ids, treated)))
+    trials["arm"] = np.where(trials["treated"] == 1, "botox", "placebo")
+    trials = trials[trials["included"].astype(bool)].reset_index(drop=True)
+    return AnalysisData(wide=pd.DataFrame(), long=pd.DataFrame(), outcome="HAMD17", feature="frown_intensity_mean",
+                        task=TRIAL_TASK, session="week6", reference_session="baseline",
+                        sessions=["baseline", "week6"], treated_arm="botox", control_arm="placebo", trials=trials)
+
+
+def true_trial_terms(eff: TrialEffects, reference: str) -> dict[str, float]:
+    """The fixed effects of the trial model under the generative model of trial_study: a trial's
+    mean response is k * A_condition * (1 + toxin_response [treated, follow-up]), k the mean of a
+    unit trial's curve over its response window."""
+    t = np.arange(0.0, TRIAL_DURATION_S, 1.0 / FPS)
+    k = float(trial_curve(t, [Trial(0.0, TRIAL_DURATION_S, "x", 1.0, latency_s=eff.latency_s)]).mean())
+    amp = {"negative": eff.negative_fu, "neutral": eff.neutral_fu}
+    other = next(tt for tt in amp if tt != reference)
+    ref, diff = k * amp[reference], k * (amp[other] - amp[reference])
+    cond, tox = f"condition[T.{other}]", eff.toxin_response
+    return {"Intercept": ref, cond: diff, "session[T.week6]": 0.0, f"{cond}:session[T.week6]": 0.0,
+            "arm[botox]": 0.0, f"{cond}:arm[botox]": 0.0, "session[T.week6]:arm[botox]": ref * tox,
+            f"{cond}:session[T.week6]:arm[botox]": diff * tox}
+
+
+# Participants who respond alike (no between-participant spread): the variance of the random
+# intercept is 0, where the statsmodels default optimisers fail, as on the demo study.
+ALIKE = TrialEffects(response_sd=0.0)
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_trial_mixed_model_converges_at_the_boundary_and_recovers_the_truth(seed):
+    data = trial_study_data(4, 2, ALIKE, seed)
+    trial = trial_mixed_model(data)
+    assert trial.converged and trial.method in METHODS and trial.boundary
+    assert trial.group_variance == 0.0 and "boundary" in trial.sentence
+    reference = data.trials["trial_type"].iloc[0]
+    truth = true_trial_terms(ALIKE, reference)
+    rows = {r["term"]: r for r in trial.rows()}
+    assert set(rows) == set(truth)
+    for term, value in truth.items():
+        r = rows[term]
+        se = (r["ci_high"] - r["ci_low"]) / (2 * 1.959964)
+        assert abs(r["estimate"] - value) < 4 * se, (term, r["estimate"], value, se)
+        assert r["interval"] == "Wald"
+    # at the boundary the fixed effects and their standard errors are those of OLS on the trials
+    import statsmodels.formula.api as smf
+    ols = smf.ols(f"frown_response_mean ~ C(trial_type, Treatment({reference!r})) * "
+                  "C(session, Treatment('baseline')) * treated", data.trials).fit()
+    est = np.array([r["estimate"] for r in trial.rows()])
+    se = np.array([(r["ci_high"] - r["ci_low"]) / (2 * 1.959964) for r in trial.rows()])
+    np.testing.assert_allclose(est, ols.params, atol=1e-4)
+    np.testing.assert_allclose(se, ols.bse, rtol=0.01)
+
+
+def test_trial_mixed_model_that_does_not_converge_reports_no_numbers(tmp_path):
+    data = trial_study_data(4, 2, ALIKE, 0)
+    trial = trial_mixed_model(data, methods=("bfgs",))  # bfgs alone fails at the boundary
+    assert not trial.converged and trial.method is None
+    assert trial.attempts == ["bfgs: did not converge"]
+    assert all(np.isnan(r["estimate"]) and np.isnan(r["ci_low"]) and r["interval"] == NOT_CONVERGED
+               for r in trial.rows())
+    assert "did not converge" in trial.sentence and "not reported" in trial.sentence
+    page = trial_mixed_html(trial)
+    assert 'class="note"' in page and "did not converge" in page
+
+
+# --- the unblinding AUC at complete separation ------------------------------------------------------
+
+def capacity_data(cap: pd.DataFrame) -> AnalysisData:
+    return AnalysisData(wide=pd.DataFrame(), long=pd.DataFrame(), outcome="HAMD17", feature="frown_intensity_mean",
+                        task="rest", session="week6", reference_session="baseline", sessions=["baseline", "week6"],
+                        treated_arm="botox", control_arm="placebo", capacity=cap)
+
+
+def test_auc_interval_is_a_score_interval_that_does_not_collapse():
+    low, high = auc_interval(1.0, 4, 4)
+    assert high == 1.0 and 0.5 < low < 0.65
+    assert auc_interval(0.0, 4, 4) == pytest.approx([1 - high, 1 - low], abs=1e-5)
+    assert auc_interval(1.0, 40, 40)[0] > auc_interval(1.0, 10, 10)[0] > low
+    # away from the boundary it is close to the Hanley-McNeil Wald interval (0.702 to 0.898)
+    assert auc_interval(0.8, 40, 40) == pytest.approx([0.683, 0.878], abs=0.002)
+
+
+def test_complete_separation_is_said_and_its_interval_holds_the_true_auc():
+    """Demo-sized arms of 4 and a toxin that takes 60 % of the maximal frown (true AUC 0.996):
+    most studies separate completely; the interval then runs from about 0.58 to 1, not [1, 1]."""
+    eff = TrialEffects(toxin_capacity=-0.6, capacity_visit_sd=0.15)
+    truth = capacity_truth(eff)["unblinding_auc"]
+    rng = np.random.default_rng(11)
+    held, separated = 0, 0
+    for k in range(60):
+        man = manipulation_model(capacity_data(capacity_draws(eff, 4, rng)), 200, rng, seed=k)
+        held += man.auc_ci[0] <= truth <= man.auc_ci[1]
+        if man.separation_complete:
+            separated += 1
+            assert man.auc == 1.0 and man.auc_ci[1] == 1.0 and man.auc_ci[0] < 0.65
+            assert "separation is complete" in man.sentence and "as low as" in man.sentence
+            assert "score-type" in man.rows()[-1]["interval"]
+    assert separated >= 40
+    assert held >= 0.9 * 60  # the bootstrap's [1, 1] held the truth in 15 % of such studies
+
+
+# --- specificity with a baseline imbalance ---------------------------------------------------------
+
+def test_specific_indirect_effects_are_unbiased_when_the_arms_start_apart():
+    """The treated arm starts higher on both mediators and changes regress towards the mean: with
+    each mediator's baseline a covariate the mean indirect effects over studies are the true ones
+    (without the smile's baseline the smile's would be about 0 instead of 0.4)."""
+    eff = TwoMediators()
+    rng = np.random.default_rng(5)
+    got, ignored = [], []
+    for _ in range(150):
+        wide = two_mediator_table(eff, 50, rng)
+        data = capacity_data(None)
+        data.wide, data.control_feature = wide, "smile_intensity_mean"
+        spec = specificity_model(data, 20, rng)
+        assert spec.covariates == ["HAMD17_baseline", "frown_intensity_mean_baseline",
+                                   "smile_intensity_mean_baseline"]
+        got.append([spec.frown_indirect["estimate"], spec.control_indirect["estimate"]])
+        x = np.column_stack([np.ones(len(wide)), wide[["treated", "baseline", "frown_baseline"]].to_numpy(float)])
+        ignored.append(indirect_effects(x[None], *(wide[c].to_numpy(float)[None]
+                                                   for c in ("frown_change", "control_change", "mood_change")))[0])
+    got, ignored = np.array(got), np.array(ignored)
+    se = got.std(axis=0, ddof=1) / np.sqrt(len(got))
+    assert abs(got[:, 0].mean() - eff.frown_indirect) < 4 * se[0]
+    assert abs(got[:, 1].mean() - eff.control_indirect) < 4 * se[1]
+    assert abs(ignored[:, 1].mean() - eff.control_indirect) > 10 * se[1]  # the imbalance is real
+
+
+def test_specificity_is_not_estimable_with_fewer_participants_than_its_coefficients_need():
+    """The demo study's 8 participants for the 7 coefficients of the outcome model: nearly every
+    resample is singular, so no interval is made from the few that are not."""
+    data = capacity_data(None)
+    data.wide, data.control_feature = two_mediator_table(TwoMediators(), 4, np.random.default_rng(0)), "smile"
+    with pytest.raises(NotEstimable, match="8 participants for the 7 coefficients.*at least 10"):
+        specificity_model(data, 200, np.random.default_rng(1))
+    data.wide = two_mediator_table(TwoMediators(), 5, np.random.default_rng(0))
+    spec = specificity_model(data, 400, np.random.default_rng(1))
+    assert spec.singular_resamples > 4 and "singular design" in spec.sentence and "unreliable" in spec.sentence
+
+
+# --- the sensitivity sentence --------------------------------------------------------------------
+
+def test_sensitivity_sentence_says_when_there_is_nothing_to_explain_away():
+    vague = sensitivity_sentence(1.81, (-40.0, 55.0), -0.43, [-1.0, 1.0], "HAMD17")
+    assert "not distinguishable from 0" in vague and "cannot say how robust" in vague
+    assert "would have to induce" not in vague
+    clear = sensitivity_sentence(-2.0, (-3.1, -0.9), 0.35, [0.2, 0.5], "HAMD17")
+    assert "would have to induce" in clear and "not distinguishable" not in clear
+
+
+def test_report_section_says_when_specificity_is_not_estimable_and_when_the_trial_model_failed(tmp_path):
+    trial = trial_mixed_model(trial_study_data(4, 2, ALIKE, 0), methods=("bfgs",))
+    reason = "8 participants for the 7 coefficients of the two-mediator outcome model; at least 10 are needed"
+    results = AnalysisResults(provenance={}, data={}, model={}, timings_s={},
+                              models={"trial_mixed": trial,
+                                      "specificity": NotEstimableResult(model="specificity", reason=reason)})
+    page = evidence_html(results, tmp_path, {})
+    assert "<h3>Specificity</h3>" in page and f"Not estimable: {reason}" in page
+    assert "did not converge with any of the optimisers tried (bfgs: did not converge)" in page

@@ -7,7 +7,19 @@ the functional-unblinding risk, from the maximal frown (the study's capacity tas
 * The functional-unblinding risk: how well the arm can be told from the capacity change alone,
   as the area under the ROC curve of a logistic regression scored out of fold (stratified
   5-fold cross-validation). 0.5: the change says nothing about the arm; 1: it gives it away.
-  Its interval is a stratified bootstrap of the out-of-fold scores (percentile).
+  Its interval is the wider of two (their hull): a bootstrap of the out-of-fold scores
+  stratified by arm (percentile), and a score-type interval (:func:`auc_interval`): the AUCs
+  ``theta`` with ``|AUC - theta| <= z * SE(theta)``, the Hanley and McNeil (1982) standard error
+  taken at each candidate ``theta`` rather than at the estimate, as Wilson's interval does for a
+  proportion. The bootstrap alone collapses at the ceiling: when every treated participant is
+  scored above every control one (complete separation, AUC 1) every resample has AUC 1 and the
+  interval is [1, 1]. The score-type interval keeps a lower bound set by the number of
+  participants (0.58 with 4 per arm, 0.80 with 10, 0.95 with 40), but alone it ignores the noise
+  of the cross-validation and held the truth in 92.7 % of simulated studies of 40 per arm, and in
+  85 % of studies of 4 per arm near the ceiling (true AUC 0.996; one reversed pair puts its upper
+  bound below the truth). Their hull held it in 95.3 %, and in every such study
+  (scripts/calibrate_blinding.py; docs/analysis.md). The sentence says when the separation is
+  complete.
 """
 
 from __future__ import annotations
@@ -23,6 +35,9 @@ from .results import ModelResult, row
 from .trial_data import LOSS_THRESHOLD
 
 FOLDS = 5
+#: Candidate AUCs of the score-type interval (its resolution is 5e-6).
+AUC_GRID = np.linspace(0.0, 1.0, 200_001)
+AUC_INTERVAL = "hull of the stratified bootstrap percentile and the Hanley-McNeil score-type intervals"
 
 
 @dataclass
@@ -35,7 +50,12 @@ class ManipulationResult(ModelResult):
     difference: dict  # treated minus control capacity change: estimate, ci, p (Welch)
     auc: float
     auc_ci: list[float]
+    auc_interval: str
+    #: The two intervals of the hull: ``bootstrap`` and ``score``.
+    auc_ci_parts: dict
     n_boot: int
+    #: Every treated participant is scored above every control one (AUC 1).
+    separation_complete: bool
     risk: str  # low / moderate / high
     sentence: str
 
@@ -47,6 +67,22 @@ def auc_scores(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
     greater = (pos[:, :, None] > neg[:, None, :]).mean(axis=(1, 2))
     ties = (pos[:, :, None] == neg[:, None, :]).mean(axis=(1, 2))
     return greater + 0.5 * ties
+
+
+def auc_interval(auc: float, n_pos: int, n_neg: int, z: float = 1.959964) -> list[float]:
+    """The score-type 95 % interval of an AUC of ``n_pos`` positive and ``n_neg`` negative cases
+    (module docstring): every ``theta`` with ``|auc - theta| <= z * SE(theta)``, where
+    ``SE(theta)**2`` is Hanley and McNeil's (1982) variance ``(theta (1 - theta) + (n_pos - 1)
+    (Q1 - theta**2) + (n_neg - 1) (Q2 - theta**2)) / (n_pos n_neg)``, ``Q1 = theta / (2 - theta)``,
+    ``Q2 = 2 theta**2 / (1 + theta)``. It does not collapse at 0 or 1.
+
+    >>> [round(v, 2) for v in auc_interval(1.0, 4, 4)]
+    [0.58, 1.0]
+    """
+    t = AUC_GRID
+    var = t * (1 - t) / (n_pos * n_neg) * (1 + (n_pos - 1) * (1 - t) / (2 - t) + (n_neg - 1) * t / (1 + t))
+    inside = t[np.abs(t - auc) <= z * np.sqrt(var) + 1e-12]
+    return [float(inside.min()), float(inside.max())]
 
 
 def out_of_fold_scores(x: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
@@ -71,11 +107,19 @@ def wilson(k: int, n: int, z: float = 1.959964) -> list[float]:
     return [float(centre - half), float(centre + half)]
 
 
-def risk_sentence(auc: float, ci: list[float], treated: str) -> tuple[str, str]:
-    """How worrying the AUC is for the trial's blinding, in one sentence."""
+def risk_sentence(auc: float, ci: list[float], treated: str, control: str,
+                  counts: tuple[int, int] = (0, 0)) -> tuple[str, str]:
+    """How worrying the AUC is for the trial's blinding, in one sentence (``counts``: the
+    participants of the treated and the control arm, named when the separation is complete)."""
     risk = "low" if ci[1] < 0.6 or auc < 0.6 else "moderate" if auc < 0.8 else "high"
-    told = (f"the capacity change tells the arm correctly for a random pair of one {treated} and one other "
-            f"participant {100 * auc:.0f} % of the time (AUC {auc:.2f}, 95 % CI {ci[0]:.2f} to {ci[1]:.2f})")
+    if auc == 1.0:
+        told = (f"separation is complete, the capacity change telling every {treated} participant from every "
+                f"{control} participant out of fold (AUC 1, 95 % CI {ci[0]:.2f} to 1: with {counts[0]} and "
+                f"{counts[1]} participants the true AUC could be as low as {ci[0]:.2f})")
+    else:
+        told = (f"the capacity change tells the arm correctly for a random pair of one {treated} and one "
+                f"{control} participant {100 * auc:.0f} % of the time (AUC {auc:.2f}, 95 % CI {ci[0]:.2f} to "
+                f"{ci[1]:.2f})")
     meaning = {"low": "the change in maximal frowning hardly gives the arm away, so participants who notice "
                       "it could not have told their arm from it",
                "moderate": "participants who notice how hard they can frown could in part guess their arm: "
@@ -89,6 +133,9 @@ def risk_sentence(auc: float, ci: list[float], treated: str) -> tuple[str, str]:
 def manipulation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
                        seed: int = 0) -> ManipulationResult | None:
     """The manipulation check and the unblinding AUC; None when the study has no capacity task.
+
+    ``n_boot`` resamples (from ``rng``) make the bootstrap part of the AUC's interval; ``seed``
+    shuffles the cross-validation folds.
 
     Raises
     ------
@@ -134,9 +181,12 @@ def manipulation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator
     idx = stratified_indices(treated, n_boot, rng, replace=True)
     # a stratified resample keeps each arm's places, so the labels stay ``treated``
     draws = np.concatenate([auc_scores(scores[idx[s:s + 500]], treated) for s in range(0, n_boot, 500)])
-    auc_ci = list(percentile_interval(draws))
-    risk, sentence = risk_sentence(auc, auc_ci, data.treated_arm)
+    boot, score = percentile_interval(draws), auc_interval(auc, int(counts[1]), int(counts[0]))
+    auc_ci = [min(boot[0], score[0]), max(boot[1], score[1])]
+    risk, sentence = risk_sentence(auc, auc_ci, data.treated_arm, data.control_arm,
+                                   (int(counts[1]), int(counts[0])))
     rows.append(row("manipulation", "unblinding AUC (arm from frown_capacity_change)", auc, auc_ci, np.nan,
-                    "bootstrap percentile (stratified by arm)", f"{FOLDS}-fold cross-validated"))
-    return ManipulationResult(arms=arms, difference=difference, auc=auc, auc_ci=auc_ci, n_boot=n_boot,
-                              risk=risk, sentence=sentence, table=rows)
+                    AUC_INTERVAL, f"{FOLDS}-fold cross-validated"))
+    return ManipulationResult(arms=arms, difference=difference, auc=auc, auc_ci=auc_ci, auc_interval=AUC_INTERVAL,
+                              auc_ci_parts={"bootstrap": list(boot), "score": score}, n_boot=n_boot,
+                              separation_complete=auc == 1.0, risk=risk, sentence=sentence, table=rows)

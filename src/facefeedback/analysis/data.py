@@ -36,7 +36,9 @@ class AnalysisData:
     ``treated`` (1/0), ``baseline`` (outcome at the reference session),
     ``followup`` (outcome at the analysed session), ``mood_change``,
     ``mood_pct_change``, ``frown_change``, ``frown_baseline`` and the change of
-    every frown feature (``<feature>_change``) for the predictive model. ``long``
+    every frown feature (``<feature>_change``) for the predictive model; with a measured control
+    expression also ``control_change`` and ``control_baseline`` (its value at the reference
+    session). ``long``
     has one row per participant and session (``score``, ``frown``, ``session``).
     """
 
@@ -144,7 +146,9 @@ def _select_task(features: pd.DataFrame, task: str | None, capacity_task: str | 
         grouped = features.groupby(keys, sort=False)
         averaged = grouped[numeric].mean()
         complete = grouped[per_recording].count() == len(tasks)
-        averaged[per_recording] = averaged[per_recording].where(complete)
+        # one new frame, not a column at a time (pandas warns of a fragmented frame on every analysis)
+        averaged = pd.concat([averaged.drop(columns=per_recording), averaged[per_recording].where(complete)],
+                             axis=1)[averaged.columns]
         averaged = averaged.reset_index()
         averaged["task"] = ALL_TASKS
         return averaged, task, tasks
@@ -226,6 +230,7 @@ def prepare(study: StudyFeatures, outcome: str, feature: str = "frown_intensity_
     wide = wide.join(follow[change_cols].add_prefix("x_"))
     if control_feature + schema.CHANGE_SUFFIX in follow:
         wide["control_change"] = follow[control_feature + schema.CHANGE_SUFFIX]
+        wide["control_baseline"] = base[control_feature].reindex(wide.index)
     # Every participant of the compared arms, those without a follow-up row too.
     arms = compared.drop_duplicates("participant_id").set_index("participant_id")["arm"]
     wide = wide.reindex(wide.index.append(arms.index.difference(wide.index, sort=False)))

@@ -70,6 +70,28 @@ def sensitivity_curve(x: np.ndarray, m: np.ndarray, y: np.ndarray, rho=RHO_GRID)
     return acme_at(rho, a, s1, s2, rt), float(rt)
 
 
+def sensitivity_sentence(at0: float, band0: tuple[float, float], rho_zero: float, rho_ci: list[float],
+                         outcome: str) -> str:
+    """What the curve says, in one sentence. An indirect effect whose band includes 0 already at
+    ``rho = 0`` has nothing for a confounder to explain away, and an interval of ``rho_tilde`` over
+    most of -1 to 1 says the data cannot tell how robust it is: both are said rather than a
+    threshold read as if it were informative."""
+    head = (f"Sensitivity to mediator-outcome confounding (Imai, Keele and Tingley 2010): the indirect effect "
+            f"({at0:.2f} {outcome} points when frowning and mood share no unmeasured cause, 95 % band "
+            f"{band0[0]:.2f} to {band0[1]:.2f}) reaches 0 when the correlation of the errors of the frowning and the "
+            f"mood models is {rho_zero:.2f} (95 % CI {rho_ci[0]:.2f} to {rho_ci[1]:.2f})")
+    if band0[0] <= 0 <= band0[1]:
+        tail = ("; the indirect effect is not distinguishable from 0 even without confounding, so there is no "
+                "indirect effect for a confounder to explain away")
+    else:
+        tail = ("; an unmeasured confounder would have to induce a correlation of that size and sign to explain "
+                "the indirect effect away")
+    if rho_ci[1] - rho_ci[0] > 1.5:
+        tail += (", and the interval of that correlation covers most of -1 to 1: these data cannot say how robust "
+                 "the indirect effect is to confounding")
+    return head + tail + "."
+
+
 def sensitivity_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
                       model: str = ANCOVA) -> SensitivityResult:
     """The sensitivity of the mediation model's indirect effect to mediator-outcome confounding."""
@@ -84,12 +106,8 @@ def sensitivity_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
     band = acme_at(RHO_GRID[None, :], *(parts[:, [k]] for k in range(4)))
     low, high = np.nanpercentile(band, [2.5, 97.5], axis=0)
     rho_ci = [float(np.clip(v, -1, 1)) for v in percentile_interval(parts[:, 3])]
-    at0 = float(curve[RHO_GRID == 0][0])
-    sentence = (f"Sensitivity to mediator-outcome confounding (Imai, Keele and Tingley 2010): the indirect effect "
-                f"({at0:.2f} {data.outcome} points when frowning and mood share no unmeasured cause) reaches 0 "
-                f"when the correlation of the errors of the frowning and the mood models is {rho_zero:.2f} (95 % CI "
-                f"{rho_ci[0]:.2f} to {rho_ci[1]:.2f}); an unmeasured confounder would have to induce a correlation "
-                f"of that size and sign to explain the indirect effect away.")
+    zero = int(np.flatnonzero(RHO_GRID == 0)[0])
+    sentence = sensitivity_sentence(curve[zero], (low[zero], high[zero]), rho_zero, rho_ci, data.outcome)
     rows = [row("sensitivity", "rho at which the indirect effect is 0", rho_zero, rho_ci, np.nan,
                 "bootstrap percentile (stratified by arm)", "Imai, Keele and Tingley 2010")]
     for r in (-0.3, 0.3):

@@ -7,11 +7,22 @@ default ``smile_intensity_mean``) mediate side by side::
     control_change ~ arm + baselines                         (path a2)
     mood_change    ~ frown_change + control_change + arm + baselines   (paths b1, b2)
 
+With the ``ancova`` model of change the baselines are those of the primary analysis (the mood
+score's and the frown's at the reference session) and the control expression's own baseline,
+so each mediator's change is adjusted for where that mediator started, as
+:mod:`facefeedback.analysis.baselines` explains for frowning: a change regresses towards the
+mean, and an arm that happened to start higher on the control expression would otherwise show a
+path a2 (and a specific indirect effect) that is only that imbalance. With ``change-score`` only
+the mood score's baseline is a covariate, as in the primary analysis.
+
 Each indirect effect is ``a_k * b_k`` (outcome points); their difference says whether
 frowning carries more of the effect than the control expression. Intervals come from one case
 bootstrap stratified by arm (all three models refitted on each resample; expanded percentile).
 The effect is called specific to frowning when the interval of the frowning indirect effect and
-that of the difference both exclude 0.
+that of the difference both exclude 0. With fewer participants than the outcome model's
+coefficients plus 3 the model is not estimable (a saturated model's resamples are nearly all
+singular, and the few that are not would make the interval); when more than 1 % of the
+resamples are singular the sentence says the intervals are unreliable.
 """
 
 from __future__ import annotations
@@ -21,12 +32,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import NotEstimable
-from .baselines import ANCOVA, baseline_matrix
+from .baselines import ANCOVA, baseline_columns, baseline_matrix
 from .data import AnalysisData
 from .resample import BATCH, batched_ols, expanded_level, percentile_interval, stratified_indices
 from .results import ModelResult, row
 
 INTERVAL = "bootstrap expanded percentile (stratified by arm)"
+#: Residual degrees of freedom the outcome model needs beyond its coefficients.
+MIN_RESIDUAL_DF = 3
+#: Above this share of singular resamples the sentence says the intervals are unreliable.
+SINGULAR_SHARE = 0.01
 
 
 @dataclass
@@ -35,8 +50,12 @@ class SpecificityResult(ModelResult):
 
     name = "specificity"
     mediators: list[str]
+    #: The baselines every one of the three models adjusts for.
+    covariates: list[str]
     n: int
     n_boot: int
+    #: Resamples whose design was singular (left out of the intervals).
+    singular_resamples: int
     frown_indirect: dict  # estimate, ci
     control_indirect: dict
     difference: dict
@@ -44,7 +63,7 @@ class SpecificityResult(ModelResult):
     sentence: str
 
 
-def _indirects(x: np.ndarray, m1: np.ndarray, m2: np.ndarray, y: np.ndarray) -> np.ndarray:
+def indirect_effects(x: np.ndarray, m1: np.ndarray, m2: np.ndarray, y: np.ndarray) -> np.ndarray:
     """(b, 2) indirect effects from stacked designs ``x`` (b, n, p; intercept, arm, baselines)."""
     a1 = batched_ols(x, m1)[:, 1]
     a2 = batched_ols(x, m2)[:, 1]
@@ -59,23 +78,34 @@ def specificity_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
     w = data.wide
     if data.control_feature is None or "control_change" not in w:
         return None
-    use = w["control_change"].notna().to_numpy()
+    ancova = model == ANCOVA
+    columns = ["control_change", "control_baseline"] if ancova else ["control_change"]
+    use = w[columns].notna().all(axis=1).to_numpy()
     if use.sum() < len(w):
         w = w[use]
     treated = w["treated"].to_numpy()
     if np.bincount(treated, minlength=2).min() < 3:
-        raise NotEstimable(f"{data.control_feature} change is missing for too many participants "
+        raise NotEstimable(f"{data.control_feature} change (or baseline) is missing for too many participants "
                            "(fewer than 3 in an arm)")
-    x = np.column_stack([np.ones(len(w)), treated, baseline_matrix(data, model)[use]])
+    x = np.column_stack([np.ones(len(w)), treated, baseline_matrix(data, model)[use],
+                         *([w["control_baseline"].to_numpy(float)] if ancova else [])])
+    frown, control = data.feature, data.control_feature
+    covariates = [term for _, term in baseline_columns(data, model)] + ([f"{control}_baseline"] if ancova else [])
+    coefficients = x.shape[1] + 2
+    if len(w) < coefficients + MIN_RESIDUAL_DF:
+        raise NotEstimable(f"{len(w)} participants for the {coefficients} coefficients of the two-mediator outcome "
+                           f"model (intercept, 2 mediators, arm, {', '.join(covariates)}); at least "
+                           f"{coefficients + MIN_RESIDUAL_DF} are needed")
     m1, m2, y = (w[c].to_numpy(float) for c in ("frown_change", "control_change", "mood_change"))
-    point = _indirects(x[None], m1[None], m2[None], y[None])[0]
+    point = indirect_effects(x[None], m1[None], m2[None], y[None])[0]
     if not np.all(np.isfinite(point)):
         raise NotEstimable("the two-mediator design is singular (the mediators are collinear with the "
                            "arm or the baselines)")
     idx = stratified_indices(treated, n_boot, rng, replace=True)
-    draws = np.concatenate([_indirects(x[r], m1[r], m2[r], y[r])
+    draws = np.concatenate([indirect_effects(x[r], m1[r], m2[r], y[r])
                             for r in (idx[s:s + BATCH] for s in range(0, n_boot, BATCH))])
-    level = expanded_level(len(w), x.shape[1] + 2)
+    singular = int((~np.all(np.isfinite(draws), axis=1)).sum())
+    level = expanded_level(len(w), coefficients)
     out = {}
     for key, est, d in (("frown_indirect", point[0], draws[:, 0]),
                         ("control_indirect", point[1], draws[:, 1]),
@@ -83,7 +113,6 @@ def specificity_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
         out[key] = {"estimate": float(est), "ci": list(percentile_interval(d, level))}
     excludes = {k: not (v["ci"][0] <= 0 <= v["ci"][1]) for k, v in out.items()}
     specific = excludes["frown_indirect"] and excludes["difference"]
-    frown, control = data.feature, data.control_feature
     fi, ci, di = out["frown_indirect"], out["control_indirect"], out["difference"]
 
     def fmt(v: dict) -> str:
@@ -101,11 +130,14 @@ def specificity_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
     sentence = (f"With the change in {control} as a second, parallel mediator, the indirect effect through "
                 f"{frown} is {fmt(fi)} {data.outcome} points and through {control} {fmt(ci)}; their difference "
                 f"is {fmt(di)}: {verdict}.")
+    if singular > SINGULAR_SHARE * n_boot:
+        sentence += (f" {singular} of {n_boot} bootstrap resamples had a singular design (too few distinct "
+                     "participants for the models) and were left out, so these intervals are unreliable.")
     rows = [row("specificity", f"indirect through {frown}_change", fi["estimate"], fi["ci"], np.nan, INTERVAL,
                 "bootstrap"),
             row("specificity", f"indirect through {control}_change", ci["estimate"], ci["ci"], np.nan, INTERVAL,
                 "bootstrap"),
             row("specificity", "difference of the indirect effects (frowning minus control)", di["estimate"],
                 di["ci"], np.nan, INTERVAL, "bootstrap")]
-    return SpecificityResult(mediators=[frown, control], n=len(w), n_boot=n_boot, **out, specific=specific,
-                             sentence=sentence, table=rows)
+    return SpecificityResult(mediators=[frown, control], covariates=covariates, n=len(w), n_boot=n_boot,
+                             singular_resamples=singular, **out, specific=specific, sentence=sentence, table=rows)

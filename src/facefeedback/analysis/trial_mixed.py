@@ -5,6 +5,19 @@ participant (statsmodels ``MixedLM``, REML), on the trials of ``features/trials.
 capacity task's attempts left out). The first trial type (in the study's order), the reference
 session and the control arm are the baseline levels; the three-way term is how much more the
 treated arm's condition difference changed from the reference session than the control arm's.
+
+Fitting
+-------
+The REML optimisers of :data:`METHODS` are tried in turn, each on its own (so the result can say
+which converged and what the others came to), until one converges with finite estimates and
+standard errors. A small study whose participants differ no more than their trials do has its
+between-participant variance at 0, on the boundary of the parameter space: the gradient
+optimisers then fail (or stop on a singular matrix) while the derivative-free ones (powell, nm)
+reach it. That fit is a proper one: with the variance at 0 the fixed effects are those of
+ordinary least squares on the trials (standard errors included; the Wald intervals take the
+normal distribution, not t), and the result says so (``boundary``). When no optimiser converges the result has
+``converged`` False, every estimate NaN and the interval column "not converged": numbers that
+did not converge are not reported.
 """
 
 from __future__ import annotations
@@ -21,6 +34,11 @@ from .results import ModelResult, row
 
 logger = logging.getLogger(__name__)
 RESPONSE = "frown_response_mean"
+#: The REML optimisers tried, in this order.
+METHODS = ("lbfgs", "powell", "nm", "bfgs")
+#: The between-participant variance counts as 0 (the boundary) below this share of the total.
+BOUNDARY_SHARE = 1e-4
+NOT_CONVERGED = "not converged"
 
 
 @dataclass
@@ -32,15 +50,55 @@ class TrialMixedResult(ModelResult):
     n_participants: int
     n_trials: int
     converged: bool
+    #: The optimiser whose fit is reported (None when none converged).
+    method: str | None
+    #: Each optimiser tried, and how it ended.
+    attempts: list[str]
+    #: The between-participant variance is estimated at 0 (fixed effects those of OLS).
+    boundary: bool
     group_variance: float
     residual_variance: float
     warnings: list[str]
+    sentence: str
 
 
-def trial_mixed_model(data: AnalysisData) -> TrialMixedResult | None:
-    """Fit the trial-level model; None when the study has no trials."""
+def fit_in_turn(model, methods=METHODS):
+    """``(fit, method, attempts, warnings)``: the first REML fit of ``model`` by one of ``methods``
+    that converged with finite fixed effects and standard errors (``fit`` and ``method`` None when
+    none did), what each attempt came to, and the warnings of the accepted fit."""
+    attempts = []
+    for method in methods:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                fit = model.fit(reml=True, method=method)
+            except (np.linalg.LinAlgError, ValueError) as exc:
+                attempts.append(f"{method}: stopped ({exc})")
+                continue
+        notes = sorted({str(w.message) for w in caught if issubclass(w.category, UserWarning)})
+        finite = np.all(np.isfinite(fit.fe_params)) and np.all(np.isfinite(fit.bse_fe))
+        if fit.converged and finite:
+            attempts.append(f"{method}: converged")
+            return fit, method, attempts, notes
+        attempts.append(f"{method}: " + ("did not converge" if not fit.converged else "non-finite estimates"))
+    return None, None, attempts, []
+
+
+def trial_mixed_model(data: AnalysisData, methods=METHODS) -> TrialMixedResult | None:
+    """Fit the trial-level model; None when the study has no trials.
+
+    Parameters
+    ----------
+    data : AnalysisData
+    methods : sequence of str
+        The statsmodels optimisers tried in turn (default :data:`METHODS`).
+
+    Raises
+    ------
+    NotEstimable
+        Fewer than 3 participants have trials, or the design is singular.
+    """
     import statsmodels.formula.api as smf
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     trials = data.trials
     if trials is None:
@@ -66,16 +124,38 @@ def trial_mixed_model(data: AnalysisData) -> TrialMixedResult | None:
     mixed = smf.mixedlm(formula, trials, groups=trials["participant_id"])
     if np.linalg.matrix_rank(mixed.exog) < mixed.exog.shape[1]:
         raise NotEstimable("the trial design is singular (a condition, session or arm has no trials)")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        fit = mixed.fit(reml=True)
-    notes = sorted({str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)})
-    for note in notes:
-        logger.warning("trial mixed model: %s", note)
+    fit, method, attempts, notes = fit_in_turn(mixed, methods)
+    n_part = int(trials["participant_id"].nunique())
+    common = {"formula": label(formula) + " + (1 | participant)", "n_participants": n_part,
+              "n_trials": len(trials), "attempts": attempts}
+    if fit is None:
+        sentence = (f"The trial-level mixed model did not converge with any of the optimisers tried "
+                    f"({'; '.join(attempts)}); its estimates are not reported.")
+        logger.warning(sentence)
+        rows = [row("trial_mixed", label(t), np.nan, (np.nan, np.nan), np.nan, NOT_CONVERGED, "Wald z")
+                for t in mixed.exog_names]
+        return TrialMixedResult(**common, converged=False, method=None, boundary=False,
+                                group_variance=float("nan"), residual_variance=float("nan"), warnings=[],
+                                sentence=sentence, table=rows)
+    group, residual = float(fit.cov_re.iloc[0, 0]), float(fit.scale)
+    boundary = group <= BOUNDARY_SHARE * (group + residual)
+    sentence = (f"Converged with the {method} optimiser"
+                + (f" (before it: {'; '.join(attempts[:-1])})" if len(attempts) > 1 else "") + ". ")
+    if boundary:
+        group = 0.0
+        sentence += ("Its between-participant variance is estimated at 0 (the boundary of the parameter space): "
+                     "participants' responses differ no more than their trials do, so the fixed effects and "
+                     "their standard errors are those of ordinary least squares on the trials (the Wald "
+                     "intervals take the normal distribution, not t).")
+        # the boundary's own warnings (a Hessian not positive definite in the variance) are explained above
+        notes = [n for n in notes if "boundary" not in n and "Hessian" not in n and "singular" not in n]
+    else:
+        sentence += (f"Between-participant variance {group:.4g}, residual (trial) variance {residual:.4g} "
+                     f"(intra-class correlation {group / (group + residual):.2f}).")
     ci = fit.conf_int()
+    fe = fit.fe_params.index
     rows = [row("trial_mixed", label(t), fit.fe_params[t], (ci.loc[t, 0], ci.loc[t, 1]), fit.pvalues[t],
-                "Wald", "Wald z") for t in fit.fe_params.index]
-    return TrialMixedResult(formula=label(formula) + " + (1 | participant)",
-                            n_participants=int(trials["participant_id"].nunique()), n_trials=len(trials),
-                            converged=bool(fit.converged), group_variance=float(fit.cov_re.iloc[0, 0]),
-                            residual_variance=float(fit.scale), warnings=notes, table=rows)
+                "Wald", "Wald z") for t in fe]
+    return TrialMixedResult(**common, converged=True, method=method, boundary=bool(boundary),
+                            group_variance=group, residual_variance=residual, warnings=notes,
+                            sentence=sentence, table=rows)

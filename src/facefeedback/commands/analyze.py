@@ -80,7 +80,11 @@ def run(args: argparse.Namespace) -> int:
     man, spec = res.models.get("manipulation"), res.models.get("specificity")
     if getattr(man, "auc", None) is not None:
         print(f"unblinding AUC (arm from the maximal frown's change): {man.auc:.2f} "
-              f"[{man.auc_ci[0]:.2f}, {man.auc_ci[1]:.2f}], risk {man.risk}")
+              f"[{man.auc_ci[0]:.2f}, {man.auc_ci[1]:.2f}], risk {man.risk}"
+              + (" (complete separation)" if man.separation_complete else ""))
+    trial = res.models.get("trial_mixed")
+    if getattr(trial, "converged", True) is False:
+        print(trial.sentence)
     if getattr(spec, "sentence", None):
         print(spec.sentence)
     for note in not_estimable_notes(res):

@@ -92,6 +92,16 @@ def manipulation_table(man) -> pd.DataFrame:
     } for arm, a in man.arms.items()])
 
 
+def trial_mixed_html(trial) -> str:
+    """The trial-level mixed model's paragraph: what was fitted and whether it converged; a fit
+    that did not converge is a note, and its terms are not in the table of every model."""
+    what = (f"Trial-level mixed model: {html.escape(trial.formula)}, {trial.n_trials} trials of "
+            f"{trial.n_participants} participants. {html.escape(trial.sentence)}")
+    if not trial.converged:
+        return f'<p class="note">{what} Its rows in the table of every model are empty (NaN, "not converged").</p>'
+    return f"<p>{what} Its terms are in the table of every model.</p>"
+
+
 def evidence_sentences(results) -> str:
     """The methods-text sentences of the trial evidence (empty without it)."""
     out = []
@@ -123,19 +133,23 @@ def evidence_html(results, fig_dir, colours: dict) -> str:
                                       "shaded grey span is the baseline window.", "time_courses"))
     trial = fitted(results, "trial_mixed")
     if trial is not None:
-        parts.append(f"<p>Trial-level mixed model: {html.escape(trial.formula)}, {trial.n_trials} trials of "
-                     f"{trial.n_participants} participants; converged: {trial.converged} (its terms are in the "
-                     "table of every model).</p>")
+        parts.append(trial_mixed_html(trial))
     man = fitted(results, "manipulation")
     if man is not None:
         parts.append("<h3>Manipulation check and blinding</h3>" + table_html(manipulation_table(man)))
         parts.append(f"<p>{html.escape(d['treated_arm'])} minus {html.escape(d['control_arm'])}: "
                      f"{man.difference['estimate']:.3f} FU (95 % CI {man.difference['ci'][0]:.3f} to "
                      f"{man.difference['ci'][1]:.3f}). Unblinding AUC {man.auc:.2f} (95 % CI {man.auc_ci[0]:.2f} "
-                     f"to {man.auc_ci[1]:.2f}).</p><p class=\"blinding\">{html.escape(man.sentence)}</p>")
+                     f"to {man.auc_ci[1]:.2f}, {html.escape(man.auc_interval)}"
+                     + ("; complete separation" if man.separation_complete else "")
+                     + f").</p><p class=\"blinding\">{html.escape(man.sentence)}</p>")
     spec = fitted(results, "specificity")
     if spec is not None:
         parts.append(f"<h3>Specificity</h3><p class=\"specificity\">{html.escape(spec.sentence)}</p>")
+    elif isinstance(results.models.get("specificity"), NotEstimableResult):
+        # said where the reader looks for it, not only among the notes under the table of every model
+        parts.append(f'<h3>Specificity</h3><p class="note">Not estimable: '
+                     f'{html.escape(results.models["specificity"].reason)}.</p>')
     sens = fitted(results, "sensitivity")
     if sens is not None:
         png, _ = save(sensitivity_figure(sens, d["outcome"]), fig_dir / "sensitivity")

@@ -69,6 +69,23 @@ def capacity_truth(eff: TrialEffects, draws: int = 400_000, seed: int = 12345) -
             "unblinding_auc": float(np.mean(change[0] < change[1]))}
 
 
+def capacity_draws(eff: TrialEffects, n_per_arm: int, rng: np.random.Generator) -> pd.DataFrame:
+    """The maximal frown of ``n_per_arm`` toxin (``botox``) and placebo participants drawn from the
+    generative model (module docstring) without frames, in the columns of
+    :func:`facefeedback.analysis.trial_data.capacity_table`: for checking the analysis of the
+    capacity change over many studies in milliseconds each."""
+    treated = np.repeat([1, 0], n_per_arm)
+    n = treated.size
+    c0 = rng.normal(eff.capacity_fu, eff.capacity_sd, n)
+    follow = c0 * (1 + eff.toxin_capacity * treated + rng.normal(0, eff.capacity_visit_sd, n))
+    cap = pd.DataFrame({"participant_id": [f"p{i}" for i in range(n)],
+                        "arm": np.where(treated == 1, "botox", "placebo"), "treated": treated,
+                        "capacity_baseline": c0, "capacity_followup": follow, "capacity_change": follow - c0})
+    cap["capacity_pct"] = 100 * follow / c0
+    cap["lost_half"] = cap["capacity_pct"] <= 50
+    return cap
+
+
 def _recordings(curves: np.ndarray, rng: np.random.Generator) -> list[pd.DataFrame]:
     """Per-frame tables of frown curves (n_recordings, n_frames) with a little drift and the rest
     task's share of invalid frames."""
