@@ -14,10 +14,16 @@ the variant relative to the original (stills, and six frames of each video, 40 f
 ``--clipping-guards-off`` measures the variants with the flag and the tone reference's clipping
 limit switched off, to show what the measure would read on the frames they reject.
 
+``--attribution`` splits each still's change of ``glabella_lines`` (ln) under the photometric variants
+in two: the picture's part (the variant measured at the original's landmarks) and the landmarks' part
+(the original picture measured at the landmarks MediaPipe finds on the variant); and prints how much a
+still's lines move when its landmarks are shifted by less than a pixel (sd and range of ln over 12 random
+shifts of up to half a pixel), which is what the landmarks' part is made of.
+
 Usage::
 
     python scripts/validate_invariance.py [--pyfeat DIR] [--openface DIR] [--stride 3]
-        [--variants a,b] [--limits] [--verbose] [--clipping] [--clipping-guards-off]
+        [--variants a,b] [--limits] [--verbose] [--clipping] [--clipping-guards-off] [--attribution]
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from facefeedback.geometry import align
 from facefeedback.invariance import (
     ANGER,
     CLIP,
+    H264,
     OTHERS,
     InvarianceCheck,
     camera_variants,
@@ -93,6 +100,38 @@ def clipping_report(recordings: list[Path], variants: dict, config: Config) -> s
     return "\n".join(lines)
 
 
+def attribution_report(images: list[Path], variants: dict, config: Config) -> str:
+    """Per still: ln(lines) over 12 sub-pixel shifts of its landmarks (sd, range); per variant, the
+    change of ln(lines) with the original's landmarks (picture) and on the original picture with the
+    variant's landmarks (landmarks)."""
+    measurer = measure.FrameMeasurer(config, static_image_mode=True)
+    g = measurer.glabella
+    rng = np.random.default_rng(1)
+
+    def lines(img, al):
+        gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        return float(np.log(g.energy(g.patch(gray, al), noise_level(gray), al.iod_px) / g.tone(gray, al, (0, 0), img)[0]))
+
+    out = [f"{'recording':20s} ln(lines) under sub-pixel shifts of the landmarks: sd, range"]
+    rows = [f"{'variant':28s} {'recording':20s} {'picture':>8s} {'landmarks':>9s} {'both':>8s}"]
+    for src in images:
+        img = cv2.imread(str(src))
+        points = measurer.landmarks(Frame(0, 0.0, img)).points
+        al = align(points)
+        base = lines(img, al)
+        shifted = [lines(img, align(points + np.r_[rng.uniform(-0.5, 0.5, 2), 0.0])) for _ in range(12)]
+        out.append(f"{src.name:20s} {np.std(shifted):.3f} {np.ptp(shifted):.3f}")
+        for name, transform in variants.items():
+            other = transform(img, 100.0)
+            obs = measurer.landmarks(Frame(0, 0.0, other))
+            if obs.points is None or other.shape != img.shape:  # the original's landmarks need the same picture size
+                continue
+            moved = align(obs.points)
+            rows.append(f"{name:28s} {src.name:20s} {lines(other, al) - base:+8.3f} {lines(img, moved) - base:+9.3f} "
+                        f"{lines(other, moved) - base:+8.3f}")
+    return "\n".join(out + [""] + rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pyfeat", type=Path,
@@ -106,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clipping", action="store_true", help="only the clipped shares under the clipping variants")
     ap.add_argument("--clipping-guards-off", action="store_true",
                     help="measure with the overexposed flag and the tone reference's clipping limit off")
+    ap.add_argument("--attribution", action="store_true",
+                    help="only the stills' lines change under each variant: the picture's part, the landmarks' part")
     args = ap.parse_args(argv)
     config = Config().updated(progress=False)
     table = camera_variants()
@@ -115,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.clipping_guards_off:  # a diagnostic: the limits are module constants of the per-frame path
         glabella.TONE_MAX_CLIPPED = measure.TONE_MAX_CLIPPED = 1.0
         config = config.updated(**{"qc.max_clipped_fraction": 1.0})
+    if args.attribution:
+        photometric = {n: t for n, t in table.items() if t != H264 and (n in chosen or not args.variants)}
+        print(attribution_report(images, photometric, config))
+        return 0
     if args.clipping:
         clipping = [n for n in ("exposure x1.5", "white balance R+20% B-20%") if n in chosen or not args.variants]
         print(clipping_report(images + videos, {n: table[n] for n in clipping}, config))
