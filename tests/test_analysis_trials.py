@@ -4,6 +4,8 @@ trial-level mixed model and the time courses."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,6 +26,7 @@ from facefeedback.synthetic.frames import FPS
 from facefeedback.synthetic.mediators import TwoMediators, two_mediator_table
 from facefeedback.synthetic.studies import SimulationSettings
 from facefeedback.synthetic.trial_study import (
+    CONTRASTS,
     TRIAL_DURATION_S,
     TRIAL_TASK,
     TrialEffects,
@@ -135,7 +138,8 @@ def trial_study_data(n_per_arm: int, per_condition: int, eff: TrialEffects, seed
     trials = trials[trials["included"].astype(bool)].reset_index(drop=True)
     return AnalysisData(wide=pd.DataFrame(), long=pd.DataFrame(), outcome="HAMD17", feature="frown_intensity_mean",
                         task=TRIAL_TASK, session="week6", reference_session="baseline",
-                        sessions=["baseline", "week6"], treated_arm="botox", control_arm="placebo", trials=trials)
+                        sessions=["baseline", "week6"], treated_arm="botox", control_arm="placebo", trials=trials,
+                        contrasts={k: list(v) for k, v in CONTRASTS.items()})
 
 
 def true_trial_terms(eff: TrialEffects, reference: str) -> dict[str, float]:
@@ -164,7 +168,7 @@ def test_trial_mixed_model_converges_at_the_boundary_and_recovers_the_truth(seed
     trial = trial_mixed_model(data)
     assert trial.converged and trial.method in METHODS and trial.boundary
     assert trial.group_variance == 0.0 and "boundary" in trial.sentence
-    reference = data.trials["trial_type"].iloc[0]
+    reference = "neutral"  # the study's contrast negative_vs_neutral names it the reference
     truth = true_trial_terms(ALIKE, reference)
     rows = {r["term"]: r for r in trial.rows()}
     assert set(rows) == set(truth)
@@ -181,6 +185,29 @@ def test_trial_mixed_model_converges_at_the_boundary_and_recovers_the_truth(seed
     se = np.array([(r["ci_high"] - r["ci_low"]) / (2 * 1.959964) for r in trial.rows()])
     np.testing.assert_allclose(est, ols.params, atol=1e-4)
     np.testing.assert_allclose(se, ols.bse, rtol=0.01)
+
+
+def test_trial_mixed_models_reference_condition_does_not_follow_the_order_of_the_trials():
+    """The reference condition is the contrast's second member (else the alphabetically first
+    type), whatever trial comes first: data order must not flip the sign of the condition terms."""
+    data = trial_study_data(4, 2, ALIKE, 0)
+    firsts = {}
+    for first in ("negative", "neutral"):
+        trials = data.trials.copy()
+        trials = pd.concat([trials[trials["trial_type"] == first], trials[trials["trial_type"] != first]],
+                           ignore_index=True)
+        assert trials["trial_type"].iloc[0] == first
+        for contrasts, reference in (({k: list(v) for k, v in CONTRASTS.items()}, "neutral"), ({}, "negative")):
+            fit = trial_mixed_model(replace(data, trials=trials, contrasts=contrasts))
+            rows = {r["term"]: r["estimate"] for r in fit.rows()}
+            other = "negative" if reference == "neutral" else "neutral"
+            assert f"condition[T.{other}]" in rows, (first, reference, sorted(rows))
+            firsts.setdefault(reference, []).append(rows[f"condition[T.{other}]"])
+    for estimates in firsts.values():
+        assert estimates[0] == pytest.approx(estimates[1], abs=1e-6)
+    # the two references give the same difference with opposite signs
+    assert firsts["neutral"][0] == pytest.approx(-firsts["negative"][0], abs=1e-6)
+    assert firsts["neutral"][0] > 0  # negative trials frown more than neutral ones
 
 
 def test_trial_mixed_model_that_does_not_converge_reports_no_numbers(tmp_path):

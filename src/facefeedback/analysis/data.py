@@ -64,6 +64,9 @@ class AnalysisData:
     #: The study output folder (per-frame tables for the time courses), and the trial baseline window.
     root: object = None
     baseline_window_s: tuple[float, float] = (-1.0, 0.0)
+    #: The study file's contrasts (name: [condition, reference condition]): the trial-level
+    #: model's reference condition (:func:`~.trial_data.condition_order`).
+    contrasts: dict[str, list[str]] = field(default_factory=dict)
 
 
 def available_scales(features: pd.DataFrame) -> list[str]:
@@ -276,7 +279,7 @@ def prepare(study: StudyFeatures, outcome: str, feature: str = "frown_intensity_
                         control_feature=control_feature if "control_change" in wide else None,
                         capacity=capacity_table(study, treated, control, reference, session),
                         trials=compared_trials(study, treated, control), root=study.root,
-                        baseline_window_s=study.baseline_window_s)
+                        baseline_window_s=study.baseline_window_s, contrasts=study.contrasts)
 
 
 def _why_left_out(rows: pd.DataFrame, tasks: list[str], sessions: tuple[str, str], outcome: str,

@@ -9,7 +9,7 @@ file alone, into :class:`StudyFeatures`. What the models use is shaped from it b
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +38,8 @@ class StudyFeatures:
     trials: pd.DataFrame | None = None
     #: A trial's baseline window (s from onset) the study was measured with.
     baseline_window_s: tuple[float, float] = (-1.0, 0.0)
+    #: The study file's contrasts (name: [condition, reference condition]), in its order.
+    contrasts: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _read_table(path: Path) -> pd.DataFrame:

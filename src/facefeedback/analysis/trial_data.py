@@ -43,6 +43,17 @@ def capacity_table(study: StudyFeatures, treated: str, control: str, reference: 
     return out
 
 
+def condition_order(types: set[str], contrasts: dict[str, list[str]]) -> list[str]:
+    """The trial types with the reference condition first: the second member of the study file's
+    first contrast whose conditions both have trials, else the alphabetically first type (never the
+    order the trials happen to come in, which would flip the sign of a model's condition terms)."""
+    rest = sorted(types)
+    for pair in contrasts.values():
+        if len(pair) == 2 and set(pair) <= types:
+            return [pair[1]] + [t for t in rest if t != pair[1]]
+    return rest
+
+
 def compared_trials(study: StudyFeatures, treated: str, control: str) -> pd.DataFrame | None:
     """The included trials of the compared arms with a frown response (the capacity task's
     attempts left out), with ``treated``; None when the study has none."""

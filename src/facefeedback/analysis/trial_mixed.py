@@ -31,6 +31,7 @@ import numpy as np
 from ..errors import NotEstimable
 from .data import AnalysisData
 from .results import ModelResult, row
+from .trial_data import condition_order
 
 logger = logging.getLogger(__name__)
 RESPONSE = "frown_response_mean"
@@ -105,7 +106,7 @@ def trial_mixed_model(data: AnalysisData, methods=METHODS) -> TrialMixedResult |
         return None
     sessions = [s for s in data.sessions if s in set(trials["session"])]
     trials = trials[trials["session"].isin(sessions)]
-    types = list(dict.fromkeys(trials["trial_type"]))
+    types = condition_order(set(trials["trial_type"]), data.contrasts)
     if trials["participant_id"].nunique() < 3:
         raise NotEstimable("trials of fewer than 3 participants")
     terms = []
