@@ -44,3 +44,27 @@ def test_opencv_threads_are_limited_while_measuring_and_restored(samples):
         assert len(raw) == 12 and raw["face_detected"].all()
     finally:
         cv2.setNumThreads(before)
+
+
+@pytest.mark.parametrize("static", [False, True])
+def test_face_mesh_graph_gives_what_process_gives(pyfeat_media, static):
+    """The landmarks read from the graph's serialised output are process()'s, bit for bit, frame
+    after frame of tracking (a face that leaves and comes back), and none where there is no face."""
+    from mediapipe.python.solutions import face_mesh
+
+    from facefeedback.landmarks import FaceMeshGraph, _to_pixels
+
+    with FrameSource(pyfeat_media / "face_noface.mov", stride=4, prefetch=0) as src:
+        frames = [f.rgb for f in src]
+    options = dict(static_image_mode=static, max_num_faces=2, refine_landmarks=True)
+    with face_mesh.FaceMesh(**options) as mesh, FaceMeshGraph(**options) as graph:
+        assert graph._direct  # the direct path, not its fallback, is what runs here
+        found = 0
+        for rgb in frames:
+            h, w = rgb.shape[:2]
+            expected = [_to_pixels(f, w, h) for f in (mesh.process(rgb).multi_face_landmarks or [])]
+            got = graph.faces(rgb)
+            assert len(got) == len(expected)
+            assert all(g.shape == (478, 3) and np.array_equal(g, e) for g, e in zip(got, expected))
+            found += bool(got)
+    assert 0 < found < len(frames)
