@@ -4,6 +4,9 @@ OpenCV's thread pool is held to one thread while a recording is measured."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -68,3 +71,26 @@ def test_face_mesh_graph_gives_what_process_gives(pyfeat_media, static):
             assert all(g.shape == (478, 3) and np.array_equal(g, e) for g, e in zip(got, expected))
             found += bool(got)
     assert 0 < found < len(frames)
+
+
+def test_mediapipe_loads_without_pyplot_which_still_works_when_used():
+    """MediaPipe's import leaves matplotlib.pyplot to its first use, and that use (a figure
+    saved, through a module that took the stand-in at import, and through a later import) works."""
+    code = """
+import sys
+from facefeedback.landmarks.mesh_graph import load_mediapipe
+load_mediapipe()
+from mediapipe.python.solutions import drawing_utils
+before = type(sys.modules["matplotlib.pyplot"]).__name__
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import io
+fig, ax = plt.subplots()
+ax.plot([0, 1], [1, 0])
+buffer = io.BytesIO()
+fig.savefig(buffer, format="png")
+print(before, drawing_utils.plt.figure is plt.figure, buffer.getvalue()[:4] == b"\\x89PNG")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["_Deferred", "True", "True"]

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from .mesh_graph import _to_pixels
+from .mesh_graph import _to_pixels, load_mediapipe
 from .observation import BLENDSHAPES, FaceObservation, _Backend, _Follower
 
 
@@ -30,6 +30,7 @@ class FaceLandmarkerBackend(_Backend):
 
     def __init__(self, model_path: str | os.PathLike, static_image_mode: bool = False, max_faces: int = 4,
                  min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5) -> None:
+        load_mediapipe()
         from mediapipe.tasks.python import BaseOptions, vision
 
         path = Path(model_path)

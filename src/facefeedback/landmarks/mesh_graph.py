@@ -14,13 +14,48 @@ them against ``process``).
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
+import types
+
 import numpy as np
 
-#: Wire layout of one serialised NormalizedLandmark holding x, y, z only (column: byte), as it
-#: sits in a serialised NormalizedLandmarkList: field tag and length, then three tagged floats.
-_LANDMARK_WIRE = {0: 0x0A, 1: 0x0F, 2: 0x0D, 7: 0x15, 12: 0x1D}
-#: The bytes of x, y and z (little-endian float32) in each 17-byte entry.
-_XYZ_BYTES = [3, 4, 5, 6, 8, 9, 10, 11, 13, 14, 15, 16]
+#: One serialised NormalizedLandmark holding x, y and z only, as it sits in a serialised
+#: NormalizedLandmarkList (17 bytes): the entry's tag and length, then three tagged little-endian floats.
+_ENTRY = np.dtype({"names": ["x", "y", "z"], "formats": ["<f4", "<f4", "<f4"], "offsets": [3, 8, 13],
+                   "itemsize": 17})
+#: The entry's fixed bytes: (offset, value) of the entry tag, its length, and the tags of x, y and z.
+_ENTRY_TAGS = ((0, 0x0A), (1, 0x0F), (2, 0x0D), (7, 0x15), (12, 0x1D))
+
+
+class _Deferred(types.ModuleType):
+    """Stands in for a module in ``sys.modules`` until something reads from it; then the real
+    module is imported (replacing this one there) and its names are copied here, so those that
+    took this object get the real module's contents."""
+
+    def __getattr__(self, name: str):  # called only for names not (yet) here
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+            self.__dict__.update(vars(importlib.import_module(self.__name__)))
+        return object.__getattribute__(self, name)
+
+
+def load_mediapipe() -> None:
+    """Import MediaPipe, leaving matplotlib.pyplot to load on first use.
+
+    ``import mediapipe`` imports its solutions' drawing helpers, which import matplotlib.pyplot:
+    about 0.5 s of CPU at every start of a command (and of every worker of a study), for
+    plotting that facefeedback never asks MediaPipe for. Unless pyplot is already loaded, a
+    stand-in takes its place while MediaPipe is imported, and the real module is imported the
+    first time anything reads from it (the report's figures, for example), as it would have
+    been at import.
+    """
+    if "mediapipe" in sys.modules:
+        return
+    if "matplotlib.pyplot" not in sys.modules and importlib.util.find_spec("matplotlib") is not None:
+        sys.modules["matplotlib.pyplot"] = _Deferred("matplotlib.pyplot")
+    import mediapipe  # noqa: F401
 
 
 def _scale(width: int, height: int) -> np.ndarray:
@@ -30,14 +65,15 @@ def _scale(width: int, height: int) -> np.ndarray:
 def _wire_to_pixels(data: bytes, width: int, height: int) -> np.ndarray | None:
     """A serialised NormalizedLandmarkList whose entries hold exactly x, y and z (17 bytes each)
     as an (n, 3) array in pixels; None for any other layout (visibility set, ...)."""
-    raw = np.frombuffer(data, dtype=np.uint8)
-    if raw.size == 0 or raw.size % 17:
+    n, rest = divmod(len(data), 17)
+    if rest or not n or any(data[at::17] != bytes((tag,)) * n for at, tag in _ENTRY_TAGS):
         return None
-    rows = raw.reshape(-1, 17)
-    if not all((rows[:, col] == tag).all() for col, tag in _LANDMARK_WIRE.items()):
-        return None
-    xyz = np.ascontiguousarray(rows[:, _XYZ_BYTES]).view("<f4")
-    return xyz.astype(np.float64) * _scale(width, height)
+    entries = np.frombuffer(data, dtype=_ENTRY)
+    points = np.empty((n, 3))
+    for k, axis in enumerate("xyz"):
+        points[:, k] = entries[axis]
+    points *= _scale(width, height)
+    return points
 
 
 def _to_pixels(landmarks, width: int, height: int) -> np.ndarray:
@@ -90,6 +126,7 @@ class FaceMeshGraph(_Closable):
     OUTPUT = "multi_face_landmarks"
 
     def __init__(self, **options) -> None:
+        load_mediapipe()
         from mediapipe.python.solutions import face_mesh
 
         self._mesh = face_mesh.FaceMesh(**options)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .mesh_graph import FaceMeshGraph
+from .mesh_graph import FaceMeshGraph, load_mediapipe
 from .observation import FaceObservation, _Backend, _Follower
 
 
@@ -21,6 +21,7 @@ class DetectThenMeshBackend(_Backend):
     CROP_SIDE = 256
 
     def __init__(self, max_faces: int = 4, min_detection_confidence: float = 0.5, **_: object) -> None:
+        load_mediapipe()
         from mediapipe.python.solutions import face_detection
 
         self._detector = face_detection.FaceDetection(model_selection=1,

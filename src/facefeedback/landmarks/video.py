@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .mesh_graph import FaceMeshGraph
+from .mesh_graph import FaceMeshGraph, load_mediapipe
 from .observation import FaceObservation, _Backend, _Follower
 
 
@@ -21,6 +21,7 @@ class _FaceCounter:
     """
 
     def __init__(self, interval_s: float, min_detection_confidence: float) -> None:
+        load_mediapipe()
         from mediapipe.python.solutions import face_detection
 
         self._detector = face_detection.FaceDetection(model_selection=0,
