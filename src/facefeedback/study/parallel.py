@@ -25,6 +25,12 @@ R = TypeVar("R")
 Executor = Literal["local", "dask"]
 #: Thread-count variables of the numeric libraries, set to 1 in worker processes.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: Dask settings of the LocalCluster's processes: its defaults sample each worker's stacks every
+#: 10 ms (the statistical profiler of its dashboard), read each worker's memory every 100 ms and
+#: check the event loops every 20 ms. With 2 workers that is 15 % of a core even while they wait,
+#: which a study's measuring pays for every second it runs; with these, 2.5 %.
+QUIET_DASK = {"distributed.worker.profile.enabled": False, "distributed.worker.memory.monitor-interval": "1s",
+              "distributed.admin.system-monitor.interval": "2s", "distributed.admin.tick.interval": "200ms"}
 
 
 def default_workers() -> int:
@@ -157,8 +163,11 @@ def _run_dask(fn, args, workers, scheduler):
 
             raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
     else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, env={k: "1" for k in THREAD_VARIABLES})
+        import dask
+
+        with dask.config.set(QUIET_DASK):  # handed to the worker processes as they start
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, env={k: "1" for k in THREAD_VARIABLES})
         client = Client(cluster)
     log.info("Dask cluster: %s", client)
     try:
