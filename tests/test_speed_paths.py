@@ -4,6 +4,9 @@ OpenCV's thread pool is held to one thread while a recording is measured."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -44,3 +47,50 @@ def test_opencv_threads_are_limited_while_measuring_and_restored(samples):
         assert len(raw) == 12 and raw["face_detected"].all()
     finally:
         cv2.setNumThreads(before)
+
+
+@pytest.mark.parametrize("static", [False, True])
+def test_face_mesh_graph_gives_what_process_gives(pyfeat_media, static):
+    """The landmarks read from the graph's serialised output are process()'s, bit for bit, frame
+    after frame of tracking (a face that leaves and comes back), and none where there is no face."""
+    from mediapipe.python.solutions import face_mesh
+
+    from facefeedback.landmarks import FaceMeshGraph, _to_pixels
+
+    with FrameSource(pyfeat_media / "face_noface.mov", stride=4, prefetch=0) as src:
+        frames = [f.rgb for f in src]
+    options = dict(static_image_mode=static, max_num_faces=2, refine_landmarks=True)
+    with face_mesh.FaceMesh(**options) as mesh, FaceMeshGraph(**options) as graph:
+        assert graph._direct  # the direct path, not its fallback, is what runs here
+        found = 0
+        for rgb in frames:
+            h, w = rgb.shape[:2]
+            expected = [_to_pixels(f, w, h) for f in (mesh.process(rgb).multi_face_landmarks or [])]
+            got = graph.faces(rgb)
+            assert len(got) == len(expected)
+            assert all(g.shape == (478, 3) and np.array_equal(g, e) for g, e in zip(got, expected))
+            found += bool(got)
+    assert 0 < found < len(frames)
+
+
+def test_mediapipe_loads_without_pyplot_which_still_works_when_used():
+    """MediaPipe's import leaves matplotlib.pyplot to its first use, and that use (a figure
+    saved, through a module that took the stand-in at import, and through a later import) works."""
+    code = """
+import sys
+from facefeedback.landmarks.mesh_graph import load_mediapipe
+load_mediapipe()
+from mediapipe.python.solutions import drawing_utils
+before = type(sys.modules["matplotlib.pyplot"]).__name__
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import io
+fig, ax = plt.subplots()
+ax.plot([0, 1], [1, 0])
+buffer = io.BytesIO()
+fig.savefig(buffer, format="png")
+print(before, drawing_utils.plt.figure is plt.figure, buffer.getvalue()[:4] == b"\\x89PNG")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["_Deferred", "True", "True"]
