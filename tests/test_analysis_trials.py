@@ -91,9 +91,11 @@ def test_trial_mixed_model_and_time_courses_see_the_simulated_responses(study):
     _, truth, data, models = study
     trial = models["trial_mixed"]
     rows = {r["term"]: r for r in trial.rows()}
-    # neutral trials respond less than negative ones; the toxin shrinks the response at follow-up
-    assert rows["condition[T.neutral]"]["ci_high"] < 0
-    assert rows["session[T.week6]:arm[botox]"]["ci_high"] < 0
+    # the study's contrast negative_vs_neutral makes neutral the reference condition: negative
+    # trials respond more, and the toxin shrinks their extra response at follow-up
+    assert data.contrasts == {"negative_vs_neutral": ["negative", "neutral"]}
+    assert rows["condition[T.negative]"]["ci_low"] > 0
+    assert rows["condition[T.negative]:session[T.week6]:arm[botox]"]["ci_high"] < 0
     courses = models["time_courses"]
     t = np.asarray(courses.time_s)
     assert t[0] == pytest.approx(-1.0) and t[-1] == pytest.approx(1.5)

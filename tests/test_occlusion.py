@@ -29,6 +29,7 @@ from facefeedback.occlusion_fit import (
     real_labels,
 )
 from facefeedback.occlusion_replay import replay
+from facefeedback.synthetic.example_study import N_PARTICIPANTS
 from facefeedback.synthetic.occluded_recordings import frown_curve, frowned
 from facefeedback.synthetic.occluders import ALL_KINDS
 
@@ -95,7 +96,7 @@ def test_a_real_frown_alone_is_not_occlusion(pyfeat_media):
 
 def test_the_demo_studys_maximal_frowns_are_not_occlusion():
     """The shipped demo study's maximal-frown clips (a rendered face frowning as hard as it can,
-    three brief attempts each, 16 clips), at the stride its tests run: a frown, however strong and
+    three brief attempts each, two visits per participant), at the stride its tests run: a frown, however strong and
     however brief, is not an occluder, and flagging its peaks would read the capacity low."""
     config = CONFIG.updated(**{"input.stride": 2})
     flagged = {}
@@ -103,7 +104,7 @@ def test_the_demo_studys_maximal_frowns_are_not_occlusion():
         frames = process_recording(clip, config).frames
         assert frames["face_detected"].all()
         flagged[clip.name] = int(frames["occluded"].sum())
-    assert len(flagged) == 16
+    assert len(flagged) == 2 * N_PARTICIPANTS
     assert sum(flagged.values()) == 0, {k: v for k, v in flagged.items() if v}
 
 

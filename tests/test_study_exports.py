@@ -18,6 +18,7 @@ from facefeedback.errors import ValidationError
 from facefeedback.study.manifest import load_study
 from facefeedback.study.pipeline import run_study
 from facefeedback.study.statformats import FORMATS, SPSS, STATA, short_name, variable_names
+from facefeedback.synthetic.example_study import N_PARTICIPANTS
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "configs" / "demo_study.yaml"
@@ -283,7 +284,8 @@ def test_the_demo_trials_and_maximal_frown_follow_the_known_truth(demo_run):
     assert not (demo_run / "recordings" / "sub-01_baseline_rest" / "trials.parquet").exists()
     every = pd.read_parquet(demo_run / "features" / "trials.parquet")
     assert every.groupby(["task", "trial_type"]).size().to_dict() == {
-        ("max_frown", "attempt"): 48, ("sad_film", "negative"): 32, ("sad_film", "neutral"): 32}
+        ("max_frown", "attempt"): 2 * 3 * N_PARTICIPANTS, ("sad_film", "negative"): 2 * 2 * N_PARTICIPANTS,
+        ("sad_film", "neutral"): 2 * 2 * N_PARTICIPANTS}
     tables, book, _ = tables_of(demo_run)
     assert "frown_response_negative_vs_neutral_change_week6_sad_film" in tables["wide"].columns
     assert not any(c.startswith("frown_capacity") and c.endswith("sad_film") for c in tables["wide"].columns)

@@ -107,7 +107,8 @@ def load_study_features(path) -> StudyFeatures:
     return StudyFeatures(features, sessions, reference, table_path, root, failures, participants,
                          comparability=comparability, simulation=_simulation(features, study),
                          capacity_task=design.get("capacity_task") or study.get("capacity_task"),
-                         trials=trials, baseline_window_s=window)
+                         trials=trials, baseline_window_s=window,
+                         contrasts={str(k): [str(x) for x in v] for k, v in (design.get("contrasts") or {}).items()})
 
 
 def _simulation(features: pd.DataFrame, study: dict) -> dict | None:

@@ -1,6 +1,6 @@
 """A small generated study to run the whole pipeline on: ``sample_videos/demo_study/``.
 
-Eight participants in two arms (botox, placebo), a baseline and a week-6 visit,
+Twelve participants in two arms (botox, placebo), a baseline and a week-6 visit,
 three tasks per visit, every recording its own clip (as in a real study, where no two
 recordings are the same file):
 
@@ -20,7 +20,7 @@ recordings are the same file):
 Scores (HAM-D 17 and PANAS negative affect) improve more where frowning fell
 more, with noise, so the analysis has a known direction to find. All numbers
 are drawn from one seed; the ground-truth amplitudes are in ``truth.csv``.
-Clips are 320 px square at 10 fps, MPEG-4 Part 2, so the 48 of them stay small.
+Clips are 320 px square at 10 fps, MPEG-4 Part 2, so the 72 of them stay small.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from .faces import FaceAnchors, neutral_face
 from .trials import Trial, trial_curve, write_curve_clip, write_events
 
 FPS = 10.0
-N_PARTICIPANTS = 8
+N_PARTICIPANTS = 12
 #: Seconds of each task's clip.
 SECONDS = {"rest": 4.0, "sad_film": 9.0, "max_frown": 6.0}
 TASKS = tuple(SECONDS)
