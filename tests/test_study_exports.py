@@ -18,10 +18,11 @@ from facefeedback.errors import ValidationError
 from facefeedback.study.manifest import load_study
 from facefeedback.study.pipeline import run_study
 from facefeedback.study.statformats import FORMATS, SPSS, STATA, short_name, variable_names
-from facefeedback.synthetic.example_study import N_PARTICIPANTS
+from facefeedback.synthetic.example_study import N_PARTICIPANTS, TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "configs" / "demo_study.yaml"
+N_RECORDINGS = N_PARTICIPANTS * 2 * len(TASKS)  # the demo study: two visits, every task each
 STRIDE = 2
 READ = {"spss": pyreadstat.read_sav, "stata": pyreadstat.read_dta}
 
@@ -163,7 +164,7 @@ def test_run_writes_dataset_description_and_frame_sidecars(demo_run):
     assert description["GeneratedBy"][0]["ConfigHash"] == study["run"]["config_hash"]
     assert description["GeneratedBy"][0]["Version"] == study["run"]["versions"]["facefeedback"]
     folders = sorted((demo_run / "recordings").iterdir())
-    assert len(folders) == 48
+    assert len(folders) == N_RECORDINGS
     for folder in folders:
         check_frame_sidecar(bids.frames_table(folder))
 
@@ -175,7 +176,7 @@ def test_format_bids_run_places_every_recording_and_keeps_the_numbers(demo_run, 
     shutil.copytree(demo_run, out)
     config = demo_config().updated(output_format="bids")
     report = run_study(load_study(DEMO), config, out, workers=2)
-    assert (report.measured, report.written) == (0, 48)
+    assert (report.measured, report.written) == (0, N_RECORDINGS)
     for folder in sorted((out / "recordings").iterdir()):
         pid, session, task = folder.name.split("_", 2)
         expected = out / pid / f"ses-{session}" / "beh" / \
@@ -186,7 +187,7 @@ def test_format_bids_run_places_every_recording_and_keeps_the_numbers(demo_run, 
     # The .sav / .dta written by the first run are kept current; a rerun keeps every recording.
     assert (out / "features" / "wide.sav").stat().st_mtime >= (out / "features" / "wide.csv").stat().st_mtime
     report = run_study(load_study(DEMO), config, out, workers=2)
-    assert (report.measured, report.written, report.kept) == (0, 0, 48)
+    assert (report.measured, report.written, report.kept) == (0, 0, N_RECORDINGS)
 
 
 def test_source_datasets_go_into_the_description(demo_run, tmp_path):
@@ -224,9 +225,9 @@ def test_export_command_writes_and_refuses_with_one_line(demo_run, tmp_path, cap
     assert main(["export", str(out), "--spss"]) == 0
     assert "session_features.sav, wide.sav" in capsys.readouterr().out
     data, _ = pyreadstat.read_sav(out / "features" / "wide.sav")
-    assert len(data) == 8
+    assert len(data) == N_PARTICIPANTS
     assert main(["export", str(out), "--stata", "--openface"]) == 0  # DIR first, several formats at once
-    assert "48 OpenFace-style CSV files" in capsys.readouterr().out and (out / "openface").is_dir()
+    assert f"{N_RECORDINGS} OpenFace-style CSV files" in capsys.readouterr().out and (out / "openface").is_dir()
     for args, message in [([str(out)], "choose what to write"),
                           ([str(out / "recordings"), "--stata"], "study.json: not found"),
                           ([str(out), "--spss", "--out", str(tmp_path)], "--out is where the OpenFace CSVs go")]:

@@ -13,6 +13,7 @@ import pytest
 from facefeedback.cli import main
 from facefeedback.errors import ValidationError
 from facefeedback.study.manifest import load_study
+from facefeedback.synthetic.example_study import N_PARTICIPANTS, TASKS
 
 PARTICIPANTS = "participant_id\tarm\tage\nP01\tbotox\t40\nP02\tplacebo\t51\n"
 SCORES = "participant_id,session,scale,score\nP01,baseline,HAMD17,20\nP01,week6,HAMD17,12\nP02,baseline,HAMD17,18\n"
@@ -196,12 +197,12 @@ def test_shipped_study_files_are_valid():
     from facefeedback.study.spec import read_study_spec
 
     demo = load_study(ROOT / "configs" / "demo_study.yaml")
-    assert len(demo.participants) == 8 and set(demo.participants["arm"]) == {"botox", "placebo"}
-    assert len(demo.recordings) == 48 and demo.sessions == ["baseline", "week6"]
+    assert len(demo.participants) == N_PARTICIPANTS and set(demo.participants["arm"]) == {"botox", "placebo"}
+    assert len(demo.recordings) == N_PARTICIPANTS * 2 * len(TASKS) and demo.sessions == ["baseline", "week6"]
     # every participant, visit and task its own clip: a real study's layout, no identical measurements
     assert demo.recordings["path"].is_unique and demo.warnings == []
     contents = {hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in demo.recordings["path"]}
-    assert len(contents) == 48, "two recordings of the demo study are the same video"
+    assert len(contents) == N_PARTICIPANTS * 2 * len(TASKS), "two recordings of the demo study are the same video"
     assert list(demo.scales) == ["HAMD17", "PANAS_NA"]
     example = read_study_spec(ROOT / "configs" / "example_study.yaml")
     assert example.calibration.tasks == ["rest"] and "VAS_MOOD" in example.scales
