@@ -112,13 +112,14 @@ class FrameMeasurer:
         gap = landmark_gap if self.brows is None else self.brows(gray, al, landmark_gap, origin=(x0, y0))
         noise = noise_level(gray)
         energy, tone, clipped, reference, overexposed = self._lines(gray, box, al, (x0, y0), noise)
+        lines = energy / reference
         sharpness, brightness = image_quality(box)
         qc = self.qc
         occluded = False if self.occlusion is None else self.occlusion(
-            frame.image, al, frame.timestamp_s, (gap, values["brow_lowering"], energy / reference))[1]
+            frame.image, al, frame.timestamp_s, (gap, values["brow_lowering"], lines))[1]
         log_contrast, focus, conditions_noise = frame_conditions(gray, obs.points, (x0, y0), al.iod_px)
         values.update(frame=frame.index, timestamp_s=frame.timestamp_s, face_detected=True, n_faces=obs.n_faces,
-                      yaw=al.yaw, pitch=al.pitch, roll=al.roll, brow_gap=gap, glabella_lines=energy / reference,
+                      yaw=al.yaw, pitch=al.pitch, roll=al.roll, brow_gap=gap, glabella_lines=lines,
                       glabella_energy=energy, tone_sample=tone, tone_clipped=clipped, iod_px=al.iod_px,
                       sharpness=sharpness, brightness=brightness, noise_sd=noise, log_contrast=log_contrast,
                       focus=focus, noise=conditions_noise, face_too_small=bool(al.iod_px < qc.min_iod_px),
