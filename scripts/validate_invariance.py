@@ -5,6 +5,9 @@ mean frown_intensity as % of a real frown's amplitude (mean over recordings, and
 any), the frown contrast kept (the crying-then-laughing clip; the anger face against three
 others) and the share of originally valid frames that the variant makes invalid. ``--limits``
 adds the smallest face and the strongest blur, with the size and blur QC limits off.
+``--brighter`` adds a brighter visit on faces the step does not clip: exposure x1.5 and the red
+white balance, each measured against a baseline rendered darker (x0.667, x0.8), since on the test
+faces as recorded those two variants clip the skin (flagged ``overexposed``, nothing measured).
 Targets: |shift| <= 5 %, contrast kept 85-115 %.
 
 Two diagnostics for the variants that clip the skin: ``--clipping`` prints, per recording, the share
@@ -23,7 +26,7 @@ shifts of up to half a pixel), which is what the landmarks' part is made of.
 Usage::
 
     python scripts/validate_invariance.py [--pyfeat DIR] [--openface DIR] [--stride 3]
-        [--variants a,b] [--limits] [--verbose] [--clipping] [--clipping-guards-off] [--attribution]
+        [--variants a,b] [--limits] [--brighter] [--verbose] [--clipping] [--clipping-guards-off] [--attribution]
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from facefeedback.invariance import (
     H264,
     OTHERS,
     InvarianceCheck,
+    brighter_steps,
     camera_variants,
     format_shifts,
     format_table,
@@ -141,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stride", type=int, default=3, help="keep every n-th frame of the videos")
     ap.add_argument("--variants", help="comma-separated names (default: all camera variants)")
     ap.add_argument("--limits", action="store_true", help="also the face-size and blur sweep (QC limits off)")
+    ap.add_argument("--brighter", action="store_true",
+                    help="also a brighter visit from a darker baseline (exposure x1.5, red white balance)")
     ap.add_argument("--verbose", action="store_true", help="each recording's shift and each component's share")
     ap.add_argument("--clipping", action="store_true", help="only the clipped shares under the clipping variants")
     ap.add_argument("--clipping-guards-off", action="store_true",
@@ -180,6 +186,14 @@ def main(argv: list[str] | None = None) -> int:
             print(format_table(sweep, components=args.verbose))
             if args.verbose:
                 print(format_shifts(sweep))
+    if args.brighter:
+        print("\na brighter visit than the baseline, the baseline exposed lower so that the step clips nothing:")
+        for name, (before, after) in brighter_steps().items():
+            with InvarianceCheck(images, videos, config, stride=args.stride, baseline=before) as check:
+                step = [check.run(name, after)]
+            print(format_table(step, components=args.verbose))
+            if args.verbose:
+                print(format_shifts(step))
     return 0
 
 

@@ -18,6 +18,10 @@ still uses the population reference. Per variant:
 :func:`limit_variants` shrinks the face to a given inter-ocular distance or blurs it by a given
 fraction of it, with the size and blur QC limits off, to find where the measure stops holding.
 Targets: |shift| <= 5 %, contrast kept 85-115 %.
+
+:func:`brighter_steps` asks the same of a brighter visit on faces it does not clip: the baseline
+is the recording at a lower exposure (``InvarianceCheck(baseline=...)``) and the variant the same
+recording one step brighter, so the pair differs by the step while no channel reaches 255.
 """
 
 from __future__ import annotations
@@ -77,6 +81,17 @@ def camera_variants(seed: int = 0) -> dict[str, Transform | str]:
         "blur sd 1.5 px": lambda im, iod: cv2.GaussianBlur(im, (0, 0), 1.5),
         "half resolution": lambda im, iod: cv2.resize(im, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
         "light gradient 0.55-1.25": gradient,
+    }
+
+
+def brighter_steps() -> dict[str, tuple[Transform, Transform]]:
+    """(baseline, variant) pairs one brighter step apart, the baseline exposed low enough that
+    the step clips nothing on a face that the original does not clip: exposure x1.5 from x0.667,
+    and the red +20 % / blue -20 % white balance from x0.8."""
+    return {
+        "exposure x1.5 from x0.667": (lambda im, iod: _u8(im / 1.5), lambda im, iod: im),
+        "white balance R+20% B-20% from x0.8": (lambda im, iod: _u8(im * 0.8),
+                                                lambda im, iod: _u8(im * np.array([0.64, 0.8, 0.96]))),
     }
 
 
@@ -215,12 +230,16 @@ class InvarianceCheck:
         Keep every ``stride``-th frame of the videos.
     last_frame : int, optional
         Stop reading the videos after this frame (a quicker check).
+    baseline : Transform, optional
+        Render the originals through this first (the baseline visit's camera; see
+        :func:`brighter_steps`); variants are applied to the recordings as they are.
     """
 
     def __init__(self, images: list[Path], videos: list[Path], config: Config, stride: int = 3,
-                 last_frame: int | None = None) -> None:
+                 last_frame: int | None = None, baseline: Transform | None = None) -> None:
         self.images, self.videos = list(images), list(videos)
         self.config, self.stride, self.last_frame = config, stride, last_frame
+        self.baseline_transform = baseline
         self._tmp = tempfile.TemporaryDirectory()
         self.folder = Path(self._tmp.name)
         self.baseline = self._measure_originals()
@@ -232,8 +251,8 @@ class InvarianceCheck:
     def _measure_originals(self) -> Baseline:
         tables, cals, iods = {}, {}, {}
         for src in self.recordings:
-            tables[src], cals[src] = measure(render(src, None, self.folder, self.stride, last_frame=self.last_frame),
-                                             self.config)
+            path = render(src, self.baseline_transform, self.folder, self.stride, last_frame=self.last_frame)
+            tables[src], cals[src] = measure(path, self.config)
             iod = tables[src]["iod_px"] if "iod_px" in tables[src] else pd.Series([100.0])
             iods[src] = float(np.nanmedian(iod))
         score = {p: float(tables[p]["frown_intensity"].iloc[0]) for p in self.images}
