@@ -17,6 +17,12 @@ the variant relative to the original (stills, and six frames of each video, 40 f
 ``--clipping-guards-off`` measures the variants with the flag and the tone reference's clipping
 limit switched off, to show what the measure would read on the frames they reject.
 
+``--sharpness`` prints each recording's ``sharpness`` (the QC measure ``too_blurred`` compares
+with ``qc.min_sharpness``) as recorded and blurred by 0.01-0.03 of its inter-ocular distance: faces
+differ in their own fine structure as much as a blur changes it, so no fixed per-frame limit marks a
+blur of 0.015-0.02 IOD without marking sharp but smooth faces; a change of focus between visits is
+what the study's ``comparability.csv`` flags (``focus``).
+
 ``--attribution`` splits each still's change of ``glabella_lines`` (ln) under the photometric variants
 in two: the picture's part (the variant measured at the original's landmarks) and the landmarks' part
 (the original picture measured at the landmarks MediaPipe finds on the variant); and prints how much a
@@ -26,7 +32,7 @@ shifts of up to half a pixel), which is what the landmarks' part is made of.
 Usage::
 
     python scripts/validate_invariance.py [--pyfeat DIR] [--openface DIR] [--stride 3]
-        [--variants a,b] [--limits] [--brighter] [--verbose] [--clipping] [--clipping-guards-off] [--attribution]
+        [--variants a,b] [--limits] [--brighter] [--verbose] [--clipping] [--clipping-guards-off] [--sharpness] [--attribution]
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from facefeedback.invariance import (
     limit_variants,
 )
 from facefeedback.io import Frame
+from facefeedback.qc import face_box, image_quality
 
 
 def _frames(path: Path, every: int = 40, n: int = 6):
@@ -101,6 +108,29 @@ def clipping_report(recordings: list[Path], variants: dict, config: Config) -> s
             if rows:
                 m = np.nanmedian(np.array(rows, np.float64), axis=0)
                 lines.append(f"{name:28s} {src.name:28s} {m[0]:16.2f} {m[1]:19.2f} {m[2]:12.2f} {m[3]:10.2f}")
+    return "\n".join(lines)
+
+
+def sharpness_report(recordings: list[Path], blurs=(0.0, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.03)) -> str:
+    """Per recording (median over a still or six frames of a video): ``sharpness`` of the face box
+    as recorded and blurred by a Gaussian of sd a fraction of the inter-ocular distance."""
+    measurer = measure.FrameMeasurer(Config().updated(progress=False), static_image_mode=True)
+    lines = [f"{'recording':28s} {'IOD px':>6s} " + " ".join(f"{b:>7g}" for b in blurs)]
+    for src in recordings:
+        rows, iods = [], []
+        images = [cv2.imread(str(src))] if src.suffix.lower() in {".jpg", ".png"} else _frames(src)
+        for img in images:
+            obs = measurer.landmarks(Frame(0, 0.0, img))
+            if obs.points is None:
+                continue
+            iod = align(obs.points).iod_px
+            x0, y0, x1, y1 = face_box(obs.points, img.shape)
+            iods.append(iod)
+            rows.append([image_quality((img if b == 0 else cv2.GaussianBlur(img, (0, 0), b * iod))[y0:y1, x0:x1])[0]
+                         for b in blurs])
+        if rows:
+            lines.append(f"{src.name[:28]:28s} {np.median(iods):6.0f} "
+                         + " ".join(f"{v:7.3f}" for v in np.median(rows, axis=0)))
     return "\n".join(lines)
 
 
@@ -151,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clipping", action="store_true", help="only the clipped shares under the clipping variants")
     ap.add_argument("--clipping-guards-off", action="store_true",
                     help="measure with the overexposed flag and the tone reference's clipping limit off")
+    ap.add_argument("--sharpness", action="store_true",
+                    help="only each recording's sharpness as recorded and blurred by fractions of its IOD")
     ap.add_argument("--attribution", action="store_true",
                     help="only the stills' lines change under each variant: the picture's part, the landmarks' part")
     args = ap.parse_args(argv)
@@ -162,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.clipping_guards_off:  # a diagnostic: the limits are module constants of the per-frame path
         glabella.TONE_MAX_CLIPPED = measure.TONE_MAX_CLIPPED = 1.0
         config = config.updated(**{"qc.max_clipped_fraction": 1.0})
+    if args.sharpness:
+        others = [args.openface / n for n in ("2015-10-15-15-14.avi", "changeLighting.wmv", "multi_face.avi")]
+        print(sharpness_report(images + videos + [p for p in others if p.is_file()]
+                               + [args.pyfeat / "single_face.mp4"]))
+        return 0
     if args.attribution:
         photometric = {n: t for n, t in table.items() if t != H264 and (n in chosen or not args.variants)}
         print(attribution_report(images, photometric, config))
