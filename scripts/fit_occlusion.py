@@ -40,7 +40,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--work", type=Path, default=Path("occlusion_work"), help="cache of features per seed")
     ap.add_argument("--false-alarm", type=float, default=FALSE_ALARM, help="share of clear training frames flagged")
-    ap.add_argument("--C", type=float, default=0.3, help="inverse regularisation of the logistic model")
+    ap.add_argument("--C", type=float, default=0.2, help="inverse regularisation of the logistic model")
     ap.add_argument("--out", type=Path, default=ROOT / "src/facefeedback/data/occlusion_model.json")
     args = ap.parse_args()
     host_list = hosts(args.pyfeat, args.openface, ROOT / "sample_videos")

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from facefeedback.config import Config
+from facefeedback.occlusion import BROW_INPUTS
 from facefeedback.occlusion_fit import camera_variants, collect
 from facefeedback.synthetic.occluders import KINDS
 
@@ -43,7 +44,8 @@ def features_for(host_list, seeds, work: Path, truth_managed: bool, models=None,
         if path.is_file():
             z = np.load(path, allow_pickle=True)
             table = pd.DataFrame(z["table"].item())
-            if sorted(table["host"].unique()) == names:
+            # A cache from before the brow tracker's evidence was recorded is measured again.
+            if sorted(table["host"].unique()) == names and all(c in table for c in BROW_INPUTS):
                 tables.append(table)
                 feats.append(z["features"])
                 chans.append(z["channels"])

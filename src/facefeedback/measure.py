@@ -116,7 +116,9 @@ class FrameMeasurer:
         sharpness, brightness = image_quality(box)
         qc = self.qc
         occluded = False if self.occlusion is None else self.occlusion(
-            frame.image, al, frame.timestamp_s, (gap, values["brow_lowering"], lines))[1]
+            frame.image, al, frame.timestamp_s, (gap, values["brow_lowering"], lines, landmark_gap,
+                                                 self.brows.last_image_gap, self.brows.last_match,
+                                                 self.brows.last_residual))[1]
         log_contrast, focus, conditions_noise = frame_conditions(gray, obs.points, (x0, y0), al.iod_px)
         values.update(frame=frame.index, timestamp_s=frame.timestamp_s, face_detected=True, n_faces=obs.n_faces,
                       yaw=al.yaw, pitch=al.pitch, roll=al.roll, brow_gap=gap, glabella_lines=lines,

@@ -19,7 +19,9 @@ The picture can, compared with the same face earlier in the same recording:
    forehead, the whole region; in intensity and in colour; in both directions), in units of the
    recording's typical frame-to-exemplar change, and the landmarks' side (:func:`brow_features`:
    brow heads spread beyond the exemplars' widest gap, as fingers on the glabella pull them; brows
-   drawn in and lowered and lines deepened, as a frown does, which explains a change) go into a
+   drawn in and lowered and lines deepened, as a frown does, which explains a change), and the
+   brow tracker's evidence (:func:`tracker_features`: its template match fails under fingers
+   while Face Mesh keeps its brows) go into a
    logistic model fitted on synthetic occluders pasted onto real faces over synthetic frowns
    (``scripts/fit_occlusion.py``; its parameters ship in ``data/occlusion_model.json``). A frame
    whose score exceeds ``qc.max_occlusion_score`` is ``occluded``.
@@ -76,7 +78,12 @@ SCALE_FRAMES = 30
 SCALE_FLOOR = 0.5
 #: The brows' geometry against the exemplars' is counted in this unit (IOD).
 BROW_UNIT = 0.02
-NO_BROWS = (float("nan"),) * 3
+#: What the detector is given of the brows: ``brow_gap``, ``brow_lowering``, ``glabella_lines``,
+#: the landmarks' brow gap and the brow tracker's evidence (its gap by the image alone, its poorer
+#: correlation with the anchor, its larger residual; see BrowTracker).
+BROW_INPUTS = ("brow_gap", "brow_lowering", "glabella_lines", "landmark_brow_gap", "tracked_image_gap",
+               "tracked_match", "tracked_residual")
+NO_BROWS = (float("nan"),) * len(BROW_INPUTS)
 
 #: Features of the model, in order (see :meth:`OcclusionDetector.features`).
 FEATURES = ("glabella_fwd", "glabella_bwd", "glabella_intensity", "glabella_colour",
@@ -84,11 +91,12 @@ FEATURES = ("glabella_fwd", "glabella_bwd", "glabella_intensity", "glabella_colo
             "brow_max_intensity", "brow_min_intensity", "brow_max_colour", "brow_min_colour",
             "forehead_fwd", "forehead_bwd", "region_fwd", "region_bwd",
             "mask_q90", "mask_above_10", "mask_above_30", "brow_asymmetry",
-            "brows_apart", "brows_drawn_in", "brows_lowered", "lines_ratio")
+            "brows_apart", "brows_drawn_in", "brows_lowered", "lines_ratio",
+            "match_drop", "residual_ratio", "image_wider", "image_narrower", "residual_level")
 
 
-def _rise(value: float) -> float:
-    return float(np.log1p(max(value, 0.0) / BROW_UNIT)) if np.isfinite(value) else 0.0
+def _rise(value: float, unit: float = BROW_UNIT) -> float:
+    return float(np.log1p(max(value, 0.0) / unit)) if np.isfinite(value) else 0.0
 
 
 def brow_features(brows: tuple[float, float, float], reference: tuple[float, float, float],
@@ -101,10 +109,42 @@ def brow_features(brows: tuple[float, float, float], reference: tuple[float, flo
     with them is explained by it. Nothing the face does spreads the brow heads much beyond their
     relaxed gap, but fingers pressed to the glabella pull Face Mesh's brow heads apart.
     """
-    gap, lowering, lines = brows
-    ref_gap, ref_lowering, ref_lines = reference
+    gap, lowering, lines = brows[:3]
+    ref_gap, ref_lowering, ref_lines = reference[:3]
     ratio = np.log((lines + 0.1) / (ref_lines + 0.1)) if np.isfinite(lines) and np.isfinite(ref_lines) else 0.0
-    return np.array([_rise(gap - widest_gap), _rise(ref_gap - gap), _rise(ref_lowering - lowering), ratio])
+    return np.array([_rise(gap - widest_gap), _rise(ref_gap - gap), _rise(ref_lowering - lowering), ratio,
+                     *tracker_features(brows, reference)])
+
+
+#: The brow tracker's correlation with its anchor is counted in this unit.
+MATCH_UNIT = 0.05
+
+
+def tracker_features(brows: tuple[float, ...], reference: tuple[float, ...]) -> list[float]:
+    """The brow tracker's evidence (:class:`~facefeedback.components.brows.BrowTracker`) against
+    the exemplar's (0 where either has none): how far its poorer brow head's correlation with the
+    anchor fell, its residual's log ratio, how far its image-tracked gap moved wider and narrower
+    than the landmarks' gap (a tracker following the picture follows fingers; Face Mesh follows
+    its face model), and its residual's level (log): under fingers the brow heads' picture is no
+    longer the anchor's, whatever the exemplar."""
+    residual, ref_residual = _residual(brows), _residual(reference)
+    drop = reference[5] - brows[5]
+    ratio = np.log((residual + 0.02) / (ref_residual + 0.02))
+    # the image-tracked gap minus the landmarks' gap, against the exemplar's
+    disagreement = (brows[4] - brows[3]) - (reference[4] - reference[3])
+    level = np.log(residual + 0.02)
+    return [_rise(drop, MATCH_UNIT), float(ratio) if np.isfinite(ratio) else 0.0, _rise(disagreement),
+            _rise(-disagreement), float(level) if np.isfinite(level) else float(np.log(TYPICAL_RESIDUAL + 0.02))]
+
+
+#: The tracker's residual where it has none yet (no anchor), a clear face's typical one.
+TYPICAL_RESIDUAL = 0.2
+#: The tracker's residual where a brow head found no match at all (its correlation too low).
+NO_MATCH_RESIDUAL = 2.0
+
+
+def _residual(brows: tuple[float, ...]) -> float:
+    return NO_MATCH_RESIDUAL if np.isfinite(brows[5]) and not np.isfinite(brows[6]) else brows[6]
 
 
 @dataclass(frozen=True)
@@ -116,16 +156,22 @@ class OcclusionModel:
     coef: np.ndarray
     intercept: float
     threshold: float
+    #: Which of the detector's :data:`FEATURES` the model reads (all when None).
+    index: np.ndarray | None = None
 
     def score(self, x: np.ndarray) -> float:
+        if self.index is not None:
+            x = x[self.index]
         return float(((x - self.mean) / self.scale) @ self.coef + self.intercept)
 
     @classmethod
     def from_json(cls, data: dict) -> OcclusionModel:
-        if tuple(data["features"]) != FEATURES:
-            raise ValueError("occlusion model: its features are not the detector's")
+        unknown = [f for f in data["features"] if f not in FEATURES]
+        if unknown:
+            raise ValueError(f"occlusion model: features {unknown} are not the detector's")
+        index = np.array([FEATURES.index(f) for f in data["features"]])
         return cls(np.asarray(data["mean"], np.float64), np.asarray(data["scale"], np.float64),
-                   np.asarray(data["coef"], np.float64), float(data["intercept"]), float(data["threshold"]))
+                   np.asarray(data["coef"], np.float64), float(data["intercept"]), float(data["threshold"]), index)
 
 
 @lru_cache(maxsize=1)
@@ -158,6 +204,7 @@ class OcclusionDetector:
         self.recent_change: list[float] = []
         self.last_features: np.ndarray | None = None
         self.last_channels: np.ndarray | None = None
+        self.last_brows = NO_BROWS
         self.last_unclear_s = -np.inf
         self.pending: Exemplar | None = None
 
@@ -221,7 +268,8 @@ class OcclusionDetector:
              brows: tuple[float, float, float] = NO_BROWS) -> tuple[float, bool]:
         """Score and flag of one frame given its compared region (:func:`region_channels`), whether
         its pose allows it to become an exemplar, and its brows (see :meth:`__call__`)."""
-        brows = tuple(float(b) for b in brows)
+        brows = tuple(float(b) for b in brows) + NO_BROWS[len(brows):]
+        self.last_brows = brows
         found = self.features(channels, brows)
         if found is None:
             self.last_features = None

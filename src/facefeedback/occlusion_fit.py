@@ -30,7 +30,7 @@ from .config import Config
 from .io import Frame, FrameSource
 from .landmarks import make_backend
 from .measure import FrameMeasurer, MeasurementBuffer
-from .occlusion import FEATURES, OcclusionDetector, OcclusionModel
+from .occlusion import BROW_INPUTS, FEATURES, NO_BROWS, OcclusionDetector, OcclusionModel
 from .occlusion_compare import REGION_SHAPE
 from .occlusion_replay import EXEMPLAR_MAX_FROWN, _TruthDetector
 from .synthetic.occluded_recordings import frown_curve, frowned, occlude_recording, still_recording
@@ -146,7 +146,7 @@ def measure(images: Iterable[np.ndarray], fps: float, config: Config, truth: pd.
     known clear frames (to fit a model); without, ``model`` (the shipped one when None) decides,
     as in ``extract``."""
     buffer = MeasurementBuffer()
-    feats, channels = [], []
+    feats, channels, brows = [], [], []
     with FrameMeasurer(config) as measurer:
         if model is not None:
             measurer.occlusion = OcclusionDetector(config.qc.max_occlusion_score, config.qc.max_abs_yaw,
@@ -163,9 +163,14 @@ def measure(images: Iterable[np.ndarray], fps: float, config: Config, truth: pd.
             measurer.occlusion.last_features = measurer.occlusion.last_channels = None
             buffer.append(measurer.measure(Frame(i, i / fps, img)))
             f, c = measurer.occlusion.last_features, measurer.occlusion.last_channels
+            brows.append(measurer.occlusion.last_brows)
+            measurer.occlusion.last_brows = NO_BROWS
             feats.append(np.full(len(FEATURES), np.nan) if f is None else f)
             channels.append(np.full(REGION_SHAPE, np.nan, np.float32) if c is None else c)
-    return buffer.raw_table(), np.array(feats), np.array(channels, np.float32)
+    raw = buffer.raw_table()
+    # The tracker's evidence the detector was given (not columns of the table; replayed from here).
+    extra = pd.DataFrame(brows, columns=list(BROW_INPUTS)).drop(columns=[c for c in BROW_INPUTS if c in raw])
+    return pd.concat([raw, extra], axis=1), np.array(feats), np.array(channels, np.float32)
 
 
 #: Share of the clear training frames a score of 0 lets through. A person the model never saw has
@@ -174,7 +179,12 @@ def measure(images: Iterable[np.ndarray], fps: float, config: Config, truth: pd.
 FALSE_ALARM = 0.006
 
 
-def fit_model(features: np.ndarray, labels: np.ndarray, false_alarm: float = FALSE_ALARM, c: float = 0.3) -> dict:
+#: The detector's features the model is fitted on (a model may read any subset of them).
+MODEL_FEATURES = FEATURES
+
+
+def fit_model(features: np.ndarray, labels: np.ndarray, false_alarm: float = FALSE_ALARM, c: float = 0.2,
+              names: tuple[str, ...] | None = None) -> dict:
     """A logistic model of occluded (1) against clear (0) frames, as the JSON the detector reads.
 
     ``features`` are the detector's as :func:`~facefeedback.occlusion_replay.replay` gives them
@@ -186,6 +196,8 @@ def fit_model(features: np.ndarray, labels: np.ndarray, false_alarm: float = FAL
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    names = MODEL_FEATURES if names is None else names
+    features = features[:, [FEATURES.index(f) for f in names]]
     keep = (labels >= 0) & np.isfinite(features).all(axis=1)
     x, y = features[keep], labels[keep]
     pipe = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000, class_weight="balanced"))
@@ -193,7 +205,7 @@ def fit_model(features: np.ndarray, labels: np.ndarray, false_alarm: float = FAL
     scaler, lr = pipe[0], pipe[-1]
     scores = lr.decision_function(scaler.transform(x))
     cut = float(np.quantile(scores[y == 0], 1.0 - false_alarm))
-    return {"features": list(FEATURES), "mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(),
+    return {"features": list(names), "mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(),
             "coef": lr.coef_[0].tolist(), "intercept": float(lr.intercept_[0]) - cut, "threshold": 0.0,
             "fitted_on": {"frames": int(len(y)), "occluded": int(y.sum()), "false_alarm_target": false_alarm,
                           "C": c}}

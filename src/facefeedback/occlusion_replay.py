@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .occlusion import FEATURES, OcclusionDetector, OcclusionModel
+from .occlusion import BROW_INPUTS, FEATURES, OcclusionDetector, OcclusionModel
 
 #: A model whose score is 0 everywhere: the features of a truth-managed replay do not depend on it.
 _ZERO = OcclusionModel(np.zeros(len(FEATURES)), np.ones(len(FEATURES)), np.zeros(len(FEATURES)), 0.0, 0.0)
@@ -58,7 +58,7 @@ def replay(table: pd.DataFrame, channels: np.ndarray, model: OcclusionModel | No
     labels = table["label"].to_numpy() if "label" in table else np.zeros(n, int)
     frown = table["frown"].to_numpy(float) if "frown" in table else np.zeros(n)
     face = table["face_detected"].to_numpy(bool)
-    brows = table[["brow_gap", "brow_lowering", "glabella_lines"]].to_numpy(float)
+    brows = np.column_stack([table[c].to_numpy(float) if c in table else np.full(n, np.nan) for c in BROW_INPUTS])
     for rows in recordings(table):
         det = (_TruthDetector(max_score, model=_ZERO) if model is None
                else OcclusionDetector(max_score, model=model))

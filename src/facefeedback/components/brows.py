@@ -126,6 +126,10 @@ class BrowTracker:
         self.anchor_gap = float("nan")
         self.sharpness: dict[str, list[float]] = {side: [] for side in self.sides}
         self.weight: dict[str, float] = {}  # the image's weight, settled after BROW_SHARPNESS_FRAMES
+        #: The last frame's tracking evidence (NaN before the anchor or without a match): the gap
+        #: by the image alone, the poorer side's correlation with the anchor and the larger
+        #: Lucas-Kanade residual (share of the anchor patch's energy left unexplained).
+        self.last_image_gap = self.last_match = self.last_residual = float("nan")
 
     def _patch(self, gray, alignment, origin, side) -> np.ndarray:
         s = self.sides[side]
@@ -149,6 +153,7 @@ class BrowTracker:
                  origin: tuple[int, int] = (0, 0)) -> float:
         patches = {side: self._patch(gray, alignment, origin, side) for side in self.sides}
         finite = all(np.isfinite(p).all() for p in patches.values())
+        self.last_image_gap = self.last_match = self.last_residual = float("nan")
         if self.anchor is None:
             if not finite or max(abs(alignment.yaw), abs(alignment.pitch)) > ANCHOR_MAX_POSE_DEG:
                 return float(landmark_gap)
@@ -159,15 +164,22 @@ class BrowTracker:
             self.anchor, self.anchor_gap = templates, float(landmark_gap)
             self.anchor_x = {side: self._landmark_x(alignment, side) for side in self.sides}
             return self.anchor_gap
-        inward_total = 0.0
+        inward_total = by_image = 0.0
+        matches, residuals = [], []
         for side, s in self.sides.items():
             by_landmarks = s.inward * (self._landmark_x(alignment, side) - self.anchor_x[side])
-            shift, k = self.anchor[side].shift_in(patches[side], self.margin) if finite else (0.0, None)
+            template = self.anchor[side]
+            shift, k = template.shift_in(patches[side], self.margin) if finite else (0.0, None)
+            matches.append(template.peak if finite else float("nan"))
+            residuals.append(template.residual if k is not None else float("nan"))
+            by_image += s.inward * shift / BROW_PX_PER_IOD if k is not None else float("nan")
             if k is None:  # no match in this frame: the landmarks alone
                 inward_total += by_landmarks
                 continue
             w = self._weight(side, k)
             inward_total += w * s.inward * shift / BROW_PX_PER_IOD + (1.0 - w) * by_landmarks
+        self.last_image_gap = self.anchor_gap - by_image
+        self.last_match, self.last_residual = min(matches), max(residuals)
         return self.anchor_gap - inward_total
 
 
@@ -183,6 +195,7 @@ class _Template:
         self.usable = bool(np.linalg.cond(hessian) < 1e4 and self.zero_mean.std() > 1e-4)
         self.inverse_hessian = np.linalg.inv(hessian) if self.usable else None
         self.energy = float((self.zero_mean**2).sum())
+        self.peak = self.residual = float("nan")  # the last search's best correlation and residual
         # Work arrays of the Lucas-Kanade steps, made once: the steps run on every frame of a recording.
         self._shift = np.float32([[1, 0, 0], [0, 1, 0]])
         self._warped = np.empty_like(self.patch)
@@ -196,6 +209,7 @@ class _Template:
         NCC 2 px either side of its peak (None when there is no match or no peak inside)."""
         scores = cv2.matchTemplate(image, self.patch, cv2.TM_CCOEFF_NORMED)
         y, x = divmod(int(scores.argmax()), scores.shape[1])
+        self.peak, self.residual = float(scores[y, x]), float("nan")
         if not (scores[y, x] >= BROW_MIN_MATCH and 2 <= x < scores.shape[1] - 2):
             return 0.0, None
         row = scores[y]
@@ -217,6 +231,7 @@ class _Template:
             dx, dy = dx - step[0], dy - step[1]
             if abs(step[0]) < 0.01 and abs(step[1]) < 0.01:
                 break
+        self.residual = float(np.square(error, out=work).sum()) / max(self.energy, 1e-12)
         if not (0 <= dx <= 2 * margin and 0 <= dy <= 2 * margin):
             # Lucas-Kanade left the search range: keep the NCC peak, refined by a parabola through its row.
             den = row[x - 1] - 2 * row[x] + row[x + 1]
