@@ -80,7 +80,7 @@ def clipping_report(recordings: list[Path], variants: dict, config: Config) -> s
             return None
         al = align(obs.points)
         gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-        energy = g.energy(g.patch(gray, al), noise_level(gray), al.iod_px)
+        energy = g.lines_energy(gray, al, (0, 0), noise_level(gray))
         tone, tone_clipped = g.tone(gray, al, (0, 0), img)
         return g.clipped(img, al), tone_clipped, energy, tone
 
@@ -110,7 +110,7 @@ def attribution_report(images: list[Path], variants: dict, config: Config) -> st
 
     def lines(img, al):
         gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-        return float(np.log(g.energy(g.patch(gray, al), noise_level(gray), al.iod_px) / g.tone(gray, al, (0, 0), img)[0]))
+        return float(np.log(g.lines_energy(gray, al, (0, 0), noise_level(gray)) / g.tone(gray, al, (0, 0), img)[0]))
 
     out = [f"{'recording':20s} ln(lines) under sub-pixel shifts of the landmarks: sd, range"]
     rows = [f"{'variant':28s} {'recording':20s} {'picture':>8s} {'landmarks':>9s} {'both':>8s}"]

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .calibration import Calibration
 from .components.brows import BrowTracker, landmark_brow_gap
-from .components.glabella import TONE_MAX_CLIPPED, GlabellaFilter, noise_level
+from .components.glabella import STILL_PHASES, TONE_MAX_CLIPPED, GlabellaFilter, noise_level
 from .components.registry import FAMILIES, REGISTRY, measure_function
 from .components.tone import ToneReference, recording_tone
 from .conditions import frame_conditions
@@ -77,7 +77,8 @@ class FrameMeasurer:
                                     min_detection_confidence=lm.min_detection_confidence,
                                     min_tracking_confidence=lm.min_tracking_confidence,
                                     count_interval_s=lm.face_count_interval_s)
-        self.glabella = GlabellaFilter()
+        # A still's lines are averaged over sub-pixel positions of its face, which a video's frames vary.
+        self.glabella = GlabellaFilter(phases=STILL_PHASES if static_image_mode else 1)
         #: The components measured from the aligned landmarks alone, each by its registered function.
         self.landmark_components = tuple((c.name, measure_function(c)) for c in REGISTRY.values()
                                          if c.measured_from == "landmarks")
@@ -136,11 +137,10 @@ class FrameMeasurer:
         clipped."""
         g = self.glabella
         nan = float("nan")
-        patch = g.patch(gray, al, origin=origin)
-        if not np.isfinite(patch).all():
+        energy = g.lines_energy(gray, al, origin, noise)
+        if not np.isfinite(energy):  # the patch leaves the picture
             return nan, nan, nan, nan, False
         overexposed = g.clipped(bgr, al, origin) > self.qc.max_clipped_fraction
-        energy = g.energy(patch, noise, al.iod_px)
         tone, clipped = g.tone(gray, al, origin, bgr) if self.tone is None or self.tone.wants(al) else (nan, nan)
         reference = tone if self.tone is None else self.tone(tone, clipped, al)
         if not np.isfinite(reference) and clipped > TONE_MAX_CLIPPED:

@@ -25,7 +25,8 @@ ANCHOR_MAX_POSE_DEG = 20.0
 
 def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float, float],
                    y_range: tuple[float, float], plane: tuple[float, float, float], px_per_iod: int,
-                   margin: int = 0, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+                   margin: int = 0, origin: tuple[int, int] = (0, 0),
+                   shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """A face region resampled from the image into reference units, float32 0-1 (grey, or one
     plane per channel of a colour image).
 
@@ -36,9 +37,14 @@ def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float,
     (x, y). Faces much larger than ``px_per_iod`` are shrunk first so that fine skin
     texture does not alias. Returns NaNs when the region lies outside ``gray``. A colour image
     gives a colour patch (channels last).
+
+    ``shift`` (x, y; image pixels): the region is sampled that far from where the alignment puts
+    it, i.e. where it lies in ``gray`` translated by ``shift`` (:func:`translated`).
     """
     width, height, region = _region(tuple(x_range), tuple(y_range), tuple(plane), px_per_iod)
     img = alignment.to_image(region)[:, :2] - np.asarray(origin, dtype=np.float64)
+    if shift != (0.0, 0.0):
+        img += np.asarray(shift, dtype=np.float64)
     # Patch pixels (margin, margin), (width + margin, margin), (margin, height + margin) map to the corners,
     # so the interior [margin:-margin] is exactly the region.
     m = np.empty((2, 3))
@@ -85,3 +91,40 @@ def _corners(width: int, height: int) -> np.ndarray:
     corners = np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]], dtype=np.float64)
     corners.setflags(write=False)
     return corners
+
+
+def region_box(alignment: Alignment, x_range: tuple[float, float], y_range: tuple[float, float],
+               plane: tuple[float, float, float], margin_iod: float, origin: tuple[int, int],
+               shape: tuple[int, ...], pad: int) -> tuple[int, int, int, int]:
+    """The pixels (x0, y0, x1, y1) of a picture of ``shape`` whose top-left corner is at ``origin``
+    under a face region (reference units, widened by ``margin_iod`` on every side), with ``pad``
+    pixels more on every side, clipped to the picture."""
+    xs = np.array([x_range[0] - margin_iod, x_range[1] + margin_iod, x_range[0] - margin_iod, x_range[1] + margin_iod])
+    ys = np.array([y_range[0] - margin_iod, y_range[0] - margin_iod, y_range[1] + margin_iod, y_range[1] + margin_iod])
+    zs = plane[0] + plane[1] * xs + plane[2] * ys
+    img = alignment.to_image(np.column_stack([xs, ys, zs]))[:, :2] - np.asarray(origin, np.float64)
+    h, w = shape[:2]
+    x0, y0 = (max(int(v), 0) for v in np.floor(img.min(axis=0)) - pad)
+    x1, y1 = (min(int(v), lim) for v, lim in zip(np.ceil(img.max(axis=0)) + pad, (w, h)))
+    return x0, y0, x1, y1
+
+
+def translated(gray: np.ndarray, shifts: list[tuple[float, float]]) -> list[np.ndarray]:
+    """An 8-bit grey picture translated by each (x, y) shift (pixels, any fraction): the picture a
+    camera would have recorded of the same scene moved that far on its sensor, rounded to 8 bits.
+
+    The translation is band-limited (the Fourier shift theorem), so it neither blurs nor sharpens:
+    every spatial frequency keeps its amplitude. The picture is mirrored at its edges first (16
+    pixels, and to odd sides, which have no Nyquist frequency to lose), so that its borders do not ring.
+    """
+    pad = 16
+    h, w = gray.shape
+    padded = np.pad(gray.astype(np.float64), ((pad, pad + 1 - h % 2), (pad, pad + 1 - w % 2)), mode="symmetric")
+    spectrum = np.fft.rfft2(padded)
+    fy = np.fft.fftfreq(padded.shape[0])[:, None]
+    fx = np.fft.rfftfreq(padded.shape[1])[None, :]
+    out = []
+    for dx, dy in shifts:
+        moved = np.fft.irfft2(spectrum * np.exp(-2j * np.pi * (fx * dx + fy * dy)), s=padded.shape)
+        out.append(np.clip(np.rint(moved[pad:pad + h, pad:pad + w]), 0, 255).astype(np.uint8))
+    return out
