@@ -5,7 +5,7 @@ a quarter pixel the other (``cv2.warpAffine``, bilinear: the two pictures are bl
 mirrored kernels, and lie half a pixel apart), with the landmarks moved by exactly as much, so that
 only the face's position on the pixel grid differs. Measured once, as a video's frame is, a
 portrait's ln(``glabella_lines``) moved by up to 0.072 between the two (5.5 % of a real frown);
-measured as a still is, over its picture at 4 x 4 sub-pixel positions, by 0.015 at most.
+measured as a still is, over its picture at 4 x 4 sub-pixel positions, by 0.016 at most.
 """
 
 from __future__ import annotations

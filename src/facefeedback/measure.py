@@ -112,7 +112,8 @@ class FrameMeasurer:
         landmark_gap = landmark_brow_gap(al.aligned)
         gap = landmark_gap if self.brows is None else self.brows(gray, al, landmark_gap, origin=(x0, y0))
         noise = noise_level(gray)
-        energy, tone, clipped, reference, overexposed = self._lines(gray, box, al, (x0, y0), noise)
+        energy, tone, clipped, reference, overexposed = self._lines(gray, box, al, (x0, y0), noise, frame.image,
+                                                                    obs.points)
         lines = energy / reference
         sharpness, brightness = image_quality(box)
         qc = self.qc
@@ -127,21 +128,25 @@ class FrameMeasurer:
                       too_blurred=bool(sharpness < qc.min_sharpness), overexposed=overexposed, occluded=occluded)
         return FrameMeasurement(values, obs.blendshapes, obs, al)
 
-    def _lines(self, gray: np.ndarray, bgr: np.ndarray, al: Alignment, origin: tuple[int, int],
-               noise: float) -> tuple[float, float, float, float, bool]:
+    def _lines(self, gray: np.ndarray, bgr: np.ndarray, al: Alignment, origin: tuple[int, int], noise: float,
+               image: np.ndarray, points: np.ndarray) -> tuple[float, float, float, float, bool]:
         """The glabella's ridge energy; this frame's tone sample and the share of its region clipped
         (both NaN when it samples none); the tone reference so far (see
         :class:`~facefeedback.components.tone.ToneReference`); and whether the frame is overexposed: more than
         ``qc.max_clipped_fraction`` of the glabella's grey texture lost to clipped channels of ``bgr``
         (see :func:`~facefeedback.components.glabella.clip_map`), or no tone reference because the face around it is
-        clipped."""
+        clipped. A still's lines and tone are read from its whole picture (``image``) at several
+        sub-pixel positions of its face (:meth:`~facefeedback.components.glabella.GlabellaFilter.views`)."""
         g = self.glabella
         nan = float("nan")
-        energy = g.lines_energy(gray, al, origin, noise)
+        # A video's frame: the face's box as it is; a still: the whole picture, cropped per position.
+        whole, at, colour, face = (gray, origin, bgr, None) if g.phases == 1 else \
+            (cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (0, 0), image, points)
+        energy = g.lines_energy(whole, al, at, noise, face)
         if not np.isfinite(energy):  # the patch leaves the picture
             return nan, nan, nan, nan, False
         overexposed = g.clipped(bgr, al, origin) > self.qc.max_clipped_fraction
-        tone, clipped = g.tone(gray, al, origin, bgr) if self.tone is None or self.tone.wants(al) else (nan, nan)
+        tone, clipped = g.tone(whole, al, at, colour, face) if self.tone is None or self.tone.wants(al) else (nan, nan)
         reference = tone if self.tone is None else self.tone(tone, clipped, al)
         if not np.isfinite(reference) and clipped > TONE_MAX_CLIPPED:
             overexposed = True

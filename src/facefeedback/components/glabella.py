@@ -20,7 +20,8 @@ import cv2
 import numpy as np
 
 from ..geometry import Alignment, reference_face
-from .patches import LOG_EPS, region_box, resample_patch, translated
+from ..qc import face_box
+from .patches import LOG_EPS, moved_views, region_box, resample_patch
 
 # -- glabella patch, in reference units (IOD = 1, origin between the eyes, y down) --
 PATCH_X = (-0.19, 0.19)
@@ -217,12 +218,14 @@ class GlabellaFilter:
         steps = (np.arange(self.phases) + 0.5) / self.phases - 0.5
         return [(float(dx), float(dy)) for dy in steps for dx in steps]
 
-    def views(self, gray: np.ndarray, alignment: Alignment,
-              origin: tuple[int, int] = (0, 0)) -> list[tuple[np.ndarray, tuple[int, int], tuple[float, float]]]:
+    def views(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0),
+              points: np.ndarray | None = None) -> list[tuple[np.ndarray, tuple[int, int], tuple[float, float]]]:
         """The pictures a frame's lines and tone are read from, each with its top-left corner in the
-        frame and its translation: for video, ``gray`` itself; for a still, the part of ``gray`` under
-        the tone region (which holds the glabellar patch) translated by each of :meth:`shifts`
-        (:func:`~facefeedback.components.patches.translated`).
+        frame and its translation: for video, ``gray`` itself; for a still, ``gray`` translated by each
+        of :meth:`shifts` (:func:`~facefeedback.components.patches.moved_views`): the part under the
+        tone region (which holds the glabellar patch), or, given the landmarks ``points`` (``gray``
+        then the whole frame's grey picture), the face's box moved with each shift, as a video's
+        frame is cropped.
 
         Where a face falls on the pixel grid changes how sharply the resampling (a shrink on whole
         pixels, then bilinear sampling) reads texture at a furrow's scale. A video's frames fall at
@@ -231,20 +234,18 @@ class GlabellaFilter:
         the still happens to have."""
         if self.phases == 1:
             return [(gray, origin, (0.0, 0.0))]
-        x0, y0, x1, y1 = region_box(alignment, TONE_X, TONE_Y, (self.z, 0.0, 0.0), self.margin / PATCH_PX_PER_IOD,
-                                    origin, gray.shape, 8)
-        corner = (origin[0] + x0, origin[1] + y0)
-        shifts = self.shifts()
-        if x1 - x0 < 4 or y1 - y0 < 4:  # the region leaves the picture
-            return [(gray, origin, shift) for shift in shifts]
-        return [(view, corner, shift) for view, shift in zip(translated(gray[y0:y1, x0:x1], shifts), shifts)]
+        region = region_box(alignment, TONE_X, TONE_Y, (self.z, 0.0, 0.0), self.margin / PATCH_PX_PER_IOD,
+                            origin, gray.shape, 8)
+        if region[2] - region[0] < 4 or region[3] - region[1] < 4:  # the region leaves the picture
+            return [(gray, origin, shift) for shift in self.shifts()]
+        return moved_views(gray, origin, region, self.shifts(), points)
 
     def lines_energy(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0),
-                     noise: float = 0.0) -> float:
+                     noise: float = 0.0, points: np.ndarray | None = None) -> float:
         """The frame's lines' energy (:meth:`energy` of its :meth:`patch`); for a still, the mean over its
         :meth:`views`. NaN when the patch leaves the picture."""
         energies = [self.energy(self.patch(view, alignment, corner, shift), noise, alignment.iod_px)
-                    for view, corner, shift in self.views(gray, alignment, origin)]
+                    for view, corner, shift in self.views(gray, alignment, origin, points)]
         return energies[0] if len(energies) == 1 else float(np.mean(energies))
 
     @staticmethod
@@ -286,7 +287,7 @@ class GlabellaFilter:
         return clipped_share(bgr, alignment, PATCH_X, PATCH_Y, (self.z, 0.0, 0.0), self.margin, origin)
 
     def tone(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0),
-             bgr: np.ndarray | None = None) -> tuple[float, float]:
+             bgr: np.ndarray | None = None, points: np.ndarray | None = None) -> tuple[float, float]:
         """The face's tone reference in one frame (x 100), and the share of its region's grey texture
         lost to clipped channels (from ``bgr``, the colour picture ``gray`` was made from; None: 0).
 
@@ -294,13 +295,19 @@ class GlabellaFilter:
         :data:`TONE_X` x :data:`TONE_Y` (the glabellar patch left out), on the same log image.
         Clipped skin has no texture and pulls it down: it is NaN when more than
         :data:`TONE_MAX_CLIPPED` of the region's texture is clipped. Both are NaN when the region
-        leaves the picture. For a still, the reference is the mean over its :meth:`views`.
+        leaves the picture. For a still, the reference is the mean over its :meth:`views` (given the
+        landmarks ``points``, ``gray`` and ``bgr`` are the whole frame and the clipping is counted
+        on the face's box, as a video's frame's).
         """
         regions = [resample_patch(view, alignment, TONE_X, TONE_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD,
-                                  self.margin, corner, shift) for view, corner, shift in self.views(gray, alignment, origin)]
+                                  self.margin, corner, shift)
+                   for view, corner, shift in self.views(gray, alignment, origin, points)]
         if not all(np.isfinite(region).all() for region in regions):
             return float("nan"), float("nan")
         clipped = 0.0
+        if bgr is not None and points is not None:
+            x0, y0, x1, y1 = face_box(points - np.r_[origin, 0.0], bgr.shape)
+            bgr, origin = bgr[y0:y1, x0:x1], (origin[0] + x0, origin[1] + y0)
         if bgr is not None:
             clipped = clipped_share(bgr, alignment, TONE_X, TONE_Y, (self.z, 0.0, 0.0), self.margin, origin,
                                     self.tone_counted)

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from ..geometry import Alignment
+from ..qc import face_box
 
 #: Offset added before the log (intensity 0-1): a floor of about 20 grey levels under which dark
 #: pixels' differences count less, since a camera's noise, 8-bit steps and compression errors are
@@ -128,3 +129,27 @@ def translated(gray: np.ndarray, shifts: list[tuple[float, float]]) -> list[np.n
         moved = np.fft.irfft2(spectrum * np.exp(-2j * np.pi * (fx * dx + fy * dy)), s=padded.shape)
         out.append(np.clip(np.rint(moved[pad:pad + h, pad:pad + w]), 0, 255).astype(np.uint8))
     return out
+
+
+def moved_views(gray: np.ndarray, origin: tuple[int, int], region: tuple[int, int, int, int],
+                shifts: list[tuple[float, float]],
+                points: np.ndarray | None = None) -> list[tuple[np.ndarray, tuple[int, int], tuple[float, float]]]:
+    """The part ``region`` (x0, y0, x1, y1; pixels of ``gray``) of an 8-bit grey picture whose top-left
+    corner is at ``origin``, translated by each of ``shifts`` (:func:`translated`): (view, its top-left
+    corner in the frame, its shift). With the face's landmarks ``points`` (frame pixels), each view is
+    instead the whole-pixel box around the landmarks moved with it (:func:`~facefeedback.qc.face_box`),
+    as the frame's picture is cropped when its face lies there."""
+    x0, y0, x1, y1 = region
+    if points is not None:  # a box moved by less than a pixel lies within a pixel of the face's box
+        bx0, by0, bx1, by1 = face_box(points - np.r_[origin, 0.0], gray.shape)
+        x0, y0 = min(x0, max(bx0 - 1, 0)), min(y0, max(by0 - 1, 0))
+        x1, y1 = max(x1, min(bx1 + 1, gray.shape[1])), max(y1, min(by1 + 1, gray.shape[0]))
+    corner = (origin[0] + x0, origin[1] + y0)
+    views = []
+    for view, shift in zip(translated(gray[y0:y1, x0:x1], shifts), shifts):
+        if points is None:
+            views.append((view, corner, shift))
+            continue
+        bx0, by0, bx1, by1 = face_box(points + np.r_[shift[0] - corner[0], shift[1] - corner[1], 0.0], view.shape)
+        views.append((view[by0:by1, bx0:bx1], (corner[0] + bx0, corner[1] + by0), shift))
+    return views
