@@ -142,11 +142,13 @@ class FrameMeasurer:
         # A video's frame: the face's box as it is; a still: the whole picture, cropped per position.
         whole, at, colour, face = (gray, origin, bgr, None) if g.phases == 1 else \
             (cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (0, 0), image, points)
-        energy = g.lines_energy(whole, al, at, noise, face)
+        views = g.views(whole, al, at, face)  # a still's 4 x 4 translations, made once for lines and tone
+        energy = g.lines_energy(whole, al, at, noise, face, views)
         if not np.isfinite(energy):  # the patch leaves the picture
             return nan, nan, nan, nan, False
         overexposed = g.clipped(bgr, al, origin) > self.qc.max_clipped_fraction
-        tone, clipped = g.tone(whole, al, at, colour, face) if self.tone is None or self.tone.wants(al) else (nan, nan)
+        wanted = self.tone is None or self.tone.wants(al)
+        tone, clipped = g.tone(whole, al, at, colour, face, views) if wanted else (nan, nan)
         reference = tone if self.tone is None else self.tone(tone, clipped, al)
         if not np.isfinite(reference) and clipped > TONE_MAX_CLIPPED:
             overexposed = True

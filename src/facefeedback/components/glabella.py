@@ -241,11 +241,13 @@ class GlabellaFilter:
         return moved_views(gray, origin, region, self.shifts(), points)
 
     def lines_energy(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0),
-                     noise: float = 0.0, points: np.ndarray | None = None) -> float:
+                     noise: float = 0.0, points: np.ndarray | None = None, views: list | None = None) -> float:
         """The frame's lines' energy (:meth:`energy` of its :meth:`patch`); for a still, the mean over its
-        :meth:`views`. NaN when the patch leaves the picture."""
+        :meth:`views` (``views``: those already made, for the tone too). NaN when the patch leaves the
+        picture."""
+        views = self.views(gray, alignment, origin, points) if views is None else views
         energies = [self.energy(self.patch(view, alignment, corner, shift), noise, alignment.iod_px)
-                    for view, corner, shift in self.views(gray, alignment, origin, points)]
+                    for view, corner, shift in views]
         return energies[0] if len(energies) == 1 else float(np.mean(energies))
 
     @staticmethod
@@ -287,7 +289,8 @@ class GlabellaFilter:
         return clipped_share(bgr, alignment, PATCH_X, PATCH_Y, (self.z, 0.0, 0.0), self.margin, origin)
 
     def tone(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0),
-             bgr: np.ndarray | None = None, points: np.ndarray | None = None) -> tuple[float, float]:
+             bgr: np.ndarray | None = None, points: np.ndarray | None = None,
+             views: list | None = None) -> tuple[float, float]:
         """The face's tone reference in one frame (x 100), and the share of its region's grey texture
         lost to clipped channels (from ``bgr``, the colour picture ``gray`` was made from; None: 0).
 
@@ -297,11 +300,11 @@ class GlabellaFilter:
         :data:`TONE_MAX_CLIPPED` of the region's texture is clipped. Both are NaN when the region
         leaves the picture. For a still, the reference is the mean over its :meth:`views` (given the
         landmarks ``points``, ``gray`` and ``bgr`` are the whole frame and the clipping is counted
-        on the face's box, as a video's frame's).
+        on the face's box, as a video's frame's; ``views``: those already made for the lines).
         """
+        views = self.views(gray, alignment, origin, points) if views is None else views
         regions = [resample_patch(view, alignment, TONE_X, TONE_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD,
-                                  self.margin, corner, shift)
-                   for view, corner, shift in self.views(gray, alignment, origin, points)]
+                                  self.margin, corner, shift) for view, corner, shift in views]
         if not all(np.isfinite(region).all() for region in regions):
             return float("nan"), float("nan")
         clipped = 0.0
