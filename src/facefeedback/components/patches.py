@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from ..geometry import Alignment
+from ..qc import face_box
 
 #: Offset added before the log (intensity 0-1): a floor of about 20 grey levels under which dark
 #: pixels' differences count less, since a camera's noise, 8-bit steps and compression errors are
@@ -25,7 +26,8 @@ ANCHOR_MAX_POSE_DEG = 20.0
 
 def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float, float],
                    y_range: tuple[float, float], plane: tuple[float, float, float], px_per_iod: int,
-                   margin: int = 0, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+                   margin: int = 0, origin: tuple[int, int] = (0, 0),
+                   shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """A face region resampled from the image into reference units, float32 0-1 (grey, or one
     plane per channel of a colour image).
 
@@ -36,9 +38,14 @@ def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float,
     (x, y). Faces much larger than ``px_per_iod`` are shrunk first so that fine skin
     texture does not alias. Returns NaNs when the region lies outside ``gray``. A colour image
     gives a colour patch (channels last).
+
+    ``shift`` (x, y; image pixels): the region is sampled that far from where the alignment puts
+    it, i.e. where it lies in ``gray`` translated by ``shift`` (:func:`translated`).
     """
     width, height, region = _region(tuple(x_range), tuple(y_range), tuple(plane), px_per_iod)
     img = alignment.to_image(region)[:, :2] - np.asarray(origin, dtype=np.float64)
+    if shift != (0.0, 0.0):
+        img += np.asarray(shift, dtype=np.float64)
     # Patch pixels (margin, margin), (width + margin, margin), (margin, height + margin) map to the corners,
     # so the interior [margin:-margin] is exactly the region.
     m = np.empty((2, 3))
@@ -85,3 +92,64 @@ def _corners(width: int, height: int) -> np.ndarray:
     corners = np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]], dtype=np.float64)
     corners.setflags(write=False)
     return corners
+
+
+def region_box(alignment: Alignment, x_range: tuple[float, float], y_range: tuple[float, float],
+               plane: tuple[float, float, float], margin_iod: float, origin: tuple[int, int],
+               shape: tuple[int, ...], pad: int) -> tuple[int, int, int, int]:
+    """The pixels (x0, y0, x1, y1) of a picture of ``shape`` whose top-left corner is at ``origin``
+    under a face region (reference units, widened by ``margin_iod`` on every side), with ``pad``
+    pixels more on every side, clipped to the picture."""
+    xs = np.array([x_range[0] - margin_iod, x_range[1] + margin_iod, x_range[0] - margin_iod, x_range[1] + margin_iod])
+    ys = np.array([y_range[0] - margin_iod, y_range[0] - margin_iod, y_range[1] + margin_iod, y_range[1] + margin_iod])
+    zs = plane[0] + plane[1] * xs + plane[2] * ys
+    img = alignment.to_image(np.column_stack([xs, ys, zs]))[:, :2] - np.asarray(origin, np.float64)
+    h, w = shape[:2]
+    x0, y0 = (max(int(v), 0) for v in np.floor(img.min(axis=0)) - pad)
+    x1, y1 = (min(int(v), lim) for v, lim in zip(np.ceil(img.max(axis=0)) + pad, (w, h)))
+    return x0, y0, x1, y1
+
+
+def translated(gray: np.ndarray, shifts: list[tuple[float, float]]) -> list[np.ndarray]:
+    """An 8-bit grey picture translated by each (x, y) shift (pixels, any fraction): the picture a
+    camera would have recorded of the same scene moved that far on its sensor, rounded to 8 bits.
+
+    The translation is band-limited (the Fourier shift theorem), so it neither blurs nor sharpens:
+    every spatial frequency keeps its amplitude. The picture is mirrored at its edges first (16
+    pixels, and to odd sides, which have no Nyquist frequency to lose), so that its borders do not ring.
+    """
+    pad = 16
+    h, w = gray.shape
+    padded = np.pad(gray.astype(np.float64), ((pad, pad + 1 - h % 2), (pad, pad + 1 - w % 2)), mode="symmetric")
+    spectrum = np.fft.rfft2(padded)
+    fy = np.fft.fftfreq(padded.shape[0])[:, None]
+    fx = np.fft.rfftfreq(padded.shape[1])[None, :]
+    out = []
+    for dx, dy in shifts:
+        moved = np.fft.irfft2(spectrum * np.exp(-2j * np.pi * (fx * dx + fy * dy)), s=padded.shape)
+        out.append(np.clip(np.rint(moved[pad:pad + h, pad:pad + w]), 0, 255).astype(np.uint8))
+    return out
+
+
+def moved_views(gray: np.ndarray, origin: tuple[int, int], region: tuple[int, int, int, int],
+                shifts: list[tuple[float, float]],
+                points: np.ndarray | None = None) -> list[tuple[np.ndarray, tuple[int, int], tuple[float, float]]]:
+    """The part ``region`` (x0, y0, x1, y1; pixels of ``gray``) of an 8-bit grey picture whose top-left
+    corner is at ``origin``, translated by each of ``shifts`` (:func:`translated`): (view, its top-left
+    corner in the frame, its shift). With the face's landmarks ``points`` (frame pixels), each view is
+    instead the whole-pixel box around the landmarks moved with it (:func:`~facefeedback.qc.face_box`),
+    as the frame's picture is cropped when its face lies there."""
+    x0, y0, x1, y1 = region
+    if points is not None:  # a box moved by less than a pixel lies within a pixel of the face's box
+        bx0, by0, bx1, by1 = face_box(points - np.r_[origin, 0.0], gray.shape)
+        x0, y0 = min(x0, max(bx0 - 1, 0)), min(y0, max(by0 - 1, 0))
+        x1, y1 = max(x1, min(bx1 + 1, gray.shape[1])), max(y1, min(by1 + 1, gray.shape[0]))
+    corner = (origin[0] + x0, origin[1] + y0)
+    views = []
+    for view, shift in zip(translated(gray[y0:y1, x0:x1], shifts), shifts):
+        if points is None:
+            views.append((view, corner, shift))
+            continue
+        bx0, by0, bx1, by1 = face_box(points + np.r_[shift[0] - corner[0], shift[1] - corner[1], 0.0], view.shape)
+        views.append((view[by0:by1, bx0:bx1], (corner[0] + bx0, corner[1] + by0), shift))
+    return views
