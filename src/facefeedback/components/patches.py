@@ -118,15 +118,19 @@ def translated(gray: np.ndarray, shifts: list[tuple[float, float]]) -> list[np.n
     every spatial frequency keeps its amplitude. The picture is mirrored at its edges first (16
     pixels, and to odd sides, which have no Nyquist frequency to lose), so that its borders do not ring.
     """
+    from scipy import fft
+
     pad = 16
     h, w = gray.shape
     padded = np.pad(gray.astype(np.float64), ((pad, pad + 1 - h % 2), (pad, pad + 1 - w % 2)), mode="symmetric")
-    spectrum = np.fft.rfft2(padded)
+    spectrum = fft.rfft2(padded)
     fy = np.fft.fftfreq(padded.shape[0])[:, None]
     fx = np.fft.rfftfreq(padded.shape[1])[None, :]
     out = []
     for dx, dy in shifts:
-        moved = np.fft.irfft2(spectrum * np.exp(-2j * np.pi * (fx * dx + fy * dy)), s=padded.shape)
+        # The shift's phase is a product of a row and a column factor: an outer product, not a 2-D exp.
+        phase = np.exp(-2j * np.pi * fy * dy) * np.exp(-2j * np.pi * fx * dx)
+        moved = fft.irfft2(spectrum * phase, s=padded.shape)
         out.append(np.clip(np.rint(moved[pad:pad + h, pad:pad + w]), 0, 255).astype(np.uint8))
     return out
 
