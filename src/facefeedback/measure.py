@@ -115,7 +115,7 @@ class FrameMeasurer:
         energy, tone, clipped, reference, overexposed = self._lines(gray, box, al, (x0, y0), noise, frame.image,
                                                                     obs.points)
         lines = energy / reference
-        sharpness, brightness = image_quality(box)
+        sharpness, brightness = image_quality(gray)
         qc = self.qc
         occluded = False if self.occlusion is None else self.occlusion(
             frame.image, al, frame.timestamp_s, (gap, values["brow_lowering"], lines, landmark_gap,
