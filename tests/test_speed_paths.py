@@ -73,15 +73,20 @@ def test_face_mesh_graph_gives_what_process_gives(pyfeat_media, static):
     assert 0 < found < len(frames)
 
 
-def test_mediapipe_loads_without_pyplot_which_still_works_when_used():
-    """MediaPipe's import leaves matplotlib.pyplot to its first use, and that use (a figure
-    saved, through a module that took the stand-in at import, and through a later import) works."""
+def test_mediapipe_loads_without_its_drawing_helpers_which_still_work_when_used():
+    """MediaPipe's import leaves its drawing helpers (and so matplotlib) to their first use, and
+    that use works: a drawing helper through the package's attribute and through an import, and
+    a figure saved through pyplot."""
     code = """
 import sys
 from facefeedback.landmarks.mesh_graph import load_mediapipe
 load_mediapipe()
+import mediapipe as mp
+loaded = [name for name in ("matplotlib", "mediapipe.python.solutions.drawing_utils")
+          if type(sys.modules.get(name)).__name__ == "module"]
+from mediapipe.tasks.python import BaseOptions
+tasks_ok = mp.tasks.BaseOptions is BaseOptions
 from mediapipe.python.solutions import drawing_utils
-before = type(sys.modules["matplotlib.pyplot"]).__name__
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -90,7 +95,9 @@ fig, ax = plt.subplots()
 ax.plot([0, 1], [1, 0])
 buffer = io.BytesIO()
 fig.savefig(buffer, format="png")
-print(before, drawing_utils.plt.figure is plt.figure, buffer.getvalue()[:4] == b"\\x89PNG")
+spec = mp.solutions.drawing_styles.get_default_face_mesh_tesselation_style()
+print(loaded or "none", tasks_ok, drawing_utils.plt.figure is plt.figure, buffer.getvalue()[:4] == b"\\x89PNG",
+      type(spec).__name__)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["_Deferred", "True", "True"]
+    assert out == ["none", "True", "True", "True", "DrawingSpec"]

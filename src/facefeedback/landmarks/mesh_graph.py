@@ -41,21 +41,31 @@ class _Deferred(types.ModuleType):
         return object.__getattribute__(self, name)
 
 
-def load_mediapipe() -> None:
-    """Import MediaPipe, leaving matplotlib.pyplot to load on first use.
+#: Modules that ``import mediapipe`` imports and facefeedback never reads from: the solutions'
+#: drawing helpers, which import matplotlib (about 0.4 s of CPU together).
+DEFERRED_AT_IMPORT = ("mediapipe.python.solutions.drawing_utils", "mediapipe.python.solutions.drawing_styles")
 
-    ``import mediapipe`` imports its solutions' drawing helpers, which import matplotlib.pyplot:
-    about 0.5 s of CPU at every start of a command (and of every worker of a study), for
-    plotting that facefeedback never asks MediaPipe for. Unless pyplot is already loaded, a
-    stand-in takes its place while MediaPipe is imported, and the real module is imported the
-    first time anything reads from it (the report's figures, for example), as it would have
-    been at import.
+
+def load_mediapipe() -> None:
+    """Import MediaPipe, leaving the modules of :data:`DEFERRED_AT_IMPORT` to load on first use.
+
+    ``import mediapipe`` imports its solutions' drawing helpers, which import matplotlib: about
+    0.4 s of CPU at every start of a command (and of every worker of a study), for plotting that
+    facefeedback never asks MediaPipe for. Unless they are already loaded, a stand-in takes each
+    one's place while MediaPipe is imported (and as its package's attribute), and the real module
+    is imported the first time anything reads from it (``mp.solutions.drawing_utils`` in a user's
+    script, for example), as it would have been at import.
     """
     if "mediapipe" in sys.modules:
         return
-    if "matplotlib.pyplot" not in sys.modules and importlib.util.find_spec("matplotlib") is not None:
-        sys.modules["matplotlib.pyplot"] = _Deferred("matplotlib.pyplot")
+    deferred = [] if any(name in sys.modules for name in DEFERRED_AT_IMPORT) else \
+        [sys.modules.setdefault(name, _Deferred(name)) for name in DEFERRED_AT_IMPORT]
     import mediapipe  # noqa: F401
+
+    for stand_in in deferred:  # found in sys.modules, they were not bound to their package
+        package, _, name = stand_in.__name__.rpartition(".")
+        if not hasattr(sys.modules[package], name):
+            setattr(sys.modules[package], name, stand_in)
 
 
 def _scale(width: int, height: int) -> np.ndarray:
