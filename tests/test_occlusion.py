@@ -18,7 +18,7 @@ import pytest
 
 from facefeedback.config import Config
 from facefeedback.extract import process_recording
-from facefeedback.occlusion import NO_MATCH_RESIDUAL, shipped_model
+from facefeedback.occlusion import FEATURES, NO_MATCH_RESIDUAL, shipped_model
 from facefeedback.occlusion_fit import (
     Host,
     host_skin,
@@ -94,6 +94,23 @@ def test_the_brow_trackers_match_fails_under_occluders(occluded):
     clear, occluders = residual[face["label"] == 0].median(), residual[face["label"] == 1].median()
     assert occluders > 4 * clear, f"median residual {occluders:.2f} under occluders, {clear:.2f} clear"
     assert face.loc[face["label"] == 1, "tracked_match"].median() < face.loc[face["label"] == 0, "tracked_match"].median()
+
+
+def test_unusual_pixels_mark_occluders_and_not_frowns(occluded):
+    """The share of the region's pixels whose unexplained change is unusual for the pixel (beyond
+    5 times its own typical change): near none on clear frames, frowning or not, a large share
+    under an occluder, a whole hand (a kind the model was never fitted on) included."""
+    table, regions = occluded
+    feats, _, _ = replay(table, regions, model=shipped_model())
+    share = np.exp(feats[:, FEATURES.index("unusual_region")]) - 0.02
+    scored = np.isfinite(share)
+    clear = scored & (table["label"] == 0).to_numpy()
+    frowning = clear & (table["frown"] >= 0.3).to_numpy()
+    hands = scored & (table["label"] == 1).to_numpy() & (table["kind"] == "hand").to_numpy()
+    assert frowning.sum() >= 40 and hands.sum() >= 5
+    assert np.quantile(share[clear], 0.9) < 0.02 and np.median(share[frowning]) < 0.01
+    assert np.median(share[(table["label"] == 1).to_numpy() & scored]) > 0.05
+    assert np.median(share[hands]) > 0.05, f"hands: median share {np.median(share[hands]):.3f}"
 
 
 def test_a_real_frown_alone_is_not_occlusion(pyfeat_media):
