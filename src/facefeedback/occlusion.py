@@ -17,7 +17,9 @@ The picture can, compared with the same face earlier in the same recording:
    is nowhere near in the exemplar, and the brow it hides is missing from the frame.
 3. The unexplained change, per region (glabella, the more and the less changed brow head,
    forehead, the whole region; in intensity and in colour; in both directions), in units of the
-   recording's typical frame-to-exemplar change, and the landmarks' side (:func:`brow_features`:
+   recording's typical frame-to-exemplar change, the share of pixels whose unexplained change is
+   *unusual* for that pixel (:data:`UNUSUAL_TIMES` its own typical change: a hand's edge on smooth
+   forehead skin, which a region's mean dilutes), and the landmarks' side (:func:`brow_features`:
    brow heads spread beyond the exemplars' widest gap, as fingers on the glabella pull them; brows
    drawn in and lowered and lines deepened, as a frown does, which explains a change), and the
    brow tracker's evidence (:func:`tracker_features`: its template match fails under fingers
@@ -92,7 +94,14 @@ FEATURES = ("glabella_fwd", "glabella_bwd", "glabella_intensity", "glabella_colo
             "forehead_fwd", "forehead_bwd", "region_fwd", "region_bwd",
             "mask_q90", "mask_above_10", "mask_above_30", "brow_asymmetry",
             "brows_apart", "brows_drawn_in", "brows_lowered", "lines_ratio",
-            "match_drop", "residual_ratio", "image_wider", "image_narrower", "residual_level")
+            "match_drop", "residual_ratio", "image_wider", "image_narrower", "residual_level",
+            "unusual_measured", "unusual_forehead", "unusual_region", "unusual_brow_max")
+#: A pixel's unexplained change is *unusual* when it exceeds this many times the pixel's own typical
+#: typical change (over the frames judged clear, see :data:`TYPICAL_RATE`) plus :data:`UNUSUAL_FLOOR` times the recording's typical change.
+UNUSUAL_TIMES = 5.0
+UNUSUAL_FLOOR = 1.0
+#: Weight of a frame judged clear in each pixel's typical change (an exponential average).
+TYPICAL_RATE = 0.1
 
 
 def _rise(value: float, unit: float = BROW_UNIT) -> float:
@@ -207,6 +216,8 @@ class OcclusionDetector:
         self.last_brows = NO_BROWS
         self.last_unclear_s = -np.inf
         self.pending: Exemplar | None = None
+        self.typical_map: np.ndarray | None = None
+        self.last_map: np.ndarray | None = None
 
     def features(self, channels: np.ndarray, brows: tuple[float, float, float] = NO_BROWS
                  ) -> tuple[np.ndarray, float, float] | None:
@@ -245,13 +256,20 @@ class OcclusionDetector:
         asym = abs(np.log(f[1] + 0.3) - np.log(f[2] + 0.3))
         widest = max((e.brows[0] for e in self.exemplars if np.isfinite(e.brows[0])), default=float("nan"))
         geometry = brow_features(brows, ex.brows, widest)
+        self.last_map = fwd
+        # Where the unexplained change is unusual for the pixel: a finger or a hand's edge on smooth
+        # skin changes it little against a brow's edge, but far beyond what that skin ever does.
+        typical = fwd if self.typical_map is None else self.typical_map
+        unusual = REGION_MEANS @ (fwd > UNUSUAL_TIMES * (typical + UNUSUAL_FLOOR * scale)).ravel().astype(np.float32)
+        shares = np.log(np.array([unusual[5], unusual[3], unusual[4], max(unusual[1], unusual[2])]) + 0.02)
         # The scale itself is not a feature: a recording whose typical change is large (noise, moving
         # light) must not read as occluded because of it.
-        return np.concatenate([x, above, [asym], geometry]), float(f[4]), float(f[5])
+        return np.concatenate([x, above, [asym], geometry, shares]), float(f[4]), float(f[5])
 
     def _judge(self, score: float) -> tuple[bool, bool]:
-        """Whether a frame counts as clear for the recording's scale, and whether it is clear
-        enough to become an exemplar. (Fitting the model replaces this with the known truth.)"""
+        """Whether a frame counts as clear for the recording's scale and its pixels' typical
+        change, and whether it is clear enough to become an exemplar. (Fitting the model replaces
+        this with the known truth.)"""
         return score <= self.max_score, score < self.max_score + EXEMPLAR_MAX_SCORE
 
     def __call__(self, image: np.ndarray, alignment: Alignment, timestamp_s: float,
@@ -293,6 +311,8 @@ class OcclusionDetector:
         if clear:
             self.recent_change.append(region_change)
             del self.recent_change[:-SCALE_FRAMES]
+            self.typical_map = (self.last_map if self.typical_map is None
+                                else (1.0 - TYPICAL_RATE) * self.typical_map + TYPICAL_RATE * self.last_map)
         else:
             self.last_unclear_s, self.pending = timestamp_s, None
         if self.pending is not None and timestamp_s - self.pending.timestamp_s >= QUARANTINE_S:

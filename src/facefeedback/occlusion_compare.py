@@ -102,15 +102,14 @@ def shifted(a: np.ndarray) -> np.ndarray:
                      for dy in range(2 * SHIFT_Y + 1) for dx in range(2 * SHIFT_X + 1)])
 
 
-def box_min(e: np.ndarray) -> np.ndarray:
-    """The smallest, over the first axis (the shifts), of the 3 x 3 neighbourhood sums of ``e``
-    (n_shifts, H, W); edges repeated."""
+def box_sums(e: np.ndarray) -> np.ndarray:
+    """The 3 x 3 neighbourhood sums of ``e`` (n_shifts, H, W) for every shift; edges repeated."""
     p = np.empty((e.shape[0], _H + 2, _W + 2), np.float32)
     p[:, 1:-1, 1:-1] = e
     p[:, 0, 1:-1], p[:, -1, 1:-1] = e[:, 0], e[:, -1]
     p[:, :, 0], p[:, :, -1] = p[:, :, 1], p[:, :, -2]
     rows = p[:, :-2] + p[:, 1:-1] + p[:, 2:]
-    return (rows[:, :, :-2] + rows[:, :, 1:-1] + rows[:, :, 2:]).min(axis=0)
+    return rows[:, :, :-2] + rows[:, :, 1:-1] + rows[:, :, 2:]
 
 
 def unexplained(a: np.ndarray, b_shifted: np.ndarray, parts: bool = True) -> tuple[np.ndarray, ...]:
@@ -119,10 +118,12 @@ def unexplained(a: np.ndarray, b_shifted: np.ndarray, parts: bool = True) -> tup
     weighted over all channels, and (with ``parts``) in intensity alone and in colour alone (UNIT)."""
     sq = (a[None] - b_shifted) ** 2
     colour = sq[..., 1] + sq[..., 2]
-    both = box_min(sq[..., 0] + CHANNEL_WEIGHTS[1] * colour) / UNIT
     if not parts:
-        return (both,)
-    return both, box_min(sq[..., 0]) / UNIT, box_min(colour) / UNIT
+        return (box_sums(sq[..., 0] + CHANNEL_WEIGHTS[1] * colour).min(axis=0) / UNIT,)
+    # a neighbourhood sum is linear: the weighted one from the two parts' (one pass fewer)
+    intensity, colour = box_sums(sq[..., 0]), box_sums(colour)
+    both = (intensity + CHANNEL_WEIGHTS[1] * colour).min(axis=0)
+    return both / UNIT, intensity.min(axis=0) / UNIT, colour.min(axis=0) / UNIT
 
 
 class Exemplar:
