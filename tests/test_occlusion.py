@@ -149,4 +149,5 @@ def test_the_real_hand_on_the_glabella_is_flagged_and_its_clear_frames_are_not(p
     occluded = frames["occluded"].to_numpy(bool)
     assert (labels == 1).sum() == 39
     assert occluded[labels == 1].sum() >= 20, f"{occluded[labels == 1].sum()} of the hand's frames flagged"
-    assert occluded[labels == 0].mean() <= 0.01, f"{occluded[labels == 0].mean():.1%} of the clear frames flagged"
+    # the false-alarm target (2 %), not today's count: a MediaPipe build's last digits move a frame or two
+    assert occluded[labels == 0].mean() <= 0.02, f"{occluded[labels == 0].mean():.1%} of the clear frames flagged"
