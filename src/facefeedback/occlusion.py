@@ -97,7 +97,8 @@ FEATURES = ("glabella_fwd", "glabella_bwd", "glabella_intensity", "glabella_colo
             "match_drop", "residual_ratio", "image_wider", "image_narrower", "residual_level",
             "unusual_measured", "unusual_forehead", "unusual_region", "unusual_brow_max")
 #: A pixel's unexplained change is *unusual* when it exceeds this many times the pixel's own typical
-#: typical change (over the frames judged clear, see :data:`TYPICAL_RATE`) plus :data:`UNUSUAL_FLOOR` times the recording's typical change.
+#: change (over the frames judged clear, see :data:`TYPICAL_RATE`) plus :data:`UNUSUAL_FLOOR` times
+#: the recording's typical change.
 UNUSUAL_TIMES = 5.0
 UNUSUAL_FLOOR = 1.0
 #: Weight of a frame judged clear in each pixel's typical change (an exponential average).

@@ -15,7 +15,6 @@ them against ``process``).
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 import types
 
