@@ -74,18 +74,21 @@ def test_face_mesh_graph_gives_what_process_gives(pyfeat_media, static):
 
 
 def test_mediapipe_loads_without_its_drawing_helpers_which_still_work_when_used():
-    """MediaPipe's import leaves its drawing helpers (and so matplotlib) to their first use, and
-    that use works: a drawing helper through the package's attribute and through an import, and
-    a figure saved through pyplot."""
+    """MediaPipe's import leaves its drawing helpers (and so matplotlib), the solutions that
+    download their models and MediaPipe Tasks to their first use, and that use works: a drawing
+    helper through the package's attribute and through an import, a figure saved through pyplot,
+    Tasks through the package's attribute and an import, and the holistic solution's class."""
     code = """
 import sys
 from facefeedback.landmarks.mesh_graph import load_mediapipe
 load_mediapipe()
 import mediapipe as mp
-loaded = [name for name in ("matplotlib", "mediapipe.python.solutions.drawing_utils")
+loaded = [name for name in ("matplotlib", "mediapipe.python.solutions.drawing_utils", "mediapipe.tasks.python.vision",
+                            "mediapipe.python.solutions.download_utils")
           if type(sys.modules.get(name)).__name__ == "module"]
-from mediapipe.tasks.python import BaseOptions
-tasks_ok = mp.tasks.BaseOptions is BaseOptions
+from mediapipe.tasks.python import BaseOptions, vision
+tasks_ok = mp.tasks.BaseOptions is BaseOptions and mp.tasks.vision.FaceLandmarker is vision.FaceLandmarker
+holistic = mp.solutions.holistic.Holistic.__name__
 from mediapipe.python.solutions import drawing_utils
 import matplotlib
 matplotlib.use("Agg")
@@ -97,7 +100,7 @@ buffer = io.BytesIO()
 fig.savefig(buffer, format="png")
 spec = mp.solutions.drawing_styles.get_default_face_mesh_tesselation_style()
 print(loaded or "none", tasks_ok, drawing_utils.plt.figure is plt.figure, buffer.getvalue()[:4] == b"\\x89PNG",
-      type(spec).__name__)
+      type(spec).__name__, holistic)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["none", "True", "True", "True", "DrawingSpec"]
+    assert out == ["none", "True", "True", "True", "DrawingSpec", "Holistic"]

@@ -40,31 +40,60 @@ class _Deferred(types.ModuleType):
         return object.__getattribute__(self, name)
 
 
-#: Modules that ``import mediapipe`` imports and facefeedback never reads from: the solutions'
-#: drawing helpers, which import matplotlib (about 0.4 s of CPU together).
-DEFERRED_AT_IMPORT = ("mediapipe.python.solutions.drawing_utils", "mediapipe.python.solutions.drawing_styles")
+#: Modules that ``import mediapipe`` imports and facefeedback's measuring never reads from: the
+#: solutions' drawing helpers, which import matplotlib (about 0.4 s of CPU together), the
+#: solutions that download their models when used (holistic, pose and objectron: about 0.08 s), and
+#: MediaPipe Tasks (about 0.13 s), which only the optional blendshape backend uses.
+DEFERRED_AT_IMPORT = ("mediapipe.python.solutions.drawing_utils", "mediapipe.python.solutions.drawing_styles",
+                      "mediapipe.python.solutions.holistic", "mediapipe.python.solutions.objectron",
+                      "mediapipe.python.solutions.pose",
+                      "mediapipe.tasks.python")
 
 
 def load_mediapipe() -> None:
     """Import MediaPipe, leaving the modules of :data:`DEFERRED_AT_IMPORT` to load on first use.
 
-    ``import mediapipe`` imports its solutions' drawing helpers, which import matplotlib: about
-    0.4 s of CPU at every start of a command (and of every worker of a study), for plotting that
-    facefeedback never asks MediaPipe for. Unless they are already loaded, a stand-in takes each
-    one's place while MediaPipe is imported (and as its package's attribute), and the real module
-    is imported the first time anything reads from it (``mp.solutions.drawing_utils`` in a user's
-    script, for example), as it would have been at import.
+    ``import mediapipe`` imports every solution, their drawing helpers (and so matplotlib) and
+    MediaPipe Tasks: about 0.6 s of CPU at every start of a command (and of every worker of a
+    study), for modules that facefeedback's measuring never reads. Unless they are already loaded,
+    a stand-in takes each one's place while MediaPipe is imported (and as its package's
+    attribute), and the real module is imported the first time anything reads from it
+    (``mp.solutions.drawing_utils`` or ``mp.tasks.vision`` in a user's script, for example), as it
+    would have been at import.
     """
     if "mediapipe" in sys.modules:
         return
     deferred = [] if any(name in sys.modules for name in DEFERRED_AT_IMPORT) else \
         [sys.modules.setdefault(name, _Deferred(name)) for name in DEFERRED_AT_IMPORT]
+    if deferred:
+        _load_tasks_package()
     import mediapipe  # noqa: F401
 
     for stand_in in deferred:  # found in sys.modules, they were not bound to their package
         package, _, name = stand_in.__name__.rpartition(".")
         if not hasattr(sys.modules[package], name):
             setattr(sys.modules[package], name, stand_in)
+
+
+def _load_tasks_package() -> None:
+    """Load the package ``mediapipe.tasks`` (its ``__init__`` holds only a docstring) before
+    ``mediapipe`` itself, with the stand-in of ``mediapipe.tasks.python`` as its attribute.
+
+    ``mediapipe`` binds ``import mediapipe.tasks.python as tasks``, which, with the stand-in in
+    ``sys.modules``, takes the package from ``sys.modules`` and the stand-in from it; imported
+    later, the package would replace ``mediapipe.tasks`` (the stand-in) with itself.
+    """
+    import importlib.machinery
+    import importlib.util
+
+    spec = importlib.util.find_spec("mediapipe")  # a top-level package's spec: nothing is imported
+    found = importlib.machinery.PathFinder.find_spec("mediapipe.tasks", list(spec.submodule_search_locations or []))
+    if found is None:
+        return
+    package = importlib.util.module_from_spec(found)
+    sys.modules["mediapipe.tasks"] = package
+    found.loader.exec_module(package)
+    package.python = sys.modules["mediapipe.tasks.python"]
 
 
 def _scale(width: int, height: int) -> np.ndarray:
