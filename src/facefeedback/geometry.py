@@ -13,6 +13,7 @@ pitch are removed before anything is measured.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -73,6 +74,17 @@ def reference_face() -> np.ndarray:
     return ref
 
 
+_STABLE_INDEX = np.asarray(STABLE_POINTS)
+
+
+@lru_cache(maxsize=1)
+def _stable_reference() -> tuple[np.ndarray, np.ndarray]:
+    """The reference's stable points' mean and the points less it: the fixed target of :func:`align`."""
+    dst = reference_face()[_STABLE_INDEX]
+    mu_d = dst.sum(axis=0) / len(dst)
+    return mu_d, dst - mu_d
+
+
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Least-squares similarity ``dst ~ s * src @ R.T + t`` (Umeyama 1991), proper rotation.
 
@@ -80,18 +92,33 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.nd
     -------
     scale, rotation (3x3), translation (3,)
     """
-    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
-    a, b = src - mu_s, dst - mu_d
-    cov = b.T @ a / len(src)
+    mu_d = dst.sum(axis=0) / len(dst)
+    return _similarity_to(src, mu_d, dst - mu_d)
+
+
+def _similarity_to(src: np.ndarray, mu_d: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """:func:`similarity_transform` onto a target given as its mean ``mu_d`` and its points less
+    that mean ``b`` (a fixed target's are computed once). Means are sums over the count, as
+    ``ndarray.mean`` computes them, so the result is the same to the bit."""
+    n = len(src)
+    mu_s = src.sum(axis=0) / n
+    a = src - mu_s
+    cov = b.T @ a / n
     u, sig, vt = np.linalg.svd(cov)
     d = np.ones(3)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+    if _det3(u) * _det3(vt) < 0:
         d[-1] = -1.0
     rot = (u * d) @ vt
-    var_s = (a**2).sum() / len(src)
+    var_s = (a**2).sum() / n
     scale = float((sig * d).sum() / var_s)
     trans = mu_d - scale * rot @ mu_s
     return scale, rot, trans
+
+
+def _det3(m: np.ndarray) -> float:
+    """Determinant of a 3x3 matrix (only its sign is used here, of an orthogonal matrix's +-1)."""
+    (a, b, c), (d, e, f), (g, h, i) = m.tolist()
+    return a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
 
 
 def euler_degrees(rot: np.ndarray) -> tuple[float, float, float]:
@@ -102,17 +129,16 @@ def euler_degrees(rot: np.ndarray) -> tuple[float, float, float]:
     towards the image left, positive pitch is chin up, positive roll is the face tilted
     clockwise in the image.
     """
-    yaw = np.degrees(np.arcsin(np.clip(-rot[2, 0], -1.0, 1.0)))
-    pitch = np.degrees(np.arctan2(rot[2, 1], rot[2, 2]))
-    roll = np.degrees(np.arctan2(rot[1, 0], rot[0, 0]))
-    return float(yaw), float(-pitch), float(roll)
+    (r00, _, _), (r10, _, _), (r20, r21, r22) = rot.tolist()
+    yaw = math.degrees(math.asin(min(max(-r20, -1.0), 1.0)))
+    pitch = math.degrees(math.atan2(r21, r22))
+    roll = math.degrees(math.atan2(r10, r00))
+    return yaw, -pitch, roll
 
 
 def align(points_px: np.ndarray) -> Alignment:
     """Align one face's landmarks (478x3, image pixels) to the frontal reference."""
-    ref = reference_face()
-    idx = np.asarray(STABLE_POINTS)
-    scale, rot, trans = similarity_transform(points_px[idx], ref[idx])
+    scale, rot, trans = _similarity_to(points_px[_STABLE_INDEX], *_stable_reference())
     aligned = scale * points_px @ rot.T + trans
     # rot maps observed -> reference, so the head rotation is its transpose.
     yaw, pitch, roll = euler_degrees(rot.T)

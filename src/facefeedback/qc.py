@@ -11,6 +11,8 @@ level (0-255).
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -22,9 +24,9 @@ FACE_BOX_WIDTH = 64
 def face_box(points: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     """Bounding box (x0, y0, x1, y1) of the landmarks, clipped to the image."""
     h, w = shape[:2]
-    x0, y0 = np.floor(points[:, :2].min(axis=0)).astype(int)
-    x1, y1 = np.ceil(points[:, :2].max(axis=0)).astype(int)
-    return max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    xs, ys = points[:, 0], points[:, 1]
+    return (max(math.floor(xs.min()), 0), max(math.floor(ys.min()), 0),
+            min(math.ceil(xs.max()), w), min(math.ceil(ys.max()), h))
 
 
 #: Pixels darker than this fraction of the face box's median (pupils, nostrils, hair, shadows) do not
