@@ -145,6 +145,13 @@ def clipped_share(bgr: np.ndarray, alignment: Alignment, x_range: tuple[float, f
     return float(patch[margin:patch.shape[0] - margin, margin:patch.shape[1] - margin].mean())
 
 
+def _padded(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` (float32) in the top-left corner of zeros of ``size`` (rows, columns), for a DFT."""
+    out = np.zeros(size, np.float32)
+    out[:image.shape[0], :image.shape[1]] = image
+    return out
+
+
 class GlabellaFilter:
     """Oriented ridge energy of the glabellar skin, and the face's tone reference.
 
@@ -185,6 +192,7 @@ class GlabellaFilter:
         r0 = int(round((PATCH_Y[0] - TONE_Y[0]) * PATCH_PX_PER_IOD)) + margin
         counted[r0:r0 + self.height, c0:c0 + self.width] = False
         self.tone_counted = counted
+        self._spectra: dict[tuple[int, int], list[np.ndarray]] = {}  # the kernels' DFTs by DFT size
 
     @staticmethod
     def _kernel(sigma: float, angle_deg: float, half: int) -> np.ndarray:
@@ -256,9 +264,25 @@ class GlabellaFilter:
         return np.log(patch + LOG_EPS)
 
     def _response(self, logp: np.ndarray) -> np.ndarray:
+        """The largest response of the line kernels at each pixel of ``logp``'s interior (the filter
+        margin left out, so every kernel lies inside the patch).
+
+        Each kernel is correlated with the patch through the patch's DFT, made once, and an inverse
+        DFT per kernel, the kernels' spectra made once per size: OpenCV's ``filter2D`` takes the DFT
+        path for kernels this large too, but transforms the picture and the kernel again for each
+        kernel (three times the work). The responses agree with it to float32 rounding (about 1e-7
+        of a response)."""
+        h, w = logp.shape
+        m = self.margin
+        size = (cv2.getOptimalDFTSize(h), cv2.getOptimalDFTSize(w))
+        spectra = self._spectra.get(size)
+        if spectra is None:
+            spectra = self._spectra[size] = [cv2.dft(_padded(k, size)) for k in self.kernels]
+        picture = cv2.dft(_padded(logp, size), nonzeroRows=h)
         best = None
-        for k in self.kernels:
-            r = cv2.filter2D(logp, cv2.CV_32F, k, borderType=cv2.BORDER_REFLECT)
+        for spectrum in spectra:
+            r = cv2.idft(cv2.mulSpectrums(picture, spectrum, 0, conjB=True),
+                         flags=cv2.DFT_SCALE | cv2.DFT_REAL_OUTPUT)[:h - 2 * m, :w - 2 * m]
             best = r if best is None else np.maximum(best, r)
         return best
 
@@ -275,7 +299,7 @@ class GlabellaFilter:
         if not np.isfinite(patch).all():
             return float("nan")
         m = self.margin
-        best = self._response(self.log_image(patch))[m:-m, m:-m]
+        best = self._response(self.log_image(patch))
         observed = float((np.maximum(best, 0.0) * self.window).sum())
         if noise > 0:
             inner = patch[m:-m, m:-m] + LOG_EPS
@@ -316,7 +340,8 @@ class GlabellaFilter:
                                     self.tone_counted)
         if clipped > TONE_MAX_CLIPPED:
             return float("nan"), clipped
-        tones = [float(100.0 * np.median(np.abs(self._response(self.log_image(region)))[self.tone_counted]))
+        counted = self.tone_counted[self.margin:-self.margin, self.margin:-self.margin]
+        tones = [float(100.0 * np.median(np.abs(self._response(self.log_image(region)))[counted]))
                  for region in regions]
         return (tones[0] if len(tones) == 1 else float(np.mean(tones))), clipped
 
