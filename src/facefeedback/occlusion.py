@@ -105,8 +105,9 @@ UNUSUAL_FLOOR = 1.0
 TYPICAL_RATE = 0.1
 
 
-def _rise(value: float, unit: float = BROW_UNIT) -> float:
-    return float(np.log1p(max(value, 0.0) / unit)) if math.isfinite(value) else 0.0
+def _rises(values: tuple[float, ...], unit: float = BROW_UNIT) -> np.ndarray:
+    """log(1 + max(value, 0) / unit) of each value, 0 where it is not finite (one call for all)."""
+    return np.log1p([max(v, 0.0) / unit if math.isfinite(v) else 0.0 for v in values])
 
 
 def brow_features(brows: tuple[float, float, float], reference: tuple[float, float, float],
@@ -122,8 +123,8 @@ def brow_features(brows: tuple[float, float, float], reference: tuple[float, flo
     gap, lowering, lines = brows[:3]
     ref_gap, ref_lowering, ref_lines = reference[:3]
     ratio = np.log((lines + 0.1) / (ref_lines + 0.1)) if math.isfinite(lines) and math.isfinite(ref_lines) else 0.0
-    return np.array([_rise(gap - widest_gap), _rise(ref_gap - gap), _rise(ref_lowering - lowering), ratio,
-                     *tracker_features(brows, reference)])
+    return np.concatenate([_rises((gap - widest_gap, ref_gap - gap, ref_lowering - lowering)), [ratio],
+                           tracker_features(brows, reference)])
 
 
 #: The brow tracker's correlation with its anchor is counted in this unit.
@@ -139,12 +140,12 @@ def tracker_features(brows: tuple[float, ...], reference: tuple[float, ...]) -> 
     longer the anchor's, whatever the exemplar."""
     residual, ref_residual = _residual(brows), _residual(reference)
     drop = reference[5] - brows[5]
-    ratio = np.log((residual + 0.02) / (ref_residual + 0.02))
+    ratio, level = np.log([(residual + 0.02) / (ref_residual + 0.02), residual + 0.02]).tolist()
     # the image-tracked gap minus the landmarks' gap, against the exemplar's
     disagreement = (brows[4] - brows[3]) - (reference[4] - reference[3])
-    level = np.log(residual + 0.02)
-    return [_rise(drop, MATCH_UNIT), float(ratio) if math.isfinite(ratio) else 0.0, _rise(disagreement),
-            _rise(-disagreement), float(level) if math.isfinite(level) else float(np.log(TYPICAL_RESIDUAL + 0.02))]
+    wider, narrower = _rises((disagreement, -disagreement)).tolist()
+    return [float(_rises((drop,), MATCH_UNIT)[0]), ratio if math.isfinite(ratio) else 0.0, wider, narrower,
+            level if math.isfinite(level) else float(np.log(TYPICAL_RESIDUAL + 0.02))]
 
 
 #: The tracker's residual where it has none yet (no anchor), a clear face's typical one.

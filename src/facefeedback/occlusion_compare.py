@@ -231,15 +231,15 @@ class Exemplar:
         # pure Python on scalars (np.clip of a scalar costs more than the rest of the line)
         gain = min(max(float(self.quantiles @ xq) / max(self.quantile_ss, 1e-12), 0.5), 2.0)
         d = x - gain * self.intensity
-        resid = d - _PLANE @ (_PLANE_PINV @ d)
-        deviation = np.abs(resid)
+        deviation = np.abs(plane_free(d))
         keep = deviation < 2.5 * (1.5 * float(median(deviation)) + 1e-3)
         fit = _PLANE.compress(keep, axis=0)
-        coef = np.linalg.solve(fit.T @ fit, fit.T @ d[keep])
+        coef = np.linalg.solve(fit.T @ fit, fit.T @ d.compress(keep))
         out = np.empty_like(a)
         out[0] = ((x - _PLANE @ coef) / gain).reshape(_H, _W)
-        chroma = a[1:].reshape(2, -1)
-        out[1:] = (chroma - median(chroma, axis=1)[:, None] + self.chroma_median).reshape(2, _H, _W)
+        chroma, out_chroma = a[1:].reshape(2, -1), out[1:].reshape(2, -1)
+        np.subtract(chroma, median(chroma, axis=1)[:, None], out=out_chroma)
+        out_chroma += self.chroma_median
         return out
 
     def change(self, matched: np.ndarray) -> float:
