@@ -173,7 +173,7 @@ class OcclusionModel:
     def score(self, x: np.ndarray) -> float:
         if self.index is not None:
             x = x[self.index]
-        return float(((x - self.mean) / self.scale) @ self.coef + self.intercept)
+        return float(((x - self.mean) / self.scale).dot(self.coef) + self.intercept)
 
     @classmethod
     def from_json(cls, data: dict) -> OcclusionModel:
@@ -232,8 +232,8 @@ class OcclusionDetector:
         # The exemplars most like the frame in the layout of their intensity (correlation of the
         # plane-free intensity, blind to light), then the best of those after matching the light.
         free = plane_free(a[0].ravel())
-        shape = free / max(float(np.sqrt(free @ free)), 1e-12)
-        likeness = [float(shape @ ex.shape) for ex in self.exemplars]
+        shape = free / max(float(np.sqrt(free.dot(free))), 1e-12)
+        likeness = [float(shape.dot(ex.shape)) for ex in self.exemplars]
         best = None
         for k in np.argsort(likeness)[::-1][:CANDIDATES]:
             ex = self.exemplars[k]
@@ -248,7 +248,7 @@ class OcclusionDetector:
         scale = max(recent[len(recent) // 2] if recent else SCALE_FLOOR, SCALE_FLOOR)
         # region means: glabella, right brow head, left brow head, forehead, whole region, measured
         # (float32 values as Python floats, exactly, for the scalar arithmetic below)
-        f, b, fi, fc = ((REGION_MEANS @ e.ravel()).tolist() for e in (fwd, bwd, fwd_i, fwd_c))
+        f, b, fi, fc = (REGION_MEANS.dot(e.ravel()).tolist() for e in (fwd, bwd, fwd_i, fwd_c))
         measured = fwd.take(MEASURED_AT)
         at = int(0.9 * (measured.size - 1))
         measured.partition(at)  # in place: what follows does not depend on the order
@@ -266,7 +266,7 @@ class OcclusionDetector:
         # Where the unexplained change is unusual for the pixel: a finger or a hand's edge on smooth
         # skin changes it little against a brow's edge, but far beyond what that skin ever does.
         typical = fwd if self.typical_map is None else self.typical_map
-        unusual = REGION_MEANS @ (fwd > UNUSUAL_TIMES * (typical + UNUSUAL_FLOOR * scale)).ravel().astype(np.float32)
+        unusual = REGION_MEANS.dot((fwd > UNUSUAL_TIMES * (typical + UNUSUAL_FLOOR * scale)).ravel().astype(np.float32))
         shares = np.log(np.array([unusual[5], unusual[3], unusual[4], max(unusual[1], unusual[2])]) + 0.02)
         # The scale itself is not a feature: a recording whose typical change is large (noise, moving
         # light) must not read as occluded because of it.

@@ -4,6 +4,11 @@ See :mod:`facefeedback.occlusion`: the upper face resampled in reference-face co
 intensity and two log-chroma channels (:func:`region_channels`), a clear frame kept for comparison
 (:class:`Exemplar`: the frame put into its light, :meth:`Exemplar.match`) and the change no small
 shift explains (:func:`unexplained`).
+
+Every frame runs through this once, so it is written for small arrays: contiguous planes, work
+that depends on the exemplar alone done when it becomes one, ``.dot`` rather than ``@`` (the same
+BLAS call, with less overhead a call), and every sum kept in the order that defines it, so that
+the numbers are those of the plain formulas to the last bit.
 """
 
 from __future__ import annotations
@@ -95,7 +100,7 @@ def _glabella_depth() -> float:
 
 
 def plane_free(values: np.ndarray) -> np.ndarray:
-    return values - _PLANE @ (_PLANE_PINV @ values)
+    return values - _PLANE.dot(_PLANE_PINV.dot(values))
 
 
 def planes(channels: np.ndarray) -> np.ndarray:
@@ -196,7 +201,9 @@ def unexplained(a: np.ndarray, ex: Exemplar) -> tuple[np.ndarray, np.ndarray, np
     # A neighbourhood sum is linear: the forward weighted one from its two parts' sums.
     both = np.multiply(sums[1], CHANNEL_WEIGHTS[1])
     both += sums[0]
-    least = np.concatenate([both.min(axis=0)[None], sums.min(axis=1)])
+    least = np.empty((4, sums.shape[2]), np.float32)
+    np.minimum.reduce(both, axis=0, out=least[0])
+    np.minimum.reduce(sums, axis=1, out=least[1:])
     least = least.reshape(4, _H + 2, _W + 2)[:, :_H, :_W] / UNIT
     return least[0], least[1], least[2], least[3]
 
@@ -217,9 +224,9 @@ class Exemplar:
         free = plane_free(self.intensity)
         q = quantiles(free)
         self.quantiles = q - q.mean()
-        self.quantile_ss = float(self.quantiles @ self.quantiles)
+        self.quantile_ss = float(self.quantiles.dot(self.quantiles))
         self.chroma_median = median(self.planes[1:].reshape(2, -1), axis=1)[:, None]
-        self.shape = free / max(float(np.sqrt(free @ free)), 1e-12)
+        self.shape = free / max(float(np.sqrt(free.dot(free))), 1e-12)
 
     def match(self, a: np.ndarray, free: np.ndarray) -> np.ndarray:
         """The planes ``a`` (C, H, W; ``free``: :func:`plane_free` of its intensity) in this
@@ -229,14 +236,14 @@ class Exemplar:
         x = a[0].ravel()
         xq = quantiles(free)
         # pure Python on scalars (np.clip of a scalar costs more than the rest of the line)
-        gain = min(max(float(self.quantiles @ xq) / max(self.quantile_ss, 1e-12), 0.5), 2.0)
+        gain = min(max(float(self.quantiles.dot(xq)) / max(self.quantile_ss, 1e-12), 0.5), 2.0)
         d = x - gain * self.intensity
         deviation = np.abs(plane_free(d))
         keep = deviation < 2.5 * (1.5 * float(median(deviation)) + 1e-3)
         fit = _PLANE.compress(keep, axis=0)
         coef = np.linalg.solve(fit.T @ fit, fit.T @ d.compress(keep))
         out = np.empty_like(a)
-        out[0] = ((x - _PLANE @ coef) / gain).reshape(_H, _W)
+        out[0] = ((x - _PLANE.dot(coef)) / gain).reshape(_H, _W)
         chroma, out_chroma = a[1:].reshape(2, -1), out[1:].reshape(2, -1)
         np.subtract(chroma, median(chroma, axis=1)[:, None], out=out_chroma)
         out_chroma += self.chroma_median
