@@ -234,14 +234,10 @@ class OcclusionDetector:
         free = plane_free(a[0].ravel())
         shape = free / max(float(np.sqrt(free.dot(free))), 1e-12)
         likeness = [float(shape.dot(ex.shape)) for ex in self.exemplars]
-        best = None
-        for k in np.argsort(likeness)[::-1][:CANDIDATES]:
-            ex = self.exemplars[k]
-            matched = ex.match(a, free)
-            change = ex.change(matched)
-            if best is None or change < best[0]:
-                best = (change, ex, matched)
-        change, ex, matched = best
+        candidates = [(ex, ex.match(a, free)) for ex in
+                      (self.exemplars[k] for k in np.argsort(likeness)[::-1][:CANDIDATES])]
+        # (the first of those that changed least; a single candidate needs no comparison)
+        ex, matched = candidates[0] if len(candidates) == 1 else min(candidates, key=lambda c: c[0].change(c[1]))
         fwd, fwd_i, fwd_c, bwd = unexplained(matched, ex)
         # the median of the recent changes (Python floats: a sort of at most SCALE_FRAMES numbers)
         recent = sorted(self.recent_change)
