@@ -234,7 +234,7 @@ class _Template:
             m[0, 2], m[1, 2] = dx, dy
             cv2.warpAffine(image, m, (w, h), dst=warped, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_REPLICATE)
-            warped -= np.float32(warped.sum() / warped.size)  # its mean
+            warped -= np.float32(float(warped.sum()) / warped.size)  # its mean
             gain = math.sqrt(self.energy / max(float(np.square(warped, out=work).sum()), 1e-12))
             error = np.multiply(warped, np.float32(gain), out=work)
             error -= self.zero_mean

@@ -63,11 +63,13 @@ def warp_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float, flo
     # image positions, the bounding box) are still taken by NumPy, so every float stays the same.
     width, height, region = _region(tuple(x_range), tuple(y_range), tuple(plane), px_per_iod)
     (x_0, y_0, _), (x_1, y_1, _), (x_2, y_2, _) = alignment.to_image(region).tolist()
-    x_0, x_1, x_2 = x_0 - origin[0], x_1 - origin[0], x_2 - origin[0]
-    y_0, y_1, y_2 = y_0 - origin[1], y_1 - origin[1], y_2 - origin[1]
+    ox, oy = float(origin[0]), float(origin[1])  # NumPy integers would make every float below NumPy's
+    x_0, x_1, x_2 = x_0 - ox, x_1 - ox, x_2 - ox
+    y_0, y_1, y_2 = y_0 - oy, y_1 - oy, y_2 - oy
     if shift != (0.0, 0.0):
-        x_0, x_1, x_2 = x_0 + shift[0], x_1 + shift[0], x_2 + shift[0]
-        y_0, y_1, y_2 = y_0 + shift[1], y_1 + shift[1], y_2 + shift[1]
+        shift_x, shift_y = float(shift[0]), float(shift[1])
+        x_0, x_1, x_2 = x_0 + shift_x, x_1 + shift_x, x_2 + shift_x
+        y_0, y_1, y_2 = y_0 + shift_y, y_1 + shift_y, y_2 + shift_y
     # Patch pixels (margin, margin), (width + margin, margin), (margin, height + margin) map to the corners,
     # so the interior [margin:-margin] is exactly the region.
     ux, uy = (x_1 - x_0) / width, (y_1 - y_0) / width
