@@ -39,6 +39,7 @@ clear. A still image has no earlier frames: its ``occluded`` is False.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -47,13 +48,12 @@ import numpy as np
 
 from .geometry import Alignment
 from .occlusion_compare import (
-    MEASURED,
+    MEASURED_AT,
     REGION_MEANS,
     Exemplar,
-    median,
     plane_free,
+    planes,
     region_channels,
-    shifted,
     unexplained,
 )
 
@@ -105,8 +105,9 @@ UNUSUAL_FLOOR = 1.0
 TYPICAL_RATE = 0.1
 
 
-def _rise(value: float, unit: float = BROW_UNIT) -> float:
-    return float(np.log1p(max(value, 0.0) / unit)) if np.isfinite(value) else 0.0
+def _rises(values: tuple[float, ...], unit: float = BROW_UNIT) -> np.ndarray:
+    """log(1 + max(value, 0) / unit) of each value, 0 where it is not finite (one call for all)."""
+    return np.log1p([max(v, 0.0) / unit if math.isfinite(v) else 0.0 for v in values])
 
 
 def brow_features(brows: tuple[float, float, float], reference: tuple[float, float, float],
@@ -121,9 +122,9 @@ def brow_features(brows: tuple[float, float, float], reference: tuple[float, flo
     """
     gap, lowering, lines = brows[:3]
     ref_gap, ref_lowering, ref_lines = reference[:3]
-    ratio = np.log((lines + 0.1) / (ref_lines + 0.1)) if np.isfinite(lines) and np.isfinite(ref_lines) else 0.0
-    return np.array([_rise(gap - widest_gap), _rise(ref_gap - gap), _rise(ref_lowering - lowering), ratio,
-                     *tracker_features(brows, reference)])
+    ratio = np.log((lines + 0.1) / (ref_lines + 0.1)) if math.isfinite(lines) and math.isfinite(ref_lines) else 0.0
+    return np.concatenate([_rises((gap - widest_gap, ref_gap - gap, ref_lowering - lowering)), [ratio],
+                           tracker_features(brows, reference)])
 
 
 #: The brow tracker's correlation with its anchor is counted in this unit.
@@ -139,12 +140,12 @@ def tracker_features(brows: tuple[float, ...], reference: tuple[float, ...]) -> 
     longer the anchor's, whatever the exemplar."""
     residual, ref_residual = _residual(brows), _residual(reference)
     drop = reference[5] - brows[5]
-    ratio = np.log((residual + 0.02) / (ref_residual + 0.02))
+    ratio, level = np.log([(residual + 0.02) / (ref_residual + 0.02), residual + 0.02]).tolist()
     # the image-tracked gap minus the landmarks' gap, against the exemplar's
     disagreement = (brows[4] - brows[3]) - (reference[4] - reference[3])
-    level = np.log(residual + 0.02)
-    return [_rise(drop, MATCH_UNIT), float(ratio) if np.isfinite(ratio) else 0.0, _rise(disagreement),
-            _rise(-disagreement), float(level) if np.isfinite(level) else float(np.log(TYPICAL_RESIDUAL + 0.02))]
+    wider, narrower = _rises((disagreement, -disagreement)).tolist()
+    return [float(_rises((drop,), MATCH_UNIT)[0]), ratio if math.isfinite(ratio) else 0.0, wider, narrower,
+            level if math.isfinite(level) else float(np.log(TYPICAL_RESIDUAL + 0.02))]
 
 
 #: The tracker's residual where it has none yet (no anchor), a clear face's typical one.
@@ -154,7 +155,7 @@ NO_MATCH_RESIDUAL = 2.0
 
 
 def _residual(brows: tuple[float, ...]) -> float:
-    return NO_MATCH_RESIDUAL if np.isfinite(brows[5]) and not np.isfinite(brows[6]) else brows[6]
+    return NO_MATCH_RESIDUAL if math.isfinite(brows[5]) and not math.isfinite(brows[6]) else brows[6]
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ class OcclusionModel:
     def score(self, x: np.ndarray) -> float:
         if self.index is not None:
             x = x[self.index]
-        return float(((x - self.mean) / self.scale) @ self.coef + self.intercept)
+        return float(((x - self.mean) / self.scale).dot(self.coef) + self.intercept)
 
     @classmethod
     def from_json(cls, data: dict) -> OcclusionModel:
@@ -227,45 +228,45 @@ class OcclusionDetector:
         over the whole region and over the measured regions (UNIT); None before the first exemplar."""
         if not self.exemplars or not np.isfinite(channels).all():
             return None
+        a = planes(channels)
         # The exemplars most like the frame in the layout of their intensity (correlation of the
         # plane-free intensity, blind to light), then the best of those after matching the light.
-        shape = plane_free(channels[:, :, 0].ravel())
-        shape /= max(float(np.sqrt(shape @ shape)), 1e-12)
-        likeness = [float(shape @ ex.shape) for ex in self.exemplars]
-        best = None
-        for k in np.argsort(likeness)[::-1][:CANDIDATES]:
-            ex = self.exemplars[k]
-            matched = ex.match(channels)
-            change = ex.change(matched)
-            if best is None or change < best[0]:
-                best = (change, ex, matched)
-        change, ex, matched = best
-        fwd, fwd_i, fwd_c = unexplained(matched, ex.shifted)
-        bwd = unexplained(ex.channels, shifted(matched), parts=False)[0]
-        scale = max(float(median(np.array(self.recent_change))) if self.recent_change else SCALE_FLOOR,
-                    SCALE_FLOOR)
+        free = plane_free(a[0].ravel())
+        shape = free / max(float(np.sqrt(free.dot(free))), 1e-12)
+        likeness = [float(shape.dot(ex.shape)) for ex in self.exemplars]
+        candidates = [(ex, ex.match(a, free)) for ex in
+                      (self.exemplars[k] for k in np.argsort(likeness)[::-1][:CANDIDATES])]
+        # (the first of those that changed least; a single candidate needs no comparison)
+        ex, matched = candidates[0] if len(candidates) == 1 else min(candidates, key=lambda c: c[0].change(c[1]))
+        fwd, fwd_i, fwd_c, bwd = unexplained(matched, ex)
+        # the median of the recent changes (Python floats: a sort of at most SCALE_FRAMES numbers)
+        recent = sorted(self.recent_change)
+        scale = max(recent[len(recent) // 2] if recent else SCALE_FLOOR, SCALE_FLOOR)
         # region means: glabella, right brow head, left brow head, forehead, whole region, measured
-        f, b, fi, fc = (REGION_MEANS @ e.ravel() for e in (fwd, bwd, fwd_i, fwd_c))
-        measured = fwd[MEASURED]
-        q90 = float(np.partition(measured, int(0.9 * (measured.size - 1)))[int(0.9 * (measured.size - 1))])
+        # (float32 values as Python floats, exactly, for the scalar arithmetic below)
+        f, b, fi, fc = (REGION_MEANS.dot(e.ravel()).tolist() for e in (fwd, bwd, fwd_i, fwd_c))
+        measured = fwd.take(MEASURED_AT)
+        at = int(0.9 * (measured.size - 1))
+        measured.partition(at)  # in place: what follows does not depend on the order
         raw = np.array([f[0], b[0], fi[0], fc[0],
                         max(f[1], f[2]), min(f[1], f[2]), max(b[1], b[2]), min(b[1], b[2]),
                         max(fi[1], fi[2]), min(fi[1], fi[2]), max(fc[1], fc[2]), min(fc[1], fc[2]),
-                        f[3], b[3], f[4], b[4], q90])
+                        f[3], b[3], f[4], b[4], float(measured[at])])
         x = np.log(np.maximum(raw, 0.0) / scale + 0.3)
-        above = np.log(np.array([(measured > 10.0).mean(), (measured > 30.0).mean()]) + 0.3)
+        above = np.log(np.array([np.count_nonzero(measured > 10.0) / measured.size,
+                                 np.count_nonzero(measured > 30.0) / measured.size]) + 0.3)
         asym = abs(np.log(f[1] + 0.3) - np.log(f[2] + 0.3))
-        widest = max((e.brows[0] for e in self.exemplars if np.isfinite(e.brows[0])), default=float("nan"))
+        widest = max((e.brows[0] for e in self.exemplars if math.isfinite(e.brows[0])), default=float("nan"))
         geometry = brow_features(brows, ex.brows, widest)
         self.last_map = fwd
         # Where the unexplained change is unusual for the pixel: a finger or a hand's edge on smooth
         # skin changes it little against a brow's edge, but far beyond what that skin ever does.
         typical = fwd if self.typical_map is None else self.typical_map
-        unusual = REGION_MEANS @ (fwd > UNUSUAL_TIMES * (typical + UNUSUAL_FLOOR * scale)).ravel().astype(np.float32)
+        unusual = REGION_MEANS.dot((fwd > UNUSUAL_TIMES * (typical + UNUSUAL_FLOOR * scale)).ravel().astype(np.float32))
         shares = np.log(np.array([unusual[5], unusual[3], unusual[4], max(unusual[1], unusual[2])]) + 0.02)
         # The scale itself is not a feature: a recording whose typical change is large (noise, moving
         # light) must not read as occluded because of it.
-        return np.concatenate([x, above, [asym], geometry, shares]), float(f[4]), float(f[5])
+        return np.concatenate([x, above, [asym], geometry, shares]), f[4], f[5]
 
     def _judge(self, score: float) -> tuple[bool, bool]:
         """Whether a frame counts as clear for the recording's scale and its pixels' typical

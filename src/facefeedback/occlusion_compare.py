@@ -4,6 +4,11 @@ See :mod:`facefeedback.occlusion`: the upper face resampled in reference-face co
 intensity and two log-chroma channels (:func:`region_channels`), a clear frame kept for comparison
 (:class:`Exemplar`: the frame put into its light, :meth:`Exemplar.match`) and the change no small
 shift explains (:func:`unexplained`).
+
+Every frame runs through this once, so it is written for small arrays: contiguous planes, work
+that depends on the exemplar alone done when it becomes one, ``.dot`` rather than ``@`` (the same
+BLAS call, with less overhead a call), and every sum kept in the order that defines it, so that
+the numbers are those of the plain formulas to the last bit.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .components.brows import BROW_PATCH_X, BROW_PATCH_Y
 from .components.glabella import PATCH_X, PATCH_Y
@@ -48,6 +54,8 @@ GLABELLA = (np.abs(_X) < PATCH_X[1]) & (_Y > PATCH_Y[0]) & (_Y < PATCH_Y[1])
 BROW_RIGHT = (_X < -BROW_PATCH_X[0]) & (_X > -BROW_PATCH_X[1]) & (_Y > BROW_PATCH_Y[0]) & (_Y < BROW_PATCH_Y[1])
 BROW_LEFT = (_X > BROW_PATCH_X[0]) & (_X < BROW_PATCH_X[1]) & (_Y > BROW_PATCH_Y[0]) & (_Y < BROW_PATCH_Y[1])
 MEASURED = GLABELLA | BROW_RIGHT | BROW_LEFT
+#: The measured pixels' positions in a raveled map.
+MEASURED_AT = np.flatnonzero(MEASURED)
 FOREHEAD = (np.abs(_X) < 0.45) & (_Y < PATCH_Y[0] + 0.02)
 #: Rows: the mean over the glabella, the right and the left brow head, the forehead, the whole
 #: region and the measured regions, of a map (raveled).
@@ -75,9 +83,14 @@ def region_channels(image: np.ndarray, alignment: Alignment, origin: tuple[int, 
     p = resample_patch(image, alignment, REGION_X, REGION_Y, (z, 0.0, 0.0), PX_PER_IOD, 0, origin) + _LOG_EPS
     logp = np.log(p)
     out = np.empty_like(p)
-    out[:, :, 0] = np.log(p.mean(axis=2))
-    out[:, :, 1] = logp[:, :, 2] - logp[:, :, 1]
-    out[:, :, 2] = logp[:, :, 0] - logp[:, :, 1]
+    # the mean of the three planes, summed in the order p.mean(axis=2) sums them (a reduction over
+    # a short axis costs more than the two additions)
+    grey = p[:, :, 0] + p[:, :, 1]
+    grey += p[:, :, 2]
+    grey /= 3
+    out[:, :, 0] = np.log(grey)
+    np.subtract(logp[:, :, 2], logp[:, :, 1], out=out[:, :, 1])
+    np.subtract(logp[:, :, 0], logp[:, :, 1], out=out[:, :, 2])
     return out
 
 
@@ -87,43 +100,112 @@ def _glabella_depth() -> float:
 
 
 def plane_free(values: np.ndarray) -> np.ndarray:
-    return values - _PLANE @ (_PLANE_PINV @ values)
+    return values - _PLANE.dot(_PLANE_PINV.dot(values))
+
+
+def planes(channels: np.ndarray) -> np.ndarray:
+    """A compared region (H, W, C) as C contiguous planes (C, H, W): each channel's arithmetic
+    then runs over contiguous memory."""
+    return np.ascontiguousarray(channels.transpose(2, 0, 1))
+
+
+def padded(a: np.ndarray, by_y: int, by_x: int) -> np.ndarray:
+    """``a`` (..., H, W) with ``by_y`` rows and ``by_x`` columns added on each side, edges repeated."""
+    h, w = a.shape[-2:]
+    out = np.empty(a.shape[:-2] + (h + 2 * by_y, w + 2 * by_x), a.dtype)
+    out[..., by_y:by_y + h, by_x:by_x + w] = a
+    out[..., :by_y, by_x:by_x + w] = a[..., :1, :]
+    out[..., by_y + h:, by_x:by_x + w] = a[..., -1:, :]
+    out[..., :by_x] = out[..., by_x:by_x + 1]
+    out[..., by_x + w:] = out[..., by_x + w - 1:by_x + w]
+    return out
 
 
 def shifted(a: np.ndarray) -> np.ndarray:
-    """Every shift of ``a`` within (SHIFT_Y, SHIFT_X): (n_shifts, H, W, C), edges repeated."""
-    padded = np.empty((_H + 2 * SHIFT_Y, _W + 2 * SHIFT_X, a.shape[2]), a.dtype)
-    padded[SHIFT_Y:SHIFT_Y + _H, SHIFT_X:SHIFT_X + _W] = a
-    padded[:SHIFT_Y, SHIFT_X:SHIFT_X + _W] = a[:1]
-    padded[SHIFT_Y + _H:, SHIFT_X:SHIFT_X + _W] = a[-1:]
-    padded[:, :SHIFT_X] = padded[:, SHIFT_X:SHIFT_X + 1]
-    padded[:, SHIFT_X + _W:] = padded[:, SHIFT_X + _W - 1:SHIFT_X + _W]
-    return np.stack([padded[dy:dy + _H, dx:dx + _W]
-                     for dy in range(2 * SHIFT_Y + 1) for dx in range(2 * SHIFT_X + 1)])
+    """Every shift of the planes ``a`` (C, H, W) within (SHIFT_Y, SHIFT_X), edges repeated:
+    (C, n_shifts, H, W), the shift in y outer and in x inner."""
+    windows = sliding_window_view(padded(a, SHIFT_Y, SHIFT_X), (_H, _W), axis=(1, 2))
+    return windows.reshape(a.shape[0], -1, _H, _W)
 
 
-def box_sums(e: np.ndarray) -> np.ndarray:
-    """The 3 x 3 neighbourhood sums of ``e`` (n_shifts, H, W) for every shift; edges repeated."""
-    p = np.empty((e.shape[0], _H + 2, _W + 2), np.float32)
-    p[:, 1:-1, 1:-1] = e
-    p[:, 0, 1:-1], p[:, -1, 1:-1] = e[:, 0], e[:, -1]
-    p[:, :, 0], p[:, :, -1] = p[:, :, 1], p[:, :, -2]
-    rows = p[:, :-2] + p[:, 1:-1] + p[:, 2:]
-    return rows[:, :, :-2] + rows[:, :, 1:-1] + rows[:, :, 2:]
+#: Number of shifts at which a neighbourhood is looked for.
+N_SHIFTS = (2 * SHIFT_Y + 1) * (2 * SHIFT_X + 1)
 
 
-def unexplained(a: np.ndarray, b_shifted: np.ndarray, parts: bool = True) -> tuple[np.ndarray, ...]:
-    """How badly each neighbourhood of ``a`` is matched anywhere near in ``b`` (given as
-    :func:`shifted` of ``b``): the smallest 3 x 3 sum of squared differences over the shifts,
-    weighted over all channels, and (with ``parts``) in intensity alone and in colour alone (UNIT)."""
-    sq = (a[None] - b_shifted) ** 2
-    colour = sq[..., 1] + sq[..., 2]
-    if not parts:
-        return (box_sums(sq[..., 0] + CHANNEL_WEIGHTS[1] * colour).min(axis=0) / UNIT,)
-    # a neighbourhood sum is linear: the weighted one from the two parts' (one pass fewer)
-    intensity, colour = box_sums(sq[..., 0]), box_sums(colour)
-    both = (intensity + CHANNEL_WEIGHTS[1] * colour).min(axis=0)
-    return both / UNIT, intensity.min(axis=0) / UNIT, colour.min(axis=0) / UNIT
+def _backward_index() -> np.ndarray:
+    """Where each pair of pixels compared backward (an exemplar's pixel, a frame's pixel at a
+    shift, edges repeated; (n_shifts, H + 2, W + 2) with the edges of each map repeated as
+    :func:`box_sums` wants them) is compared forward (a frame's pixel, an exemplar's pixel at a
+    shift): its position in the forward maps (n_shifts, H + 2, W + 2), raveled.
+
+    The backward pair (exemplar at p, frame at q = p + s clamped to the region) is the forward
+    pair (frame at q, exemplar at q + (p - q)), and |p - q| <= |s|: every backward squared
+    difference is a forward one (a - b and b - a square alike)."""
+    def axis(n: int, most: int) -> tuple[np.ndarray, np.ndarray]:
+        p = np.clip(np.arange(-1, n + 1), 0, n - 1)  # the edges repeated
+        s = np.arange(-most, most + 1)[:, None]
+        q = np.clip(p + s, 0, n - 1)  # (shifts, n + 2)
+        return q + 1, (p - q) + most  # position in a padded forward map, the forward shift
+    qy, ty = axis(_H, SHIFT_Y)
+    qx, tx = axis(_W, SHIFT_X)
+    shift = ty[:, None, :, None] * (2 * SHIFT_X + 1) + tx[None, :, None, :]
+    pos = qy[:, None, :, None] * (_W + 2) + qx[None, :, None, :]
+    return (shift * ((_H + 2) * (_W + 2)) + pos).reshape(N_SHIFTS, _H + 2, _W + 2)
+
+
+_BACKWARD = _backward_index()
+
+
+def box_sums(p: np.ndarray) -> np.ndarray:
+    """The 3 x 3 neighbourhood sums of maps (..., H + 2, W + 2; C-contiguous) given with their
+    edges repeated: (..., H + 2, W + 2), the sum around map pixel (y, x) at [..., y, x] (the last
+    two rows and columns hold no sums).
+
+    The sums run over the raveled maps (one pass over contiguous memory each, not one per row): a
+    sum that straddles a row's or a map's end is computed and never read. Rows are summed first,
+    then columns, each as (first + second) + third, the order of the sums' definition."""
+    flat = p.reshape(-1)
+    n, w = flat.size, p.shape[-1]
+    m = n - 2 * w
+    rows = np.add(flat[:m], flat[w:w + m])
+    rows += flat[2 * w:]
+    sums = np.empty(n, p.dtype)
+    np.add(rows[:m - 2], rows[1:m - 1], out=sums[:m - 2])
+    sums[:m - 2] += rows[2:]
+    sums[m - 2:] = 0.0
+    return sums.reshape(p.shape)
+
+
+def unexplained(a: np.ndarray, ex: Exemplar) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """How badly each neighbourhood of the planes ``a`` (C, H, W; a frame in the exemplar's light,
+    :meth:`Exemplar.match`) is matched anywhere near in the exemplar ``ex``, and each of the
+    exemplar's anywhere near in ``a``: the smallest 3 x 3 sum of squared differences over the
+    shifts (UNIT), (H, W) maps of: forward weighted over all channels, forward in intensity alone,
+    forward in colour alone, backward weighted over all channels."""
+    # The maps summed over neighbourhoods, for every shift, edges repeated: forward intensity,
+    # forward colour, backward weighted.
+    maps = np.empty((3, N_SHIFTS, _H + 2, _W + 2), np.float32)
+    # Forward: the edge-padded frame against the exemplar's edge-padded shifts (padding both and
+    # subtracting repeats the difference's edges, as box_sums wants them).
+    frame = padded(a, 1, 1)
+    np.subtract(frame[0], ex.shifted_padded[0], out=maps[0])
+    np.square(maps[0], out=maps[0])
+    chroma = np.subtract(frame[1:, None], ex.shifted_padded[1:])
+    np.square(chroma, out=chroma)
+    np.add(chroma[0], chroma[1], out=maps[1])
+    # Backward: each pair's weighted squared difference is a forward one, taken from where it lies.
+    weighted = np.multiply(maps[1], CHANNEL_WEIGHTS[1], out=chroma[0])
+    weighted += maps[0]
+    np.take(weighted, _BACKWARD, out=maps[2], mode="clip")
+    sums = box_sums(maps).reshape(3, N_SHIFTS, -1)
+    # A neighbourhood sum is linear: the forward weighted one from its two parts' sums.
+    both = np.multiply(sums[1], CHANNEL_WEIGHTS[1])
+    both += sums[0]
+    least = np.empty((4, sums.shape[2]), np.float32)
+    np.minimum.reduce(both, axis=0, out=least[0])
+    np.minimum.reduce(sums, axis=1, out=least[1:])
+    least = least.reshape(4, _H + 2, _W + 2)[:, :_H, :_W] / UNIT
+    return least[0], least[1], least[2], least[3]
 
 
 class Exemplar:
@@ -134,37 +216,47 @@ class Exemplar:
         self.channels = channels
         self.brows = brows  # brow_gap, brow_lowering, glabella_lines
         self.timestamp_s = timestamp_s
-        self.shifted = shifted(channels)
-        flat = channels.reshape(-1, 3)
-        self.intensity = flat[:, 0].copy()
-        q = quantiles(plane_free(self.intensity))
+        # What depends on the exemplar alone is prepared once, not for every frame compared with it.
+        self.planes = planes(channels)
+        self.shifted_padded = padded(shifted(self.planes), 1, 1)
+        self.measured = self.planes.reshape(3, -1).take(MEASURED_AT, axis=1)
+        self.intensity = self.planes[0].ravel()
+        free = plane_free(self.intensity)
+        q = quantiles(free)
         self.quantiles = q - q.mean()
-        self.quantile_ss = float(self.quantiles @ self.quantiles)
-        self.chroma_median = median(flat[:, 1:])
-        shape = plane_free(self.intensity)
-        self.shape = shape / max(float(np.sqrt(shape @ shape)), 1e-12)
+        self.quantile_ss = float(self.quantiles.dot(self.quantiles))
+        self.chroma_median = median(self.planes[1:].reshape(2, -1), axis=1)[:, None]
+        self.shape = free / max(float(np.sqrt(free.dot(free))), 1e-12)
 
-    def match(self, channels: np.ndarray) -> np.ndarray:
-        """``channels`` in this exemplar's light: a plane and a gain of log intensity (the gain from
-        the spread of the two pictures' intensities, so that moving features do not bias it, the
-        plane fitted robustly), and a shift of chroma."""
-        flat = channels.reshape(-1, 3)
-        x = flat[:, 0]
-        xq = quantiles(plane_free(x))
-        gain = float(np.clip(self.quantiles @ xq / max(self.quantile_ss, 1e-12), 0.5, 2.0))
+    def match(self, a: np.ndarray, free: np.ndarray) -> np.ndarray:
+        """The planes ``a`` (C, H, W; ``free``: :func:`plane_free` of its intensity) in this
+        exemplar's light, as planes: a plane and a gain of log intensity (the gain from the spread
+        of the two pictures' intensities, so that moving features do not bias it, the plane fitted
+        robustly), and a shift of chroma."""
+        x = a[0].ravel()
+        xq = quantiles(free)
+        # pure Python on scalars (np.clip of a scalar costs more than the rest of the line)
+        gain = min(max(float(self.quantiles.dot(xq)) / max(self.quantile_ss, 1e-12), 0.5), 2.0)
         d = x - gain * self.intensity
-        resid = d - _PLANE @ (_PLANE_PINV @ d)
-        keep = np.abs(resid) < 2.5 * (1.5 * float(median(np.abs(resid))) + 1e-3)
-        a = _PLANE[keep]
-        coef = np.linalg.solve(a.T @ a, a.T @ d[keep])
-        out = np.empty_like(channels)
-        out[:, :, 0] = ((x - _PLANE @ coef) / gain).reshape(_H, _W)
-        out[:, :, 1:] = (flat[:, 1:] - median(flat[:, 1:]) + self.chroma_median).reshape(_H, _W, 2)
+        deviation = np.abs(plane_free(d))
+        keep = deviation < 2.5 * (1.5 * float(median(deviation)) + 1e-3)
+        fit = _PLANE.compress(keep, axis=0)
+        coef = np.linalg.solve(fit.T @ fit, fit.T @ d.compress(keep))
+        out = np.empty_like(a)
+        out[0] = ((x - _PLANE.dot(coef)) / gain).reshape(_H, _W)
+        chroma, out_chroma = a[1:].reshape(2, -1), out[1:].reshape(2, -1)
+        np.subtract(chroma, median(chroma, axis=1)[:, None], out=out_chroma)
+        out_chroma += self.chroma_median
         return out
 
     def change(self, matched: np.ndarray) -> float:
         """A quick mean squared difference over the measured regions (for choosing an exemplar)."""
-        d = (matched - self.channels)[MEASURED]
-        return float(((d * d) * CHANNEL_WEIGHTS).sum(axis=1).mean()) / UNIT
-
-
+        d = matched.reshape(3, -1).take(MEASURED_AT, axis=1)
+        d -= self.measured
+        d *= d
+        # weighted over the channels, summed in the order of a sum over them
+        total = d[0] * CHANNEL_WEIGHTS[0]
+        total += d[1] * CHANNEL_WEIGHTS[1]
+        total += d[2] * CHANNEL_WEIGHTS[2]
+        # the mean as np.mean takes it: a float32 sum, divided in float64, rounded to float32
+        return float(np.float32(float(total.sum()) / total.size)) / UNIT

@@ -17,6 +17,7 @@ distance to the camera are removed first:
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import NamedTuple
 
@@ -30,7 +31,7 @@ from ..geometry import (
     Alignment,
     reference_face,
 )
-from .patches import ANCHOR_MAX_POSE_DEG, LOG_EPS, resample_patch
+from .patches import ANCHOR_MAX_POSE_DEG, LOG_EPS, resample_patch, warp_patch
 
 # -- brow-head patches for brow_gap (see BrowTracker), reference units, |x| for each side --
 BROW_PATCH_X = (0.14, 0.44)
@@ -45,6 +46,9 @@ BROW_MIN_MATCH = 0.3
 #: landmarks' shift get equal weight (see BrowTracker).
 BROW_SHARPNESS = 0.05
 BROW_SHARPNESS_FRAMES = 300
+#: ``log(level / 255 + LOG_EPS)`` of each 8-bit grey level, as float32: an 8-bit patch's log
+#: intensity is looked up, the same numbers as scaling it to 0-1 (:func:`resample_patch`) and taking the log.
+_LOG_LEVELS = np.log(np.divide(np.arange(256, dtype=np.uint8), 255.0, dtype=np.float32) + LOG_EPS)
 
 
 def brow_geometry(aligned: np.ndarray) -> tuple[float, float]:
@@ -78,7 +82,7 @@ class _BrowSide(NamedTuple):
 
     x_range: tuple[float, float]
     plane: tuple[float, float, float]
-    landmarks: list[int]
+    landmarks: np.ndarray  # indices
     inward: float  # +1 where inward is +x (the right brow head, image left), -1 for the left one
 
 
@@ -120,22 +124,28 @@ class BrowTracker:
                       & (ref[:, 1] >= BROW_PATCH_Y[0]) & (ref[:, 1] <= BROW_PATCH_Y[1]))
             design = np.column_stack([np.ones(inside.sum()), ref[inside, 0], ref[inside, 1]])
             plane = tuple(np.linalg.lstsq(design, ref[inside, 2], rcond=None)[0])
-            self.sides[side] = _BrowSide(x_range, plane, list(landmarks), -sign)
+            self.sides[side] = _BrowSide(x_range, plane, np.array(landmarks), -sign)
         self.anchor: dict | None = None
         self.anchor_x: dict[str, float] = {}
         self.anchor_gap = float("nan")
-        self.sharpness: dict[str, list[float]] = {side: [] for side in self.sides}
+        self.sharpness: dict[str, list[float]] = {side: [] for side in self.sides}  # sorted
         self.weight: dict[str, float] = {}  # the image's weight, settled after BROW_SHARPNESS_FRAMES
         #: The last frame's tracking evidence (NaN before the anchor or without a match): the gap
         #: by the image alone, the poorer side's correlation with the anchor and the larger
         #: Lucas-Kanade residual (share of the anchor patch's energy left unexplained).
         self.last_image_gap = self.last_match = self.last_residual = float("nan")
 
-    def _patch(self, gray, alignment, origin, side) -> np.ndarray:
+    def _patch(self, gray, alignment, origin, side) -> tuple[np.ndarray, bool]:
+        """One brow head's patch, log intensity high-passed, and whether it is all finite."""
         s = self.sides[side]
-        patch = resample_patch(gray, alignment, s.x_range, BROW_PATCH_Y, s.plane, BROW_PX_PER_IOD, self.margin, origin)
-        logp = np.log(patch + LOG_EPS)
-        return logp - cv2.GaussianBlur(logp, (0, 0), BROW_HIGHPASS_IOD * BROW_PX_PER_IOD)
+        args = (gray, alignment, s.x_range, BROW_PATCH_Y, s.plane, BROW_PX_PER_IOD, self.margin, origin)
+        warped = warp_patch(*args) if gray.dtype == np.uint8 else None
+        if warped is not None:  # a frame's 8-bit grey picture: its levels' logs are looked up
+            logp, finite = cv2.LUT(warped, _LOG_LEVELS), True
+        else:  # any other picture, or a region outside the picture (NaNs)
+            logp = np.log(resample_patch(*args) + LOG_EPS)
+            finite = bool(np.isfinite(logp).all())
+        return logp - cv2.GaussianBlur(logp, (0, 0), BROW_HIGHPASS_IOD * BROW_PX_PER_IOD), finite
 
     def _landmark_x(self, alignment: Alignment, side: str) -> float:
         return float(alignment.aligned[self.sides[side].landmarks, 0].mean())
@@ -144,15 +154,18 @@ class BrowTracker:
         """The image's weight for one brow head, from the median sharpness of the first matched frames."""
         history = self.sharpness[side]
         if len(history) < BROW_SHARPNESS_FRAMES:
-            history.append(k)
-            median = float(np.median(history))
+            bisect.insort(history, k)  # k is finite (the NCC's fall), so the list sorts
+            half = len(history) // 2
+            median = history[half] if len(history) % 2 else (history[half - 1] + history[half]) / 2
             self.weight[side] = median**2 / (median**2 + BROW_SHARPNESS**2)
         return self.weight[side]
 
     def __call__(self, gray: np.ndarray, alignment: Alignment, landmark_gap: float,
                  origin: tuple[int, int] = (0, 0)) -> float:
-        patches = {side: self._patch(gray, alignment, origin, side) for side in self.sides}
-        finite = all(np.isfinite(p).all() for p in patches.values())
+        patches, finite = {}, True
+        for side in self.sides:
+            patches[side], side_finite = self._patch(gray, alignment, origin, side)
+            finite = finite and side_finite
         self.last_image_gap = self.last_match = self.last_residual = float("nan")
         if self.anchor is None:
             if not finite or max(abs(alignment.yaw), abs(alignment.pitch)) > ANCHOR_MAX_POSE_DEG:
@@ -221,15 +234,15 @@ class _Template:
             m[0, 2], m[1, 2] = dx, dy
             cv2.warpAffine(image, m, (w, h), dst=warped, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_REPLICATE)
-            total = warped.sum()
-            warped -= np.float32(total / warped.size)  # its mean
+            warped -= np.float32(float(warped.sum()) / warped.size)  # its mean
             gain = math.sqrt(self.energy / max(float(np.square(warped, out=work).sum()), 1e-12))
             error = np.multiply(warped, np.float32(gain), out=work)
             error -= self.zero_mean
             # the image gradient's products with the error, each summed over the patch
-            step = self.inverse_hessian @ np.multiply(self._gradients, error, out=self._products).sum(axis=(1, 2))
-            dx, dy = dx - step[0], dy - step[1]
-            if abs(step[0]) < 0.01 and abs(step[1]) < 0.01:
+            products = np.multiply(self._gradients, error, out=self._products).sum(axis=(1, 2))
+            step_x, step_y = (self.inverse_hessian @ products).tolist()
+            dx, dy = dx - step_x, dy - step_y
+            if abs(step_x) < 0.01 and abs(step_y) < 0.01:
                 break
         self.residual = float(np.square(error, out=work).sum()) / max(self.energy, 1e-12)
         if not (0 <= dx <= 2 * margin and 0 <= dy <= 2 * margin):

@@ -8,6 +8,7 @@ the skin through it.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import cv2
@@ -42,34 +43,58 @@ def resample_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float,
     ``shift`` (x, y; image pixels): the region is sampled that far from where the alignment puts
     it, i.e. where it lies in ``gray`` translated by ``shift`` (:func:`translated`).
     """
+    warped = warp_patch(gray, alignment, x_range, y_range, plane, px_per_iod, margin, origin, shift)
+    if warped is None:
+        width, height, _ = _region(tuple(x_range), tuple(y_range), tuple(plane), px_per_iod)
+        return np.full((height + 2 * margin, width + 2 * margin) + gray.shape[2:], np.nan, np.float32)
+    return np.divide(warped, 255.0, dtype=np.float32)
+
+
+def warp_patch(gray: np.ndarray, alignment: Alignment, x_range: tuple[float, float],
+               y_range: tuple[float, float], plane: tuple[float, float, float], px_per_iod: int,
+               margin: int = 0, origin: tuple[int, int] = (0, 0),
+               shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray | None:
+    """The picture :func:`resample_patch` scales to 0-1: the region warped from ``gray``, in
+    ``gray``'s type (8-bit grey gives one of 256 levels a pixel, which a caller may map through
+    a table), or None when the region lies outside ``gray``. Arguments as :func:`resample_patch`.
+    """
+    # The 2 x 3 matrices are built from Python floats, since NumPy calls on arrays this small cost
+    # more than their arithmetic; the products NumPy takes with fused multiply-adds (the corners'
+    # image positions, the bounding box) are still taken by NumPy, so every float stays the same.
     width, height, region = _region(tuple(x_range), tuple(y_range), tuple(plane), px_per_iod)
-    img = alignment.to_image(region)[:, :2] - np.asarray(origin, dtype=np.float64)
+    (x_0, y_0, _), (x_1, y_1, _), (x_2, y_2, _) = alignment.to_image(region).tolist()
+    ox, oy = float(origin[0]), float(origin[1])  # NumPy integers would make every float below NumPy's
+    x_0, x_1, x_2 = x_0 - ox, x_1 - ox, x_2 - ox
+    y_0, y_1, y_2 = y_0 - oy, y_1 - oy, y_2 - oy
     if shift != (0.0, 0.0):
-        img += np.asarray(shift, dtype=np.float64)
+        shift_x, shift_y = float(shift[0]), float(shift[1])
+        x_0, x_1, x_2 = x_0 + shift_x, x_1 + shift_x, x_2 + shift_x
+        y_0, y_1, y_2 = y_0 + shift_y, y_1 + shift_y, y_2 + shift_y
     # Patch pixels (margin, margin), (width + margin, margin), (margin, height + margin) map to the corners,
     # so the interior [margin:-margin] is exactly the region.
-    m = np.empty((2, 3))
-    m[:, 0] = a_u = (img[1] - img[0]) / width
-    m[:, 1] = a_v = (img[2] - img[0]) / height
-    m[:, 2] = img[0] - margin * (a_u + a_v)
+    ux, uy = (x_1 - x_0) / width, (y_1 - y_0) / width
+    vx, vy = (x_2 - x_0) / height, (y_2 - y_0) / height
+    row_x = [ux, vx, x_0 - margin * (ux + vx)]
+    row_y = [uy, vy, y_0 - margin * (uy + vy)]
     out_w, out_h = width + 2 * margin, height + 2 * margin
     shrink = alignment.iod_px / px_per_iod
     if shrink > 1.25:
-        box = m @ _corners(out_w, out_h)
-        x0, y0 = np.floor(box.min(axis=1)).astype(int) - 2
-        x1, y1 = np.ceil(box.max(axis=1)).astype(int) + 2
+        box_x, box_y = (np.array([row_x, row_y]) @ _corners(out_w, out_h)).tolist()
+        if not all(map(math.isfinite, box_x + box_y)):
+            return None
         h, w = gray.shape[:2]
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        x0, y0 = max(math.floor(min(box_x)) - 2, 0), max(math.floor(min(box_y)) - 2, 0)
+        x1, y1 = min(math.ceil(max(box_x)) + 2, w), min(math.ceil(max(box_y)) + 2, h)
         if x1 - x0 < 4 or y1 - y0 < 4:
-            return np.full((out_h, out_w) + gray.shape[2:], np.nan, np.float32)
+            return None
         crop = gray[y0:y1, x0:x1]
-        small = cv2.resize(crop, None, fx=1 / shrink, fy=1 / shrink, interpolation=cv2.INTER_AREA)
-        sx, sy = small.shape[1] / crop.shape[1], small.shape[0] / crop.shape[0]
-        m = np.array([[sx, 0, -sx * x0], [0, sy, -sy * y0]]) @ np.vstack([m, [0, 0, 1]])
-        gray = small
-    patch = cv2.warpAffine(gray, m, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                           borderMode=cv2.BORDER_REPLICATE)
-    return np.divide(patch, 255.0, dtype=np.float32)
+        gray = cv2.resize(crop, None, fx=1 / shrink, fy=1 / shrink, interpolation=cv2.INTER_AREA)
+        # the crop's pixels scaled to the shrunk picture's: the matrix's rows times sx and sy, moved by the crop's corner
+        sx, sy = gray.shape[1] / crop.shape[1], gray.shape[0] / crop.shape[0]
+        row_x = [sx * row_x[0], sx * row_x[1], sx * row_x[2] + -sx * x0]
+        row_y = [sy * row_y[0], sy * row_y[1], sy * row_y[2] + -sy * y0]
+    return cv2.warpAffine(gray, np.array([row_x, row_y]), (out_w, out_h),
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
 
 
 @lru_cache(maxsize=64)
