@@ -213,8 +213,12 @@ class _Template:
         self._shift = np.float32([[1, 0, 0], [0, 1, 0]])
         self._warped = np.empty_like(self.patch)
         self._work = np.empty_like(self.patch)
-        self._gradients = np.stack([gx, gy])
-        self._products = np.empty_like(self._gradients)
+        # A Lucas-Kanade step needs only the warped patch's sum, its sums weighted by the gradients
+        # (one product with these rows) and its sum of squares, in float64; the template's are taken here.
+        self._basis = np.stack([np.ones(gx.size), gx.ravel(), gy.ravel()]).astype(np.float64)
+        self._values = np.empty(gx.size)
+        self._gradient_sums = tuple(self._basis[1:].sum(axis=1).tolist())
+        self._gradient_template_sums = tuple((self._basis[1:] @ self.zero_mean.ravel().astype(np.float64)).tolist())
 
     def shift_in(self, image: np.ndarray, margin: int) -> tuple[float, float | None]:
         """Horizontal shift (patch pixels) of this template within ``image`` (the template plus
@@ -228,22 +232,32 @@ class _Template:
         row = scores[y]
         sharpness = max(float(row[x] - 0.5 * (row[x - 2] + row[x + 2])), 0.0)
         h, w = self.patch.shape
-        m, warped, work = self._shift, self._warped, self._work
+        m, warped, values = self._shift, self._warped, self._values
+        (h_xx, h_xy), (h_yx, h_yy) = self.inverse_hessian.tolist()
+        (sum_gx, sum_gy), (sum_gxz, sum_gyz) = self._gradient_sums, self._gradient_template_sums
         dx, dy = float(x), float(y)
         for _ in range(10):  # inverse-compositional Lucas-Kanade with a gain for contrast
             m[0, 2], m[1, 2] = dx, dy
             cv2.warpAffine(image, m, (w, h), dst=warped, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_REPLICATE)
-            warped -= np.float32(float(warped.sum()) / warped.size)  # its mean
-            gain = math.sqrt(self.energy / max(float(np.square(warped, out=work).sum()), 1e-12))
-            error = np.multiply(warped, np.float32(gain), out=work)
-            error -= self.zero_mean
-            # the image gradient's products with the error, each summed over the patch
-            products = np.multiply(self._gradients, error, out=self._products).sum(axis=(1, 2))
-            step_x, step_y = (self.inverse_hessian @ products).tolist()
+            # The error is gain * (warped - its mean) - the template (zero mean), the gain giving it the
+            # template's energy; its products with the gradients, summed, follow from the warped patch's sums.
+            values[:] = warped.reshape(-1)
+            total, sum_x, sum_y = (self._basis @ values).tolist()
+            mean = total / values.size
+            gain = math.sqrt(self.energy / max(float(values @ values) - total * mean, 1e-12))
+            error_x = gain * (sum_x - mean * sum_gx) - sum_gxz
+            error_y = gain * (sum_y - mean * sum_gy) - sum_gyz
+            step_x, step_y = h_xx * error_x + h_xy * error_y, h_yx * error_x + h_yy * error_y
             dx, dy = dx - step_x, dy - step_y
             if abs(step_x) < 0.01 and abs(step_y) < 0.01:
                 break
+        # the last step's error image itself (float32, pixel by pixel) for the residual
+        work = self._work
+        warped -= np.float32(float(warped.sum()) / warped.size)
+        gain = math.sqrt(self.energy / max(float(np.square(warped, out=work).sum()), 1e-12))
+        error = np.multiply(warped, np.float32(gain), out=work)
+        error -= self.zero_mean
         self.residual = float(np.square(error, out=work).sum()) / max(self.energy, 1e-12)
         if not (0 <= dx <= 2 * margin and 0 <= dy <= 2 * margin):
             # Lucas-Kanade left the search range: keep the NCC peak, refined by a parabola through its row.
