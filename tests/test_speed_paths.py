@@ -1,6 +1,7 @@
 """The fast paths of extraction give the frames and numbers of the plain ones: a stride grabs the
 frames it skips without making images of them, decoding runs ahead in its own thread, and
-OpenCV's thread pool is held to one thread while a recording is measured."""
+OpenCV's thread pool is held to one thread while a recording is measured, and on 2 cores FFmpeg
+decodes in one thread."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from facefeedback.config import load_config
 from facefeedback.extract import opencv_threads, read_raw
-from facefeedback.io import FrameSource
+from facefeedback.io import FrameSource, decoding_threads
 
 
 @pytest.mark.parametrize("prefetch", [0, 4])
@@ -28,6 +29,24 @@ def test_strided_frames_are_the_same_frames_of_the_whole_video(samples, prefetch
         assert kept.timestamp_s == same.timestamp_s
         assert np.array_equal(kept.image, same.image)
         assert np.array_equal(kept.rgb, cv2.cvtColor(same.image, cv2.COLOR_BGR2RGB))
+
+
+def test_decoding_in_one_thread_gives_ffmpegs_threaded_frames(pyfeat_media):
+    """On 2 cores a video is decoded in one FFmpeg thread (:func:`decoding_threads`); the frames and
+    their times are those FFmpeg's own threads decode, bit for bit, and more cores keep FFmpeg's choice."""
+    assert decoding_threads(2) == 1 and decoding_threads(1) == 1 and decoding_threads(8) == 0
+    path = pyfeat_media / "WolfgangLanger_Pexels.mp4"  # real H.264, 640x360
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 2])
+    threaded = []
+    while len(threaded) < 120:
+        ok, image = cap.read()
+        assert ok
+        threaded.append((cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, image))
+    cap.release()
+    with FrameSource(path, end_s=threaded[-1][0] + 1e-6) as src:
+        one = [(f.timestamp_s, f.image) for f in src]
+    assert len(one) == len(threaded)
+    assert all(t == u and np.array_equal(a, b) for (t, a), (u, b) in zip(one, threaded))
 
 
 def test_opencv_threads_are_limited_while_measuring_and_restored(samples):
