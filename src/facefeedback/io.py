@@ -166,10 +166,14 @@ class FrameSource:
         if suffix not in VIDEO_SUFFIXES:
             allowed = ", ".join(sorted(VIDEO_SUFFIXES | IMAGE_SUFFIXES))
             raise InputError(f"{path}: '{suffix or path.name}' is not a supported video or image type ({allowed})")
-        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, decoding_threads()])
+        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
         if not cap.isOpened():
             raise InputError(f"{path}: cannot be opened as a video (corrupt or empty file, or a container "
                              "or codec OpenCV cannot read)")
+        threads = decoding_threads(int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) * int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        if threads:  # FFmpeg's thread count is set when a video is opened: open it again (about 10 ms)
+            cap.release()
+            cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, threads])
         cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
         declared = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self._cap = cap
@@ -294,18 +298,20 @@ def _with_rgb(frames: Iterator[Frame]) -> Iterator[Frame]:
 _DONE = object()
 
 
-def decoding_threads(cores: int | None = None) -> int:
-    """FFmpeg's threads for decoding a video: 1 on a machine of at most 2 cores, else 0 (FFmpeg's
-    own choice, a thread a core).
+def decoding_threads(pixels: int, cores: int | None = None) -> int:
+    """FFmpeg's threads for decoding a video whose frames have ``pixels`` pixels: 1 for frames of
+    at most 1280 x 720 on a machine of at most 2 cores, else 0 (FFmpeg's own choice, a thread a core).
 
-    Measuring keeps two cores busy (Face Mesh and the features, each in its thread), and the
-    video is decoded in a thread of its own beside them. Where no core is left, FFmpeg's frame
-    threads only add their own work: a 640x360 H.264 frame took 1.0 ms of CPU to decode in one
-    thread and 1.2-1.5 ms in FFmpeg's threads on 2 cores, and ``extract`` ran about 5 % faster
-    with one. The frames are the same either way.
+    Measuring keeps two cores busy (Face Mesh and the features, each in its thread), and the video
+    is decoded in a thread of its own beside them. Where no core is left and a frame decodes in a
+    fraction of Face Mesh's time, FFmpeg's frame threads only add their own work: a 640x360 H.264
+    frame took 1.0 ms of CPU in one thread and 1.2-1.5 ms in FFmpeg's threads on 2 cores, and
+    ``extract`` ran about 5 % faster with one. A 1080p frame takes about as long to decode as Face
+    Mesh takes to measure it, and there FFmpeg's threads were about 4 % faster. The frames are the
+    same either way.
     """
     cores = os.cpu_count() if cores is None else cores
-    return 1 if (cores or 1) <= 2 else 0
+    return 1 if (cores or 1) <= 2 and pixels <= 1280 * 720 else 0
 
 
 def _prefetched(frames: Iterator[Frame], depth: int) -> Iterator[Frame]:
