@@ -85,21 +85,16 @@ def _stable_reference() -> tuple[np.ndarray, np.ndarray]:
     return mu_d, dst - mu_d
 
 
-def similarity_transform(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Least-squares similarity ``dst ~ s * src @ R.T + t`` (Umeyama 1991), proper rotation.
+def _similarity_to(src: np.ndarray, mu_d: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares similarity ``dst ~ s * src @ R.T + t`` (Umeyama 1991), proper rotation, onto
+    a target ``dst`` given as its mean ``mu_d`` and its points less that mean ``b`` (the fixed
+    target of :func:`align` is computed once). Means are sums over the count, as ``ndarray.mean``
+    computes them.
 
     Returns
     -------
     scale, rotation (3x3), translation (3,)
     """
-    mu_d = dst.sum(axis=0) / len(dst)
-    return _similarity_to(src, mu_d, dst - mu_d)
-
-
-def _similarity_to(src: np.ndarray, mu_d: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """:func:`similarity_transform` onto a target given as its mean ``mu_d`` and its points less
-    that mean ``b`` (a fixed target's are computed once). Means are sums over the count, as
-    ``ndarray.mean`` computes them, so the result is the same to the bit."""
     n = len(src)
     mu_s = src.sum(axis=0) / n
     a = src - mu_s

@@ -213,7 +213,6 @@ class Exemplar:
 
     def __init__(self, channels: np.ndarray, timestamp_s: float,
                  brows: tuple[float, float, float] = (float("nan"),) * 3) -> None:
-        self.channels = channels
         self.brows = brows  # brow_gap, brow_lowering, glabella_lines
         self.timestamp_s = timestamp_s
         # What depends on the exemplar alone is prepared once, not for every frame compared with it.
