@@ -5,8 +5,10 @@ decodes in one thread."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -93,6 +95,39 @@ def test_face_mesh_graph_gives_what_process_gives(pyfeat_media, static):
             assert all(g.shape == (478, 3) and np.array_equal(g, e) for g, e in zip(got, expected))
             found += bool(got)
     assert 0 < found < len(frames)
+
+
+def _mediapipe_threads() -> set[str]:
+    """The threads of this process that MediaPipe's graphs run their calculators in."""
+    return {task.name for task in Path("/proc/self/task").iterdir()
+            if (task / "comm").read_text().startswith("mediapipe")}
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="threads are listed from /proc (Linux)")
+def test_face_mesh_and_the_face_counter_run_their_graphs_in_one_thread(pyfeat_media):
+    """MediaPipe gives a graph a pool of a thread a core; Face Mesh's graph and the face counter's
+    run in one thread each (with the same landmarks: test_face_mesh_graph_gives_what_process_gives)."""
+    from mediapipe.python.solutions import face_mesh
+
+    from facefeedback.landmarks import FaceMeshGraph
+    from facefeedback.landmarks.video import _FaceCounter
+
+    with FrameSource(pyfeat_media / "face_noface.mov", prefetch=0) as src:
+        rgb = next(iter(src)).rgb
+    before = _mediapipe_threads()
+    with FaceMeshGraph(max_num_faces=1, refine_landmarks=True) as graph:
+        assert graph.faces(rgb)
+        assert len(_mediapipe_threads() - before) == 1
+    counter = _FaceCounter(1.0, 0.5)
+    try:
+        assert len(counter.boxes(rgb, 0.0)) == 1
+        assert len(_mediapipe_threads() - before) == 1
+    finally:
+        counter.close()
+    if (os.cpu_count() or 1) > 1:  # MediaPipe's own choice, which the test would see if ours were lost
+        with face_mesh.FaceMesh(max_num_faces=1, refine_landmarks=True) as mesh:
+            mesh.process(rgb)
+            assert len(_mediapipe_threads() - before) == os.cpu_count()
 
 
 def test_mediapipe_loads_without_its_drawing_helpers_which_still_work_when_used():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .mesh_graph import FaceMeshGraph, load_mediapipe
+from .mesh_graph import FaceMeshGraph, load_mediapipe, one_thread
 from .observation import FaceObservation, _Backend, _Follower
 
 
@@ -24,8 +24,8 @@ class DetectThenMeshBackend(_Backend):
         load_mediapipe()
         from mediapipe.python.solutions import face_detection
 
-        self._detector = face_detection.FaceDetection(model_selection=1,
-                                                      min_detection_confidence=min_detection_confidence)
+        self._detector = one_thread(face_detection.FaceDetection)(
+            model_selection=1, min_detection_confidence=min_detection_confidence)
         self._mesh = FaceMeshGraph(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
                                    min_detection_confidence=min_detection_confidence)
         self._max_faces = max_faces

@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .mesh_graph import FaceMeshGraph, load_mediapipe
+from .mesh_graph import FaceMeshGraph, load_mediapipe, one_thread
 from .observation import FaceObservation, _Backend, _Follower
 
 
@@ -24,8 +24,8 @@ class _FaceCounter:
         load_mediapipe()
         from mediapipe.python.solutions import face_detection
 
-        self._detector = face_detection.FaceDetection(model_selection=0,
-                                                      min_detection_confidence=min_detection_confidence)
+        self._detector = one_thread(face_detection.FaceDetection)(
+            model_selection=0, min_detection_confidence=min_detection_confidence)
         self.interval_s = interval_s
         self.last_t: float | None = None
         self.others = 0  # faces in view besides the participant, at the last count
