@@ -102,11 +102,11 @@ def one_thread(solution: type) -> type:
 
     MediaPipe runs a graph's calculators in a pool of as many threads as the machine has cores,
     handing each frame from thread to thread as one calculator after another becomes ready. A
-    frame's calculators run one after the other (each needs the one before), so the pool adds
-    no parallelism, only the handing over: each hand-over wakes a thread, which on a machine
-    whose cores are busy with the decoding and the features waits for one. Face Mesh in one
+    frame's calculators mostly wait for the one before, so the pool adds next to no parallelism,
+    only the handing over: each hand-over wakes a thread, which on a machine whose cores are busy
+    with the decoding and the features waits for one. Face Mesh in one
     thread gives the same landmarks bit for bit (a test checks them against ``process``), with
-    less CPU time and wall time a frame. Should the solution's internals differ from those of
+    about 0.3 ms less CPU time a 640x360 frame (5.8-6.0 ms against 6.0-6.7). Should the solution's internals differ from those of
     the MediaPipe version pinned, the class is returned as it is.
     """
     if not hasattr(solution, "_initialize_graph_interface"):
