@@ -14,6 +14,7 @@ them against ``process``).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 import types
@@ -96,18 +97,19 @@ def _load_tasks_package() -> None:
     package.python = sys.modules["mediapipe.tasks.python"]
 
 
+@functools.cache
 def one_thread(solution: type) -> type:
     """A MediaPipe solution class (``face_mesh.FaceMesh``, ``face_detection.FaceDetection``, ...)
-    whose graph runs its calculators in one thread.
+    whose graph runs its calculators in one thread (made once per class).
 
     MediaPipe runs a graph's calculators in a pool of as many threads as the machine has cores,
     handing each frame from thread to thread as one calculator after another becomes ready. A
     frame's calculators mostly wait for the one before, so the pool adds next to no parallelism,
     only the handing over: each hand-over wakes a thread, which on a machine whose cores are busy
-    with the decoding and the features waits for one. Face Mesh in one
-    thread gives the same landmarks bit for bit (a test checks them against ``process``), with
-    about 0.3 ms less CPU time a 640x360 frame (5.8-6.0 ms against 6.0-6.7). Should the solution's internals differ from those of
-    the MediaPipe version pinned, the class is returned as it is.
+    with the decoding and the features waits for one. Face Mesh in one thread gives the same
+    landmarks bit for bit (a test checks them against ``process``), with about 0.3 ms less CPU
+    time a 640x360 frame (5.8-6.0 ms against 6.0-6.7). Should the solution's internals differ from
+    those of the MediaPipe version pinned, the class is returned as it is.
     """
     if not hasattr(solution, "_initialize_graph_interface"):
         return solution
@@ -129,10 +131,9 @@ def _one_thread(config) -> None:
 
     if config.num_threads:
         return
-    default = [e for e in config.executor if not e.name]
-    if not default:
-        default = [config.executor.add()]
-    executor = default[0]
+    executor = next((e for e in config.executor if not e.name), None)
+    if executor is None:
+        executor = config.executor.add()
     if executor.type not in ("", "ThreadPoolExecutor"):
         return
     options = executor.options.Extensions[thread_pool_executor_pb2.ThreadPoolExecutorOptions.ext]
