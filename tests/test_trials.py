@@ -151,6 +151,28 @@ def test_every_problem_of_an_events_file_is_one_line_naming_file_and_row(tmp_pat
     assert "nothing was processed" in str(err.value) and len(err.value.problems) == 5
 
 
+def test_an_events_file_that_cannot_be_used_says_why_in_one_line(tmp_path):
+    cases = {
+        "empty_events.tsv": ("", "the file is empty (expected a header row with onset, duration, trial_type)"),
+        "twice_events.tsv": ("onset\tduration\ttrial_type\tonset\n1\t1\tneutral\t2\n",
+                             "column(s) onset appear more than once"),
+        "header_events.tsv": ("onset\tduration\ttrial_type\n\n", "no trials (only a header row)"),
+        "latin1_events.tsv": ("onset\tduration\ttrial_type\n1\t1\tn\xe9utral\n".encode("latin-1"),
+                              "not UTF-8 text"),
+    }
+    for name, (text, said) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        table, problems = check_events(path, PARAMS)
+        assert table is None and problems == [f"{path}: {said}" + ("; save it as UTF-8" if "UTF-8" in said else "")]
+    assert check_events(tmp_path / "none_events.tsv", PARAMS)[1] == [f"{tmp_path / 'none_events.tsv'}: no such events file"]
+    path = tmp_path / "commas_events.tsv"
+    path.write_text("onset\tduration\ttrial_type\n\n1\t1\tneutral\n3,1,negative\n")  # a blank line is skipped
+    table, problems = check_events(path, PARAMS)
+    assert problems == ["commas_events.tsv row 4: 1 cells, the header has 3 (an events file is tab-separated, "
+                        "with onset, duration and trial_type)"]
+
+
 def test_missing_columns_and_overlapping_trials(tmp_path):
     path = tmp_path / "cols_events.tsv"
     path.write_text("onset\ttrial_type\n1\tnegative\n")

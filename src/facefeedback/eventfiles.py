@@ -15,7 +15,6 @@ fixed.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from pathlib import Path
@@ -25,11 +24,11 @@ import pandas as pd
 
 from .config import EventConfig
 from .errors import ValidationError
+from .textrows import is_missing, read_rows
 
 REQUIRED = ("onset", "duration", "trial_type")
 #: A trial type becomes part of column names (``frown_response_<trial_type>_mean``): keep it plain.
 TRIAL_TYPE_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-MISSING = frozenset({"", "n/a", "na", "nan"})
 SUFFIX = "_events.tsv"
 #: Window edges closer than this are the same time (a trial's baseline may start where the
 #: previous response ends, whatever the rounding of their sums).
@@ -65,40 +64,6 @@ def _number(text: str) -> float | None:
     return x if np.isfinite(x) else None
 
 
-def _read_rows(path: Path, problems: list[str]) -> tuple[list[str], list[tuple[int, dict[str, str]]]] | None:
-    if not path.is_file():
-        problems.append(f"{path}: no such events file")
-        return None
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh, delimiter="\t")
-            header = [h.strip() for h in next(reader, [])]
-            rows = []
-            for cells in reader:
-                if not any(c.strip() for c in cells):
-                    continue
-                if len(cells) != len(header):
-                    problems.append(f"{path.name} row {reader.line_num}: {len(cells)} cells, the header has "
-                                    f"{len(header)} (an events file is tab-separated)")
-                    continue
-                rows.append((reader.line_num, {h: c.strip() for h, c in zip(header, cells)}))
-    except UnicodeDecodeError:
-        problems.append(f"{path}: not UTF-8 text")
-        return None
-    except (OSError, csv.Error) as exc:
-        problems.append(f"{path}: cannot be read ({exc})")
-        return None
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        problems.append(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(header) or 'none'} "
-                        "(an events file is tab-separated, with onset, duration and trial_type)")
-        return None
-    if not rows:
-        problems.append(f"{path}: no trials (only a header row)")
-        return None
-    return header, rows
-
-
 def check_events(path: str | os.PathLike, params: EventConfig, recording_s: float | None = None
                  ) -> tuple[pd.DataFrame | None, list[str]]:
     """The trials of an events file, and one line per problem (the table is None when there is one).
@@ -118,12 +83,16 @@ def check_events(path: str | os.PathLike, params: EventConfig, recording_s: floa
     """
     path = Path(path)
     problems: list[str] = []
-    read = _read_rows(path, problems)
+    read = read_rows(path, "\t", REQUIRED, problems, kind="events file",
+                     hint="an events file is tab-separated, with onset, duration and trial_type")
     if read is None:
         return None, problems
-    header, rows = read
+    if not read.rows:
+        problems.append(f"{path}: no trials (only a header row)")
+        return None, problems
+    header = read.columns
     kept = []
-    for line, row in rows:
+    for line, row in zip(read.line, read.rows):
         where = f"{path.name} row {line}"
         onset, duration = _number(row["onset"]), _number(row["duration"])
         if onset is None:
@@ -132,7 +101,7 @@ def check_events(path: str | os.PathLike, params: EventConfig, recording_s: floa
             problems.append(f"{where}: onset {row['onset']} is negative")
         elif recording_s is not None and onset >= recording_s:
             problems.append(f"{where}: onset {row['onset']} s is past the recording's end ({recording_s:.2f} s)")
-        if duration is None and not (row["duration"].lower() in MISSING and params.response_window_s):
+        if duration is None and not (is_missing(row["duration"]) and params.response_window_s):
             problems.append(f"{where}: duration '{row['duration']}' is not a number (seconds; n/a only with "
                             "events.response_window_s set)")
         elif duration is not None and duration < 0:

@@ -21,9 +21,10 @@ from .. import schema
 from ..config import Config
 from ..errors import ValidationError
 from ..files import find_path
+from ..textrows import is_missing
 from .spec import StudySpec, read_study_spec
 from .table_checks import RESERVED_COLUMNS, check_participants, check_recordings, check_scores
-from .tables import ID_PATTERN, Table, is_missing, read_table
+from .tables import ID_PATTERN, Table, read_table
 from .trialspec import check_trials
 
 

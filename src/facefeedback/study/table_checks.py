@@ -14,8 +14,9 @@ import pandas as pd
 
 from .. import schema
 from ..files import find_path
+from ..textrows import is_missing
 from .spec import StudySpec
-from .tables import Table, check_duplicates, check_ids, is_missing, parse_number
+from .tables import Table, check_duplicates, check_ids, parse_number
 
 #: Columns of session_features that a participant covariate or a custom scale must not shadow.
 RESERVED_COLUMNS = frozenset({*schema.SESSION_ID_COLUMNS, "recording_id", "is_reference",

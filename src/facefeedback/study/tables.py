@@ -1,36 +1,21 @@
-"""Reading a study's CSV/TSV tables so that every problem can name its file and row.
-
-Rows are numbered as a spreadsheet shows them: the header is row 1, the first
-data row is row 2. Values are kept as stripped strings; the caller decides
-what each column means. Problems are collected, never raised one at a time.
+"""A study's CSV/TSV tables, read with :func:`facefeedback.textrows.read_rows` so that every
+problem names its file and row, and the checks of their identifiers and numbers.
 """
 
 from __future__ import annotations
 
-import csv
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
-#: Cell values read as "missing" (BIDS writes n/a; R and pandas write NA and NaN).
-MISSING_VALUES = frozenset({"", "n/a", "na", "nan"})
+from ..textrows import Rows, is_missing, read_rows
+
 #: Identifiers (participant, session, task) become folder and column names: keep them plain.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 DELIMITERS = {".csv": ",", ".tsv": "\t"}
 
 
-def is_missing(value: str) -> bool:
-    return value.strip().lower() in MISSING_VALUES
-
-
-@dataclass
-class Table:
+class Table(Rows):
     """Rows of one table: ``rows[i]`` maps column to string; ``line[i]`` is its spreadsheet row."""
-
-    path: Path
-    columns: list[str]
-    rows: list[dict[str, str]] = field(default_factory=list)
-    line: list[int] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -55,40 +40,8 @@ def read_table(path: Path, required: tuple[str, ...], problems: list[str]) -> Ta
     if delimiter is None:
         problems.append(f"{path}: a study table must be a .csv or .tsv file")
         return None
-    if not path.is_file():
-        problems.append(f"{path}: no such file")
-        return None
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh, delimiter=delimiter)
-            header = next(reader, None)
-            if header is None:
-                problems.append(f"{path}: the file is empty (expected a header row with {', '.join(required)})")
-                return None
-            columns = [h.strip() for h in header]
-            table = Table(path, columns)
-            for cells in reader:
-                if not any(c.strip() for c in cells):
-                    continue  # blank line
-                if len(cells) != len(columns):
-                    problems.append(f"{path.name} row {reader.line_num}: {len(cells)} cells, "
-                                    f"the header has {len(columns)}")
-                    continue
-                table.rows.append({c: v.strip() for c, v in zip(columns, cells)})
-                table.line.append(reader.line_num)
-    except UnicodeDecodeError:
-        problems.append(f"{path}: not UTF-8 text; save the table as UTF-8 CSV or TSV")
-        return None
-    except (OSError, csv.Error) as exc:
-        problems.append(f"{path}: cannot be read ({exc})")
-        return None
-    missing = [c for c in required if c not in columns]
-    dupes = sorted({c for c in columns if columns.count(c) > 1})
-    if missing:
-        problems.append(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}")
-    if dupes:
-        problems.append(f"{path}: column(s) {', '.join(dupes)} appear more than once")
-    return None if missing or dupes else table
+    read = read_rows(path, delimiter, required, problems)
+    return None if read is None else Table(read.path, read.columns, read.rows, read.line)
 
 
 def check_ids(table: Table, columns: tuple[str, ...], problems: list[str]) -> list[int]:

@@ -17,7 +17,8 @@ from ..config import Config, load_config
 from ..errors import ConfigError
 from ..eventfiles import TRIAL_TYPE_PATTERN, check_recording_events, events_beside
 from ..files import find_path
-from .tables import Table, is_missing
+from ..textrows import is_missing
+from .tables import Table
 
 
 def study_events(t: Table, recordings: pd.DataFrame, config: Config, problems: list[str]

@@ -1,0 +1,77 @@
+"""Reading a CSV or TSV file so that every problem can name its file and row.
+
+Rows are numbered as a spreadsheet shows them: the header is row 1, the first data row is
+row 2. Values are kept as stripped strings; the caller decides what each column means.
+Problems are collected, never raised one at a time. The study's tables
+(:mod:`facefeedback.study.tables`) and events files (:mod:`facefeedback.eventfiles`) are
+read with :func:`read_rows`.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Cell values read as "missing" (BIDS writes n/a; R and pandas write NA and NaN).
+MISSING_VALUES = frozenset({"", "n/a", "na", "nan"})
+
+
+def is_missing(value: str) -> bool:
+    return value.strip().lower() in MISSING_VALUES
+
+
+@dataclass
+class Rows:
+    """The rows of one file: ``rows[i]`` maps column to string; ``line[i]`` is its spreadsheet row."""
+
+    path: Path
+    columns: list[str]
+    rows: list[dict[str, str]] = field(default_factory=list)
+    line: list[int] = field(default_factory=list)
+
+
+def read_rows(path: Path, delimiter: str, required: tuple[str, ...], problems: list[str], *,
+              kind: str = "file", hint: str = "") -> Rows | None:
+    """The rows of a delimited text file with a header row; None (with a problem added) when it
+    cannot be used: no such file, empty, not UTF-8, unreadable, a required column missing or a
+    column named twice. A row with another number of cells than the header is a problem and left out.
+
+    ``kind`` names the file in "no such ..." (``"events file"``); ``hint`` is added, in
+    parentheses, where a wrong delimiter is the likely cause (a row's cell count, missing columns).
+    """
+    said = f" ({hint})" if hint else ""
+    if not path.is_file():
+        problems.append(f"{path}: no such {kind}")
+        return None
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            header = next(reader, None)
+            if header is None:
+                problems.append(f"{path}: the file is empty (expected a header row with {', '.join(required)})")
+                return None
+            read = Rows(path, [h.strip() for h in header])
+            for cells in reader:
+                if not any(c.strip() for c in cells):
+                    continue  # blank line
+                if len(cells) != len(read.columns):
+                    problems.append(f"{path.name} row {reader.line_num}: {len(cells)} cells, "
+                                    f"the header has {len(read.columns)}{said}")
+                    continue
+                read.rows.append({c: v.strip() for c, v in zip(read.columns, cells)})
+                read.line.append(reader.line_num)
+    except UnicodeDecodeError:
+        problems.append(f"{path}: not UTF-8 text; save it as UTF-8")
+        return None
+    except (OSError, csv.Error) as exc:
+        problems.append(f"{path}: cannot be read ({exc})")
+        return None
+    columns = read.columns
+    missing = [c for c in required if c not in columns]
+    dupes = sorted({c for c in columns if columns.count(c) > 1})
+    if missing:
+        problems.append(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}{said}")
+    if dupes:
+        problems.append(f"{path}: column(s) {', '.join(dupes)} appear more than once")
+    return None if missing or dupes else read
