@@ -13,10 +13,10 @@ The 2-worker runs, local and Dask, alternate ``--repeats`` times (local, Dask, l
 so that both see the same machine load; the ratio is of their medians, and each pair's ratio is
 printed with the load average (1 min) as it started.
 
-Prints frames per second per core for each, the CPU time a frame (every process the run
-started), Dask / local with 2 workers (target: within 10 %), stride N / stride 1 in wall time,
-and the projected wall time of a lab's study: 80 participants x 2 visits x a 10-minute
-interview at 30 fps (2.88 million frames).
+Prints frames per second for each, and per worker (with 2 workers on 2 cores, per core), the
+CPU time a frame (every process the run started), Dask / local with 2 workers (target: within
+10 %), stride N / stride 1 in wall time, and the projected wall time of a lab's study: 80
+participants x 2 visits x a 10-minute interview at 30 fps (2.88 million frames).
 
 Usage: python scripts/bench_study.py [--recordings 8] [--minutes 2] [--distinct 2] [--stride 3] [--repeats 2]
                                      [--compare-only]
@@ -123,7 +123,7 @@ def main() -> None:
         frames, workers = got[0][1], got[0][4]
         cpu = 1000 * statistics.median(r[2] for r in got) / frames
         print(f"  {label:<26} {wall:7.1f} s wall (runs: {', '.join(f'{r[0]:.1f}' for r in got)}), {frames} frames, "
-              f"{frames / wall:6.1f} frames/s, {frames / wall / workers:6.1f} frames/s per core, "
+              f"{frames / wall:6.1f} frames/s, {frames / wall / workers:6.1f} frames/s per worker, "
               f"CPU {cpu:.1f} ms a frame")
     local_runs, dask_runs = results["2 local workers"], results["2 Dask workers"]
     pairs = "; ".join(f"{a[0] / b[0]:.2f} at load {a[3]:.1f}" for a, b in zip(local_runs, dask_runs))
