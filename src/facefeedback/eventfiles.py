@@ -92,8 +92,8 @@ def check_events(path: str | os.PathLike, params: EventConfig, recording_s: floa
         return None, problems
     header = read.columns
     kept = []
-    for line, row in zip(read.line, read.rows):
-        where = f"{path.name} row {line}"
+    for i, row in enumerate(read.rows):
+        where = read.where(i)
         onset, duration = _number(row["onset"]), _number(row["duration"])
         if onset is None:
             problems.append(f"{where}: onset '{row['onset']}' is not a number (seconds from the start)")
@@ -109,7 +109,7 @@ def check_events(path: str | os.PathLike, params: EventConfig, recording_s: floa
         if not TRIAL_TYPE_PATTERN.match(row["trial_type"]):
             problems.append(f"{where}: trial_type '{row['trial_type']}' must start with a letter and hold only "
                             "letters, digits and '_' (it names columns)")
-        kept.append({**row, "onset": onset, "duration": np.nan if duration is None else duration, "row": line})
+        kept.append({**row, "onset": onset, "duration": np.nan if duration is None else duration, "row": read.line[i]})
     if problems:
         return None, problems
     table = pd.DataFrame(kept, columns=[*REQUIRED, *[h for h in header if h not in REQUIRED], "row"])

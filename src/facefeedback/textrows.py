@@ -30,6 +30,23 @@ class Rows:
     rows: list[dict[str, str]] = field(default_factory=list)
     line: list[int] = field(default_factory=list)
 
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def where(self, i: int) -> str:
+        """Where row ``i`` is, for a problem: ``<file> row <n>``."""
+        return f"{self.name} row {self.line[i]}"
+
+    def where_many(self, idx: list[int]) -> str:
+        lines = [self.line[i] for i in idx]
+        if len(lines) == 1:
+            return f"{self.name} row {lines[0]}"
+        return f"{self.name} rows {', '.join(str(n) for n in lines)}"
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
 
 def read_rows(path: Path, delimiter: str, required: tuple[str, ...], problems: list[str], *,
               kind: str = "file", hint: str = "") -> Rows | None:

@@ -14,24 +14,8 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 DELIMITERS = {".csv": ",", ".tsv": "\t"}
 
 
-class Table(Rows):
-    """Rows of one table: ``rows[i]`` maps column to string; ``line[i]`` is its spreadsheet row."""
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    def where(self, i: int) -> str:
-        return f"{self.name} row {self.line[i]}"
-
-    def where_many(self, idx: list[int]) -> str:
-        lines = [self.line[i] for i in idx]
-        if len(lines) == 1:
-            return f"{self.name} row {lines[0]}"
-        return f"{self.name} rows {', '.join(str(n) for n in lines)}"
-
-    def __len__(self) -> int:
-        return len(self.rows)
+#: A study table: the rows of a CSV or TSV file, read by :func:`read_table`.
+Table = Rows
 
 
 def read_table(path: Path, required: tuple[str, ...], problems: list[str]) -> Table | None:
@@ -40,8 +24,7 @@ def read_table(path: Path, required: tuple[str, ...], problems: list[str]) -> Ta
     if delimiter is None:
         problems.append(f"{path}: a study table must be a .csv or .tsv file")
         return None
-    read = read_rows(path, delimiter, required, problems)
-    return None if read is None else Table(read.path, read.columns, read.rows, read.line)
+    return read_rows(path, delimiter, required, problems)
 
 
 def check_ids(table: Table, columns: tuple[str, ...], problems: list[str]) -> list[int]:
