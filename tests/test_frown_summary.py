@@ -59,6 +59,18 @@ def test_hysteresis_and_minimum_duration():
     assert events[0].duration_s == pytest.approx(0.3) and events[1].peak == pytest.approx(0.6)
 
 
+def test_an_event_that_runs_to_the_end_lasts_to_the_end_of_its_last_frame():
+    """Every event ends where its last frame ends: one running to the last frame of the recording
+    is as long as its frames, like one that ends earlier (12 frames at 10 fps: 1.2 s)."""
+    params = EventConfig(on_threshold=0.5, off_threshold=0.2, min_duration_s=0.3, max_gap_s=0.15)
+    x = np.r_[np.zeros(4), np.full(12, 0.8), np.zeros(4), np.full(12, 0.8)]
+    t = _table(x)
+    events = detect_events(t["timestamp_s"], t["frown_intensity"], t["valid"], params)
+    assert [(e.onset_frame, e.offset_frame) for e in events] == [(4, 15), (20, 31)]
+    assert [e.duration_s for e in events] == pytest.approx([1.2, 1.2])
+    assert events[1].offset_s == pytest.approx(3.2)
+
+
 def test_short_tracking_loss_is_bridged_but_long_loss_ends_an_event():
     params = EventConfig(on_threshold=0.5, off_threshold=0.2, min_duration_s=0.0, max_gap_s=0.15)
     x = np.array([0.6, 0.6, np.nan, 0.6, 0.6, np.nan, np.nan, np.nan, 0.6, 0.0])

@@ -57,7 +57,12 @@ def _episodes(t: np.ndarray, x: np.ndarray, valid: np.ndarray, params: EventConf
 
 
 def _end_time(t: np.ndarray, last: int) -> float:
-    return float(t[last + 1]) if last + 1 < len(t) else float(t[last])
+    """When frame ``last`` ends: the next frame's time, or for the recording's last frame its time
+    plus the time it stands for (:func:`frame_durations`), as an event that ends earlier is
+    counted to the end of its last frame too. A single frame (a still) has no duration."""
+    if last + 1 < len(t):
+        return float(t[last + 1])
+    return float(t[last] + frame_durations(t)[last]) if len(t) > 1 else float(t[last])
 
 
 def detect_events(timestamp_s: np.ndarray, intensity: np.ndarray, valid: np.ndarray, params: EventConfig
