@@ -231,6 +231,23 @@ def test_missing_participants_are_left_out_and_listed(study_dir):
     assert data.excluded[0]["reason"] == "no HAMD17_change at week6"
 
 
+def test_the_mixed_model_keeps_the_visits_of_a_participant_who_missed_the_last(study_dir):
+    """Left out of the change models for want of week 6, sub-01 still has baseline and week 3:
+    the repeated-visits model uses them (every visit there is), the others' n is unchanged."""
+    from facefeedback.analysis.mixed import mixed_model
+
+    table = _features(study_dir)
+    full = mixed_model(prepare(StudyFeatures(table, ["baseline", "week3", "week6"], "baseline", source=None),
+                               "HAMD17"))
+    table = table[~((table["participant_id"] == "sub-01") & (table["session"] == "week6"))]
+    data = prepare(StudyFeatures(table, ["baseline", "week3", "week6"], "baseline", source=None), "HAMD17")
+    assert len(data.wide) == 23 and "sub-01" not in set(data.wide["participant_id"])
+    mixed = mixed_model(data)
+    assert full.n_participants == mixed.n_participants == 24
+    assert mixed.n_observations == full.n_observations - 1
+    assert set(data.long.loc[data.long["participant_id"] == "sub-01", "session"]) == {"baseline", "week3"}
+
+
 def test_participant_without_a_baseline_frown_is_left_out(study_dir):
     """The baseline frown is a covariate: without it a participant cannot be modelled."""
     table = _features(study_dir)

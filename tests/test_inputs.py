@@ -154,7 +154,7 @@ def test_unreadable_config_value_is_one_line(tmp_path, samples, capsys):
     ("frown:\n  wieghts: {brow_gap: 1}\n", "frown: unknown key 'wieghts' (did you mean 'weights'?); "
                                           "valid keys of frown: weights, full_frown, population_neutral"),
     ("evnets: {}\n", "unknown key 'evnets' (did you mean 'events'?); valid keys: config_version, input, "),
-    ("frown:\n  weights: {brow_gap: 1}\n", "weights must give"),
+    ("frown:\n  weights: {brow_gapp: 1}\n", "frown.weights.brow_gapp"),
     ("events:\n  on_threshold: 0.1\n  off_threshold: 0.3\n", "off_threshold"),
     ("input: [1, 2\n", "not valid YAML"),
 ])
@@ -167,6 +167,19 @@ def test_config_problems_name_the_setting(tmp_path, text, fragment):
     with pytest.raises(ConfigError) as err:
         load_config(cfg)
     assert fragment in str(err.value) and str(cfg) in str(err.value)
+
+
+def test_a_family_table_given_in_part_keeps_the_other_components_defaults(tmp_path):
+    """Like every key a file leaves out, a weight or a full-expression change it leaves out keeps
+    its default."""
+    from facefeedback.config import Config, load_config
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("frown:\n  weights: {brow_gap: 0.2}\nsmile:\n  full_smile: {cheek_raise: 0.5}\n")
+    got, default = load_config(cfg), Config()
+    assert got.frown.weights == {**default.frown.weights, "brow_gap": 0.2}
+    assert got.smile.full_smile == {**default.smile.full_smile, "cheek_raise": 0.5}
+    assert got.frown.full_frown == default.frown.full_frown and got.smile.weights == default.smile.weights
 
 
 def test_shipped_default_config_equals_the_built_in_defaults(capsys, tmp_path):

@@ -85,6 +85,22 @@ def test_report_states_the_numbers(report_dir):
     assert "<th>valid-frame fraction, mean</th><th>valid-frame fraction, minimum</th>" in page
 
 
+def test_the_simulated_truth_is_stated_for_its_own_visit(report_dir):
+    """The simulator states its effects at its last visit: the banner says which, and says so
+    when another visit is analysed."""
+    from types import SimpleNamespace
+
+    from facefeedback.report.page import simulation_note
+
+    page = html.unescape((report_dir / "report.html").read_text())
+    results = json.loads((report_dir / "results.json").read_text())
+    truth = results["provenance"]["simulation"]["truth"]
+    assert results["data"]["session"] == truth["session"] == "week6"
+    assert f"direct effect {truth['direct_effect']:g} HAMD17 points at week6)" in page
+    other = SimpleNamespace(data={**results["data"], "session": "week3"}, provenance=results["provenance"])
+    assert "points at week6, not the week3 analysed here)" in simulation_note(other)
+
+
 def _methods(page: str) -> str:
     return html.unescape(re.search(r"<h2>Methods and results</h2><p>(.*?)</p>", page, re.S)[1])
 

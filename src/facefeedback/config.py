@@ -304,7 +304,26 @@ def load_config(path: str | Path | None = None) -> Config:
     if path is None:
         return Config()
     path = Path(path)
-    return _validate(read_yaml(path), str(path))
+    return _validate(_with_family_defaults(read_yaml(path)), str(path))
+
+
+def _with_family_defaults(data: object) -> object:
+    """A file's family tables (``weights``, ``full_frown``, ``full_smile``) with the components it
+    leaves out at their defaults, as every other key left out keeps its default: ``weights:
+    {brow_gap: 0.2}`` changes that one weight. Anything not a mapping is left to validation."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    for fam in FAMILIES:
+        section = data.get(fam.name)
+        if not isinstance(section, dict):
+            continue
+        section = data[fam.name] = dict(section)
+        defaults = getattr(Config(), fam.name)
+        for key in ("weights", fam.full_key):
+            if isinstance(section.get(key), dict):
+                section[key] = {**getattr(defaults, key), **section[key]}
+    return data
 
 
 def config_hash(config: Config) -> str:

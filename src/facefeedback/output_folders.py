@@ -49,22 +49,28 @@ def _first_existing(path: Path) -> Path:
     return path
 
 
+def _another(option: str) -> str:
+    """The way out a message offers: another ``option`` (none where the place is not the user's
+    choice: an empty ``option``)."""
+    return f"; choose another {option}" if option else ""
+
+
 def check_output_path(path: str | os.PathLike, folder: bool = True, option: str = "--out") -> None:
     """Raise :class:`OutputError` unless ``path`` (a folder, or a file when ``folder`` is
     False) can be written: no file in the way, a writable folder, names the file system takes."""
     path = Path(os.path.abspath(path))
     existing = _first_existing(path)
     if existing != path and not existing.is_dir():
-        raise OutputError(f"{existing}: is a file, not a folder; choose another {option}")
+        raise OutputError(f"{existing}: is a file, not a folder{_another(option)}")
     if existing == path and folder and not path.is_dir():
-        raise OutputError(f"{path}: is a file, not a folder; choose another {option}")
+        raise OutputError(f"{path}: is a file, not a folder{_another(option)}")
     if existing == path and not folder and path.is_dir():
-        raise OutputError(f"{path}: is a folder, not a file; choose another {option}")
+        raise OutputError(f"{path}: is a folder, not a file{_another(option)}")
     where = path if existing == path and folder else (existing if existing != path else path.parent)
     if not os.access(where, os.W_OK | os.X_OK):
         readonly = bool(os.statvfs(where).f_flag & os.ST_RDONLY)
         why = "read-only file system" if readonly else "no permission to write"
-        raise OutputError(f"{where}: cannot write there ({why}); choose another {option}")
+        raise OutputError(f"{where}: cannot write there ({why}){_another(option)}")
     try:
         limit = os.pathconf(existing if existing.is_dir() else existing.parent, "PC_NAME_MAX")
     except (OSError, ValueError):
@@ -113,8 +119,10 @@ def foreign_files(folder: Path, kind: OutputKind, files: Iterable[str]) -> list[
 def _refusal(folder: Path, kind: OutputKind, clash: list[str], option: str) -> str:
     names = ", ".join(clash[:3]) + (f" and {len(clash) - 3} more" if len(clash) > 3 else "")
     one = len(clash) == 1
+    it = "it" if one else "them"
+    instead = f"choose another {option}" if option else f"move {it} away"
     return (f"{folder}: {names} {'is' if one else 'are'} not part of {kind.what} written by facefeedback; "
-            f"choose another {option}, or --force to overwrite {'it' if one else 'them'} "
+            f"{instead}, or --force to overwrite {it} "
             "(nothing else in the folder is touched)")
 
 

@@ -39,7 +39,9 @@ class AnalysisData:
     every frown feature (``<feature>_change``) for the predictive model; with a measured control
     expression also ``control_change`` and ``control_baseline`` (its value at the reference
     session). ``long``
-    has one row per participant and session (``score``, ``frown``, ``session``).
+    has one row per participant and session with both measured (``score``, ``frown``,
+    ``session``), for every participant of the compared arms, those ``wide`` leaves out for a
+    missing visit too (the repeated-visits model uses every visit there is).
     """
 
     wide: pd.DataFrame
@@ -263,8 +265,9 @@ def prepare(study: StudyFeatures, outcome: str, feature: str = "frown_intensity_
             raise AnalysisError(
                 f"arm {arm!r} has {counts.get(arm, 0)} participants with {outcome} and {feature} at "
                 f"{reference} and {session}; at least {MIN_PER_ARM} per arm are needed")
-    keep = set(wide["participant_id"])
-    long = table[table["participant_id"].isin(keep)][
+    # Every visit of every participant of the compared arms, those with a visit missing too: the
+    # mixed model uses whatever each participant has, which is why it is fitted.
+    long = table[table["participant_id"].isin(set(arms.index))][
         ["participant_id", "arm", "session", outcome, feature]].rename(
         columns={outcome: "score", feature: "frown"})
     long = long[long["session"].isin(study.sessions)].dropna(subset=["score", "frown"])

@@ -6,7 +6,9 @@ than two sessions. The reference session and the control arm are the baseline
 levels. The baseline frown (the frown measure at the reference session) is a
 participant-level covariate, so the frown coefficient is that of the frown
 level at a given baseline frown, as in the primary model; with
-``model="change-score"`` it is left out, as before.
+``model="change-score"`` it is left out, as before. Every visit of every participant of the
+compared arms enters, those of participants who miss a visit too (under ANCOVA, those with a
+reference visit): that is what the mixed model is for.
 """
 
 from __future__ import annotations
@@ -57,7 +59,10 @@ def mixed_model(data: AnalysisData, model: str = ANCOVA) -> MixedResult | None:
     order = [s for s in data.sessions if s in set(long["session"])]
     formula = f"score ~ C(session, Treatment({order[0]!r})) * treated + frown"
     if model == ANCOVA:
-        long = long.merge(data.wide[["participant_id", "frown_baseline"]], on="participant_id")
+        # the frown at the reference visit, for every participant who has one (not only those
+        # with the analysed visit)
+        base = long.loc[long["session"] == data.reference_session].set_index("participant_id")["frown"]
+        long = long.merge(base.rename("frown_baseline"), left_on="participant_id", right_index=True)
         formula += " + frown_baseline"
 
     def label(term: str) -> str:

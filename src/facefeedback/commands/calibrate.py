@@ -16,7 +16,8 @@ def add_parser(sub) -> None:
                                    "frowning frames (--percentile), re-centred on the frames that are not "
                                    "frowning, and how it changes with head pose when the recording covers "
                                    "enough of it. Pass the file to 'extract --calibration'.")
-    p.add_argument("input", help="baseline video (or image of a neutral face)")
+    p.add_argument("input", help="baseline video (a still image of a neutral face is one frame, fewer than "
+                   "calibration.min_frames asks for: set it to 1 in a --config to calibrate from one)")
     p.add_argument("--out", required=True, metavar="FILE", help="calibration file to write (JSON)")
     p.add_argument("--participant", metavar="ID", help="participant id stored in the file")
     p.add_argument("--segment", nargs=2, type=float, metavar=("START", "END"),

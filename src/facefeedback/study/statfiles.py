@@ -215,7 +215,7 @@ def export_statfiles(folder: str | os.PathLike, formats: tuple[str, ...], force:
         raise InputError(f"{folder}: no such folder (give a study output folder)")
     study, book, tables = _read_inputs(folder)
     name = study.get("name") or Path(study.get("study_file", "study")).stem
-    plans = {key: plan_output(folder / "features", STATFILE_KINDS[key], statfile_names(key), force)
+    plans = {key: plan_output(folder / "features", STATFILE_KINDS[key], statfile_names(key), force, option="")
              for key in formats}
     written = []
     for key, plan in plans.items():
