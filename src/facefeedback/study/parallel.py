@@ -9,6 +9,8 @@ Each worker process runs one task at a time with OpenCV limited to one thread
 (:func:`limit_threads`), so ``N`` workers keep ``N`` cores busy instead of
 fighting over them, and with the C allocator keeping the memory of freed frames
 for the next ones (:func:`steady_allocator`) whatever the worker's environment says.
+A local worker also ends with the process that started it (:func:`end_with_parent`), however
+that process ends: a run killed with SIGKILL leaves no idle workers behind.
 """
 
 from __future__ import annotations
@@ -87,6 +89,54 @@ def steady_allocator() -> bool:
         return False
 
 
+#: prctl's option that has the kernel signal a process when its parent dies (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
+
+
+def end_with_parent(parent_pid: int) -> bool:
+    """Have the kernel kill this process when its parent, ``parent_pid``, dies (Linux).
+
+    A pool's workers wait for tasks on a pipe that each of them also holds open for writing,
+    so when the process that started them is killed (SIGKILL, the out-of-memory killer) they
+    never see it close: they would wait for ever, about 270 MB each, with the terminal's
+    output still open (``facefeedback run ... | tee log`` would never end). Multiprocessing's
+    resource tracker, which they also keep open, then ends by itself once they have. The parent
+    may already have died before this is set, in which case this process is re-parented and
+    ends at once. SIGKILL, not SIGTERM, because no handler can delay it and nothing in a worker
+    needs cleaning up: what a worker writes goes to a temporary name and is renamed when
+    complete, and the next run sweeps what was left half-written.
+
+    The kernel sends the signal when the *thread* that started this process ends, which is
+    the thread that submitted the pool's tasks; :func:`run_tasks` submits them all at once,
+    from the thread that iterates it. Returns whether it was set (False off Linux, or where
+    libc has no ``prctl``: the worker then outlives a killed parent, as before).
+    """
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import signal
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
+        return False
+    if prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), ctypes.c_ulong(0), ctypes.c_ulong(0),
+             ctypes.c_ulong(0)) != 0:  # pragma: no cover - a kernel that refuses it
+        log.debug("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+        return False
+    if os.getppid() != parent_pid:  # died before it was set: no signal will come
+        os.kill(os.getpid(), signal.SIGKILL)
+    return True
+
+
+def _start_local_worker(parent_pid: int) -> None:
+    """Initializer of the local pool's workers: end with the run, one thread of numeric work."""
+    end_with_parent(parent_pid)
+    limit_threads()
+
+
 def run_tasks(fn: Callable[[T], R], args: Iterable[T], executor: Executor = "local", workers: int | None = None,
               scheduler: str | None = None) -> Iterator[tuple[T, R | BaseException]]:
     """Run ``fn(arg)`` for every argument and yield ``(arg, result)`` as each finishes.
@@ -128,7 +178,7 @@ def _run_local(fn, args, workers):
     os.environ.update({k: "1" for k in THREAD_VARIABLES})  # inherited by the workers at spawn
     try:
         pool = ProcessPoolExecutor(max_workers=min(workers, len(args)), mp_context=context,
-                                   initializer=limit_threads)
+                                   initializer=_start_local_worker, initargs=(os.getpid(),))
     finally:
         for k, v in saved.items():
             if v is None:
@@ -165,6 +215,8 @@ def _run_dask(fn, args, workers, scheduler):
     else:
         import dask
 
+        # Its worker processes need no end_with_parent: each watches a pipe from this process
+        # (distributed's AsyncProcess) and exits when it closes, a SIGKILL of this process included.
         with dask.config.set(QUIET_DASK):  # handed to the worker processes as they start
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None, env={k: "1" for k in THREAD_VARIABLES})
