@@ -215,3 +215,15 @@ def test_a_killed_bids_extract_leaves_no_orphan_table(bids_named_clip, tmp_path,
         (out / RECORDING_FOLDER / "summary.json").read_text())["features"]["n_frames"]
     if earlier:
         assert (out / BIDS_TABLE).read_bytes() != before
+
+
+def test_a_second_input_with_the_same_entities_keeps_its_table_in_its_own_folder(bids_named_clip, tmp_path,
+                                                                                   caplog):
+    twin = tmp_path / "sub-07_ses-2_task-frown_desc-again.mp4"
+    shutil.copy(bids_named_clip, twin)
+    out = tmp_path / "out"
+    assert main(_bids_extract(bids_named_clip, out)[:2] + [str(twin)] + _bids_extract(bids_named_clip, out)[2:]) == 0
+    assert bids.frames_table(out / RECORDING_FOLDER) == out / BIDS_TABLE
+    own = out / twin.stem / bids.in_folder_name(twin.stem)
+    assert bids.frames_table(out / twin.stem) == own and own.is_file()
+    assert f"is the table of the recording in ../../../{RECORDING_FOLDER}; {twin.stem} keeps" in caplog.text

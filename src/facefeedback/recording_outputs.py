@@ -99,17 +99,17 @@ def _is_frame_sidecar(path: Path) -> bool:
 
 
 def _other_recordings_table(target: Path, kind: OutputKind) -> str | None:
-    """Who else holds ``target`` (a BIDS table's place): the key of another recording in the
-    folder's marker, or, written before markers, a per-frame table by its sidecar; None when
-    it is free, the recording's own, or a file facefeedback did not write."""
+    """Which other recording's table stands at ``target`` (a BIDS table's place): by the
+    folder's marker, or, written before markers, a per-frame table known by its sidecar; None
+    when the place is free, the recording's own, or a file facefeedback did not write."""
     names = {target.name, bids.sidecar_path(target).name}
     if names & owned_files(target.parent, kind):
         return None
     for key, files in read_marker(target.parent).items():
         if key != kind.name and names & set(files):
-            return key
+            return f"the recording in {key.removeprefix('recording at ')}"
     if target.is_file() and _is_frame_sidecar(bids.sidecar_path(target)):
-        return "another recording's table"
+        return "another recording"
     return None
 
 
@@ -151,7 +151,7 @@ def plan_recording(final: str | os.PathLike, fmt: str = "parquet", root: str | o
         recover(target.parent)
         other = _other_recordings_table(target, table_kind(final, target.parent))
         if other is not None:
-            warning = f"{target} is held by {other}; {final.name} keeps its table in its own folder"
+            warning = f"{target} is the table of {other}; {final.name} keeps its table in its own folder"
             target = None
     also = []
     if target is not None:
