@@ -27,7 +27,7 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from facefeedback import conditions, extract, measure, occlusion
+from facefeedback import conditions, extract, measure, occlusion, recording_outputs
 from facefeedback.components.brows import BrowTracker
 from facefeedback.components.glabella import GlabellaFilter
 from facefeedback.config import load_config
@@ -99,7 +99,7 @@ def main() -> int:
     started = time.process_time()
     result = extract.recording_result(args.video, info, buffer.raw_table(), config)
     with tempfile.TemporaryDirectory() as out:
-        extract.write_recording(result, out)
+        recording_outputs.write_recording(result, out)
     writing = time.process_time() - started
     per_frame = sum(CPU[k] for k in ("decoding", "BGR -> RGB", "landmarks", "features"))
     print(f"{args.video.name}: {n} frames of {info.width}x{info.height}, stride {args.stride}; "

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from output_helpers import assert_intact, plant, run_killed, staging_left
 
 from facefeedback import __version__, bids, schema
 from facefeedback.cli import main
 from facefeedback.config import config_hash, load_config
 from facefeedback.files import read_table, write_table
+from facefeedback.output_marker import read_marker
 
 SCHEMA_COLUMNS = {name: (dtype, unit, meaning)
                   for name, dtype, unit, meaning in schema.FRAME_COLUMNS + schema.BLENDSHAPE_COLUMNS}
@@ -147,3 +150,80 @@ def test_openface_export_reads_bids_tables(bids_named_clip, tmp_path):
     table = pd.read_csv(out / "openface" / "sub-07_ses-2_task-frown_video.csv", skipinitialspace=True)
     frames = read_table(bids.frames_table(out / "sub-07_ses-2_task-frown_video"))
     assert table["frame"].tolist() == (frames["frame"] + 1).tolist()
+
+
+# -- who owns a BIDS table's place, and a kill in the middle ---------------------------------
+
+BIDS_TABLE = "sub-07/ses-2/beh/sub-07_ses-2_task-frown_desc-frown_timeseries.tsv.gz"
+BIDS_SIDECAR = BIDS_TABLE.replace(".tsv.gz", ".json")
+RECORDING_FOLDER = "sub-07_ses-2_task-frown_video"
+
+
+def _bids_extract(clip, out, *extra):
+    return ["extract", str(clip), "--out", str(out), "--format", "bids", "--stride", "6", "--no-progress", *extra]
+
+
+def _files(out):
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+
+
+WHOLE = sorted([".facefeedback.json", "dataset_description.json", f"{RECORDING_FOLDER}/.facefeedback.json",
+                f"{RECORDING_FOLDER}/provenance.json", f"{RECORDING_FOLDER}/summary.json",
+                "sub-07/ses-2/beh/.facefeedback.json", BIDS_SIDECAR, BIDS_TABLE])
+
+
+@pytest.mark.parametrize("theirs", [BIDS_SIDECAR, BIDS_TABLE])
+def test_a_users_file_where_a_bids_table_goes_stops_extract_and_force_overwrites_only_it(
+        bids_named_clip, tmp_path, capsys, theirs):
+    out = tmp_path / "out"
+    foreign = plant(out / theirs, out / "sub-07" / "ses-2" / "beh" / "notes.txt")
+    assert main(_bids_extract(bids_named_clip, out)) != 0
+    err = capsys.readouterr().err
+    (line,) = [e for e in err.splitlines() if e.startswith("error:")]
+    assert f"{Path(theirs).name} is not part of a recording's outputs written by facefeedback" in line
+    assert "--force" in line and "Traceback" not in err
+    assert_intact(foreign)
+    assert not (out / RECORDING_FOLDER).exists()  # nothing processed, nothing written
+    assert main(_bids_extract(bids_named_clip, out, "--force")) == 0  # exactly that file overwritten
+    assert_intact({p: d for p, d in foreign.items() if p.name == "notes.txt"})
+    assert bids.frames_table(out / RECORDING_FOLDER) == out / BIDS_TABLE
+    check_frame_sidecar(out / BIDS_TABLE)
+    beh = out / "sub-07" / "ses-2" / "beh"
+    assert read_marker(beh) == {f"recording at ../../../{RECORDING_FOLDER}": sorted(
+        [Path(BIDS_SIDECAR).name, Path(BIDS_TABLE).name])}
+    assert read_marker(out) == {"dataset description": ["dataset_description.json"]}
+    assert main(_bids_extract(bids_named_clip, out)) == 0  # its own now: rewritten without --force
+
+
+KILLS = [("name", Path(BIDS_TABLE).name), ("name", Path(BIDS_SIDECAR).name), ("commit", 1), ("commit", 2),
+         ("commit", 4)]
+
+
+@pytest.mark.parametrize("earlier, kill", [(False, k) for k in [*KILLS, ("name", RECORDING_FOLDER)]]
+                         + [(True, k) for k in KILLS])
+def test_a_killed_bids_extract_leaves_no_orphan_table(bids_named_clip, tmp_path, kill, earlier):
+    """Killed anywhere in the commit, into a new folder or over earlier outputs: the next command
+    finds the earlier or the new outputs whole, and the BIDS tree holds exactly its files."""
+    out = tmp_path / "out"
+    if earlier:
+        assert main(_bids_extract(bids_named_clip, out, "--end", "1")) == 0
+        before = (out / BIDS_TABLE).read_bytes()
+    run_killed(*kill, _bids_extract(bids_named_clip, out))
+    assert main(_bids_extract(bids_named_clip, out, "--end", "0.5")) == 0
+    assert _files(out) == WHOLE and not staging_left(out)
+    assert len(read_table(out / BIDS_TABLE)) == json.loads(
+        (out / RECORDING_FOLDER / "summary.json").read_text())["features"]["n_frames"]
+    if earlier:
+        assert (out / BIDS_TABLE).read_bytes() != before
+
+
+def test_a_second_input_with_the_same_entities_keeps_its_table_in_its_own_folder(bids_named_clip, tmp_path,
+                                                                                   caplog):
+    twin = tmp_path / "sub-07_ses-2_task-frown_desc-again.mp4"
+    shutil.copy(bids_named_clip, twin)
+    out = tmp_path / "out"
+    assert main(_bids_extract(bids_named_clip, out)[:2] + [str(twin)] + _bids_extract(bids_named_clip, out)[2:]) == 0
+    assert bids.frames_table(out / RECORDING_FOLDER) == out / BIDS_TABLE
+    own = out / twin.stem / bids.in_folder_name(twin.stem)
+    assert bids.frames_table(out / twin.stem) == own and own.is_file()
+    assert f"is the table of the recording in ../../../{RECORDING_FOLDER}; {twin.stem} keeps" in caplog.text

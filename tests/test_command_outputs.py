@@ -8,6 +8,7 @@ leaves exactly its own new outputs (none of its earlier ones that it no longer w
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -144,6 +145,28 @@ def test_calibrate_replaces_only_a_calibration_it_wrote(short_clip, tmp_path, ca
     assert target.read_bytes() == before
     assert_intact(neighbour)
     assert main(argv) == 0 and not staging_left(tmp_path)
+
+
+def test_calibrate_marks_its_file_and_never_takes_a_copy_for_its_own(short_clip, tmp_path, capsys):
+    folder = tmp_path / "calibrations"
+
+    def argv(name):
+        return ["calibrate", str(short_clip), "--out", str(folder / name), "--percentile", "50"]
+
+    assert main(argv("P01.json")) == 0
+    assert read_marker(folder) == {"calibrate": ["P01.json"]}
+    copy = folder / "P01_copy.json"
+    copy.write_bytes((folder / "P01.json").read_bytes())
+    os.utime(copy, (1_000_000_000, 1_000_000_000))
+    mine = {copy: copy.read_bytes()}
+    capsys.readouterr()
+    assert main(argv(copy.name)) != 0  # a calibration by its content, but not one it wrote
+    assert f"error: {copy}: exists and is not a calibration written by facefeedback" in capsys.readouterr().err
+    assert_intact(mine)
+    assert main(argv("P01.json")) == 0  # its own: replaced
+    (folder / MARKER).unlink()  # as an earlier version left it: a calibration is known by its content
+    assert main(argv(copy.name)) == 0
+    assert read_marker(folder) == {"calibrate": ["P01.json", "P01_copy.json"]}
 
 
 # --------------------------------------------------------------------------- simulate, power

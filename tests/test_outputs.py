@@ -120,7 +120,7 @@ def test_sigkill_at_any_rename_of_a_commit_leaves_old_or_new(tmp_path, kill_at):
 
 def test_outputs_of_a_version_without_markers_are_recognised(tmp_path):
     """An extract output folder from before markers: its own files are replaced, the user's kept."""
-    from facefeedback.extract import RECORDING
+    from facefeedback.recording_outputs import RECORDING
 
     folder = tmp_path / "P01"
     folder.mkdir()

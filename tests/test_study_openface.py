@@ -8,7 +8,8 @@ import pytest
 
 from facefeedback.cli import main
 from facefeedback.config import load_config
-from facefeedback.extract import process_recording, write_recording
+from facefeedback.extract import process_recording
+from facefeedback.recording_outputs import write_recording
 from facefeedback.study.openface import OPENFACE_COLUMNS
 
 

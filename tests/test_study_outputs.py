@@ -7,6 +7,7 @@ study's folder so that the tests can change them) is run once; each test reruns 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -179,12 +180,13 @@ def test_files_in_the_way_stop_the_run_before_any_work(samples, tmp_path, capsys
     assert err.startswith(f"error: {out}: 3 output problem(s); nothing was processed")
     assert "features: wide.csv is not part of a study's feature tables" in err
     assert "P01_week6_rest: summary.json is not part of a recording's outputs" in err
-    assert "calibration/P01.json: exists and is not a calibration" in err and "Traceback" not in err
+    assert "calibration: P01.json is not part of a study's calibrations" in err and "Traceback" not in err
     assert not (out / "cache").exists()
     assert_intact(foreign)
     assert main([*argv, "--force"]) == 0  # overwrites exactly those files, nothing else
     assert_intact({out / "protocol.pdf": foreign[out / "protocol.pdf"]})
     assert json.loads((out / "calibration" / "P01.json").read_text())["participant_id"] == "P01"
+    assert read_marker(out / "calibration") == {"calibration": ["P01.json"]}
 
 
 def test_bids_tables_of_a_removed_participant_go_to_stale_with_their_recordings(copy, samples):
@@ -226,3 +228,45 @@ def test_spss_and_stata_exports_replace_only_their_own_files(copy, capsys):
         assert len(frame) > 0
     assert (features / "wide.dta").is_file() and not staging_left(copy)
     assert_intact(foreign)
+
+
+def test_only_calibrations_the_run_wrote_are_ever_moved_to_stale(copy, samples, capsys):
+    """A copy of a calibration is the user's: it stays where it is, and says nothing of the study."""
+    out, calibration = copy / "out", copy / "out" / "calibration"
+    assert read_marker(calibration) == {"calibration": ["P01.json", "P02.json", "P03.json"]}
+    (calibration / ".facefeedback.json").unlink()  # as an earlier version left it: known by content
+    backup = calibration / "P01_manual_backup.json"
+    shutil.copy(calibration / "P01.json", backup)
+    mine = {backup: backup.read_bytes()}
+    os.utime(backup, (1_000_000_000, 1_000_000_000))
+    assert rerun(copy) == 0
+    assert not (out / "stale").exists()
+    assert_intact(mine)
+    assert read_marker(calibration) == {"calibration": ["P01.json", "P02.json", "P03.json"]}
+    shutil.copy(calibration / "P03.json", calibration / "P03_backup.json")
+    os.utime(calibration / "P03_backup.json", (1_000_000_000, 1_000_000_000))
+    mine[calibration / "P03_backup.json"] = (calibration / "P03_backup.json").read_bytes()
+    make_study(copy / "study", samples, pids=("P01", "P02"))
+    assert rerun(copy) == 0
+    assert_intact(mine)
+    (stale,) = (out / "stale").iterdir()
+    assert sorted(p.name for p in (stale / "calibration").iterdir()) == [".facefeedback.json", "P03.json"]
+    assert "backup" not in (stale / "NOTE.txt").read_text()
+    assert read_marker(calibration) == {"calibration": ["P01.json", "P02.json"]}
+    assert read_marker(stale / "calibration") == {"calibration": ["P03.json"]}
+
+
+def test_a_file_where_a_studys_bids_table_goes_stops_the_run(copy, capsys):
+    out = copy / "out"
+    beh = out / "sub-P01" / "ses-baseline" / "beh"
+    theirs = plant(beh / "sub-P01_ses-baseline_task-rest_desc-frown_timeseries.json", beh / "notes.txt")
+    assert rerun(copy, "--format", "bids") != 0
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {beh}: sub-P01_ses-baseline_task-rest_desc-frown_timeseries.json is not part "
+                          "of a recording's outputs written by facefeedback") and err.count("\n") == 1
+    assert_intact(theirs)
+    assert rerun(copy, "--format", "bids", "--force") == 0
+    assert_intact({beh / "notes.txt": theirs[beh / "notes.txt"]})
+    assert read_marker(beh) == {"recording at ../../../recordings/P01_baseline_rest": [
+        "sub-P01_ses-baseline_task-rest_desc-frown_timeseries.json",
+        "sub-P01_ses-baseline_task-rest_desc-frown_timeseries.tsv.gz"]}

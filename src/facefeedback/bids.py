@@ -26,6 +26,7 @@ from pathlib import Path
 from . import __version__, schema
 from .errors import InputError
 from .files import write_json
+from .output_marker import OutputKind
 
 BIDS_VERSION = "1.10.0"
 TOOL = "facefeedback"
@@ -126,8 +127,22 @@ def generated_by(config_hash: str) -> dict:
             "ConfigHash": config_hash}
 
 
+def _earlier_description(folder: Path) -> list[str]:
+    """A dataset_description.json an earlier version wrote (no marker): ours by its ``GeneratedBy``."""
+    try:
+        return [DESCRIPTION_FILE] if read_description(folder) is not None else []
+    except InputError:
+        return []
+
+
+#: ``extract``'s ``dataset_description.json`` at the top of its ``--out`` (a study's is part of
+#: the study's own files).
+DESCRIPTION = OutputKind("dataset description", "a derivative dataset's description", _earlier_description)
+
+
 def write_description(folder: str | os.PathLike, name: str, config_hash: str,
-                      source_datasets: list[dict] | None = None, keep_earlier: bool = False) -> Path:
+                      source_datasets: list[dict] | None = None, keep_earlier: bool = False,
+                      into: str | os.PathLike | None = None) -> Path:
     """Write ``folder/dataset_description.json`` of a derivative dataset.
 
     Parameters
@@ -141,6 +156,8 @@ def write_description(folder: str | os.PathLike, name: str, config_hash: str,
     keep_earlier : bool
         Keep the ``GeneratedBy`` records of earlier runs with other settings (``extract`` adds
         recordings to a folder; a study run rewrites all of its outputs with one config).
+    into : path, optional
+        Where to write the file (a staging folder of ``folder``; default ``folder`` itself).
     """
     folder = Path(folder)
     earlier = read_description(folder) if keep_earlier else None
@@ -153,7 +170,7 @@ def write_description(folder: str | os.PathLike, name: str, config_hash: str,
     data = {"Name": name, "BIDSVersion": BIDS_VERSION, "DatasetType": "derivative", "GeneratedBy": generated}
     if source_datasets:
         data["SourceDatasets"] = source_datasets
-    path = folder / DESCRIPTION_FILE
+    path = Path(into if into is not None else folder) / DESCRIPTION_FILE
     write_json(path, data)
     return path
 

@@ -36,6 +36,7 @@ from .config import CalibrationConfig, FamilyConfig, NeutralReference
 from .errors import InputError
 from .files import write_json
 from .neutral_pose import COMPONENTS, PoseModel, fit_pose_model
+from .output_marker import OutputKind
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,15 @@ def is_calibration_file(path: str | Path) -> bool:
     except InputError:
         return False
     return True
+
+
+def _earlier_calibrations(folder: Path) -> list[str]:
+    return [p.name for p in sorted(Path(folder).glob("*.json")) if is_calibration_file(p)]
+
+
+#: ``calibrate --out FILE``: the calibration files it wrote into FILE's folder (written before
+#: markers: any calibration file there, by its content).
+CALIBRATE = OutputKind("calibrate", "a calibration", _earlier_calibrations)
 
 
 def population_calibration(*params: FamilyConfig) -> Calibration:

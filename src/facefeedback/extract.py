@@ -1,17 +1,12 @@
 """One recording in, its per-frame table, summary and provenance out.
 
 :func:`process_recording` runs the per-frame path over a source and builds the
-table once; :func:`write_recording` writes ``frames.parquet`` (or ``.csv``, or
-a BIDS-style ``..._desc-frown_timeseries.tsv.gz``) with its JSON sidecar,
-``summary.json`` and ``provenance.json`` through :func:`facefeedback.output_folders.writing`,
-so a failed or killed run never leaves a half-written output and files in the
-recording's folder that facefeedback did not write are left as they are.
+table once; :func:`facefeedback.recording_outputs.write_recording` writes it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import platform
@@ -23,13 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__, bids
+from . import __version__
 from .calibration import Calibration, population_calibration
 from .config import Config, config_hash, dump_config
-from .files import file_sha256, write_json, write_table
+from .files import file_sha256
 from .io import FrameSource, SourceInfo
 from .measure import FrameMeasurer, MeasurementBuffer, build_frame_table, measure_frames
-from .output_folders import OutputKind, plan_output, writing
 from .summary import events_to_json, recording_warnings, summarise
 
 log = logging.getLogger(__name__)
@@ -37,7 +31,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RecordingResult:
-    """Everything :func:`write_recording` writes for one recording."""
+    """Everything :func:`facefeedback.recording_outputs.write_recording` writes for one recording."""
 
     name: str
     frames: pd.DataFrame
@@ -231,112 +225,3 @@ def make_provenance(input_record: dict, config: Config, n_frames: int, run_time_
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **extra,
     }
-
-
-def _earlier_recording(folder: Path) -> list[str]:
-    """A recording folder written before output markers: known by its provenance.json; the
-    files that version wrote there (table, its sidecar, summary, provenance)."""
-    try:
-        provenance = json.loads((folder / "provenance.json").read_text())
-        made_by_us = "facefeedback" in provenance["versions"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
-    if not made_by_us:
-        return []
-    tables = [*bids.LEGACY_TABLES, bids.in_folder_name(folder.name)]
-    named = provenance.get("frames_table")
-    if isinstance(named, str) and "/" not in named:
-        tables.append(named)
-    files = {"summary.json", "provenance.json"} | set(tables) | {bids.sidecar_path(t).name for t in tables}
-    return sorted(f for f in files if (folder / f).is_file())
-
-
-#: A recording's outputs (extract, a study's recordings, a webcam session). Provenance goes
-#: last: a study reads it to tell whether the folder is current.
-RECORDING = OutputKind("recording", "a recording's outputs", legacy=_earlier_recording, last=("provenance.json",))
-
-
-def recording_files(name: str, fmt: str = "parquet", bids_name: str | None = None,
-                    trials: bool = False) -> tuple[str, ...]:
-    """The files :func:`write_recording` writes into the recording's folder ``name`` (its table
-    and the table's sidecar stay out of it when a BIDS name puts them elsewhere)."""
-    if fmt == "bids":
-        table = None if bids_name else bids.in_folder_name(name)
-    else:
-        table = "frames.csv" if fmt == "csv" else "frames.parquet"
-    tables = (table, bids.sidecar_path(table).name) if table else ()
-    return (*tables, *(("trials.parquet",) if trials else ()), "summary.json", "provenance.json")
-
-
-def write_recording_files(result: RecordingResult, staging: Path, final: Path, fmt: str = "parquet",
-                          root: Path | None = None) -> tuple[Path, Path | None]:
-    """Write the outputs of the recording folder ``final`` into ``staging``.
-
-    A table that goes outside the folder (``--format bids``, under ``root``) is written in
-    place, atomically. Returns where the table is and where the folder's earlier table was.
-    """
-    previous = bids.frames_table(final)
-    table = _table_path(result, final, fmt, root if root is not None else final.parent, previous)
-    if table.parent == final:
-        staged = staging / table.name
-    else:
-        table.parent.mkdir(parents=True, exist_ok=True)
-        staged = table
-    write_table(result.frames, staged)
-    bids.write_sidecar(staged, bids.frame_sidecar(result.frames.columns))
-    provenance = {**result.provenance, "frames_table": Path(os.path.relpath(table, final)).as_posix()}
-    if result.trials is not None:
-        write_table(result.trials, staging / "trials.parquet")
-    write_json(staging / "summary.json", result.summary)
-    write_json(staging / "provenance.json", provenance)
-    return table, previous
-
-
-def write_recording(result: RecordingResult, out_dir: str | os.PathLike, fmt: str = "parquet",
-                    root: str | os.PathLike | None = None, force: bool = False) -> Path:
-    """Write a recording's outputs into ``out_dir/<name>/``, atomically and beside what is there.
-
-    Parameters
-    ----------
-    fmt : {"parquet", "csv", "bids"}
-        The per-frame table's format. ``bids`` writes ``..._desc-frown_timeseries.tsv.gz`` under
-        ``root/<result.bids_name>`` when the recording has one and no other recording's table is
-        there, and in the recording's folder otherwise.
-    root : path, optional
-        The dataset folder ``bids_name`` is relative to (default: ``out_dir``).
-    force : bool
-        Overwrite files in the folder that facefeedback did not write.
-
-    The table's JSON sidecar (:func:`facefeedback.bids.frame_sidecar`) is written beside it, and
-    ``provenance.json`` names the table (``frames_table``, relative to the recording's folder).
-
-    Raises
-    ------
-    OutputError
-        A file there that facefeedback did not write would be overwritten (unless ``force``),
-        or the folder cannot be written.
-    """
-    out_dir = Path(out_dir)
-    final = out_dir / result.name
-    plan = plan_output(final, RECORDING, recording_files(result.name, fmt, result.bids_name,
-                                                         result.trials is not None), force)
-    with writing(plan) as staging:
-        table, previous = write_recording_files(result, staging, final, fmt,
-                                                Path(root) if root is not None else out_dir)
-    old = previous.resolve() if previous is not None else None
-    if old is not None and not old.is_relative_to(final.resolve()) and old != table.resolve():
-        # The table moved (another format): the old one outside the folder, its own, would be stale.
-        for stale in (old, bids.sidecar_path(old)):
-            stale.unlink(missing_ok=True)
-    return final
-
-
-def _table_path(result: RecordingResult, final: Path, fmt: str, root: Path, previous: Path | None) -> Path:
-    if fmt != "bids":
-        return final / ("frames.csv" if fmt == "csv" else "frames.parquet")
-    if result.bids_name:
-        target = root / (result.bids_name + bids.TIMESERIES_EXTENSION)
-        if not target.exists() or (previous is not None and previous.resolve() == target.resolve()):
-            return target
-        log.warning("%s is another recording's table; %s keeps its table in its own folder", target, result.name)
-    return final / bids.in_folder_name(result.name)

@@ -20,6 +20,12 @@ folder and commits it when the work is done:
   command killed after the commit point is rolled forward by the next one that plans an
   output there (:func:`recover`); one killed before it leaves the earlier outputs, and its
   staging is removed.
+
+A plan can carry others (``also``): outputs of the same piece of work that go into other
+folders (a recording's BIDS table under ``sub-*/beh/``). They are staged inside the main
+staging and listed in the same journal, so they are committed, or rolled forward, with it:
+a kill never leaves one without the other. A new folder with such companions is committed
+through the journal too (the companions first, then the folder renamed into place).
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ from .output_marker import MARKER, OutputKind, owned_files, read_marker, write_m
 
 #: Written into a staging folder when it is complete: what to move, what to delete.
 JOURNAL = ".ff-commit.json"
+#: Inside a staging folder: where the outputs of a plan's companions (``also``) are staged.
+ALSO = ".ff-also-"
 
 
 # --------------------------------------------------------------------------- where outputs may go
@@ -136,16 +144,19 @@ class OutputPlan:
     kind: OutputKind
     force: bool = False
     option: str = "--out"
+    #: Outputs of the same work in other folders, committed with these (:func:`also_staging`).
+    also: tuple[OutputPlan, ...] = ()
 
 
 def plan_output(folder: str | os.PathLike, kind: OutputKind, files: Iterable[str] = (),
-                force: bool = False, option: str = "--out") -> OutputPlan:
+                force: bool = False, option: str = "--out", also: Iterable[OutputPlan] = ()) -> OutputPlan:
     """Check, before any work, that ``kind``'s outputs may be written into ``folder``.
 
     Finishes what a killed command left there (:func:`recover`), then refuses (raises
     :class:`OutputError`, one line) when the folder cannot be written or when any of
     ``files`` (the relative paths the command will write, as far as known in advance) would
-    overwrite something ``kind`` did not write; ``force`` allows the latter.
+    overwrite something ``kind`` did not write; ``force`` allows the latter. ``also``: plans
+    of other folders (made by this function too) whose outputs are committed with these.
     """
     folder = Path(folder)
     check_output_path(folder, option=option)
@@ -153,7 +164,12 @@ def plan_output(folder: str | os.PathLike, kind: OutputKind, files: Iterable[str
     clash = foreign_files(folder, kind, files)
     if clash and not force:
         raise OutputError(_refusal(folder, kind, clash, option))
-    return OutputPlan(folder, kind, force, option)
+    return OutputPlan(folder, kind, force, option, tuple(also))
+
+
+def also_staging(staging: Path, index: int) -> Path:
+    """Where the outputs of ``plan.also[index]`` are staged, inside the staging :func:`writing` gave."""
+    return staging / f"{ALSO}{index}"
 
 
 @contextlib.contextmanager
@@ -170,6 +186,8 @@ def writing(plan: OutputPlan) -> Iterator[Path]:
         staging = temporary_name(folder)
     _remove(staging)  # left by an earlier failure of this very process id
     staging.mkdir()
+    for i in range(len(plan.also)):
+        also_staging(staging, i).mkdir()
     try:
         yield staging
         _commit(staging, plan)
@@ -180,20 +198,45 @@ def writing(plan: OutputPlan) -> Iterator[Path]:
 
 
 def _tree(root: Path) -> list[str]:
-    """Relative paths of the files under ``root`` (the marker and journal left out)."""
+    """Relative paths of the files under ``root`` (the marker, the journal and the companions'
+    staging left out)."""
     files = []
     for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath == str(root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(ALSO)]
         rel = Path(dirpath).relative_to(root)
         files += [(rel / f).as_posix() for f in filenames if dirpath != str(root) or f not in (MARKER, JOURNAL)]
         files += [(rel / d).as_posix() for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
     return sorted(files)
 
 
+def _checked(folder: Path, plan: OutputPlan, files: list[str]) -> dict:
+    """The journal entry of ``plan``'s ``files`` in ``folder``: what to move, what to delete;
+    raises when something ``plan.kind`` did not write has come into their way since the plan."""
+    kind = plan.kind
+    owned = owned_files(folder, kind)
+    clash = [f for f in (_blocking(folder, rel, owned) for rel in files) if f is not None]
+    blocked = [f for f in clash if (folder / f).is_dir() or f not in files]
+    if blocked or (clash and not plan.force):
+        raise OutputError(_refusal(folder, kind, blocked or clash, plan.option))
+    written = set(files)
+    ordered = sorted(files, key=lambda f: (f in kind.last, f))
+    return {"kind": kind.name, "files": ordered, "delete": sorted(f for f in owned if f not in written)}
+
+
 def _commit(staging: Path, plan: OutputPlan) -> None:
     folder, kind = plan.folder, plan.kind
     files = _tree(staging)
+    also = [{**_checked(other.folder, other, _tree(also_staging(staging, i))), "staged": also_staging(staging, i).name,
+             "folder": os.path.relpath(other.folder, folder)}
+            for i, other in enumerate(plan.also)]
     if staging.parent != folder:  # a new folder, staged beside it
         write_marker(staging, kind.name, files)
+        if also:  # committed through the journal: the companions, then the folder renamed into place
+            atomic_write_text(staging / JOURNAL, json.dumps({"kind": kind.name, "files": files, "delete": [],
+                                                             "folder": folder.name, "also": also}))
+            _roll_forward(staging, folder.parent)
+            return
         try:
             os.rename(staging, folder)
             return
@@ -205,33 +248,49 @@ def _commit(staging: Path, plan: OutputPlan) -> None:
         os.rename(staging, inside)
         staging = inside
         (staging / MARKER).unlink()
-    owned = owned_files(folder, kind)
-    clash = [f for f in (_blocking(folder, rel, owned) for rel in files) if f is not None]
-    blocked = [f for f in clash if (folder / f).is_dir() or f not in files]
-    if blocked or (clash and not plan.force):
-        raise OutputError(_refusal(folder, kind, blocked or clash, plan.option))
-    written = set(files)
-    ordered = sorted(files, key=lambda f: (f in kind.last, f))
-    delete = sorted(f for f in owned if f not in written)
-    atomic_write_text(staging / JOURNAL, json.dumps({"kind": kind.name, "files": ordered, "delete": delete}))
+    journal = {**_checked(folder, plan, files), "also": also}
+    atomic_write_text(staging / JOURNAL, json.dumps(journal))
     _roll_forward(staging, folder)
 
 
-def _roll_forward(staging: Path, folder: Path) -> None:
-    """Apply a complete staging's journal to ``folder``; safe to repeat after an interruption."""
-    journal = json.loads((staging / JOURNAL).read_text())
-    for rel in journal["files"]:
-        source = staging / rel
-        if os.path.lexists(source):
+def _apply(source: Path, folder: Path, entry: dict, companion: bool = False) -> None:
+    """Move a journal entry's files from ``source`` into ``folder``, delete its earlier files,
+    record the files in the marker; safe to repeat."""
+    for rel in entry["files"]:
+        if os.path.lexists(source / rel):
             target = folder / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, target)
-    for rel in journal["delete"]:
+            os.replace(source / rel, target)
+    for rel in entry["delete"]:
         target = folder / rel
         if os.path.lexists(target) and not target.is_dir():
             target.unlink()
             _prune_empty(target.parent, folder)
-    write_marker(folder, journal["kind"], journal["files"])
+    if folder.is_dir():
+        write_marker(folder, entry["kind"], entry["files"] or (None if companion else []))
+
+
+def _roll_forward(staging: Path, directory: Path) -> None:
+    """Apply a complete staging's journal (in ``directory``, or, for a new folder staged beside
+    its final name, to that folder); safe to repeat after an interruption."""
+    journal = json.loads((staging / JOURNAL).read_text())
+    folder = directory / journal["folder"] if "folder" in journal else directory
+    for entry in journal.get("also", []):
+        target = Path(os.path.normpath(folder / entry["folder"]))
+        _apply(staging / entry["staged"], target, entry, companion=True)
+        if not entry["files"]:  # a folder left empty by what was deleted goes too
+            _prune_empty(target, Path(os.path.commonpath([target, folder])))
+        shutil.rmtree(staging / entry["staged"], ignore_errors=True)
+    if "folder" in journal:
+        try:
+            os.rename(staging, folder)
+        except OSError as exc:  # the folder appeared meanwhile: commit into it
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+        else:
+            (folder / JOURNAL).unlink()  # a kill before this leaves it to recover()
+            return
+    _apply(staging, folder, journal)
     shutil.rmtree(staging)
 
 
@@ -321,3 +380,6 @@ def recover(folder: str | os.PathLike) -> None:
     for directory in (folder, folder.parent):
         if directory.is_dir():
             sweep(directory)
+    # A new folder's journal comes with it when it is renamed into place, everything done.
+    with contextlib.suppress(OSError):
+        (folder / JOURNAL).unlink(missing_ok=True)

@@ -92,3 +92,15 @@ def write_marker(folder: Path, kind: str, files: list[str] | None) -> None:
     note = ("Written by facefeedback: the files it made here, per kind of output. It replaces or "
             "removes only these; anything else in this folder is left as it is.")
     atomic_write_text(folder / MARKER, json.dumps({"note": note, "outputs": outputs}, indent=1) + "\n")
+
+
+def mark_written(folder: str | os.PathLike, kind: OutputKind, files: Iterable[str]) -> None:
+    """Add ``files`` to ``kind``'s files in ``folder``'s marker, keeping those it already has
+    there (by the marker, or the legacy rule in a folder an older version wrote).
+
+    For outputs written one file at a time into a folder they share (a study's calibrations,
+    ``calibrate --out``): call it before writing the file, so that a kill in between leaves
+    nothing of ours unlisted.
+    """
+    folder = Path(folder)
+    write_marker(folder, kind.name, sorted(owned_files(folder, kind) | set(files)))

@@ -30,12 +30,14 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..calibration import calibrate, is_calibration_file
+    from ..calibration import CALIBRATE, calibrate
     from ..components.registry import REGISTRY
     from ..extract import process_recording
     from ..output_folders import check_file_output
+    from ..output_marker import mark_written, owned_files
 
-    check_file_output(args.out, "a calibration", is_calibration_file, args.force)
+    out = Path(args.out)
+    check_file_output(out, "a calibration", lambda p: p.name in owned_files(p.parent, CALIBRATE), args.force)
     config = resolve_config(args)
     segment = args.segment or (None, None)
     config = config.updated(**{"calibration.percentile": args.percentile,
@@ -44,8 +46,9 @@ def run(args: argparse.Namespace) -> int:
     result = process_recording(args.input, config, strict=True)  # no neutral from a broken file
     cal = calibrate(result.frames, config.families(), config.calibration, source=str(args.input),
                     participant_id=args.participant)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    cal.save(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    mark_written(out.parent, CALIBRATE, [out.name])  # before the file: a kill leaves nothing of ours unlisted
+    cal.save(out)
     n = cal.neutral
     if cal.pose is None:
         pose = "pose-independent (the recording covers too little head movement to say how pose changes it)"

@@ -113,22 +113,24 @@ def run(args: argparse.Namespace) -> int:
     from .. import bids
     from ..calibration import Calibration
     from ..config import config_hash
-    from ..extract import RECORDING, process_recording, recording_files, write_recording
-    from ..output_folders import check_output_path, plan_output
+    from ..extract import process_recording
+    from ..output_folders import check_output_path, plan_output, writing
+    from ..recording_outputs import plan_recording, write_recording
 
     config = resolve_config(args)
     calibration = Calibration.load(args.calibration) if args.calibration else None
     neutral = neutral_reference_text(calibration, args.calibration)
     check_output_path(args.out)
     bids.read_description(args.out)  # refuses a folder that describes another dataset, before any work
+    description = plan_output(args.out, bids.DESCRIPTION, [bids.DESCRIPTION_FILE], args.force)
     events = input_events(args.inputs, args.events, config)  # every events file checked before any work
     failures = 0
     for path, name in zip(args.inputs, output_names(args.inputs)):
         entities = bids.name_entities(name)
         bids_name = bids.timeseries_name(entities) if entities else None
         try:  # refused before its work; a failed input never stops the others
-            plan_output(Path(args.out) / name, RECORDING,
-                        recording_files(name, config.output_format, bids_name, path in events), args.force)
+            plan_recording(Path(args.out) / name, config.output_format, args.out, bids_name, path in events,
+                           args.force)
             trials = events[path][1] if path in events else None
             result = process_recording(path, config, calibration, name=name, strict=args.strict,
                                         trial_events=trials)
@@ -144,8 +146,9 @@ def run(args: argparse.Namespace) -> int:
         for w in result.summary.get("warnings", []):
             print(f"warning: {path}: {w}", file=sys.stderr)
     if failures < len(args.inputs):
-        bids.write_description(args.out, f"{bids.TOOL} frown measurements", config_hash(config),
-                               keep_earlier=True)
+        with writing(description) as staging:
+            bids.write_description(args.out, f"{bids.TOOL} frown measurements", config_hash(config),
+                                   keep_earlier=True, into=staging)
     if failures:
         print(f"{failures} of {len(args.inputs)} inputs failed", file=sys.stderr)
         return 1

@@ -29,10 +29,11 @@ from threadpoolctl import threadpool_limits
 from ..calibration import Calibration
 from ..config import Config
 from ..errors import FaceFeedbackError, InputError
-from ..extract import RECORDING, recording_files, recording_result, write_recording_files
+from ..extract import recording_result
 from ..files import temporary_name
 from ..io import FrameSource
 from ..output_folders import check_file_output, check_output_path, plan_output, writing
+from ..recording_outputs import RECORDING, recording_files, write_recording_files
 from .live import LiveSession
 from .overlay import Overlay
 

@@ -8,7 +8,7 @@ version without markers, by ``study.json``: a ``run`` entry in a measured study,
 After a run, ``recordings/`` and ``calibration/`` hold exactly what the study tables
 define: the outputs of rows that left the tables, and of recordings that failed in this
 run, are moved to ``stale/<date-time>/`` with a note (:class:`StaleOutputs`), never read
-again by a later step.
+again by a later step. Only what the markers give to facefeedback is moved.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 from ..errors import OutputError, ValidationError
 from ..files import atomic_write_text
-from ..output_folders import check_file_output, check_output_path, move_output, plan_output
-from ..output_marker import OutputKind, owned_files
+from ..output_folders import check_output_path, move_output, plan_output
+from ..output_marker import OutputKind, owned_files, write_marker
 
 if TYPE_CHECKING:
     from .manifest import Study
@@ -44,14 +44,6 @@ def read_study_json(folder: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def is_calibration_file(path: Path) -> bool:
-    from ..calibration import (
-        is_calibration_file as check,  # the measurement stack loads only when needed
-    )
-
-    return check(path)
-
-
 def _present(folder: Path, names) -> list[str]:
     return [f for f in names if (folder / f).is_file()]
 
@@ -69,6 +61,22 @@ def _earlier_simulation(folder: Path) -> list[str]:
     return files
 
 
+def _earlier_calibrations(folder: Path) -> list[str]:
+    """Calibrations a version without markers wrote: ``<participant_id>.json`` holding that
+    participant's calibration (a copy under another name is not one of them)."""
+    from ..calibration import Calibration
+    from ..errors import InputError
+
+    found = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            if Calibration.load(path).participant_id == path.stem:
+                found.append(path.name)
+        except InputError:
+            continue
+    return found
+
+
 def _earlier_features(folder: Path) -> list[str]:
     if not ((folder / "session_features.parquet").is_file() and (folder / "codebook.md").is_file()):
         return []
@@ -78,6 +86,8 @@ def _earlier_features(folder: Path) -> list[str]:
 STUDY = OutputKind("study", "a measured study", _earlier_study, last=("study.json",))
 SIMULATED_STUDY = OutputKind("simulated study", "a simulated study", _earlier_simulation, last=("study.json",))
 FEATURES = OutputKind("features", "a study's feature tables", _earlier_features)
+#: ``calibration/<participant_id>.json``, one file at a time (:func:`facefeedback.output_marker.mark_written`).
+CALIBRATION = OutputKind("calibration", "a study's calibrations", _earlier_calibrations)
 
 
 def is_simulated_study(folder: Path) -> bool:
@@ -86,7 +96,7 @@ def is_simulated_study(folder: Path) -> bool:
 
 def is_measured_study(folder: Path) -> bool:
     """The folder holds a study's measurements: its study files, or any measured recording."""
-    from ..extract import RECORDING
+    from ..recording_outputs import RECORDING
 
     if owned_files(folder, STUDY):
         return True
@@ -106,7 +116,7 @@ def check_study_output(study: Study, out: Path, fmt: str = "parquet", export: tu
         did not write (unless ``force``); a folder holding a simulated study, always.
     """
     from .. import bids
-    from ..extract import RECORDING, recording_files
+    from ..recording_outputs import plan_recording
     from .statfiles import STATFILE_KINDS, statfile_names
 
     out = Path(out)
@@ -119,13 +129,11 @@ def check_study_output(study: Study, out: Path, fmt: str = "parquet", export: tu
     checks += [lambda key=key: plan_output(out / "features", STATFILE_KINDS[key], statfile_names(key), force)
                for key in export]
     names = bids.study_timeseries_names(study.recordings)
-    checks += [lambda rid=rid: plan_output(out / "recordings" / rid, RECORDING,
-                                           recording_files(rid, fmt, names.get(rid), rid in study.events),
-                                           force)
+    checks += [lambda rid=rid: plan_recording(out / "recordings" / rid, fmt, out, names.get(rid),
+                                              rid in study.events, force)
                for rid in study.recordings["recording_id"]]
-    checks += [lambda pid=pid: check_file_output(out / "calibration" / f"{pid}.json", "a calibration",
-                                                 is_calibration_file, force)
-               for pid in study.participants["participant_id"]]
+    checks += [lambda: plan_output(out / "calibration", CALIBRATION,
+                                   [f"{pid}.json" for pid in study.participants["participant_id"]], force)]
     problems = []
     for check in checks:
         try:
@@ -169,18 +177,23 @@ class StaleOutputs:
         for rec in sorted(recordings.iterdir() if recordings.is_dir() else []):
             if rec.name not in rids and not rec.name.startswith(".") and rec.is_dir():
                 self.recording(rec.name, "no longer in the study tables")
-        for cal in sorted(calibration.glob("*.json") if calibration.is_dir() else []):
-            if cal.stem not in pids and not cal.name.startswith(".") and is_calibration_file(cal):
-                dest = self._target() / "calibration" / cal.name
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(cal, dest)
-                self.lines.append(f"calibration/{cal.name}: participant no longer in the study tables")
+        owned = owned_files(calibration, CALIBRATION)
+        gone = sorted(f for f in owned if Path(f).stem not in pids and (calibration / f).is_file())
+        if not gone:
+            return
+        dest = self._target() / "calibration"
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in gone:
+            os.replace(calibration / name, dest / name)
+            self.lines.append(f"calibration/{name}: participant no longer in the study tables")
+        write_marker(dest, CALIBRATION.name, gone)
+        write_marker(calibration, CALIBRATION.name, sorted(owned.difference(gone)))
 
     def recording(self, rid: str, why: str) -> None:
-        """Move a recording's outputs (if any), saying why; a per-frame table its provenance
-        places elsewhere in the study folder (BIDS) goes with it, to the same relative place."""
+        """Move a recording's outputs (if any), saying why; the per-frame table (and sidecar) it
+        wrote elsewhere in the study folder (BIDS) goes with it, to the same relative place."""
         from .. import bids
-        from ..extract import RECORDING
+        from ..recording_outputs import RECORDING, table_kind
 
         folder = self.out / "recordings" / rid
         if not owned_files(folder, RECORDING):
@@ -188,11 +201,14 @@ class StaleOutputs:
         table = bids.frames_table(folder)
         if table is not None and not table.resolve().is_relative_to(folder.resolve()) \
                 and table.resolve().is_relative_to(self.out.resolve()):
-            for path in (table, bids.sidecar_path(table)):
-                if path.is_file():
-                    dest = self._target() / path.resolve().relative_to(self.out.resolve())
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(path, dest)
+            beh, kind = table.parent, table_kind(folder, table.parent)
+            mine = sorted(f for f in owned_files(beh, kind) if (beh / f).is_file())
+            dest = self._target() / beh.resolve().relative_to(self.out.resolve())
+            dest.mkdir(parents=True, exist_ok=True)
+            for name in mine:
+                os.replace(beh / name, dest / name)
+            write_marker(dest, kind.name, mine)  # the same key: the recording's folder is as near
+            write_marker(beh, kind.name, None)
         left = move_output(folder, self._target() / "recordings" / rid, RECORDING)
         kept = f" ({', '.join(left)} left in recordings/{rid}: not written by facefeedback)" if left else ""
         self.lines.append(f"recordings/{rid}: {why}{kept}")

@@ -40,12 +40,20 @@ from ..errors import ConfigError, FaceFeedbackError, InputError
 from ..files import json_text, write_json, write_table
 from ..measure import build_frame_table
 from ..output_folders import plan_output, sweep, writing
-from ..output_marker import owned_files
+from ..output_marker import mark_written, owned_files
 from ..provenance import created, measurement_versions
 from .cache import RawCache, RawEntry, is_current, stamp
 from .manifest import Study
 from .measure_task import Measured, MeasureTask, measure_recording
-from .outputs import FEATURE_FILES, FEATURES, STUDY, STUDY_FILES, StaleOutputs, check_study_output
+from .outputs import (
+    CALIBRATION,
+    FEATURE_FILES,
+    FEATURES,
+    STUDY,
+    STUDY_FILES,
+    StaleOutputs,
+    check_study_output,
+)
 from .parallel import Executor, default_workers, run_tasks
 from .progress import StudyProgress
 from .trial_features import TRIALS_FILE, trial_stamp, trial_values, write_study_trials
@@ -136,12 +144,14 @@ class _Participants:
         if cal is None:
             self.report.warnings.append(f"participant {pid}: {problem}; using the population reference")
             cal = Calibration(population.neutral, "population", population.source, 0, pid)
+        mark_written(folder, CALIBRATION, [target.name])  # before the file: a kill leaves nothing unlisted
         if earlier != cal:
             cal.save(target)
         return cal
 
     def _write(self, rid: str, m: Measured, cal: Calibration) -> None:
-        from ..extract import recording_result, write_recording
+        from ..extract import recording_result
+        from ..recording_outputs import write_recording
 
         self.written.add(rid)
         row = self.rows[rid]
@@ -240,7 +250,7 @@ def _measure_study(study: Study, config: Config, out: Path, report: RunReport, e
     from .statfiles import STATFILE_KINDS, export_statfiles
 
     for folder in (out, out / "recordings", out / "calibration", out / "features", out / "cache" / "raw",
-                   *out.glob(f"sub-*/ses-*/{bids.DATATYPE}")):
+                   *out.glob(f"sub-*/ses-*/{bids.DATATYPE}"), *out.glob(f"sub-*/{bids.DATATYPE}")):
         sweep(folder)
     stale = StaleOutputs(out)
     stale.removed_rows(study)
