@@ -108,6 +108,23 @@ def test_extract_writes_beside_a_participants_own_files(short_clip, tmp_path, ca
     assert not staging_left(tmp_path)
 
 
+def test_a_command_that_reads_outputs_first_finishes_a_killed_commit(short_clip, tmp_path, capsys):
+    """extract killed half-way through replacing a recording's files (the new table in place, the
+    old provenance beside it): export, which reads that folder, first finishes the commit, so it
+    never exports a table with another run's provenance."""
+    out = tmp_path / "out"
+    argv = ["extract", str(short_clip), "--out", str(out), "--no-progress"]
+    assert main([*argv, "--end", "0.5"]) == 0, capsys.readouterr().err
+    run_killed("commit", 3, [*argv, "--end", "0.5", "--stride", "2"])
+    assert staging_left(tmp_path)  # a commit is left half-way
+    assert main(["export", str(out), "--openface", "--out", str(tmp_path / "of")]) == 0
+    folder = out / short_clip.stem
+    stride = json.loads((folder / "provenance.json").read_text())["config"]["input"]["stride"]
+    assert stride == 2 and recording_is_whole(folder) == 4
+    assert len(pd.read_csv(tmp_path / "of" / f"{short_clip.stem}.csv")) == 4
+    assert not staging_left(tmp_path)
+
+
 def test_extract_refuses_to_overwrite_a_participants_file_named_like_an_output(short_clip, samples, tmp_path,
                                                                                 capsys):
     out = tmp_path / "participants"

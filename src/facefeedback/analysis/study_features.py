@@ -16,6 +16,7 @@ import pandas as pd
 
 from .. import schema
 from ..errors import InputError
+from ..output_folders import settle
 
 
 @dataclass
@@ -64,6 +65,7 @@ def load_study_features(path) -> StudyFeatures:
     root = None
     if path.is_dir():
         root = path
+        settle(root)  # a run killed while committing: finish it before reading
         candidates = [path / "features" / "session_features.parquet",
                       path / "features" / "session_features.csv"]
         found = [c for c in candidates if c.exists()]
@@ -75,6 +77,7 @@ def load_study_features(path) -> StudyFeatures:
         table_path = path
         if path.parent.name == "features" and (path.parent.parent / "study.json").exists():
             root = path.parent.parent
+            settle(root)
     else:
         raise InputError(f"{path}: no such file or folder")
     features = _read_table(table_path)

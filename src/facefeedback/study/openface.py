@@ -40,7 +40,7 @@ from .. import schema
 from ..bids import frames_table
 from ..errors import InputError, os_error_line
 from ..files import atomic_write_text, read_table
-from ..output_folders import OutputKind, plan_output, writing
+from ..output_folders import OutputKind, plan_output, settle, writing
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,7 @@ def export_openface(folder: str | os.PathLike, out: str | os.PathLike | None = N
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: no such folder (give a study output folder or an extract output folder)")
+    settle(folder)  # a command killed while committing there: finish it before reading
     recordings = recording_folders(folder)
     if not recordings:
         raise InputError(f"{folder}: no recordings found (expected <name>/frames.parquet or "

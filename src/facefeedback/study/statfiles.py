@@ -31,7 +31,7 @@ import pandas as pd
 from .. import __version__
 from ..errors import InputError
 from ..files import write_atomically
-from ..output_folders import plan_output, writing
+from ..output_folders import plan_output, settle, writing
 from ..output_marker import OutputKind
 from .statformats import CODED, FLAG_LABELS, FORMATS, SPSS_NOTE_BYTES, StatFormat, cut
 
@@ -213,6 +213,7 @@ def export_statfiles(folder: str | os.PathLike, formats: tuple[str, ...], force:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: no such folder (give a study output folder)")
+    settle(folder)  # a run killed while committing: finish it before reading
     study, book, tables = _read_inputs(folder)
     name = study.get("name") or Path(study.get("study_file", "study")).stem
     plans = {key: plan_output(folder / "features", STATFILE_KINDS[key], statfile_names(key), force, option="")
