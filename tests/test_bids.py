@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -227,3 +229,24 @@ def test_a_second_input_with_the_same_entities_keeps_its_table_in_its_own_folder
     own = out / twin.stem / bids.in_folder_name(twin.stem)
     assert bids.frames_table(out / twin.stem) == own and own.is_file()
     assert f"is the table of the recording in ../../../{RECORDING_FOLDER}; {twin.stem} keeps" in caplog.text
+
+
+def test_a_bids_tree_on_another_file_system_is_written(bids_named_clip, tmp_path):
+    """sub-07/ on another disk than the recording's folder: its table is moved there by a copy
+    (a rename cannot cross file systems), and a rerun replaces it the same way."""
+    elsewhere = Path("/dev/shm")
+    if not elsewhere.is_dir() or os.stat(elsewhere).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("no second file system to put the BIDS tree on")
+    other = Path(tempfile.mkdtemp(dir=elsewhere))
+    try:
+        out = tmp_path / "out"
+        out.mkdir()
+        (out / "sub-07").symlink_to(other, target_is_directory=True)
+        for _ in range(2):
+            assert main(_bids_extract(bids_named_clip, out)) == 0
+            found = sorted(os.path.relpath(os.path.join(d, f), out).replace(os.sep, "/")
+                           for d, _, files in os.walk(out, followlinks=True) for f in files)
+            assert found == WHOLE  # (the symlink followed) and no staging left on either disk
+            assert bids.frames_table(out / RECORDING_FOLDER) is not None
+    finally:
+        shutil.rmtree(other, ignore_errors=True)

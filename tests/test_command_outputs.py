@@ -164,7 +164,7 @@ def test_calibrate_replaces_only_a_calibration_it_wrote(short_clip, tmp_path, ca
     assert main(argv) == 0 and not staging_left(tmp_path)
 
 
-def test_calibrate_marks_its_file_and_never_takes_a_copy_for_its_own(short_clip, tmp_path, capsys):
+def test_calibrate_marks_its_file_and_never_takes_a_copy_for_its_own(short_clip, tmp_path, capsys, monkeypatch):
     folder = tmp_path / "calibrations"
 
     def argv(name):
@@ -184,6 +184,22 @@ def test_calibrate_marks_its_file_and_never_takes_a_copy_for_its_own(short_clip,
     (folder / MARKER).unlink()  # as an earlier version left it: a calibration is known by its content
     assert main(argv(copy.name)) == 0
     assert read_marker(folder) == {"calibrate": ["P01.json", "P01_copy.json"]}
+
+    # A file there that cannot be read (no permission: made so here by refusing to read it, as the
+    # tests run as root) is not taken for a calibration, and does not stop the command either.
+    (folder / MARKER).unlink()
+    unreadable = folder / "unreadable.json"
+    unreadable.write_text("{}")
+    read_text = Path.read_text
+
+    def refuse(path, *args, **kwargs):
+        if path.name == unreadable.name:
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_text(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", refuse)
+    assert main(argv("P03.json")) == 0, capsys.readouterr().err
+    assert (folder / "P03.json").is_file() and unreadable.read_bytes() == b"{}"
 
 
 # --------------------------------------------------------------------------- simulate, power

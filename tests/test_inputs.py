@@ -77,9 +77,10 @@ def test_batch_goes_on_and_leaves_nothing_partial(bad_inputs, samples, tmp_path,
     for path in bad_inputs.values():
         assert sum(str(path) in line for line in errors) == 1
     assert "Traceback" not in err
-    # only the good input has an output folder (beside the dataset's description), and no temporary
-    # folder is left
-    assert sorted(p.name for p in out.iterdir()) == ["dataset_description.json", "lighting_neutral"]
+    # only the good input has an output folder (beside the dataset's description and the marker
+    # listing it), and no temporary folder is left
+    assert sorted(p.name for p in out.iterdir()) == [".facefeedback.json", "dataset_description.json",
+                                                     "lighting_neutral"]
     frames = pd.read_parquet(out / "lighting_neutral" / "frames.parquet")
     assert len(frames) == 30
 

@@ -132,7 +132,7 @@ def is_calibration_file(path: str | Path) -> bool:
     """True when ``path`` holds a calibration as facefeedback writes it (not someone else's file)."""
     try:
         Calibration.load(path)
-    except InputError:
+    except (InputError, OSError):  # unreadable: not one facefeedback can recognise, so not ours
         return False
     return True
 

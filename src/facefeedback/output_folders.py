@@ -253,6 +253,21 @@ def _commit(staging: Path, plan: OutputPlan) -> None:
     _roll_forward(staging, folder)
 
 
+def _move(source: Path, target: Path) -> None:
+    """Rename ``source`` to ``target``; where they are on different file systems (a BIDS tree on
+    another disk than the recordings), copy it under a temporary name beside ``target``, rename
+    that, then remove ``source``. Safe to repeat: ``source`` goes last."""
+    try:
+        os.replace(source, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        temporary = temporary_name(target)
+        shutil.copy2(source, temporary)
+        os.replace(temporary, target)
+        source.unlink()
+
+
 def _apply(source: Path, folder: Path, entry: dict, companion: bool = False) -> None:
     """Move a journal entry's files from ``source`` into ``folder``, delete its earlier files,
     record the files in the marker; safe to repeat."""
@@ -260,7 +275,7 @@ def _apply(source: Path, folder: Path, entry: dict, companion: bool = False) -> 
         if os.path.lexists(source / rel):
             target = folder / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source / rel, target)
+            _move(source / rel, target)
     for rel in entry["delete"]:
         target = folder / rel
         if os.path.lexists(target) and not target.is_dir():

@@ -72,7 +72,7 @@ def _earlier_calibrations(folder: Path) -> list[str]:
         try:
             if Calibration.load(path).participant_id == path.stem:
                 found.append(path.name)
-        except InputError:
+        except (InputError, OSError):  # unreadable: not recognisably ours
             continue
     return found
 
