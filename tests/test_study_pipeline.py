@@ -64,8 +64,8 @@ def test_local_run_writes_the_contract(local_run):
         assert summary["calibration"] == json.loads((out / "calibration" / f"{pid}.json").read_text())
     # study, summaries and provenance, calibrations, cache; dataset description, frame and feature sidecars
     # (session_features, wide, comparability, codebook); the markers of what facefeedback wrote (study
-    # folder, features, each recording)
-    assert strict_json_tree(out) == 1 + 4 * 2 + 2 + 4 + 1 + 4 + 4 + 1 + 1 + 4
+    # folder, features, calibration, each recording)
+    assert strict_json_tree(out) == 1 + 4 * 2 + 2 + 4 + 1 + 4 + 4 + 1 + 1 + 1 + 4
     study = json.loads((out / "study.json").read_text())
     assert study["sessions"] == ["baseline", "week6"] and study["reference_session"] == "baseline"
     assert study["participants"] == [{"participant_id": "P01", "arm": "botox"},
