@@ -128,22 +128,25 @@ def _with_later_families(neutral: dict) -> dict:
     return out
 
 
-def is_calibration_file(path: str | Path) -> bool:
-    """True when ``path`` holds a calibration as facefeedback writes it (not someone else's file)."""
-    try:
-        Calibration.load(path)
-    except (InputError, OSError):  # unreadable: not one facefeedback can recognise, so not ours
-        return False
-    return True
-
-
-def _earlier_calibrations(folder: Path) -> list[str]:
-    return [p.name for p in sorted(Path(folder).glob("*.json")) if is_calibration_file(p)]
+def calibration_files(folder: str | Path, named_by_participant: bool = False) -> list[str]:
+    """Names of the ``*.json`` files in ``folder`` that hold a calibration as facefeedback writes
+    it (not someone else's file; one that cannot be read is not recognisably one). With
+    ``named_by_participant``, only ``<participant_id>.json`` holding that participant's (a study's
+    ``calibration/``: a copy under another name is not one of its files)."""
+    found = []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            cal = Calibration.load(path)
+        except (InputError, OSError):
+            continue
+        if not named_by_participant or cal.participant_id == path.stem:
+            found.append(path.name)
+    return found
 
 
 #: ``calibrate --out FILE``: the calibration files it wrote into FILE's folder (written before
 #: markers: any calibration file there, by its content).
-CALIBRATE = OutputKind("calibrate", "a calibration", _earlier_calibrations)
+CALIBRATE = OutputKind("calibrate", "a calibration", calibration_files)
 
 
 def population_calibration(*params: FamilyConfig) -> Calibration:

@@ -393,20 +393,21 @@ def settle(folder: str | os.PathLike) -> None:
     """Before outputs in ``folder`` are read: finish or undo what killed commands left in it,
     beside it, in its subfolders and in a study's ``recordings/*``, so that a reader never takes
     a half-committed folder (new tables beside the old ones they replace) for a whole one."""
-    folder = Path(folder)
     recover(folder)
-    try:
-        subfolders = [Path(e.path) for e in os.scandir(folder)
-                      if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")]
-    except OSError:
-        return
-    for sub in subfolders:
+    for sub in _subfolders(Path(folder)):
         sweep(sub)
         if sub.name == "recordings":
-            with contextlib.suppress(OSError):
-                for e in os.scandir(sub):
-                    if e.is_dir(follow_symlinks=False) and not e.name.startswith("."):
-                        sweep(e.path)
+            for recording in _subfolders(sub):
+                sweep(recording)
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    """The folders in ``folder`` (not hidden ones, not through symlinks; none if it cannot be read)."""
+    try:
+        return [Path(e.path) for e in os.scandir(folder) if e.is_dir(follow_symlinks=False)
+                and not e.name.startswith(".")]
+    except OSError:
+        return []
 
 
 def recover(folder: str | os.PathLike) -> None:

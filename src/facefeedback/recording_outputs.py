@@ -59,14 +59,18 @@ def _earlier_recording(folder: Path) -> list[str]:
 RECORDING = OutputKind("recording", "a recording's outputs", legacy=_earlier_recording, last=("provenance.json",))
 
 
+def own_table(name: str, fmt: str = "parquet") -> str:
+    """The per-frame table's name inside the recording's folder ``name``, in format ``fmt``."""
+    if fmt == "bids":
+        return bids.in_folder_name(name)
+    return "frames.csv" if fmt == "csv" else "frames.parquet"
+
+
 def recording_files(name: str, fmt: str = "parquet", table_elsewhere: bool = False,
                     trials: bool = False) -> tuple[str, ...]:
     """The files :func:`write_recording` writes into the recording's folder ``name`` (its table
     and the table's sidecar stay out of it when ``--format bids`` places them elsewhere)."""
-    if fmt == "bids":
-        table = None if table_elsewhere else bids.in_folder_name(name)
-    else:
-        table = "frames.csv" if fmt == "csv" else "frames.parquet"
+    table = None if table_elsewhere else own_table(name, fmt)
     tables = (table, bids.sidecar_path(table).name) if table else ()
     return (*tables, *(("trials.parquet",) if trials else ()), "summary.json", "provenance.json")
 
@@ -162,8 +166,7 @@ def plan_recording(final: str | os.PathLike, fmt: str = "parquet", root: str | o
         also.append(plan_output(previous.parent, table_kind(final, previous.parent), (), force))  # deletes its own
     plan = plan_output(final, RECORDING, recording_files(final.name, fmt, target is not None, trials), force,
                        also=also)
-    table = target if target is not None else final / (bids.in_folder_name(final.name) if fmt == "bids"
-                                                         else "frames.csv" if fmt == "csv" else "frames.parquet")
+    table = target if target is not None else final / own_table(final.name, fmt)
     return RecordingPlan(plan, table, warning)
 
 
@@ -177,8 +180,7 @@ def write_recording_files(result: RecordingResult, staging: Path, final: Path, f
     (:func:`facefeedback.output_folders.also_staging`). Returns where the table is.
     """
     if table is None:
-        table = final / (bids.in_folder_name(final.name) if fmt == "bids"
-                         else "frames.csv" if fmt == "csv" else "frames.parquet")
+        table = final / own_table(final.name, fmt)
     staged = (staging if table.parent == final else also_staging(staging, 0)) / table.name
     write_table(result.frames, staged)
     bids.write_sidecar(staged, bids.frame_sidecar(result.frames.columns))

@@ -64,17 +64,9 @@ def _earlier_simulation(folder: Path) -> list[str]:
 def _earlier_calibrations(folder: Path) -> list[str]:
     """Calibrations a version without markers wrote: ``<participant_id>.json`` holding that
     participant's calibration (a copy under another name is not one of them)."""
-    from ..calibration import Calibration
-    from ..errors import InputError
+    from ..calibration import calibration_files  # the measurement stack loads only when needed
 
-    found = []
-    for path in sorted(folder.glob("*.json")):
-        try:
-            if Calibration.load(path).participant_id == path.stem:
-                found.append(path.name)
-        except (InputError, OSError):  # unreadable: not recognisably ours
-            continue
-    return found
+    return calibration_files(folder, named_by_participant=True)
 
 
 def _earlier_features(folder: Path) -> list[str]:
