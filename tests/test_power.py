@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pandas as pd
+import pytest
+from process_helpers import HAS_PROC, cmdline, cpu_ticks, kill_alone_once_working
 
 from facefeedback.cli import main
 
@@ -46,3 +51,21 @@ def test_power_under_the_levels_model(tmp_path):
     table = pd.read_csv(out / "power.csv")
     assert table["power_mediation"].iloc[0] >= 0.7
     assert table["power_primary"].iloc[0] >= 0.6
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="processes are listed from /proc (Linux)")
+def test_its_workers_end_with_a_killed_command(tmp_path):
+    """Killed alone (as the out-of-memory killer would), ``power --jobs 2`` leaves no simulation
+    running: its workers would otherwise go on with their share and hold the command's output."""
+    proc = subprocess.Popen([sys.executable, "-m", "facefeedback.cli", "power", "--n", "30", "--sims", "400",
+                             "--jobs", "2", "--out", str(tmp_path / "power")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+    def working(tree):  # both workers are simulating
+        busy = [pid for pid in tree if cpu_ticks(pid) > 20 and "resource_tracker" not in cmdline(pid)]
+        return len(busy) >= 2
+
+    left = kill_alone_once_working(proc, working)
+    assert not left, left
+    assert not (tmp_path / "power" / "power.csv").exists()
+

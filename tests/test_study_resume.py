@@ -3,7 +3,6 @@ finishes only what is missing."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from process_helpers import HAS_PROC, cmdline, kill_alone_once_working
 from study_helpers import write_study
 
 
@@ -72,40 +72,6 @@ def test_sigkill_then_resume(tmp_path, samples):
     assert pd.read_csv(out / "failures.csv").empty
 
 
-def proc_stat(pid: int) -> tuple[str, int, int] | None:
-    """State, parent and start time (clock ticks since boot) of a process, from /proc; None if gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2:].split()  # after the command name, which may hold spaces
-    return fields[0], int(fields[1]), int(fields[19])
-
-
-def process_tree(root: int) -> dict[int, int]:
-    """Every process descended from ``root``, with its start time (which tells a reused PID apart)."""
-    stats = {int(p.name): proc_stat(int(p.name)) for p in Path("/proc").iterdir() if p.name.isdigit()}
-    tree, parents = {}, {root}
-    while parents:
-        children = {pid: st[2] for pid, st in stats.items() if st and st[1] in parents and pid not in tree}
-        tree.update(children)
-        parents = set(children)
-    return tree
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
-    except OSError:
-        return ""
-
-
-def alive(pid: int, started: int) -> bool:
-    """The very process (not a later one given its PID) still runs; a zombie has ended."""
-    st = proc_stat(pid)
-    return st is not None and st[2] == started and st[0] != "Z"
-
-
 def cached(out: Path) -> list[str]:
     folder = out / "cache" / "raw"
     return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
@@ -114,7 +80,7 @@ def cached(out: Path) -> list[str]:
 #: A process that asks to end with its parent, then reads back the signal it will get (PR_GET_PDEATHSIG).
 ASK_TO_END = """
 import ctypes, os, sys
-from facefeedback.study.parallel import end_with_parent
+from facefeedback.processes import end_with_parent
 print(end_with_parent(os.getppid() if sys.argv[1] == "alive" else os.getppid() + 1), flush=True)
 signal = ctypes.c_int()
 ctypes.CDLL(None).prctl(2, ctypes.byref(signal), 0, 0, 0)
@@ -132,7 +98,7 @@ def test_a_worker_whose_parent_already_died_ends_at_once():
     assert (orphan.returncode, orphan.stdout) == (-signal.SIGKILL, ""), orphan.stderr
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="processes are listed from /proc (Linux)")
+@pytest.mark.skipif(not HAS_PROC, reason="processes are listed from /proc (Linux)")
 def test_workers_end_with_a_run_killed_by_sigkill(tmp_path, samples):
     """Only the run is killed (not its process group, as a shell's Ctrl-C would): its workers must
     not wait for tasks for ever, holding their memory and the run's output."""
@@ -142,30 +108,13 @@ def test_workers_end_with_a_run_killed_by_sigkill(tmp_path, samples):
     study = write_study(tmp_path / "study", recordings)
     out = tmp_path / "out"
     proc = run_cli(study, out, start_new_session=True)  # own group, for the cleanup only
-    tree: dict[int, int] = {}
-    try:
-        deadline = time.monotonic() + 120
-        while not cached(out) and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        tree = process_tree(proc.pid)  # the workers and multiprocessing's resource tracker
-        assert proc.poll() is None, "the batch ended before it could be killed; make it longer"
+
+    def working(tree):  # its 2 workers (and multiprocessing's resource tracker), a recording done
         workers = [pid for pid in tree if "multiprocessing.spawn" in cmdline(pid)]
-        assert len(workers) == 2, tree
-        os.kill(proc.pid, signal.SIGKILL)  # the run alone, as the out-of-memory killer would
-        proc.wait(timeout=30)
-        deadline = time.monotonic() + 10
-        while any(alive(pid, started) for pid, started in tree.items()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = [pid for pid, started in tree.items() if alive(pid, started)]
-        assert not left, [cmdline(pid) for pid in left]
-        proc.communicate(timeout=10)  # nothing holds its output open: a '| tee log' ends too
-    finally:
-        for pid, started in tree.items():  # a failed check leaves nothing running either
-            if alive(pid, started):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        return len(workers) == 2 and bool(cached(out))
+
+    left = kill_alone_once_working(proc, working)
+    assert not left, left
     done = cached(out)  # final: no worker is left to add to it
     assert 1 <= len(done) < 4, done
 

@@ -11,6 +11,7 @@ Wilson 95 % interval for the Monte Carlo error.
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..output_folders import OutputKind
+from ..processes import end_with_parent
 from ..synthetic.studies import PRIMARY_SCALE, Effects, SimulationSettings, simulate_study
 from .baselines import ANCOVA
 from .data import prepare
@@ -104,7 +106,9 @@ def simulate_many(settings: SimulationSettings, n_studies: int, seed: int, n_per
     jobs = [(settings, seed * 100003 + i, n_perm, n_boot, alpha, model)
             for i in range(n_studies)]
     if n_jobs > 1:
-        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+        # The workers end with this process, however it ends (a killed command leaves none behind).
+        with ProcessPoolExecutor(max_workers=n_jobs, initializer=end_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
             rows = list(pool.map(_one_study_one_thread, jobs, chunksize=max(1, n_studies // (4 * n_jobs))))
     else:
         rows = [_one_study_one_thread(job) for job in jobs]

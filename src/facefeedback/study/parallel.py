@@ -9,7 +9,7 @@ Each worker process runs one task at a time with OpenCV limited to one thread
 (:func:`limit_threads`), so ``N`` workers keep ``N`` cores busy instead of
 fighting over them, and with the C allocator keeping the memory of freed frames
 for the next ones (:func:`steady_allocator`) whatever the worker's environment says.
-A local worker also ends with the process that started it (:func:`end_with_parent`), however
+A local worker also ends with the process that started it (:func:`facefeedback.processes.end_with_parent`), however
 that process ends: a run killed with SIGKILL leaves no idle workers behind.
 """
 
@@ -19,6 +19,8 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Literal, TypeVar
+
+from ..processes import end_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -87,48 +89,6 @@ def steady_allocator() -> bool:
         return libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1 and done
     except (OSError, AttributeError):  # pragma: no cover - a libc without mallopt
         return False
-
-
-#: prctl's option that has the kernel signal a process when its parent dies (linux/prctl.h).
-PR_SET_PDEATHSIG = 1
-
-
-def end_with_parent(parent_pid: int) -> bool:
-    """Have the kernel kill this process when its parent, ``parent_pid``, dies (Linux).
-
-    A pool's workers wait for tasks on a pipe that each of them also holds open for writing,
-    so when the process that started them is killed (SIGKILL, the out-of-memory killer) they
-    never see it close: they would wait for ever, about 270 MB each, with the terminal's
-    output still open (``facefeedback run ... | tee log`` would never end). Multiprocessing's
-    resource tracker, which they also keep open, then ends by itself once they have. The parent
-    may already have died before this is set, in which case this process is re-parented and
-    ends at once. SIGKILL, not SIGTERM, because no handler can delay it and nothing in a worker
-    needs cleaning up: what a worker writes goes to a temporary name and is renamed when
-    complete, and the next run sweeps what was left half-written.
-
-    The kernel sends the signal when the *thread* that started this process ends, which is
-    the thread that submitted the pool's tasks; :func:`run_tasks` submits them all at once,
-    from the thread that iterates it. Returns whether it was set (False off Linux, or where
-    libc has no ``prctl``: the worker then outlives a killed parent, as before).
-    """
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-    import signal
-
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
-        return False
-    if prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), ctypes.c_ulong(0), ctypes.c_ulong(0),
-             ctypes.c_ulong(0)) != 0:  # pragma: no cover - a kernel that refuses it
-        log.debug("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
-        return False
-    if os.getppid() != parent_pid:  # died before it was set: no signal will come
-        os.kill(os.getpid(), signal.SIGKILL)
-    return True
 
 
 def _start_local_worker(parent_pid: int) -> None:
