@@ -12,6 +12,7 @@ from facefeedback import schema
 from facefeedback.cli import main
 from facefeedback.errors import AnalysisError
 from facefeedback.synthetic.studies import (
+    FROWN_SCALES,
     GENERATIVE_MODELS,
     Effects,
     SimulationSettings,
@@ -121,9 +122,11 @@ def test_defaults_reproduce_published_scale():
     assert frown["botox"] - frown["placebo"] == pytest.approx(Effects().frown, abs=0.01)
 
 
+@pytest.mark.parametrize("scale", FROWN_SCALES)
 @pytest.mark.parametrize("model", GENERATIVE_MODELS)
-def test_generative_models_follow_their_equations(model):
-    """Regressions on a large study return each model's coefficients (docs/analysis.md).
+def test_generative_models_follow_their_equations(model, scale):
+    """Regressions on a large study return each model's coefficients (docs/analysis.md), under
+    either frown scale.
 
     Baseline HAM-D 35 keeps scores off the floor at 0, so only rounding is left.
     """
@@ -132,7 +135,7 @@ def test_generative_models_follow_their_equations(model):
     effects = Effects(frown=-0.3, direct=-2.0, mediated=-3.0)  # b = 10 points per FU
     settings = SimulationSettings(n_per_arm=20_000, effects=effects, model=model,
                                   baseline_mean=35.0, frown_stability=0.4,
-                                  frown_baseline_effect=12.0)
+                                  frown_baseline_effect=12.0, frown_scale=scale)
     table, _ = simulate_study(settings, 4, with_frames=False)
     base = table[table["session"] == "baseline"].set_index("participant_id")
     last = table[table["session"] == "week6"].set_index("participant_id")
@@ -143,7 +146,10 @@ def test_generative_models_follow_their_equations(model):
     mood = sm.OLS(last["HAMD17_change"], sm.add_constant(x)).fit().params
     levels = model == "levels"
     assert frown["treated"] == pytest.approx(effects.frown, abs=0.005)
-    assert frown["f0"] == pytest.approx(settings.frown_stability - 1 if levels else 0, abs=0.02)
+    if scale == "additive":
+        assert frown["f0"] == pytest.approx(settings.frown_stability - 1 if levels else 0, abs=0.02)
+    elif not levels:  # half the participants keep the share m of their baseline frown: E[m^T] - 1
+        assert frown["f0"] == pytest.approx((settings.toxin_share() - 1) / 2, abs=0.02)
     assert mood["df"] == pytest.approx(effects.slope, abs=1.2)
     assert mood["treated"] == pytest.approx(effects.direct, abs=0.3)
     assert mood["h0"] == pytest.approx(settings.baseline_slope, abs=0.03)
@@ -151,11 +157,47 @@ def test_generative_models_follow_their_equations(model):
                                        if levels else 0, abs=1.5)
 
 
+def test_proportional_frowning_never_falls_below_zero():
+    """With the defaults, the additive scale puts about 28 % of the toxin arm's follow-up frown levels
+    below 0 and 2 % of the placebo arm's (docs/analysis.md); the proportional scale none, with the
+    same toxin effect on the mean."""
+    below = {}
+    for scale in FROWN_SCALES:
+        table, _ = simulate_study(SimulationSettings(n_per_arm=4000, frown_scale=scale), 5, with_frames=False)
+        last = table[(table["session"] == "week6")]
+        level = last["frown_intensity_mean"].groupby(last["arm"])
+        below[scale] = (last["frown_intensity_mean"] < 0).groupby(last["arm"]).mean()
+        assert level.mean()["placebo"] - level.mean()["botox"] == pytest.approx(-Effects().frown, abs=0.01)
+        baseline = table.loc[table["session"] == "baseline", "frown_intensity_mean"]
+        assert baseline.mean() == pytest.approx(0.35, abs=0.005)
+        assert baseline.std() == pytest.approx(0.12, abs=0.005)
+    assert below["additive"]["botox"] == pytest.approx(0.28, abs=0.02)
+    assert below["additive"]["placebo"] == pytest.approx(0.02, abs=0.01)
+    assert below["proportional"].max() == 0
+
+
+def test_proportional_frowning_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "proportional"
+    assert main(["simulate", "--out", str(out), "--n-per-arm", "4", "--frown-scale", "proportional"]) == 0
+    assert "(change model, proportional frowning)" in capsys.readouterr().out
+    simulation = json.loads((out / "study.json").read_text())["simulation"]
+    assert simulation["truth"]["frown_scale"] == simulation["settings"]["frown_scale"] == "proportional"
+    features = pd.read_parquet(out / "features" / "session_features.parquet")
+    for rec in features.itertuples():  # no frame frowns below 0; the valid frames' mean is the level
+        frames = pd.read_parquet(out / "recordings" / rec.recording_id / "frames.parquet")
+        assert frames["frown_intensity"].min() >= 0
+        assert frames.loc[frames["valid"], "frown_intensity"].mean() == pytest.approx(rec.frown_intensity_mean)
+    # a toxin effect larger than the placebo arm's mean level cannot be a share of it
+    assert main(["simulate", "--out", str(out), "--frown-scale", "proportional", "--effect", "frown=-0.4"]) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "more than all frowning" in err
+
+
 def test_levels_model_from_the_command_line(tmp_path, capsys):
     out = tmp_path / "levels"
     assert main(["simulate", "--out", str(out), "--n-per-arm", "4", "--model", "levels",
                  "--frown-stability", "0.3", "--seed", "1"]) == 0
-    assert "(levels model)" in capsys.readouterr().out
+    assert "(levels model, additive frowning)" in capsys.readouterr().out
     simulation = json.loads((out / "study.json").read_text())["simulation"]
     assert simulation["truth"]["generative_model"] == "levels"
     assert simulation["settings"]["model"] == "levels"

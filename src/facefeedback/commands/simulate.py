@@ -30,12 +30,18 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frown-baseline-effect", type=float, default=15.0, metavar="POINTS",
                    help="levels model: HAM-D points at follow-up per frown unit of baseline "
                         "frown, at a given follow-up frown (default 15)")
+    p.add_argument("--frown-scale", choices=("additive", "proportional"), default="additive",
+                   help="how frowning varies: 'additive' (normal parts, the same toxin effect for "
+                        "everyone; a level can fall below 0, which no recording gives; default) or "
+                        "'proportional' (log-normal levels, the toxin leaves the same share of each "
+                        "participant's frowning, so who frowns little loses little); the same true "
+                        "effects either way")
 
 
 def model_settings(args: argparse.Namespace) -> dict:
     """The :class:`SimulationSettings` fields set by :func:`add_model_options`."""
     return {"model": args.model, "frown_stability": args.frown_stability,
-            "frown_baseline_effect": args.frown_baseline_effect}
+            "frown_baseline_effect": args.frown_baseline_effect, "frown_scale": args.frown_scale}
 
 
 def add_parser(sub) -> None:
@@ -77,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     study = write_simulated_study(args.out, settings, args.seed, args.force)
     truth = study["simulation"]["truth"]
     print(f"simulated {2 * args.n_per_arm} participants x {len(args.sessions)} sessions in "
-          f"{args.out} ({args.model} model); true frown slope {truth['frown_slope']:g}, "
+          f"{args.out} ({args.model} model, {args.frown_scale} frowning); true frown slope {truth['frown_slope']:g}, "
           f"indirect effect {truth['indirect_effect']:g}, direct {truth['direct_effect']:g} "
           f"{truth['outcome']} points")
     if "capacity" in truth:

@@ -91,7 +91,7 @@ def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0, 
         "simulation": {
             "seed": seed,
             "settings": settings.to_dict(),
-            "truth": {"generative_model": settings.model,
+            "truth": {"generative_model": settings.model, "frown_scale": settings.frown_scale,
                       "frown_effect": eff.frown, "direct_effect": eff.direct,
                       "indirect_effect": eff.mediated, "frown_slope": eff.slope,
                       "total_effect": eff.direct + eff.mediated, "outcome": PRIMARY_SCALE,

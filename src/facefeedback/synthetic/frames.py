@@ -39,7 +39,8 @@ def component_values(family: Family, intensity: np.ndarray, jitter: np.ndarray) 
     return out
 
 
-def synthesize_signals(levels: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def synthesize_signals(levels: np.ndarray, rng: np.random.Generator,
+                       proportional: bool = False) -> dict[str, np.ndarray]:
     """Per-frame signals whose valid-frame mean of ``frown_intensity`` equals ``levels``.
 
     Parameters
@@ -48,6 +49,11 @@ def synthesize_signals(levels: np.ndarray, rng: np.random.Generator) -> dict[str
         Mean frown intensity over valid frames, in frown units (FU).
     rng : numpy.random.Generator
         Source of randomness.
+    proportional : bool
+        Scale a positive shape to each level (``exp(drift)`` plus the bursts), so that no frame's
+        frown falls below 0 and a recording that frowns less varies less, as under the
+        proportional frown scale (:mod:`facefeedback.synthetic.studies`); else add the shape,
+        less its mean, to the level (the additive scale).
 
     Returns
     -------
@@ -71,9 +77,12 @@ def synthesize_signals(levels: np.ndarray, rng: np.random.Generator) -> dict[str
         bursts[i] = np.convolve(starts[i].astype(float), kernel, mode="same")
     valid = rng.random((n_rec, n_frames)) >= INVALID_FRACTION
     face = valid | (rng.random((n_rec, n_frames)) < 0.5)
-    shape = drift + 0.6 * bursts
+    shape = (np.exp(drift) if proportional else drift) + 0.6 * bursts
     shape_mean = np.nanmean(np.where(valid, shape, np.nan), axis=1)
-    frown = levels[:, None] + shape - shape_mean[:, None]
+    if proportional:
+        frown = levels[:, None] * shape / shape_mean[:, None]
+    else:
+        frown = levels[:, None] + shape - shape_mean[:, None]
     return assemble_signals(frown, valid, face, drift, rng)
 
 

@@ -35,6 +35,27 @@ with ``rho = frown_stability`` and ``delta = frown_baseline_effect``), writing
 so that ``dF_is = frown * T_i + (rho - 1) f_i0 + u_i + e_is`` is correlated with
 the baseline frown, and ``dH_is`` carries ``b dF_is + (b + delta) f_i0``.
 
+How frowning varies (``frown_scale``): ``"additive"`` (the default) is the equations above, in
+which a frown level is normal and so may fall below 0, which no recording can give (with the
+defaults, 28 % of the toxin arm's follow-up levels); ``"proportional"`` keeps every level above 0
+by making each part a factor: the baseline ``F0_i`` is log-normal with the same mean and SD, the
+participant and visit parts are ``exp(u_i)`` and ``exp(e_is)`` (log-normal with mean 1 and SDs
+``frown_sd_participant / frown_baseline_mean`` and ``frown_sd_visit / frown_baseline_mean``:
+the same spread in frown units at the mean level), and the toxin leaves the share ``m`` of a
+participant's frowning::
+
+    F_is = F0_i * m^T_i * exp(u_i + e_is)                           (change, s >= 1)
+    F_is = F0 * (F0_i / F0)^rho * m^T_i * exp(u_i + e_is)           (levels, s >= 1)
+
+(``F0`` = ``frown_baseline_mean``), with mood as above (``b dF_is``, or ``b f_is + delta f_i0``).
+``m`` is set so that ``frown`` is still the toxin's effect on the mean follow-up level:
+``m = 1 + frown / E[F_is | placebo]`` (``E`` = ``F0`` under the change model and
+``F0 exp(rho (rho - 1) s^2 / 2)`` under the levels model, ``s^2 = ln(1 + (sd / F0)^2)`` the
+log-variance of ``F0_i``), which needs ``frown > -E``. The toxin's effect then differs between
+participants (a participant who frowns little loses little), but as ``T`` is randomised its
+coefficient in the analysis of covariance models is still ``frown`` and that of ``dF`` is still
+``b``: the truth below holds under both scales.
+
 Under both models the truth is the same four numbers: ``a = frown`` (the toxin
 effect on the change in frowning, equivalently on the follow-up frown level, at a
 given baseline frown), the frown slope ``b`` (HAM-D points per frown unit of
@@ -76,6 +97,8 @@ SECOND_SCALE = "MADRS"
 TASK = "rest"
 #: The two views of how mood follows frowning (see the module docstring).
 GENERATIVE_MODELS = ("change", "levels")
+#: How frowning varies: by added normal parts, or by factors that keep every level above 0.
+FROWN_SCALES = ("additive", "proportional")
 
 
 @dataclass(frozen=True)
@@ -145,6 +168,7 @@ class SimulationSettings:
     ``model`` is the generative model, ``"change"`` or ``"levels"`` (module
     docstring); ``frown_stability`` (``rho``) and ``frown_baseline_effect``
     (``delta``, HAM-D points per frown unit) are used by the levels model only.
+    ``frown_scale`` is ``"additive"`` or ``"proportional"`` (module docstring).
     """
 
     n_per_arm: int = 40
@@ -165,6 +189,7 @@ class SimulationSettings:
     madrs_sd_rating: float = 2.0
     frown_stability: float = 0.5
     frown_baseline_effect: float = 15.0
+    frown_scale: str = "additive"
     #: Trials per condition of the ``faces`` task (0: no such task) and whether there is a
     #: ``max_frown`` task (:mod:`facefeedback.synthetic.trial_study`); written with the frames only.
     trials_per_condition: int = 0
@@ -175,6 +200,10 @@ class SimulationSettings:
         if self.model not in GENERATIVE_MODELS:
             raise AnalysisError(f"generative model {self.model!r} is not one of "
                                 f"{', '.join(GENERATIVE_MODELS)}")
+        if self.frown_scale not in FROWN_SCALES:
+            raise AnalysisError(f"frown scale {self.frown_scale!r} is not one of {', '.join(FROWN_SCALES)}")
+        if self.frown_scale == "proportional":
+            self.toxin_share()  # raises when the toxin would remove more than all frowning
         if self.trials_per_condition < 0:
             raise AnalysisError(f"trials per condition must be at least 0, got {self.trials_per_condition}")
         if self.n_per_arm < 1:
@@ -184,6 +213,24 @@ class SimulationSettings:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def baseline_log_sd(self) -> float:
+        """SD of ``ln F0_i`` under the proportional scale (``F0_i`` log-normal, its mean and SD as set)."""
+        return float(np.sqrt(np.log1p((self.frown_baseline_sd / self.frown_baseline_mean) ** 2)))
+
+    def toxin_share(self) -> float:
+        """``m``: the share of a participant's frowning the toxin leaves (proportional scale), set so
+        that the toxin's effect on the mean follow-up level is ``effects.frown``."""
+        placebo_mean = self.frown_baseline_mean
+        if self.model == "levels":
+            rho = self.frown_stability
+            placebo_mean *= np.exp(rho * (rho - 1) * self.baseline_log_sd() ** 2 / 2)
+        share = 1 + self.effects.frown / placebo_mean
+        if share <= 0:
+            raise AnalysisError(
+                f"a frown effect of {self.effects.frown:g} FU would remove more than all frowning under the "
+                f"proportional scale (the placebo arm's mean follow-up level is {placebo_mean:.3f} FU)")
+        return float(share)
 
 
 def _clip_round(values: np.ndarray, scale: str) -> np.ndarray:
@@ -204,17 +251,14 @@ def simulate_levels(settings: SimulationSettings, rng: np.random.Generator) -> p
     n_total, n_visits = 2 * n, len(settings.sessions)
     treated = np.repeat([1.0, 0.0], n)
     h0 = rng.normal(settings.baseline_mean, settings.baseline_sd, n_total)
-    f0 = rng.normal(settings.frown_baseline_mean, settings.frown_baseline_sd, n_total)
-    u = rng.normal(0.0, settings.frown_sd_participant, n_total)
+    # Standard normal draws, in the order the frown's and mood's parts have always been drawn.
+    z_f0, z_u = rng.standard_normal(n_total), rng.standard_normal(n_total)
     v = rng.normal(0.0, settings.mood_sd_participant, n_total)
+    z_e = rng.standard_normal((n_total, n_visits))
     weights = np.arange(n_visits) / (n_visits - 1)
-    d_frown = eff.frown * treated[:, None] + u[:, None] + rng.normal(
-        0.0, settings.frown_sd_visit, (n_total, n_visits))
-    frown_driver = d_frown  # what mood follows: the change in frowning, or the level
-    if settings.model == "levels":
-        f0_dev = (f0 - settings.frown_baseline_mean)[:, None]
-        frown_driver = settings.frown_stability * f0_dev + d_frown  # follow-up level - mean
-        d_frown = frown_driver - f0_dev
+    # frown_driver is what mood follows: the change in frowning, or the follow-up level - mean
+    f0, d_frown, frown_driver = _frown_levels(settings, treated, z_f0, z_u, z_e)
+    f0_dev = (f0 - settings.frown_baseline_mean)[:, None]
     h0_scored = _clip_round(h0, PRIMARY_SCALE)
     d_mood = (weights[None, :] * (eff.placebo + eff.direct * treated[:, None])
               + eff.slope * frown_driver
@@ -238,6 +282,31 @@ def simulate_levels(settings: SimulationSettings, rng: np.random.Generator) -> p
         PRIMARY_SCALE: _clip_round(latent, PRIMARY_SCALE).ravel(),
         SECOND_SCALE: _clip_round(madrs, SECOND_SCALE).ravel(),
     })
+
+
+def _frown_levels(settings: SimulationSettings, treated: np.ndarray, z_f0: np.ndarray, z_u: np.ndarray,
+                  z_e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Baseline frown levels ``F0_i``, changes ``dF_is`` and what mood follows (``dF_is``, or under
+    the levels model the follow-up level's deviation ``f_is``), at every visit (the caller sets the
+    baseline's change to 0), from standard normal draws for ``F0_i``, ``u_i`` and ``e_is``."""
+    mean, rho = settings.frown_baseline_mean, settings.frown_stability
+    if settings.frown_scale == "additive":
+        f0 = mean + settings.frown_baseline_sd * z_f0
+        d_frown = settings.effects.frown * treated[:, None] + (settings.frown_sd_participant * z_u)[:, None] + (
+            settings.frown_sd_visit * z_e)
+        if settings.model == "change":
+            return f0, d_frown, d_frown
+        f0_dev = (f0 - mean)[:, None]
+        driver = rho * f0_dev + d_frown  # the follow-up level regresses to the mean
+        return f0, driver - f0_dev, driver
+    log_sd = settings.baseline_log_sd()
+    f0 = mean * np.exp(log_sd * z_f0 - log_sd ** 2 / 2)
+    sd_u, sd_e = settings.frown_sd_participant / mean, settings.frown_sd_visit / mean
+    factors = np.exp((sd_u * z_u - sd_u ** 2 / 2)[:, None] + sd_e * z_e - sd_e ** 2 / 2)  # mean 1
+    expected = f0 if settings.model == "change" else mean * (f0 / mean) ** rho
+    level = (expected * np.where(treated == 1, settings.toxin_share(), 1.0))[:, None] * factors
+    d_frown = level - f0[:, None]
+    return f0, d_frown, d_frown if settings.model == "change" else level - mean
 
 
 def participant_ids(n_total: int) -> list[str]:
@@ -276,7 +345,8 @@ def simulate_study(settings: SimulationSettings, seed: int = 0, *,
     frames = None
     if with_frames:
         feature_names = schema.summary_feature_names()
-        signals = synthetic_frames.synthesize_signals(table["frown_intensity_mean"].to_numpy(), rng)
+        signals = synthetic_frames.synthesize_signals(table["frown_intensity_mean"].to_numpy(), rng,
+                                                      proportional=settings.frown_scale == "proportional")
         frames_rng = np.random.default_rng([seed, 1])
         frames = [synthetic_frames.frames_table(signals, row, frames_rng) for row in range(len(table))]
         feats, _ = synthetic_frames.recording_summaries(frames)
