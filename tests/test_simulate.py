@@ -16,6 +16,7 @@ from facefeedback.synthetic.studies import (
     GENERATIVE_MODELS,
     Effects,
     SimulationSettings,
+    simulate_levels,
     simulate_study,
 )
 
@@ -173,13 +174,19 @@ def test_proportional_frowning_never_falls_below_zero():
         assert baseline.std() == pytest.approx(0.12, abs=0.005)
     assert below["additive"]["botox"] == pytest.approx(0.28, abs=0.02)
     assert below["additive"]["placebo"] == pytest.approx(0.02, abs=0.01)
+    for model, stability in (("change", 0.5), ("levels", 0.5), ("levels", 0.2)):  # what the warning says
+        settings = SimulationSettings(n_per_arm=20_000, model=model, frown_stability=stability)
+        table = simulate_levels(settings, np.random.default_rng(3))
+        last = table[(table["session"] == "week6") & (table["arm"] == "botox")]
+        assert settings.share_below_zero() == pytest.approx((last["frown_intensity_mean"] < 0).mean(), abs=0.01)
     assert below["proportional"].max() == 0
 
 
 def test_proportional_frowning_from_the_command_line(tmp_path, capsys):
     out = tmp_path / "proportional"
     assert main(["simulate", "--out", str(out), "--n-per-arm", "4", "--frown-scale", "proportional"]) == 0
-    assert "(change model, proportional frowning)" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "(change model, proportional frowning)" in captured.out and "warning" not in captured.err
     simulation = json.loads((out / "study.json").read_text())["simulation"]
     assert simulation["truth"]["frown_scale"] == simulation["settings"]["frown_scale"] == "proportional"
     features = pd.read_parquet(out / "features" / "session_features.parquet")
@@ -197,7 +204,9 @@ def test_levels_model_from_the_command_line(tmp_path, capsys):
     out = tmp_path / "levels"
     assert main(["simulate", "--out", str(out), "--n-per-arm", "4", "--model", "levels",
                  "--frown-stability", "0.3", "--seed", "1"]) == 0
-    assert "(levels model, additive frowning)" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "(levels model, additive frowning)" in captured.out
+    assert captured.err.startswith("warning: with these settings 21 % of the toxin arm's follow-up frown levels")
     simulation = json.loads((out / "study.json").read_text())["simulation"]
     assert simulation["truth"]["generative_model"] == "levels"
     assert simulation["settings"]["model"] == "levels"

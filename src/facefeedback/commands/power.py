@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from . import add_force_option
-from .simulate import add_effect_option, add_model_options, model_settings
+from .simulate import add_effect_option, add_model_options, model_settings, warn_below_zero
 
 
 def add_parser(sub) -> None:
@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise AnalysisError(f"--alpha must be between 0 and 1, got {args.alpha}")
     settings = SimulationSettings(effects=Effects.parse(args.effect), **model_settings(args))
     plan = plan_output(args.out, POWER, POWER_FILES, args.force)
+    warn_below_zero(settings)
     table = power_table(settings, args.n, args.sims, args.seed, args.n_perm, args.n_boot,
                         args.alpha, args.jobs)
     out = Path(args.out)

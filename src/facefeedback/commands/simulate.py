@@ -44,6 +44,17 @@ def model_settings(args: argparse.Namespace) -> dict:
             "frown_baseline_effect": args.frown_baseline_effect, "frown_scale": args.frown_scale}
 
 
+def warn_below_zero(settings) -> None:
+    """Say on stderr when the additive scale puts toxin follow-up frown levels below 0 (more than 1 %)."""
+    import sys
+
+    share = settings.share_below_zero()
+    if share > 0.01:
+        print(f"warning: with these settings {100 * share:.0f} % of the toxin arm's follow-up frown levels are below 0, "
+              "which no recording gives; --frown-scale proportional keeps them above 0 (docs/analysis.md)",
+              file=sys.stderr)
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "simulate", help="write a simulated study with known effects",
@@ -80,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
                                   sessions=tuple(args.sessions), arms=tuple(args.arms),
                                   trials_per_condition=args.trials_per_condition, capacity=args.capacity,
                                   **model_settings(args))
+    warn_below_zero(settings)
     study = write_simulated_study(args.out, settings, args.seed, args.force)
     truth = study["simulation"]["truth"]
     print(f"simulated {2 * args.n_per_arm} participants x {len(args.sessions)} sessions in "

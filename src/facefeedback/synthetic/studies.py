@@ -214,6 +214,18 @@ class SimulationSettings:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def share_below_zero(self) -> float:
+        """The share of the toxin arm's follow-up frown levels below 0 (none under the proportional
+        scale): under the additive scale a level is normal, ``F0_i + frown + u_i + e_is`` (change
+        model) or ``F0 + rho f_i0 + frown + u_i + e_is`` (levels model)."""
+        if self.frown_scale == "proportional":
+            return 0.0
+        from scipy.stats import norm
+
+        rho = self.frown_stability if self.model == "levels" else 1.0
+        sd = np.sqrt((rho * self.frown_baseline_sd) ** 2 + self.frown_sd_participant ** 2 + self.frown_sd_visit ** 2)
+        return float(norm.cdf(-(self.frown_baseline_mean + self.effects.frown) / sd))
+
     def baseline_log_sd(self) -> float:
         """SD of ``ln F0_i`` under the proportional scale (``F0_i`` log-normal, its mean and SD as set)."""
         return float(np.sqrt(np.log1p((self.frown_baseline_sd / self.frown_baseline_mean) ** 2)))
