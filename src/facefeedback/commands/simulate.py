@@ -91,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
                                   sessions=tuple(args.sessions), arms=tuple(args.arms),
                                   trials_per_condition=args.trials_per_condition, capacity=args.capacity,
                                   **model_settings(args))
-    warn_below_zero(settings)
     study = write_simulated_study(args.out, settings, args.seed, args.force)
+    warn_below_zero(settings)
     truth = study["simulation"]["truth"]
     print(f"simulated {2 * args.n_per_arm} participants x {len(args.sessions)} sessions in "
           f"{args.out} ({args.model} model, {args.frown_scale} frowning); true frown slope {truth['frown_slope']:g}, "
