@@ -255,12 +255,12 @@ def test_power_replaces_its_own_outputs_and_nothing_else(tmp_path, capsys):
     foreign = plant(out / "notes.txt")
     assert main([*argv, "--n", "3"]) == 0
     assert_intact(foreign)
-    assert set(read_marker(out)["power"]) == {"power.csv", "power.png", "power.svg"}
+    assert set(read_marker(out)["power"]) == {"power.csv", "power.json", "power.png", "power.svg"}
     run_killed("commit", 3, [*argv, "--n", "4"])
     assert_intact(foreign)
     recover(out)
     assert pd.read_csv(out / "power.csv")["n_per_arm"].tolist() == [4]
-    assert set(read_marker(out)["power"]) == {"power.csv", "power.png", "power.svg"}
+    assert set(read_marker(out)["power"]) == {"power.csv", "power.json", "power.png", "power.svg"}
     assert_intact(foreign)
     foreign |= plant(tmp_path / "elsewhere" / "power.csv")
     assert main([*argv, "--n", "3", "--out", str(tmp_path / "elsewhere")]) != 0

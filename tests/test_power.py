@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -9,7 +10,9 @@ import pandas as pd
 import pytest
 from process_helpers import HAS_PROC, cmdline, cpu_ticks, kill_alone_once_working
 
+from facefeedback.analysis.power import power_table
 from facefeedback.cli import main
+from facefeedback.synthetic.studies import Effects, SimulationSettings
 
 FAST = ["--sims", "16", "--n-perm", "99", "--n-boot", "120", "--seed", "1"]
 
@@ -26,8 +29,20 @@ def test_power_table_and_plot(tmp_path, capsys):
     assert table["power_mediation"].iloc[1] >= 0.7
     assert table["power_mediation"].iloc[1] > table["power_mediation"].iloc[0]
     assert (out / "power.png").read_bytes()[:4] == b"\x89PNG"
-    assert "<svg" in (out / "power.svg").read_text()[:2000]
+    svg = (out / "power.svg").read_text()
+    assert "<svg" in svg[:2000] and "change model, additive frowning" in svg  # the settings, under the plot
     assert "power_primary" in capsys.readouterr().out
+    # power.json holds what made the table: run again from it, the same table
+    record = json.loads((out / "power.json").read_text())
+    assert record["sizes"] == [8, 40] and record["seed"] == 1 and record["analysis_model"] == "ancova"
+    assert record["simulation"]["effects"] == {"frown": -0.25, "direct": -3.5, "mediated": -6.25, "placebo": -2.25}
+    assert record["simulation"]["frown_scale"] == "additive" and record["provenance"]["versions"]["facefeedback"]
+    sim = record["simulation"]
+    settings = SimulationSettings(**{**sim, "effects": Effects(**sim["effects"]), "sessions": tuple(sim["sessions"]),
+                                     "arms": tuple(sim["arms"])})
+    again = power_table(settings, record["sizes"], record["studies_per_size"], record["seed"], record["n_perm"],
+                        record["n_boot"], record["alpha"])
+    pd.testing.assert_frame_equal(again, table)
 
 
 def test_no_effect_gives_no_power(tmp_path):

@@ -28,7 +28,7 @@ from .study_features import StudyFeatures
 logger = logging.getLogger(__name__)
 
 
-POWER_FILES = ("power.csv", "power.png", "power.svg")
+POWER_FILES = ("power.csv", "power.json", "power.png", "power.svg")
 
 
 def _earlier_power(folder) -> list[str]:
@@ -143,6 +143,32 @@ def power_table(settings: SimulationSettings, sizes: list[int], n_studies: int, 
     return pd.DataFrame(rows)
 
 
+def power_record(settings: SimulationSettings, sizes: list[int], n_studies: int, seed: int, n_perm: int,
+                 n_boot: int, alpha: float) -> dict:
+    """What ``power.json`` holds: everything that makes :func:`power_table`'s figures (the same
+    arguments give the same table), with the software versions and the time it was made."""
+    from dataclasses import asdict
+
+    from ..provenance import analysis_versions, created
+
+    simulation = asdict(settings)
+    simulation.pop("n_per_arm")  # the sizes below
+    for unused in ("trials_per_condition", "capacity", "trial_effects"):  # power simulates no frames
+        simulation.pop(unused)
+    return {"sizes": [int(n) for n in sizes], "studies_per_size": n_studies, "seed": seed,
+            "study_seeds": "study i of n per arm: (seed + n) * 100003 + i",
+            "n_perm": n_perm, "n_boot": n_boot, "alpha": alpha, "analysis_model": ANCOVA,
+            "simulation": simulation, "toxin_levels_below_zero": settings.share_below_zero(),
+            "provenance": {"versions": analysis_versions(), "created": created()}}
+
+
+def describe_settings(settings: SimulationSettings) -> str:
+    """One line naming the generative model, the frown scale and the effects (the plot's subtitle)."""
+    eff = settings.effects
+    return (f"{settings.model} model, {settings.frown_scale} frowning; toxin effects: frown {eff.frown:g} FU, "
+            f"mediated {eff.mediated:g}, direct {eff.direct:g}, placebo {eff.placebo:g} HAM-D points")
+
+
 def true_values(effects: Effects) -> dict[str, float]:
     """The truth of each estimate :func:`one_study` returns with intervals."""
     return {"slope": effects.slope, "a": effects.frown, "indirect": effects.mediated,
@@ -189,8 +215,9 @@ def calibration_table(sims: pd.DataFrame, effects: Effects) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plot_power(table: pd.DataFrame, path_stem, alpha: float = 0.05) -> list:
-    """Power curves with Monte Carlo intervals, saved as ``<stem>.png`` and ``.svg``."""
+def plot_power(table: pd.DataFrame, path_stem, alpha: float = 0.05, subtitle: str = "") -> list:
+    """Power curves with Monte Carlo intervals, saved as ``<stem>.png`` and ``.svg``; ``subtitle``
+    (the settings, :func:`describe_settings`) goes under the plot."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -207,7 +234,13 @@ def plot_power(table: pd.DataFrame, path_stem, alpha: float = 0.05) -> list:
     ax.axhline(0.8, color="grey", lw=0.8, ls="--")
     ax.set(xlabel="participants per arm", ylabel=f"power (alpha = {alpha:g})", ylim=(0, 1.02))
     ax.legend(loc="lower right")
-    fig.tight_layout()
+    if subtitle:
+        import textwrap
+
+        fig.text(0.01, 0.01, textwrap.fill(subtitle, 90), fontsize=7, color="#444444", va="bottom")
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
+    else:
+        fig.tight_layout()
     stem = Path(path_stem)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
     for p in paths:

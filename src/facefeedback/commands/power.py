@@ -37,8 +37,16 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..analysis.power import POWER, POWER_FILES, plot_power, power_table
+    from ..analysis.power import (
+        POWER,
+        POWER_FILES,
+        describe_settings,
+        plot_power,
+        power_record,
+        power_table,
+    )
     from ..errors import AnalysisError
+    from ..files import write_json
     from ..output_folders import plan_output, writing
     from ..synthetic.studies import Effects, SimulationSettings
 
@@ -56,7 +64,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     with writing(plan) as staging:
         table.to_csv(staging / "power.csv", index=False)
-        plot_power(table, staging / "power", args.alpha)
+        write_json(staging / "power.json", power_record(settings, args.n, args.sims, args.seed, args.n_perm,
+                                                        args.n_boot, args.alpha))
+        plot_power(table, staging / "power", args.alpha, describe_settings(settings))
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"written: {out / 'power.csv'}, {out / 'power.png'}, {out / 'power.svg'}")
+    print(f"({describe_settings(settings)})")
+    print("written: " + ", ".join(str(out / name) for name in POWER_FILES))
     return 0
