@@ -268,6 +268,19 @@ def test_power_replaces_its_own_outputs_and_nothing_else(tmp_path, capsys):
     assert_intact(foreign)
 
 
+def test_power_json_in_an_earlier_power_folder_is_not_taken_for_ours(tmp_path, capsys):
+    """A power folder from before output markers held power.csv, .png and .svg only: a power.json
+    there is someone else's, and is refused, not replaced."""
+    out = tmp_path / "power"
+    out.mkdir()
+    (out / "power.csv").write_text("n_per_arm,studies,power_primary\n4,2,0.5\n")
+    foreign = plant(out / "power.json")
+    argv = ["power", "--n", "3", "--sims", "2", "--n-perm", "9", "--n-boot", "9", "--out", str(out)]
+    assert main(argv) != 0
+    assert "power.json is not part of a power analysis" in capsys.readouterr().err
+    assert_intact(foreign)
+
+
 # --------------------------------------------------------------------------- analyze, export
 
 FAST = ["--n-boot", "20", "--n-perm", "19", "--n-perm-predictive", "5"]

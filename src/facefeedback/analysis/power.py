@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 
 POWER_FILES = ("power.csv", "power.json", "power.png", "power.svg")
+#: What a power analysis wrote before output markers (it wrote no power.json then).
+_LEGACY_POWER_FILES = ("power.csv", "power.png", "power.svg")
 
 
 def _earlier_power(folder) -> list[str]:
@@ -38,7 +40,7 @@ def _earlier_power(folder) -> list[str]:
             ours = fh.readline().startswith("n_per_arm,studies,")
     except (OSError, UnicodeDecodeError):
         return []
-    return [f for f in POWER_FILES if (folder / f).is_file()] if ours else []
+    return [f for f in _LEGACY_POWER_FILES if (folder / f).is_file()] if ours else []
 
 
 #: ``power/``: the table and the plot, replaced as a whole by each run.
@@ -166,7 +168,8 @@ def describe_settings(settings: SimulationSettings) -> str:
     """One line naming the generative model, the frown scale and the effects (the plot's subtitle)."""
     eff = settings.effects
     return (f"{settings.model} model, {settings.frown_scale} frowning; toxin effects: frown {eff.frown:g} FU, "
-            f"mediated {eff.mediated:g}, direct {eff.direct:g}, placebo {eff.placebo:g} HAM-D points")
+            f"mediated {eff.mediated:g}, direct {eff.direct:g} HAM-D points; placebo response (both arms) "
+            f"{eff.placebo:g}")
 
 
 def true_values(effects: Effects) -> dict[str, float]:

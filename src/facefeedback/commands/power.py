@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--jobs", type=int, default=1, metavar="J", help="worker processes")
     p.add_argument("--out", metavar="DIR", default="power",
-                   help="folder for power.csv, power.png and power.svg (default ./power)")
+                   help="folder for power.csv, power.json, power.png and power.svg (default ./power)")
     add_force_option(p)
     p.set_defaults(func=run)
 

@@ -39,9 +39,9 @@ How frowning varies (``frown_scale``): ``"additive"`` (the default) is the equat
 which a frown level is normal and so may fall below 0, which no recording can give (with the
 defaults, 28 % of the toxin arm's follow-up levels); ``"proportional"`` keeps every level above 0
 by making each part a factor: the baseline ``F0_i`` is log-normal with the same mean and SD, the
-participant and visit parts are ``exp(u_i)`` and ``exp(e_is)`` (log-normal with mean 1 and SDs
-``frown_sd_participant / frown_baseline_mean`` and ``frown_sd_visit / frown_baseline_mean``:
-the same spread in frown units at the mean level), and the toxin leaves the share ``m`` of a
+participant and visit parts are ``exp(u_i)`` and ``exp(e_is)`` (log-normal with mean 1, the SDs
+of ``u_i`` and ``e_is`` ``frown_sd_participant / frown_baseline_mean`` and ``frown_sd_visit /
+frown_baseline_mean``: about the same spread in frown units at the mean level), and the toxin leaves the share ``m`` of a
 participant's frowning::
 
     F_is = F0_i * m^T_i * exp(u_i + e_is)                           (change, s >= 1)
