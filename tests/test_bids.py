@@ -242,11 +242,14 @@ def test_a_bids_tree_on_another_file_system_is_written(bids_named_clip, tmp_path
         out = tmp_path / "out"
         out.mkdir()
         (out / "sub-07").symlink_to(other, target_is_directory=True)
+        notes = "sub-07/ses-2/beh/notes.txt"  # a user's file beside the table, on the other disk
+        foreign = plant(out / notes)
         for _ in range(2):
             assert main(_bids_extract(bids_named_clip, out)) == 0
             found = sorted(os.path.relpath(os.path.join(d, f), out).replace(os.sep, "/")
                            for d, _, files in os.walk(out, followlinks=True) for f in files)
-            assert found == WHOLE  # (the symlink followed) and no staging left on either disk
+            assert found == sorted([*WHOLE, notes])  # (the symlink followed) and no staging left on either disk
             assert bids.frames_table(out / RECORDING_FOLDER) is not None
+            assert_intact(foreign)
     finally:
         shutil.rmtree(other, ignore_errors=True)

@@ -17,9 +17,13 @@ from process_helpers import HAS_PROC, cmdline, kill_alone_once_working
 from study_helpers import write_study
 
 
-def finished(out: Path) -> list[str]:
-    folder = out / "recordings"
+def entries(folder: Path) -> list[str]:
+    """The names in ``folder`` that are not hidden ([] while it does not exist)."""
     return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
+
+
+def finished(out: Path) -> list[str]:
+    return entries(out / "recordings")
 
 
 def run_cli(study: Path, out: Path, workers: int = 2, **popen) -> subprocess.Popen:
@@ -73,8 +77,7 @@ def test_sigkill_then_resume(tmp_path, samples):
 
 
 def cached(out: Path) -> list[str]:
-    folder = out / "cache" / "raw"
-    return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
+    return entries(out / "cache" / "raw")
 
 
 #: A process that asks to end with its parent, then reads back the signal it will get (PR_GET_PDEATHSIG).

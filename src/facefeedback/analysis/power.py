@@ -149,11 +149,9 @@ def power_record(settings: SimulationSettings, sizes: list[int], n_studies: int,
                  n_boot: int, alpha: float) -> dict:
     """What ``power.json`` holds: everything that makes :func:`power_table`'s figures (the same
     arguments give the same table), with the software versions and the time it was made."""
-    from dataclasses import asdict
-
     from ..provenance import analysis_versions, created
 
-    simulation = asdict(settings)
+    simulation = settings.to_dict()
     simulation.pop("n_per_arm")  # the sizes below
     for unused in ("trials_per_condition", "capacity", "trial_effects"):  # power simulates no frames
         simulation.pop(unused)
