@@ -281,3 +281,30 @@ def test_a_table_with_only_a_header_row_is_named(study_dir, table):
     path.write_text(path.read_text().splitlines()[0] + "\n")
     problems = problems_of(study_dir)
     assert f"{path}: only a header row" in "\n".join(problems), problems
+
+
+def test_covariates_and_scales_that_would_clash_with_a_session_features_column_are_refused(study_dir):
+    """A covariate or custom scale named like a scale's or feature's change, or like each other,
+    would make two columns of one name: the study used to stop after measuring every recording."""
+    (study_dir / "participants.tsv").write_text(
+        "participant_id\tarm\tHAMD17_change\tfrown_intensity_mean_pct_change\tanxiety\tweight_change\n"
+        "P01\tbotox\t1\t2\t3\t4\nP02\tplacebo\t1\t2\t3\t4\n")
+    (study_dir / "study.yaml").write_text(STUDY + "scales:\n  anxiety: {min: 0, max: 10}\n  mood: {min: 0, max: 10}\n"
+                                          "  mood_change: {min: -10, max: 10}\n")
+    problems = problems_of(study_dir)
+    clash = "has the name of a session-features column (a feature, a scale or a change of one); rename it"
+    for column in ("HAMD17_change", "frown_intensity_mean_pct_change", "anxiety"):
+        assert only(problems, f"'{column}'") == f"participants.tsv: column '{column}' {clash}"
+    assert only(problems, "scales.mood_change") == (
+        f"{study_dir / 'study.yaml'}: scales.mood_change: the name is taken by a session-features column "
+        "(a feature, a scale or a change of one)")
+    assert not [p for p in problems if "weight_change" in p or "scales.mood:" in p or "scales.anxiety" in p]
+
+
+def test_trial_types_differing_by_case_across_events_files_are_refused(study_dir):
+    (study_dir / "clips" / "a_events.tsv").write_text("onset\tduration\ttrial_type\n1\t1\tnegative\n")
+    (study_dir / "clips" / "b_events.tsv").write_text("onset\tduration\ttrial_type\n1\t1\tNegative\n")
+    msg = only(problems_of(study_dir), "trial types")
+    assert msg == (f"trial types differ only by case: 'negative' ({study_dir.resolve() / 'clips' / 'a_events.tsv'} "
+                   f"row 2) and 'Negative' ({study_dir.resolve() / 'clips' / 'b_events.tsv'} row 2); "
+                   "write one spelling")

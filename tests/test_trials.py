@@ -188,3 +188,24 @@ def test_missing_columns_and_overlapping_trials(tmp_path):
     assert problems[1].startswith("overlap_events.tsv row 4:") and "its baseline window" in problems[1]
     wider = EventConfig(baseline_window_s=(-0.5, 0.0), response_window_s=(0.0, 0.9))
     assert check_events(path, wider)[1] == []  # shorter windows keep them apart
+
+
+def test_columns_a_trial_is_given_and_trial_types_differing_by_case_are_refused(tmp_path):
+    """An events column named like one the trial's row gets would be overwritten or doubled (the
+    study would stop after measuring); ``Negative`` and ``negative`` would be two conditions."""
+    path = tmp_path / "cols_events.tsv"
+    path.write_text("onset\tduration\ttrial_type\tincluded\tfrown_response_mean\tstimulus\n"
+                    "1\t1\tnegative\tyes\t3\tsad.png\n6\t1\tNegative\tno\t4\tsad2.png\n11\t1\tnegative\tyes\t5\tx.png\n")
+    table, problems = check_events(path, PARAMS, recording_s=20.0)
+    assert table is None
+    assert problems == [
+        f"{path}: column 'included' has the name of a column each trial is given (included, valid fractions, "
+        "baseline and response measures); rename it",
+        f"{path}: column 'frown_response_mean' has the name of a column each trial is given (included, valid "
+        "fractions, baseline and response measures); rename it",
+        "trial types differ only by case: 'negative' (cols_events.tsv rows 2, 4) and 'Negative' (cols_events.tsv "
+        "row 3); write one spelling"]
+    path.write_text("onset\tduration\ttrial_type\tstimulus\tincluded_by_rater\n1\t1\tnegative\tsad.png\tyes\n")
+    table, problems = check_events(path, PARAMS, recording_s=20.0)
+    assert problems == [] and list(table.columns) == ["onset", "duration", "trial_type", "stimulus",
+                                                      "included_by_rater", "row"]

@@ -27,10 +27,9 @@ import pandas as pd
 
 from . import schema
 from .config import EventConfig
-from .eventfiles import baseline_window, response_window
+from .eventfiles import RESPONSE_STATS, baseline_window, response_window
 from .summary import detect_events, frame_durations
 
-RESPONSE_STATS = ("mean", "peak", "latency_s", "area")
 TRIALS_FILE = "trials.parquet"
 
 

@@ -23,7 +23,7 @@ from ..errors import ValidationError
 from ..files import find_path
 from ..textrows import is_missing
 from .spec import StudySpec, read_study_spec
-from .table_checks import RESERVED_COLUMNS, check_participants, check_recordings, check_scores
+from .table_checks import check_participants, check_recordings, check_scores, shadows
 from .tables import ID_PATTERN, Table, read_table
 from .trialspec import check_trials
 
@@ -112,7 +112,7 @@ def load_study(path: str | os.PathLike, config_file: str | os.PathLike | None = 
                         problems) if spec.scores else None
 
     ptable, rtable, stable = (_with_rows(t, problems) for t in (ptable, rtable, stable))
-    participants, covariates = check_participants(ptable, problems) if ptable else (None, [])
+    participants, covariates = check_participants(ptable, problems, scales) if ptable else (None, [])
     known = set(participants["participant_id"]) if participants is not None else None
     recordings = check_recordings(rtable, spec, known, sessions, ptable, problems) if rtable else None
     if sessions is None and recordings is not None:
@@ -180,8 +180,9 @@ def _scales(spec: StudySpec, path: Path, problems: list[str]) -> dict[str, tuple
         elif not (name[:1].isalpha() and name.replace("_", "").isalnum() and name.isascii()):
             problems.append(f"{path}: scales.{name}: a scale name may hold only letters, digits and '_' "
                             "and must start with a letter")
-        elif name in RESERVED_COLUMNS:
-            problems.append(f"{path}: scales.{name}: the name is taken by a session-features column")
+        elif shadows(name, [other for other in spec.scales if other != name]):
+            problems.append(f"{path}: scales.{name}: the name is taken by a session-features column (a feature, "
+                            "a scale or a change of one)")
         else:
             scales[name] = (s.min, s.max, s.cutoff, s.meaning or "custom scale declared in the study file")
     return scales

@@ -7,6 +7,7 @@ runs them with the checks of the study file and raises every problem at once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,21 @@ RESERVED_COLUMNS = frozenset({*schema.SESSION_ID_COLUMNS, "recording_id", "is_re
                               *schema.summary_feature_names()})
 
 
-def check_participants(t: Table, problems: list[str]) -> tuple[pd.DataFrame, list[str]]:
-    """The participants (id, arm, covariates: numbers where every value is one) and the covariates' names."""
+def shadows(name: str, scales: Iterable[str] = ()) -> bool:
+    """Whether a column ``name`` (a covariate, a custom scale) would clash with a column that
+    session_features makes: an id, a recording feature, a trial feature, one of ``scales`` (and the
+    known ones), or the change or percent change of any of these."""
+    taken = RESERVED_COLUMNS | set(schema.KNOWN_SCALES) | set(scales)
+    stems = [name] + [name[:-len(suffix)] for suffix in (schema.CHANGE_SUFFIX, schema.PCT_CHANGE_SUFFIX)
+                      if name.endswith(suffix)]
+    return any(stem in taken or schema.is_trial_feature(stem) for stem in stems)
+
+
+def check_participants(t: Table, problems: list[str], scales: Iterable[str] = ()
+                       ) -> tuple[pd.DataFrame, list[str]]:
+    """The participants (id, arm, covariates: numbers where every value is one) and the covariates'
+    names, none of which may be that of a session-features column (:func:`shadows`; ``scales``: the
+    study's)."""
     rows = check_ids(t, ("participant_id",), problems)
     for i in list(rows):
         if is_missing(t.rows[i]["arm"]):
@@ -32,8 +46,9 @@ def check_participants(t: Table, problems: list[str]) -> tuple[pd.DataFrame, lis
     rows = check_duplicates(t, rows, ("participant_id",), problems)
     covariates = [c for c in t.columns if c not in ("participant_id", "arm")]
     for c in covariates:
-        if c in RESERVED_COLUMNS or c in schema.KNOWN_SCALES or schema.is_trial_feature(c):
-            problems.append(f"{t.name}: column '{c}' has the name of a session-features column; rename it")
+        if shadows(c, scales):
+            problems.append(f"{t.name}: column '{c}' has the name of a session-features column (a feature, a "
+                            "scale or a change of one); rename it")
     df = pd.DataFrame([t.rows[i] for i in rows], columns=t.columns)
     for c in covariates:
         values = [None if is_missing(v) else v for v in df[c]]
