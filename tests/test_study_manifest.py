@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from facefeedback.cli import main
@@ -308,3 +309,41 @@ def test_trial_types_differing_by_case_across_events_files_are_refused(study_dir
     assert msg == (f"trial types differ only by case: 'negative' ({study_dir.resolve() / 'clips' / 'a_events.tsv'} "
                    f"row 2) and 'Negative' ({study_dir.resolve() / 'clips' / 'b_events.tsv'} row 2); "
                    "write one spelling")
+
+
+def test_scores_of_a_session_without_recording_are_kept_in_every_table(study_dir, tmp_path):
+    """P02 has a week6 score but no week6 recording: the score and its change are in session
+    features (a row per reference task, no recording_id), in wide, and in the .sav and .dta files."""
+    import pandas as pd
+    import pyreadstat
+
+    from facefeedback.study.codebook import codebook
+    from facefeedback.study.features import session_features, wide_table
+    from facefeedback.study.statfiles import write_statfile
+    from facefeedback.study.statformats import FORMATS
+
+    (study_dir / "scores.csv").write_text(SCORES + "P02,week6,HAMD17,9\n")
+    study = load_study(study_dir / "study.yaml")
+    assert study.warnings[-1] == ("scores but no recording at: P02 week6 (the scores are kept in session features, "
+                                  "in rows without a recording_id)")
+    summaries = {rid: {"frown_intensity_mean": v} for rid, v in
+                 zip(study.recordings["recording_id"], [1.0, 0.5, 2.0])}
+    long = session_features(study, summaries)
+    p02 = long[long["participant_id"] == "P02"].set_index("session")
+    assert list(p02.index) == ["baseline", "week6"] and pd.isna(p02.at["week6", "recording_id"])
+    assert p02.at["week6", "task"] == "rest" and np.isnan(p02.at["week6", "frown_intensity_mean"])
+    assert (p02.at["week6", "HAMD17"], p02.at["week6", "HAMD17_change"]) == (9.0, -9.0)
+    wide, columns = wide_table(study, long)
+    row = wide.set_index("participant_id").loc["P02"]
+    assert (row["HAMD17_week6"], row["HAMD17_change_week6"]) == (9.0, -9.0)
+    book = codebook(study, long, wide, columns)
+    for key in ("spss", "stata"):
+        path = write_statfile(long, book[book["table"] == "session_features"], study.levels, FORMATS[key],
+                              tmp_path / f"long{FORMATS[key].suffix}", "demo", "session_features.csv")
+        back, _ = (pyreadstat.read_sav if key == "spss" else pyreadstat.read_dta)(str(path))
+        assert back["recording_id"].tolist() == ["P01_baseline_rest", "P01_week6_rest", "P02_baseline_rest", ""]
+        assert back["HAMD17_change"].tolist()[-1] == -9.0
+    from facefeedback.analysis.data import _why_left_out
+
+    assert _why_left_out(long[long["participant_id"] == "P02"], ["rest"], ("baseline", "week6"), "HAMD17",
+                         "frown_intensity_mean", {}) == "no rest recording at week6"

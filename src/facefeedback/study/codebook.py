@@ -80,7 +80,8 @@ def base_entries(study: Study) -> dict[str, Entry]:
                          "session (visit)"),
         "task": Entry("category", "what the participant did during the recording", "text", "recordings table",
                       "task during the recording"),
-        "recording_id": Entry("id", "key of the recording folder DIR/recordings/<recording_id>/", "text",
+        "recording_id": Entry("id", "key of the recording folder DIR/recordings/<recording_id>/; empty in the rows "
+                              "of a session with scores but no recording", "text",
                               "<participant_id>_<session>_<task>", "recording key (participant_session_task)"),
         "is_reference": Entry("flag", f"the row belongs to the reference session ({ref})", "true/false",
                               f"session == {ref}", f"row of the reference session ({ref})"),

@@ -1,7 +1,9 @@
 """Session features (long), change from the reference session, and the wide table for SPSS or R.
 
 ``session_features`` has one row per participant x session x task (every
-recording of the study; a failed recording keeps its row, with NaN features).
+recording of the study; a failed recording keeps its row, with NaN features; a session with
+scores but no recording has a row per task of the participant's reference session, with no
+``recording_id`` and NaN features, see :func:`unrecorded_sessions`).
 Column contract: ``docs/data_contract.md``. ``wide`` has one row per
 participant; its column names are built by :func:`wide_name` from the long
 columns and keep to letters, digits and underscores, at most 64 characters.
@@ -36,7 +38,8 @@ def session_features(study: Study, summaries: dict[str, dict]) -> pd.DataFrame:
         ``recording_id -> summary["features"]`` for the recordings that were measured.
     """
     features = schema.summary_feature_names() + trial_feature_names(study, summaries)
-    rec = study.recordings
+    rec = pd.concat([study.recordings[["participant_id", "session", "task", "recording_id"]],
+                     unrecorded_sessions(study)], ignore_index=True)
     part = study.participants.set_index("participant_id")
     table = pd.DataFrame({
         "participant_id": rec["participant_id"].to_numpy(), "arm": part.loc[rec["participant_id"], "arm"].to_numpy(),
@@ -67,6 +70,23 @@ def session_features(study: Study, summaries: dict[str, dict]) -> pd.DataFrame:
     out = with_capacity_percent(out)
     order = _row_order(study, out)
     return out.iloc[order].reset_index(drop=True)
+
+
+def unrecorded_sessions(study: Study) -> pd.DataFrame:
+    """Rows for the sessions with scores but no recording (a visit whose video was not made or
+    not listed): one per task the participant was recorded in at the reference session, with no
+    ``recording_id``, so that their scores and score changes are kept beside the frown features
+    of the visits that were recorded."""
+    columns = ["participant_id", "session", "task", "recording_id"]
+    s, rec = study.scores, study.recordings
+    if not len(s):
+        return pd.DataFrame(columns=columns, dtype=object)
+    recorded = set(zip(rec["participant_id"], rec["session"]))
+    at_reference = rec[rec["session"] == study.reference_session].groupby("participant_id", sort=False)["task"]
+    tasks = {p: list(dict.fromkeys(t)) for p, t in at_reference}
+    visits = [(p, v) for p, v in dict.fromkeys(zip(s["participant_id"], s["session"])) if (p, v) not in recorded]
+    rows = [(p, v, task, None) for p, v in visits for task in tasks.get(p, [])]
+    return pd.DataFrame(rows, columns=columns, dtype=object)
 
 
 def _score_table(study: Study, scales: list[str]) -> pd.DataFrame:
