@@ -474,3 +474,27 @@ def test_odds_ratios_of_a_logistic_fit_that_does_not_converge_are_not_given():
     responded = np.array([1, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 0, 1])  # no separation: estimable
     fit = logistic_fit(x, responded, ["frown (per SD)", "arm[botox]"])
     assert all(np.isfinite([r["odds_ratio"], *r["ci"], r["p"]]).all() for r in fit.values())
+
+
+
+def test_responders_without_the_percent_column_and_a_custom_scales_cutoff(study_dir):
+    """Response comes from the change and the baseline (a table without ``<scale>_pct_change``
+    used to count nobody as a responder), and a custom scale's study-file cut-off gives remission."""
+    import dataclasses
+
+    from facefeedback.analysis.responders import responder_model
+    from facefeedback.analysis.study_features import load_study_features
+
+    study = load_study_features(study_dir)
+    full = responder_model(prepare(study, "HAMD17"), seed=1)
+    responders = sum(r["k"] for r in full.response["rates"].values())
+    wide = prepare(study, "HAMD17").wide
+    assert responders == int((wide["mood_change"] <= -0.5 * wide["baseline"]).sum()) > 0
+    without = dataclasses.replace(study, features=study.features.drop(columns=["HAMD17_pct_change"]))
+    assert responder_model(prepare(without, "HAMD17"), seed=1).response["rates"] == full.response["rates"]
+    renamed = study.features.rename(columns=lambda c: c.replace("HAMD17", "MYDEP"))
+    custom = dataclasses.replace(study, features=renamed, scales={"MYDEP": {"min": 0, "max": 52, "cutoff": 7}})
+    mine = responder_model(prepare(custom, "MYDEP"), seed=1)
+    assert mine.remission_cutoff == 7 and mine.remission["rates"] == full.remission["rates"]
+    assert mine.response["rates"] == full.response["rates"]
+    assert not any("remission" in n for n in mine.notes)

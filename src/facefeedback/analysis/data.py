@@ -69,6 +69,8 @@ class AnalysisData:
     #: The study file's contrasts (name: [condition, reference condition]): the trial-level
     #: model's reference condition (:func:`~.trial_data.condition_order`).
     contrasts: dict[str, list[str]] = field(default_factory=dict)
+    #: The outcome's remission cut-off (the study file's for a custom scale), None when it has none.
+    remission_cutoff: float | None = None
 
 
 def available_scales(features: pd.DataFrame) -> list[str]:
@@ -226,11 +228,12 @@ def prepare(study: StudyFeatures, outcome: str, feature: str = "frown_intensity_
         "arm": follow["arm"],
         "followup": follow[outcome],
         "mood_change": follow[outcome + schema.CHANGE_SUFFIX],
-        "mood_pct_change": follow.get(outcome + schema.PCT_CHANGE_SUFFIX,
-                                      pd.Series(np.nan, index=follow.index)),
         "frown_change": follow[feature + schema.CHANGE_SUFFIX],
     })
     wide["baseline"] = base[outcome].reindex(wide.index)
+    # From the change and the baseline, as session features computes it: a table without the
+    # percent-change column (a user's own) gives the same responders, not none.
+    wide["mood_pct_change"] = 100.0 * wide["mood_change"] / wide["baseline"].where(wide["baseline"] != 0)
     wide["frown_baseline"] = base[feature].reindex(wide.index)
     wide = wide.join(follow[change_cols].add_prefix("x_"))
     if control_feature + schema.CHANGE_SUFFIX in follow:
@@ -282,7 +285,8 @@ def prepare(study: StudyFeatures, outcome: str, feature: str = "frown_intensity_
                         control_feature=control_feature if "control_change" in wide else None,
                         capacity=capacity_table(study, treated, control, reference, session),
                         trials=compared_trials(study, treated, control), root=study.root,
-                        baseline_window_s=study.baseline_window_s, contrasts=study.contrasts)
+                        baseline_window_s=study.baseline_window_s, contrasts=study.contrasts,
+                        remission_cutoff=study.remission_cutoff(outcome))
 
 
 def _why_left_out(rows: pd.DataFrame, tasks: list[str], sessions: tuple[str, str], outcome: str,

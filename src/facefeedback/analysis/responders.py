@@ -2,7 +2,8 @@
 
 Response is a drop of at least 50 % on the scale from the reference session;
 remission is a score at or below the scale's cut-off (``schema.KNOWN_SCALES``:
-HAM-D 17 <= 7, MADRS <= 10, BDI-II <= 13, PHQ-9 <= 4) at the analysed session.
+HAM-D 17 <= 7, MADRS <= 10, BDI-II <= 13, PHQ-9 <= 4; a custom scale's ``cutoff`` in the study
+file) at the analysed session.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import schema
 from .baselines import ANCOVA, baseline_columns, formulas
 from .data import AnalysisData
 from .results import ModelResult, row
@@ -122,7 +122,7 @@ def responder_model(data: AnalysisData, seed: int, model: str = ANCOVA) -> Respo
 
     w = data.wide
     outcomes = {"response": (w["mood_pct_change"] <= -RESPONSE_DROP_PCT).to_numpy()}
-    cutoff = schema.KNOWN_SCALES.get(data.outcome, (None, None, None))[2]
+    cutoff = data.remission_cutoff
     notes = []
     if cutoff is None:
         notes.append(f"{data.outcome} has no remission cut-off; remission not analysed")

@@ -41,6 +41,17 @@ class StudyFeatures:
     baseline_window_s: tuple[float, float] = (-1.0, 0.0)
     #: The study file's contrasts (name: [condition, reference condition]), in its order.
     contrasts: dict[str, list[str]] = field(default_factory=dict)
+    #: The study's scales as study.json records them (``min``, ``max``, ``cutoff``, ``meaning``);
+    #: empty without one (the known scales' are in ``schema.KNOWN_SCALES``).
+    scales: dict[str, dict] = field(default_factory=dict)
+
+    def remission_cutoff(self, scale: str) -> float | None:
+        """The remission cut-off of ``scale``: the study file's for a custom scale, else the known
+        scale's; None when it has none."""
+        given = (self.scales.get(scale) or {}).get("cutoff")
+        if given is not None:
+            return float(given)
+        return schema.KNOWN_SCALES.get(scale, (None, None, None))[2]
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -111,7 +122,8 @@ def load_study_features(path) -> StudyFeatures:
                          comparability=comparability, simulation=_simulation(features, study),
                          capacity_task=design.get("capacity_task") or study.get("capacity_task"),
                          trials=trials, baseline_window_s=window,
-                         contrasts={str(k): [str(x) for x in v] for k, v in (design.get("contrasts") or {}).items()})
+                         contrasts={str(k): [str(x) for x in v] for k, v in (design.get("contrasts") or {}).items()},
+                         scales={str(k): dict(v) for k, v in (study.get("scales") or {}).items()})
 
 
 def _simulation(features: pd.DataFrame, study: dict) -> dict | None:
