@@ -197,3 +197,16 @@ def test_a_reference_of_several_calibration_recordings_takes_their_median(tmp_pa
     row = compare_visits(study, summaries, BOUNDS).iloc[0]
     assert row["reference_recording_id"] == "P01_baseline_rest+P01_baseline_film"
     assert row["iod_px_median_reference"] == 100.0 and row["iod_px_median_ratio"] == 1.0
+
+
+def test_a_reference_of_zero_is_flagged_whichever_visit_it_is():
+    """0 is a measured value (a black or flat face box), not a missing one: a ratio from it is
+    flagged as the reverse is; 0 at both visits is no change; a missing value flags nothing."""
+    from facefeedback.config import ComparabilityConfig
+    from facefeedback.study.comparability import CONDITIONS, change, exceeds
+
+    bounds = ComparabilityConfig()
+    for condition in (c for c in CONDITIONS if c.comparison == "ratio"):
+        ratios = change(condition, np.array([0.0, 0.3, 0.0, np.nan, 0.3]), np.array([0.3, 0.0, 0.0, 0.3, np.nan]))
+        assert np.array_equal(ratios, [np.inf, 0.0, 1.0, np.nan, np.nan], equal_nan=True), condition.feature
+        assert exceeds(condition, ratios, bounds).tolist() == [True, True, False, False, False], condition.feature

@@ -67,7 +67,10 @@ def change(condition: Condition, reference: np.ndarray, later: np.ndarray) -> np
     reference, later = np.asarray(reference, float), np.asarray(later, float)
     with np.errstate(divide="ignore", invalid="ignore"):
         if condition.comparison == "ratio":
-            return np.where(reference > 0, later / reference, np.nan)
+            # A reference of 0 (a black face box, no contrast) is a measured value: any later
+            # value above it is an unbounded ratio, which is flagged; 0 at both is no change.
+            zero = np.where(later == 0, 1.0, np.where(later > 0, np.inf, np.nan))
+            return np.where(reference > 0, later / reference, np.where(reference == 0, zero, np.nan))
         if condition.comparison == "quadrature":
             d = later**2 - reference**2
             return np.sign(d) * np.sqrt(np.abs(d))
