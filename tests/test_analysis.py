@@ -498,3 +498,28 @@ def test_responders_without_the_percent_column_and_a_custom_scales_cutoff(study_
     assert mine.remission_cutoff == 7 and mine.remission["rates"] == full.remission["rates"]
     assert mine.response["rates"] == full.response["rates"]
     assert not any("remission" in n for n in mine.notes)
+
+
+def test_bootstrap_resamples_left_out_of_the_intervals_are_counted_in_a_note(tmp_path, study_dir):
+    """At 4 per arm some stratified resamples have a singular design: the primary model and the
+    mediation's path a say how many of their resamples the intervals leave out; the mediation's
+    statsmodels fits are counted out of two per resample."""
+    from facefeedback.analysis.mediation import mediation_model
+    from facefeedback.analysis.models import primary_design, primary_model
+    from facefeedback.analysis.study_features import load_study_features
+
+    write_simulated_study(tmp_path, SimulationSettings(n_per_arm=4), seed=3)
+    data = prepare(load_study_features(tmp_path), "HAMD17")
+    draws = resample.bootstrap_ols(primary_design(data, "ancova"), data.wide["mood_change"].to_numpy(float),
+                                   data.wide["treated"].to_numpy(), 1000, np.random.default_rng(0))
+    left_out = int(np.isnan(draws).any(axis=1).sum())
+    assert 0 < left_out < 1000
+    notes = primary_model(data, 1000, 99, np.random.default_rng(0)).notes
+    assert notes == [f"primary: {left_out} of 1000 bootstrap resamples had a singular design (too few distinct "
+                     "participants of an arm for the model's terms) and are left out of the intervals, which rest "
+                     f"on the other {1000 - left_out}; at this sample size they are unreliable"]
+    mediation = mediation_model(data, 1000, np.random.default_rng(0)).notes
+    assert mediation[0].startswith("mediation: ") and " of 2000 bootstrap model fits (1000 resamples, two " \
+        "models each)" in mediation[0]
+    assert primary_model(prepare(load_study_features(study_dir), "HAMD17"), 1000, 99,
+                         np.random.default_rng(0)).notes == []

@@ -48,7 +48,7 @@ from .baselines import ANCOVA, formulas
 from .data import AnalysisData
 from .estimable import check_design
 from .models import EXPANDED_STRATIFIED, primary_design, primary_terms
-from .resample import bootstrap_ols, expanded_level, percentile_interval
+from .resample import bootstrap_ols, expanded_level, percentile_interval, singular_resamples_note
 from .results import ModelResult, row
 
 logger = logging.getLogger(__name__)
@@ -128,15 +128,18 @@ def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
     # lack an arm and are solved by pseudo-inverse. Say how many, once.
     singular = sum(issubclass(w.category, SingularMatrixWarning) for w in caught)
     notes = []
-    if singular:
-        notes.append(f"mediation: {singular} of {n_boot} bootstrap model fits had a rank-deficient "
-                     "design (a resample without one arm); intervals at this sample size are "
-                     "unreliable")
-        logger.warning(notes[-1])
+    if singular:  # each resample fits the mediator and the outcome model
+        notes.append(f"mediation: {singular} of {2 * n_boot} bootstrap model fits ({n_boot} resamples, two models "
+                     "each) had a rank-deficient design (a resample without one arm, or with too few distinct "
+                     "participants for the model's terms); intervals at this sample size are unreliable")
     mediator_fit = mediator_model.fit()
     a = float(mediator_fit.params[1])
-    a_ci = percentile_interval(bootstrap_ols(mediator_exog, m, w["treated"].to_numpy(), n_boot,
-                                             rng)[:, 1], expanded_level(*mediator_exog.shape))
+    a_draws = bootstrap_ols(mediator_exog, m, w["treated"].to_numpy(), n_boot, rng)
+    if note := singular_resamples_note("mediation path a", a_draws):
+        notes.append(note)
+    for note in notes:
+        logger.warning(note)
+    a_ci = percentile_interval(a_draws[:, 1], expanded_level(*mediator_exog.shape))
     outcome_params = outcome_model.fit().params
     b, direct = float(outcome_params[1]), float(outcome_params[2])
     point = {"indirect": a * b, "direct": direct, "total": a * b + direct,

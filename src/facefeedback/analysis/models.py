@@ -7,7 +7,8 @@ are its lines of the table of every model (:data:`~facefeedback.analysis.results
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,9 +21,12 @@ from .resample import (
     freedman_lane_t,
     percentile_interval,
     permutation_p,
+    singular_resamples_note,
     stratified_indices,
 )
 from .results import ModelResult, row
+
+logger = logging.getLogger(__name__)
 
 #: How the bootstrap intervals of regression coefficients and effects are made.
 EXPANDED_STRATIFIED = "bootstrap expanded percentile (stratified by arm)"
@@ -42,6 +46,8 @@ class PrimaryResult(ModelResult):
     frown_slope_ci: list[float]
     p_permutation: float
     t_observed: float
+    #: What the reader should know (bootstrap resamples left out of the intervals).
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -101,6 +107,9 @@ def primary_model(data: AnalysisData, n_boot: int, n_perm: int,
     check_design(x, y, primary_terms(data, model), f"{data.outcome}_change")
     fit = sm.OLS(y, x).fit()
     boot = bootstrap_ols(x, y, w["treated"].to_numpy(), n_boot, rng)
+    notes = [note] if (note := singular_resamples_note("primary", boot)) else []
+    for note in notes:
+        logger.warning(note)
     t_obs, t_perm = freedman_lane_t(x, y, 1, w["treated"].to_numpy(), n_perm, rng)
     p_perm = permutation_p(t_obs, t_perm)
     level = expanded_level(*x.shape)
@@ -114,7 +123,7 @@ def primary_model(data: AnalysisData, n_boot: int, n_perm: int,
         formula=formulas(data, model)["primary"], n=len(w), r_squared=float(fit.rsquared),
         n_boot=n_boot, n_perm=n_perm, frown_slope=float(fit.params[1]),
         frown_slope_ci=[rows[1]["ci_low"], rows[1]["ci_high"]], p_permutation=p_perm,
-        t_observed=t_obs, table=rows)
+        t_observed=t_obs, notes=notes, table=rows)
 
 
 def hedges_g(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -115,6 +115,18 @@ def expanded_level(n: int, p: int, level: float = 0.95) -> float:
     return float(1 - 2 * stats.norm.sf(np.sqrt(n / (n - p)) * t))
 
 
+def singular_resamples_note(model: str, draws: np.ndarray) -> str | None:
+    """A note when some of ``draws`` (one row per bootstrap resample, NaN where its design was
+    singular, as :func:`bootstrap_ols` gives them) are left out of the percentile intervals."""
+    draws = np.asarray(draws, dtype=float).reshape(len(draws), -1)
+    left_out = int((~np.isfinite(draws).all(axis=1)).sum())
+    if not left_out:
+        return None
+    return (f"{model}: {left_out} of {len(draws)} bootstrap resamples had a singular design (too few "
+            f"distinct participants of an arm for the model's terms) and are left out of the intervals, "
+            f"which rest on the other {len(draws) - left_out}; at this sample size they are unreliable")
+
+
 def percentile_interval(draws: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     """Percentile interval of bootstrap draws (NaN draws, from singular resamples, ignored)."""
     draws = np.asarray(draws, dtype=float)

@@ -107,7 +107,8 @@ def write_report(results: AnalysisResults, data: AnalysisData, study: StudyFeatu
                   f"<p>Mixed model: {html.escape(mixed.formula)}, "
                   f"{mixed.n_observations} observations of {mixed.n_participants} "
                   f"participants; converged: {mixed.converged}.</p>")
-    notes = (not_estimable_notes(results) + results.mediation.notes
+    notes = (not_estimable_notes(results) + getattr(results.models.get("primary"), "notes", [])
+             + results.mediation.notes
              + getattr(results.models.get("responders"), "notes", [])
              + (mixed.warnings if mixed is not None else []))
     prov = results.provenance
