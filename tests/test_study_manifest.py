@@ -347,3 +347,31 @@ def test_scores_of_a_session_without_recording_are_kept_in_every_table(study_dir
 
     assert _why_left_out(long[long["participant_id"] == "P02"], ["rest"], ("baseline", "week6"), "HAMD17",
                          "frown_intensity_mean", {}) == "no rest recording at week6"
+
+
+def test_a_visit_order_taken_from_the_rows_is_said(study_dir, tmp_path, caplog):
+    """Without ``sessions:`` the visits are ordered as first met, which a table sorted as text
+    makes 0, 10, 2: the study says the order it took, and so does analyze on a bare table."""
+    from facefeedback.analysis.study_features import load_study_features
+
+    (study_dir / "study.yaml").write_text(STUDY.replace("sessions: [baseline, week6]\n", "reference_session: '0'\n"))
+    (study_dir / "recordings.tsv").write_text(recordings_text(
+        [("P01", "0", "rest", "clips/a.mp4"), ("P01", "10", "rest", "clips/b.mp4"), ("P01", "2", "rest", "clips/b.mp4"),
+         ("P02", "0", "rest", "clips/a.mp4")]))
+    (study_dir / "scores.csv").write_text("participant_id,session,scale,score\nP01,0,HAMD17,20\n")
+    study = load_study(study_dir / "study.yaml")
+    assert study.sessions == ["0", "10", "2"]
+    assert study.warnings[0] == ("visit order taken from the order first met in recordings.tsv: 0, 10, 2; give "
+                                 "'sessions:' in the study file if that is not the order of the visits (it decides "
+                                 "the session analysed by default and the visit numbers)")
+    table = tmp_path / "session_features.csv"
+    table.write_text("participant_id,arm,session,task,is_reference\nP01,a,0,rest,True\nP01,a,10,rest,False\n"
+                     "P01,a,2,rest,False\n")
+    with caplog.at_level("WARNING"):
+        assert load_study_features(table).sessions == ["0", "10", "2"]
+    assert "visit order taken from the order of the table's rows (no study.json beside it): 0, 10, 2" in caplog.text
+    caplog.clear()
+    table.write_text("participant_id,arm,session,task,is_reference\nP01,a,0,rest,True\nP01,a,2,rest,False\n")
+    with caplog.at_level("WARNING"):
+        load_study_features(table)
+    assert "visit order" not in caplog.text

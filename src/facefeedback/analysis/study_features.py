@@ -9,6 +9,7 @@ file alone, into :class:`StudyFeatures`. What the models use is shaped from it b
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import pandas as pd
 from .. import schema
 from ..errors import InputError
 from ..output_folders import settle
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -156,4 +159,8 @@ def _session_order(features: pd.DataFrame, study: dict) -> tuple[list[str], str]
     if len(refs) != 1:
         raise InputError(f"cannot tell the reference session: rows marked is_reference belong to "
                          f"{refs or 'no session'}")
-    return refs + [s for s in present if s != refs[0]], refs[0]
+    order = refs + [s for s in present if s != refs[0]]
+    if len(order) > 2:  # the order of the later visits decides the session compared and the mixed model's visits
+        logger.warning("visit order taken from the order of the table's rows (no study.json beside it): %s; "
+                       "if that is not the order of the visits, pass --session", ", ".join(order))
+    return order, refs[0]

@@ -205,6 +205,10 @@ def _sessions(spec: StudySpec, path: Path, problems: list[str]) -> list[str] | N
 def _warnings(study: Study) -> list[str]:
     """Things worth saying that do not stop the study."""
     out = []
+    if not study.spec.sessions and len(study.sessions) > 2:
+        out.append(f"visit order taken from the order first met in {Path(study.spec.recordings).name}: "
+                   f"{', '.join(study.sessions)}; give 'sessions:' in the study file if that is not the order "
+                   "of the visits (it decides the session analysed by default and the visit numbers)")
     with_recordings = set(study.recordings["participant_id"])
     idle = [p for p in study.participants["participant_id"] if p not in with_recordings]
     if idle:
