@@ -318,3 +318,12 @@ def test_report_section_says_when_specificity_is_not_estimable_and_when_the_tria
     page = evidence_html(results, tmp_path, {})
     assert "<h3>Specificity</h3>" in page and f"Not estimable: {reason}" in page
     assert "did not converge with any of the optimisers tried (bfgs: did not converge)" in page
+
+
+def test_trial_mixed_model_says_which_session_its_terms_compare_with_when_the_reference_has_no_trials():
+    data = trial_study_data(4, 2, ALIKE, 0)
+    assert "has no trials" not in trial_mixed_model(data).sentence
+    later = replace(data, reference_session="screening", sessions=["screening", "baseline", "week6"])
+    assert trial_mixed_model(later).sentence.endswith(
+        "The reference session screening has no trials: the session terms compare each later session with "
+        "baseline, the first with trials.")

@@ -153,6 +153,9 @@ def trial_mixed_model(data: AnalysisData, methods=METHODS) -> TrialMixedResult |
     else:
         sentence += (f"Between-participant variance {group:.4g}, residual (trial) variance {residual:.4g} "
                      f"(intra-class correlation {group / (group + residual):.2f}).")
+    if len(sessions) > 1 and sessions[0] != data.reference_session:
+        sentence += (f" The reference session {data.reference_session} has no trials: the session terms compare "
+                     f"each later session with {sessions[0]}, the first with trials.")
     ci = fit.conf_int()
     fe = fit.fe_params.index
     rows = [row("trial_mixed", label(t), fit.fe_params[t], (ci.loc[t, 0], ci.loc[t, 1]), fit.pvalues[t],
