@@ -256,6 +256,10 @@ def test_codebook_labels_derive_from_the_schema(demo_run):
     assert rows.loc[("wide", "frown_intensity_mean_change_week6_sad_film"), "label"] == \
         "week6 sad_film: change in frown_intensity_mean from baseline (FU)"
     assert rows.loc[("session_features", "arm"), "levels"] == "1 = botox; 2 = placebo"
+    # a change of a percentage is in percentage points; a percent change of it is in %
+    assert rows.loc[("session_features", "frown_time_pct_change"), ["unit", "label"]].tolist() == [
+        "percentage points", "change in frown_time_pct from baseline (percentage points)"]
+    assert rows.loc[("session_features", "frown_time_pct_pct_change"), "unit"] == "%"
     labels = book.groupby("table")["label"]
     assert all(group.is_unique for _, group in labels)  # no two variables of a table share a label
 

@@ -111,10 +111,11 @@ def describe(column: str, entries: dict[str, Entry], study: Study) -> Entry:
             base = entries[x]
             where = "same participant" + ("" if x in study.scales else ", same task")
             if suffix == schema.CHANGE_SUFFIX:
-                return Entry(base.unit, f"change of {x} from the reference session ({ref})",
+                unit = "percentage points" if base.unit == "%" else base.unit  # a change of a percentage
+                return Entry(unit, f"change of {x} from the reference session ({ref})",
                              f"difference of two values of {x} ({base.range})",
                              f"{x} minus {x} at {ref} ({where}); 0 at {ref}",
-                             _with_unit(f"change in {x} from {ref}", base.unit))
+                             _with_unit(f"change in {x} from {ref}", unit))
             return Entry("%", f"percent change of {x} from the reference session ({ref})", "any real",
                          f"100 * ({x} - {x} at {ref}) / {x} at {ref} ({where}); NaN when the {ref} value is 0 "
                          "or missing", f"% change in {x} from {ref}")
