@@ -294,8 +294,10 @@ def test_covariates_and_scales_that_would_clash_with_a_session_features_column_a
                                           "  mood_change: {min: -10, max: 10}\n")
     problems = problems_of(study_dir)
     clash = "has the name of a session-features column (a feature, a scale or a change of one); rename it"
-    for column in ("HAMD17_change", "frown_intensity_mean_pct_change", "anxiety"):
+    for column in ("HAMD17_change", "frown_intensity_mean_pct_change"):
         assert only(problems, f"'{column}'") == f"participants.tsv: column '{column}' {clash}"
+    assert only(problems, "'anxiety'") == ("participants.tsv: column 'anxiety' is also the name of a scale of the "
+                                           "study file; rename one")
     assert only(problems, "scales.mood_change") == (
         f"{study_dir / 'study.yaml'}: scales.mood_change: the name is taken by a session-features column "
         "(a feature, a scale or a change of one)")

@@ -46,7 +46,9 @@ def check_participants(t: Table, problems: list[str], scales: Iterable[str] = ()
     rows = check_duplicates(t, rows, ("participant_id",), problems)
     covariates = [c for c in t.columns if c not in ("participant_id", "arm")]
     for c in covariates:
-        if shadows(c, scales):
+        if c in scales and c not in schema.KNOWN_SCALES:
+            problems.append(f"{t.name}: column '{c}' is also the name of a scale of the study file; rename one")
+        elif shadows(c, scales):
             problems.append(f"{t.name}: column '{c}' has the name of a session-features column (a feature, a "
                             "scale or a change of one); rename it")
     df = pd.DataFrame([t.rows[i] for i in rows], columns=t.columns)
