@@ -118,7 +118,9 @@ def expanded_level(n: int, p: int, level: float = 0.95) -> float:
 def singular_resamples_note(model: str, draws: np.ndarray) -> str | None:
     """A note when some of ``draws`` (one row per bootstrap resample, NaN where its design was
     singular, as :func:`bootstrap_ols` gives them) are left out of the percentile intervals."""
-    draws = np.asarray(draws, dtype=float).reshape(len(draws), -1)
+    draws = np.asarray(draws, dtype=float)
+    if draws.ndim == 1:
+        draws = draws[:, None]
     left_out = int((~np.isfinite(draws).all(axis=1)).sum())
     if not left_out:
         return None
