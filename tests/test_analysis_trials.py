@@ -327,3 +327,28 @@ def test_trial_mixed_model_says_which_session_its_terms_compare_with_when_the_re
     assert trial_mixed_model(later).sentence.endswith(
         "The reference session screening has no trials: the session terms compare each later session with "
         "baseline, the first with trials.")
+
+
+@pytest.mark.parametrize("b_frown, b_control, verdict", [
+    (10.0, -20.0, "the control expression carries more of the mood effect than frowning, so it is not specific "
+                  "to frowning"),
+    (33.0, -6.0, "the mood effect is carried specifically by frowning")])
+def test_specificity_verdict_takes_the_sign_of_the_difference(b_frown, b_control, verdict):
+    """Frowning's indirect effect -3 against the smile's -10: the difference (+7) excludes 0, but it
+    says the smile carries more, which is no specificity of frowning; -10 against -3 is."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(1)
+    n = 60
+    treated = np.r_[np.ones(n), np.zeros(n)].astype(int)
+    frown = -0.3 * treated + rng.normal(0, 0.1, 2 * n)
+    smile = 0.5 * treated + rng.normal(0, 0.1, 2 * n)
+    wide = pd.DataFrame({"treated": treated, "frown_change": frown, "control_change": smile,
+                         "frown_baseline": rng.normal(1, 0.3, 2 * n), "control_baseline": rng.normal(1, 0.3, 2 * n),
+                         "baseline": rng.normal(20, 4, 2 * n),
+                         "mood_change": b_frown * frown + b_control * smile + rng.normal(0, 2, 2 * n)})
+    data = SimpleNamespace(wide=wide, control_feature="smile_intensity_mean", feature="frown_intensity_mean",
+                           outcome="HAMD17")
+    spec = specificity_model(data, 1000, np.random.default_rng(0))
+    assert spec.sentence.endswith(f": {verdict}.")
+    assert spec.specific == verdict.endswith("specifically by frowning")

@@ -112,14 +112,20 @@ def specificity_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
                         ("difference", point[0] - point[1], draws[:, 0] - draws[:, 1])):
         out[key] = {"estimate": float(est), "ci": list(percentile_interval(d, level))}
     excludes = {k: not (v["ci"][0] <= 0 <= v["ci"][1]) for k, v in out.items()}
-    specific = excludes["frown_indirect"] and excludes["difference"]
     fi, ci, di = out["frown_indirect"], out["control_indirect"], out["difference"]
+    # Specific: frowning carries more of the effect, in its own direction, than the control does.
+    # A difference of the other sign says the control expression carries more.
+    frown_more = excludes["difference"] and np.sign(di["estimate"]) == np.sign(fi["estimate"])
+    specific = excludes["frown_indirect"] and frown_more
 
     def fmt(v: dict) -> str:
         return f"{v['estimate']:.2f} (95 % CI {v['ci'][0]:.2f} to {v['ci'][1]:.2f})"
 
     if specific:
         verdict = "the mood effect is carried specifically by frowning"
+    elif excludes["difference"] and excludes["control_indirect"] and not frown_more:
+        verdict = ("the control expression carries more of the mood effect than frowning, so it is not specific "
+                   "to frowning")
     elif excludes["frown_indirect"] and excludes["control_indirect"]:
         verdict = "the mood effect runs through both expressions, so it is not specific to frowning"
     elif excludes["frown_indirect"]:
