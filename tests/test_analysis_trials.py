@@ -352,3 +352,31 @@ def test_specificity_verdict_takes_the_sign_of_the_difference(b_frown, b_control
     spec = specificity_model(data, 1000, np.random.default_rng(0))
     assert spec.sentence.endswith(f": {verdict}.")
     assert spec.specific == verdict.endswith("specifically by frowning")
+
+
+def test_sensitivity_band_is_expanded_as_the_mediation_interval_of_the_same_effect():
+    """At rho = 0 the band is an interval of the mediation's indirect effect: it takes the same
+    expanded percentiles, not the plain 2.5 and 97.5 % that are narrower at these sizes."""
+    from facefeedback.analysis.baselines import baseline_matrix
+    from facefeedback.analysis.resample import BATCH, expanded_level, stratified_indices
+    from facefeedback.analysis.sensitivity import RHO_GRID, _parts, sensitivity_model
+    from facefeedback.analysis.study_features import StudyFeatures
+    from facefeedback.synthetic.studies import simulate_study
+
+    settings = SimulationSettings(n_per_arm=12)
+    table, _ = simulate_study(settings, 9, with_frames=False)
+    data = prepare(StudyFeatures(table, list(settings.sessions), settings.sessions[0], source=None), "HAMD17",
+                   treated_arm=settings.arms[0])
+    result = sensitivity_model(data, 400, np.random.default_rng(5))
+    w = data.wide
+    x = np.column_stack([np.ones(len(w)), w["treated"], baseline_matrix(data, "ancova")])
+    idx = stratified_indices(w["treated"].to_numpy(), 400, np.random.default_rng(5), replace=True)
+    parts = np.concatenate([_parts(x[r], w["frown_change"].to_numpy(float)[r], w["mood_change"].to_numpy(float)[r])
+                            for r in (idx[s:s + BATCH] for s in range(0, 400, BATCH))])
+    draws = acme_at(0.0, *(parts[np.all(np.isfinite(parts), axis=1)][:, k] for k in range(4)))
+    level = expanded_level(len(w), x.shape[1] + 1)
+    zero = list(RHO_GRID).index(0.0)
+    expected = np.percentile(draws, [50 * (1 - level), 50 * (1 + level)])
+    assert [result.indirect_low[zero], result.indirect_high[zero]] == pytest.approx(list(expected), abs=1e-9)
+    plain = np.percentile(draws, [2.5, 97.5])
+    assert expected[0] < plain[0] and expected[1] > plain[1] and level > 0.95

@@ -21,7 +21,8 @@ import numpy as np
 
 from .baselines import ANCOVA, baseline_matrix
 from .data import AnalysisData
-from .resample import BATCH, batched_ols, percentile_interval, stratified_indices
+from .models import EXPANDED_STRATIFIED
+from .resample import BATCH, batched_ols, expanded_level, percentile_interval, stratified_indices
 from .results import ModelResult, row
 
 #: The correlations the curve is drawn at.
@@ -104,16 +105,20 @@ def sensitivity_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
     parts = np.concatenate([_parts(x[r], m[r], y[r]) for r in (idx[s:s + BATCH] for s in range(0, n_boot, BATCH))])
     parts = parts[np.all(np.isfinite(parts), axis=1)]
     band = acme_at(RHO_GRID[None, :], *(parts[:, [k]] for k in range(4)))
-    low, high = np.nanpercentile(band, [2.5, 97.5], axis=0)
-    rho_ci = [float(np.clip(v, -1, 1)) for v in percentile_interval(parts[:, 3])]
+    # Expanded as the mediation model's interval of the same indirect effect (its outcome model has
+    # the mediator besides x's columns): a plain percentile band is narrower, and read at rho = 0 it
+    # could call an effect non-zero that the mediation interval does not.
+    level = expanded_level(len(w), x.shape[1] + 1)
+    low, high = np.nanpercentile(band, [50 * (1 - level), 50 * (1 + level)], axis=0)
+    rho_ci = [float(np.clip(v, -1, 1)) for v in percentile_interval(parts[:, 3], level)]
     zero = int(np.flatnonzero(RHO_GRID == 0)[0])
     sentence = sensitivity_sentence(curve[zero], (low[zero], high[zero]), rho_zero, rho_ci, data.outcome)
     rows = [row("sensitivity", "rho at which the indirect effect is 0", rho_zero, rho_ci, np.nan,
-                "bootstrap percentile (stratified by arm)", "Imai, Keele and Tingley 2010")]
+                EXPANDED_STRATIFIED, "Imai, Keele and Tingley 2010")]
     for r in (-0.3, 0.3):
         k = int(np.flatnonzero(RHO_GRID == r)[0])
         rows.append(row("sensitivity", f"indirect effect at rho = {r:+.1f}", curve[k], (low[k], high[k]), np.nan,
-                        "bootstrap percentile (stratified by arm)", "Imai, Keele and Tingley 2010"))
+                        EXPANDED_STRATIFIED, "Imai, Keele and Tingley 2010"))
     return SensitivityResult(rho=RHO_GRID.tolist(), indirect=curve.tolist(), indirect_low=low.tolist(),
                              indirect_high=high.tolist(), rho_at_zero=rho_zero, rho_at_zero_ci=rho_ci,
                              n_boot=n_boot, sentence=sentence, table=rows)
