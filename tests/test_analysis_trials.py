@@ -380,3 +380,17 @@ def test_sensitivity_band_is_expanded_as_the_mediation_interval_of_the_same_effe
     assert [result.indirect_low[zero], result.indirect_high[zero]] == pytest.approx(list(expected), abs=1e-9)
     plain = np.percentile(draws, [2.5, 97.5])
     assert expected[0] < plain[0] and expected[1] > plain[1] and level > 0.95
+
+
+def test_unblinding_sentence_says_an_interval_reaching_other_bands_and_never_rounds_to_separation():
+    from facefeedback.analysis.blinding import auc_text, risk_sentence
+
+    risk, sentence = risk_sentence(0.55, [0.29, 0.82], "botox", "placebo")
+    assert risk == "low" and sentence.endswith(" The interval also reaches the moderate and the high risk bands: "
+                                               "with these participants the risk may be moderate or high.")
+    risk, sentence = risk_sentence(0.70, [0.62, 0.78], "botox", "placebo")
+    assert risk == "moderate" and "interval also reaches" not in sentence
+    risk, sentence = risk_sentence(0.99556, [0.9, 1.0], "botox", "placebo")
+    assert risk == "high" and "more than 99 % of the time (AUC 0.995, 95 % CI 0.90 to 1.00)" in sentence
+    assert "100 %" not in sentence and "1.00," not in sentence
+    assert (auc_text(0.99556), auc_text(0.994), auc_text(1.0), auc_text(0.5)) == ("0.995", "0.99", "1.00", "0.50")

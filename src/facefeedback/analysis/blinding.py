@@ -59,6 +59,17 @@ class ManipulationResult(ModelResult):
     risk: str  # low / moderate / high
     sentence: str
 
+    @property
+    def auc_text(self) -> str:
+        """The AUC as the report shows it (:func:`auc_text`)."""
+        return auc_text(self.auc)
+
+
+def auc_text(auc: float) -> str:
+    """An AUC to two decimals, or for one short of 1 that would round to 1.00 its first three
+    truncated (0.995): 1.00 reads as complete separation."""
+    return f"{np.floor(auc * 1000) / 1000:.3f}" if round(auc, 2) == 1.0 and auc < 1.0 else f"{auc:.2f}"
+
 
 def auc_scores(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
     """AUC of ``scores`` (shape (b, n)) for the rows where ``positive`` is 1, ties counted half."""
@@ -107,18 +118,24 @@ def wilson(k: int, n: int, z: float = 1.959964) -> list[float]:
     return [float(centre - half), float(centre + half)]
 
 
+#: The unblinding AUC's risk bands: low below 0.6, moderate up to 0.8, high from 0.8.
+LOW_BELOW, HIGH_FROM = 0.6, 0.8
+
+
 def risk_sentence(auc: float, ci: list[float], treated: str, control: str,
                   counts: tuple[int, int] = (0, 0)) -> tuple[str, str]:
     """How worrying the AUC is for the trial's blinding, in one sentence (``counts``: the
     participants of the treated and the control arm, named when the separation is complete)."""
-    risk = "low" if ci[1] < 0.6 or auc < 0.6 else "moderate" if auc < 0.8 else "high"
+    risk = "low" if auc < LOW_BELOW else "moderate" if auc < HIGH_FROM else "high"
     if auc == 1.0:
         told = (f"separation is complete, the capacity change telling every {treated} participant from every "
                 f"{control} participant out of fold (AUC 1, 95 % CI {ci[0]:.2f} to 1: with {counts[0]} and "
                 f"{counts[1]} participants the true AUC could be as low as {ci[0]:.2f})")
     else:
+        # an AUC short of 1 is not shown as 1.00 or 100 % (that reads as complete separation)
+        share = "more than 99" if round(100 * auc) == 100 else f"{100 * auc:.0f}"
         told = (f"the capacity change tells the arm correctly for a random pair of one {treated} and one "
-                f"{control} participant {100 * auc:.0f} % of the time (AUC {auc:.2f}, 95 % CI {ci[0]:.2f} to "
+                f"{control} participant {share} % of the time (AUC {auc_text(auc)}, 95 % CI {ci[0]:.2f} to "
                 f"{ci[1]:.2f})")
     meaning = {"low": "the change in maximal frowning hardly gives the arm away, so participants who notice "
                       "it could not have told their arm from it",
@@ -127,7 +144,13 @@ def risk_sentence(auc: float, ci: list[float], treated: str, control: str,
                "high": "participants (and raters who see their face) can tell the arm from the frown itself: "
                        "the trial is functionally unblinded, and a mood effect cannot be separated from "
                        "what participants expected once they noticed"}[risk]
-    return risk, f"Functional-unblinding risk {risk}: {told}; {meaning}."
+    # The label follows the estimate; an interval reaching into another band is said, not ignored.
+    others = [name for name, lo, hi in (("low", 0.0, LOW_BELOW), ("moderate", LOW_BELOW, HIGH_FROM),
+                                        ("high", HIGH_FROM, 1.0))
+              if name != risk and ci[0] < hi and ci[1] >= lo]
+    caveat = (f" The interval also reaches the {' and the '.join(others)} risk band{'s' if len(others) > 1 else ''}: "
+              f"with these participants the risk may be {' or '.join(others)}." if others and auc < 1.0 else "")
+    return risk, f"Functional-unblinding risk {risk}: {told}; {meaning}.{caveat}"
 
 
 def manipulation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,

@@ -139,7 +139,7 @@ def evidence_html(results, fig_dir, colours: dict) -> str:
         parts.append("<h3>Manipulation check and blinding</h3>" + table_html(manipulation_table(man)))
         parts.append(f"<p>{html.escape(d['treated_arm'])} minus {html.escape(d['control_arm'])}: "
                      f"{man.difference['estimate']:.3f} FU (95 % CI {man.difference['ci'][0]:.3f} to "
-                     f"{man.difference['ci'][1]:.3f}). Unblinding AUC {man.auc:.2f} (95 % CI {man.auc_ci[0]:.2f} "
+                     f"{man.difference['ci'][1]:.3f}). Unblinding AUC {man.auc_text} (95 % CI {man.auc_ci[0]:.2f} "
                      f"to {man.auc_ci[1]:.2f}, {html.escape(man.auc_interval)}"
                      + ("; complete separation" if man.separation_complete else "")
                      + f").</p><p class=\"blinding\">{html.escape(man.sentence)}</p>")
