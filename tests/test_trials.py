@@ -209,3 +209,17 @@ def test_columns_a_trial_is_given_and_trial_types_differing_by_case_are_refused(
     table, problems = check_events(path, PARAMS, recording_s=20.0)
     assert problems == [] and list(table.columns) == ["onset", "duration", "trial_type", "stimulus",
                                                       "included_by_rater", "row"]
+
+
+@pytest.mark.parametrize("fps", [30.0, 2.0, 1.0])
+def test_a_window_covered_by_valid_frames_is_covered_whatever_the_frame_rate(fps):
+    """Every frame valid: each window is wholly covered, the frame shown as it opens covering its
+    start (at 1 frame/s, as with --stride 30, a 1 s baseline window used to count as 0.3 covered
+    and its trial was left out)."""
+    t = np.arange(0.0, 15.0, 1.0 / fps)
+    frames = pd.DataFrame({"frame": np.arange(len(t)), "timestamp_s": t, "valid": True,
+                           "frown_intensity": 0.1 + _response(t)})
+    out = trial_table(frames, events(), PARAMS)
+    assert out["valid_fraction_baseline"].tolist() == pytest.approx([1.0] * 4)
+    assert out["valid_fraction_response"].tolist() == pytest.approx([1.0] * 4)
+    assert out["included"].all()

@@ -16,7 +16,8 @@ summarised component present in the per-frame table), a trial gives:
 Windows hold the frames whose container timestamp ``t`` has ``start <= t - onset < end``;
 means weight each valid frame by the time it stands for, so a variable frame rate does not
 bias them. ``valid_fraction_baseline`` and ``valid_fraction_response`` are the share of each
-window's time covered by valid frames; a trial with either below ``events.min_valid_fraction``
+window's time covered by valid frames, each frame standing for the time to the next one (so
+the frame shown as a window opens covers its start); a trial with either below ``events.min_valid_fraction``
 (default one half) keeps its row with ``included = false`` and is left out of the means.
 """
 
@@ -61,7 +62,8 @@ def trial_columns(series: list[str]) -> list[str]:
 
 
 def _coverage(t: np.ndarray, dur: np.ndarray, use: np.ndarray, start: float, end: float) -> float:
-    """Share of [start, end) covered by the frames picked by ``use``."""
+    """Share of [start, end) covered by the frames picked by ``use``, each standing for
+    ``[t, t + dur)``: a frame shown before the window starts covers its beginning."""
     length = end - start
     if length <= 0:
         return 0.0
@@ -90,8 +92,8 @@ def trial_table(frames: pd.DataFrame, events: pd.DataFrame, params: EventConfig)
         r0, r1 = response_window(onset, duration, params)
         in_base, in_resp = (t >= b0) & (t < b1), (t >= r0) & (t < r1)
         row = {c: getattr(trial, c) for c in kept}
-        row["valid_fraction_baseline"] = _coverage(t, dur, in_base & valid, b0, b1)
-        row["valid_fraction_response"] = _coverage(t, dur, in_resp & valid, r0, r1)
+        row["valid_fraction_baseline"] = _coverage(t, dur, valid, b0, b1)
+        row["valid_fraction_response"] = _coverage(t, dur, valid, r0, r1)
         row["included"] = bool(min(row["valid_fraction_baseline"], row["valid_fraction_response"])
                                >= params.min_valid_fraction)
         for s in series:
