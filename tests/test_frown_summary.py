@@ -79,6 +79,22 @@ def test_short_tracking_loss_is_bridged_but_long_loss_ends_an_event():
     assert [(e.onset_frame, e.offset_frame) for e in events] == [(0, 4), (8, 8)]
 
 
+def test_a_stretch_with_no_frames_ends_an_event_as_invalid_frames_do():
+    """Frowning 1-2 s and 4-5 s at 10 fps with no frame between 2 and 4 s (dropped, a pause): two
+    events, the first ending where its last frame's time does (at most five typical steps after
+    it, as the time in events counts it), not bridged over 2 s by a 0.15 s limit; frames at the normal step, or a bigger but regular step
+    (--stride), bridge nothing and keep one event."""
+    params = EventConfig(on_threshold=0.5, off_threshold=0.2, min_duration_s=0.0, max_gap_s=0.15)
+    t = np.r_[np.arange(0, 20), np.arange(40, 60)] / 10
+    x = np.where((t >= 1.0) & (t < 5.0), 0.8, 0.0)
+    events = detect_events(t, x, np.ones(len(t), bool), params)
+    assert [(e.onset_s, e.offset_s) for e in events] == [(1.0, pytest.approx(2.4)), (4.0, 5.0)]  # 1.9 + 5 x 0.1
+    assert [e.duration_s for e in events] == pytest.approx([1.4, 1.0])
+    strided = np.arange(0, 60, 7) / 10  # every 7th frame: a 0.7 s step throughout
+    events = detect_events(strided, np.where(strided >= 1.0, 0.8, 0.0), np.ones(len(strided), bool), params)
+    assert len(events) == 1 and events[0].onset_s == pytest.approx(1.4)
+
+
 def test_summary_features_on_a_known_series():
     x = np.r_[np.zeros(30), np.full(30, 1.0), np.zeros(40)]  # 10 s at 10 fps, one 3 s frown
     t = _table(x)

@@ -4,9 +4,12 @@ Every family's intensity (``frown_intensity``, ``smile_intensity``) has its even
 rule in its own units. An event starts when the intensity rises to ``on_threshold`` on a valid
 frame and lasts while it stays at or above ``off_threshold``; invalid frames
 inside an event are bridged for at most ``max_gap_s`` (a blink of tracking
-loss does not split a frown, a long one ends it). Episodes shorter than
-``min_duration_s`` are dropped. Durations run from the onset frame's timestamp
-to the timestamp of the first frame after the event (or the last frame's, at the end).
+loss does not split a frown, a long one ends it), and so is time with no frames at all beyond
+the typical frame step (dropped frames, a pause in the recording). Episodes shorter than
+``min_duration_s`` are dropped. Durations run from the onset frame's timestamp to the end of
+the event's last frame: the timestamp of the next frame, or where a gap in the frames follows
+(or at the recording's end) the last frame's time plus the time it stands for
+(:func:`frame_durations`: at most five typical steps).
 """
 
 from __future__ import annotations
@@ -40,8 +43,14 @@ def _episodes(t: np.ndarray, x: np.ndarray, valid: np.ndarray, params: EventConf
     episodes = []
     start = None
     last_good = None
+    typical = typical_step(t)
     for i in range(len(x)):
         ok = valid[i] and np.isfinite(x[i])
+        if start is not None and ok and t[i] - t[last_good] - typical > params.max_gap_s:
+            # a stretch with no frames at all (dropped, or a pause in the recording) longer than
+            # max_gap_s ends the event as invalid frames do; this frame may start the next one
+            episodes.append((start, last_good))
+            start = None
         if start is None:
             if ok and x[i] >= params.on_threshold:
                 start, last_good = i, i
@@ -56,13 +65,16 @@ def _episodes(t: np.ndarray, x: np.ndarray, valid: np.ndarray, params: EventConf
     return episodes, start
 
 
-def _end_time(t: np.ndarray, last: int) -> float:
-    """When frame ``last`` ends: the next frame's time, or for the recording's last frame its time
-    plus the time it stands for (:func:`frame_durations`), as an event that ends earlier is
-    counted to the end of its last frame too. A single frame (a still) has no duration."""
-    if last + 1 < len(t):
+def _end_time(t: np.ndarray, last: int, typical: float | None = None) -> float:
+    """When frame ``last`` ends: its time plus the time it stands for (:func:`frame_durations`),
+    which is the next frame's time unless a gap in the frames follows it, and for the recording's
+    last frame the typical step. A single frame (a still) has no duration."""
+    if len(t) < 2:
+        return float(t[last])
+    typical = typical_step(t) if typical is None else typical
+    if last + 1 < len(t) and t[last + 1] - t[last] <= MAX_STEPS * typical:
         return float(t[last + 1])
-    return float(t[last] + frame_durations(t)[last]) if len(t) > 1 else float(t[last])
+    return float(t[last] + frame_durations(t)[last])
 
 
 def detect_events(timestamp_s: np.ndarray, intensity: np.ndarray, valid: np.ndarray, params: EventConfig
@@ -77,8 +89,9 @@ def _events(timestamp_s, intensity, valid, params: EventConfig) -> tuple[list[Fr
     ok = np.asarray(valid, bool)
     episodes, open_start = _episodes(t, x, ok, params)
     events = []
+    typical = typical_step(t)
     for first, last in episodes:
-        offset = _end_time(t, last)
+        offset = _end_time(t, last, typical)
         if offset - t[first] < params.min_duration_s:
             continue
         seg = np.where(ok[first:last + 1], x[first:last + 1], -np.inf)
@@ -106,13 +119,25 @@ def frowning_mask(timestamp_s: np.ndarray, intensity: np.ndarray, valid: np.ndar
     return frowning_state(timestamp_s, intensity, valid, params)[0]
 
 
+#: A frame stands for at most this many typical steps: a longer step to the next frame is a gap
+#: in the frames (dropped, or a pause), whose time no frame measured.
+MAX_STEPS = 5
+
+
+def typical_step(t: np.ndarray) -> float:
+    """The median step between frames (1 s for fewer than two distinct times)."""
+    steps = np.diff(np.asarray(t, float))
+    return float(np.median(steps[steps > 0])) if (steps > 0).any() else 1.0
+
+
 def frame_durations(t: np.ndarray) -> np.ndarray:
-    """Time each frame stands for: the step to the next frame (the median step for the last)."""
+    """Time each frame stands for: the step to the next frame, at most :data:`MAX_STEPS` typical
+    steps (a gap in the frames is no frame's time), and the typical step for the last."""
     if len(t) < 2:
         return np.ones(len(t))
     steps = np.diff(t)
-    typical = float(np.median(steps[steps > 0])) if (steps > 0).any() else 1.0
-    return np.append(np.where(steps > 0, np.minimum(steps, 5 * typical), typical), typical)
+    typical = typical_step(t)
+    return np.append(np.where(steps > 0, np.minimum(steps, MAX_STEPS * typical), typical), typical)
 
 
 def summarise(table: pd.DataFrame, params: EventConfig
