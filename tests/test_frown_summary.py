@@ -95,6 +95,20 @@ def test_a_stretch_with_no_frames_ends_an_event_as_invalid_frames_do():
     assert len(events) == 1 and events[0].onset_s == pytest.approx(1.4)
 
 
+def test_a_still_has_no_time_based_features():
+    """One frame stands for no time: a frowning still used to give 0 % of the time in frowns and
+    0 events a minute (or, with min_duration_s 0, 100 % and 60 a minute)."""
+    for min_duration in (0.3, 0.0):
+        t = _with_conditions(_table(np.array([1.0])))
+        for c in ("brow_gap", "brow_lowering", "glabella_lines"):
+            t[c] = 1.0
+        t["frowning"] = t["smiling"] = False
+        feats, _ = summarise(t, EventConfig(min_duration_s=min_duration))
+        for f in ("frown", "smile"):
+            assert np.isnan(feats[f"{f}_time_pct"]) and np.isnan(feats[f"{f}_events_per_min"])
+        assert feats["frown_intensity_mean"] == 1.0 and feats["n_frames"] == 1
+
+
 def test_summary_features_on_a_known_series():
     x = np.r_[np.zeros(30), np.full(30, 1.0), np.zeros(40)]  # 10 s at 10 fps, one 3 s frown
     t = _table(x)

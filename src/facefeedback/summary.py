@@ -148,12 +148,14 @@ def summarise(table: pd.DataFrame, params: EventConfig
     Counts (``n_frames``, ``frown_events_n``, ``smile_events_n``) are ints, every other feature a float.
 
     Statistics are over valid frames; time-based features weight each frame by the
-    time it stands for (so a variable frame rate does not bias them).
+    time it stands for (so a variable frame rate does not bias them), and are NaN for a
+    single frame (a still), which stands for no time.
     """
     t = table["timestamp_s"].to_numpy(float)
     valid = table["valid"].to_numpy(bool)
     dur = frame_durations(t)
-    valid_time = float(dur[valid].sum()) if len(t) > 1 else float(valid.sum())
+    # A single frame (a still) stands for no time: its time-based features are not defined.
+    valid_time = float(dur[valid].sum()) if len(t) > 1 else 0.0
     nan = float("nan")
     feats: dict[str, float | int] = {
         "n_frames": len(table),
