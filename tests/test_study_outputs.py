@@ -270,3 +270,34 @@ def test_a_file_where_a_studys_bids_table_goes_stops_the_run(copy, capsys):
     assert read_marker(beh) == {"recording at ../../../recordings/P01_baseline_rest": [
         "sub-P01_ses-baseline_task-rest_desc-frown_timeseries.json",
         "sub-P01_ses-baseline_task-rest_desc-frown_timeseries.tsv.gz"]}
+
+
+def test_a_partly_failed_calibration_keeps_the_fuller_one_and_says_so(copy, samples, capsys):
+    """P01 calibrated on two baseline tasks: when one of them later cannot be read, the earlier
+    calibration over both is kept (it used to be refitted on the other alone, without a word);
+    in a fresh folder the calibration rests on the one read, and a warning says so. The rows'
+    order in the recordings table does not decide the calibration: the study file's tasks do."""
+    study = copy / "study"
+    shutil.copy(samples / "moving_frown.mp4", study / "videos" / "P01_baseline_sad.mp4")
+    table = (study / "recordings.tsv").read_text().splitlines()
+    (study / "recordings.tsv").write_text("\n".join([table[0], "P01\tbaseline\tsad\tvideos/P01_baseline_sad.mp4",
+                                                     *table[1:]]) + "\n")  # before the rest task's row
+    (study / "study.yaml").write_text((study / "study.yaml").read_text().replace("tasks: [rest]", "tasks: [rest, sad]"))
+    assert rerun(copy) == 0
+    both = json.loads((copy / "out" / "calibration" / "P01.json").read_text())
+    assert both["source"] == "P01_baseline_rest, P01_baseline_sad"
+    capsys.readouterr()
+    (study / "videos" / "P01_baseline_sad.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(4000))
+    assert rerun(copy) == 1
+    err = capsys.readouterr().err
+    assert json.loads((copy / "out" / "calibration" / "P01.json").read_text()) == both
+    assert "participant P01: calibration recording(s) P01_baseline_sad could not be read; keeping the " \
+           "participant's calibration of an earlier run (percentile over P01_baseline_rest, P01_baseline_sad" in err
+    fresh = copy / "fresh"
+    assert main(["run", str(study / "study.yaml"), "--out", str(fresh), *RUN]) == 1
+    alone = json.loads((fresh / "calibration" / "P01.json").read_text())
+    assert alone["source"] == "P01_baseline_rest"
+    warnings = json.loads((fresh / "study.json").read_text())["warnings"]
+    assert [w for w in warnings if w.startswith("participant P01")] == [
+        "participant P01: calibration recording(s) P01_baseline_sad could not be read; the calibration rests on "
+        f"P01_baseline_rest only ({alone['n_frames']} frames)"]

@@ -15,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .. import schema
@@ -65,13 +66,18 @@ class Study:
         return config.updated(**self.spec.calibration.config_updates())
 
     def calibration_rows(self, participant_id: str) -> pd.DataFrame:
-        """The participant's baseline recordings whose frames define the neutral reference."""
+        """The participant's baseline recordings whose frames define the neutral reference, in the
+        order of the study file's calibration tasks (with ``all``, the study's task order): the
+        calibration keeps every n-th of their frames, so the rows' order in the recordings table
+        must not decide which."""
         r = self.recordings
         pick = (r["participant_id"] == participant_id) & (r["session"] == self.reference_session)
         tasks = self.spec.calibration.tasks
         if tasks != "all":
             pick &= r["task"].isin(tasks)
-        return r[pick]
+        order = {t: i for i, t in enumerate(tasks if tasks != "all" else dict.fromkeys(r["task"]))}
+        rows = r[pick]
+        return rows.iloc[np.argsort(rows["task"].map(order).to_numpy(), kind="stable")]
 
     def to_json(self) -> dict:
         """What study.json records about the design."""

@@ -117,8 +117,11 @@ class _Participants:
 
         When it cannot be fitted, a calibration of the participant's own from an earlier run is
         kept (never replaced by the population default); without one, the population default.
+        When only some of the calibration recordings failed, an earlier calibration over more of
+        them is kept; without one, the calibration rests on those read. Each case is a warning.
         """
         ok = [r for r in needed if not self.done[r].error]
+        failed = [r for r in needed if r not in ok]
         population = population_calibration(*self.config.families())
         cal, problem = None, f"no calibration recording could be read ({', '.join(needed)})"
         if ok:
@@ -136,11 +139,19 @@ class _Participants:
             earlier = Calibration.load(target)
         except InputError:  # absent or unreadable
             earlier = None
-        if cal is None and earlier is not None and earlier.method != "population":
+        fuller = earlier is not None and earlier.method != "population" and failed and \
+            len(set(earlier.source.split(", ")) & set(needed)) > len(ok)
+        if (cal is None or fuller) and earlier is not None and earlier.method != "population":
+            if cal is not None:
+                problem = f"calibration recording(s) {', '.join(failed)} could not be read"
             self.report.warnings.append(
                 f"participant {pid}: {problem}; keeping the participant's calibration of an earlier run "
                 f"({earlier.method} over {earlier.source}, {earlier.n_frames} frames) in {target}")
             return earlier
+        if cal is not None and failed:
+            self.report.warnings.append(
+                f"participant {pid}: calibration recording(s) {', '.join(failed)} could not be read; the "
+                f"calibration rests on {', '.join(ok)} only ({cal.n_frames} frames)")
         if cal is None:
             self.report.warnings.append(f"participant {pid}: {problem}; using the population reference")
             cal = Calibration(population.neutral, "population", population.source, 0, pid)
