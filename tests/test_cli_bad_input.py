@@ -47,6 +47,11 @@ def _study(folder, participants=PARTICIPANTS, recordings=None):
     return folder / "study.yaml"
 
 
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
 CASES = {
     "analyze: the outcome does not change": (
         lambda d: ["analyze", str(_features_csv(d, _no_mood_change)), "--outcome", "HAMD17", "--no-report",
@@ -74,6 +79,44 @@ CASES = {
     "extract: start past the end": (
         lambda d: ["extract", str(_study(d).parent / "clip.avi"), "--start", "100", "--out", str(d / "out")],
         "the recording is 2.00 s long"),
+    "config: a weight that is not a number": (
+        lambda d: ["config", "--show", "--config", str(_write(d / "c.yaml", "frown:\n  weights:\n    brow_gap: .nan\n"))],
+        "c.yaml: frown.weights.brow_gap: Input should be a finite number (got nan)"),
+    "config: a calibration segment that ends before it starts": (
+        lambda d: ["config", "--show", "--config", str(_write(d / "c.yaml", "calibration:\n  segment_start_s: 10\n"
+                                                                             "  segment_end_s: 2\n"))],
+        "c.yaml: calibration: segment_end_s (2) must come after segment_start_s (10)"),
+    "extract: end before start": (
+        lambda d: ["extract", str(_study(d).parent / "clip.avi"), "--start", "1.5", "--end", "1", "--out",
+                   str(d / "out")],
+        "input: end_s (1) must come after start_s (1.5)"),
+    "calibrate: a segment and a percentile": (
+        lambda d: ["calibrate", str(_study(d).parent / "clip.avi"), "--segment", "0", "1", "--percentile", "10",
+                   "--out", str(d / "cal.json")],
+        "give either --segment or --percentile, not both"),
+    "simulate: a session named twice": (
+        lambda d: ["simulate", "--out", str(d / "out"), "--n-per-arm", "4", "--sessions", "baseline", "baseline"],
+        "sessions name a visit twice (baseline, baseline)"),
+    "simulate: one name for both arms": (
+        lambda d: ["simulate", "--out", str(d / "out"), "--n-per-arm", "4", "--arms", "a", "a"],
+        "the two arms need two names, got a, a"),
+    "simulate: an effect that is not finite": (
+        lambda d: ["simulate", "--out", str(d / "out"), "--n-per-arm", "4", "--effect", "frown=nan"],
+        "effect 'frown=nan': 'nan' is not a finite number"),
+    "simulate: a levels-model option with the change model": (
+        lambda d: ["simulate", "--out", str(d / "out"), "--n-per-arm", "4", "--frown-stability", "0.7"],
+        "--frown-stability: only the levels model (--model levels) uses it"),
+    "power: too few permutations to reject at alpha": (
+        lambda d: ["power", "--n", "5", "--sims", "2", "--n-perm", "19", "--n-boot", "9", "--out", str(d / "out")],
+        "--n-perm 19: the smallest permutation p-value is 1/20, not below --alpha 0.05"),
+    "power: no worker processes": (
+        lambda d: ["power", "--n", "5", "--sims", "2", "--n-perm", "20", "--n-boot", "9", "--jobs", "0",
+                   "--out", str(d / "out")],
+        "--jobs must be 1 or more, got 0"),
+    "analyze: the control expression is the measure itself": (
+        lambda d: ["analyze", str(_features_csv(d, lambda t: t)), "--outcome", "HAMD17", "--control-feature",
+                   "frown_intensity_mean", "--no-report", "--out", str(d / "out")],
+        "--control-feature frown_intensity_mean is the measure analysed (--feature) itself"),
     "calibrate: segment outside the recording": (
         lambda d: ["calibrate", str(_study(d).parent / "clip.avi"), "--segment", "100", "200",
                    "--out", str(d / "cal.json")],
@@ -91,3 +134,17 @@ def test_bad_input_is_one_line_and_never_a_traceback(case, tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and expected in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists()  # nothing half-made is left
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["simulate", "--out", "x", "--seed", "-1"], "argument --seed: a seed is 0 or more, got -1"),
+    (["analyze", "x", "--outcome", "HAMD17", "--seed", "-1"], "argument --seed: a seed is 0 or more, got -1"),
+    (["simulate", "--out", "x", "--model", "levels", "--frown-stability", "nan"],
+     "argument --frown-stability: 'nan' is not a finite number"),
+    (["extract", "x.mp4", "--start", "inf"], "argument --start: 'inf' is not a finite number")])
+def test_options_out_of_their_domain_are_named_by_the_option_parser(argv, expected, tmp_path):
+    argv = [str(tmp_path / a) if a in ("x", "x.mp4") else a for a in argv]
+    proc = subprocess.run([sys.executable, "-m", "facefeedback.cli", *argv], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and expected in proc.stderr, proc.stderr
+    assert list(tmp_path.iterdir()) == []

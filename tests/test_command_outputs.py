@@ -251,7 +251,7 @@ def test_simulate_refuses_a_folder_of_someone_elses_files_named_like_its_outputs
 
 def test_power_replaces_its_own_outputs_and_nothing_else(tmp_path, capsys):
     out = tmp_path / "power"
-    argv = ["power", "--sims", "2", "--n-perm", "9", "--n-boot", "9", "--out", str(out)]
+    argv = ["power", "--sims", "2", "--n-perm", "20", "--n-boot", "9", "--out", str(out)]
     foreign = plant(out / "notes.txt")
     assert main([*argv, "--n", "3"]) == 0
     assert_intact(foreign)
@@ -275,7 +275,7 @@ def test_power_json_in_an_earlier_power_folder_is_not_taken_for_ours(tmp_path, c
     out.mkdir()
     (out / "power.csv").write_text("n_per_arm,studies,power_primary\n4,2,0.5\n")
     foreign = plant(out / "power.json")
-    argv = ["power", "--n", "3", "--sims", "2", "--n-perm", "9", "--n-boot", "9", "--out", str(out)]
+    argv = ["power", "--n", "3", "--sims", "2", "--n-perm", "20", "--n-boot", "9", "--out", str(out)]
     assert main(argv) != 0
     assert "power.json is not part of a power analysis" in capsys.readouterr().err
     assert_intact(foreign)

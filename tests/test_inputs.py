@@ -176,11 +176,14 @@ def test_a_family_table_given_in_part_keeps_the_other_components_defaults(tmp_pa
     from facefeedback.config import Config, load_config
 
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("frown:\n  weights: {brow_gap: 0.2}\nsmile:\n  full_smile: {cheek_raise: 0.5}\n")
+    cfg.write_text("frown:\n  weights: {brow_gap: 0.2}\n  population_neutral: {brow_gap: 0.5}\n"
+                   "smile:\n  full_smile: {cheek_raise: 0.5}\n")
     got, default = load_config(cfg), Config()
     assert got.frown.weights == {**default.frown.weights, "brow_gap": 0.2}
     assert got.smile.full_smile == {**default.smile.full_smile, "cheek_raise": 0.5}
     assert got.frown.full_frown == default.frown.full_frown and got.smile.weights == default.smile.weights
+    assert got.frown.population_neutral.model_dump() == {**default.frown.population_neutral.model_dump(),
+                                                         "brow_gap": 0.5}
 
 
 def test_shipped_default_config_equals_the_built_in_defaults(capsys, tmp_path):

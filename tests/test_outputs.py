@@ -167,7 +167,7 @@ def _commands(samples: Path, out: str) -> dict[str, list[str]]:
         "extract": ["extract", clip, "--out", out, "--end", "0.3"],
         "calibrate": ["calibrate", clip, "--out", out, "--end", "0.8", "--percentile", "50"],
         "simulate": ["simulate", "--out", out, "--n-per-arm", "3"],
-        "power": ["power", "--n", "3", "--sims", "2", "--n-perm", "9", "--n-boot", "9", "--out", out],
+        "power": ["power", "--n", "3", "--sims", "2", "--n-perm", "20", "--n-boot", "9", "--out", out],
         "webcam": ["webcam", "--source", clip, "--headless", "--out", out],
         "webcam --record": ["webcam", "--source", clip, "--headless", "--out", str(Path(out).parent / "s"),
                             "--record", out + "/demo.mp4"],

@@ -89,7 +89,7 @@ def test_its_workers_end_with_a_killed_command(tmp_path):
 def test_frown_scale_reaches_the_simulations(tmp_path, capsys):
     """``--frown-scale proportional`` simulates proportional frowning: an effect larger than the mean
     level is refused there (and only there), before anything is simulated."""
-    argv = ["power", "--n", "8", "--effect", "frown=-0.4", "--sims", "1", "--n-perm", "9", "--n-boot", "9"]
+    argv = ["power", "--n", "8", "--effect", "frown=-0.4", "--sims", "1", "--n-perm", "20", "--n-boot", "9"]
     assert main([*argv, "--frown-scale", "proportional", "--out", str(tmp_path / "p")]) != 0
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "more than all frowning" in err

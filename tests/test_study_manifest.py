@@ -377,3 +377,11 @@ def test_a_visit_order_taken_from_the_rows_is_said(study_dir, tmp_path, caplog):
     with caplog.at_level("WARNING"):
         load_study_features(table)
     assert "visit order" not in caplog.text
+
+
+def test_a_custom_scales_cutoff_outside_its_range_is_refused(study_dir):
+    (study_dir / "study.yaml").write_text(STUDY + "scales:\n  FOO: {min: 0, max: 10, cutoff: 50}\n")
+    with pytest.raises(ValidationError) as info:
+        load_study(study_dir / "study.yaml")
+    assert info.value.problems == [f"{study_dir / 'study.yaml'}: scales.FOO: cutoff 50 is outside the scale's "
+                                   "range 0-10"]

@@ -23,9 +23,9 @@ CONFIG_VERSION = 1
 
 
 class StrictModel(BaseModel):
-    """Settings models reject unknown keys and are immutable."""
+    """Settings models reject unknown keys and non-finite numbers (``.nan``, ``.inf``) and are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 
@@ -36,6 +36,12 @@ class InputConfig(StrictModel):
     end_s: float | None = Field(None, gt=0, description="time to stop reading (s)")
     max_side: int | None = Field(1920, ge=64, description="downscale frames whose longer side exceeds this "
                                  "(px): 1080p is measured as recorded, 4K at 1920x1080")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> InputConfig:
+        if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
+            raise ValueError(f"end_s ({self.end_s:g}) must come after start_s ({self.start_s:g})")
+        return self
 
 
 class LandmarkConfig(StrictModel):
@@ -145,6 +151,15 @@ class CalibrationConfig(StrictModel):
                                   "participant's relaxed face, x^3 / (x^2 + scatter^2), so that the relaxed "
                                   "face's own wobble is not read as frowning")
 
+    @model_validator(mode="after")
+    def _segment(self) -> CalibrationConfig:
+        start, end = self.segment_start_s, self.segment_end_s
+        if (start is None) != (end is None):
+            raise ValueError("give both segment_start_s and segment_end_s, or neither")
+        if start is not None and end <= start:
+            raise ValueError(f"segment_end_s ({end:g}) must come after segment_start_s ({start:g})")
+        return self
+
 
 class EventConfig(StrictModel):
     """Events of every family's intensity (frown and smile episodes), in its own units."""
@@ -240,7 +255,8 @@ def model_problems(exc: ValidationError, model: type[BaseModel], show_input: boo
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
         got = err.get("input")
         shown = "" if not show_input or isinstance(got, dict) else f" (got {got!r})"
-        problems.append(f"{where}: {err['msg']}{shown}")
+        message = err["msg"].removeprefix("Value error, ")  # a validator's own sentence says it all
+        problems.append(f"{where}: {message}{shown}")
     return problems
 
 
@@ -308,7 +324,7 @@ def load_config(path: str | Path | None = None) -> Config:
 
 
 def _with_family_defaults(data: object) -> object:
-    """A file's family tables (``weights``, ``full_frown``, ``full_smile``) with the components it
+    """A file's family tables (``weights``, ``full_frown``, ``full_smile``, ``population_neutral``) with the components it
     leaves out at their defaults, as every other key left out keeps its default: ``weights:
     {brow_gap: 0.2}`` changes that one weight. Anything not a mapping is left to validation."""
     if not isinstance(data, dict):
@@ -323,6 +339,9 @@ def _with_family_defaults(data: object) -> object:
         for key in ("weights", fam.full_key):
             if isinstance(section.get(key), dict):
                 section[key] = {**getattr(defaults, key), **section[key]}
+        if isinstance(section.get("population_neutral"), dict):
+            section["population_neutral"] = {**defaults.population_neutral.model_dump(),
+                                             **section["population_neutral"]}
     return data
 
 

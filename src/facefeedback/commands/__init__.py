@@ -9,6 +9,30 @@ CONFIG_HELP = ("YAML settings overriding any subset of the packaged defaults, wh
                "'facefeedback config --show' prints")
 
 
+def seed_number(text: str) -> int:
+    """An argparse type: a random seed, a whole number of at least 0 (NumPy takes no other)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed is 0 or more, got {value}")
+    return value
+
+
+def finite_number(text: str) -> float:
+    """An argparse type: a number that is neither nan nor infinite."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
 def features_text(features: dict) -> str:
     """A recording's result in the words ``extract`` and ``webcam`` print:
     ``40 frames, valid 100%, frown_intensity mean 0.105, 1 frown event``."""

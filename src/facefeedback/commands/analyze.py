@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from . import add_force_option
+from . import add_force_option, seed_number
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def add_parser(sub) -> None:
                    help="permutations of the primary test (default %(default)s)")
     p.add_argument("--n-perm-predictive", type=int, default=200, metavar="N",
                    help="permutations of the predictive model's test (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    p.add_argument("--seed", type=seed_number, default=0, help="random seed (default %(default)s)")
     p.add_argument("--out", metavar="DIR", help="output folder (default DIR/analysis)")
     p.add_argument("--no-report", action="store_true", help="results and tables only")
     add_force_option(p)
@@ -59,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
     for name in ("n_boot", "n_perm", "n_perm_predictive"):
         if getattr(args, name) < 1:
             raise AnalysisError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.control_feature == args.feature:
+        raise AnalysisError(f"--control-feature {args.control_feature} is the measure analysed (--feature) itself; "
+                            "the control is another expression's measure, e.g. smile_intensity_mean")
     settings = AnalysisSettings(n_boot=args.n_boot, n_perm=args.n_perm,
                                 n_perm_predictive=args.n_perm_predictive, seed=args.seed,
                                 model=args.model)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import add_force_option
+from . import add_force_option, finite_number
 from .extract import add_common_input_options, resolve_config
 
 
@@ -20,9 +20,9 @@ def add_parser(sub) -> None:
                    "calibration.min_frames asks for: set it to 1 in a --config to calibrate from one)")
     p.add_argument("--out", required=True, metavar="FILE", help="calibration file to write (JSON)")
     p.add_argument("--participant", metavar="ID", help="participant id stored in the file")
-    p.add_argument("--segment", nargs=2, type=float, metavar=("START", "END"),
+    p.add_argument("--segment", nargs=2, type=finite_number, metavar=("START", "END"),
                    help="neutral segment in seconds")
-    p.add_argument("--percentile", type=float, metavar="P",
+    p.add_argument("--percentile", type=finite_number, metavar="P",
                    help="neutral = frames at or below this percentile of frowning (default 20)")
     add_common_input_options(p)
     add_force_option(p, "the calibration file")
@@ -32,12 +32,15 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..calibration import CALIBRATE, calibrate
     from ..components.registry import REGISTRY
+    from ..errors import ConfigError
     from ..extract import process_recording
     from ..output_folders import check_file_output
     from ..output_marker import mark_written, owned_files
 
     out = Path(args.out)
     check_file_output(out, "a calibration", lambda p: p.name in owned_files(p.parent, CALIBRATE), args.force)
+    if args.segment and args.percentile is not None:
+        raise ConfigError("give either --segment or --percentile, not both")
     config = resolve_config(args)
     segment = args.segment or (None, None)
     config = config.updated(**{"calibration.percentile": args.percentile,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..config import load_config
 from ..errors import FaceFeedbackError, os_error_line
-from . import CONFIG_HELP, add_force_option, features_text
+from . import CONFIG_HELP, add_force_option, features_text, finite_number
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +19,8 @@ def add_common_input_options(p: argparse.ArgumentParser) -> None:
     """Options shared by the commands that read recordings."""
     p.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     p.add_argument("--stride", type=int, metavar="N", help="process every N-th frame")
-    p.add_argument("--start", type=float, metavar="S", dest="start_s", help="start time in seconds")
-    p.add_argument("--end", type=float, metavar="S", dest="end_s", help="end time in seconds")
+    p.add_argument("--start", type=finite_number, metavar="S", dest="start_s", help="start time in seconds")
+    p.add_argument("--end", type=finite_number, metavar="S", dest="end_s", help="end time in seconds")
     p.add_argument("--max-side", type=int, metavar="PX", help="downscale frames larger than this")
     p.add_argument("--model", metavar="PATH",
                    help="MediaPipe face_landmarker.task: use the blendshape backend (adds brow blendshapes)")

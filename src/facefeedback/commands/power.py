@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import add_force_option
+from . import add_force_option, finite_number, seed_number
 from .simulate import add_effect_option, add_model_options, model_settings, warn_below_zero
 
 
@@ -25,8 +25,8 @@ def add_parser(sub) -> None:
                    help="permutations of the primary test per study (default 999)")
     p.add_argument("--n-boot", type=int, default=500, metavar="N",
                    help="bootstrap resamples of the mediation test per study (default 500)")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--alpha", type=finite_number, default=0.05, help="significance level (default 0.05)")
+    p.add_argument("--seed", type=seed_number, default=0, help="random seed (default 0)")
     p.add_argument("--jobs", type=int, default=1, metavar="J", help="worker processes")
     p.add_argument("--out", metavar="DIR", default="power",
                    help="folder for power.csv, power.json, power.png and power.svg (default ./power)")
@@ -56,6 +56,12 @@ def run(args: argparse.Namespace) -> int:
         raise AnalysisError("--sims, --n-perm and --n-boot must be at least 1")
     if not 0 < args.alpha < 1:
         raise AnalysisError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    if 1 / (args.n_perm + 1) >= args.alpha:  # the permutation p-value is at least 1 / (permutations + 1)
+        raise AnalysisError(f"--n-perm {args.n_perm}: the smallest permutation p-value is 1/{args.n_perm + 1}, not "
+                            f"below --alpha {args.alpha:g}, so the primary test could never reject; give at least "
+                            f"{int(1 / args.alpha)} permutations")
+    if args.jobs < 1:
+        raise AnalysisError(f"--jobs must be 1 or more, got {args.jobs}")
     settings = SimulationSettings(effects=Effects.parse(args.effect), **model_settings(args))
     plan = plan_output(args.out, POWER, POWER_FILES, args.force)
     warn_below_zero(settings)

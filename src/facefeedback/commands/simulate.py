@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import add_force_option
+from . import add_force_option, finite_number, seed_number
 
 
 def add_effect_option(p: argparse.ArgumentParser) -> None:
@@ -24,10 +24,10 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         help="generative model: 'change' (mood change follows the change in frowning; default) "
              "or 'levels' (follow-up mood follows the follow-up frown level and the baseline "
              "frown; frowning regresses to the mean); equations in docs/analysis.md")
-    p.add_argument("--frown-stability", type=float, default=0.5, metavar="RHO",
+    p.add_argument("--frown-stability", type=finite_number, default=None, metavar="RHO",
                    help="levels model: slope of the follow-up frown level on the baseline frown "
                         "(default 0.5)")
-    p.add_argument("--frown-baseline-effect", type=float, default=15.0, metavar="POINTS",
+    p.add_argument("--frown-baseline-effect", type=finite_number, default=None, metavar="POINTS",
                    help="levels model: HAM-D points at follow-up per frown unit of baseline "
                         "frown, at a given follow-up frown (default 15)")
     p.add_argument("--frown-scale", choices=("additive", "proportional"), default="additive",
@@ -39,9 +39,16 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def model_settings(args: argparse.Namespace) -> dict:
-    """The :class:`SimulationSettings` fields set by :func:`add_model_options`."""
-    return {"model": args.model, "frown_stability": args.frown_stability,
-            "frown_baseline_effect": args.frown_baseline_effect, "frown_scale": args.frown_scale}
+    """The :class:`SimulationSettings` fields set by :func:`add_model_options` (the levels model's
+    own options are refused with the change model, which would leave them unused)."""
+    from ..errors import AnalysisError
+
+    given = [name for name in ("frown_stability", "frown_baseline_effect") if getattr(args, name) is not None]
+    if given and args.model != "levels":
+        raise AnalysisError(f"{', '.join('--' + n.replace('_', '-') for n in given)}: only the levels model "
+                            "(--model levels) uses it")
+    levels = {name: getattr(args, name) for name in given}
+    return {"model": args.model, "frown_scale": args.frown_scale, **levels}
 
 
 def warn_below_zero(settings) -> None:
@@ -78,7 +85,7 @@ def add_parser(sub) -> None:
     p.add_argument("--capacity", action="store_true",
                    help="add a 'max_frown' capacity task with a known toxin effect on the maximal frown "
                         "(the manipulation check and the unblinding AUC)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=seed_number, default=0, help="random seed (default 0)")
     add_force_option(p)
     p.set_defaults(func=run)
 

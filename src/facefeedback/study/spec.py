@@ -35,6 +35,8 @@ class ScaleSpec(StrictModel):
     def _order(self) -> ScaleSpec:
         if self.min >= self.max:
             raise ValueError("min must be below max")
+        if self.cutoff is not None and not self.min <= self.cutoff <= self.max:
+            raise ValueError(f"cutoff {self.cutoff:g} is outside the scale's range {self.min:g}-{self.max:g}")
         return self
 
 

@@ -156,6 +156,8 @@ class Effects:
                 values[key] = float(text)
             except ValueError:
                 raise AnalysisError(f"effect {item!r}: {text!r} is not a number") from None
+            if not np.isfinite(values[key]):
+                raise AnalysisError(f"effect {item!r}: {text!r} is not a finite number")
         effects = cls(**values)
         effects.slope  # noqa: B018 - raises when the combination is impossible
         return effects
@@ -210,6 +212,13 @@ class SimulationSettings:
             raise AnalysisError(f"n per arm must be at least 1, got {self.n_per_arm}")
         if len(self.sessions) < 2:
             raise AnalysisError("a simulated study needs a baseline and at least one later visit")
+        if len(set(self.sessions)) != len(self.sessions):
+            raise AnalysisError(f"sessions name a visit twice ({', '.join(self.sessions)})")
+        if len(set(self.arms)) != 2:
+            raise AnalysisError(f"the two arms need two names, got {', '.join(self.arms)}")
+        for name in ("frown_stability", "frown_baseline_effect"):
+            if not np.isfinite(getattr(self, name)):
+                raise AnalysisError(f"{name} must be a finite number, got {getattr(self, name)}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
