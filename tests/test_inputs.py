@@ -208,6 +208,7 @@ def test_every_help_states_the_default_an_option_really_has():
 
     from facefeedback.cli import build_parser
     from facefeedback.config import Config
+    from facefeedback.synthetic.studies import SimulationSettings
 
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
     stated = {}
@@ -217,8 +218,12 @@ def test_every_help_states_the_default_an_option_really_has():
             found = re.search(r"\(default (-?[0-9.]+)[);]", shown)
             if found:
                 stated[name, action.dest] = float(found.group(1))
-                # calibrate's --percentile falls back on the settings' calibration.percentile
-                real = action.default if action.default is not None else Config().calibration.percentile
+                # options left unset fall back on the settings: calibrate's --percentile on
+                # calibration.percentile, the levels model's on the simulator's defaults
+                fallback = {"percentile": Config().calibration.percentile,
+                            "frown_stability": SimulationSettings().frown_stability,
+                            "frown_baseline_effect": SimulationSettings().frown_baseline_effect}
+                real = action.default if action.default is not None else fallback[action.dest]
                 assert stated[name, action.dest] == float(real), (name, action.dest)
         if any("--config" in a.option_strings for a in command._actions) and name != "config":
             text = " ".join(command.format_help().split())
