@@ -86,11 +86,14 @@ SUMMARISED_SIGNALS: tuple[str, ...] = tuple(name for f in FAMILIES for name in (
 
 # -- per-recording summary (summary.json, "features") ------------------------
 
-#: The layout of summary.json (its feature names, its keys). A study's recording outputs made
+#: The layout of summary.json and the rules its numbers follow (its feature names, its keys,
+#: how events and trial windows are read from the frames). A study's recording outputs made
 #: under another are rewritten from the cached measurements on the next run (no frame is
 #: measured again). 2: the most frowning value named by direction (``_max``, ``_min``, not
-#: ``_peak``), counts as integers, ``truncated``. 3: the smile family's features.
-SUMMARY_VERSION = 3
+#: ``_peak``), counts as integers, ``truncated``. 3: the smile family's features. 4: a trial
+#: window's valid fraction counts the frame on screen as it opens, a stretch with no frames
+#: ends an event, a still's time-based features are empty.
+SUMMARY_VERSION = 4
 
 #: Statistics taken over valid frames for every summarised signal: suffix, meaning. Each signal
 #: also has its most frowning value, named by its frown direction (:func:`signal_statistics`).
