@@ -91,3 +91,25 @@ def test_a_recording_whose_face_is_mostly_too_clipped_has_no_tone_reference():
     assert recording_tone(tone, clipped, frontal, frontal) == 2.2  # three of five usable
     clipped[4], tone[4] = 2 * TONE_MAX_CLIPPED, np.nan
     assert np.isnan(recording_tone(tone, clipped, frontal, frontal))  # two of five
+
+
+def test_invalid_reasons_name_each_reason_once_and_none_for_a_valid_frame():
+    """A valid smiling frame has no reason (``smiling`` is no QC flag: it used to be named as one,
+    down to the report's legend); a blurred frame is named once, with its sharpness (the
+    too_blurred flag says the same); every reason agrees with ``valid``."""
+    from facefeedback.config import QCConfig
+    from facefeedback.qc import invalid_reasons, valid_mask
+
+    qc = QCConfig()
+    frames = pd.DataFrame({"face_detected": [True, True, True], "yaw": [0.0, 0.0, 0.0], "pitch": [0.0, 0.0, 0.0],
+                           "sharpness": [1.0, 0.5 * qc.min_sharpness, 1.0], "brightness": [120.0, 120.0, 10.0],
+                           "brow_gap": 0.4, "brow_lowering": 0.3, "glabella_lines": 0.3,
+                           "smiling": [True, False, False], "frowning": [False, True, False],
+                           "face_too_small": False, "too_blurred": [False, True, False], "overexposed": False,
+                           "occluded": False})
+    reasons = invalid_reasons(frames, qc)
+    assert reasons[0] == () and len(reasons[1]) == 1 and reasons[1][0].startswith("blurred (sharpness")
+    assert reasons[2] == ("too dark (brightness 10 < 25)",)
+    valid = valid_mask(frames["face_detected"], frames["yaw"], frames["pitch"], frames["sharpness"],
+                       frames["brightness"], np.ones(3, bool), qc, flagged=frames["too_blurred"])
+    assert [not r for r in reasons] == valid.tolist()

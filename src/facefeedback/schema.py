@@ -49,7 +49,9 @@ FRAME_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
                                  "or small, higher when noisy; exposure and tone curve leave it"),
     ("noise", "float64", "grey levels", "sd of the finest-scale residual on the cheeks (sensor and "
                                         "compression noise)"),
-    ("valid", "bool", "flag", "face found, head pose within limits, sharp enough, no QC flag: usable for statistics"),
+    ("valid", "bool", "flag", "face found, head pose within limits (qc.max_abs_yaw, qc.max_abs_pitch), sharp "
+                              "enough (qc.min_sharpness), brightness within qc.min_brightness-qc.max_brightness, "
+                              "every frown component measured, no QC flag: usable for statistics"),
     # QC flags: the frame lies outside the range in which the measure was validated
     ("face_too_small", "bool", "flag", "inter-ocular distance below qc.min_iod_px: too few pixels for the lines"),
     ("too_blurred", "bool", "flag", "sharpness below qc.min_sharpness: too little fine detail for the lines"),
