@@ -523,3 +523,31 @@ def test_bootstrap_resamples_left_out_of_the_intervals_are_counted_in_a_note(tmp
         "models each)" in mediation[0]
     assert primary_model(prepare(load_study_features(study_dir), "HAMD17"), 1000, 99,
                          np.random.default_rng(0)).notes == []
+
+
+def test_the_analysis_does_not_depend_on_the_order_of_the_tables_rows(study_dir):
+    """The resamples, permutations and folds draw by row of the participants' table, which is in
+    participant order, whatever the order of the session-features rows."""
+    import dataclasses
+
+    from facefeedback.analysis.models import primary_model
+    from facefeedback.analysis.study_features import load_study_features
+
+    study = load_study_features(study_dir)
+    shuffled = dataclasses.replace(study, features=study.features.sample(frac=1, random_state=3))
+    a, b = prepare(study, "HAMD17"), prepare(shuffled, "HAMD17")
+    pd.testing.assert_frame_equal(a.wide, b.wide)
+    assert list(a.wide["participant_id"]) == sorted(a.wide["participant_id"])
+    fits = [primary_model(d, 200, 99, np.random.default_rng(0)) for d in (a, b)]
+    assert fits[0].frown_slope_ci == fits[1].frown_slope_ci and fits[0].p_permutation == fits[1].p_permutation
+
+
+def test_mixed_model_terms_keep_level_names_that_hold_a_factors_name(tmp_path):
+    from facefeedback.analysis.mixed import mixed_model
+    from facefeedback.analysis.study_features import load_study_features
+
+    write_simulated_study(tmp_path, SimulationSettings(n_per_arm=6, sessions=("baseline", "treated4w", "treated8w")),
+                          seed=1)
+    terms = [r["term"] for r in mixed_model(prepare(load_study_features(tmp_path), "HAMD17")).rows()]
+    assert "session[T.treated4w]" in terms and "session[T.treated4w]:arm[botox]" in terms, terms
+    assert "frown_intensity_mean" in terms and "frown_intensity_mean_baseline" in terms, terms

@@ -260,7 +260,9 @@ def prepare(study: StudyFeatures, outcome: str, feature: str = "frown_intensity_
     if excluded:
         logger.warning("%d participants left out: %s", len(excluded),
                        "; ".join(f"{e['participant_id']} ({e['reason']})" for e in excluded))
-    wide = wide[complete].rename_axis("participant_id").reset_index()
+    # In participant order, whatever the order of the table's rows: the bootstraps, permutations
+    # and cross-validation folds draw by row, so the same data in another order drew otherwise.
+    wide = wide[complete].rename_axis("participant_id").sort_index(kind="stable").reset_index()
     wide["treated"] = (wide["arm"] == treated).astype(int)
     counts = wide["arm"].value_counts()
     for arm in (treated, control):

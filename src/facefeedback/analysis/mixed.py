@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from .baselines import ANCOVA, formulas
 from .data import AnalysisData
 from .estimable import check_design
-from .results import ModelResult, row
+from .results import ModelResult, row, term_label
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +65,11 @@ def mixed_model(data: AnalysisData, model: str = ANCOVA) -> MixedResult | None:
         long = long.merge(base.rename("frown_baseline"), left_on="participant_id", right_index=True)
         formula += " + frown_baseline"
 
+    factors = {f"C(session, Treatment({order[0]!r}))": "session", "treated": f"arm[{data.treated_arm}]",
+               "frown": data.feature, "frown_baseline": f"{data.feature}_baseline"}
+
     def label(term: str) -> str:
-        return (term.replace(f"C(session, Treatment({order[0]!r}))", "session")
-                .replace("treated", f"arm[{data.treated_arm}]")
-                .replace("frown", data.feature))
+        return term_label(term, factors)
 
     mixed = smf.mixedlm(formula, long, groups=long["participant_id"])
     check_design(mixed.exog, mixed.endog, [label(t) for t in mixed.exog_names], data.outcome,

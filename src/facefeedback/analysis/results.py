@@ -9,6 +9,7 @@ mediation model's result. This module imports no model, so the report can depend
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
@@ -106,3 +107,18 @@ class AnalysisResults:
         return {"provenance": self.provenance, "data": self.data, "model": self.model,
                 **{name: None if r is None else r.to_json() for name, r in self.models.items()},
                 "timings_s": self.timings_s, "analysis_time_s": self.analysis_time_s}
+
+
+def term_label(term: str, factors: dict[str, str]) -> str:
+    """A model term (statsmodels' name, factors joined by ``:``) named for the reader: each factor
+    looked up in ``factors``, a categorical one by its part before the level, which stays as it is
+    (``C(session, Treatment('baseline'))[T.week6]:treated`` -> ``session[T.week6]:arm[botox]``).
+    Only whole factors are replaced: a level named ``treated4w`` keeps its name."""
+    named = []
+    for factor in term.split(":"):
+        categorical = re.match(r"^(C\(.*\))(\[.*\])$", factor)
+        if categorical:
+            named.append(factors.get(categorical.group(1), categorical.group(1)) + categorical.group(2))
+        else:
+            named.append(factors.get(factor, factor))
+    return ":".join(named)

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import NotEstimable
 from .data import AnalysisData
-from .results import ModelResult, row
+from .results import ModelResult, row, term_label
 from .trial_data import condition_order
 
 logger = logging.getLogger(__name__)
@@ -117,10 +117,12 @@ def trial_mixed_model(data: AnalysisData, methods=METHODS) -> TrialMixedResult |
     terms.append("treated")
     formula = f"{RESPONSE} ~ " + " * ".join(terms)
 
-    def label(term: str) -> str:
-        return (term.replace(f"C(trial_type, Treatment({types[0]!r}))", "condition")
-                .replace(f"C(session, Treatment({sessions[0]!r}))", "session")
-                .replace("treated", f"arm[{data.treated_arm}]"))
+    factors = {f"C(trial_type, Treatment({types[0]!r}))": "condition",
+               f"C(session, Treatment({sessions[0]!r}))": "session", "treated": f"arm[{data.treated_arm}]"}
+
+    def label(term: str) -> str:  # the formula's terms are joined by " * ", a coefficient's factors by ":"
+        response, tilde, terms = term.rpartition(" ~ ")
+        return response + tilde + " * ".join(term_label(part, factors) for part in terms.split(" * "))
 
     mixed = smf.mixedlm(formula, trials, groups=trials["participant_id"])
     if np.linalg.matrix_rank(mixed.exog) < mixed.exog.shape[1]:
