@@ -98,7 +98,10 @@ def test_invalid_reasons_name_each_reason_once_and_none_for_a_valid_frame():
     down to the report's legend); a blurred frame is named once, with its sharpness (the
     too_blurred flag says the same); every reason agrees with ``valid``."""
     from facefeedback.config import QCConfig
-    from facefeedback.qc import invalid_reasons, valid_mask
+    from facefeedback import schema
+    from facefeedback.qc import invalid_reasons, qc_flag_columns, valid_mask
+
+    assert qc_flag_columns() == schema.QC_FLAGS  # the flags valid is made from, no other
 
     qc = QCConfig()
     frames = pd.DataFrame({"face_detected": [True, True, True], "yaw": [0.0, 0.0, 0.0], "pitch": [0.0, 0.0, 0.0],

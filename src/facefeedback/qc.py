@@ -78,19 +78,29 @@ def valid_mask(face_detected: np.ndarray, yaw: np.ndarray, pitch: np.ndarray, sh
         )
 
 
+def qc_flag_columns() -> tuple[str, ...]:
+    """The boolean QC flag columns of the per-frame schema, in its order (none of them may be
+    raised on a valid frame): every boolean column but ``face_detected``, ``valid`` and each
+    family's event state (``frowning``, ``smiling``), which describe the frame, not its quality."""
+    from .components.registry import FAMILIES
+    from .schema import FRAME_COLUMNS
+
+    not_flags = {"face_detected", "valid", *(family.active for family in FAMILIES)}
+    return tuple(name for name, dtype, _, _ in FRAME_COLUMNS if dtype == "bool" and name not in not_flags)
+
+
 def invalid_reasons(frames, qc: QCConfig) -> list[tuple[str, ...]]:
     """Why each frame is not valid: one tuple of short reasons per frame (empty when valid).
 
     ``frames`` is anything indexed by column name (a per-frame table, a dict of arrays or
     scalars, one measurement): ``face_detected``, ``yaw``, ``pitch``, ``sharpness`` and
     ``brightness`` against the ``qc`` limits, components that could not be measured, and every
-    QC flag column present (``schema.QC_FLAGS``, the flags ``valid`` is made from), so a new flag
-    needs no change here.
+    QC flag column present (:func:`qc_flag_columns`), so a new flag needs no change here.
 
     >>> invalid_reasons({"face_detected": [False], "yaw": [float("nan")]}, QCConfig())
     [('no face',)]
     """
-    from .schema import COMPONENTS, QC_FLAGS
+    from .schema import COMPONENTS
 
     face = np.atleast_1d(np.asarray(frames["face_detected"], bool))
 
@@ -116,7 +126,7 @@ def invalid_reasons(frames, qc: QCConfig) -> list[tuple[str, ...]]:
     if comps:
         measured = np.all([np.isfinite(c) for c in comps], axis=0)
         checks.append((measured, lambda v: not v, lambda v: "components not measured"))
-    for flag in QC_FLAGS:
+    for flag in qc_flag_columns():
         if flag == "too_blurred" and sharp is not None:
             continue  # the sharpness check above says it, with the value
         checks.append((column(flag, bool), bool, lambda v, flag=flag: flag.replace("_", " ")))
