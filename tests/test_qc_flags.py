@@ -97,8 +97,8 @@ def test_invalid_reasons_name_each_reason_once_and_none_for_a_valid_frame():
     """A valid smiling frame has no reason (``smiling`` is no QC flag: it used to be named as one,
     down to the report's legend); a blurred frame is named once, with its sharpness (the
     too_blurred flag says the same); every reason agrees with ``valid``."""
-    from facefeedback.config import QCConfig
     from facefeedback import schema
+    from facefeedback.config import QCConfig
     from facefeedback.qc import invalid_reasons, qc_flag_columns, valid_mask
 
     assert qc_flag_columns() == schema.QC_FLAGS  # the flags valid is made from, no other
