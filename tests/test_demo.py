@@ -165,6 +165,19 @@ def test_source_failing_midstream_keeps_what_was_measured(truncated_avi, tmp_pat
     assert 0 < len(table) < 120
     assert table["face_detected"].all()
     assert len(read_video(out / "overlay.mp4")) == len(table)
+    summary = strict_json(out / "summary.json")  # says it was cut short, as extract's does
+    assert summary["truncated"] is True and summary["truncated_at_frame"] == len(table)
+    assert any("truncated" in w for w in summary["warnings"])
+
+
+def test_a_recording_given_by_a_relative_path_is_written_there(samples, tmp_path, monkeypatch):
+    """--record rec.mp4 (relative to the working folder) used to be announced and never renamed
+    into place, the overlay of the participant's face left under a hidden temporary name."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["webcam", "--source", str(samples / f"{CLIP}.mp4"), "--headless", "--calibrate", "0",
+                 "--out", "s", "--record", "rec.mp4"]) == 0
+    assert len(read_video(tmp_path / "rec.mp4")) > 0
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".ff-")]
 
 
 class FileAsCamera(FrameSource):
@@ -226,3 +239,68 @@ def test_head_pose_warning_names_the_limit():
     turned = frame_warnings({**frontal, "yaw": 31.0}, False, config)
     assert len(turned) == 1 and "+31 deg" in turned[0] and f"limit {config.qc.max_abs_yaw:g}" in turned[0]
     assert frame_warnings({"face_detected": False}, False, config) == ("no face in view",)
+
+
+def test_live_frowning_state_is_the_tables_across_a_gap_in_the_frames(samples):
+    """Frames dropped for 0.5 s right after a short frown: the live rule is given the stream's
+    typical step (not that of the few frames it re-reads), so it ends the event at the gap as the
+    table does (the frown was flagged live and not in the table)."""
+    from facefeedback.demo.live import LiveSession
+    from facefeedback.io import Frame
+    from facefeedback.measure import build_frame_table
+
+    images = read_video(samples / f"{CLIP}.mp4")
+    config = Config()
+    for k in (5, 19, 25, 40):
+        session = LiveSession(config, calibrate_s=0)
+        times = [i / 30 for i in range(k + 1)] + [k / 30 + 0.5 + i / 30 for i in range(16)]
+        for n, (i, t) in enumerate(zip(list(range(k + 1)) + list(range(16)), times)):
+            session.step(Frame(n, t, images[i]))
+        session.close()
+        table = build_frame_table(session.raw_table(), session.calibration, config)
+        np.testing.assert_array_equal(session.frowning, table["frowning"].to_numpy(), err_msg=str(k))
+
+
+def test_a_calibration_that_does_not_happen_is_said_in_the_saved_session(samples, tmp_path, capsys):
+    """A clip that ends inside the calibration window, or whose window has no usable face, leaves
+    the session on the population reference: the summary's warnings say so (they said nothing);
+    a window of nan or inf seconds is refused."""
+    short = tmp_path / "short.avi"
+    frames = read_video(samples / f"{CLIP}.mp4")[:20]  # 1.3 s at 15 fps
+    writer = cv2.VideoWriter(str(short), cv2.VideoWriter_fourcc(*"MJPG"), 15, frames[0].shape[1::-1])
+    for image in frames:
+        writer.write(image)
+    writer.release()
+    result = run_demo(DemoOptions(source=str(short), out_dir=tmp_path / "s", headless=True, calibrate_s=3),
+                      Config())
+    assert result.summary["calibration"]["method"] == "population"
+    assert [w for w in result.summary["warnings"] if "calibration" in w] == [
+        "the calibration of 3 s from 0.0 s did not finish (the session ended at 1.3 s); the session is measured "
+        "against the population reference"]
+    blank = tmp_path / "blank.avi"
+    writer = cv2.VideoWriter(str(blank), cv2.VideoWriter_fourcc(*"MJPG"), 15, frames[0].shape[1::-1])
+    for _ in range(30):
+        writer.write(np.full_like(frames[0], 128))
+    writer.release()
+    result = run_demo(DemoOptions(source=str(blank), out_dir=tmp_path / "b", headless=True, calibrate_s=1),
+                      Config())
+    assert any(w.startswith("the calibration at 0.0-1.0 s failed (") for w in result.summary["warnings"])
+    for value in ("nan", "inf"):
+        with pytest.raises(SystemExit) as stop:
+            main(["webcam", "--source", str(short), "--headless", "--calibrate", value])
+        assert stop.value.code == 2
+        assert f"argument --calibrate: '{value}' is not a finite number" in capsys.readouterr().err
+
+
+def test_on_the_frame_that_closes_the_calibration_the_bars_and_the_meter_share_the_reference(samples):
+    from facefeedback.demo.live import LiveSession, combine_terms
+    from facefeedback.io import Frame
+
+    session = LiveSession(Config(), calibrate_s=1.0)
+    images = read_video(samples / f"{CLIP}.mp4")
+    shown = [session.step(Frame(i, i / 15, image)) for i, image in enumerate(images[:30])]
+    closing = next(k for k in range(1, 30) if shown[k - 1].calibrating_left_s is not None
+                   and shown[k].calibrating_left_s is None)
+    for k in (closing, closing + 1):  # the meter is the bars' weighted mean, from the closing frame on
+        yaw = session.buffer.columns["yaw"][k]
+        assert shown[k].intensity == pytest.approx(float(combine_terms(shown[k].terms, Config().frown, yaw)))

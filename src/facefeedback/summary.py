@@ -36,14 +36,14 @@ class FrownEvent:
     offset_frame: int  # last frame inside the event
 
 
-def _episodes(t: np.ndarray, x: np.ndarray, valid: np.ndarray, params: EventConfig
+def _episodes(t: np.ndarray, x: np.ndarray, valid: np.ndarray, params: EventConfig, typical: float
               ) -> tuple[list[tuple[int, int]], int | None]:
     """(first, last) frame positions of hysteresis episodes before the duration rule, and the
-    first frame of the last episode if it is still open at the end (None when none is)."""
+    first frame of the last episode if it is still open at the end (None when none is);
+    ``typical`` is the recording's typical frame step (:func:`typical_step`)."""
     episodes = []
     start = None
     last_good = None
-    typical = typical_step(t)
     for i in range(len(x)):
         ok = valid[i] and np.isfinite(x[i])
         if start is not None and ok and t[i] - t[last_good] - typical > params.max_gap_s:
@@ -74,22 +74,24 @@ def _end_time(t: np.ndarray, last: int, typical: float | None = None) -> float:
     typical = typical_step(t) if typical is None else typical
     if last + 1 < len(t) and t[last + 1] - t[last] <= MAX_STEPS * typical:
         return float(t[last + 1])
-    return float(t[last] + frame_durations(t)[last])
+    return float(t[last] + frame_durations(t, typical)[last])
 
 
-def detect_events(timestamp_s: np.ndarray, intensity: np.ndarray, valid: np.ndarray, params: EventConfig
-                  ) -> list[FrownEvent]:
-    """Frown events of one recording, in time order."""
-    return _events(timestamp_s, intensity, valid, params)[0]
+def detect_events(timestamp_s: np.ndarray, intensity: np.ndarray, valid: np.ndarray, params: EventConfig,
+                  typical: float | None = None) -> list[FrownEvent]:
+    """Frown events of one recording, in time order (``typical``: its typical frame step, by
+    default that of ``timestamp_s``)."""
+    return _events(timestamp_s, intensity, valid, params, typical)[0]
 
 
-def _events(timestamp_s, intensity, valid, params: EventConfig) -> tuple[list[FrownEvent], int | None]:
+def _events(timestamp_s, intensity, valid, params: EventConfig, typical: float | None = None
+            ) -> tuple[list[FrownEvent], int | None]:
     t = np.asarray(timestamp_s, float)
     x = np.asarray(intensity, float)
     ok = np.asarray(valid, bool)
-    episodes, open_start = _episodes(t, x, ok, params)
+    typical = typical_step(t) if typical is None else typical
+    episodes, open_start = _episodes(t, x, ok, params, typical)
     events = []
-    typical = typical_step(t)
     for first, last in episodes:
         offset = _end_time(t, last, typical)
         if offset - t[first] < params.min_duration_s:
@@ -101,12 +103,13 @@ def _events(timestamp_s, intensity, valid, params: EventConfig) -> tuple[list[Fr
     return events, open_start
 
 
-def frowning_state(timestamp_s: np.ndarray, intensity: np.ndarray, valid: np.ndarray, params: EventConfig
-                   ) -> tuple[np.ndarray, int]:
+def frowning_state(timestamp_s: np.ndarray, intensity: np.ndarray, valid: np.ndarray, params: EventConfig,
+                   typical: float | None = None) -> tuple[np.ndarray, int]:
     """True on the frames inside a frown event, and the first frame whose flag later frames can
     still change: the start of an episode still open at the end, else the end (a live stream
-    re-applies the rule from there only)."""
-    events, open_start = _events(timestamp_s, intensity, valid, params)
+    re-applies the rule from there only, giving ``typical``, the whole stream's typical frame
+    step: that of the frames it passes would not be)."""
+    events, open_start = _events(timestamp_s, intensity, valid, params, typical)
     mask = np.zeros(len(intensity), bool)
     for ev in events:
         mask[ev.onset_frame:ev.offset_frame + 1] = True
@@ -130,13 +133,14 @@ def typical_step(t: np.ndarray) -> float:
     return float(np.median(steps[steps > 0])) if (steps > 0).any() else 1.0
 
 
-def frame_durations(t: np.ndarray) -> np.ndarray:
+def frame_durations(t: np.ndarray, typical: float | None = None) -> np.ndarray:
     """Time each frame stands for: the step to the next frame, at most :data:`MAX_STEPS` typical
-    steps (a gap in the frames is no frame's time), and the typical step for the last."""
+    steps (a gap in the frames is no frame's time), and the typical step for the last
+    (``typical``: by default the median step of ``t``)."""
     if len(t) < 2:
         return np.ones(len(t))
     steps = np.diff(t)
-    typical = typical_step(t)
+    typical = typical_step(t) if typical is None else typical
     return np.append(np.where(steps > 0, np.minimum(steps, MAX_STEPS * typical), typical), typical)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..config import load_config
 from ..errors import ConfigError
-from . import CONFIG_HELP, add_force_option, features_text
+from . import CONFIG_HELP, add_force_option, features_text, finite_number
 
 
 def add_parser(sub) -> None:
@@ -26,7 +26,7 @@ def add_parser(sub) -> None:
     p.add_argument("--headless", action="store_true",
                    help="no window: write the overlay to a video (--record, default overlay.mp4 in the "
                         "session's folder)")
-    p.add_argument("--calibrate", type=float, default=3.0, metavar="SECONDS",
+    p.add_argument("--calibrate", type=finite_number, default=3.0, metavar="SECONDS",
                    help="take the first SECONDS as the neutral face (default 3); 0: start from the "
                         "population default (or --calibration) and calibrate only when c is pressed")
     p.add_argument("--calibration", metavar="FILE",

@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -157,7 +157,7 @@ class VideoRecorder:
 
     def finish(self) -> Path:
         """Rename the video into place (one inside the session's folder goes with the session)."""
-        if self.staging == temporary_name(self.path):
+        if self.staging == temporary_name(self.path.absolute()):  # staged beside it (a relative path too)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             os.replace(self.staging, self.path)
         return self.path
@@ -279,6 +279,10 @@ def _session(options: DemoOptions, config: Config, source: FrameSource, session_
                 break
             except InputError as exc:
                 stopped, failure = "source failed", str(exc)
+                if source.kind == "video" and len(session):  # the saved summary says so, as extract's does
+                    fps_ = source.info.fps or 30.0
+                    source.info = replace(source.info, truncated=True, decoded_frames=len(session),
+                                          decoded_s=round(session.last_timestamp_s + 1.0 / fps_, 3))
                 break
             if overlay is None:
                 h, w = frame.image.shape[:2]
