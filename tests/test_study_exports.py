@@ -260,6 +260,9 @@ def test_codebook_labels_derive_from_the_schema(demo_run):
     assert rows.loc[("session_features", "frown_time_pct_change"), ["unit", "label"]].tolist() == [
         "percentage points", "change in frown_time_pct from baseline (percentage points)"]
     assert rows.loc[("session_features", "frown_time_pct_pct_change"), "unit"] == "%"
+    # a trial response is in its series' unit: FU for the frown, SU for the smile (it said a.u.)
+    assert rows.loc[("session_features", "frown_response_negative_mean"), "unit"] == "FU"
+    assert rows.loc[("session_features", "smile_response_negative_mean"), "unit"] == "SU"
     labels = book.groupby("table")["label"]
     assert all(group.is_unique for _, group in labels)  # no two variables of a table share a label
 

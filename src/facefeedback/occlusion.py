@@ -10,8 +10,8 @@ The picture can, compared with the same face earlier in the same recording:
    and two log-chroma channels (red/green, blue/green).
 2. It is compared with the recording's own *exemplars*: earlier frames of the same face that were
    judged clear. A change of light is removed first (a plane and a gain in log intensity, a shift
-   in chroma). Then every small neighbourhood (3 x 3 pixels, 0.125 IOD) of the frame is looked
-   for in the exemplar within +-0.08 IOD sideways and +-0.125 IOD up and down, and the other way
+   in chroma). Then every small neighbourhood (3 x 3 pixels, 0.15 IOD) of the frame is looked
+   for in the exemplar within +-0.1 IOD sideways and up and down, and the other way
    round: what a frown, a smile or a blink does - brows moving, folds and furrows appearing - is
    found again close by, while a finger, a lock of hair or a glasses frame is new material that
    is nowhere near in the exemplar, and the brow it hides is missing from the frame.
@@ -96,9 +96,9 @@ FEATURES = ("glabella_fwd", "glabella_bwd", "glabella_intensity", "glabella_colo
             "brows_apart", "brows_drawn_in", "brows_lowered", "lines_ratio",
             "match_drop", "residual_ratio", "image_wider", "image_narrower", "residual_level",
             "unusual_measured", "unusual_forehead", "unusual_region", "unusual_brow_max")
-#: A pixel's unexplained change is *unusual* when it exceeds this many times the pixel's own typical
-#: change (over the frames judged clear, see :data:`TYPICAL_RATE`) plus :data:`UNUSUAL_FLOOR` times
-#: the recording's typical change.
+#: A pixel's unexplained change is *unusual* when it exceeds this many times the sum of the pixel's
+#: own typical change (over the frames judged clear, see :data:`TYPICAL_RATE`) and
+#: :data:`UNUSUAL_FLOOR` times the recording's typical change (the model was fitted so).
 UNUSUAL_TIMES = 5.0
 UNUSUAL_FLOOR = 1.0
 #: Weight of a frame judged clear in each pixel's typical change (an exponential average).

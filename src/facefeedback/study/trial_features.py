@@ -89,6 +89,13 @@ def with_capacity_percent(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def series_unit(prefix: str) -> str:
+    """The unit of a measured series named by its prefix (``frown`` -> frown_intensity's FU,
+    ``smile`` -> SU, a component by its own), from the per-frame column contract."""
+    units = {name: unit for name, _, unit, _ in schema.FRAME_COLUMNS}
+    return units.get(f"{prefix}_intensity", units.get(prefix, "a.u."))
+
+
 def trial_entries(study: Study, columns, entry) -> dict:
     """Codebook entries (built by ``entry(unit, meaning, range, computed, label)``) of the trial
     and capacity columns among ``columns`` (change columns are described from these)."""
@@ -103,7 +110,7 @@ def trial_entries(study: Study, columns, entry) -> dict:
                              ">= 0", trials, f"{tt} trials included")
         elif "_response_" in col and not col.endswith((schema.CHANGE_SUFFIX, "_pct_of_baseline")):
             p, rest = col.split("_response_", 1)
-            unit = "FU" if p == "frown" else "a.u."
+            unit = series_unit(p)
             if rest.endswith("_mean") and rest[:-5] in study.trial_types:
                 tt = rest[:-5]
                 out[col] = entry(unit, f"{p} response to {tt} trials: mean over the included trials of the {window}",
