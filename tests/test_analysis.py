@@ -551,3 +551,10 @@ def test_mixed_model_terms_keep_level_names_that_hold_a_factors_name(tmp_path):
     terms = [r["term"] for r in mixed_model(prepare(load_study_features(tmp_path), "HAMD17")).rows()]
     assert "session[T.treated4w]" in terms and "session[T.treated4w]:arm[botox]" in terms, terms
     assert "frown_intensity_mean" in terms and "frown_intensity_mean_baseline" in terms, terms
+
+
+def test_the_smile_as_the_measure_runs_with_the_default_control(study_dir, tmp_path):
+    """README: analyze ... --feature smile_intensity_mean; the default control is then the measure
+    itself, which leaves specificity not estimable but refuses nothing (only a given one is refused)."""
+    assert main(["analyze", str(study_dir), "--outcome", "HAMD17", "--feature", "smile_intensity_mean", *FAST,
+                 "--out", str(tmp_path / "a")]) == 0

@@ -106,6 +106,7 @@ def test_a_still_has_no_time_based_features():
         feats, _ = summarise(t, EventConfig(min_duration_s=min_duration))
         for f in ("frown", "smile"):
             assert np.isnan(feats[f"{f}_time_pct"]) and np.isnan(feats[f"{f}_events_per_min"])
+            assert feats[f"{f}_events_n"] == 0 and np.isnan(feats[f"{f}_event_duration_mean_s"])
         assert feats["frown_intensity_mean"] == 1.0 and feats["n_frames"] == 1
 
 
@@ -212,3 +213,10 @@ def test_brow_gap_gives_way_when_the_head_turns():
                                [w["brow_gap"] / sum(w.values())] * 2 + [0.5 * w["brow_gap"] / (sum(w.values())
                                                                          - 0.5 * w["brow_gap"]), 0, 0])
     np.testing.assert_allclose(family_intensity(others, NEUTRAL, CFG.frown, yaw)[3:], 1.0)
+
+
+def test_no_gap_is_read_in_evenly_spaced_frames_whatever_their_rounding():
+    """With max_gap_s 0 (allowed) frames at the typical step, as float sums give them, keep one event."""
+    params = EventConfig(on_threshold=0.5, off_threshold=0.2, min_duration_s=0.0, max_gap_s=0.0)
+    for t in (np.arange(90) / 30, np.cumsum(np.full(90, 1 / 30)), np.arange(90) * 0.1):
+        assert len(detect_events(t, np.full(90, 0.8), np.ones(90, bool), params)) == 1

@@ -170,6 +170,15 @@ def test_config_problems_name_the_setting(tmp_path, text, fragment):
     assert fragment in str(err.value) and str(cfg) in str(err.value)
 
 
+def test_a_calibration_segment_given_by_one_end_loads(tmp_path):
+    """One end alone runs from the start or to the end of the recording (calibration.py)."""
+    from facefeedback.config import load_config
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("calibration: {segment_end_s: 10}\n")
+    assert (load_config(cfg).calibration.segment_start_s, load_config(cfg).calibration.segment_end_s) == (None, 10.0)
+
+
 def test_a_family_table_given_in_part_keeps_the_other_components_defaults(tmp_path):
     """Like every key a file leaves out, a weight or a full-expression change it leaves out keeps
     its default."""

@@ -324,8 +324,10 @@ def test_scores_of_a_session_without_recording_are_kept_in_every_table(study_dir
     from facefeedback.study.statfiles import write_statfile
     from facefeedback.study.statformats import FORMATS
 
-    (study_dir / "scores.csv").write_text(SCORES + "P02,week6,HAMD17,9\n")
+    (study_dir / "participants.tsv").write_text(PARTICIPANTS + "P03\tplacebo\t60\n")  # no recording at all
+    (study_dir / "scores.csv").write_text(SCORES + "P02,week6,HAMD17,9\nP03,baseline,HAMD17,15\n")
     study = load_study(study_dir / "study.yaml")
+    assert "participants with no recordings (left out): P03" in study.warnings
     assert study.warnings[-1] == ("scores but no recording at: P02 week6 (the scores are kept in session features, "
                                   "in rows without a recording_id)")
     summaries = {rid: {"frown_intensity_mean": v} for rid, v in

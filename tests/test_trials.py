@@ -205,10 +205,11 @@ def test_columns_a_trial_is_given_and_trial_types_differing_by_case_are_refused(
         "fractions, baseline and response measures); rename it",
         "trial types differ only by case: 'negative' (cols_events.tsv rows 2, 4) and 'Negative' (cols_events.tsv "
         "row 3); write one spelling"]
-    path.write_text("onset\tduration\ttrial_type\tstimulus\tincluded_by_rater\n1\t1\tnegative\tsad.png\tyes\n")
+    path.write_text("onset\tduration\ttrial_type\tstimulus\tincluded_by_rater\tkey_response_latency_s\n"
+                    "1\t1\tnegative\tsad.png\tyes\t0.8\n")
     table, problems = check_events(path, PARAMS, recording_s=20.0)
     assert problems == [] and list(table.columns) == ["onset", "duration", "trial_type", "stimulus",
-                                                      "included_by_rater", "row"]
+                                                      "included_by_rater", "key_response_latency_s", "row"]
 
 
 @pytest.mark.parametrize("fps", [30.0, 2.0, 1.0])
@@ -223,3 +224,15 @@ def test_a_window_covered_by_valid_frames_is_covered_whatever_the_frame_rate(fps
     assert out["valid_fraction_baseline"].tolist() == pytest.approx([1.0] * 4)
     assert out["valid_fraction_response"].tolist() == pytest.approx([1.0] * 4)
     assert out["included"].all()
+
+
+def test_a_window_with_no_valid_frame_stamped_in_it_leaves_its_trial_out():
+    """At 1 frame/s a 0.6 s response window between two frames is covered (by the frame before it)
+    but holds no frame to measure: the trial is not included (it was, with every measure NaN)."""
+    t = np.arange(0.0, 15.0, 1.0)
+    frames = pd.DataFrame({"frame": np.arange(len(t)), "timestamp_s": t, "valid": True,
+                           "frown_intensity": 0.1 + _response(t)})
+    trial = pd.DataFrame({"onset": [10.2], "duration": [0.6], "trial_type": ["negative"], "stimulus": ["a.png"]})
+    out = trial_table(frames, trial, PARAMS).iloc[0]
+    assert out["valid_fraction_response"] == pytest.approx(1.0) and np.isnan(out["frown_response_mean"])
+    assert not out["included"]

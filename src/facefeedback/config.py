@@ -153,10 +153,8 @@ class CalibrationConfig(StrictModel):
 
     @model_validator(mode="after")
     def _segment(self) -> CalibrationConfig:
-        start, end = self.segment_start_s, self.segment_end_s
-        if (start is None) != (end is None):
-            raise ValueError("give both segment_start_s and segment_end_s, or neither")
-        if start is not None and end <= start:
+        start, end = self.segment_start_s, self.segment_end_s  # one alone runs from 0 or to the end
+        if start is not None and end is not None and end <= start:
             raise ValueError(f"segment_end_s ({end:g}) must come after segment_start_s ({start:g})")
         return self
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .config import EventConfig
+from .schema import SUMMARISED_SIGNALS
 from .errors import ValidationError
 from .textrows import is_missing, read_rows
 
@@ -35,13 +36,17 @@ SUFFIX = "_events.tsv"
 COMPUTED_COLUMNS = ("row", "included", "valid_fraction_baseline", "valid_fraction_response")
 #: The statistics of each series' response in a trial's row (``<series>_response_<stat>``).
 RESPONSE_STATS = ("mean", "peak", "latency_s", "area")
-_COMPUTED_MEASURE = re.compile(rf"_(baseline_mean|response_({'|'.join(RESPONSE_STATS)}))$")
+#: The measured series' prefixes (``frown``, ``smile``, each component): ``<prefix>_baseline_mean``
+#: and ``<prefix>_response_<stat>`` are a trial's own columns; a lab's ``key_response_latency_s`` is not.
+_COMPUTED_MEASURE = re.compile(
+    rf"^({'|'.join(s.removesuffix('_intensity') for s in SUMMARISED_SIGNALS)})"
+    rf"_(baseline_mean|response_({'|'.join(RESPONSE_STATS)}))$")
 
 
 def is_computed_column(name: str) -> bool:
     """Whether a trial's row gets a column ``name`` of its own making (a window's share of valid
     frames, ``included``, or a series' baseline or response measure)."""
-    return name in COMPUTED_COLUMNS or bool(_COMPUTED_MEASURE.search(name))
+    return name in COMPUTED_COLUMNS or bool(_COMPUTED_MEASURE.match(name))
 #: Window edges closer than this are the same time (a trial's baseline may start where the
 #: previous response ends, whatever the rounding of their sums).
 TOLERANCE_S = 1e-6

@@ -46,7 +46,7 @@ def _episodes(t: np.ndarray, x: np.ndarray, valid: np.ndarray, params: EventConf
     last_good = None
     for i in range(len(x)):
         ok = valid[i] and np.isfinite(x[i])
-        if start is not None and ok and t[i] - t[last_good] - typical > params.max_gap_s:
+        if start is not None and ok and t[i] - t[last_good] - typical > params.max_gap_s + GAP_TOLERANCE_S:
             # a stretch with no frames at all (dropped, or a pause in the recording) longer than
             # max_gap_s ends the event as invalid frames do; this frame may start the next one
             episodes.append((start, last_good))
@@ -122,6 +122,8 @@ def frowning_mask(timestamp_s: np.ndarray, intensity: np.ndarray, valid: np.ndar
     return frowning_state(timestamp_s, intensity, valid, params)[0]
 
 
+#: Time steps that differ from the typical step by less than this are the same step (rounding).
+GAP_TOLERANCE_S = 1e-6
 #: A frame stands for at most this many typical steps: a longer step to the next frame is a gap
 #: in the frames (dropped, or a pause), whose time no frame measured.
 MAX_STEPS = 5
@@ -168,7 +170,8 @@ def summarise(table: pd.DataFrame, params: EventConfig
     }
     all_events = {}
     for family in FAMILIES:
-        events = detect_events(t, table[family.intensity].to_numpy(float), valid, params)
+        # a single frame (a still) stands for no time: it holds no event
+        events = detect_events(t, table[family.intensity].to_numpy(float), valid, params) if len(t) > 1 else []
         active = table[family.active].to_numpy(bool)
         f = family.name
         feats[f"{f}_time_pct"] = 100.0 * float(dur[valid & active].sum()) / valid_time if valid_time > 0 else nan

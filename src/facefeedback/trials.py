@@ -94,8 +94,9 @@ def trial_table(frames: pd.DataFrame, events: pd.DataFrame, params: EventConfig)
         row = {c: getattr(trial, c) for c in kept}
         row["valid_fraction_baseline"] = _coverage(t, dur, valid, b0, b1)
         row["valid_fraction_response"] = _coverage(t, dur, valid, r0, r1)
+        # covered enough, and measurable: a valid frame stamped in each window (the means are of those)
         row["included"] = bool(min(row["valid_fraction_baseline"], row["valid_fraction_response"])
-                               >= params.min_valid_fraction)
+                               >= params.min_valid_fraction and (in_base & valid).any() and (in_resp & valid).any())
         for s in series:
             x = values[s]
             ok = valid & np.isfinite(x)

@@ -23,9 +23,9 @@ def add_parser(sub) -> None:
     p.add_argument("--feature", default="frown_intensity_mean", metavar="NAME",
                    help="recording feature whose change measures frowning "
                         "(default frown_intensity_mean)")
-    p.add_argument("--control-feature", default="smile_intensity_mean", metavar="NAME",
+    p.add_argument("--control-feature", default=None, metavar="NAME",
                    help="the control expression's feature, the second mediator of the specificity model "
-                        "(default %(default)s)")
+                        "(default smile_intensity_mean)")
     p.add_argument("--task", metavar="NAME",
                    help="task to analyse; needed when there are several ('all' averages them)")
     p.add_argument("--session", metavar="NAME",
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     for name in ("n_boot", "n_perm", "n_perm_predictive"):
         if getattr(args, name) < 1:
             raise AnalysisError(f"--{name.replace('_', '-')} must be at least 1")
-    if args.control_feature == args.feature:
+    if args.control_feature is not None and args.control_feature == args.feature:  # given so, not by default
         raise AnalysisError(f"--control-feature {args.control_feature} is the measure analysed (--feature) itself; "
                             "the control is another expression's measure, e.g. smile_intensity_mean")
     settings = AnalysisSettings(n_boot=args.n_boot, n_perm=args.n_perm,
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     res = run_analysis(args.path, args.outcome, args.feature, args.task, args.session,
                        args.treated_arm, args.control_arm, settings=settings, out_dir=args.out,
                        report=None if args.no_report else write_report, force=args.force,
-                       control_feature=args.control_feature)
+                       control_feature=args.control_feature or "smile_intensity_mean")
     d, prim, med = res.data, res.primary, res.mediation
     if d["simulated"]:
         print("simulated data ('facefeedback simulate'): no participant was measured")
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
           f"{med.indirect['estimate']:.3g} [{ilo:.3g}, {ihi:.3g}]")
     man, spec = res.models.get("manipulation"), res.models.get("specificity")
     if getattr(man, "auc", None) is not None:
-        print(f"unblinding AUC (arm from the maximal frown's change): {man.auc:.2f} "
+        print(f"unblinding AUC (arm from the maximal frown's change): {man.auc_text} "
               f"[{man.auc_ci[0]:.2f}, {man.auc_ci[1]:.2f}], risk {man.risk}"
               + (" (complete separation)" if man.separation_complete else ""))
     trial = res.models.get("trial_mixed")

@@ -237,7 +237,7 @@ def _warnings(study: Study) -> list[str]:
             out.append(f"no {study.reference_session} score, so no change score, for: {', '.join(lacking)}")
         recorded = set(zip(study.recordings["participant_id"], study.recordings["session"]))
         unrecorded = [f"{p} {v}" for p, v in dict.fromkeys(zip(s["participant_id"], s["session"]))
-                      if (p, v) not in recorded]
+                      if (p, v) not in recorded and p in with_recordings]
         if unrecorded:
             out.append(f"scores but no recording at: {', '.join(unrecorded)} (the scores are kept in session "
                        "features, in rows without a recording_id)")
