@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from .config import EventConfig
-from .schema import SUMMARISED_SIGNALS
 from .errors import ValidationError
+from .schema import SUMMARISED_SIGNALS
 from .textrows import is_missing, read_rows
 
 REQUIRED = ("onset", "duration", "trial_type")
