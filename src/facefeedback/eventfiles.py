@@ -25,7 +25,7 @@ import pandas as pd
 from .config import EventConfig
 from .errors import ValidationError
 from .schema import SUMMARISED_SIGNALS
-from .textrows import is_missing, read_rows
+from .textrows import case_clashes, is_missing, read_rows
 
 REQUIRED = ("onset", "duration", "trial_type")
 #: A trial type becomes part of column names (``frown_response_<trial_type>_mean``): keep it plain.
@@ -43,13 +43,15 @@ _COMPUTED_MEASURE = re.compile(
     rf"_(baseline_mean|response_({'|'.join(RESPONSE_STATS)}))$")
 
 
+#: Window edges closer than this are the same time (a trial's baseline may start where the
+#: previous response ends, whatever the rounding of their sums).
+TOLERANCE_S = 1e-6
+
+
 def is_computed_column(name: str) -> bool:
     """Whether a trial's row gets a column ``name`` of its own making (a window's share of valid
     frames, ``included``, or a series' baseline or response measure)."""
     return name in COMPUTED_COLUMNS or bool(_COMPUTED_MEASURE.match(name))
-#: Window edges closer than this are the same time (a trial's baseline may start where the
-#: previous response ends, whatever the rounding of their sums).
-TOLERANCE_S = 1e-6
 
 
 def events_beside(video: str | os.PathLike) -> Path | None:
@@ -131,39 +133,14 @@ def check_events(path: str | os.PathLike, params: EventConfig, recording_s: floa
             problems.append(f"{where}: trial_type '{row['trial_type']}' must start with a letter and hold only "
                             "letters, digits and '_' (it names columns)")
         kept.append({**row, "onset": onset, "duration": np.nan if duration is None else duration, "row": read.line[i]})
-    problems.extend(case_clashes({read.name: [(row["trial_type"], line) for row, line in zip(read.rows, read.line)]}))
+    problems.extend(case_clashes([(row["trial_type"], read.name, line) for row, line in zip(read.rows, read.line)],
+                                 "trial types"))
     if problems:
         return None, problems
     table = pd.DataFrame(kept, columns=[*REQUIRED, *[h for h in header if h not in REQUIRED], "row"])
     table = table.sort_values("onset", kind="stable").reset_index(drop=True)
     problems.extend(_overlaps(path, table, params))
     return (None if problems else table), problems
-
-
-def case_clashes(types: dict[str, list[tuple[str, int]]]) -> list[str]:
-    """Trial types that differ only by case (``Negative`` and ``negative``), which would be two
-    conditions and two sets of columns: one line per such name, where each spelling is
-    (``types``: file -> its ``(trial_type, row)`` pairs)."""
-    spellings: dict[str, dict[str, dict[str, list[int]]]] = {}
-    for where, pairs in types.items():
-        for value, line in pairs:
-            spellings.setdefault(value.casefold(), {}).setdefault(value, {}).setdefault(where, []).append(line)
-    lines = []
-    for forms in spellings.values():
-        if len(forms) > 1:
-            shown = " and ".join(
-                f"'{v}' ({'; '.join(f'{w} row{_s(rows)} {_listed(rows)}' for w, rows in at.items())})"
-                for v, at in forms.items())
-            lines.append(f"trial types differ only by case: {shown}; write one spelling")
-    return lines
-
-
-def _s(rows: list[int]) -> str:
-    return "s" if len(set(rows)) > 1 else ""
-
-
-def _listed(rows: list[int]) -> str:
-    return ", ".join(str(n) for n in sorted(set(rows)))
 
 
 def response_window(onset: float, duration: float, params: EventConfig) -> tuple[float, float]:

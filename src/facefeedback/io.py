@@ -259,7 +259,11 @@ class FrameSource:
         if n_read < TRUNCATION_FRACTION * declared and read_s < TRUNCATION_FRACTION * duration:
             if not self.keep_truncated:
                 raise InputError(f"{name}: {truncation_text(n_read, read_s, declared, fps)}")
-            self.info = replace(self.info, truncated=True, decoded_frames=n_read, decoded_s=round(read_s, 3))
+            self.mark_truncated(n_read, read_s)
+
+    def mark_truncated(self, n_read: int, read_s: float) -> None:
+        """Say in ``info`` that reading ended early, after ``n_read`` frames and ``read_s`` seconds."""
+        self.info = replace(self.info, truncated=True, decoded_frames=n_read, decoded_s=round(read_s, 3))
 
     def _scaled(self, image: np.ndarray) -> np.ndarray:
         if image.ndim == 2:

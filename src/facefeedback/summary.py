@@ -65,16 +65,18 @@ def _episodes(t: np.ndarray, x: np.ndarray, valid: np.ndarray, params: EventConf
     return episodes, start
 
 
-def _end_time(t: np.ndarray, last: int, typical: float | None = None) -> float:
-    """When frame ``last`` ends: its time plus the time it stands for (:func:`frame_durations`),
-    which is the next frame's time unless a gap in the frames follows it, and for the recording's
-    last frame the typical step. A single frame (a still) has no duration."""
+def _end_time(t: np.ndarray, last: int, typical: float) -> float:
+    """When frame ``last`` ends: its time plus the time it stands for (as :func:`frame_durations`
+    has it), which is the next frame's time unless a gap in the frames follows it (then at most
+    :data:`MAX_STEPS` typical steps), and for the recording's last frame the typical step. A single
+    frame (a still) has no duration."""
     if len(t) < 2:
         return float(t[last])
-    typical = typical_step(t) if typical is None else typical
-    if last + 1 < len(t) and t[last + 1] - t[last] <= MAX_STEPS * typical:
+    if last + 1 == len(t):
+        return float(t[last] + typical)
+    if t[last + 1] - t[last] <= MAX_STEPS * typical:
         return float(t[last + 1])
-    return float(t[last] + frame_durations(t, typical)[last])
+    return float(t[last] + MAX_STEPS * typical)
 
 
 def detect_events(timestamp_s: np.ndarray, intensity: np.ndarray, valid: np.ndarray, params: EventConfig,

@@ -48,6 +48,27 @@ class Rows:
         return len(self.rows)
 
 
+def case_clashes(found, what: str) -> list[str]:
+    """Names that differ only by case (``Week6`` and ``week6``), which would be two sessions, tasks
+    or conditions: one line per such name, with where each spelling is (``found``: ``(value, where,
+    row)`` triples, row 0 for a file without rows)."""
+    spellings: dict[str, dict[str, dict[str, list[int]]]] = {}
+    for value, where, line in found:
+        spellings.setdefault(value.casefold(), {}).setdefault(value, {}).setdefault(where, []).append(line)
+    return [f"{what} differ only by case: "
+            + " and ".join(f"'{v}' ({'; '.join(rows_text(w, lines) for w, lines in at.items())})"
+                           for v, at in forms.items()) + "; write one spelling"
+            for forms in spellings.values() if len(forms) > 1]
+
+
+def rows_text(where: str, lines: list[int]) -> str:
+    """``file``, ``file row 3`` or ``file rows 3, 5`` (row 0: the file itself)."""
+    lines = sorted(set(lines))
+    if lines == [0]:
+        return where
+    return f"{where} row{'s' if len(lines) > 1 else ''} {', '.join(str(n) for n in lines)}"
+
+
 def read_rows(path: Path, delimiter: str, required: tuple[str, ...], problems: list[str], *,
               kind: str = "file", hint: str = "") -> Rows | None:
     """The rows of a delimited text file with a header row; None (with a problem added) when it

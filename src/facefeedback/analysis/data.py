@@ -297,10 +297,9 @@ def _why_left_out(rows: pd.DataFrame, tasks: list[str], sessions: tuple[str, str
     ("" when none of the usual reasons applies)."""
     reasons = []
     for session in sessions:
-        at = rows[rows["session"] == session]
+        visit = rows[rows["session"] == session]
         # A session with scores but no recording has rows without a recording_id.
-        unrecorded = at["recording_id"].isna().to_numpy() if "recording_id" in at else np.zeros(len(at), bool)
-        scored_only, at = at[unrecorded], at[~unrecorded]
+        at = visit[visit["recording_id"].notna()] if "recording_id" in visit else visit
         missing = [t for t in tasks if t not in set(at["task"])]
         if missing and len(missing) == len(tasks) > 1:
             reasons.append(f"no recording at {session}")
@@ -319,7 +318,7 @@ def _why_left_out(rows: pd.DataFrame, tasks: list[str], sessions: tuple[str, str
                                "valid)")
             else:
                 reasons.append(f"no {feature} for {rid} (not measured)")
-        if len(at) + len(scored_only) and pd.concat([at, scored_only])[outcome].isna().all():
+        if len(visit) and visit[outcome].isna().all():
             reasons.append(f"no {outcome} score at {session}")
     return "; ".join(reasons)
 

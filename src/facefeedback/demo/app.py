@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -280,9 +280,7 @@ def _session(options: DemoOptions, config: Config, source: FrameSource, session_
             except InputError as exc:
                 stopped, failure = "source failed", str(exc)
                 if source.kind == "video" and len(session):  # the saved summary says so, as extract's does
-                    fps_ = source.info.fps or 30.0
-                    source.info = replace(source.info, truncated=True, decoded_frames=len(session),
-                                          decoded_s=round(session.last_timestamp_s + 1.0 / fps_, 3))
+                    source.mark_truncated(len(session), session.last_timestamp_s + 1.0 / (source.info.fps or 30.0))
                 break
             if overlay is None:
                 h, w = frame.image.shape[:2]

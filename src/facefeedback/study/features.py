@@ -77,16 +77,11 @@ def unrecorded_sessions(study: Study) -> pd.DataFrame:
     not listed): one per task the participant was recorded in at the reference session, with no
     ``recording_id``, so that their scores and score changes are kept beside the frown features
     of the visits that were recorded."""
-    columns = ["participant_id", "session", "task", "recording_id"]
-    s, rec = study.scores, study.recordings
-    if not len(s):
-        return pd.DataFrame(columns=columns, dtype=object)
-    recorded = set(zip(rec["participant_id"], rec["session"]))
+    rec = study.recordings
     at_reference = rec[rec["session"] == study.reference_session].groupby("participant_id", sort=False)["task"]
     tasks = {p: list(dict.fromkeys(t)) for p, t in at_reference}
-    visits = [(p, v) for p, v in dict.fromkeys(zip(s["participant_id"], s["session"])) if (p, v) not in recorded]
-    rows = [(p, v, task, None) for p, v in visits for task in tasks.get(p, [])]
-    return pd.DataFrame(rows, columns=columns, dtype=object)
+    rows = [(p, v, task, None) for p, v in study.unrecorded_visits() for task in tasks.get(p, [])]
+    return pd.DataFrame(rows, columns=["participant_id", "session", "task", "recording_id"], dtype=object)
 
 
 def _score_table(study: Study, scales: list[str]) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from .. import schema
 from ..config import Config
 from ..errors import ValidationError
 from ..files import find_path
-from ..textrows import is_missing
+from ..textrows import case_clashes, is_missing
 from .spec import StudySpec, read_study_spec
 from .table_checks import check_participants, check_recordings, check_scores, shadows
 from .tables import ID_PATTERN, Table, read_table
@@ -78,6 +78,15 @@ class Study:
         order = {t: i for i, t in enumerate(tasks if tasks != "all" else dict.fromkeys(r["task"]))}
         rows = r[pick]
         return rows.iloc[np.argsort(rows["task"].map(order).to_numpy(), kind="stable")]
+
+    def unrecorded_visits(self) -> list[tuple[str, str]]:
+        """``(participant, session)`` of the visits with scores but no recording, of participants
+        with recordings (the others are left out of the study)."""
+        rec, s = self.recordings, self.scores
+        recorded = set(zip(rec["participant_id"], rec["session"]))
+        with_recordings = set(rec["participant_id"])
+        return [(p, v) for p, v in dict.fromkeys(zip(s["participant_id"], s["session"]))
+                if (p, v) not in recorded and p in with_recordings]
 
     def to_json(self) -> dict:
         """What study.json records about the design."""
@@ -153,27 +162,13 @@ def _check_case(path: Path, spec: StudySpec, ptable: Table | None, rtable: Table
     """Session, task and arm names that differ only by case would make separate sessions,
     tasks and arms (and columns such as ``HAMD17_Week6`` beside ``HAMD17_week6``)."""
     def rows(table: Table | None, column: str) -> list[tuple[str, str, int]]:
-        return [] if table is None else [(r[column], table.name, n) for r, n in zip(table.rows, table.line)]
+        return [] if table is None else [(r[column], table.name, n) for r, n in zip(table.rows, table.line)
+                                         if not is_missing(r[column])]
 
-    in_file = [(v, path.name, 0) for v in [spec.reference_session, *(spec.sessions or [])]]
+    in_file = [(v, path.name, 0) for v in [spec.reference_session, *(spec.sessions or [])] if not is_missing(v)]
     for what, found in (("session", in_file + rows(rtable, "session") + rows(stable, "session")),
                         ("task", rows(rtable, "task")), ("arm", rows(ptable, "arm"))):
-        spellings: dict[str, dict[str, dict[str, list[int]]]] = {}
-        for value, where, line in found:
-            if not is_missing(value):
-                spellings.setdefault(value.casefold(), {}).setdefault(value, {}).setdefault(where, []).append(line)
-        for forms in spellings.values():
-            if len(forms) > 1:
-                shown = " and ".join(f"'{v}' ({'; '.join(_rows_text(w, lines) for w, lines in at.items())})"
-                                     for v, at in forms.items())
-                problems.append(f"{what} names differ only by case: {shown}; write one spelling")
-
-
-def _rows_text(where: str, lines: list[int]) -> str:
-    lines = sorted(set(lines))
-    if lines == [0]:
-        return where
-    return f"{where} row{'s' if len(lines) > 1 else ''} {', '.join(str(n) for n in lines)}"
+        problems.extend(case_clashes(found, f"{what} names"))
 
 
 def _scales(spec: StudySpec, path: Path, problems: list[str]) -> dict[str, tuple[float, float, float | None, str]]:
@@ -235,10 +230,8 @@ def _warnings(study: Study) -> list[str]:
         lacking = sorted({f"{p} {c}" for p, c in zip(s["participant_id"], s["scale"]) if (p, c) not in have})
         if lacking:
             out.append(f"no {study.reference_session} score, so no change score, for: {', '.join(lacking)}")
-        recorded = set(zip(study.recordings["participant_id"], study.recordings["session"]))
-        unrecorded = [f"{p} {v}" for p, v in dict.fromkeys(zip(s["participant_id"], s["session"]))
-                      if (p, v) not in recorded and p in with_recordings]
+        unrecorded = study.unrecorded_visits()
         if unrecorded:
-            out.append(f"scores but no recording at: {', '.join(unrecorded)} (the scores are kept in session "
-                       "features, in rows without a recording_id)")
+            out.append(f"scores but no recording at: {', '.join(f'{p} {v}' for p, v in unrecorded)} (the scores are "
+                       "kept in session features, in rows without a recording_id)")
     return out

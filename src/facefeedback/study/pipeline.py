@@ -139,9 +139,9 @@ class _Participants:
             earlier = Calibration.load(target)
         except InputError:  # absent or unreadable
             earlier = None
-        fuller = earlier is not None and earlier.method != "population" and failed and \
-            len(set(earlier.source.split(", ")) & set(needed)) > len(ok)
-        if (cal is None or fuller) and earlier is not None and earlier.method != "population":
+        own = earlier is not None and earlier.method != "population"
+        fuller = own and failed and len(set(earlier.source.split(", ")) & set(needed)) > len(ok)
+        if own and (cal is None or fuller):
             if cal is not None:
                 problem = f"calibration recording(s) {', '.join(failed)} could not be read"
             self.report.warnings.append(

@@ -15,9 +15,9 @@ import pandas as pd
 
 from ..config import Config, load_config
 from ..errors import ConfigError
-from ..eventfiles import TRIAL_TYPE_PATTERN, case_clashes, check_recording_events, events_beside
+from ..eventfiles import TRIAL_TYPE_PATTERN, check_recording_events, events_beside
 from ..files import find_path
-from ..textrows import is_missing
+from ..textrows import case_clashes, is_missing
 from .tables import Table
 
 
@@ -94,10 +94,8 @@ def check_trials(path: Path, spec, rtable: Table | None, recordings: pd.DataFram
         read = len(problems) == before  # else which trial types exist is not known
     if events:  # a file at odds with itself is not among them (check_events said so): these are across files
         files = dict(zip(recordings["recording_id"], recordings["events"]))
-        by_file: dict[str, list[tuple[str, int]]] = {}
-        for rid, table in events.items():
-            by_file.setdefault(files[rid], []).extend(zip(table["trial_type"], table["row"]))
-        problems.extend(case_clashes(by_file))
+        problems.extend(case_clashes([(tt, files[rid], line) for rid, table in events.items()
+                                      for tt, line in zip(table["trial_type"], table["row"])], "trial types"))
     types = trial_types(events)
     tasks = list(dict.fromkeys(recordings["task"])) if recordings is not None else []
     check_design(path, spec.contrasts, spec.capacity_task, types, tasks, recordings is not None and read, problems)
