@@ -156,6 +156,37 @@ def test_brow_tracker_falls_back_to_the_landmarks_without_a_picture():
     assert tracker(flat, al, landmark_gap) == pytest.approx(landmark_gap)  # no match: landmarks alone
 
 
+def test_brow_trackers_evidence_is_the_same_whichever_brow_head_loses_its_match():
+    """A brow head that finds no match leaves the tracker's residual NaN (the occlusion detector's
+    no-match evidence) for either side: an occluder over the left brow reads as one over the right."""
+    from facefeedback.components.brows import (
+        BROW_MEDIAL_LEFT,
+        BROW_MEDIAL_RIGHT,
+        BrowTracker,
+        brow_geometry,
+    )
+
+    img = neutral_face()
+    face = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    with FrameMeasurer(CONFIG, static_image_mode=True) as m:
+        measured = m.measure(Frame(0, 0.0, img))
+    al, points = measured.alignment, measured.observation.points
+    landmark_gap = brow_geometry(al.aligned)[0]
+    midline = int(points[list(BROW_MEDIAL_RIGHT + BROW_MEDIAL_LEFT), 0].mean())
+    evidence = {}
+    for hidden, columns in (("right", slice(None, midline)), ("left", slice(midline + 1, None))):
+        tracker = BrowTracker()
+        tracker(face, al, landmark_gap)  # the anchor
+        tracker(face, al, landmark_gap)
+        assert tracker.last_residual < 0.01 and tracker.last_match > 0.99  # both brow heads matched
+        covered = face.copy()
+        covered[:, columns] = 128  # one brow head (the person's right is the image's left) flat
+        tracker(covered, al, landmark_gap)
+        evidence[hidden] = (tracker.last_match, tracker.last_residual)
+    assert all(np.isfinite(match) and match < 0.5 for match, _ in evidence.values()), evidence
+    assert all(np.isnan(residual) for _, residual in evidence.values()), evidence
+
+
 def test_glabella_patch_covers_its_region():
     """The resampled patch's interior is exactly the region in reference units: a dot drawn at the
     region's centre comes out at the centre of the interior, whatever the face's pose."""

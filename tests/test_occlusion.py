@@ -18,7 +18,16 @@ import pytest
 
 from facefeedback.config import Config
 from facefeedback.extract import process_recording
-from facefeedback.occlusion import FEATURES, NO_MATCH_RESIDUAL, shipped_model
+from facefeedback.io import Frame
+from facefeedback.measure import FrameMeasurer
+from facefeedback.occlusion import (
+    FEATURES,
+    NO_MATCH_RESIDUAL,
+    WARMUP_GAP_S,
+    WARMUP_S,
+    OcclusionDetector,
+    shipped_model,
+)
 from facefeedback.occlusion_fit import (
     Host,
     host_skin,
@@ -30,6 +39,7 @@ from facefeedback.occlusion_fit import (
 )
 from facefeedback.occlusion_replay import replay
 from facefeedback.synthetic.example_study import N_PARTICIPANTS
+from facefeedback.synthetic.faces import neutral_face
 from facefeedback.synthetic.occluded_recordings import frown_curve, frowned
 from facefeedback.synthetic.occluders import ALL_KINDS
 
@@ -151,3 +161,21 @@ def test_the_real_hand_on_the_glabella_is_flagged_and_its_clear_frames_are_not(p
     assert occluded[labels == 1].sum() >= 20, f"{occluded[labels == 1].sum()} of the hand's frames flagged"
     # the false-alarm target (2 %), not today's count: a MediaPipe build's last digits move a frame or two
     assert occluded[labels == 0].mean() <= 0.02, f"{occluded[labels == 0].mean():.1%} of the clear frames flagged"
+
+
+def test_the_exemplars_times_do_not_depend_on_the_rounding_of_frame_times():
+    """At 30 frames/s, 0.1 s is three frames wherever it starts: in the warm-up a changed frame
+    becomes an exemplar every three frames (0.3 - 0.2 is 0.0999... in floats: compared exactly,
+    the fourth exemplar came a frame late)."""
+    face = neutral_face()
+    with FrameMeasurer(CONFIG, static_image_mode=True) as m:
+        alignment = m.measure(Frame(0, 0.0, face)).alignment
+    rng = np.random.default_rng(SEED)
+    detector = OcclusionDetector(CONFIG.qc.max_occlusion_score)
+    fps = 30
+    for i in range(int(WARMUP_S * fps)):  # every frame changed (fresh noise), so each may become one
+        noisy = np.clip(face + rng.normal(0.0, 12.0, face.shape), 0, 255).astype(np.uint8)
+        detector(noisy, alignment, i / fps)
+    frames = [round(e.timestamp_s * fps) for e in detector.exemplars]
+    step = round(WARMUP_GAP_S * fps)
+    assert frames == list(range(0, int(WARMUP_S * fps), step)), frames

@@ -24,7 +24,7 @@ import pandas as pd
 
 from .config import EventConfig
 from .errors import ValidationError
-from .schema import SUMMARISED_SIGNALS
+from .schema import SUMMARISED_SIGNALS, TIME_TOLERANCE_S
 from .textrows import case_clashes, is_missing, read_rows
 
 REQUIRED = ("onset", "duration", "trial_type")
@@ -43,9 +43,6 @@ _COMPUTED_MEASURE = re.compile(
     rf"_(baseline_mean|response_({'|'.join(RESPONSE_STATS)}))$")
 
 
-#: Window edges closer than this are the same time (a trial's baseline may start where the
-#: previous response ends, whatever the rounding of their sums).
-TOLERANCE_S = 1e-6
 
 
 def is_computed_column(name: str) -> bool:
@@ -160,7 +157,7 @@ def _overlaps(path: Path, table: pd.DataFrame, params: EventConfig) -> list[str]
     for k in range(1, len(table)):
         start = min(responses[k][0], baseline_window(table["onset"][k], params)[0])
         for j in range(k):
-            if responses[j][1] > start + TOLERANCE_S:
+            if responses[j][1] > start + TIME_TOLERANCE_S:  # the same time, whatever the rounding of sums
                 which = "response" if responses[j][1] > responses[k][0] else "baseline"
                 problems.append(
                     f"{path.name} row {table['row'][k]}: the trial at {table['onset'][k]:g} s overlaps the "

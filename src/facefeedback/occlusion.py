@@ -56,6 +56,7 @@ from .occlusion_compare import (
     region_channels,
     unexplained,
 )
+from .schema import TIME_TOLERANCE_S
 
 # -- the exemplars --
 MAX_EXEMPLARS = 8
@@ -103,6 +104,11 @@ UNUSUAL_TIMES = 5.0
 UNUSUAL_FLOOR = 1.0
 #: Weight of a frame judged clear in each pixel's typical change (an exponential average).
 TYPICAL_RATE = 0.1
+
+
+def _at_least(elapsed_s: float, limit_s: float) -> bool:
+    """Whether ``elapsed_s`` reaches ``limit_s``, whatever the rounding of the frame times."""
+    return elapsed_s >= limit_s - TIME_TOLERANCE_S
 
 
 def _rises(values: tuple[float, ...], unit: float = BROW_UNIT) -> np.ndarray:
@@ -303,12 +309,12 @@ class OcclusionDetector:
         occluded = score > self.max_score
         clear, exemplary = self._judge(score)
         latest = self.exemplars[-1].timestamp_s
-        if timestamp_s - self.first_s < WARMUP_S:
+        if not _at_least(timestamp_s - self.first_s, WARMUP_S):
             score, occluded, clear, exemplary = float("nan"), False, True, True
             self.last_features = None
             # Taken as clear, a changed warm-up frame needs no quarantine: the recording starts with
             # more than one picture of the face (a face that moves fast is otherwise flagged at once).
-            if pose_ok and timestamp_s - latest >= WARMUP_GAP_S and measured_change > EXEMPLAR_MIN_CHANGE:
+            if pose_ok and _at_least(timestamp_s - latest, WARMUP_GAP_S) and measured_change > EXEMPLAR_MIN_CHANGE:
                 self.exemplars.append(Exemplar(channels, timestamp_s, brows))
         if clear:
             self.recent_change.append(region_change)
@@ -317,13 +323,13 @@ class OcclusionDetector:
                                 else (1.0 - TYPICAL_RATE) * self.typical_map + TYPICAL_RATE * self.last_map)
         else:
             self.last_unclear_s, self.pending = timestamp_s, None
-        if self.pending is not None and timestamp_s - self.pending.timestamp_s >= QUARANTINE_S:
+        if self.pending is not None and _at_least(timestamp_s - self.pending.timestamp_s, QUARANTINE_S):
             self.exemplars.append(self.pending)
             self.pending = None
             if len(self.exemplars) > MAX_EXEMPLARS:
                 del self.exemplars[1]  # the first face stays; the oldest of the others goes
         latest = self.exemplars[-1].timestamp_s
-        if (self.pending is None and exemplary and pose_ok and timestamp_s - latest >= EXEMPLAR_GAP_S
-                and timestamp_s - self.last_unclear_s >= QUARANTINE_S and measured_change > EXEMPLAR_MIN_CHANGE):
+        if (self.pending is None and exemplary and pose_ok and _at_least(timestamp_s - latest, EXEMPLAR_GAP_S)
+                and _at_least(timestamp_s - self.last_unclear_s, QUARANTINE_S) and measured_change > EXEMPLAR_MIN_CHANGE):
             self.pending = Exemplar(channels, timestamp_s, brows)
         return score, bool(occluded)

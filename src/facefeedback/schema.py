@@ -12,6 +12,12 @@ from .components.registry import FAMILIES, FROWN, REGISTRY, Family
 
 # -- per-frame table (frames.parquet) ---------------------------------------
 
+#: Two times (s) closer than this are the same time: frame times are sums and quotients of
+#: floats (4/30 - 1/30 is 0.0999...), so a "0.1 s later" compared exactly would need three frames
+#: at one place in a 30 frames/s recording and four at another.
+TIME_TOLERANCE_S = 1e-6
+
+
 
 def family_columns(family: Family) -> tuple[tuple[str, str, str, str], ...]:
     """A family's per-frame columns: its components, its intensity and its event flag."""

@@ -22,7 +22,7 @@ import pandas as pd
 from .components.registry import FAMILIES
 from .conditions import condition_features
 from .config import EventConfig
-from .schema import RECORDING_FEATURES, SUMMARISED_SIGNALS, signal_statistics
+from .schema import RECORDING_FEATURES, SUMMARISED_SIGNALS, TIME_TOLERANCE_S, signal_statistics
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def _episodes(t: np.ndarray, x: np.ndarray, valid: np.ndarray, params: EventConf
     last_good = None
     for i in range(len(x)):
         ok = valid[i] and np.isfinite(x[i])
-        if start is not None and ok and t[i] - t[last_good] - typical > params.max_gap_s + GAP_TOLERANCE_S:
+        if start is not None and ok and t[i] - t[last_good] - typical > params.max_gap_s + TIME_TOLERANCE_S:
             # a stretch with no frames at all (dropped, or a pause in the recording) longer than
             # max_gap_s ends the event as invalid frames do; this frame may start the next one
             episodes.append((start, last_good))
@@ -124,8 +124,6 @@ def frowning_mask(timestamp_s: np.ndarray, intensity: np.ndarray, valid: np.ndar
     return frowning_state(timestamp_s, intensity, valid, params)[0]
 
 
-#: Time steps that differ from the typical step by less than this are the same step (rounding).
-GAP_TOLERANCE_S = 1e-6
 #: A frame stands for at most this many typical steps: a longer step to the next frame is a gap
 #: in the frames (dropped, or a pause), whose time no frame measured.
 MAX_STEPS = 5

@@ -192,7 +192,10 @@ class BrowTracker:
             w = self._weight(side, k)
             inward_total += w * s.inward * shift / BROW_PX_PER_IOD + (1.0 - w) * by_landmarks
         self.last_image_gap = self.anchor_gap - by_image
-        self.last_match, self.last_residual = min(matches), max(residuals)
+        # The poorer brow head's evidence: NaN when either has none, whichever side it is
+        # (Python's min and max keep a NaN only when it comes first).
+        self.last_match = float("nan") if any(map(math.isnan, matches)) else min(matches)
+        self.last_residual = float("nan") if any(map(math.isnan, residuals)) else max(residuals)
         return self.anchor_gap - inward_total
 
 
