@@ -33,7 +33,11 @@ The exemplars follow the face: the first face and the changed frames of the firs
 :data:`EXEMPLAR_MAX_SCORE`), within the pose limits, at least :data:`EXEMPLAR_GAP_S` after the
 last exemplar and changed since (so the set follows a face that moves from crying to laughing)
 becomes an exemplar once every frame within :data:`QUARANTINE_S` before and after it was judged
-clear. A still image has no earlier frames: its ``occluded`` is False.
+clear. The recording's typical change (the features' unit) and each pixel's learn from the frames
+judged clear, but for those within :data:`LEARN_QUARANTINE_S` after a frame judged not clear, so a
+hand that settles is not learnt as the face's own change. Times are compared within
+:data:`~facefeedback.schema.TIME_TOLERANCE_S`. A still image has no earlier frames: its
+``occluded`` is False.
 """
 
 from __future__ import annotations
@@ -76,6 +80,10 @@ EXEMPLAR_MIN_CHANGE = 1.0
 #: judged clear: the frames of a hand entering or leaving (partly over the region, not yet
 #: flagged) are not taken as the face.
 QUARANTINE_S = 0.4
+#: Nor do the frames within this time after a frame judged not clear teach the recording's scale
+#: or its pixels' typical change: a hand's frame scored just clear as it settles would teach that
+#: the hand's change is typical, and the frames after it would pass as clear (it runs away).
+LEARN_QUARANTINE_S = QUARANTINE_S
 #: Frames of recent typical change kept for the recording's scale, and its floor (UNIT).
 SCALE_FRAMES = 30
 SCALE_FLOOR = 0.5
@@ -316,13 +324,13 @@ class OcclusionDetector:
             # more than one picture of the face (a face that moves fast is otherwise flagged at once).
             if pose_ok and _at_least(timestamp_s - latest, WARMUP_GAP_S) and measured_change > EXEMPLAR_MIN_CHANGE:
                 self.exemplars.append(Exemplar(channels, timestamp_s, brows))
-        if clear:
+        if not clear:
+            self.last_unclear_s, self.pending = timestamp_s, None
+        elif _at_least(timestamp_s - self.last_unclear_s, LEARN_QUARANTINE_S):  # teaches the scale
             self.recent_change.append(region_change)
             del self.recent_change[:-SCALE_FRAMES]
             self.typical_map = (self.last_map if self.typical_map is None
                                 else (1.0 - TYPICAL_RATE) * self.typical_map + TYPICAL_RATE * self.last_map)
-        else:
-            self.last_unclear_s, self.pending = timestamp_s, None
         if self.pending is not None and _at_least(timestamp_s - self.pending.timestamp_s, QUARANTINE_S):
             self.exemplars.append(self.pending)
             self.pending = None
