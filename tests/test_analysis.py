@@ -500,6 +500,33 @@ def test_responders_without_the_percent_column_and_a_custom_scales_cutoff(study_
     assert not any("remission" in n for n in mine.notes)
 
 
+def test_percent_change_and_response_need_a_positive_reference(study_dir):
+    """A percentage of a negative amount has the change's opposite sign (-0.2 to -0.1 read -50 %):
+    percent change is empty where the reference is not above 0, and response (a 50 % drop) is not
+    analysed when a baseline score is at or below 0, rather than counting such participants as
+    non-responders."""
+    import dataclasses
+
+    from facefeedback.analysis.responders import responder_model
+    from facefeedback.analysis.study_features import load_study_features
+    from facefeedback.changes import change_from
+
+    values = pd.DataFrame({"x": [-0.1, 0.3, 5.0, 1.0]})
+    reference = pd.DataFrame({"x": [-0.2, 0.2, 0.0, 2.0]})
+    changes = change_from(values, reference)
+    assert changes["x_change"].round(6).tolist() == [0.1, 0.1, 5.0, -1.0]  # the change keeps its sign
+    pct = changes["x_pct_change"].to_numpy()
+    assert np.isnan(pct[0]) and pct[1] == pytest.approx(50.0) and np.isnan(pct[2]) and pct[3] == pytest.approx(-50.0)
+
+    study = load_study_features(study_dir)
+    shifted = study.features.rename(columns=lambda c: c.replace("HAMD17", "VAL"))
+    shifted["VAL"] = shifted["VAL"] - 30.0  # a scale running from -30 to 22: some baselines below 0
+    custom = dataclasses.replace(study, features=shifted, scales={"VAL": {"min": -30, "max": 22, "cutoff": -23}})
+    result = responder_model(prepare(custom, "VAL"), seed=1)
+    assert result.response is None and result.remission is not None
+    assert any("baseline at or below 0" in n and "response not analysed" in n for n in result.notes), result.notes
+
+
 def test_bootstrap_resamples_left_out_of_the_intervals_are_counted_in_a_note(tmp_path, study_dir):
     """At 4 per arm some stratified resamples have a singular design: the primary model and the
     mediation's path a say how many of their resamples the intervals leave out; the mediation's

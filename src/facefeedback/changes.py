@@ -3,7 +3,8 @@
 One rule for every table that holds changes: the session features of a measured study
 (:mod:`facefeedback.study.features`) and of a simulated one (:mod:`facefeedback.synthetic`).
 ``X_change = X - X_ref``; ``X_pct_change = 100 * (X - X_ref) / X_ref``, missing where
-``X_ref`` is 0 (docs/data_contract.md).
+``X_ref`` is not above 0 (docs/data_contract.md): a percentage of a negative amount has the
+change's opposite sign (-0.2 to -0.1 would read -50 %), and of 0 none.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def change_from(values: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for x in values.columns:
         diff = values[x] - reference[x]
-        ref = reference[x].where(reference[x] != 0)
+        ref = reference[x].where(reference[x] > 0)  # a percentage of a positive amount only
         out[f"{x}{schema.CHANGE_SUFFIX}"] = diff
         out[f"{x}{schema.PCT_CHANGE_SUFFIX}"] = 100.0 * diff / ref
     return pd.DataFrame(out, index=values.index)

@@ -190,7 +190,7 @@ SESSION_ID_COLUMNS: tuple[str, ...] = ("participant_id", "arm", "session", "task
 
 #: Suffixes of the change columns: for every feature and score X, ``X_change`` is the value
 #: minus the value at the reference session (same participant, same task) and
-#: ``X_pct_change`` is 100 * change / reference value (NaN when the reference is 0 or missing).
+#: ``X_pct_change`` is 100 * change / reference value (NaN when the reference is not above 0, or missing).
 CHANGE_SUFFIX = "_change"
 PCT_CHANGE_SUFFIX = "_pct_change"
 

@@ -233,7 +233,7 @@ def prepare(study: StudyFeatures, outcome: str, feature: str = "frown_intensity_
     wide["baseline"] = base[outcome].reindex(wide.index)
     # From the change and the baseline, as session features computes it: a table without the
     # percent-change column (a user's own) gives the same responders, not none.
-    wide["mood_pct_change"] = 100.0 * wide["mood_change"] / wide["baseline"].where(wide["baseline"] != 0)
+    wide["mood_pct_change"] = 100.0 * wide["mood_change"] / wide["baseline"].where(wide["baseline"] > 0)
     wide["frown_baseline"] = base[feature].reindex(wide.index)
     wide = wide.join(follow[change_cols].add_prefix("x_"))
     if control_feature + schema.CHANGE_SUFFIX in follow:

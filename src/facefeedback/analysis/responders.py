@@ -121,9 +121,14 @@ def responder_model(data: AnalysisData, seed: int, model: str = ANCOVA) -> Respo
     from scipy import stats
 
     w = data.wide
-    outcomes = {"response": (w["mood_pct_change"] <= -RESPONSE_DROP_PCT).to_numpy()}
+    outcomes, notes = {}, []
+    not_positive = int((w["baseline"] <= 0).sum())
+    if not_positive:  # a percent drop of a score at or below 0 is not defined (nor counted as none)
+        notes.append(f"{not_positive} participants have a {data.outcome} baseline at or below 0, where a "
+                     f"{RESPONSE_DROP_PCT:g} % drop is not defined; response not analysed")
+    else:
+        outcomes["response"] = (w["mood_pct_change"] <= -RESPONSE_DROP_PCT).to_numpy()
     cutoff = data.remission_cutoff
-    notes = []
     if cutoff is None:
         notes.append(f"{data.outcome} has no remission cut-off; remission not analysed")
     else:

@@ -117,8 +117,8 @@ def describe(column: str, entries: dict[str, Entry], study: Study) -> Entry:
                              f"{x} minus {x} at {ref} ({where}); 0 at {ref}",
                              _with_unit(f"change in {x} from {ref}", unit))
             return Entry("%", f"percent change of {x} from the reference session ({ref})", "any real",
-                         f"100 * ({x} - {x} at {ref}) / {x} at {ref} ({where}); NaN when the {ref} value is 0 "
-                         "or missing", f"% change in {x} from {ref}")
+                         f"100 * ({x} - {x} at {ref}) / {x} at {ref} ({where}); NaN when the {ref} value is "
+                         "not above 0 or missing", f"% change in {x} from {ref}")
     raise KeyError(f"no codebook entry for column {column!r}")
 
 
