@@ -158,6 +158,9 @@ def test_unreadable_config_value_is_one_line(tmp_path, samples, capsys):
     ("frown:\n  weights: {brow_gapp: 1}\n", "frown.weights.brow_gapp"),
     ("events:\n  on_threshold: 0.1\n  off_threshold: 0.3\n", "off_threshold"),
     ("input: [1, 2\n", "not valid YAML"),
+    # the last would win unseen: the first block's stride would be dropped
+    ("input:\n  stride: 2\nqc:\n  min_iod_px: 30\ninput:\n  max_side: 640\n",
+     "line 5: not valid YAML (key 'input' given twice (first at line 1))"),
 ])
 def test_config_problems_name_the_setting(tmp_path, text, fragment):
     from facefeedback.config import load_config
@@ -429,3 +432,11 @@ def test_the_result_line_counts_in_whole_numbers_and_words():
     one = {"n_frames": 40, "valid_fraction": 1.0, "frown_intensity_mean": 0.1049, "frown_events_n": 1}
     assert features_text(one) == "40 frames, valid 100%, frown_intensity mean 0.105, 1 frown event"
     assert features_text({**one, "frown_events_n": 0}).endswith(", 0 frown events")
+
+
+def test_a_folder_given_as_the_config_file_is_named_as_one(tmp_path):
+    from facefeedback.config import load_config
+    from facefeedback.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="a folder, not a config file"):
+        load_config(tmp_path)

@@ -240,6 +240,18 @@ def test_an_unknown_key_is_named_with_the_closest_valid_one(study_dir):
         "calibration: tasks, percentile, segment_s, min_frames")
 
 
+def test_a_key_given_twice_in_the_study_file_is_refused(study_dir):
+    """A second reference_session further down would silently win and turn every change around."""
+    from facefeedback.errors import ConfigError
+
+    path = study_dir / "study.yaml"
+    path.write_text("reference_session: baseline\n" + STUDY + "reference_session: week6\n")
+    with pytest.raises(ConfigError) as info:
+        load_study(path)
+    assert str(info.value) == (f"{path} line 7: not valid YAML (key 'reference_session' given twice "
+                               "(first at line 1))")
+
+
 def test_one_file_for_two_participants_or_sessions_is_a_warning(study_dir):
     rows = [("P01", "baseline", "rest", "clips/a.mp4"), ("P01", "week6", "rest", "clips/../clips/a.mp4"),
             ("P02", "baseline", "rest", "clips/b.mp4"), ("P02", "week6", "rest", str(study_dir / "clips/b.mp4"))]

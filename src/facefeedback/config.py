@@ -294,12 +294,36 @@ def _section_model(model: type[BaseModel], section: list) -> type[BaseModel]:
     return model
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping: the last one would win
+    unseen (a second ``reference_session:`` further down a study file turns every change score
+    around; a second ``input:`` block drops the first one's settings)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            first: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # "<<: *defaults": merged keys may be overridden
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    seen = first.setdefault(key, key_node.start_mark.line)
+                except TypeError:  # an unhashable key: the base class says so
+                    break
+                if seen != key_node.start_mark.line:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} given twice (first at line {seen + 1})", key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml(path: Path, what: str = "config file") -> object:
     """The parsed content of a YAML file (``{}`` when empty); a ConfigError names the file and line."""
+    if path.is_dir():
+        raise ConfigError(f"{path}: a folder, not a {what}")
     if not path.is_file():
         raise ConfigError(f"{path}: no such {what}")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}  # noqa: S506 (safe)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
