@@ -310,10 +310,27 @@ def test_covariates_and_scales_that_would_clash_with_a_session_features_column_a
         assert only(problems, f"'{column}'") == f"participants.tsv: column '{column}' {clash}"
     assert only(problems, "'anxiety'") == ("participants.tsv: column 'anxiety' is also the name of a scale of the "
                                            "study file; rename one")
+    taken = "are taken by a session-features column (a feature, a scale or a change of one)"
     assert only(problems, "scales.mood_change") == (
-        f"{study_dir / 'study.yaml'}: scales.mood_change: the name is taken by a session-features column "
-        "(a feature, a scale or a change of one)")
-    assert not [p for p in problems if "weight_change" in p or "scales.mood:" in p or "scales.anxiety" in p]
+        f"{study_dir / 'study.yaml'}: scales.mood_change: the name or its change columns (mood_change_change, "
+        f"mood_change_pct_change) {taken}")
+    # mood's own change column is the scale mood_change: both are named
+    assert only(problems, "scales.mood:") == (
+        f"{study_dir / 'study.yaml'}: scales.mood: the name or its change columns (mood_change, "
+        f"mood_pct_change) {taken}")
+    assert not [p for p in problems if "weight_change" in p or "scales.anxiety" in p]
+
+
+def test_scales_whose_change_columns_would_clash_are_refused(study_dir):
+    """MOOD_pct's change is MOOD's percent change, and a scale frown_time's percent change is the
+    feature frown_time_pct's change: each pair made two columns of one name (the study measured
+    every recording, then stopped, or a simulated one silently kept the wrong values)."""
+    (study_dir / "study.yaml").write_text(STUDY + "scales:\n  MOOD: {min: 0, max: 10}\n  MOOD_pct: {min: 0, max: 100}\n"
+                                          "  frown_time: {min: 0, max: 100}\n  calm: {min: 0, max: 10}\n")
+    problems = problems_of(study_dir)
+    for scale in ("MOOD", "MOOD_pct", "frown_time"):
+        assert only(problems, f"scales.{scale}:")
+    assert not [p for p in problems if "scales.calm" in p]
 
 
 def test_trial_types_differing_by_case_across_events_files_are_refused(study_dir):

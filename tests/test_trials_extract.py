@@ -149,3 +149,15 @@ def test_a_study_writes_trials_and_rewrites_them_when_an_events_file_changes(cli
     assert (report.measured, report.written, report.kept) == (0, 1, 3)
     assert len(pd.read_parquet(out / "recordings" / "P01_week6_faces" / "trials.parquet")) == 2
     assert len(pd.read_parquet(out / "features" / "trials.parquet")) == 5
+
+
+def test_a_contrast_named_like_a_trial_types_mean_is_refused(tmp_path):
+    """frown_response_negative_mean is the negative trials' mean: a contrast 'negative_mean'
+    overwrote it (0.5 became the contrast's 0.4), then the study stopped after measuring."""
+    from facefeedback.study.trialspec import check_design
+
+    problems: list[str] = []
+    contrasts = {"negative_mean": ("negative", "neutral"), "neg_vs_neu": ("negative", "neutral")}
+    check_design(tmp_path / "study.yaml", contrasts, None, ["negative", "neutral"], ["faces"], True, problems)
+    assert problems == [f"{tmp_path / 'study.yaml'}: contrasts.negative_mean: the name is a trial type's or its "
+                        "mean's; give the contrast a name of its own"]

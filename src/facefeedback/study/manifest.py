@@ -181,8 +181,9 @@ def _scales(spec: StudySpec, path: Path, problems: list[str]) -> dict[str, tuple
         elif not (name[:1].isalpha() and name.replace("_", "").isalnum() and name.isascii()):
             problems.append(f"{path}: scales.{name}: a scale name may hold only letters, digits and '_' "
                             "and must start with a letter")
-        elif shadows(name, [other for other in spec.scales if other != name]):
-            problems.append(f"{path}: scales.{name}: the name is taken by a session-features column (a feature, "
+        elif shadows(name, [other for other in spec.scales if other != name], changes=True):
+            problems.append(f"{path}: scales.{name}: the name or its change columns ({name}{schema.CHANGE_SUFFIX}, "
+                            f"{name}{schema.PCT_CHANGE_SUFFIX}) are taken by a session-features column (a feature, "
                             "a scale or a change of one)")
         else:
             scales[name] = (s.min, s.max, s.cutoff, s.meaning or "custom scale declared in the study file")

@@ -24,14 +24,20 @@ RESERVED_COLUMNS = frozenset({*schema.SESSION_ID_COLUMNS, "recording_id", "is_re
                               *schema.summary_feature_names()})
 
 
-def shadows(name: str, scales: Iterable[str] = ()) -> bool:
-    """Whether a column ``name`` (a covariate, a custom scale) would clash with a column that
-    session_features makes: an id, a recording feature, a trial feature, one of ``scales`` (and the
-    known ones), or the change or percent change of any of these."""
-    taken = RESERVED_COLUMNS | set(schema.KNOWN_SCALES) | set(scales)
-    stems = [name] + [name[:-len(suffix)] for suffix in (schema.CHANGE_SUFFIX, schema.PCT_CHANGE_SUFFIX)
-                      if name.endswith(suffix)]
-    return any(stem in taken or schema.is_trial_feature(stem) for stem in stems)
+def _with_changes(names: Iterable[str]) -> set[str]:
+    return {f"{x}{suffix}" for x in names for suffix in ("", schema.CHANGE_SUFFIX, schema.PCT_CHANGE_SUFFIX)}
+
+
+def shadows(name: str, scales: Iterable[str] = (), changes: bool = False) -> bool:
+    """Whether a column ``name`` (a covariate; a custom scale, with ``changes``: its change and
+    percent change columns too) would clash with a column that session_features makes: an id, a
+    recording feature, a trial feature, one of ``scales`` (and the known ones), or the change or
+    percent change of any of these (a scale MOOD_pct's percent change would be MOOD's)."""
+    taken = _with_changes(RESERVED_COLUMNS | set(schema.KNOWN_SCALES) | set(scales))
+    made = _with_changes([name]) if changes else {name}
+    stems = {x[:-len(suffix)] if suffix and x.endswith(suffix) else x
+             for x in made for suffix in ("", schema.CHANGE_SUFFIX, schema.PCT_CHANGE_SUFFIX)}
+    return bool(made & taken) or any(schema.is_trial_feature(stem) for stem in stems)
 
 
 def check_participants(t: Table, problems: list[str], scales: Iterable[str] = ()

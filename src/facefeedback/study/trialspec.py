@@ -63,8 +63,8 @@ def check_design(study_file: Path, contrasts: dict[str, tuple[str, str]], capaci
         if not TRIAL_TYPE_PATTERN.match(name):
             problems.append(f"{where}: a contrast name must start with a letter and hold only letters, digits "
                             "and '_' (it names columns)")
-        if name in types:
-            problems.append(f"{where}: the name is a trial type's; give the contrast a name of its own")
+        if name in types or any(name == f"{t}_mean" for t in types):  # <family>_response_<type>_mean is taken
+            problems.append(f"{where}: the name is a trial type's or its mean's; give the contrast a name of its own")
         if a == b:
             problems.append(f"{where}: compares {a} with itself")
         missing = [x for x in (a, b) if x not in types]
