@@ -585,3 +585,26 @@ def test_the_smile_as_the_measure_runs_with_the_default_control(study_dir, tmp_p
     itself, which leaves specificity not estimable but refuses nothing (only a given one is refused)."""
     assert main(["analyze", str(study_dir), "--outcome", "HAMD17", "--feature", "smile_intensity_mean", *FAST,
                  "--out", str(tmp_path / "a")]) == 0
+
+
+def test_damaged_study_files_are_named_in_one_line(study_dir, tmp_path, capsys):
+    """A column given twice in a session-features CSV (pandas reads the second as HAMD17.1, and the
+    analysis used the first unseen), a header with no rows, and side files that cannot be read:
+    one line naming the file, no traceback."""
+    import shutil
+
+    features = pd.read_parquet(study_dir / "features" / "session_features.parquet")
+    doubled = tmp_path / "doubled.csv"
+    features.assign(extra=features["HAMD17"] + 1).rename(columns={"extra": "HAMD17"}).to_csv(doubled, index=False)
+    empty = tmp_path / "header_only.csv"
+    features.head(0).to_csv(empty, index=False)
+    copy = tmp_path / "copy"
+    shutil.copytree(study_dir, copy, ignore=shutil.ignore_patterns("analysis"))
+    (copy / "failures.csv").write_bytes(b"")
+    cases = [(doubled, "doubled.csv: column(s) HAMD17 appear more than once; keep one of each"),
+             (empty, "header_only.csv: session features with no rows"),
+             (copy, "failures.csv: cannot read the failures table (")]
+    for path, message in cases:
+        code = main(["analyze", str(path), "--outcome", "HAMD17", "--out", str(tmp_path / "a"), *FAST])
+        err = capsys.readouterr().err.strip()
+        assert code != 0 and message in err and err.count("\n") == 0 and "Traceback" not in err, err

@@ -8,6 +8,7 @@ file alone, into :class:`StudyFeatures`. What the models use is shaped from it b
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 from dataclasses import dataclass, field
@@ -58,14 +59,35 @@ class StudyFeatures:
 
 
 def _read_table(path: Path) -> pd.DataFrame:
+    if path.suffix not in (".parquet", ".csv"):
+        raise InputError(f"{path}: session features must be a .parquet or .csv file")
+    table = _read_side(path, "session features", lambda p: (
+        pd.read_parquet(p) if p.suffix == ".parquet" else _read_csv(p, {"participant_id": str, "session": str,
+                                                                        "task": str})))
+    if table.empty:
+        raise InputError(f"{path}: session features with no rows")
+    return table
+
+
+def _read_csv(path: Path, dtype, **options) -> pd.DataFrame:
+    """A CSV file whose header names each column once (pandas would read a second HAMD17 as
+    HAMD17.1, and the analysis would silently use the first)."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        header = next(csv.reader(f), [])
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise InputError(f"{path}: column(s) {', '.join(repeated)} appear more than once; keep one of each")
+    return pd.read_csv(path, dtype=dtype, **options)
+
+
+def _read_side(path: Path, what: str, reader) -> pd.DataFrame:
+    """``reader(path)``; a file it cannot read is the user's, named in one line."""
     try:
-        if path.suffix == ".parquet":
-            return pd.read_parquet(path)
-        if path.suffix == ".csv":
-            return pd.read_csv(path, dtype={"participant_id": str, "session": str, "task": str})
+        return reader(path)
+    except InputError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any reader failure is the user's file
-        raise InputError(f"{path}: cannot read session features ({exc})") from None
-    raise InputError(f"{path}: session features must be a .parquet or .csv file")
+        raise InputError(f"{path}: cannot read {what} ({exc})") from None
 
 
 def load_study_features(path) -> StudyFeatures:
@@ -104,18 +126,19 @@ def load_study_features(path) -> StudyFeatures:
     sessions, reference = _session_order(features, study)
     failures = None
     if root is not None and (root / "failures.csv").exists():
-        failures = pd.read_csv(root / "failures.csv", dtype=str).fillna("")
+        failures = _read_side(root / "failures.csv", "the failures table",
+                              lambda p: _read_csv(p, str).fillna(""))
     participants = None
     if study.get("participants"):
         participants = pd.DataFrame(study["participants"], columns=["participant_id", "arm"]).astype(str)
     comparability = None
     if root is not None and (root / "features" / "comparability.csv").exists():
-        comparability = pd.read_csv(root / "features" / "comparability.csv",
-                                    dtype={"participant_id": str, "task": str, "session": str}, keep_default_na=False,
-                                    na_values=[""])
+        comparability = _read_side(root / "features" / "comparability.csv", "the comparability table",
+                                   lambda p: _read_csv(p, {"participant_id": str, "task": str, "session": str},
+                                                       keep_default_na=False, na_values=[""]))
     trials = None
     if root is not None and (root / "features" / "trials.parquet").exists():
-        trials = pd.read_parquet(root / "features" / "trials.parquet")
+        trials = _read_side(root / "features" / "trials.parquet", "the trials table", pd.read_parquet)
         for col in schema.SESSION_ID_COLUMNS:
             trials[col] = trials[col].astype(str)
     design = study.get("study") or {}
