@@ -277,6 +277,10 @@ def test_a_calibration_that_does_not_happen_is_said_in_the_saved_session(samples
     assert [w for w in result.summary["warnings"] if "calibration" in w] == [
         "the calibration of 3 s from 0.0 s did not finish (the session ended at 1.3 s); the session is measured "
         "against the population reference"]
+    capsys.readouterr()
+    assert main(["webcam", "--source", str(short), "--headless", "--calibrate", "3", "--out", str(tmp_path / "c")]) == 0
+    err = capsys.readouterr().err  # the command says so too, as extract does
+    assert "warning: " in err and "the calibration of 3 s from 0.0 s did not finish" in err, err
     blank = tmp_path / "blank.avi"
     writer = cv2.VideoWriter(str(blank), cv2.VideoWriter_fourcc(*"MJPG"), 15, frames[0].shape[1::-1])
     for _ in range(30):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..config import load_config
@@ -52,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         calibration=Calibration.load(args.calibration) if args.calibration else None, force=args.force)
     result = run_demo(options, config)
     print(f"{features_text(result.summary['features'])} -> {result.out_dir}")
+    for w in result.summary.get("warnings", []):  # e.g. a calibration that did not finish, as extract says
+        print(f"warning: {result.out_dir}: {w}", file=sys.stderr)
     if result.video is not None:
         print(f"overlay video -> {result.video}")
     return 0
