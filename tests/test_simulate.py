@@ -231,3 +231,16 @@ def test_bad_effect_is_one_line_at_the_cli(tmp_path, capsys):
     assert main(["simulate", "--out", str(tmp_path), "--effect", "frown=x"]) != 0
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("sessions, arms, message", [
+    (("base/line", "wk6"), ("botox", "placebo"), "session 'base/line' may hold only letters, digits"),
+    (("baseline", "week 6"), ("botox", "placebo"), "session 'week 6' may hold only"),
+    (("Week6", "week6"), ("botox", "placebo"), "differ only by case"),
+    (("baseline", "week6"), ("Botox", "botox"), "differ by more than case"),
+])
+def test_simulated_names_follow_a_measured_studys_rules(sessions, arms, message):
+    """Session names name folders and columns: 'base/line' nested the recordings one folder deeper,
+    and the OpenFace export then silently skipped half of them."""
+    with pytest.raises(AnalysisError, match=message):
+        SimulationSettings(sessions=sessions, arms=arms)

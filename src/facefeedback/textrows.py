@@ -10,8 +10,12 @@ read with :func:`read_rows`.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+#: Identifiers (participant, session, task) become folder and column names: keep them plain.
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 #: Cell values read as "missing" (BIDS writes n/a; R and pandas write NA and NaN).
 MISSING_VALUES = frozenset({"", "n/a", "na", "nan"})

@@ -4,13 +4,10 @@ problem names its file and row, and the checks of their identifiers and numbers.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from ..textrows import Rows, is_missing, read_rows
+from ..textrows import ID_PATTERN, Rows, is_missing, read_rows
 
-#: Identifiers (participant, session, task) become folder and column names: keep them plain.
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 DELIMITERS = {".csv": ",", ".tsv": "\t"}
 
 

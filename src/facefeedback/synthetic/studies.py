@@ -89,6 +89,7 @@ import pandas as pd
 from .. import schema
 from ..changes import add_change_columns
 from ..errors import AnalysisError
+from ..textrows import ID_PATTERN
 from . import frames as synthetic_frames
 from .trial_study import TrialEffects
 
@@ -212,10 +213,13 @@ class SimulationSettings:
             raise AnalysisError(f"n per arm must be at least 1, got {self.n_per_arm}")
         if len(self.sessions) < 2:
             raise AnalysisError("a simulated study needs a baseline and at least one later visit")
-        if len(set(self.sessions)) != len(self.sessions):
-            raise AnalysisError(f"sessions name a visit twice ({', '.join(self.sessions)})")
-        if len(set(self.arms)) != 2:
-            raise AnalysisError(f"the two arms need two names, got {', '.join(self.arms)}")
+        if len({s.lower() for s in self.sessions}) != len(self.sessions):
+            raise AnalysisError(f"sessions name a visit twice, or differ only by case ({', '.join(self.sessions)})")
+        for s in self.sessions:  # they name folders and columns, as a measured study's do
+            if not ID_PATTERN.match(s):
+                raise AnalysisError(f"session '{s}' may hold only letters, digits, '.', '-' and '_'")
+        if len({a.lower() for a in self.arms}) != 2:
+            raise AnalysisError(f"the two arms need two names that differ by more than case, got {', '.join(self.arms)}")
         for name in ("frown_stability", "frown_baseline_effect"):
             if not np.isfinite(getattr(self, name)):
                 raise AnalysisError(f"{name} must be a finite number, got {getattr(self, name)}")
