@@ -367,6 +367,7 @@ def test_scores_of_a_session_without_recording_are_kept_in_every_table(study_dir
     assert p02.at["week6", "task"] == "rest" and np.isnan(p02.at["week6", "frown_intensity_mean"])
     assert (p02.at["week6", "HAMD17"], p02.at["week6", "HAMD17_change"]) == (9.0, -9.0)
     wide, columns = wide_table(study, long)
+    assert list(wide["participant_id"]) == ["P01", "P02"]  # P03, left out, is in no table (wide had its row)
     row = wide.set_index("participant_id").loc["P02"]
     assert (row["HAMD17_week6"], row["HAMD17_change_week6"]) == (9.0, -9.0)
     book = codebook(study, long, wide, columns)

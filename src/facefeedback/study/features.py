@@ -133,14 +133,16 @@ class WideColumn:
 
 
 def wide_table(study: Study, long: pd.DataFrame) -> tuple[pd.DataFrame, list[WideColumn]]:
-    """One row per participant: covariates, then scores by session, then features by session and task.
+    """One row per participant with recordings (those without are left out of the study, as of
+    session_features): covariates, then scores by session, then features by session and task.
 
     Change columns are given for the sessions after the reference (at the reference they are 0).
     """
     trial_columns = trial_feature_names(study, {"": dict.fromkeys(long.columns)})
     features = schema.summary_feature_names() + trial_columns
     scales = list(study.scales)
-    people = study.participants[["participant_id", "arm", *study.covariates]].reset_index(drop=True)
+    recorded = study.participants["participant_id"].isin(set(study.recordings["participant_id"]))
+    people = study.participants.loc[recorded, ["participant_id", "arm", *study.covariates]].reset_index(drop=True)
     columns = [WideColumn(wide_name(c), c) for c in people.columns]
     blocks = [people.set_axis([c.name for c in columns], axis=1)]
     tasks = list(dict.fromkeys(study.recordings["task"]))
