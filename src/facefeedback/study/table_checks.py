@@ -7,6 +7,7 @@ runs them with the checks of the study file and raises every problem at once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,6 +23,10 @@ from .tables import Table, check_duplicates, check_ids, parse_number
 #: Columns of session_features that a participant covariate or a custom scale must not shadow.
 RESERVED_COLUMNS = frozenset({*schema.SESSION_ID_COLUMNS, "recording_id", "is_reference",
                               *schema.summary_feature_names()})
+
+
+#: A number written with a leading zero ("01", "-007") is a code: kept as text, its zeros kept.
+LEADING_ZERO = re.compile(r"^[+-]?0\d")
 
 
 def _with_changes(names: Iterable[str]) -> set[str]:
@@ -42,7 +47,8 @@ def shadows(name: str, scales: Iterable[str] = (), changes: bool = False) -> boo
 
 def check_participants(t: Table, problems: list[str], scales: Iterable[str] = ()
                        ) -> tuple[pd.DataFrame, list[str]]:
-    """The participants (id, arm, covariates: numbers where every value is one) and the covariates'
+    """The participants (id, arm, covariates: numbers where every value is one and none is written
+    with a leading zero, like a site code '01' or a postcode '01067', which stay text) and the covariates'
     names, none of which may be that of a session-features column (:func:`shadows`; ``scales``: the
     study's)."""
     rows = check_ids(t, ("participant_id",), problems)
@@ -61,7 +67,8 @@ def check_participants(t: Table, problems: list[str], scales: Iterable[str] = ()
     for c in covariates:
         values = [None if is_missing(v) else v for v in df[c]]
         numbers = [parse_number(v) if v is not None else np.nan for v in values]
-        df[c] = numbers if all(n is not None for n in numbers) else values
+        coded = any(v is not None and LEADING_ZERO.match(v.strip()) for v in values)  # a code, not an amount
+        df[c] = numbers if all(n is not None for n in numbers) and not coded else values
     return df, covariates
 
 
