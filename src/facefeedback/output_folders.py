@@ -45,6 +45,9 @@ from .output_marker import MARKER, OutputKind, owned_files, read_marker, write_m
 
 #: Written into a staging folder when it is complete: what to move, what to delete.
 JOURNAL = ".ff-commit.json"
+#: Held while 'facefeedback run' writes into its folder, and left there: it marks a study's folder,
+#: finished or interrupted, which no other command's outputs may join (see :func:`refuse_study_folder`).
+RUN_LOCK = ".run.lock"
 #: Inside a staging folder: where the outputs of a plan's companions (``also``) are staged.
 ALSO = ".ff-also-"
 
@@ -87,6 +90,14 @@ def check_output_path(path: str | os.PathLike, folder: bool = True, option: str 
         if len(os.fsencode(part)) > limit:
             raise OutputError(f"{path}: the name {part[:24]}... is {len(os.fsencode(part))} bytes, "
                               f"longer than the file system allows ({limit}); choose a shorter {option}")
+
+
+def refuse_study_folder(path: str | os.PathLike, option: str = "--out") -> None:
+    """Refuse a study's output folder (it holds :data:`RUN_LOCK`) as the folder of another command's
+    outputs: one written into an interrupted study made 'facefeedback run' refuse to finish it."""
+    if (Path(path) / RUN_LOCK).exists():
+        raise OutputError(f"{path}: the output folder of a study ('facefeedback run'; run it again to finish "
+                          f"an interrupted one); choose another {option}")
 
 
 def check_file_output(path: str | os.PathLike, what: str, ours: Callable[[Path], bool] | None = None,

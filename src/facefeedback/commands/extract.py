@@ -114,13 +114,14 @@ def run(args: argparse.Namespace) -> int:
     from ..calibration import Calibration
     from ..config import config_hash
     from ..extract import process_recording
-    from ..output_folders import check_output_path, plan_output, writing
+    from ..output_folders import check_output_path, plan_output, refuse_study_folder, writing
     from ..recording_outputs import plan_recording, write_recording
 
     config = resolve_config(args)
     calibration = Calibration.load(args.calibration) if args.calibration else None
     neutral = neutral_reference_text(calibration, args.calibration)
     check_output_path(args.out)
+    refuse_study_folder(args.out)
     bids.read_description(args.out)  # refuses a folder that describes another dataset, before any work
     description = plan_output(args.out, bids.DESCRIPTION, [bids.DESCRIPTION_FILE], args.force)
     events = input_events(args.inputs, args.events, config)  # every events file checked before any work

@@ -32,7 +32,7 @@ from ..errors import FaceFeedbackError, InputError
 from ..extract import recording_result
 from ..files import temporary_name
 from ..io import FrameSource
-from ..output_folders import check_file_output, check_output_path, plan_output, writing
+from ..output_folders import check_file_output, check_output_path, plan_output, refuse_study_folder, writing
 from ..recording_outputs import RECORDING, recording_files, write_recording_files
 from .live import LiveSession
 from .overlay import Overlay
@@ -231,6 +231,7 @@ def blas_threads(n: int | None):
 def _run(options: DemoOptions, config: Config) -> DemoResult:
     root = Path(options.out_dir) if options.out_dir else default_out_dir()
     check_output_path(root)
+    refuse_study_folder(root)
     session_dir = new_session_folder(root)
     record_path = Path(options.record) if options.record else session_dir / "overlay.mp4"
     check_video_path(record_path)

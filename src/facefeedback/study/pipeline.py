@@ -39,7 +39,7 @@ from ..config import Config, config_hash, dump_config
 from ..errors import ConfigError, FaceFeedbackError, InputError
 from ..files import json_text, write_json, write_table
 from ..measure import build_frame_table
-from ..output_folders import plan_output, sweep, writing
+from ..output_folders import RUN_LOCK, plan_output, sweep, writing
 from ..output_marker import mark_written, owned_files
 from ..provenance import created, measurement_versions
 from .cache import RawCache, RawEntry, is_current, stamp
@@ -245,7 +245,7 @@ def _exclusive(out: Path):
     """One run at a time per output folder (the lock dies with the process, even on SIGKILL)."""
     import fcntl
 
-    with open(out / ".run.lock", "w") as fh:
+    with open(out / RUN_LOCK, "w") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
