@@ -427,3 +427,17 @@ def test_covariates_written_with_a_leading_zero_stay_text(study_dir):
     people = load_study(study_dir / "study.yaml").participants.set_index("participant_id")
     assert people["site"].tolist() == ["01", "02"] and people["zip"].tolist() == ["01067", "10115"]
     assert people["age"].tolist() == [61.0, 54.0] and people["dose"].tolist() == [0.5, 0.0]
+
+
+def test_a_session_listed_before_the_reference_is_a_warning(study_dir):
+    """The tables put the reference first: a screening visit listed before baseline became visit 2,
+    after it, with change columns, and nothing said so."""
+    (study_dir / "study.yaml").write_text(STUDY.replace("sessions: [baseline, week6]",
+                                                        "sessions: [screening, baseline, week6]\n"
+                                                        "reference_session: baseline"))
+    study = load_study(study_dir / "study.yaml")
+    assert study.sessions == ["baseline", "screening", "week6"]
+    assert [w for w in study.warnings if "screening" in w] == [
+        "sessions screening come before the reference session baseline in the study file, but every table "
+        "orders the reference first (baseline, screening, week6): their session codes, visit numbers and "
+        "change columns follow it; leave a visit before the reference out, or make it the reference"]

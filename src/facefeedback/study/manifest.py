@@ -211,6 +211,13 @@ def _warnings(study: Study) -> list[str]:
         out.append(f"visit order taken from the order first met in {Path(study.spec.recordings).name}: "
                    f"{', '.join(study.sessions)}; give 'sessions:' in the study file if that is not the order "
                    "of the visits (it decides the session analysed by default and the visit numbers)")
+    given = study.spec.sessions or []
+    before = given[:given.index(study.reference_session)] if study.reference_session in given else []
+    if before:
+        out.append(f"sessions {', '.join(before)} come before the reference session {study.reference_session} in "
+                   f"the study file, but every table orders the reference first ({', '.join(study.sessions)}): "
+                   "their session codes, visit numbers and change columns follow it; leave a visit before the "
+                   "reference out, or make it the reference")
     with_recordings = set(study.recordings["participant_id"])
     idle = [p for p in study.participants["participant_id"] if p not in with_recordings]
     if idle:
