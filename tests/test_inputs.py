@@ -440,3 +440,20 @@ def test_a_folder_given_as_the_config_file_is_named_as_one(tmp_path):
 
     with pytest.raises(ConfigError, match="a folder, not a config file"):
         load_config(tmp_path)
+
+
+@pytest.mark.parametrize("command, message", [
+    (["export", "{file}", "--spss"], "{file}: a file, not a folder (give a study output folder)"),
+    (["export", "{file}", "--openface"], "{file}: a file, not a folder (give a study output folder or an extract "
+                                          "output folder)"),
+    (["extract", "{file}", "--calibration", "{folder}", "--out", "{folder}/o"], "{folder}: a folder, not a calibration file"),
+])
+def test_a_file_for_a_folder_or_a_folder_for_a_file_is_said_so(tmp_path, capsys, command, message):
+    """They read 'no such folder', 'Not a directory' or 'no such calibration file'."""
+    from facefeedback.cli import main
+
+    file = tmp_path / "notes.txt"
+    file.write_text("x")
+    fill = {"file": str(file), "folder": str(tmp_path)}
+    assert main([part.format(**fill) for part in command]) != 0
+    assert capsys.readouterr().err.strip() == "error: " + message.format(**fill)

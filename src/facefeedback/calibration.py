@@ -34,7 +34,7 @@ from .components.intensity import family_changes, family_intensity, family_terms
 from .components.registry import FAMILIES, REGISTRY
 from .config import CalibrationConfig, FamilyConfig, NeutralReference
 from .errors import InputError
-from .files import write_json
+from .files import path_problem, write_json
 from .neutral_pose import COMPONENTS, PoseModel, fit_pose_model
 from .output_marker import OutputKind
 
@@ -107,8 +107,8 @@ class Calibration:
     @classmethod
     def load(cls, path: str | Path) -> Calibration:
         path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path}: no such calibration file")
+        if problem := path_problem(path, "calibration file"):
+            raise InputError(problem)
         try:
             data = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from .components.registry import FAMILIES, FROWN, REGISTRY, SMILE, Component, Family
 from .errors import ConfigError
+from .files import path_problem
 
 CONFIG_VERSION = 1
 
@@ -318,10 +319,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def read_yaml(path: Path, what: str = "config file") -> object:
     """The parsed content of a YAML file (``{}`` when empty); a ConfigError names the file and line."""
-    if path.is_dir():
-        raise ConfigError(f"{path}: a folder, not a {what}")
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such {what}")
+    if problem := path_problem(path, what):
+        raise ConfigError(problem)
     try:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}  # noqa: S506 (safe)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -37,6 +37,17 @@ def _tag(name: str) -> str:
     return hashlib.sha1(os.fsencode(name)).hexdigest()[:10]
 
 
+def path_problem(path: Path, what: str, folder: bool = False) -> str | None:
+    """Why ``path`` cannot be read as ``what`` (a file; a folder with ``folder``), in one line
+    naming it; None when it can. A folder given for a file, or a file for a folder, is said so
+    (it read "no such file")."""
+    if path.is_dir() if folder else path.is_file():
+        return None
+    if os.path.lexists(path):
+        return f"{path}: a {'file' if folder else 'folder'}, not a {what}"
+    return f"{path}: no such {what}"
+
+
 def find_path(path: str | os.PathLike) -> Path:
     """``path`` as it is written on disk, whatever the Unicode normal form it was written in.
 

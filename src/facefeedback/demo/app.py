@@ -32,7 +32,13 @@ from ..errors import FaceFeedbackError, InputError
 from ..extract import recording_result
 from ..files import temporary_name
 from ..io import FrameSource
-from ..output_folders import check_file_output, check_output_path, plan_output, refuse_study_folder, writing
+from ..output_folders import (
+    check_file_output,
+    check_output_path,
+    plan_output,
+    refuse_study_folder,
+    writing,
+)
 from ..recording_outputs import RECORDING, recording_files, write_recording_files
 from .live import LiveSession
 from .overlay import Overlay

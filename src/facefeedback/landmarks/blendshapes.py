@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..files import path_problem
 from .mesh_graph import _to_pixels, load_mediapipe
 from .observation import BLENDSHAPES, FaceObservation, _Backend, _Follower
 
@@ -34,8 +35,8 @@ class FaceLandmarkerBackend(_Backend):
         from mediapipe.tasks.python import BaseOptions, vision
 
         path = Path(model_path)
-        if not path.is_file():
-            raise InputError(f"{path}: no such model file (expected a MediaPipe face_landmarker.task bundle)")
+        if problem := path_problem(path, "model file"):
+            raise InputError(f"{problem} (expected a MediaPipe face_landmarker.task bundle)")
         self._mode = vision.RunningMode.IMAGE if static_image_mode else vision.RunningMode.VIDEO
         options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(path)),

@@ -39,7 +39,7 @@ import pandas as pd
 from .. import schema
 from ..bids import frames_table
 from ..errors import InputError, os_error_line
-from ..files import atomic_write_text, read_table
+from ..files import atomic_write_text, path_problem, read_table
 from ..output_folders import OutputKind, plan_output, settle, writing
 
 log = logging.getLogger(__name__)
@@ -147,8 +147,8 @@ def export_openface(folder: str | os.PathLike, out: str | os.PathLike | None = N
         One line per recording that could not be exported (the others are).
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"{folder}: no such folder (give a study output folder or an extract output folder)")
+    if problem := path_problem(folder, "folder", folder=True):
+        raise InputError(f"{problem} (give a study output folder or an extract output folder)")
     settle(folder)  # a command killed while committing there: finish it before reading
     recordings = recording_folders(folder)
     if not recordings:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import InputError
-from ..files import write_atomically
+from ..files import path_problem, write_atomically
 from ..output_folders import plan_output, settle, writing
 from ..output_marker import OutputKind
 from .statformats import CODED, FLAG_LABELS, FORMATS, SPSS_NOTE_BYTES, StatFormat, cut
@@ -211,8 +211,8 @@ def export_statfiles(folder: str | os.PathLike, formats: tuple[str, ...], force:
         The files written.
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"{folder}: no such folder (give a study output folder)")
+    if problem := path_problem(folder, "folder", folder=True):
+        raise InputError(f"{problem} (give a study output folder)")
     settle(folder)  # a run killed while committing: finish it before reading
     study, book, tables = _read_inputs(folder)
     name = study.get("name") or Path(study.get("study_file", "study")).stem
