@@ -96,10 +96,10 @@ CASES = {
         "give either --segment or --percentile, not both"),
     "simulate: a session named twice": (
         lambda d: ["simulate", "--out", str(d / "out"), "--n-per-arm", "4", "--sessions", "baseline", "baseline"],
-        "sessions name a visit twice (baseline, baseline)"),
+        "sessions name a visit twice, or differ only by case (baseline, baseline)"),
     "simulate: one name for both arms": (
         lambda d: ["simulate", "--out", str(d / "out"), "--n-per-arm", "4", "--arms", "a", "a"],
-        "the two arms need two names, got a, a"),
+        "the two arms need two names that differ by more than case, got a, a"),
     "simulate: an effect that is not finite": (
         lambda d: ["simulate", "--out", str(d / "out"), "--n-per-arm", "4", "--effect", "frown=nan"],
         "effect 'frown=nan': 'nan' is not a finite number"),
