@@ -161,6 +161,7 @@ def test_unreadable_config_value_is_one_line(tmp_path, samples, capsys):
     # the last would win unseen: the first block's stride would be dropped
     ("input:\n  stride: 2\nqc:\n  min_iod_px: 30\ninput:\n  max_side: 640\n",
      "line 5: not valid YAML (key 'input' given twice (first at line 1))"),
+    ("input:\n  stride: true\n", "input.stride: expected a number, not true or false"),  # was read as 1
 ])
 def test_config_problems_name_the_setting(tmp_path, text, fragment):
     from facefeedback.config import load_config

@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import typing
 from pathlib import Path
 from typing import ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from .components.registry import FAMILIES, FROWN, REGISTRY, SMILE, Component, Family
 from .errors import ConfigError
@@ -24,9 +33,20 @@ CONFIG_VERSION = 1
 
 
 class StrictModel(BaseModel):
-    """Settings models reject unknown keys and non-finite numbers (``.nan``, ``.inf``) and are immutable."""
+    """Settings models reject unknown keys, non-finite numbers (``.nan``, ``.inf``) and true/false
+    where a number goes (pydantic reads ``stride: true`` as 1), and are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_flag_for_a_number(cls, value, info):
+        if isinstance(value, bool):
+            annotation = cls.model_fields[info.field_name].annotation
+            kinds = typing.get_args(annotation) or (annotation,)
+            if bool not in kinds and any(k in (int, float) for k in kinds):
+                raise ValueError("expected a number, not true or false")
+        return value
 
 
 
@@ -276,8 +296,6 @@ def unknown_key(model: type[BaseModel], loc: tuple) -> str:
 def _section_model(model: type[BaseModel], section: list) -> type[BaseModel]:
     """The model of the section at ``section`` (field names, with dict keys and list indices
     between them, as pydantic's error locations give them)."""
-    import typing
-
     parts = list(section)
     while parts:
         name = parts.pop(0)
