@@ -225,6 +225,9 @@ def test_effect_parsing():
         Effects.parse(["frown=big"])
     with pytest.raises(AnalysisError, match="needs a non-zero frown effect"):
         Effects.parse(["frown=0", "mediated=-2"])
+    with pytest.raises(AnalysisError, match="beyond ±100"):  # overflowed into warnings and a slope of -6e-308
+        Effects.parse(["frown=1e308"])
+    assert Effects.parse(["frown=-1", "mediated=-100"]).slope == 100.0
 
 
 def test_bad_effect_is_one_line_at_the_cli(tmp_path, capsys):

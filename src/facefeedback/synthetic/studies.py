@@ -102,6 +102,10 @@ GENERATIVE_MODELS = ("change", "levels")
 FROWN_SCALES = ("additive", "proportional")
 
 
+#: No effect is larger (frown units; HAM-D 17 points, on a scale of 0-52).
+MAX_EFFECT = 100.0
+
+
 @dataclass(frozen=True)
 class Effects:
     """Effects at the last visit: the study's known truth.
@@ -159,6 +163,9 @@ class Effects:
                 raise AnalysisError(f"effect {item!r}: {text!r} is not a number") from None
             if not np.isfinite(values[key]):
                 raise AnalysisError(f"effect {item!r}: {text!r} is not a finite number")
+            if abs(values[key]) > MAX_EFFECT:  # 1e308 overflowed into warnings and a slope of -6e-308
+                raise AnalysisError(f"effect {item!r}: beyond ±{MAX_EFFECT:g} (frown units, or points of a scale "
+                                    "that spans at most 63)")
         effects = cls(**values)
         effects.slope  # noqa: B018 - raises when the combination is impossible
         return effects
