@@ -42,8 +42,15 @@ def test_image_mode_blendshapes_rank_anger_above_happy(model, pyfeat_media):
     assert down(anger) > down(happy)
 
 
-def test_missing_model_file_is_one_line(tmp_path, samples, capsys):
-    code = main(["extract", str(samples / "lighting_neutral.mp4"), "--out", str(tmp_path),
-                 "--model", str(tmp_path / "nope.task")])
-    err = capsys.readouterr().err
-    assert code != 0 and "nope.task: no such model file" in err and "Traceback" not in err
+def test_missing_or_unusable_model_file_is_one_line_before_any_work(tmp_path, samples, capsys):
+    """Said once for the whole command (it was said once per input, each input failing in turn)."""
+    clips = [str(samples / "lighting_neutral.mp4"), str(samples / "frontal_frown.mp4")]
+    code = main(["extract", *clips, "--out", str(tmp_path / "o"), "--model", str(tmp_path / "nope.task")])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and "nope.task: no such model file" in err and err.count("\n") == 0
+    bad = tmp_path / "bad.task"
+    bad.write_bytes(b"not a bundle")
+    code = main(["extract", *clips, "--out", str(tmp_path / "o"), "--model", str(bad)])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and "bad.task: not a usable face_landmarker.task bundle" in err and err.count("\n") == 0
+    assert not (tmp_path / "o").exists()

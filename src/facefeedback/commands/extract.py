@@ -125,6 +125,10 @@ def run(args: argparse.Namespace) -> int:
     bids.read_description(args.out)  # refuses a folder that describes another dataset, before any work
     description = plan_output(args.out, bids.DESCRIPTION, [bids.DESCRIPTION_FILE], args.force)
     events = input_events(args.inputs, args.events, config)  # every events file checked before any work
+    if config.landmarks.model_path:  # a bundle that cannot be used is said once, before any work
+        from ..landmarks import make_backend
+
+        make_backend(static_image_mode=True, max_faces=1, model_path=config.landmarks.model_path).close()
     failures = 0
     for path, name in zip(args.inputs, output_names(args.inputs)):
         entities = bids.name_entities(name)
