@@ -109,6 +109,9 @@ CASES = {
     "power: too few permutations to reject at alpha": (
         lambda d: ["power", "--n", "5", "--sims", "2", "--n-perm", "19", "--n-boot", "9", "--out", str(d / "out")],
         "--n-perm 19: the smallest permutation p-value is 1/20, not below --alpha 0.05"),
+    "power: a size given twice (simulated twice, two rows of power.csv)": (
+        lambda d: ["power", "--n", "5", "5", "--sims", "2", "--out", str(d / "out")],
+        "--n: 5 given more than once"),
     "power: no worker processes": (
         lambda d: ["power", "--n", "5", "--sims", "2", "--n-perm", "20", "--n-boot", "9", "--jobs", "0",
                    "--out", str(d / "out")],

@@ -52,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
 
     if min(args.n) < 3:
         raise AnalysisError(f"--n: every size must be at least 3 per arm, got {min(args.n)}")
+    repeated = sorted({n for n in args.n if args.n.count(n) > 1})
+    if repeated:  # each would be simulated again and written as a second row of power.csv
+        raise AnalysisError(f"--n: {', '.join(map(str, repeated))} given more than once")
     if args.sims < 1 or args.n_perm < 1 or args.n_boot < 1:
         raise AnalysisError("--sims, --n-perm and --n-boot must be at least 1")
     if not 0 < args.alpha < 1:
