@@ -181,6 +181,12 @@ def test_calibration_files_round_trip_and_old_ones_are_pose_independent(tmp_path
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     with pytest.raises(InputError, match="bad.json: not a calibration file .*noise"):
         Calibration.load(tmp_path / "bad.json")
+    first = next(iter(data["neutral"]))
+    wrong = dict(data, neutral=dict(data["neutral"], **{first: "high"}))
+    (tmp_path / "wrong.json").write_text(json.dumps(wrong))
+    with pytest.raises(InputError) as err:  # the value and where it is (it read "1 validation error for ...")
+        Calibration.load(tmp_path / "wrong.json")
+    assert f"wrong.json: not a calibration file (neutral.{first}" in str(err.value) and "'high'" in str(err.value)
     # a file written before pose models and the relaxed face's scatter: neither key
     del data["pose"], data["noise"]
     (tmp_path / "old.json").write_text(json.dumps(data))

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from pydantic import ValidationError
 
 from .components.intensity import family_changes, family_intensity, family_terms
 from .components.registry import FAMILIES, REGISTRY
@@ -88,6 +89,14 @@ class Calibration:
     def from_json(cls, data: dict, origin: str = "calibration") -> Calibration:
         try:
             neutral = NeutralReference.model_validate(_with_later_families(data["neutral"]))
+        except ValidationError as exc:  # the neutral's values: name the first bad one
+            first = exc.errors()[0]
+            where = ".".join(["neutral", *map(str, first["loc"])])
+            raise InputError(f"{origin}: not a calibration file ({where}: {first['msg']}, got "
+                             f"{first.get('input')!r})") from None
+        except Exception as exc:  # no neutral, or not a mapping
+            raise _not_a_calibration(origin, exc) from None
+        try:
             pose = data.get("pose")  # absent in files written before pose models: pose-independent
             noise = data.get("noise")  # absent in files written before it: no shrinkage
             if noise is not None:
@@ -97,9 +106,8 @@ class Calibration:
             return cls(neutral, str(data.get("method", "file")), str(data.get("source", "")),
                        int(data.get("n_frames", 0)), data.get("participant_id"),
                        None if pose is None else PoseModel.from_json(pose), noise)
-        except Exception as exc:  # KeyError, pydantic errors, wrong types
-            raise InputError(f"{origin}: not a calibration file ({exc.__class__.__name__}: "
-                             f"{str(exc).splitlines()[0]})") from None
+        except Exception as exc:  # KeyError, wrong types
+            raise _not_a_calibration(origin, exc) from None
 
     def save(self, path: str | Path) -> None:
         write_json(path, self.to_json())
@@ -114,6 +122,10 @@ class Calibration:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: not a calibration file (invalid JSON: {exc})") from None
         return cls.from_json(data, str(path))
+
+
+def _not_a_calibration(origin: str, exc: Exception) -> InputError:
+    return InputError(f"{origin}: not a calibration file ({exc.__class__.__name__}: {str(exc).splitlines()[0]})")
 
 
 def _with_later_families(neutral: dict) -> dict:
