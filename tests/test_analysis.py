@@ -524,7 +524,14 @@ def test_percent_change_and_response_need_a_positive_reference(study_dir):
     custom = dataclasses.replace(study, features=shifted, scales={"VAL": {"min": -30, "max": 22, "cutoff": -23}})
     result = responder_model(prepare(custom, "VAL"), seed=1)
     assert result.response is None and result.remission is not None
-    assert any("baseline at or below 0" in n and "response not analysed" in n for n in result.notes), result.notes
+    assert any("baseline below 0" in n and "response not analysed" in n for n in result.notes), result.notes
+    # a baseline of exactly 0 is a valid score: it cannot drop by half, so it counts as not responding
+    zeroed = study.features.copy()
+    first = zeroed.loc[zeroed["is_reference"].astype(bool), "participant_id"].iloc[0]
+    zeroed.loc[(zeroed["participant_id"] == first) & zeroed["is_reference"].astype(bool), "HAMD17"] = 0.0
+    result = responder_model(prepare(dataclasses.replace(study, features=zeroed), "HAMD17"), seed=1)
+    assert result.response is not None
+    assert "1 participant has a HAMD17 baseline of 0, which cannot drop by 50 %: counted as not responding" in result.notes
 
 
 def test_bootstrap_resamples_left_out_of_the_intervals_are_counted_in_a_note(tmp_path, study_dir):
@@ -601,6 +608,11 @@ def test_damaged_study_files_are_named_in_one_line(study_dir, tmp_path, capsys):
     copy = tmp_path / "copy"
     shutil.copytree(study_dir, copy, ignore=shutil.ignore_patterns("analysis"))
     (copy / "failures.csv").write_bytes(b"")
+    spare = tmp_path / "spare.csv"  # a spreadsheet's blank trailing columns are not columns given twice
+    text = features.to_csv(index=False).splitlines()
+    spare.write_text("\n".join(line + ",," for line in text) + "\n")
+    assert main(["analyze", str(spare), "--outcome", "HAMD17", "--out", str(tmp_path / "s"), *FAST]) == 0
+    capsys.readouterr()
     cases = [(doubled, "doubled.csv: column(s) HAMD17 appear more than once; keep one of each"),
              (empty, "header_only.csv: session features with no rows"),
              (copy, "failures.csv: cannot read the failures table (")]

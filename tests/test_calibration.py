@@ -187,6 +187,11 @@ def test_calibration_files_round_trip_and_old_ones_are_pose_independent(tmp_path
     with pytest.raises(InputError) as err:  # the value and where it is (it read "1 validation error for ...")
         Calibration.load(tmp_path / "wrong.json")
     assert f"wrong.json: not a calibration file (neutral.{first}" in str(err.value) and "'high'" in str(err.value)
+    missing = dict(data, neutral={k: v for k, v in data["neutral"].items() if k != first})
+    (tmp_path / "missing.json").write_text(json.dumps(missing))
+    with pytest.raises(InputError) as err:  # the field, not the whole neutral
+        Calibration.load(tmp_path / "missing.json")
+    assert str(err.value).endswith(f"missing.json: not a calibration file (neutral.{first}: Field required)")
     # a file written before pose models and the relaxed face's scatter: neither key
     del data["pose"], data["noise"]
     (tmp_path / "old.json").write_text(json.dumps(data))

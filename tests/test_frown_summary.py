@@ -220,3 +220,27 @@ def test_no_gap_is_read_in_evenly_spaced_frames_whatever_their_rounding():
     params = EventConfig(on_threshold=0.5, off_threshold=0.2, min_duration_s=0.0, max_gap_s=0.0)
     for t in (np.arange(90) / 30, np.cumsum(np.full(90, 1 / 30)), np.arange(90) * 0.1):
         assert len(detect_events(t, np.full(90, 0.8), np.ones(90, bool), params)) == 1
+
+
+def test_an_event_of_exactly_the_minimum_duration_counts_wherever_it_starts():
+    """Nine frames at 30/s last 0.3 s (the default minimum): compared exactly, such an event was kept
+    at 76 of 150 onsets and dropped at the others, as the float sums of their times fell; and a
+    pause of exactly max_gap_s of invalid frames is bridged wherever it falls."""
+    params = EventConfig()
+    fps, n = 30, round(EventConfig().min_duration_s * 30)
+    kept = []
+    for onset in range(150):
+        x = np.zeros(400)
+        x[onset:onset + n] = 1.0
+        kept.append(len(detect_events(np.arange(400) / fps, x, np.ones(400, bool), params)))
+    assert kept == [1] * 150
+    fps = 24  # max_gap_s 0.25 s is 6 frames: the last invalid frame exactly max_gap_s after the last good one
+    gap = round(params.max_gap_s * fps)
+    bridged = []
+    for onset in range(100):
+        x = np.zeros(400)
+        x[onset:onset + 36] = 1.0
+        valid = np.ones(400, bool)
+        valid[onset + 10:onset + 10 + gap] = False
+        bridged.append(len(detect_events(np.arange(400) / fps, x, valid, params)))
+    assert bridged == [1] * 100  # compared exactly: split in two at 7 of the 100

@@ -162,6 +162,10 @@ def test_unreadable_config_value_is_one_line(tmp_path, samples, capsys):
     ("input:\n  stride: 2\nqc:\n  min_iod_px: 30\ninput:\n  max_side: 640\n",
      "line 5: not valid YAML (key 'input' given twice (first at line 1))"),
     ("input:\n  stride: true\n", "input.stride: expected a number, not true or false"),  # was read as 1
+    ("events:\n  baseline_window_s: [false, true]\n", "events.baseline_window_s: expected a number, not true"),
+    ("frown:\n  weights: {brow_gap: true}\n", "frown.weights: expected a number, not true or false"),
+    ("config_version: true\n", "config_version: expected a number, not true or false"),
+    ("input: {stride: 2, max_side: 640, stride: 1}\n", "key 'stride' given twice (first at line 1)"),
 ])
 def test_config_problems_name_the_setting(tmp_path, text, fragment):
     from facefeedback.config import load_config
@@ -455,6 +459,12 @@ def test_a_file_for_a_folder_or_a_folder_for_a_file_is_said_so(tmp_path, capsys,
 
     file = tmp_path / "notes.txt"
     file.write_text("x")
+    (tmp_path / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")  # a broken link is no file, not a folder
+    from facefeedback.config import load_config
+    from facefeedback.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="gone.yaml: no such config file"):
+        load_config(tmp_path / "gone.yaml")
     fill = {"file": str(file), "folder": str(tmp_path)}
     assert main([part.format(**fill) for part in command]) != 0
     assert capsys.readouterr().err.strip() == "error: " + message.format(**fill)

@@ -179,3 +179,35 @@ def test_the_exemplars_times_do_not_depend_on_the_rounding_of_frame_times():
     frames = [round(e.timestamp_s * fps) for e in detector.exemplars]
     step = round(WARMUP_GAP_S * fps)
     assert frames == list(range(0, int(WARMUP_S * fps), step)), frames
+
+
+def test_the_frames_just_after_a_flagged_one_teach_the_detector_nothing():
+    """A hand frame scored just clear as the hand settles taught the recording's typical change that
+    the hand's change was typical, and the frames after it passed as clear. Within LEARN_QUARANTINE_S
+    after a flagged frame, neither the scale nor the pixels' typical change learn; after it they do."""
+    import cv2
+
+    from facefeedback.occlusion import LEARN_QUARANTINE_S
+
+    face = neutral_face()
+    with FrameMeasurer(CONFIG, static_image_mode=True) as m:
+        measured = m.measure(Frame(0, 0.0, face))
+    alignment, points = measured.alignment, measured.observation.points
+    (x0, y0), (x1, y1) = (points[[55, 285, 8, 9], :2].min(axis=0).astype(int),
+                          points[[55, 285, 8, 9], :2].max(axis=0).astype(int))
+    covered = cv2.rectangle(face.copy(), (x0 - 15, y0 - 25), (x1 + 15, y1 + 10), (150, 170, 210), -1)
+    rng = np.random.default_rng(SEED)
+    detector = OcclusionDetector(CONFIG.qc.max_occlusion_score)
+    fps, flagged_at, learnt = 30, 40, []  # fps: the quarantine's 0.4 s is 12 frames
+    for i in range(60):
+        image = np.clip((covered if i == flagged_at else face) + rng.normal(0.0, 3.0, face.shape), 0, 255)
+        _, occluded = detector(image.astype(np.uint8), alignment, i / fps)
+        assert occluded == (i == flagged_at), i  # a block over the brows; the face itself is clear
+        learnt.append((list(detector.recent_change), None if detector.typical_map is None else detector.typical_map.copy()))
+    quiet = 12  # frames in 0.4 s, the documented LEARN_QUARANTINE_S
+    assert LEARN_QUARANTINE_S == pytest.approx(quiet / fps)
+    for i in range(flagged_at, flagged_at + quiet):  # nothing learnt from the flagged frame or those in its shadow
+        assert learnt[i][0] == learnt[flagged_at - 1][0], i
+        np.testing.assert_array_equal(learnt[i][1], learnt[flagged_at - 1][1])
+    after = flagged_at + quiet  # 0.4 s after the flagged frame
+    assert learnt[after][0] != learnt[after - 1][0] and not np.array_equal(learnt[after][1], learnt[after - 1][1])

@@ -228,6 +228,8 @@ def test_effect_parsing():
     with pytest.raises(AnalysisError, match="beyond ±100"):  # overflowed into warnings and a slope of -6e-308
         Effects.parse(["frown=1e308"])
     assert Effects.parse(["frown=-1", "mediated=-100"]).slope == 100.0
+    with pytest.raises(AnalysisError, match="slope of .* is beyond ±10000"):  # printed a slope of -inf, exit 0
+        Effects.parse(["frown=1e-320", "mediated=-100"])
 
 
 def test_bad_effect_is_one_line_at_the_cli(tmp_path, capsys):

@@ -181,7 +181,7 @@ def test_a_start_time_past_every_recording_fails_each_one_by_name(samples, tmp_p
         assert error == f"{path}: no frame from 100 s: the recording is 8.00 s long", error
 
 
-def test_extract_and_webcam_refuse_a_studys_folder(samples, tmp_path, capsys):
+def test_extract_webcam_and_simulate_refuse_a_studys_folder(samples, tmp_path, capsys):
     """A run interrupted before its end leaves its folder with .run.lock and no study marker yet:
     extract wrote its outputs there, after which running the study again to finish it was refused."""
     from facefeedback.cli import main
@@ -190,7 +190,8 @@ def test_extract_and_webcam_refuse_a_studys_folder(samples, tmp_path, capsys):
     out.mkdir()
     (out / ".run.lock").touch()  # what a run leaves from its first step
     clip = str(samples / "lighting_neutral.mp4")
-    for command in (["extract", clip, "--out", str(out)], ["webcam", "--source", clip, "--headless", "--out", str(out)]):
+    for command in (["extract", clip, "--out", str(out)], ["webcam", "--source", clip, "--headless", "--out", str(out)],
+                    ["simulate", "--out", str(out), "--n-per-arm", "3"]):
         assert main(command) != 0
         err = capsys.readouterr().err.strip()
         assert err == (f"error: {out}: the output folder of a study ('facefeedback run'; run it again to finish "

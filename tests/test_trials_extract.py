@@ -157,7 +157,10 @@ def test_a_contrast_named_like_a_trial_types_mean_is_refused(tmp_path):
     from facefeedback.study.trialspec import check_design
 
     problems: list[str] = []
-    contrasts = {"negative_mean": ("negative", "neutral"), "neg_vs_neu": ("negative", "neutral")}
+    contrasts = {name: ("negative", "neutral") for name in
+                 ("negative_mean", "negative_mean_change", "nvn", "nvn_change", "neg_vs_neu", "neutral_means")}
     check_design(tmp_path / "study.yaml", contrasts, None, ["negative", "neutral"], ["faces"], True, problems)
-    assert problems == [f"{tmp_path / 'study.yaml'}: contrasts.negative_mean: the name is a trial type's or its "
-                        "mean's; give the contrast a name of its own"]
+    clash = ("the name is a trial type's, or its columns (<family>_response_{} and its change and percent change) "
+             "are a trial type mean's or another contrast's; give the contrast a name of its own")
+    assert problems == [f"{tmp_path / 'study.yaml'}: contrasts.{name}: {clash.format(name)}"
+                        for name in ("negative_mean", "negative_mean_change", "nvn", "nvn_change")]

@@ -92,8 +92,8 @@ class Calibration:
         except ValidationError as exc:  # the neutral's values: name the first bad one
             first = exc.errors()[0]
             where = ".".join(["neutral", *map(str, first["loc"])])
-            raise InputError(f"{origin}: not a calibration file ({where}: {first['msg']}, got "
-                             f"{first.get('input')!r})") from None
+            got = "" if first["type"] == "missing" else f", got {first.get('input')!r}"
+            raise InputError(f"{origin}: not a calibration file ({where}: {first['msg']}{got})") from None
         except Exception as exc:  # no neutral, or not a mapping
             raise _not_a_calibration(origin, exc) from None
         try:

@@ -41,12 +41,34 @@ class StrictModel(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_flag_for_a_number(cls, value, info):
-        if isinstance(value, bool):
-            annotation = cls.model_fields[info.field_name].annotation
-            kinds = typing.get_args(annotation) or (annotation,)
-            if bool not in kinds and any(k in (int, float) for k in kinds):
-                raise ValueError("expected a number, not true or false")
+        if _holds_a_flag(value) and _numbers_only(cls.model_fields[info.field_name].annotation):
+            raise ValueError("expected a number, not true or false")
         return value
+
+
+def _holds_a_flag(value) -> bool:
+    """Whether ``value``, or a value in it (a list's, a mapping's), is true or false."""
+    if isinstance(value, bool):
+        return True
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return any(_holds_a_flag(v) for v in items)
+
+
+def _numbers_only(annotation) -> bool:
+    """Whether the values a field holds (through Optional, lists, tuples, mappings' values and
+    Literal) are numbers and never true or false (whose YAML pydantic would take as 1 and 0)."""
+    leaves, stack = set(), [annotation]
+    while stack:
+        t = stack.pop()
+        if typing.get_origin(t) is Literal:
+            leaves.update(type(v) for v in typing.get_args(t))
+        elif typing.get_origin(t) is dict:
+            stack.append(typing.get_args(t)[1])
+        elif typing.get_args(t):
+            stack.extend(typing.get_args(t))
+        else:
+            leaves.add(t)
+    return bool(leaves & {int, float}) and bool not in leaves
 
 
 
@@ -318,21 +340,26 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     unseen (a second ``reference_session:`` further down a study file turns every change score
     around; a second ``input:`` block drops the first one's settings)."""
 
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
+    def flatten_mapping(self, node):
+        # Checked as written, before merge keys ("<<: *defaults", which may be overridden) are
+        # folded into the mapping, which rewrites it in place; once per mapping.
+        checked = self.__dict__.setdefault("_checked", set())
+        if id(node) not in checked:
+            checked.add(id(node))
             first: dict = {}
             for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":  # "<<: *defaults": merged keys may be overridden
+                if key_node.tag == "tag:yaml.org,2002:merge":
                     continue
                 key = self.construct_object(key_node, deep=True)
                 try:
-                    seen = first.setdefault(key, key_node.start_mark.line)
+                    if key in first:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"key {key!r} given twice (first at line {first[key] + 1})",
+                            key_node.start_mark)
+                    first[key] = key_node.start_mark.line
                 except TypeError:  # an unhashable key: the base class says so
                     break
-                if seen != key_node.start_mark.line:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"key {key!r} given twice (first at line {seen + 1})", key_node.start_mark)
-        return super().construct_mapping(node, deep)
+        super().flatten_mapping(node)
 
 
 def read_yaml(path: Path, what: str = "config file") -> object:

@@ -43,9 +43,11 @@ def path_problem(path: Path, what: str, folder: bool = False) -> str | None:
     (it read "no such file")."""
     if path.is_dir() if folder else path.is_file():
         return None
-    if os.path.lexists(path):
-        return f"{path}: a {'file' if folder else 'folder'}, not a {what}"
-    return f"{path}: no such {what}"
+    if not path.exists():  # a broken link too
+        return f"{path}: no such {what}"
+    if folder:
+        return f"{path}: a file, not a {what}"
+    return f"{path}: a folder, not a {what}" if path.is_dir() else f"{path}: not a regular file, not a {what}"
 
 
 def find_path(path: str | os.PathLike) -> Path:

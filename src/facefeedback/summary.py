@@ -57,7 +57,7 @@ def _episodes(t: np.ndarray, x: np.ndarray, valid: np.ndarray, params: EventConf
             continue
         if ok and x[i] >= params.off_threshold:
             last_good = i
-        elif ok or t[i] - t[last_good] > params.max_gap_s:
+        elif ok or t[i] - t[last_good] > params.max_gap_s + TIME_TOLERANCE_S:
             episodes.append((start, last_good))
             start = None  # a frame that ends an event cannot start one: off_threshold <= on_threshold
     if start is not None:
@@ -96,7 +96,7 @@ def _events(timestamp_s, intensity, valid, params: EventConfig, typical: float |
     events = []
     for first, last in episodes:
         offset = _end_time(t, last, typical)
-        if offset - t[first] < params.min_duration_s:
+        if offset - t[first] < params.min_duration_s - TIME_TOLERANCE_S:  # 9 frames at 30/s are 0.3 s wherever
             continue
         seg = np.where(ok[first:last + 1], x[first:last + 1], -np.inf)
         k = first + int(np.argmax(seg))

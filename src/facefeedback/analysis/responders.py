@@ -101,6 +101,10 @@ def logistic_fit(x: np.ndarray, y: np.ndarray, names: list[str]) -> dict:
                    "p": float(fit.pvalues[j + 1])} for j, name in enumerate(names)}
 
 
+def _participants(n: int) -> str:
+    return "1 participant has" if n == 1 else f"{n} participants have"
+
+
 def responder_model(data: AnalysisData, seed: int, model: str = ANCOVA) -> ResponderResult:
     """Response and remission rates per arm and their prediction from frown change (+ arm).
 
@@ -122,12 +126,15 @@ def responder_model(data: AnalysisData, seed: int, model: str = ANCOVA) -> Respo
 
     w = data.wide
     outcomes, notes = {}, []
-    not_positive = int((w["baseline"] <= 0).sum())
-    if not_positive:  # a percent drop of a score at or below 0 is not defined (nor counted as none)
-        notes.append(f"{not_positive} participants have a {data.outcome} baseline at or below 0, where a "
+    below, zero = int((w["baseline"] < 0).sum()), int((w["baseline"] == 0).sum())
+    if below:  # a percent drop of a negative score is not defined (nor counted as none)
+        notes.append(f"{_participants(below)} a {data.outcome} baseline below 0, where a "
                      f"{RESPONSE_DROP_PCT:g} % drop is not defined; response not analysed")
     else:
         outcomes["response"] = (w["mood_pct_change"] <= -RESPONSE_DROP_PCT).to_numpy()
+        if zero:  # a score of 0 cannot drop: no response
+            notes.append(f"{_participants(zero)} a {data.outcome} baseline of 0, which cannot drop by "
+                         f"{RESPONSE_DROP_PCT:g} %: counted as not responding")
     cutoff = data.remission_cutoff
     if cutoff is None:
         notes.append(f"{data.outcome} has no remission cut-off; remission not analysed")

@@ -74,7 +74,7 @@ def _read_csv(path: Path, dtype, **options) -> pd.DataFrame:
     HAMD17.1, and the analysis would silently use the first)."""
     with open(path, newline="", encoding="utf-8-sig") as f:
         header = next(csv.reader(f), [])
-    repeated = sorted({c for c in header if header.count(c) > 1})
+    repeated = sorted({c for c in header if c.strip() and header.count(c) > 1})  # blank: a spreadsheet's spare column
     if repeated:
         raise InputError(f"{path}: column(s) {', '.join(repeated)} appear more than once; keep one of each")
     return pd.read_csv(path, dtype=dtype, **options)

@@ -252,9 +252,9 @@ class LiveSession:
         flags equal those :func:`frowning_mask` gives over the whole session, given the same
         typical frame step. The rule is given the typical step of every frame so far; where frames
         were dropped (a gap the rule ends an event at), the session's final one can differ from it
-        in the last digits, and an event lasting within them of ``min_duration_s`` can then be
-        flagged live and not in the saved table (4 of 200 simulated 10 s sessions with 1 % of
-        their steps dropped-frame gaps, none without gaps).
+        in the last digits. The rule compares times within ``schema.TIME_TOLERANCE_S`` (1 µs), far
+        more than such digits, so live and saved flags differ only for an event whose length falls
+        within them of ``min_duration_s`` less that tolerance.
         """
         s = self._settled
         mask, open_from = frowning_state(np.asarray(self._t[s:]), np.asarray(self._x[s:], np.float64),

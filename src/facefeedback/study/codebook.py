@@ -194,7 +194,7 @@ def codebook_markdown(book: pd.DataFrame, study: Study) -> str:
              f"Reference session: `{study.reference_session}`; sessions in order: "
              f"{', '.join(f'`{s}`' for s in study.sessions)}. Missing values are empty cells (CSV) or NaN.", ""]
     for table, title in (("session_features", "features/session_features.parquet / .csv (one row per "
-                          "participant x session x task)"), ("wide", "features/wide.csv (one row per participant)"),
+                          "participant x session x task)"), ("wide", "features/wide.csv (one row per participant with recordings)"),
                          ("comparability", "features/comparability.csv (one row per recording after the "
                           "reference session: its imaging conditions beside the reference visit's)")):
         part = book[book["table"] == table]

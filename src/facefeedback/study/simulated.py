@@ -16,7 +16,7 @@ from ..components.registry import FAMILIES
 from ..config import EventConfig
 from ..errors import OutputError
 from ..files import atomic_write_text, write_json, write_table
-from ..output_folders import check_output_path, plan_output, writing
+from ..output_folders import check_output_path, plan_output, refuse_study_folder, writing
 from ..summary import detect_events, events_to_json
 from ..synthetic.studies import (
     PRIMARY_SCALE,
@@ -73,6 +73,7 @@ def write_simulated_study(out_dir, settings: SimulationSettings, seed: int = 0, 
     if out.is_dir() and is_measured_study(out):
         raise OutputError(f"{out}: holds a measured study ('facefeedback run'); a simulated study is never "
                           "written over one: choose another --out")
+    refuse_study_folder(out)  # nor into a run's folder that has no study yet (interrupted)
     plan = plan_output(out, SIMULATED_STUDY, simulated_files(settings), force)
     table, frames = simulate_study(settings, seed, with_frames=True)
     extra, recordings = simulate_trial_rows(table, settings, seed)

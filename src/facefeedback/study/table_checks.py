@@ -20,9 +20,10 @@ from ..textrows import is_missing
 from .spec import StudySpec
 from .tables import Table, check_duplicates, check_ids, parse_number
 
+#: The ids of session_features (they have no change columns).
+ID_COLUMNS = frozenset({*schema.SESSION_ID_COLUMNS, "recording_id", "is_reference"})
 #: Columns of session_features that a participant covariate or a custom scale must not shadow.
-RESERVED_COLUMNS = frozenset({*schema.SESSION_ID_COLUMNS, "recording_id", "is_reference",
-                              *schema.summary_feature_names()})
+RESERVED_COLUMNS = ID_COLUMNS | frozenset(schema.summary_feature_names())
 
 
 #: A number written with a leading zero ("01", "-007") is a code: kept as text, its zeros kept.
@@ -38,7 +39,7 @@ def shadows(name: str, scales: Iterable[str] = (), changes: bool = False) -> boo
     percent change columns too) would clash with a column that session_features makes: an id, a
     recording feature, a trial feature, one of ``scales`` (and the known ones), or the change or
     percent change of any of these (a scale MOOD_pct's percent change would be MOOD's)."""
-    taken = _with_changes(RESERVED_COLUMNS | set(schema.KNOWN_SCALES) | set(scales))
+    taken = ID_COLUMNS | _with_changes(RESERVED_COLUMNS - ID_COLUMNS | set(schema.KNOWN_SCALES) | set(scales))
     made = _with_changes([name]) if changes else {name}
     stems = {x[:-len(suffix)] if suffix and x.endswith(suffix) else x
              for x in made for suffix in ("", schema.CHANGE_SUFFIX, schema.PCT_CHANGE_SUFFIX)}

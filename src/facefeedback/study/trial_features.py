@@ -80,12 +80,13 @@ def trial_feature_names(study: Study, values: dict[str, dict]) -> list[str]:
 
 
 def with_capacity_percent(table: pd.DataFrame) -> pd.DataFrame:
-    """Add ``frown_capacity_pct_of_baseline``: 100 * frown_capacity / its value at the reference session."""
+    """Add ``frown_capacity_pct_of_baseline``: 100 * frown_capacity / its value at the reference
+    session, where that is above 0 (as every percent change, :mod:`facefeedback.changes`)."""
     change = f"frown_capacity{schema.CHANGE_SUFFIX}"
     if change not in table:
         return table
     reference = table["frown_capacity"] - table[change]
-    table[PCT_OF_BASELINE] = 100.0 * table["frown_capacity"] / reference.where(reference != 0)
+    table[PCT_OF_BASELINE] = 100.0 * table["frown_capacity"] / reference.where(reference > 0)
     return table
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import schema
 from ..config import Config, load_config
 from ..errors import ConfigError
 from ..eventfiles import TRIAL_TYPE_PATTERN, check_recording_events, events_beside
@@ -53,6 +54,15 @@ def trial_types(events: dict[str, pd.DataFrame]) -> list[str]:
     return list(dict.fromkeys(tt for table in events.values() for tt in table["trial_type"]))
 
 
+def _clashes(name: str, types: list[str], contrasts: list[str]) -> bool:
+    """Whether a contrast's columns (``<family>_response_<name>`` and its change columns) are
+    those of a trial type's mean (``<family>_response_<type>_mean``) or of another contrast."""
+    suffixes = ("", schema.CHANGE_SUFFIX, schema.PCT_CHANGE_SUFFIX)
+    made = {name + s for s in suffixes}
+    taken = {f"{x}{s}" for x in [f"{t}_mean" for t in types] + contrasts for s in suffixes}
+    return name in types or bool(made & taken)
+
+
 def check_design(study_file: Path, contrasts: dict[str, tuple[str, str]], capacity_task: str | None,
                  types: list[str], tasks: list[str], checked: bool, problems: list[str]) -> None:
     """Contrasts name two trial types of the events files under a plain name of their own;
@@ -63,8 +73,10 @@ def check_design(study_file: Path, contrasts: dict[str, tuple[str, str]], capaci
         if not TRIAL_TYPE_PATTERN.match(name):
             problems.append(f"{where}: a contrast name must start with a letter and hold only letters, digits "
                             "and '_' (it names columns)")
-        if name in types or any(name == f"{t}_mean" for t in types):  # <family>_response_<type>_mean is taken
-            problems.append(f"{where}: the name is a trial type's or its mean's; give the contrast a name of its own")
+        if _clashes(name, types, [other for other in contrasts if other != name]):
+            problems.append(f"{where}: the name is a trial type's, or its columns (<family>_response_{name} and its "
+                            "change and percent change) are a trial type mean's or another contrast's; give the "
+                            "contrast a name of its own")
         if a == b:
             problems.append(f"{where}: compares {a} with itself")
         missing = [x for x in (a, b) if x not in types]

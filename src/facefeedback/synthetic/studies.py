@@ -104,6 +104,8 @@ FROWN_SCALES = ("additive", "proportional")
 
 #: No effect is larger (frown units; HAM-D 17 points, on a scale of 0-52).
 MAX_EFFECT = 100.0
+#: Nor is the slope (points per frown unit: 25 by default; a full frown is 1).
+MAX_SLOPE = 10_000.0
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,9 @@ class Effects:
                 raise AnalysisError(f"effect {item!r}: beyond ±{MAX_EFFECT:g} (frown units, or points of a scale "
                                     "that spans at most 63)")
         effects = cls(**values)
-        effects.slope  # noqa: B018 - raises when the combination is impossible
+        if abs(effects.slope) > MAX_SLOPE:  # raises when the combination is impossible
+            raise AnalysisError(f"effects {', '.join(items)}: a frown-to-mood slope of {effects.slope:g} points per "
+                                f"frown unit (mediated / frown) is beyond ±{MAX_SLOPE:g}; give a larger frown effect")
         return effects
 
 
