@@ -197,3 +197,38 @@ def test_extract_webcam_and_simulate_refuse_a_studys_folder(samples, tmp_path, c
         assert err == (f"error: {out}: the output folder of a study ('facefeedback run'; run it again to finish "
                        "an interrupted one); choose another --out"), err
     assert sorted(p.name for p in out.iterdir()) == [".run.lock"]
+
+
+def test_a_worker_with_other_software_measures_nothing(samples, tmp_path):
+    """A cluster machine left on another version computed its own cache key and reused (or made)
+    measurements of that version, mixed into the run's under the run's version."""
+    from facefeedback.study.cache import software
+    from facefeedback.study.measure_task import MeasureTask, measure_recording
+
+    clip = str(samples / "lighting_neutral.mp4")
+    older = dict(software(), facefeedback="0.6.4")
+    result = measure_recording(MeasureTask("P01_baseline_rest", clip, load_config(), str(tmp_path / "raw"),
+                                           software=older))
+    assert not result.measured and result.key is None and not (tmp_path / "raw").exists()
+    assert result.error == (f"{clip}: not measured: this worker has facefeedback {software()['facefeedback']}, "
+                            f"mediapipe {software()['mediapipe']}, opencv {software()['opencv']}, the run "
+                            f"facefeedback 0.6.4, mediapipe {software()['mediapipe']}, opencv {software()['opencv']}; "
+                            "every worker needs the run's versions")
+
+
+def test_a_study_written_by_a_newer_version_is_not_run_over_without_force(local_run, tmp_path):
+    """An older install silently replaced a newer version's measurements with its own."""
+    from facefeedback.errors import OutputError
+    from facefeedback.study.outputs import check_study_output
+
+    out, _ = local_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    data = json.loads((copy / "study.json").read_text())
+    data["run"]["versions"]["facefeedback"] = "9.0.0"
+    (copy / "study.json").write_text(json.dumps(data))
+    study = load_study(json.loads((out / "study.json").read_text())["study_file"])
+    with pytest.raises(OutputError, match=r"written by facefeedback 9\.0\.0, newer than this one"):
+        check_study_output(study, copy)
+    check_study_output(study, copy, force=True)
+    check_study_output(study, out)  # its own version: fine

@@ -35,7 +35,8 @@ def measurement_versions() -> dict[str, str]:
 
 
 def analysis_versions() -> dict[str, str]:
-    """facefeedback and the installed packages of :data:`ANALYSIS_PACKAGES` (as pip names them)."""
+    """facefeedback (the code running, as measurement_versions has it: an editable install's metadata
+    keeps the version it was installed at) and the installed packages of :data:`ANALYSIS_PACKAGES`."""
     import importlib.metadata as md
 
-    return {"facefeedback": md.version("facefeedback"), **{n: md.version(n) for n in ANALYSIS_PACKAGES}}
+    return {"facefeedback": __version__, **{n: md.version(n) for n in ANALYSIS_PACKAGES}}

@@ -36,14 +36,22 @@ RAW_FILE = "raw.parquet"
 INFO_FILE = "info.json"
 
 
-def measurement_hash(config: Config) -> str:
-    """Hash of the settings and software that change raw measurements (not calibration or events)."""
+def software() -> dict[str, str]:
+    """The versions of the software that measures: facefeedback's, MediaPipe's, OpenCV's."""
     import cv2
     import mediapipe
 
+    return {"facefeedback": __version__, "mediapipe": mediapipe.__version__, "opencv": cv2.__version__}
+
+
+def software_text(versions: dict[str, str]) -> str:
+    return ", ".join(f"{name} {version}" for name, version in versions.items())
+
+
+def measurement_hash(config: Config) -> str:
+    """Hash of the settings and software that change raw measurements (not calibration or events)."""
     data = {"input": dump_config(config)["input"], "landmarks": dump_config(config)["landmarks"],
-            "config_version": config.config_version, "facefeedback": __version__,
-            "mediapipe": mediapipe.__version__, "opencv": cv2.__version__,
+            "config_version": config.config_version, **software(),
             # the registered components and how each is measured: a new one is measured afresh
             "components": [[c.name, c.measure, *c.extra_raw] for c in REGISTRY.values()]}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..config import Config
 from ..errors import FaceFeedbackError
-from .cache import RawCache, raw_key
+from .cache import RawCache, raw_key, software, software_text
 from .parallel import limit_threads
 from .progress import FrameReporter
 
@@ -30,6 +30,9 @@ class MeasureTask:
     cache_root: str
     strict: bool = False  # a truncated video fails (its decoded frames are cached all the same)
     progress_file: str | None = None  # where the worker reports frames measured (see .progress)
+    #: The run's software (:func:`.cache.software`): a worker with other versions (a cluster
+    #: machine not upgraded) measures nothing, rather than mixing its measurements into the run's.
+    software: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,11 @@ def measure_recording(task: MeasureTask) -> Measured:
 
     limit_threads()
     try:
+        mine = software()
+        if task.software is not None and mine != task.software:
+            return Measured(task.recording_id, error=f"{task.path}: not measured: this worker has {software_text(mine)}, "
+                                                     f"the run {software_text(task.software)}; every worker needs "
+                                                     "the run's versions")
         sha = file_sha256(task.path)
         key = raw_key(sha, task.config)
         cache = RawCache(task.cache_root)

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import __version__
 from ..errors import OutputError, ValidationError
 from ..files import atomic_write_text
 from ..output_folders import check_output_path, move_output, plan_output
@@ -96,6 +98,15 @@ def is_measured_study(folder: Path) -> bool:
     return recordings.is_dir() and any(owned_files(p, RECORDING) for p in recordings.iterdir() if p.is_dir())
 
 
+def _newer_version(folder: Path) -> str | None:
+    """The facefeedback version that wrote the study in ``folder``, when newer than this one."""
+    theirs = str(((read_study_json(folder).get("run") or {}).get("versions") or {}).get("facefeedback", ""))
+
+    def parts(version: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
+    return theirs if theirs and parts(theirs) > parts(__version__) else None
+
+
 def check_study_output(study: Study, out: Path, fmt: str = "parquet", export: tuple[str, ...] = (),
                        force: bool = False) -> None:
     """Before any work: everything a run of ``study`` will write into ``out`` may be written
@@ -116,6 +127,10 @@ def check_study_output(study: Study, out: Path, fmt: str = "parquet", export: tu
     if out.is_dir() and is_simulated_study(out):
         raise OutputError(f"{out}: holds a simulated study ('facefeedback simulate'); a measured study "
                           "is never written over it: choose another --out")
+    newer = _newer_version(out)
+    if newer and not force:
+        raise OutputError(f"{out}: written by facefeedback {newer}, newer than this one ({__version__}); a run would "
+                          "replace its measurements with older ones: run it with that version, or --force")
     plan_output(out, STUDY, STUDY_FILES, force)
     checks = [lambda: plan_output(out / "features", FEATURES, FEATURE_FILES, force)]
     checks += [lambda key=key: plan_output(out / "features", STATFILE_KINDS[key], statfile_names(key), force)

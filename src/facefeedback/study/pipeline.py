@@ -42,7 +42,7 @@ from ..measure import build_frame_table
 from ..output_folders import RUN_LOCK, plan_output, sweep, writing
 from ..output_marker import mark_written, owned_files
 from ..provenance import created, measurement_versions
-from .cache import RawCache, RawEntry, is_current, stamp
+from .cache import RawCache, RawEntry, is_current, software, stamp
 from .manifest import Study
 from .measure_task import Measured, MeasureTask, measure_recording
 from .outputs import (
@@ -270,8 +270,9 @@ def _measure_study(study: Study, config: Config, out: Path, report: RunReport, e
     order = _work_order(study)
     bar = StudyProgress(out / "cache" / "progress", dict(order), config, enabled=bool(progress),
                         file=None if isinstance(progress, bool) else progress)
-    tasks = [MeasureTask(rid, path, config, str(cache.root), strict=strict, progress_file=bar.reporter(rid))
-             for rid, path in order]
+    versions = software()
+    tasks = [MeasureTask(rid, path, config, str(cache.root), strict=strict, progress_file=bar.reporter(rid),
+                         software=versions) for rid, path in order]
     try:
         for task, result in run_tasks(measure_recording, tasks, executor, workers, scheduler):
             if isinstance(result, BaseException):  # the worker died, or the task could not be sent
