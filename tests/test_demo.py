@@ -51,11 +51,11 @@ def session_folder(out: Path) -> Path:
 def test_headless_meter_follows_the_frown(samples, tmp_path, capsys):
     # 0.8 s of neutral face: the clip's first frown starts at 1.0 s.
     rc = main(["webcam", "--source", str(samples / f"{CLIP}.mp4"), "--headless", "--calibrate", "0.8",
-               "--out", str(tmp_path / "sessions")])
+               "--out", str(tmp_path / "sessions"), "--record", str(tmp_path / "overlay.mp4")])
     assert rc == 0, capsys.readouterr().err
     out = session_folder(tmp_path / "sessions")
     truth = pd.read_csv(samples / f"{CLIP}.truth.csv")
-    frames = read_video(out / "overlay.mp4")
+    frames = read_video(tmp_path / "overlay.mp4")
     lay = layout_for(480, 480)
     assert len(frames) == len(truth) == 120
     assert frames[0].shape == (lay.canvas_h, lay.canvas_w, 3)
@@ -116,7 +116,9 @@ def test_live_frowning_state_is_the_tables(samples, tmp_path):
     assert result.summary["calibration"]["method"] == "population"
     assert result.table["frowning"].any() and not result.table["frowning"].all()
     np.testing.assert_array_equal(result.live_frowning, result.table["frowning"].to_numpy())
-    assert result.video == result.out_dir / "overlay.mp4" and result.out_dir.parent == tmp_path / "s"
+    # headless without --record: no video of the face is written anywhere
+    assert result.video is None and result.out_dir.parent == tmp_path / "s"
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.suffix in (".mp4", ".avi")) == []
 
 
 def test_no_camera_says_what_to_do(tmp_path, capsys):
@@ -155,7 +157,8 @@ def truncated_avi(samples, tmp_path_factory) -> Path:
 
 def test_source_failing_midstream_keeps_what_was_measured(truncated_avi, tmp_path, capsys):
     out = tmp_path / "s"
-    rc = main(["webcam", "--source", str(truncated_avi), "--headless", "--calibrate", "0", "--out", str(out)])
+    rc = main(["webcam", "--source", str(truncated_avi), "--headless", "--calibrate", "0", "--out", str(out),
+               "--record", str(tmp_path / "overlay.mp4")])
     err = capsys.readouterr().err
     assert rc != 0
     out = session_folder(out)
@@ -164,7 +167,7 @@ def test_source_failing_midstream_keeps_what_was_measured(truncated_avi, tmp_pat
     table = pd.read_parquet(out / "frames.parquet")
     assert 0 < len(table) < 120
     assert table["face_detected"].all()
-    assert len(read_video(out / "overlay.mp4")) == len(table)
+    assert len(read_video(tmp_path / "overlay.mp4")) == len(table)
     summary = strict_json(out / "summary.json")  # says it was cut short, as extract's does
     assert summary["truncated"] is True and summary["truncated_at_frame"] == len(table)
     assert any("truncated" in w for w in summary["warnings"])
@@ -206,6 +209,25 @@ def test_unsupported_recording_format_is_refused_before_starting(samples, tmp_pa
     err = capsys.readouterr().err
     assert rc != 0 and "cannot record to '.mkv'" in err and ".mp4" in err
     assert not (tmp_path / "s").exists() and not list(tmp_path.iterdir())
+
+
+def test_a_killed_sessions_part_written_video_is_removed_by_the_next(samples, tmp_path, capsys):
+    """A session killed while recording to --record leaves its video (a face) under a hidden
+    temporary name beside the target; the next session recording there removes it."""
+    import subprocess
+
+    from facefeedback.files import temporary_name
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process that has ended, as a killed session's has
+    target = tmp_path / "rec" / "demo.mp4"
+    target.parent.mkdir()
+    left = temporary_name(target).with_name(temporary_name(target).name.replace(f".{os.getpid()}.",
+                                                                                f".{gone.pid}."))
+    left.write_bytes(b"part of a video")
+    assert main(["webcam", "--source", str(samples / f"{CLIP}.mp4"), "--headless", "--calibrate", "0",
+                 "--record", str(tmp_path / "rec" / "other.mp4"), "--out", str(tmp_path / "s")]) == 0
+    assert sorted(p.name for p in target.parent.iterdir()) == ["other.mp4"]
 
 
 def test_a_frame_not_valid_says_why(monkeypatch):

@@ -28,9 +28,9 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 def report_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
     write_simulated_study(root, SimulationSettings(n_per_arm=10, trials_per_condition=3, capacity=True), seed=4)
-    (root / "failures.csv").write_text(
-        "recording_id,path,error\nsub-21_week6_rest,videos/sub-21_week6.mp4,"
-        "no face found in any frame\n")
+    (root / "failures.csv").write_text(  # as run writes it: the path resolved, repeated in the error
+        "recording_id,path,error\nsub-21_week6_rest,/home/lab/videos/Jane Doe 1985 week6.mp4,"
+        "/home/lab/videos/Jane Doe 1985 week6.mp4: no face found in any frame\n")
     # As facefeedback run writes it (its columns the report reads): one pair beyond the validated range.
     (root / "features" / "comparability.csv").write_text(
         "participant_id,task,reference_session,session,recording_id,flagged,details\n"
@@ -53,6 +53,15 @@ def test_report_is_self_contained_with_every_figure(report_dir):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert "<svg" in svg.read_text()[:2000]
         assert f'id="fig-{name}"' in page
+
+
+def test_report_holds_no_folder_of_the_labs_machine(report_dir):
+    """A report is shared: the failed recording is named by its id and file name, the input by its
+    file name; the lab's folders (a home folder, a participant's name in a folder) stay out."""
+    page = html.unescape((report_dir / "report.html").read_text())
+    assert "/home/lab" not in page and str(report_dir.parent) not in page
+    assert "Jane Doe 1985 week6.mp4: no face found in any frame" in page and "sub-21_week6_rest" in page
+    assert "Input session_features.parquet (sha256" in page  # the file read, by name
 
 
 def test_report_states_the_trial_evidence(report_dir):

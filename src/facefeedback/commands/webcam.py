@@ -25,8 +25,7 @@ def add_parser(sub) -> None:
                    help="record the overlay to this video (.mp4, .avi); without it, r records to overlay.mp4 "
                         "in the session's folder")
     p.add_argument("--headless", action="store_true",
-                   help="no window: write the overlay to a video (--record, default overlay.mp4 in the "
-                        "session's folder)")
+                   help="no window; the overlay, a video of the face, is written only with --record")
     p.add_argument("--calibrate", type=finite_number, default=3.0, metavar="SECONDS",
                    help="take the first SECONDS as the neutral face (default 3); 0: start from the "
                         "population default (or --calibration) and calibrate only when c is pressed")

@@ -267,7 +267,7 @@ def _session(options: DemoOptions, config: Config, source: FrameSource, session_
     started = time.perf_counter()
     session = LiveSession(config, options.calibration, options.calibrate_s)
     overlay = recorder = None
-    recording = options.headless or options.record is not None
+    recording = options.record is not None  # the face on video: only when asked for (headless too)
     stopped, failure = "end of source", None
     fps = _Fps()
     t_play0 = None

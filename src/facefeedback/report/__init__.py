@@ -128,7 +128,7 @@ def write_report(results: AnalysisResults, data: AnalysisData, study: StudyFeatu
 <h2>Every model</h2>{model_note}{table_html(models_table(results))}{mixed_note}
 {''.join(f'<p class="note">{html.escape(n)}</p>' for n in notes)}
 <h2>Data quality</h2>{''.join(quality)}
-<h2>Provenance</h2><p>Input {html.escape(prov['input'])} (sha256 {prov['input_sha256'][:16]}…),
+<h2>Provenance</h2><p>Input {html.escape(Path(prov['input']).name)} (sha256 {prov['input_sha256'][:16]}…),
 created {html.escape(prov['created'])}; versions:
 {html.escape(', '.join(f'{k} {v}' for k, v in prov['versions'].items()))}.</p>
 </body></html>

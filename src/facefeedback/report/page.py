@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -216,6 +217,12 @@ def quality_tables(study, data) -> tuple[pd.DataFrame | None, pd.DataFrame]:
                          "valid-frame fraction, minimum": "min"}).reset_index())
     failures = study.failures if study.failures is not None else pd.DataFrame(
         columns=["recording_id", "path", "error"])
+    # A report is shared: the lab's folders (a user's home, a file named after the participant's
+    # appointment) stay out of it, as in the rest of the page; the recording id and file name say which.
+    failures = pd.DataFrame({"recording_id": failures["recording_id"],
+                             "file": [Path(p).name for p in failures["path"]],
+                             "error": [str(e).replace(str(p), Path(p).name) if str(p) else str(e)
+                                       for p, e in zip(failures["path"], failures["error"])]})
     return valid, failures
 
 
