@@ -34,8 +34,8 @@ The exemplars follow the face: the first face and the changed frames of the firs
 last exemplar and changed since (so the set follows a face that moves from crying to laughing)
 becomes an exemplar once every frame within :data:`QUARANTINE_S` before and after it was judged
 clear. The recording's typical change (the features' unit) and each pixel's learn from the frames
-judged clear, but for those within :data:`LEARN_QUARANTINE_S` after a frame judged not clear, so a
-hand that settles is not learnt as the face's own change. Times are compared within
+judged clear, but for doubtful ones within :data:`LEARN_QUARANTINE_S` after a frame judged not
+clear, so a hand that settles is not learnt as the face's own change. Times are compared within
 :data:`~facefeedback.schema.TIME_TOLERANCE_S`. A still image has no earlier frames: its
 ``occluded`` is False.
 """
@@ -80,9 +80,11 @@ EXEMPLAR_MIN_CHANGE = 1.0
 #: judged clear: the frames of a hand entering or leaving (partly over the region, not yet
 #: flagged) are not taken as the face.
 QUARANTINE_S = 0.4
-#: Nor do the frames within this time after a frame judged not clear teach the recording's scale
-#: or its pixels' typical change: a hand's frame scored just clear as it settles would teach that
-#: the hand's change is typical, and the frames after it would pass as clear (it runs away).
+#: Nor do doubtful frames (judged clear, but not clearly: see :data:`EXEMPLAR_MAX_SCORE`) within this
+#: time after a frame judged not clear teach the recording's scale or its pixels' typical change: a
+#: hand's frame scored just clear as it settles would teach that the hand's change is typical, and the
+#: frames after it would pass as clear (it runs away). A clearly clear frame teaches at once: were it
+#: held back too, a run of borderline flags would keep the detector from ever learning again.
 LEARN_QUARANTINE_S = QUARANTINE_S
 #: Frames of recent typical change kept for the recording's scale, and its floor (UNIT).
 SCALE_FRAMES = 30
@@ -326,7 +328,7 @@ class OcclusionDetector:
                 self.exemplars.append(Exemplar(channels, timestamp_s, brows))
         if not clear:
             self.last_unclear_s, self.pending = timestamp_s, None
-        elif _at_least(timestamp_s - self.last_unclear_s, LEARN_QUARANTINE_S):  # teaches the scale
+        elif exemplary or _at_least(timestamp_s - self.last_unclear_s, LEARN_QUARANTINE_S):  # teaches the scale
             self.recent_change.append(region_change)
             del self.recent_change[:-SCALE_FRAMES]
             self.typical_map = (self.last_map if self.typical_map is None
