@@ -22,7 +22,9 @@ def test_single_face_video_has_landmarks_in_almost_every_frame(pyfeat_media):
 
 
 def test_video_without_faces_gives_rows_without_values(pyfeat_media):
-    frames = process_recording(pyfeat_media / "no_face.mp4", CONFIG).frames
+    result = process_recording(pyfeat_media / "no_face.mp4", CONFIG)
+    frames = result.frames
+    assert any(w.startswith("no face found in any frame") for w in result.summary["warnings"])  # says why
     assert len(frames) > 50
     assert not frames["face_detected"].any()
     assert (frames["n_faces"] == 0).all()
@@ -60,3 +62,19 @@ def test_happy_and_smiling_score_above_anger_and_surprise(pyfeat_media):
     smiles = [score["0-f15-hao-ph.jpg"], score["single_face.jpg"]]
     others = [score["15-f13-anc-ph.jpg"], score["0-f1-su-ph.jpg"]]
     assert min(smiles) > max(others) + 0.3, score
+
+
+def test_an_hdr_video_is_said_to_be_one(pyfeat_media, tmp_path):
+    """A phone's HLG or PQ video is decoded without tone mapping (pale: in a test clip its
+    frown_intensity read a third lower): its summary says so. The container's colour description is
+    what tells: here a QuickTime 'colr' box (BT.2020 primaries, HLG transfer, BT.2020 matrix) added
+    to a real clip, which decodes as before."""
+    from facefeedback.io import hdr_transfer
+
+    plain = pyfeat_media / "single_face.mp4"
+    hlg = tmp_path / "phone.mp4"
+    hlg.write_bytes(plain.read_bytes() + (18).to_bytes(4, "big") + b"colrnclc" + bytes([0, 9, 0, 18, 0, 9]))
+    assert hdr_transfer(plain) is None and hdr_transfer(hlg) == "HLG"
+    warned = [w for w in process_recording(hlg, CONFIG).summary["warnings"] if w.startswith("HDR video")]
+    assert warned and "HLG transfer" in warned[0]
+    assert not any(w.startswith("HDR") for w in process_recording(plain, CONFIG).summary["warnings"])

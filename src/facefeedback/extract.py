@@ -185,9 +185,18 @@ def recording_result(path: str | os.PathLike | int, info: SourceInfo, raw: pd.Da
     summary.update(extra)
     # One line per problem with the recording (empty when there is none).
     truncated = truncation_warning(info)
-    summary["warnings"] = ([truncated] if truncated else []) + recording_warnings(table, config.qc)
+    summary["warnings"] = ([truncated] if truncated else []) + hdr_warning(info) + recording_warnings(table, config.qc)
     provenance = make_provenance(describe_input(path, info, sha256), config, len(table), run_time_s)
     return RecordingResult(name or path.stem, table, summary, provenance, trials=trials)
+
+
+def hdr_warning(info: SourceInfo) -> list[str]:
+    """A line for a high-dynamic-range video (empty when it is not one)."""
+    if not getattr(info, "hdr", None):
+        return []
+    return [f"HDR video ({info.hdr} transfer, as phones record by default): it is decoded without tone mapping, "
+            "so its picture is paler than the scene and glabella_lines and frown_intensity read lower (a third "
+            "lower in a test clip); it is not comparable with SDR recordings: convert it to SDR (BT.709) first"]
 
 
 def truncation_warning(info: SourceInfo) -> str | None:

@@ -71,6 +71,8 @@ class SourceInfo:
     truncated: bool = False
     decoded_frames: int | None = None
     decoded_s: float | None = None
+    #: The high-dynamic-range transfer the container declares ("HLG", "PQ"), else None.
+    hdr: str | None = None
 
     def truncation(self) -> str | None:
         """The line that says how far a truncated video was decoded (None when it was not truncated)."""
@@ -181,7 +183,7 @@ class FrameSource:
         # With auto-orientation on, OpenCV reports the size of the rotated picture.
         width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         return SourceInfo(path.name, "video", _positive(cap.get(cv2.CAP_PROP_FPS)),
-                          declared if declared > 0 else None, width, height)
+                          declared if declared > 0 else None, width, height, hdr=hdr_transfer(path))
 
     # -- iteration ----------------------------------------------------------
     def __iter__(self) -> Iterator[Frame]:
@@ -286,6 +288,40 @@ class FrameSource:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+#: Transfer characteristics (ITU-T H.273) of high-dynamic-range video.
+HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
+#: How much of a file's start and end is searched for its colour description: an MP4's or MOV's
+#: 'moov' box lies at one end, a Matroska file's track headers at its start.
+HEADER_BYTES = 4 << 20
+
+
+def hdr_transfer(path: Path) -> str | None:
+    """The HDR transfer a video's container declares: an MP4 or MOV 'colr' box (as phones write), or a Matroska/WebM track's Colour.TransferCharacteristics; None when neither
+    says PQ or HLG. OpenCV decodes such video without tone mapping: its picture comes out pale."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(HEADER_BYTES)
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(size - HEADER_BYTES, len(head)))
+            tail = f.read(HEADER_BYTES)
+    except OSError:
+        return None
+    for data in (head, tail):
+        at = data.find(b"colrncl")  # 'nclx' (MP4) or 'nclc' (QuickTime): primaries, transfer, matrix
+        while at >= 0 and at + 12 <= len(data):
+            transfer = int.from_bytes(data[at + 10:at + 12], "big")
+            if data[at + 7:at + 8] in (b"x", b"c") and transfer in HDR_TRANSFERS:
+                return HDR_TRANSFERS[transfer]
+            at = data.find(b"colrncl", at + 1)
+    tracks = head.find(b"\x16\x54\xae\x6b")  # Matroska's Tracks element: its Colour elements within
+    if tracks >= 0:
+        window = head[tracks:tracks + 65536]
+        at = window.find(b"\x55\xba\x81")  # TransferCharacteristics, one byte of value
+        if at >= 0 and at + 3 < len(window) and window[at + 3] in HDR_TRANSFERS:
+            return HDR_TRANSFERS[window[at + 3]]
+    return None
 
 
 def _positive(value: float) -> float | None:

@@ -225,7 +225,10 @@ def recording_warnings(table: pd.DataFrame, qc) -> list[str]:
                 limit = getattr(qc, _FLAG_LIMITS[flag]) if _FLAG_LIMITS[flag] else 0
                 warnings.append(f"{text.format(limit=limit)} in {share:.0%} of the frames with a face; "
                                 f"those frames are not valid")
-    if not table["valid"].any():
+    if not face.any():  # say why: Face Mesh finds a face only where it fills enough of the picture
+        warnings.append("no face found in any frame (a face small in a large picture, e.g. a wide shot, may not "
+                        "be found: crop the video to the face): every statistic of this recording is NaN")
+    elif not table["valid"].any():
         warnings.append("no valid frame: every statistic of this recording is NaN")
     return warnings
 
