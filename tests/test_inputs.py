@@ -353,6 +353,9 @@ def matroska_files(tmp_path_factory):
     _ffmpeg(*VFR, "-c:v", "mpeg4", str(folder / "vfr.mkv"))
     _ffmpeg(*VFR, *vp9, str(folder / "vfr_vp9.webm"))
     _ffmpeg("-f", "lavfi", "-i", "testsrc=size=96x64:rate=25", "-frames:v", "50", *vp9, str(folder / "vp9.webm"))
+    # a clip whose video starts 10 s into the file's time (cut from a longer one, or after its audio)
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=96x64:rate=25", "-frames:v", "100", "-c:v", "mpeg4",
+            "-output_ts_offset", "10", str(folder / "late.mkv"))
     return folder
 
 
@@ -376,6 +379,20 @@ def test_truncated_matroska_is_still_found(matroska_files, tmp_path):
     with pytest.raises(InputError, match="truncated") as err, FrameSource(cut) as src:
         list(src)
     assert "the 7.97 s the container declares" in str(err.value)
+
+
+def test_a_matroska_video_starting_late_is_whole_and_its_cut_copy_truncated(matroska_files, tmp_path):
+    """Matroska's frame count comes from the file's duration, which runs from its time 0: a video
+    starting 10 s in was said to be truncated at 100 of the 350 frames it 'declared', and --strict
+    refused it."""
+    with FrameSource(matroska_files / "late.mkv") as src:
+        frames = list(src)
+    assert len(frames) == 100 and not src.info.truncated and frames[0].timestamp_s == 0.0
+    data = (matroska_files / "late.mkv").read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[:len(data) // 2])
+    with pytest.raises(InputError, match="truncated"), FrameSource(cut) as src:
+        list(src)
 
 
 def test_start_past_the_end_is_an_error_naming_the_duration(tmp_path, capsys):

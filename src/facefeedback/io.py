@@ -34,6 +34,8 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".
 #: A video whose decoding ends before this fraction of both the frames and the duration its
 #: container declares is truncated (see :meth:`FrameSource._check_complete`).
 TRUNCATION_FRACTION = 0.9
+#: Containers with no frame count, whose count OpenCV takes from the duration.
+DURATION_COUNTED = frozenset({".mkv", ".webm"})
 
 
 @dataclass(frozen=True)
@@ -204,10 +206,13 @@ class FrameSource:
         index = -1
         last_ts = -np.inf
         kept = 0
+        start_frames = 0.0  # where the stream starts, in frames of the nominal rate (see _check_complete)
         while True:
             if not cap.grab():
                 break
             index += 1
+            if index == 0 and self.kind == "video":
+                start_frames = max(float(cap.get(cv2.CAP_PROP_PTS)), 0.0)
             if self.kind == "camera":
                 ts = time.monotonic() - t_camera0
             else:
@@ -236,7 +241,7 @@ class FrameSource:
             raise InputError(f"{name}: no frame could be decoded (zero-frame video, or a codec OpenCV cannot read)")
         read_to_end = self.end_s is None or last_ts < self.end_s
         if read_to_end:
-            self._check_complete(name, n_read, last_ts + 1.0 / fps)
+            self._check_complete(name, n_read, last_ts + 1.0 / fps, start_frames)
         if kept == 0:
             until = f" to {self.end_s:g} s" if self.end_s is not None else ""
             stride = f" at stride {self.stride}" if self.stride > 1 else ""
@@ -244,19 +249,24 @@ class FrameSource:
                    f"the range holds no frame{stride} of this {fps:g} fps video")
             raise InputError(f"{name}: no frame from {self.start_s or 0:g} s{until}{stride}: {why}")
 
-    def _check_complete(self, name: str, n_read: int, read_s: float) -> None:
+    def _check_complete(self, name: str, n_read: int, read_s: float, start_frames: float = 0.0) -> None:
         """Raise, or with ``keep_truncated`` mark ``info``, when decoding ended before the end of
         the stream.
 
         The container declares a frame count and, through it and the nominal frame rate, a
         duration. Matroska and WebM store no frame count: theirs is the duration times the
-        nominal rate, which overstates a variable-frame-rate recording. So a video is truncated
+        nominal rate, which overstates a variable-frame-rate recording, and runs from the file's
+        time 0 (``start_frames``: where the stream starts, in frames). So a video is truncated
         only when it falls short of both: fewer frames than declared *and* less time than
         declared were decoded.
         """
         declared, fps = self.info.n_frames, self.info.fps
         if not declared or not fps:
             return
+        if Path(str(self.spec)).suffix.lower() in DURATION_COUNTED:
+            # that duration runs from the file's time 0, and a stream can start later (video after
+            # audio, a clip cut from a longer one): the frames before its start were never there
+            declared = max(int(round(declared - start_frames)), 1)
         duration = declared / fps
         if n_read < TRUNCATION_FRACTION * declared and read_s < TRUNCATION_FRACTION * duration:
             if not self.keep_truncated:
