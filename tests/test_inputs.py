@@ -381,6 +381,21 @@ def test_truncated_matroska_is_still_found(matroska_files, tmp_path):
     assert "the 7.97 s the container declares" in str(err.value)
 
 
+@pytest.mark.parametrize("suffix", [".mts", ".m2ts", ".ts", ".3gp"])
+def test_camcorder_and_phone_containers_read_as_the_same_stream_in_mp4(pyfeat_media, tmp_path, suffix):
+    """AVCHD camcorders write .mts/.m2ts, broadcast and some phones .ts, older Android phones .3gp:
+    the same stream copied into each gives the frames and times it gives in .mp4 (they were refused
+    by their suffix)."""
+    plain = pyfeat_media / "single_face.mp4"  # H.264, as camcorders and phones write
+    copy = tmp_path / f"clip{suffix}"
+    _ffmpeg("-i", str(plain), "-an", "-c:v", "copy", *(["-f", "mpegts"] if suffix != ".3gp" else []), str(copy))
+    with FrameSource(plain) as a, FrameSource(copy) as b:
+        one, other = list(a), list(b)
+    assert len(one) == len(other) == 72 and not b.info.truncated
+    np.testing.assert_allclose([f.timestamp_s for f in other], [f.timestamp_s for f in one], atol=1e-3)
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(one, other))
+
+
 def test_a_matroska_video_starting_late_is_whole_and_its_cut_copy_truncated(matroska_files, tmp_path):
     """Matroska's frame count comes from the file's duration, which runs from its time 0: a video
     starting 10 s in was said to be truncated at 100 of the 350 frames it 'declared', and --strict
