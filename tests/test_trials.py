@@ -236,3 +236,57 @@ def test_a_window_with_no_valid_frame_stamped_in_it_leaves_its_trial_out():
     out = trial_table(frames, trial, PARAMS).iloc[0]
     assert out["valid_fraction_response"] == pytest.approx(1.0) and np.isnan(out["frown_response_mean"])
     assert not out["included"]
+
+
+def test_a_frame_on_a_window_edge_belongs_to_one_window_whatever_the_rounding():
+    """At 30 frames/s a frame is stamped 6.6 s; a trial at 5.4 s lasting 1.2 s ends its response
+    window at 5.4 + 1.2 = 6.6000000000000005 and the next trial's baseline starts at 7.6 - 1.0 = 6.6.
+    The frame counted in both (a latency equal to the duration, which [0, 1.2) cannot give)."""
+    t = np.arange(300) / 30
+    x = np.where(np.arange(300) == 198, 1.0, 0.0)  # frame 198: 6.6 s
+    frames = pd.DataFrame({"frame": np.arange(300), "timestamp_s": t, "valid": True, "frown_intensity": x})
+    trials = pd.DataFrame({"onset": [5.4, 7.6], "duration": [1.2, 1.2], "trial_type": ["a", "b"]})
+    out = trial_table(frames, trials, PARAMS)
+    assert out.loc[0, "frown_response_peak"] == 0.0  # the frame is not in the first response window
+    assert out.loc[1, "frown_baseline_mean"] > 0  # it opens the second trial's baseline
+    for onset in np.round(np.arange(1.0, 8.0, 0.1), 1):  # onsets written to 0.1 s, frames at k/30
+        first, after = round(onset * 30), round((onset + 1.2) * 30)  # the frames at onset and at the end
+        for k, peak, latency in ((first, 1.0, 0.0), (after, 0.0, None)):
+            spike = frames.assign(frown_intensity=np.where(np.arange(300) == k, 1.0, 0.0))
+            row = trial_table(spike, pd.DataFrame({"onset": [onset], "duration": [1.2], "trial_type": ["a"]}),
+                              PARAMS).iloc[0]
+            assert row["frown_response_peak"] == peak, (onset, k)
+            if latency is not None:
+                assert row["frown_response_latency_s"] == pytest.approx(latency, abs=1e-9)
+
+
+def test_capacity_keeps_attempts_the_toxin_weakened_and_a_face_that_no_longer_frowns():
+    """Without an events file, attempts were the frown events above 0.35 FU: three attempts of 0.3
+    gave no capacity at all, so the strongest responders left the analysis. Attempts are now found
+    relative to the recording's highest frown, and a recording with none has its maximum."""
+    weak = [(2.0, 2.0, "attempt", 0.30, 0.9), (5.5, 2.0, "attempt", 0.26, 0.9), (9.0, 2.0, "attempt", 0.28, 0.9)]
+    t = np.arange(0, 12, 1 / 30)
+    x = 0.02 + _response(t, weak)
+    frames = pd.DataFrame({"frame": np.arange(len(t)), "timestamp_s": t, "valid": True, "frown_intensity": x})
+    cap = capacity_summary(frames, PARAMS)
+    assert cap["attempts_from"] == "frown events" and cap["frown_capacity_attempts_n"] == 3
+    assert cap["frown_capacity"] == pytest.approx(0.02 + np.mean([0.30, 0.26, 0.28]), rel=0.02)
+    never = frames.assign(frown_intensity=-0.05 + 0.001 * np.sin(t))  # below the neutral throughout
+    still = capacity_summary(never, PARAMS)
+    assert still["attempts_from"] == "recording maximum" and still["frown_capacity_attempts_n"] == 1
+    assert still["frown_capacity"] == pytest.approx(-0.049, abs=1e-3)
+
+
+def test_a_capacity_attempt_counts_whatever_its_baseline_window_holds():
+    """The capacity is not baseline-corrected: an attempt whose baseline window is occluded, or
+    starts before the recording, was left out (3 attempts of 1.0, 0.8, 0.9 gave 0.85 from 2)."""
+    attempts = [(0.4, 1.5, "attempt", 1.0, 0.9), (4.0, 1.5, "attempt", 0.8, 0.9), (8.0, 1.5, "attempt", 0.9, 0.9)]
+    t = np.arange(0, 11, 1 / 30)
+    frames = pd.DataFrame({"frame": np.arange(len(t)), "timestamp_s": t, "valid": ~((t >= 3.0) & (t < 4.0)),
+                           "frown_intensity": _response(t, attempts)})
+    table = pd.DataFrame({"onset": [a[0] for a in attempts], "duration": [a[1] for a in attempts],
+                          "trial_type": "attempt"})
+    out = trial_table(frames, table, PARAMS)
+    assert not out.loc[0, "included"] and not out.loc[1, "included"]  # baselines not covered
+    cap = capacity_summary(frames, PARAMS, out)
+    assert cap["frown_capacity_attempts_n"] == 3 and cap["frown_capacity"] == pytest.approx(0.9, rel=0.02)

@@ -74,11 +74,15 @@ def test_known_frown_heights_and_peak_times_are_recovered(clips, tmp_path):
 def test_a_bad_events_file_stops_extract_before_any_work(clips, tmp_path, capsys):
     folder, clip, *_ = clips
     bad = tmp_path / "bad_events.tsv"
-    bad.write_text("onset\tduration\ttrial_type\n1\t1\tnegative\n-2\t1\tneutral\n30\t1\tneutral\n")
+    bad.write_text("onset\tduration\ttrial_type\n1\t1\tnegative\n-2\t1\tneutral\n30\t1\tneutral\n"
+                   "5\t0\tneutral\n")
     out = tmp_path / "out"
     assert _extract([str(clip), "--events", str(bad), "--out", str(out)]) == 2
     err = capsys.readouterr().err.splitlines()
     assert "bad_events.tsv row 3: onset -2 is negative" in err
+    # BIDS files often write 0 for an instant: the trial was accepted, then left out with every measure NaN
+    assert ("bad_events.tsv row 5: duration 0 gives the trial no response window; give the stimulus's duration, "
+            "or set events.response_window_s") in err
     assert "bad_events.tsv row 4: onset 30 s is past the recording's end (12.93 s)" in err
     assert not out.exists()  # nothing processed
     assert _extract([str(clip), str(clip), "--events", str(bad), "--out", str(out)]) == 2

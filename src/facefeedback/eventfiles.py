@@ -126,6 +126,9 @@ def check_events(path: str | os.PathLike, params: EventConfig, recording_s: floa
                             "events.response_window_s set)")
         elif duration is not None and duration < 0:
             problems.append(f"{where}: duration {row['duration']} is negative")
+        elif duration == 0 and not params.response_window_s:  # its response window would hold no time
+            problems.append(f"{where}: duration 0 gives the trial no response window; give the stimulus's "
+                            "duration, or set events.response_window_s")
         if not TRIAL_TYPE_PATTERN.match(row["trial_type"]):
             problems.append(f"{where}: trial_type '{row['trial_type']}' must start with a letter and hold only "
                             "letters, digits and '_' (it names columns)")

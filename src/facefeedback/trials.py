@@ -32,6 +32,11 @@ from .eventfiles import RESPONSE_STATS, baseline_window, response_window
 from .summary import detect_events, frame_durations
 
 TRIALS_FILE = "trials.parquet"
+#: Without an events file, an attempt of the capacity task is a frown rising to this share of the
+#: recording's highest and ending below the second share: relative, so that a frown the toxin has
+#: weakened below the event rule's thresholds is still found (it was lost, and with it the
+#: strongest responders' capacity).
+ATTEMPT_ON, ATTEMPT_OFF = 0.5, 0.25
 
 
 def measured_series(frames: pd.DataFrame) -> list[str]:
@@ -71,6 +76,14 @@ def _coverage(t: np.ndarray, dur: np.ndarray, use: np.ndarray, start: float, end
     return float(min(1.0, covered.clip(min=0).sum() / length))
 
 
+def in_window(t: np.ndarray, start: float, end: float) -> np.ndarray:
+    """The frames stamped in [start, end), times compared within ``schema.TIME_TOLERANCE_S``: an
+    edge computed as 5.4 + 1.2 (6.6000000000000005) and one as 7.6 - 1.0 (6.6) are the same time,
+    so a frame on it belongs to one window, not to both or neither."""
+    tol = schema.TIME_TOLERANCE_S
+    return (t >= start - tol) & (t < end - tol)
+
+
 def _weighted_mean(x: np.ndarray, w: np.ndarray) -> float:
     return float(np.sum(x * w) / np.sum(w)) if len(x) and np.sum(w) > 0 else float("nan")
 
@@ -90,7 +103,7 @@ def trial_table(frames: pd.DataFrame, events: pd.DataFrame, params: EventConfig)
         onset, duration = float(trial.onset), float(trial.duration)
         b0, b1 = baseline_window(onset, params)
         r0, r1 = response_window(onset, duration, params)
-        in_base, in_resp = (t >= b0) & (t < b1), (t >= r0) & (t < r1)
+        in_base, in_resp = in_window(t, b0, b1), in_window(t, r0, r1)
         row = {c: getattr(trial, c) for c in kept}
         row["valid_fraction_baseline"] = _coverage(t, dur, valid, b0, b1)
         row["valid_fraction_response"] = _coverage(t, dur, valid, r0, r1)
@@ -137,24 +150,33 @@ def condition_summary(trials: pd.DataFrame) -> dict[str, dict]:
 def capacity_summary(frames: pd.DataFrame, params: EventConfig, trials: pd.DataFrame | None = None) -> dict:
     """The maximal frown of a capacity task (participants frown as hard as they can a few times).
 
-    Attempts are the trials of the recording's events file when it has one, otherwise the frown
-    events detected in it (:func:`facefeedback.summary.detect_events`). ``frown_capacity`` is the
-    mean over attempts of the peak of ``frown_intensity`` (from the neutral reference, not
-    baseline-corrected); ``<component>_at_capacity`` the mean of each component at those peak frames.
+    Attempts are the trials of the recording's events file when it has one (those whose response
+    window is covered: the capacity is not baseline-corrected, so the baseline window does not
+    matter), otherwise the frown events detected in it with thresholds relative to its highest
+    frown (:data:`ATTEMPT_ON`, :data:`ATTEMPT_OFF`), and when none is, its highest valid frame
+    ("recording maximum"): a participant who can no longer frown has a capacity near 0, not none.
+    ``frown_capacity`` is the mean over attempts of the peak of ``frown_intensity`` (from the
+    neutral reference, not baseline-corrected); ``<component>_at_capacity`` the mean of each
+    component at those peak frames.
     """
     t = frames["timestamp_s"].to_numpy(float)
     x = frames["frown_intensity"].to_numpy(float)
     ok = frames["valid"].to_numpy(bool) & np.isfinite(x)
     if trials is not None:
         spans = [response_window(o, d, params) for o, d in zip(trials["onset"], trials["duration"])]
-        spans = [s for s, inc in zip(spans, trials["included"]) if inc]
+        spans = [s for s, covered in zip(spans, trials["valid_fraction_response"])
+                 if covered >= params.min_valid_fraction]
         source = "trials"
     else:
-        spans = [(e.onset_s, e.offset_s) for e in detect_events(t, x, ok, params)]
+        top = float(x[ok].max()) if ok.any() else float("nan")
+        relative = params.model_copy(update={"on_threshold": ATTEMPT_ON * top, "off_threshold": ATTEMPT_OFF * top})
+        spans = [(e.onset_s, e.offset_s) for e in detect_events(t, x, ok, relative)] if top > 0 else []
         source = "frown events"
+        if not spans and ok.any():
+            spans, source = [(-np.inf, np.inf)], "recording maximum"
     peaks = []
     for start, end in spans:
-        pick = np.flatnonzero(ok & (t >= start) & (t < end))
+        pick = np.flatnonzero(ok & in_window(t, start, end))
         if len(pick):
             peaks.append(int(pick[np.argmax(x[pick])]))
     out: dict[str, float | int | str | None] = {
