@@ -19,6 +19,12 @@ def change_columns(names: list[str]) -> list[str]:
     return [f"{x}{suffix}" for x in names for suffix in (schema.CHANGE_SUFFIX, schema.PCT_CHANGE_SUFFIX)]
 
 
+def with_changes(names) -> set[str]:
+    """Every column the names make in a table that holds changes: each name and its change columns."""
+    names = list(names)
+    return set(names) | set(change_columns(names))
+
+
 def change_from(values: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     """Change and percent change of ``values`` from ``reference`` (aligned frames, same columns)."""
     out = {}

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from ..changes import with_changes
 from ..files import find_path
 from ..textrows import is_missing
 from .spec import StudySpec
@@ -30,17 +31,13 @@ RESERVED_COLUMNS = ID_COLUMNS | frozenset(schema.summary_feature_names())
 LEADING_ZERO = re.compile(r"^[+-]?0\d")
 
 
-def _with_changes(names: Iterable[str]) -> set[str]:
-    return {f"{x}{suffix}" for x in names for suffix in ("", schema.CHANGE_SUFFIX, schema.PCT_CHANGE_SUFFIX)}
-
-
 def shadows(name: str, scales: Iterable[str] = (), changes: bool = False) -> bool:
     """Whether a column ``name`` (a covariate; a custom scale, with ``changes``: its change and
     percent change columns too) would clash with a column that session_features makes: an id, a
     recording feature, a trial feature, one of ``scales`` (and the known ones), or the change or
     percent change of any of these (a scale MOOD_pct's percent change would be MOOD's)."""
-    taken = ID_COLUMNS | _with_changes(RESERVED_COLUMNS - ID_COLUMNS | set(schema.KNOWN_SCALES) | set(scales))
-    made = _with_changes([name]) if changes else {name}
+    taken = ID_COLUMNS | with_changes(RESERVED_COLUMNS - ID_COLUMNS | set(schema.KNOWN_SCALES) | set(scales))
+    made = with_changes([name]) if changes else {name}
     stems = {x[:-len(suffix)] if suffix and x.endswith(suffix) else x
              for x in made for suffix in ("", schema.CHANGE_SUFFIX, schema.PCT_CHANGE_SUFFIX)}
     return bool(made & taken) or any(schema.is_trial_feature(stem) for stem in stems)

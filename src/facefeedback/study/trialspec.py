@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import schema
+from ..changes import with_changes
 from ..config import Config, load_config
 from ..errors import ConfigError
 from ..eventfiles import TRIAL_TYPE_PATTERN, check_recording_events, events_beside
@@ -57,9 +57,8 @@ def trial_types(events: dict[str, pd.DataFrame]) -> list[str]:
 def _clashes(name: str, types: list[str], contrasts: list[str]) -> bool:
     """Whether a contrast's columns (``<family>_response_<name>`` and its change columns) are
     those of a trial type's mean (``<family>_response_<type>_mean``) or of another contrast."""
-    suffixes = ("", schema.CHANGE_SUFFIX, schema.PCT_CHANGE_SUFFIX)
-    made = {name + s for s in suffixes}
-    taken = {f"{x}{s}" for x in [f"{t}_mean" for t in types] + contrasts for s in suffixes}
+    made = with_changes([name])
+    taken = with_changes([f"{t}_mean" for t in types] + contrasts)
     return name in types or bool(made & taken)
 
 
