@@ -105,7 +105,8 @@ def test_change_score_model_keeps_the_old_models(study_dir, tmp_path, capsys):
     assert res["model"]["baseline_covariates"] == ["HAMD17_baseline"]
     assert res["primary"]["formula"] == (
         "HAMD17_change ~ frown_intensity_mean_change + arm + HAMD17_baseline")
-    assert "baseline" not in res["mixed"]["formula"]
+    assert res["mixed"]["formula"] == (
+        "HAMD17_change ~ session * arm + frown_intensity_mean_change + HAMD17_baseline + (1 | participant)")
     assert set(res["responders"]["response"]["logistic"]) == {
         "frown_intensity_mean_change (per SD)", "arm[botox]"}
 
@@ -350,6 +351,35 @@ def test_permutation_p_refuses_a_statistic_that_is_not_a_number():
         resample.permutation_p(2.0, np.full(9, np.nan))
 
 
+def test_mixed_model_is_the_primary_model_at_every_later_visit(study_dir):
+    """The documented formula, fitted by hand from the session-features table: the change at
+    week 3 and week 6 from each participant's baseline, the baselines as covariates, week 6 (the
+    analysed session) the reference level; a participant without a baseline visit is left out."""
+    import statsmodels.formula.api as smf
+
+    from facefeedback.analysis.mixed import mixed_model
+
+    table = _features(study_dir)
+    table = table[~((table["participant_id"] == "sub-02") & (table["session"] == "baseline"))]
+    data = prepare(StudyFeatures(table, ["baseline", "week3", "week6"], "baseline", source=None), "HAMD17")
+    fitted = mixed_model(data)
+    rows = table[table["task"] == data.task][["participant_id", "arm", "session", "HAMD17", "frown_intensity_mean"]]
+    base = rows[rows["session"] == "baseline"].set_index("participant_id")
+    later = rows[rows["session"] != "baseline"].join(base[["HAMD17", "frown_intensity_mean"]], on="participant_id",
+                                                     rsuffix="_0", how="inner")
+    later["dS"] = later["HAMD17"] - later["HAMD17_0"]
+    later["dF"] = later["frown_intensity_mean"] - later["frown_intensity_mean_0"]
+    later["botox"] = (later["arm"] == "botox").astype(int)
+    by_hand = smf.mixedlm("dS ~ C(session, Treatment('week6')) * botox + dF + HAMD17_0 + frown_intensity_mean_0",
+                          later, groups=later["participant_id"]).fit(reml=True)
+    assert fitted.n_participants == 23 == later["participant_id"].nunique()
+    assert fitted.n_observations == len(later) == 46
+    estimates = {r["term"]: r["estimate"] for r in fitted.rows()}
+    assert list(estimates) == ["Intercept", "session[T.week3]", "arm[botox]", "session[T.week3]:arm[botox]",
+                               "frown_intensity_mean_change", "HAMD17_baseline", "frown_intensity_mean_baseline"]
+    np.testing.assert_allclose(list(estimates.values()), by_hand.fe_params.to_numpy(), rtol=1e-6)
+
+
 def test_mixed_model_that_cannot_be_fitted_is_marked_with_its_reason(study_dir, tmp_path):
     """No placebo participant came to week 3: the session-by-arm term is not estimable."""
     def no_placebo_week3(table):
@@ -584,7 +614,8 @@ def test_mixed_model_terms_keep_level_names_that_hold_a_factors_name(tmp_path):
                           seed=1)
     terms = [r["term"] for r in mixed_model(prepare(load_study_features(tmp_path), "HAMD17")).rows()]
     assert "session[T.treated4w]" in terms and "session[T.treated4w]:arm[botox]" in terms, terms
-    assert "frown_intensity_mean" in terms and "frown_intensity_mean_baseline" in terms, terms
+    assert "frown_intensity_mean_change" in terms and "frown_intensity_mean_baseline" in terms, terms
+    assert "HAMD17_baseline" in terms, terms
 
 
 def test_the_smile_as_the_measure_runs_with_the_default_control(study_dir, tmp_path):

@@ -95,3 +95,18 @@ def test_frown_scale_reaches_the_simulations(tmp_path, capsys):
     assert err.startswith("error: ") and err.count("\n") == 1 and "more than all frowning" in err
     assert not (tmp_path / "p").exists()
     assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+
+
+def test_alpha_sets_the_level_of_the_mediation_test_too():
+    """At alpha 0.01 the mediation test reads the indirect effect's 99 % interval: the same
+    resamples give a wider interval than at 0.05, and it excludes 0 in fewer studies. (It read
+    the 95 % interval whatever the alpha: at 0.01 its power stayed that of 0.05.)"""
+    from facefeedback.analysis.power import one_study, simulate_many
+
+    settings = SimulationSettings(n_per_arm=20)
+    loose, strict = (one_study(settings, 3, 19, 300, alpha=alpha) for alpha in (0.05, 0.01))
+    assert strict["indirect_low"] < loose["indirect_low"] and strict["indirect_high"] > loose["indirect_high"]
+    assert strict["indirect"] == loose["indirect"]
+    rejects = [simulate_many(settings, 24, seed=5, n_perm=19, n_boot=200, alpha=alpha)["mediation_rejects"].sum()
+               for alpha in (0.05, 0.01)]
+    assert rejects[1] < rejects[0], rejects

@@ -72,9 +72,7 @@ def formulas(data: AnalysisData, model: str) -> dict[str, str]:
         "responders": f"response (or remission) ~ {frown} + arm" + (f" + {covariates}" if ancova else ""),
     }
     if len(data.sessions) > 2:
-        out["mixed"] = (f"{data.outcome} ~ session * arm + {data.feature}"
-                        + (f" + {data.feature}_baseline" if ancova else "")
-                        + " + (1 | participant)")
+        out["mixed"] = f"{mood} ~ session * arm + {frown} + {covariates} + (1 | participant)"
     return out
 
 

@@ -82,7 +82,7 @@ class MediationResult(ModelResult):
 
 
 def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
-                    model: str = ANCOVA) -> MediationResult:
+                    model: str = ANCOVA, level: float = 0.95) -> MediationResult:
     """Indirect, direct and total effect of the treated arm, and the proportion mediated.
 
     Parameters
@@ -94,6 +94,8 @@ def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
         Passed to statsmodels, so the intervals are reproducible.
     model : {"ancova", "change-score"}
         Which baselines both models adjust for.
+    level : float
+        The intervals' coverage (a power analysis at ``alpha`` asks for ``1 - alpha``).
 
     Returns
     -------
@@ -123,7 +125,7 @@ def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
         warnings.simplefilter("always", SingularMatrixWarning)
         result = Mediation(outcome_model, mediator_model, exposure=(2, 1), mediator=1).fit(
             method="bootstrap", n_rep=n_boot, rng=seed)
-        summary = result.summary(alpha=1 - expanded_level(*outcome_exog.shape))
+        summary = result.summary(alpha=1 - expanded_level(*outcome_exog.shape, level))
     # statsmodels resamples without regard to arm: in small studies some resamples
     # lack an arm and are solved by pseudo-inverse. Say how many, once.
     singular = sum(issubclass(w.category, SingularMatrixWarning) for w in caught)
@@ -139,7 +141,7 @@ def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
         notes.append(note)
     for note in notes:
         logger.warning(note)
-    a_ci = percentile_interval(a_draws[:, 1], expanded_level(*mediator_exog.shape))
+    a_ci = percentile_interval(a_draws[:, 1], expanded_level(*mediator_exog.shape, level))
     outcome_params = outcome_model.fit().params
     b, direct = float(outcome_params[1]), float(outcome_params[2])
     point = {"indirect": a * b, "direct": direct, "total": a * b + direct,

@@ -4,7 +4,7 @@ Each simulated study comes from :func:`facefeedback.synthetic.studies.simulate_s
 (without frames) with its own seed, and is analysed with the same functions
 ``facefeedback analyze`` uses. The primary test rejects when its permutation
 p-value is below ``alpha``; the mediation test when the bootstrap interval of
-the indirect effect excludes 0. Power is the rejection rate, reported with a
+the indirect effect at level ``1 - alpha`` excludes 0. Power is the rejection rate, reported with a
 Wilson 95 % interval for the Monte Carlo error.
 """
 
@@ -18,6 +18,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from .. import schema
+from ..errors import AnalysisError
 from ..output_folders import OutputKind
 from ..processes import end_with_parent
 from ..synthetic.studies import PRIMARY_SCALE, Effects, SimulationSettings, simulate_study
@@ -48,7 +50,7 @@ POWER = OutputKind("power", "a power analysis", _earlier_power)
 
 
 def one_study(settings: SimulationSettings, seed: int, n_perm: int, n_boot: int,
-              alpha: float = 0.05, model: str = ANCOVA) -> dict:
+              alpha: float = 0.05, model: str = ANCOVA, mixed: bool = False) -> dict:
     """Simulate one study and run the primary and mediation tests on it.
 
     Parameters
@@ -61,8 +63,13 @@ def one_study(settings: SimulationSettings, seed: int, n_perm: int, n_boot: int,
         model's intervals and of the mediation model (0: no intervals, no
         mediation).
     alpha : float
+        The level of both tests: the primary test rejects when its p-value is below it, the
+        mediation test when the indirect effect's ``1 - alpha`` interval excludes 0.
     model : {"ancova", "change-score"}
         The analysis model (:mod:`facefeedback.analysis.baselines`).
+    mixed : bool
+        Also fit the repeated-visits mixed model (:mod:`facefeedback.analysis.mixed`; the
+        settings need more than two sessions).
 
     Returns
     -------
@@ -70,7 +77,9 @@ def one_study(settings: SimulationSettings, seed: int, n_perm: int, n_boot: int,
         ``seed``, ``n_per_arm``, ``p_primary``, ``primary_rejects``, ``slope``;
         with ``n_boot``: ``slope_low``/``slope_high`` and, for each of
         ``indirect``, ``direct`` and ``a``, the estimate and ``_low``/``_high``
-        bounds of its 95 % interval, and ``mediation_rejects``.
+        bounds of its ``1 - alpha`` interval, and ``mediation_rejects``; with ``mixed``:
+        ``mixed_slope`` (the mixed model's frown coefficient) and ``_low``/``_high`` bounds of its
+        Wald 95 % interval, ``p_mixed`` and ``mixed_rejects``.
     """
     from .mediation import mediation_model
     from .models import primary_model
@@ -83,7 +92,7 @@ def one_study(settings: SimulationSettings, seed: int, n_perm: int, n_boot: int,
     out = {"seed": seed, "n_per_arm": settings.n_per_arm, "p_primary": prim.p_permutation,
            "primary_rejects": prim.p_permutation < alpha, "slope": prim.frown_slope}
     if n_boot:
-        med = mediation_model(data, n_boot, rng, model)
+        med = mediation_model(data, n_boot, rng, model, level=1 - alpha)
         out["slope_low"], out["slope_high"] = prim.frown_slope_ci
         for key, effect in (("indirect", med.indirect), ("direct", med.direct)):
             out[key] = effect["estimate"]
@@ -91,6 +100,17 @@ def one_study(settings: SimulationSettings, seed: int, n_perm: int, n_boot: int,
         out["a"] = med.a
         out["a_low"], out["a_high"] = med.a_ci
         out["mediation_rejects"] = not (out["indirect_low"] <= 0 <= out["indirect_high"])
+    if mixed:
+        from .mixed import mixed_model
+
+        fit = mixed_model(data, model)
+        if fit is None:
+            raise AnalysisError(f"the mixed model needs more than two sessions; the settings have "
+                                f"{len(settings.sessions)}")
+        slope = next(r for r in fit.rows() if r["term"] == data.feature + schema.CHANGE_SUFFIX)
+        out.update({"mixed_slope": slope["estimate"], "mixed_slope_low": slope["ci_low"],
+                    "mixed_slope_high": slope["ci_high"], "p_mixed": slope["p_value"],
+                    "mixed_rejects": slope["p_value"] < alpha})
     return out
 
 
@@ -103,9 +123,9 @@ def _one_study_one_thread(job: tuple) -> dict:
 
 def simulate_many(settings: SimulationSettings, n_studies: int, seed: int, n_perm: int,
                   n_boot: int, alpha: float = 0.05, n_jobs: int = 1,
-                  model: str = ANCOVA) -> pd.DataFrame:
+                  model: str = ANCOVA, mixed: bool = False) -> pd.DataFrame:
     """:func:`one_study` on ``n_studies`` studies (seeds ``seed*100003 + i``), optionally in parallel."""
-    jobs = [(settings, seed * 100003 + i, n_perm, n_boot, alpha, model)
+    jobs = [(settings, seed * 100003 + i, n_perm, n_boot, alpha, model, mixed)
             for i in range(n_studies)]
     if n_jobs > 1:
         # The workers end with this process, however it ends (a killed command leaves none behind).
@@ -173,7 +193,7 @@ def describe_settings(settings: SimulationSettings) -> str:
 def true_values(effects: Effects) -> dict[str, float]:
     """The truth of each estimate :func:`one_study` returns with intervals."""
     return {"slope": effects.slope, "a": effects.frown, "indirect": effects.mediated,
-            "direct": effects.direct}
+            "direct": effects.direct, "mixed_slope": effects.slope}
 
 
 def calibration_table(sims: pd.DataFrame, effects: Effects) -> pd.DataFrame:
@@ -189,7 +209,8 @@ def calibration_table(sims: pd.DataFrame, effects: Effects) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per estimate (``slope``, ``a``, ``indirect``, ``direct``):
+        One row per estimate with intervals in ``sims`` (``slope``, ``a``, ``indirect``,
+        ``direct``; ``mixed_slope``):
         ``truth``, ``mean``, ``sd`` (across studies), ``bias_pct`` (mean minus
         truth, in % of the truth),
         ``covered`` (studies whose interval holds the truth), ``studies``,
@@ -202,6 +223,8 @@ def calibration_table(sims: pd.DataFrame, effects: Effects) -> pd.DataFrame:
 
     rows = []
     for name, true in true_values(effects).items():
+        if f"{name}_low" not in sims:  # no intervals (n_boot 0), or no mixed model
+            continue
         low, high = sims[f"{name}_low"], sims[f"{name}_high"]
         covered = int(((low <= true) & (true <= high)).sum())
         rate = rate_with_interval(covered, len(sims))
