@@ -293,6 +293,28 @@ def test_expanded_percentile_interval_widens_to_a_t_interval_with_residual_df():
     assert resample.expanded_level(5, 5) == 0.95  # no residual df: nothing to expand by
 
 
+def test_expanded_p_value_agrees_with_the_expanded_interval():
+    """Whatever the draws, the expanded interval at 1 - alpha excludes 0 exactly when the p-value
+    is below alpha; the plain share of draws on the far side (statsmodels' p) is smaller and did
+    not (here at alpha 0.05: plain p 0.046, so it said 'significant' beside an interval holding 0)."""
+    from statsmodels.stats.mediation import _pvalue
+
+    n, p = 80, 5
+    for shift in (1.80, 1.995, 2.02, 2.06, 2.5, 3.2):
+        draws = stats.norm.ppf((np.arange(100_000) + 0.5) / 100_000) + shift
+        plain = _pvalue(draws)
+        matched = resample.expanded_p(plain, n, p)
+        assert matched > plain
+        for alpha in (0.01, 0.05, 0.1):
+            low, high = resample.percentile_interval(draws, resample.expanded_level(n, p, 1 - alpha))
+            if abs(matched - alpha) > 1e-3:  # away from the edge, where interpolation decides
+                assert (low > 0) == (matched < alpha), (shift, alpha, plain, matched, low)
+    assert resample.expanded_p(0.0, n, p) == 0.0 and resample.expanded_p(0.3, 5, 5) == 0.3
+    draws = stats.norm.ppf((np.arange(100_000) + 0.5) / 100_000) + 1.995
+    low, _ = resample.percentile_interval(draws, resample.expanded_level(n, p))
+    assert _pvalue(draws) < 0.05 and low < 0 and resample.expanded_p(_pvalue(draws), n, p) > 0.05
+
+
 # -- every number defined, every exclusion said ---------------------------------------------
 
 def _modified(study_dir, tmp_path, name, change):

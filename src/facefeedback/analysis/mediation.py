@@ -48,7 +48,13 @@ from .baselines import ANCOVA, formulas
 from .data import AnalysisData
 from .estimable import check_design
 from .models import EXPANDED_STRATIFIED, primary_design, primary_terms
-from .resample import bootstrap_ols, expanded_level, percentile_interval, singular_resamples_note
+from .resample import (
+    bootstrap_ols,
+    expanded_level,
+    expanded_p,
+    percentile_interval,
+    singular_resamples_note,
+)
 from .results import ModelResult, row
 
 logger = logging.getLogger(__name__)
@@ -156,6 +162,7 @@ def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
                            EXPANDED_STRATIFIED, "OLS t-test"))
     for label, key in EFFECTS:
         _, low, high, p = (float(v) for v in summary.loc[label])
+        p = expanded_p(p, *outcome_exog.shape)
         est = point[key]
         out[key] = {"estimate": est, "ci": [low, high], "p": p}
         out["table"].append(row("mediation", key.replace("_", " "), est, (low, high), p,
