@@ -421,11 +421,14 @@ def test_a_custom_scales_cutoff_outside_its_range_is_refused(study_dir):
 
 def test_covariates_written_with_a_leading_zero_stay_text(study_dir):
     """Site '01' and postcode '01067' are codes: read as numbers they lost their zeros (1.0, 1067.0)
-    and became scale variables in SPSS. Columns of plain numbers stay numbers."""
-    (study_dir / "participants.tsv").write_text("participant_id\tarm\tsite\tzip\tage\tdose\n"
-                                                "P01\tbotox\t01\t01067\t61\t0.5\nP02\tplacebo\t02\t10115\t54\t0\n")
+    and became scale variables in SPSS; a batch code '1_2' became the number 12. Columns of plain
+    numbers stay numbers."""
+    (study_dir / "participants.tsv").write_text("participant_id\tarm\tsite\tzip\tbatch\tage\tdose\n"
+                                                "P01\tbotox\t01\t01067\t1_2\t61\t0.5\n"
+                                                "P02\tplacebo\t02\t10115\t3\t54\t0\n")
     people = load_study(study_dir / "study.yaml").participants.set_index("participant_id")
     assert people["site"].tolist() == ["01", "02"] and people["zip"].tolist() == ["01067", "10115"]
+    assert people["batch"].tolist() == ["1_2", "3"]
     assert people["age"].tolist() == [61.0, 54.0] and people["dose"].tolist() == [0.5, 0.0]
 
 

@@ -71,6 +71,26 @@ def test_known_frown_heights_and_peak_times_are_recovered(clips, tmp_path):
         np.mean([truth[tr.trial_type] for tr in TRIALS]), rel=0.05)
 
 
+def test_an_events_files_own_columns_keep_their_names_codes_and_missing_values(clips, tmp_path):
+    """A lab's columns come into each trial's row as they are meant: a name that is no Python
+    identifier ('stim-id') is kept (it stopped extract with AttributeError), a code '01' stays text,
+    '1_2' is not the number 12, and BIDS's 'n/a' is missing, not the text 'n/a'."""
+    folder, clip, *_ = clips
+    events = tmp_path / "own_events.tsv"
+    events.write_text("onset\tduration\ttrial_type\tstim-id\tcode\tblock\trating\n"
+                      + "".join(f"{t.onset_s}\t{t.duration_s}\t{t.trial_type}\t0{i + 1}\t1_{i}\t{block}\t{rating}\n"
+                                for i, (t, block, rating) in enumerate(zip(TRIALS, ("1", "n/a", "2"),
+                                                                            ("n/a", "calm", "sad")))))
+    out = tmp_path / "out"
+    assert _extract([str(clip), "--events", str(events), "--out", str(out)]) == 0
+    trials = pd.read_parquet(out / "trials" / "trials.parquet")
+    assert list(trials.columns[:7]) == ["onset", "duration", "trial_type", "stim-id", "code", "block", "rating"]
+    assert trials["stim-id"].tolist() == ["01", "02", "03"] and trials["code"].tolist() == ["1_0", "1_1", "1_2"]
+    assert trials["block"].dtype == float and trials["block"].tolist()[::2] == [1.0, 2.0]
+    assert np.isnan(trials["block"].iloc[1])
+    assert trials["rating"].isna().tolist() == [True, False, False] and trials["rating"].iloc[2] == "sad"
+
+
 def test_a_bad_events_file_stops_extract_before_any_work(clips, tmp_path, capsys):
     folder, clip, *_ = clips
     bad = tmp_path / "bad_events.tsv"

@@ -25,7 +25,7 @@ import pandas as pd
 from .config import EventConfig
 from .errors import ValidationError
 from .schema import SUMMARISED_SIGNALS, TIME_TOLERANCE_S
-from .textrows import case_clashes, is_missing, read_rows
+from .textrows import case_clashes, is_missing, parse_number, read_rows, typed_column
 
 REQUIRED = ("onset", "duration", "trial_type")
 #: A trial type becomes part of column names (``frown_response_<trial_type>_mean``): keep it plain.
@@ -72,14 +72,6 @@ def recording_duration_s(video: str | os.PathLike) -> float | None:
     return info.n_frames / info.fps
 
 
-def _number(text: str) -> float | None:
-    try:
-        x = float(text)
-    except ValueError:
-        return None
-    return x if np.isfinite(x) else None
-
-
 def check_events(path: str | os.PathLike, params: EventConfig, recording_s: float | None = None
                  ) -> tuple[pd.DataFrame | None, list[str]]:
     """The trials of an events file, and one line per problem (the table is None when there is one).
@@ -114,7 +106,7 @@ def check_events(path: str | os.PathLike, params: EventConfig, recording_s: floa
     kept = []
     for i, row in enumerate(read.rows):
         where = read.where(i)
-        onset, duration = _number(row["onset"]), _number(row["duration"])
+        onset, duration = parse_number(row["onset"]), parse_number(row["duration"])
         if onset is None:
             problems.append(f"{where}: onset '{row['onset']}' is not a number (seconds from the start)")
         elif onset < 0:
@@ -137,7 +129,10 @@ def check_events(path: str | os.PathLike, params: EventConfig, recording_s: floa
                                  "trial types"))
     if problems:
         return None, problems
-    table = pd.DataFrame(kept, columns=[*REQUIRED, *[h for h in header if h not in REQUIRED], "row"])
+    extra = [h for h in header if h not in REQUIRED]
+    table = pd.DataFrame(kept, columns=[*REQUIRED, *extra, "row"])
+    for column in extra:  # numbers where they are all numbers, 'n/a' missing: as a participants table's covariates
+        table[column] = typed_column(list(table[column]))
     table = table.sort_values("onset", kind="stable").reset_index(drop=True)
     problems.extend(_overlaps(path, table, params))
     return (None if problems else table), problems

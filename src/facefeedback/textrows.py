@@ -25,6 +25,33 @@ def is_missing(value: str) -> bool:
     return value.strip().lower() in MISSING_VALUES
 
 
+#: A number written with a leading zero ("01", "-007") is a code: kept as text, its zeros kept.
+LEADING_ZERO = re.compile(r"^[+-]?0\d")
+
+
+def parse_number(value: str) -> float | None:
+    """The number in a cell, or None when it is not a finite number. Python reads '1_2' as 12: a
+    cell with an underscore is a code, not a number."""
+    if "_" in value:
+        return None
+    try:
+        x = float(value)
+    except ValueError:
+        return None
+    return x if x == x and abs(x) != float("inf") else None
+
+
+def typed_column(values: list[str]) -> list:
+    """A column of cells as its values: numbers (missing cells NaN) where every cell that is not
+    missing is a number and none is written with a leading zero; otherwise text (missing cells
+    None), so a site code '01' or a postcode '01067' keeps its zeros and BIDS's 'n/a' is missing,
+    not the text 'n/a'."""
+    cells = [None if is_missing(v) else v for v in values]
+    numbers = [float("nan") if v is None else parse_number(v) for v in cells]
+    coded = any(v is not None and LEADING_ZERO.match(v.strip()) for v in cells)  # a code, not an amount
+    return numbers if not coded and all(n is not None for n in numbers) else cells
+
+
 @dataclass
 class Rows:
     """The rows of one file: ``rows[i]`` maps column to string; ``line[i]`` is its spreadsheet row."""

@@ -99,12 +99,12 @@ def trial_table(frames: pd.DataFrame, events: pd.DataFrame, params: EventConfig)
     values = {s: frames[s].to_numpy(float) for s in series}
     kept = [c for c in events.columns if c != "row"]
     rows = []
-    for trial in events.itertuples(index=False):
-        onset, duration = float(trial.onset), float(trial.duration)
+    for trial in events[kept].to_dict("records"):  # by name: a column 'stim-id' is no attribute
+        onset, duration = float(trial["onset"]), float(trial["duration"])
         b0, b1 = baseline_window(onset, params)
         r0, r1 = response_window(onset, duration, params)
         in_base, in_resp = in_window(t, b0, b1), in_window(t, r0, r1)
-        row = {c: getattr(trial, c) for c in kept}
+        row = dict(trial)
         row["valid_fraction_baseline"] = _coverage(t, dur, valid, b0, b1)
         row["valid_fraction_response"] = _coverage(t, dur, valid, r0, r1)
         # covered enough, and measurable: a valid frame stamped in each window (the means are of those)

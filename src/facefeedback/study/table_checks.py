@@ -7,28 +7,22 @@ runs them with the checks of the study file and raises every problem at once.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .. import schema
 from ..changes import with_changes
 from ..files import find_path
-from ..textrows import is_missing
+from ..textrows import is_missing, parse_number, typed_column
 from .spec import StudySpec
-from .tables import Table, check_duplicates, check_ids, parse_number
+from .tables import Table, check_duplicates, check_ids
 
 #: The ids of session_features (they have no change columns).
 ID_COLUMNS = frozenset({*schema.SESSION_ID_COLUMNS, "recording_id", "is_reference"})
 #: Columns of session_features that a participant covariate or a custom scale must not shadow.
 RESERVED_COLUMNS = ID_COLUMNS | frozenset(schema.summary_feature_names())
-
-
-#: A number written with a leading zero ("01", "-007") is a code: kept as text, its zeros kept.
-LEADING_ZERO = re.compile(r"^[+-]?0\d")
 
 
 def shadows(name: str, scales: Iterable[str] = (), changes: bool = False) -> bool:
@@ -63,10 +57,7 @@ def check_participants(t: Table, problems: list[str], scales: Iterable[str] = ()
                             "scale or a change of one); rename it")
     df = pd.DataFrame([t.rows[i] for i in rows], columns=t.columns)
     for c in covariates:
-        values = [None if is_missing(v) else v for v in df[c]]
-        numbers = [parse_number(v) if v is not None else np.nan for v in values]
-        coded = any(v is not None and LEADING_ZERO.match(v.strip()) for v in values)  # a code, not an amount
-        df[c] = numbers if all(n is not None for n in numbers) and not coded else values
+        df[c] = typed_column(list(df[c]))
     return df, covariates
 
 

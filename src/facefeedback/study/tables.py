@@ -58,10 +58,3 @@ def check_duplicates(table: Table, rows: list[int], key: tuple[str, ...], proble
     return keep
 
 
-def parse_number(value: str) -> float | None:
-    """The number in a cell, or None when it is not a finite number."""
-    try:
-        x = float(value)
-    except ValueError:
-        return None
-    return x if x == x and abs(x) != float("inf") else None
