@@ -18,7 +18,7 @@ from facefeedback.analysis.sensitivity import acme_at, sensitivity_curve, sensit
 from facefeedback.analysis.settings import AnalysisSettings
 from facefeedback.analysis.specificity import indirect_effects, specificity_model
 from facefeedback.analysis.study_features import load_study_features
-from facefeedback.analysis.trial_mixed import METHODS, NOT_CONVERGED, trial_mixed_model
+from facefeedback.analysis.trial_mixed import METHODS, NOT_CONVERGED, RESPONSE, trial_mixed_model
 from facefeedback.errors import NotEstimable
 from facefeedback.report.evidence import evidence_html, trial_mixed_html
 from facefeedback.study.simulated import write_simulated_study
@@ -187,6 +187,26 @@ def test_trial_mixed_model_converges_at_the_boundary_and_recovers_the_truth(seed
     se = np.array([(r["ci_high"] - r["ci_low"]) / (2 * 1.959964) for r in trial.rows()])
     np.testing.assert_allclose(est, ols.params, atol=1e-4)
     np.testing.assert_allclose(se, ols.bse, rtol=0.01)
+
+
+def test_trials_of_a_second_task_get_their_own_level():
+    """A second trial task (words, responses 0.3 FU higher) recorded at baseline only: pooled, it
+    raised the baseline's mean and the session term read about -0.15 where the truth is 0; with a
+    task term the session terms keep their truth and the task term holds the difference."""
+    data = trial_study_data(4, 2, ALIKE, 0)
+    words = data.trials[data.trials["session"] == "baseline"].assign(task="words")
+    words[RESPONSE] = words[RESPONSE] + 0.3
+    data.trials = pd.concat([data.trials.assign(task=TRIAL_TASK), words], ignore_index=True)
+    trial = trial_mixed_model(data)
+    rows = {r["term"]: r for r in trial.rows()}
+    truth = true_trial_terms(ALIKE, "neutral")
+    for term, value in truth.items():
+        r = rows[term]
+        se = (r["ci_high"] - r["ci_low"]) / (2 * 1.959964)
+        assert abs(r["estimate"] - value) < 4 * se, (term, r["estimate"], value, se)
+    assert trial.formula.endswith(" + task + (1 | participant)"), trial.formula
+    first, second = sorted([TRIAL_TASK, "words"])
+    assert rows[f"task[T.{second}]"]["estimate"] == pytest.approx(0.3 if second == "words" else -0.3, abs=0.01)
 
 
 def test_trial_mixed_models_reference_condition_does_not_follow_the_order_of_the_trials():

@@ -2,7 +2,9 @@
 
 ``frown_response_mean ~ C(trial_type) * C(session) * arm`` with a random intercept per
 participant (statsmodels ``MixedLM``, REML), on the trials of ``features/trials.parquet`` (the
-capacity task's attempts left out). The first trial type (in the study's order), the reference
+capacity task's attempts left out). When the trials come from more than one task, ``+ C(task)``
+gives each task its own level (the first in alphabetical order the reference): pooled without
+it, a task recorded at some visits only moved the session terms by its difference from the others. The first trial type (in the study's order), the reference
 session and the control arm are the baseline levels; the three-way term is how much more the
 treated arm's condition difference changed from the reference session than the control arm's.
 
@@ -116,13 +118,18 @@ def trial_mixed_model(data: AnalysisData, methods=METHODS) -> TrialMixedResult |
         terms.append(f"C(session, Treatment({sessions[0]!r}))")
     terms.append("treated")
     formula = f"{RESPONSE} ~ " + " * ".join(terms)
+    tasks = sorted(set(trials["task"].astype(str))) if "task" in trials else []
+    if len(tasks) > 1:  # each task's own level; the effects are pooled over the tasks
+        formula += f" + C(task, Treatment({tasks[0]!r}))"
 
     factors = {f"C(trial_type, Treatment({types[0]!r}))": "condition",
-               f"C(session, Treatment({sessions[0]!r}))": "session", "treated": f"arm[{data.treated_arm}]"}
+               f"C(session, Treatment({sessions[0]!r}))": "session", "treated": f"arm[{data.treated_arm}]",
+               **({f"C(task, Treatment({tasks[0]!r}))": "task"} if len(tasks) > 1 else {})}
 
-    def label(term: str) -> str:  # the formula's terms are joined by " * ", a coefficient's factors by ":"
+    def label(term: str) -> str:  # the formula's terms are joined by " * " (and " + "), a coefficient's by ":"
         response, tilde, terms = term.rpartition(" ~ ")
-        return response + tilde + " * ".join(term_label(part, factors) for part in terms.split(" * "))
+        return response + tilde + " + ".join(" * ".join(term_label(part, factors) for part in added.split(" * "))
+                                             for added in terms.split(" + "))
 
     mixed = smf.mixedlm(formula, trials, groups=trials["participant_id"])
     if np.linalg.matrix_rank(mixed.exog) < mixed.exog.shape[1]:
