@@ -406,8 +406,13 @@ def test_a_matroska_video_starting_late_is_whole_and_its_cut_copy_truncated(matr
     data = (matroska_files / "late.mkv").read_bytes()
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(data[:len(data) // 2])
-    with pytest.raises(InputError, match="truncated"), FrameSource(cut) as src:
+    with pytest.raises(InputError, match="truncated") as refused, FrameSource(cut) as src:
         list(src)
+    with FrameSource(cut, keep_truncated=True) as src:  # kept: its line counts from the stream's start too
+        kept = list(src)
+    assert src.info.truncated and src.info.decoded_frames == len(kept) < 100
+    assert f"stopped at frame {len(kept)} of the 100, " in src.info.truncation()
+    assert "of the 100," in str(refused.value)
 
 
 def test_start_past_the_end_is_an_error_naming_the_duration(tmp_path, capsys):

@@ -61,7 +61,8 @@ class SourceInfo:
 
     ``truncated`` is set once a video read with ``keep_truncated`` has ended short of what its
     container declares (see :meth:`FrameSource._check_complete`); ``decoded_frames`` and
-    ``decoded_s`` then say how far decoding got.
+    ``decoded_s`` then say how far decoding got, of ``expected_frames`` (the declared count from
+    where the stream starts: a Matroska stream that starts late never had the frames before it).
     """
 
     name: str
@@ -73,6 +74,7 @@ class SourceInfo:
     truncated: bool = False
     decoded_frames: int | None = None
     decoded_s: float | None = None
+    expected_frames: int | None = None
     #: The high-dynamic-range transfer the container declares ("HLG", "PQ"), else None.
     hdr: str | None = None
 
@@ -80,7 +82,7 @@ class SourceInfo:
         """The line that says how far a truncated video was decoded (None when it was not truncated)."""
         if not self.truncated:
             return None
-        return truncation_text(self.decoded_frames, self.decoded_s, self.n_frames, self.fps)
+        return truncation_text(self.decoded_frames, self.decoded_s, self.expected_frames or self.n_frames, self.fps)
 
 
 def truncation_text(n_read: int, read_s: float, declared: int, fps: float) -> str:
@@ -271,11 +273,13 @@ class FrameSource:
         if n_read < TRUNCATION_FRACTION * declared and read_s < TRUNCATION_FRACTION * duration:
             if not self.keep_truncated:
                 raise InputError(f"{name}: {truncation_text(n_read, read_s, declared, fps)}")
-            self.mark_truncated(n_read, read_s)
+            self.mark_truncated(n_read, read_s, declared)
 
-    def mark_truncated(self, n_read: int, read_s: float) -> None:
-        """Say in ``info`` that reading ended early, after ``n_read`` frames and ``read_s`` seconds."""
-        self.info = replace(self.info, truncated=True, decoded_frames=n_read, decoded_s=round(read_s, 3))
+    def mark_truncated(self, n_read: int, read_s: float, expected: int | None = None) -> None:
+        """Say in ``info`` that reading ended early, after ``n_read`` frames and ``read_s`` seconds
+        (of ``expected`` frames: the container's count when not given)."""
+        self.info = replace(self.info, truncated=True, decoded_frames=n_read, decoded_s=round(read_s, 3),
+                            expected_frames=expected)
 
     def _scaled(self, image: np.ndarray) -> np.ndarray:
         if image.ndim == 2:
