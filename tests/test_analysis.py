@@ -88,6 +88,18 @@ def test_primary_estimates_are_statsmodels_ols(analysed, study_dir):
     assert analysed["provenance"]["settings"]["model"] == "ancova"
 
 
+def test_few_resamples_are_said_to_be_for_a_quick_look(study_dir, tmp_path, caplog):
+    """--n-boot 200 and --n-perm 199 run, and say that their intervals and p-values are not for
+    reporting (they were accepted silently, down to --n-boot 1); 999 and more say nothing."""
+    assert main(["analyze", str(study_dir), "--outcome", "HAMD17", *FAST, "--out", str(tmp_path / "a")]) == 0
+    assert "--n-boot 200 and --n-perm 199: below 999 resamples" in caplog.text
+    assert "standard error of a p near 0.05 is 0.015" in caplog.text
+    caplog.clear()
+    enough = ["--n-boot", "999", "--n-perm", "999", "--n-perm-predictive", "20", "--no-report"]
+    assert main(["analyze", str(study_dir), "--outcome", "HAMD17", *enough, "--out", str(tmp_path / "b")]) == 0
+    assert "resamples" not in caplog.text
+
+
 def test_change_score_model_keeps_the_old_models(study_dir, tmp_path, capsys):
     """--model change-score: the score's baseline only, as in change-score analyses."""
     assert main(["analyze", str(study_dir), "--outcome", "HAMD17", "--model", "change-score",

@@ -50,6 +50,10 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+#: Fewer bootstrap resamples or permutations than this get a warning: fine for a quick look only.
+FEWEST_REPORTED = 999
+
+
 def run(args: argparse.Namespace) -> int:
     from ..analysis.analyze import AnalysisSettings, run_analysis
     from ..errors import AnalysisError
@@ -62,6 +66,14 @@ def run(args: argparse.Namespace) -> int:
     if args.control_feature is not None and args.control_feature == args.feature:  # given so, not by default
         raise AnalysisError(f"--control-feature {args.control_feature} is the measure analysed (--feature) itself; "
                             "the control is another expression's measure, e.g. smile_intensity_mean")
+    few = [f"--{name.replace('_', '-')} {getattr(args, name)}" for name in ("n_boot", "n_perm")
+           if getattr(args, name) < FEWEST_REPORTED]
+    if few:
+        logging.getLogger(__name__).warning(
+            "%s: below %d resamples the intervals and p-values move from seed to seed by more than their "
+            "reported digits (the Monte Carlo standard error of a p near 0.05 is %.3f); for results to "
+            "report, keep the default %d", " and ".join(few), FEWEST_REPORTED,
+            (0.05 * 0.95 / min(args.n_boot, args.n_perm)) ** 0.5, 5000)
     settings = AnalysisSettings(n_boot=args.n_boot, n_perm=args.n_perm,
                                 n_perm_predictive=args.n_perm_predictive, seed=args.seed,
                                 model=args.model)
