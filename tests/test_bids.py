@@ -27,6 +27,12 @@ def check_frame_sidecar(table_path):
     """The sidecar beside a per-frame table names exactly its columns, each as the schema describes it."""
     table = read_table(table_path)
     sidecar = json.loads(bids.sidecar_path(table_path).read_text())
+    if table_path.name.endswith(".tsv.gz"):  # BIDS 1.10: no header row; the sidecar lists the columns
+        assert sidecar.pop("Columns") == list(table.columns)
+        import gzip
+
+        first = gzip.decompress(table_path.read_bytes()).decode().splitlines()[0].split("\t")
+        assert first[0] == "0" and "frame" not in first  # the first frame's row, not the names
     assert list(sidecar) == list(table.columns)
     for name, entry in sidecar.items():
         dtype, unit, meaning = SCHEMA_COLUMNS[name]
@@ -48,17 +54,24 @@ def test_frame_sidecar_describes_every_schema_column_and_only_those():
 
 
 def test_bids_tsv_round_trips_values_and_missing_cells(tmp_path):
+    """A compressed table has no header row (BIDS 1.10: its columns are the sidecar's ``Columns``);
+    one written before, with a header row and a sidecar without ``Columns``, still reads."""
     table = pd.DataFrame({"frame": [0, 1, 2], "brow_gap": [0.1 + 0.2, np.nan, 1 / 3], "valid": [True, False, True]})
     path = tmp_path / "x_desc-frown_timeseries.tsv.gz"
     write_table(table, path)
+    bids.write_sidecar(path, bids.frame_sidecar(table.columns, listed=True))
     first = path.read_bytes()
     write_table(table, path)
     assert path.read_bytes() == first  # no time stamp inside the gzip stream
     import gzip
 
     text = gzip.decompress(first).decode()
-    assert text.splitlines()[0] == "frame\tbrow_gap\tvalid" and "\tn/a\t" in text
+    assert text.splitlines()[0] == "0\t0.30000000000000004\tTrue" and "\tn/a\t" in text
     pd.testing.assert_frame_equal(read_table(path), table)
+    old = tmp_path / "y_desc-frown_timeseries.tsv.gz"
+    old.write_bytes(gzip.compress(("frame\tbrow_gap\tvalid\n" + text).encode()))
+    bids.write_sidecar(old, bids.frame_sidecar(table.columns))
+    pd.testing.assert_frame_equal(read_table(old), table)
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -8,8 +8,9 @@ tables' sidecars from the codebook (:mod:`facefeedback.study.codebook`), so
 neither can drift from the tables.
 
 With ``--format bids`` a recording's per-frame table is written as
-``<entities>_desc-frown_timeseries.tsv.gz`` (tab-separated, gzip, header row,
-``n/a`` for missing values) under ``sub-<label>/[ses-<label>/]beh/`` of the
+``<entities>_desc-frown_timeseries.tsv.gz`` (tab-separated, gzip, ``n/a`` for missing
+values, and, as BIDS 1.10 requires of compressed tabular files, no header row: the sidecar
+lists the columns under ``Columns``) under ``sub-<label>/[ses-<label>/]beh/`` of the
 output folder when the recording's identifiers make BIDS labels (letters and
 digits), and in the recording's own folder otherwise. The recording's
 ``provenance.json`` names where its table is (``frames_table``).
@@ -25,14 +26,14 @@ from pathlib import Path
 
 from . import __version__, schema
 from .errors import InputError
-from .files import write_json
+from .files import COMPRESSED_TSV, write_json
 from .output_marker import OutputKind
 
 BIDS_VERSION = "1.10.0"
 TOOL = "facefeedback"
 DESCRIPTION_FILE = "dataset_description.json"
 TIMESERIES_SUFFIX = "_desc-frown_timeseries"
-TIMESERIES_EXTENSION = ".tsv.gz"
+TIMESERIES_EXTENSION = COMPRESSED_TSV
 #: BIDS datatype folder of the per-frame tables: measures of behaviour.
 DATATYPE = "beh"
 #: Levels of a boolean column as pandas writes them to CSV and TSV.
@@ -59,11 +60,13 @@ def column_entry(description: str, units: str | None = None, levels: dict[str, s
     return entry
 
 
-def frame_sidecar(columns: Iterable[str]) -> dict:
-    """Sidecar of a per-frame table: every column described from :mod:`facefeedback.schema`."""
+def frame_sidecar(columns: Iterable[str], listed: bool = False) -> dict:
+    """Sidecar of a per-frame table: every column described from :mod:`facefeedback.schema`; with
+    ``listed`` (a ``.tsv.gz``, which has no header row) first ``Columns``, their names in order."""
     known = {name: (dtype, unit, meaning)
              for name, dtype, unit, meaning in schema.FRAME_COLUMNS + schema.BLENDSHAPE_COLUMNS}
-    out = {}
+    columns = list(columns)
+    out: dict = {"Columns": columns} if listed else {}
     for name in columns:
         if name not in known:
             raise ValueError(f"per-frame column {name!r} is not in facefeedback.schema")

@@ -132,21 +132,41 @@ def write_json(path: str | os.PathLike, value) -> None:
     atomic_write_text(path, json_text(value))
 
 
+#: BIDS's compressed tabular files: no header row; the columns are listed under ``Columns`` in the
+#: JSON sidecar of the same name (BIDS 1.10, common principles).
+COMPRESSED_TSV = ".tsv.gz"
+
+
 def write_table(table: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write a table as Parquet, CSV or TSV (``.tsv``, ``.tsv.gz``; by suffix), through a temporary file.
 
-    TSV follows BIDS: tab-separated, a header row, ``n/a`` for a missing value; ``.tsv.gz`` is
-    gzip-compressed with no time stamp inside, so the same table gives the same bytes.
+    TSV follows BIDS: tab-separated, ``n/a`` for a missing value, a header row in ``.tsv``; a
+    ``.tsv.gz`` has none (its sidecar lists the columns under ``Columns``: see
+    :func:`facefeedback.bids.frame_sidecar`) and is gzip-compressed with no time stamp inside, so
+    the same table gives the same bytes.
     """
     path = Path(path)
     if path.suffix == ".csv":
         write_atomically(path, lambda tmp: table.to_csv(tmp, index=False))
-    elif path.name.endswith((".tsv", ".tsv.gz")):
-        gzip = {"method": "gzip", "mtime": 0} if path.suffix == ".gz" else None
-        write_atomically(path, lambda tmp: table.to_csv(tmp, sep="\t", index=False, na_rep=TSV_MISSING,
-                                                        compression=gzip))
+    elif path.name.endswith((".tsv", COMPRESSED_TSV)):
+        compressed = path.name.endswith(COMPRESSED_TSV)
+        gzip = {"method": "gzip", "mtime": 0} if compressed else None
+        write_atomically(path, lambda tmp: table.to_csv(tmp, sep="\t", index=False, header=not compressed,
+                                                        na_rep=TSV_MISSING, compression=gzip))
     else:
         write_atomically(path, lambda tmp: table.to_parquet(tmp, index=False))
+
+
+def compressed_columns(path: str | os.PathLike) -> list[str] | None:
+    """The columns of a ``.tsv.gz`` table from ``Columns`` in its JSON sidecar; None when the
+    sidecar lists none (a table written before version 0.6.6, with a header row)."""
+    path = Path(path)
+    sidecar = path.with_name(path.name[:-len(COMPRESSED_TSV)] + ".json")
+    try:
+        columns = json.loads(sidecar.read_text(encoding="utf-8")).get("Columns")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return list(columns) if isinstance(columns, list) else None
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
@@ -154,6 +174,10 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if path.suffix == ".csv":
         return pd.read_csv(path)
-    if path.name.endswith((".tsv", ".tsv.gz")):
+    if path.name.endswith(COMPRESSED_TSV):
+        names = compressed_columns(path)
+        return pd.read_csv(path, sep="\t", header=None if names else 0, names=names,
+                           na_values=[TSV_MISSING], keep_default_na=False)
+    if path.name.endswith(".tsv"):
         return pd.read_csv(path, sep="\t", na_values=[TSV_MISSING], keep_default_na=False)
     return pd.read_parquet(path)

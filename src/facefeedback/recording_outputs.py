@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import bids
-from .files import write_json, write_table
+from .files import COMPRESSED_TSV, write_json, write_table
 from .output_folders import (
     OutputPlan,
     also_staging,
@@ -99,7 +99,7 @@ def _is_frame_sidecar(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(data, dict) and {"frame", "timestamp_s"} <= set(data) \
-        and all(isinstance(v, dict) and "Description" in v for v in data.values())
+        and all(isinstance(v, dict) and "Description" in v for k, v in data.items() if k != "Columns")
 
 
 def _other_recordings_table(target: Path, kind: OutputKind) -> str | None:
@@ -183,7 +183,8 @@ def write_recording_files(result: RecordingResult, staging: Path, final: Path, f
         table = final / own_table(final.name, fmt)
     staged = (staging if table.parent == final else also_staging(staging, 0)) / table.name
     write_table(result.frames, staged)
-    bids.write_sidecar(staged, bids.frame_sidecar(result.frames.columns))
+    bids.write_sidecar(staged, bids.frame_sidecar(result.frames.columns,
+                                                   listed=staged.name.endswith(COMPRESSED_TSV)))
     provenance = {**result.provenance, "frames_table": Path(os.path.relpath(table, final)).as_posix()}
     if result.trials is not None:
         write_table(result.trials, staging / "trials.parquet")
