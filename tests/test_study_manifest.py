@@ -226,6 +226,16 @@ def test_session_task_and_arm_names_that_differ_only_by_case_are_refused(study_d
                                            "and 'Botox' (participants.tsv row 4); write one spelling")
 
 
+def test_participant_ids_that_differ_only_by_case_are_refused(study_dir):
+    """P01 and p01 were two participants, with recordings/P01_* and recordings/p01_* (one folder on
+    macOS and Windows) and BIDS folders sub-P01 and sub-p01, which BIDS forbids."""
+    (study_dir / "participants.tsv").write_text(PARTICIPANTS + "p01\tplacebo\t60\n")
+    assert only(problems_of(study_dir), "participant ids") == (
+        "participant ids differ only by case: 'P01' (participants.tsv row 2) and 'p01' (participants.tsv row 4); "
+        "give each its own id (their output folders would be one folder on a case-insensitive file system, as on "
+        "macOS and Windows, and their BIDS labels one label)")
+
+
 def test_an_unknown_key_is_named_with_the_closest_valid_one(study_dir):
     (study_dir / "study.yaml").write_text(STUDY.replace("sessions:", "sesions:")
                                           .replace("{tasks: [rest]}", "{tasks: [rest], percentil: 10}"))

@@ -79,16 +79,16 @@ class Rows:
         return len(self.rows)
 
 
-def case_clashes(found, what: str) -> list[str]:
+def case_clashes(found, what: str, advice: str = "write one spelling") -> list[str]:
     """Names that differ only by case (``Week6`` and ``week6``), which would be two sessions, tasks
     or conditions: one line per such name, with where each spelling is (``found``: ``(value, where,
-    row)`` triples, row 0 for a file without rows)."""
+    row)`` triples, row 0 for a file without rows), ending with ``advice``."""
     spellings: dict[str, dict[str, dict[str, list[int]]]] = {}
     for value, where, line in found:
         spellings.setdefault(value.casefold(), {}).setdefault(value, {}).setdefault(where, []).append(line)
     return [f"{what} differ only by case: "
             + " and ".join(f"'{v}' ({'; '.join(rows_text(w, lines) for w, lines in at.items())})"
-                           for v, at in forms.items()) + "; write one spelling"
+                           for v, at in forms.items()) + f"; {advice}"
             for forms in spellings.values() if len(forms) > 1]
 
 

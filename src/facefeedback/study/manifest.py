@@ -160,7 +160,9 @@ def _with_rows(table: Table | None, problems: list[str]) -> Table | None:
 def _check_case(path: Path, spec: StudySpec, ptable: Table | None, rtable: Table | None,
                 stable: Table | None, problems: list[str]) -> None:
     """Session, task and arm names that differ only by case would make separate sessions,
-    tasks and arms (and columns such as ``HAMD17_Week6`` beside ``HAMD17_week6``)."""
+    tasks and arms (and columns such as ``HAMD17_Week6`` beside ``HAMD17_week6``); participant
+    ids that do, output folders that are one folder on a case-insensitive file system (macOS,
+    Windows: one participant's tables over the other's) and BIDS labels that collide."""
     def rows(table: Table | None, column: str) -> list[tuple[str, str, int]]:
         return [] if table is None else [(r[column], table.name, n) for r, n in zip(table.rows, table.line)
                                          if not is_missing(r[column])]
@@ -169,6 +171,10 @@ def _check_case(path: Path, spec: StudySpec, ptable: Table | None, rtable: Table
     for what, found in (("session", in_file + rows(rtable, "session") + rows(stable, "session")),
                         ("task", rows(rtable, "task")), ("arm", rows(ptable, "arm"))):
         problems.extend(case_clashes(found, f"{what} names"))
+    problems.extend(case_clashes(rows(ptable, "participant_id"), "participant ids",
+                                 "give each its own id (their output folders would be one folder on a "
+                                 "case-insensitive file system, as on macOS and Windows, and their BIDS "
+                                 "labels one label)"))
 
 
 def _scales(spec: StudySpec, path: Path, problems: list[str]) -> dict[str, tuple[float, float, float | None, str]]:
