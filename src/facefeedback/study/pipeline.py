@@ -45,6 +45,7 @@ from ..provenance import created, measurement_versions
 from .cache import RawCache, RawEntry, is_current, software, stamp
 from .manifest import Study
 from .measure_task import Measured, MeasureTask, measure_recording
+from .openface import OPENFACE, export_openface
 from .outputs import (
     CALIBRATION,
     FEATURE_FILES,
@@ -305,6 +306,9 @@ def _measure_study(study: Study, config: Config, out: Path, report: RunReport, e
     earlier = tuple(k for k, kind in STATFILE_KINDS.items() if owned_files(out / "features", kind))
     if export or earlier:
         export_statfiles(out, tuple(dict.fromkeys(export + earlier)), force)
+    if owned_files(out / "openface", OPENFACE):  # so is an OpenFace export in its default place
+        _, problems = export_openface(out, force=force)
+        report.warnings.extend(problems)
     return report
 
 
