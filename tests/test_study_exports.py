@@ -95,6 +95,18 @@ def test_statfiles_read_back_with_every_label_and_value(demo_run, key, table):
         assert meta.notes[0].startswith("Made by facefeedback") and all(len(n.encode()) <= 80 for n in meta.notes)
 
 
+def test_spss_notes_keep_a_long_original_name_whole():
+    """An SPSS note line holds 80 bytes: a renamed column's original name goes on over the next
+    lines instead of ending in '...' (the notes are where the .sav says what each name was)."""
+    from facefeedback.study.statfiles import _notes
+
+    original = "Lebensqualität_Gesamtwert_Fragebogen_lang_" + "ü" * 30 + "_Ende"
+    notes = _notes("wide", "wide.parquet", [("Lebensqualit_t_Gesamtwert", original)])
+    assert all(len(n.encode()) <= 80 for n in notes) and not any(n.endswith("...") for n in notes)
+    listed = notes[notes.index(next(n for n in notes if n.startswith("Lebensqualit_t_Gesamtwert = "))):]
+    assert "".join(n.removeprefix("  ") for n in listed) == f"Lebensqualit_t_Gesamtwert = {original}"
+
+
 def test_names_too_long_for_stata_are_shortened_and_the_codebook_says_so(demo_run):
     _, book, _ = tables_of(demo_run)
     long = book[book["name"].str.len() > STATA.max_name]

@@ -33,7 +33,7 @@ from ..errors import InputError
 from ..files import path_problem, write_atomically
 from ..output_folders import plan_output, settle, writing
 from ..output_marker import OutputKind
-from .statformats import CODED, FLAG_LABELS, FORMATS, SPSS_NOTE_BYTES, StatFormat, cut
+from .statformats import CODED, FLAG_LABELS, FORMATS, SPSS_NOTE_BYTES, StatFormat, wrap_bytes
 
 #: Codebook columns this module needs (older codebooks lack them).
 CODEBOOK_COLUMNS = ("table", "name", "type", "label", "spss_name", "stata_name")
@@ -132,7 +132,8 @@ def _notes(table: str, source: str, renamed: list[tuple[str, str]]) -> list[str]
     if renamed:
         lines.append(f"Names changed for SPSS (codebook.csv spss_name), {table} name = original:")
         lines += [f"{new} = {old}" for new, old in renamed]
-    return [cut(line, SPSS_NOTE_BYTES, in_bytes=True) for line in lines]
+    # an SPSS note line holds 80 bytes: a long name goes on over the next lines, whole
+    return [part for line in lines for part in wrap_bytes(line, SPSS_NOTE_BYTES)]
 
 
 def _file_label(table: str, study_name: str, fmt: StatFormat, renamed: bool) -> str:

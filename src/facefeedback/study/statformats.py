@@ -68,6 +68,19 @@ def cut(text: str, limit: int, in_bytes: bool = False) -> str:
     return keep.rstrip() + "..."
 
 
+def wrap_bytes(text: str, limit: int, indent: str = "  ") -> list[str]:
+    """``text`` as lines of at most ``limit`` UTF-8 bytes, each after the first starting with
+    ``indent``; nothing is left out (a character is never split)."""
+    lines, prefix = [], ""
+    while len((prefix + text).encode("utf-8")) > limit:
+        k = len(text)
+        while k > 1 and len((prefix + text[:k]).encode("utf-8")) > limit:
+            k -= 1
+        lines.append(prefix + text[:k])
+        text, prefix = text[k:], indent
+    return lines + [prefix + text]
+
+
 def parse_formats(text: str) -> tuple[str, ...]:
     """``"spss,stata"`` -> ``("spss", "stata")``; an unknown name is a one-line error."""
     from ..errors import ConfigError
