@@ -414,3 +414,23 @@ def test_unblinding_sentence_says_an_interval_reaching_other_bands_and_never_rou
     assert risk == "high" and "more than 99 % of the time (AUC 0.995, 95 % CI 0.90 to 1.00)" in sentence
     assert "100 %" not in sentence and "1.00," not in sentence
     assert (auc_text(0.99556), auc_text(0.994), auc_text(1.0), auc_text(0.5)) == ("0.995", "0.99", "1.00", "0.50")
+
+
+def test_a_larger_control_effect_of_the_other_sign_is_not_called_specific_to_frowning():
+    """Frowning's indirect effect +1.8, the control's -3.0 (300 per arm): the signed difference,
+    +4.8, has frowning's sign and was read as 'carried specifically by frowning'; by their sizes
+    the control carries more."""
+    eff = TwoMediators(a2=0.1, b2=-30.0)
+    assert eff.frown_indirect == pytest.approx(1.8) and eff.control_indirect == pytest.approx(-3.0)
+    rng = np.random.default_rng(3)
+    data = capacity_data(None)
+    data.wide, data.control_feature = two_mediator_table(eff, 300, rng), "smile_intensity_mean"
+    spec = specificity_model(data, 400, rng)
+    assert spec.difference["ci"][0] > 0  # the signed difference excludes 0 with frowning's sign
+    assert spec.size_difference["ci"][1] < 0 and not spec.specific
+    assert "the control expression carries more of the mood effect than frowning" in spec.sentence
+    assert [r["term"] for r in spec.rows()][-1] == "difference of their sizes (|frowning| minus |control|)"
+    same = TwoMediators()  # frowning +1.8, the control +0.4, same sign: as before
+    data.wide = two_mediator_table(same, 300, rng)
+    spec = specificity_model(data, 400, rng)
+    assert spec.specific and spec.size_difference["estimate"] == pytest.approx(spec.difference["estimate"])

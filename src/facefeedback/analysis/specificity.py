@@ -15,11 +15,12 @@ mean, and an arm that happened to start higher on the control expression would o
 path a2 (and a specific indirect effect) that is only that imbalance. With ``change-score`` only
 the mood score's baseline is a covariate, as in the primary analysis.
 
-Each indirect effect is ``a_k * b_k`` (outcome points); their difference says whether
-frowning carries more of the effect than the control expression. Intervals come from one case
-bootstrap stratified by arm (all three models refitted on each resample; expanded percentile).
-The effect is called specific to frowning when the interval of the frowning indirect effect and
-that of the difference both exclude 0. With fewer participants than the outcome model's
+Each indirect effect is ``a_k * b_k`` (outcome points); the difference of their sizes,
+``|a1 b1| - |a2 b2|``, says whether frowning carries more of the effect than the control
+expression, whatever the control's direction (their signed difference is reported too).
+Intervals come from one case bootstrap stratified by arm (all three models refitted on each
+resample; expanded percentile). The effect is called specific to frowning when the interval of
+the frowning indirect effect excludes 0 and that of the size difference lies above 0. With fewer participants than the outcome model's
 coefficients plus 3 the model is not estimable (a saturated model's resamples are nearly all
 singular, and the few that are not would make the interval); when more than 1 % of the
 resamples are singular the sentence says the intervals are unreliable.
@@ -59,6 +60,8 @@ class SpecificityResult(ModelResult):
     frown_indirect: dict  # estimate, ci
     control_indirect: dict
     difference: dict
+    #: ``|frown_indirect| - |control_indirect|``: which carries more, whatever their directions.
+    size_difference: dict
     specific: bool
     sentence: str
 
@@ -109,13 +112,16 @@ def specificity_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
     out = {}
     for key, est, d in (("frown_indirect", point[0], draws[:, 0]),
                         ("control_indirect", point[1], draws[:, 1]),
-                        ("difference", point[0] - point[1], draws[:, 0] - draws[:, 1])):
+                        ("difference", point[0] - point[1], draws[:, 0] - draws[:, 1]),
+                        ("size_difference", abs(point[0]) - abs(point[1]), np.abs(draws[:, 0]) - np.abs(draws[:, 1]))):
         out[key] = {"estimate": float(est), "ci": list(percentile_interval(d, level))}
     excludes = {k: not (v["ci"][0] <= 0 <= v["ci"][1]) for k, v in out.items()}
-    fi, ci, di = out["frown_indirect"], out["control_indirect"], out["difference"]
-    # Specific: frowning carries more of the effect, in its own direction, than the control does.
-    # A difference of the other sign says the control expression carries more.
-    frown_more = excludes["difference"] and np.sign(di["estimate"]) == np.sign(fi["estimate"])
+    fi, ci, di, si = out["frown_indirect"], out["control_indirect"], out["difference"], out["size_difference"]
+    # Specific: frowning carries more of the effect than the control does, whatever the control's
+    # direction: the sizes are compared (a control effect of the other sign and a larger size made
+    # the signed difference look like frowning's).
+    frown_more = excludes["size_difference"] and si["estimate"] > 0
+    control_more = excludes["size_difference"] and si["estimate"] < 0
     specific = excludes["frown_indirect"] and frown_more
 
     def fmt(v: dict) -> str:
@@ -123,7 +129,7 @@ def specificity_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
 
     if specific:
         verdict = "the mood effect is carried specifically by frowning"
-    elif excludes["difference"] and excludes["control_indirect"] and not frown_more:
+    elif control_more and excludes["control_indirect"]:
         verdict = ("the control expression carries more of the mood effect than frowning, so it is not specific "
                    "to frowning")
     elif excludes["frown_indirect"] and excludes["control_indirect"]:
@@ -135,7 +141,7 @@ def specificity_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
         verdict = "the data do not show the mood effect carried by frowning"
     sentence = (f"With the change in {control} as a second, parallel mediator, the indirect effect through "
                 f"{frown} is {fmt(fi)} {data.outcome} points and through {control} {fmt(ci)}; their difference "
-                f"is {fmt(di)}: {verdict}.")
+                f"is {fmt(di)}, and the difference of their sizes {fmt(si)}: {verdict}.")
     if singular > SINGULAR_SHARE * n_boot:
         sentence += (f" {singular} of {n_boot} bootstrap resamples had a singular design (too few distinct "
                      "participants for the models) and were left out, so these intervals are unreliable.")
@@ -144,6 +150,8 @@ def specificity_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
             row("specificity", f"indirect through {control}_change", ci["estimate"], ci["ci"], np.nan, INTERVAL,
                 "bootstrap"),
             row("specificity", "difference of the indirect effects (frowning minus control)", di["estimate"],
-                di["ci"], np.nan, INTERVAL, "bootstrap")]
+                di["ci"], np.nan, INTERVAL, "bootstrap"),
+            row("specificity", "difference of their sizes (|frowning| minus |control|)", si["estimate"],
+                si["ci"], np.nan, INTERVAL, "bootstrap")]
     return SpecificityResult(mediators=[frown, control], covariates=covariates, n=len(w), n_boot=n_boot,
                              singular_resamples=singular, **out, specific=specific, sentence=sentence, table=rows)
