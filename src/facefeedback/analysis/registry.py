@@ -52,7 +52,7 @@ MODELS: tuple[Registered, ...] = (
     Registered("mediation", lambda d, s, rng: mediation_model(d, s.n_boot, rng, s.model),
                required=True),
     Registered("responders", lambda d, s, rng: responder_model(d, s.seed, s.model), required=False),
-    Registered("predictive", lambda d, s, rng: predictive_model(d, s.n_perm_predictive, s.seed),
+    Registered("predictive", lambda d, s, rng: predictive_model(d, s.n_perm_predictive, s.seed, model=s.model),
                required=False),
     Registered("mixed", lambda d, s, rng: mixed_model(d, s.model), required=False),
     Registered("specificity", lambda d, s, rng: specificity_model(d, s.n_boot, rng, s.model), required=False),

@@ -166,9 +166,10 @@ def methods_paragraph(results: AnalysisResults) -> str:
         parts = [f"{arm} {fmt(100 * r['rate'], 3)} % ({r['k']}/{r['n']})" for arm, r in resp.items()]
         text += f"Response (≥ 50 % drop): {', '.join(parts)}. "
     if getattr(pred, "r2", None) is not None:
-        text += (f"A ridge model of the change in {d['outcome']} from {len(pred.features)} "
-                 f"frown features reached a cross-validated R² of {fmt(pred.r2)} "
-                 f"({pred.cv}, permutation p = {fmt_p(pred.permutation_p)}). ")
+        text += (f"Added to {', '.join(pred.covariates)}, a ridge model of {len(pred.features)} frown "
+                 f"features changed the cross-validated R² of the change in {d['outcome']} by "
+                 f"{fmt(pred.r2_added)} (from {fmt(pred.r2_covariates)} to {fmt(pred.r2)}; {pred.cv}, "
+                 f"permutation p = {fmt_p(pred.permutation_p)}). ")
     from .evidence import evidence_sentences
 
     text += evidence_sentences(results) + " "
