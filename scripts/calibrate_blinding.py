@@ -10,7 +10,8 @@ drawn from the simulator's generative models.
    :func:`facefeedback.synthetic.trial_study.capacity_truth`). Then near the ceiling (capacity
    change of -60 % with visit sd 15 %, true AUC 0.996) with 4 and 8 participants per arm, as in
    the demo study: how often the arms separate completely and how often the AUC's interval holds
-   the truth.
+   the truth. Then with no effect on the muscle (true AUC 0.5), with ``--n-per-arm`` and with 10
+   per arm; and for each setting the share of studies whose risk reads low, moderate and high.
 2. Specificity (:mod:`facefeedback.synthetic.mediators`: the treated arm starts higher on both
    mediators, changes regress towards the mean): the mean indirect effects through frowning and
    through the smile against the truth, with the shipped model (each mediator's baseline a
@@ -49,9 +50,9 @@ def capacity_coverage(eff: TrialEffects, n: int, studies: int, n_boot: int, rng:
     truth = capacity_truth(eff)
     held = {"treated change": 0, "control change": 0, "AUC": 0, "AUC (bootstrap alone)": 0,
             "AUC (score-type alone)": 0}
-    aucs, separated, lows = [], 0, []
+    aucs, separated, lows, risks = [], 0, [], []
     for k in range(studies):
-        man = manipulation_model(study_data(capacity_draws(eff, n, rng)), n_boot, rng, seed=k)
+        man = manipulation_model(study_data(capacity_draws(eff, n, rng)), n_boot, rng)
         t, c = man.arms["botox"]["capacity_change"]["ci"], man.arms["placebo"]["capacity_change"]["ci"]
         held["treated change"] += t[0] <= truth["capacity_change_treated"] <= t[1]
         held["control change"] += c[0] <= 0.0 <= c[1]
@@ -62,12 +63,15 @@ def capacity_coverage(eff: TrialEffects, n: int, studies: int, n_boot: int, rng:
         aucs.append(man.auc)
         separated += man.separation_complete
         lows.append(man.auc_ci[0])
+        risks.append(man.risk)
     print(f"maximal frown, change {100 * eff.toxin_capacity:.0f} % (visit sd {100 * eff.capacity_visit_sd:.0f} %), "
           f"{studies} studies of {n} per arm, true AUC {truth['unblinding_auc']:.3f}, mean estimated AUC "
           f"{np.mean(aucs):.3f}, complete separation in {100 * separated / studies:.1f} %, mean lower bound "
           f"{np.mean(lows):.3f}")
     for name, k in held.items():
         print(f"  95 % interval of the {name} holds the truth in {100 * k / studies:.1f} %")
+    print("  risk: " + ", ".join(f"{band} {100 * risks.count(band) / studies:.1f} %"
+                                 for band in ("low", "moderate", "high")))
 
 
 def specificity_bias(n: int, studies: int, n_boot: int, rng: np.random.Generator) -> None:
@@ -106,6 +110,8 @@ def main() -> None:
     capacity_coverage(TrialEffects(toxin_capacity=-0.3, capacity_visit_sd=0.25), args.n_per_arm, args.studies, args.n_boot, rng)
     for n in (4, 8):
         capacity_coverage(TrialEffects(toxin_capacity=-0.6, capacity_visit_sd=0.15), n, args.studies, args.n_boot, rng)
+    for n in (args.n_per_arm, 10):  # no effect on the muscle: the true AUC is 0.5
+        capacity_coverage(TrialEffects(toxin_capacity=0.0, capacity_visit_sd=0.25), n, args.studies, args.n_boot, rng)
     specificity_bias(args.n_per_arm, args.studies, args.n_boot, rng)
     a, b, rho, naive, adjusted = -0.5, 2.0, 0.4, [], []
     for _ in range(args.studies):

@@ -165,13 +165,18 @@ ALIKE = TrialEffects(response_sd=0.0)
 
 
 @pytest.mark.parametrize("seed", [0, 2])
-def test_trial_mixed_model_converges_at_the_boundary_and_recovers_the_truth(seed):
+def test_trial_mixed_model_converges_for_participants_who_respond_alike_and_recovers_the_truth(seed):
+    """Participants who respond alike, as on the demo study (statsmodels' default optimisers failed
+    there): the model with participants' own condition differences and session-and-condition
+    deviations converges, its random-effect variances are small beside the trials' own, and every
+    term is within 4 standard errors of the truth."""
     data = trial_study_data(4, 2, ALIKE, seed)
     trial = trial_mixed_model(data)
-    assert trial.converged and trial.method in METHODS and trial.boundary
-    assert trial.group_variance == 0.0 and "boundary" in trial.sentence
-    reference = "neutral"  # the study's contrast negative_vs_neutral names it the reference
-    truth = true_trial_terms(ALIKE, reference)
+    assert trial.converged and trial.method in METHODS
+    assert trial.formula.endswith(" + (1 + condition | participant) + (1 | participant:session:condition)")
+    assert trial.group_variance <= 0.01 * trial.residual_variance
+    assert max(trial.slope_variance, trial.cell_variance) <= 0.8 * trial.residual_variance
+    truth = true_trial_terms(ALIKE, "neutral")  # the study's contrast negative_vs_neutral names it the reference
     rows = {r["term"]: r for r in trial.rows()}
     assert set(rows) == set(truth)
     for term, value in truth.items():
@@ -179,10 +184,21 @@ def test_trial_mixed_model_converges_at_the_boundary_and_recovers_the_truth(seed
         se = (r["ci_high"] - r["ci_low"]) / (2 * 1.959964)
         assert abs(r["estimate"] - value) < 4 * se, (term, r["estimate"], value, se)
         assert r["interval"] == "Wald"
-    # at the boundary the fixed effects and their standard errors are those of OLS on the trials
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_at_the_boundary_the_trial_model_is_ordinary_least_squares(seed):
+    """One condition (no slope to fit) of participants who respond alike: the between-participant
+    variance is estimated at 0, the boundary of the parameter space where the gradient optimisers
+    fail, and the fixed effects and their standard errors are those of OLS on the trials."""
     import statsmodels.formula.api as smf
-    ols = smf.ols(f"frown_response_mean ~ C(trial_type, Treatment({reference!r})) * "
-                  "C(session, Treatment('baseline')) * treated", data.trials).fit()
+
+    data = trial_study_data(4, 2, ALIKE, seed)
+    data.trials = data.trials[data.trials["trial_type"] == "negative"].reset_index(drop=True)
+    trial = trial_mixed_model(data)
+    assert trial.converged and trial.boundary and trial.group_variance == 0.0 and "boundary" in trial.sentence
+    assert trial.formula.endswith(" + (1 | participant)") and trial.slope_variance is None
+    ols = smf.ols("frown_response_mean ~ C(session, Treatment('baseline')) * treated", data.trials).fit()
     est = np.array([r["estimate"] for r in trial.rows()])
     se = np.array([(r["ci_high"] - r["ci_low"]) / (2 * 1.959964) for r in trial.rows()])
     np.testing.assert_allclose(est, ols.params, atol=1e-4)
@@ -204,7 +220,7 @@ def test_trials_of_a_second_task_get_their_own_level():
         r = rows[term]
         se = (r["ci_high"] - r["ci_low"]) / (2 * 1.959964)
         assert abs(r["estimate"] - value) < 4 * se, (term, r["estimate"], value, se)
-    assert trial.formula.endswith(" + task + (1 | participant)"), trial.formula
+    assert " + task + (1 + condition | participant)" in trial.formula, trial.formula
     first, second = sorted([TRIAL_TASK, "words"])
     assert rows[f"task[T.{second}]"]["estimate"] == pytest.approx(0.3 if second == "words" else -0.3, abs=0.01)
 
@@ -269,7 +285,7 @@ def test_complete_separation_is_said_and_its_interval_holds_the_true_auc():
     rng = np.random.default_rng(11)
     held, separated = 0, 0
     for k in range(60):
-        man = manipulation_model(capacity_data(capacity_draws(eff, 4, rng)), 200, rng, seed=k)
+        man = manipulation_model(capacity_data(capacity_draws(eff, 4, rng)), 200, rng)
         held += man.auc_ci[0] <= truth <= man.auc_ci[1]
         if man.separation_complete:
             separated += 1
@@ -434,3 +450,20 @@ def test_a_larger_control_effect_of_the_other_sign_is_not_called_specific_to_fro
     data.wide = two_mediator_table(same, 300, rng)
     spec = specificity_model(data, 400, rng)
     assert spec.specific and spec.size_difference["estimate"] == pytest.approx(spec.difference["estimate"])
+
+
+@pytest.mark.slow
+def test_trial_mixed_models_intervals_hold_the_truth_when_participants_differ():
+    """Participants' responses scaled by 1 + 0.2 z (TrialEffects' default response_sd), 20 per arm,
+    10 trials per condition, the toxin halving the response, 40 studies: every term's Wald
+    interval holds the truth in at least 85 % (with a random intercept alone the condition and
+    condition-by-arm terms' held it in 33 % and 40 % of 60 such studies, and the condition-by-arm
+    term, 0 by randomisation, was 'significant' in 60 %)."""
+    eff = TrialEffects(toxin_response=-0.5)
+    truth = true_trial_terms(eff, "neutral")
+    held = {term: 0 for term in truth}
+    for i in range(40):
+        trial = trial_mixed_model(trial_study_data(20, 10, eff, 1200 + i))
+        for r in trial.rows():
+            held[r["term"]] += r["ci_low"] <= truth[r["term"]] <= r["ci_high"]
+    assert min(held.values()) >= 34, held

@@ -5,8 +5,13 @@ the functional-unblinding risk, from the maximal frown (the study's capacity tas
   interval, the follow-up capacity as a percent of baseline, and the share of the arm that lost
   at least half of its baseline capacity (Wilson interval).
 * The functional-unblinding risk: how well the arm can be told from the capacity change alone,
-  as the area under the ROC curve of a logistic regression scored out of fold (stratified
-  5-fold cross-validation). 0.5: the change says nothing about the arm; 1: it gives it away.
+  as the area under the ROC curve of the change itself, the toxin's side being the larger loss
+  (the toxin weakens the frown): the probability that a treated participant lost more of their
+  maximal frown than a control participant (Mann-Whitney). 0.5: the change says nothing about
+  the arm; 1: it gives it away. (Before version 0.6.6 it was the AUC of a logistic regression
+  scored out of fold, which is biased below 0.5 when the arms do not differ, the fitted
+  direction flipping between folds: a mean of 0.483 with 40 per arm, and its interval held the
+  truth in 90.5 % of such studies.)
   Its interval is the wider of two (their hull): a bootstrap of the out-of-fold scores
   stratified by arm (percentile), and a score-type interval (:func:`auc_interval`): the AUCs
   ``theta`` with ``|AUC - theta| <= z * SE(theta)``, the Hanley and McNeil (1982) standard error
@@ -15,7 +20,7 @@ the functional-unblinding risk, from the maximal frown (the study's capacity tas
   scored above every control one (complete separation, AUC 1) every resample has AUC 1 and the
   interval is [1, 1]. The score-type interval keeps a lower bound set by the number of
   participants (0.58 with 4 per arm, 0.80 with 10, 0.95 with 40), but alone it ignores the noise
-  of the cross-validation and held the truth in 92.7 % of simulated studies of 40 per arm, and in
+  of the resampling and held the truth in 92.7 % of simulated studies of 40 per arm, and in
   85 % of studies of 4 per arm near the ceiling (true AUC 0.996; one reversed pair puts its upper
   bound below the truth). Their hull held it in 95.3 %, and in every such study
   (scripts/calibrate_blinding.py; docs/analysis.md). The sentence says when the separation is
@@ -34,7 +39,6 @@ from .resample import percentile_interval, stratified_indices
 from .results import ModelResult, row
 from .trial_data import LOSS_THRESHOLD
 
-FOLDS = 5
 #: Candidate AUCs of the score-type interval (its resolution is 5e-6).
 AUC_GRID = np.linspace(0.0, 1.0, 200_001)
 AUC_INTERVAL = "hull of the stratified bootstrap percentile and the Hanley-McNeil score-type intervals"
@@ -96,18 +100,6 @@ def auc_interval(auc: float, n_pos: int, n_neg: int, z: float = 1.959964) -> lis
     return [float(inside.min()), float(inside.max())]
 
 
-def out_of_fold_scores(x: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
-    """Logistic-regression scores of ``y`` from ``x`` (n, p), each taken from the fit without its fold."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    folds = StratifiedKFold(n_splits=min(FOLDS, int(np.bincount(y).min())), shuffle=True, random_state=seed)
-    model = make_pipeline(StandardScaler(), LogisticRegression())
-    return cross_val_predict(model, x, y, cv=folds, method="decision_function")
-
-
 def wilson(k: int, n: int, z: float = 1.959964) -> list[float]:
     """Wilson score interval of a proportion."""
     if n == 0:
@@ -153,12 +145,10 @@ def risk_sentence(auc: float, ci: list[float], treated: str, control: str,
     return risk, f"Functional-unblinding risk {risk}: {told}; {meaning}.{caveat}"
 
 
-def manipulation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
-                       seed: int = 0) -> ManipulationResult | None:
+def manipulation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator) -> ManipulationResult | None:
     """The manipulation check and the unblinding AUC; None when the study has no capacity task.
 
-    ``n_boot`` resamples (from ``rng``) make the bootstrap part of the AUC's interval; ``seed``
-    shuffles the cross-validation folds.
+    ``n_boot`` resamples (from ``rng``) make the bootstrap part of the AUC's interval.
 
     Raises
     ------
@@ -199,7 +189,7 @@ def manipulation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator
                   "ci": [float(diff_ci.low), float(diff_ci.high)], "p": float(welch.pvalue)}
     rows.append(row("manipulation", f"frown_capacity_change: {data.treated_arm} minus {data.control_arm}",
                     difference["estimate"], difference["ci"], difference["p"], "Welch t", "Welch t-test"))
-    scores = out_of_fold_scores(change[:, None], treated, seed)
+    scores = -change  # the toxin weakens the frown: a larger loss scores higher
     auc = float(auc_scores(scores, treated)[0])
     idx = stratified_indices(treated, n_boot, rng, replace=True)
     # a stratified resample keeps each arm's places, so the labels stay ``treated``
@@ -209,7 +199,7 @@ def manipulation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator
     risk, sentence = risk_sentence(auc, auc_ci, data.treated_arm, data.control_arm,
                                    (int(counts[1]), int(counts[0])))
     rows.append(row("manipulation", "unblinding AUC (arm from frown_capacity_change)", auc, auc_ci, np.nan,
-                    AUC_INTERVAL, f"{FOLDS}-fold cross-validated"))
+                    AUC_INTERVAL, "Mann-Whitney (a larger loss of capacity: the toxin arm)"))
     return ManipulationResult(arms=arms, difference=difference, auc=auc, auc_ci=auc_ci, auc_interval=AUC_INTERVAL,
                               auc_ci_parts={"bootstrap": list(boot), "score": score}, n_boot=n_boot,
                               separation_complete=auc == 1.0, risk=risk, sentence=sentence, table=rows)

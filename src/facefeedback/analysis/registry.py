@@ -57,7 +57,7 @@ MODELS: tuple[Registered, ...] = (
     Registered("mixed", lambda d, s, rng: mixed_model(d, s.model), required=False),
     Registered("specificity", lambda d, s, rng: specificity_model(d, s.n_boot, rng, s.model), required=False),
     Registered("sensitivity", lambda d, s, rng: sensitivity_model(d, s.n_boot, rng, s.model), required=False),
-    Registered("manipulation", lambda d, s, rng: manipulation_model(d, s.n_boot, rng, s.seed), required=False),
+    Registered("manipulation", lambda d, s, rng: manipulation_model(d, s.n_boot, rng), required=False),
     Registered("trial_mixed", lambda d, s, rng: trial_mixed_model(d), required=False),
     Registered("time_courses", lambda d, s, rng: time_course_model(d), required=False),
 )

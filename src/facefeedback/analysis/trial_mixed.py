@@ -60,6 +60,10 @@ class TrialMixedResult(ModelResult):
     #: The between-participant variance is estimated at 0 (fixed effects those of OLS).
     boundary: bool
     group_variance: float
+    #: The variance of participants' condition differences (the random slope; None without one).
+    slope_variance: float | None
+    #: The variance of a participant's deviations in each session and condition (None without one).
+    cell_variance: float | None
     residual_variance: float
     warnings: list[str]
     sentence: str
@@ -134,9 +138,29 @@ def trial_mixed_model(data: AnalysisData, methods=METHODS) -> TrialMixedResult |
     mixed = smf.mixedlm(formula, trials, groups=trials["participant_id"])
     if np.linalg.matrix_rank(mixed.exog) < mixed.exog.shape[1]:
         raise NotEstimable("the trial design is singular (a condition, session or arm has no trials)")
-    fit, method, attempts, notes = fit_in_turn(mixed, methods)
+    random, fallback = "(1 | participant)", ""
+    fit = None
+    if len(types) > 1:
+        # Each participant's own condition difference (a random slope) and, with several sessions,
+        # each participant's own deviation in each session and condition (a variance component):
+        # with a random intercept alone the condition and condition-by-arm intervals held the truth
+        # in 33 % and 40 % of simulated studies, and with the slope alone the three-way term's in 85 %.
+        cells = {"cell": "0 + " + ":".join(terms[:-1])} if len(sessions) > 1 else None
+        sloped = smf.mixedlm(formula, trials, groups=trials["participant_id"],
+                             re_formula=f"~C(trial_type, Treatment({types[0]!r}))", vc_formula=cells)
+        fit, method, attempts, notes = fit_in_turn(sloped, methods)
+        if fit is not None:
+            mixed = sloped
+            random = "(1 + condition | participant)" + (" + (1 | participant:session:condition)" if cells else "")
+        else:
+            fallback = (f"With participants' own condition differences (a random slope) it did not converge "
+                        f"({'; '.join(attempts)}), so it has a random intercept only: its intervals of the "
+                        "condition terms are too narrow if participants' condition differences vary. ")
+            logger.warning(fallback.strip())
+    if fit is None:
+        fit, method, attempts, notes = fit_in_turn(mixed, methods)
     n_part = int(trials["participant_id"].nunique())
-    common = {"formula": label(formula) + " + (1 | participant)", "n_participants": n_part,
+    common = {"formula": label(formula) + f" + {random}", "n_participants": n_part,
               "n_trials": len(trials), "attempts": attempts}
     if fit is None:
         sentence = (f"The trial-level mixed model did not converge with any of the optimisers tried "
@@ -145,14 +169,17 @@ def trial_mixed_model(data: AnalysisData, methods=METHODS) -> TrialMixedResult |
         rows = [row("trial_mixed", label(t), np.nan, (np.nan, np.nan), np.nan, NOT_CONVERGED, "Wald z")
                 for t in mixed.exog_names]
         return TrialMixedResult(**common, converged=False, method=None, boundary=False,
-                                group_variance=float("nan"), residual_variance=float("nan"), warnings=[],
-                                sentence=sentence, table=rows)
+                                group_variance=float("nan"), slope_variance=None, cell_variance=None,
+                                residual_variance=float("nan"), warnings=[], sentence=fallback + sentence,
+                                table=rows)
     group, residual = float(fit.cov_re.iloc[0, 0]), float(fit.scale)
-    boundary = group <= BOUNDARY_SHARE * (group + residual)
-    sentence = (f"Converged with the {method} optimiser"
-                + (f" (before it: {'; '.join(attempts[:-1])})" if len(attempts) > 1 else "") + ". ")
+    slope = float(fit.cov_re.iloc[1, 1]) if fit.cov_re.shape[0] > 1 else None
+    cell = float(fit.vcomp[0]) if len(fit.vcomp) else None
+    boundary = max(group, slope or 0.0, cell or 0.0) <= BOUNDARY_SHARE * (group + residual)
+    sentence = fallback + (f"Converged with the {method} optimiser"
+                           + (f" (before it: {'; '.join(attempts[:-1])})" if len(attempts) > 1 else "") + ". ")
     if boundary:
-        group = 0.0
+        group, slope, cell = 0.0, (None if slope is None else 0.0), (None if cell is None else 0.0)
         sentence += ("Its between-participant variance is estimated at 0 (the boundary of the parameter space): "
                      "participants' responses differ no more than their trials do, so the fixed effects and "
                      "their standard errors are those of ordinary least squares on the trials (the Wald "
@@ -160,7 +187,10 @@ def trial_mixed_model(data: AnalysisData, methods=METHODS) -> TrialMixedResult |
         # the boundary's own warnings (a Hessian not positive definite in the variance) are explained above
         notes = [n for n in notes if "boundary" not in n and "Hessian" not in n and "singular" not in n]
     else:
-        sentence += (f"Between-participant variance {group:.4g}, residual (trial) variance {residual:.4g} "
+        sentence += (f"Between-participant variance {group:.4g}"
+                     + ("" if slope is None else f", variance of participants' condition differences {slope:.4g}")
+                     + ("" if cell is None else f", of their session-and-condition deviations {cell:.4g}")
+                     + f", residual (trial) variance {residual:.4g} "
                      f"(intra-class correlation {group / (group + residual):.2f}).")
     if len(sessions) > 1 and sessions[0] != data.reference_session:
         sentence += (f" The reference session {data.reference_session} has no trials: the session terms compare "
@@ -170,5 +200,6 @@ def trial_mixed_model(data: AnalysisData, methods=METHODS) -> TrialMixedResult |
     rows = [row("trial_mixed", label(t), fit.fe_params[t], (ci.loc[t, 0], ci.loc[t, 1]), fit.pvalues[t],
                 "Wald", "Wald z") for t in fe]
     return TrialMixedResult(**common, converged=True, method=method, boundary=bool(boundary),
-                            group_variance=group, residual_variance=residual, warnings=notes,
-                            sentence=sentence, table=rows)
+                            group_variance=group, slope_variance=slope, cell_variance=cell,
+                            residual_variance=residual,
+                            warnings=notes, sentence=sentence, table=rows)
