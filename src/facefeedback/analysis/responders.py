@@ -1,4 +1,6 @@
-"""Responders and remitters: rates per arm, and how well frown change predicts them.
+"""Responders and remitters: rates per arm, the odds of each per frown change at a given arm and
+baselines, and how well the frown change, the arm and the baselines together predict them (the
+cross-validated AUC is of all of them: the arm alone predicts responders in a trial that works).
 
 Response is a drop of at least 50 % on the scale from the reference session;
 remission is a score at or below the scale's cut-off (``schema.KNOWN_SCALES``:
@@ -178,7 +180,7 @@ def responder_model(data: AnalysisData, seed: int, model: str = ANCOVA) -> Respo
                 lr = res["logistic"][name]
                 out["table"].append(row(key, f"odds ratio {name}", lr["odds_ratio"], lr["ci"],
                                        lr["p"], "Wald (logit)", "Wald z"))
-        out["table"].append(row(key, "cross-validated ROC AUC", res["cv_auc"]["auc"],
+        out["table"].append(row(key, f"cross-validated ROC AUC ({' + '.join(names)})", res["cv_auc"]["auc"],
                                (float("nan"), float("nan")), float("nan"), "",
                                f"repeated stratified {res['cv_auc']['folds']}-fold"))
         out[key] = res
