@@ -188,3 +188,28 @@ def test_a_contrast_named_like_a_trial_types_mean_is_refused(tmp_path):
              "are a trial type mean's or another contrast's; give the contrast a name of its own")
     assert problems == [f"{tmp_path / 'study.yaml'}: contrasts.{name}: {clash.format(name)}"
                         for name in ("negative_mean", "negative_mean_change", "nvn", "nvn_change")]
+
+
+def test_an_events_column_of_numbers_in_one_file_and_codes_in_another_makes_one_text_column(clips, tmp_path):
+    """stim_id 12, 7, 3 at baseline and A3, B1, C2 at week 6: each file types its own column, so the
+    study's trials table met numbers and text in one column, and writing it raised ArrowInvalid."""
+    from facefeedback.config import Config
+    from facefeedback.study.pipeline import run_study
+
+    folder, clip, events, plain, _ = clips
+    rows = [("P01", "baseline", "rest", plain), ("P01", "baseline", "faces", clip), ("P01", "week6", "faces", clip)]
+    study = write_study(tmp_path / "study", rows)
+    for name, ids in (("a", ["12", "7", "3"]), ("b", ["A3", "B1", "C2"])):
+        (tmp_path / "study" / f"{name}_events.tsv").write_text(
+            "onset\tduration\ttrial_type\tstim_id\n"
+            + "".join(f"{t.onset_s}\t{t.duration_s}\t{t.trial_type}\t{i}\n" for t, i in zip(TRIALS, ids)))
+    table = tmp_path / "study" / "recordings.tsv"
+    lines = table.read_text().splitlines()
+    table.write_text("\n".join([lines[0] + "\tevents", lines[1] + "\tn/a", lines[2] + "\ta_events.tsv",
+                                lines[3] + "\tb_events.tsv"]) + "\n")
+    report = run_study(load_study(study), Config().updated(progress=False), tmp_path / "out", workers=1)
+    assert not report.failures
+    every = pd.read_parquet(tmp_path / "out" / "features" / "trials.parquet")
+    assert every["stim_id"].tolist() == ["12", "7", "3", "A3", "B1", "C2"]
+    one = pd.read_parquet(tmp_path / "out" / "recordings" / "P01_baseline_faces" / "trials.parquet")
+    assert one["stim_id"].tolist() == [12.0, 7.0, 3.0]  # a recording's own table keeps its numbers

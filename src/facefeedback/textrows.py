@@ -41,6 +41,15 @@ def parse_number(value: str) -> float | None:
     return x if x == x and abs(x) != float("inf") else None
 
 
+def as_text(value) -> str | None:
+    """A typed cell back as text: None when missing, a whole number without '.0' (12.0 -> '12')."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def typed_column(values: list[str]) -> list:
     """A column of cells as its values: numbers (missing cells NaN) where every cell that is not
     missing is a number and none is written with a leading zero; otherwise text (missing cells

@@ -22,6 +22,7 @@ import pandas as pd
 
 from .. import schema
 from ..files import file_sha256, write_table
+from ..textrows import as_text, typed_column
 from ..trials import TRIALS_FILE, prefix
 from .manifest import Study
 
@@ -161,6 +162,10 @@ def write_study_trials(study: Study, recordings: Path, written: list[str], folde
     if not parts:
         return None
     table = pd.concat(parts, ignore_index=True)
+    for column in table.columns:  # an events column typed as numbers in one file and text in another
+        kinds = {pd.api.types.is_numeric_dtype(p[column]) for p in parts if column in p and p[column].notna().any()}
+        if len(kinds) > 1:
+            table[column] = typed_column([as_text(v) or "" for v in table[column]])
     first = ["participant_id", "arm", "session", "task", "recording_id"]
     target = folder / TRIALS_FILE
     write_table(table[first + [c for c in table.columns if c not in first]], target)
