@@ -487,3 +487,13 @@ def test_trial_mixed_models_intervals_hold_the_truth_when_participants_differ():
         for r in trial.rows():
             held[r["term"]] += r["ci_low"] <= truth[r["term"]] <= r["ci_high"]
     assert min(held.values()) >= 34, held
+
+
+def test_a_task_that_changes_with_the_visit_gets_no_task_term():
+    """Words at baseline and the faces task at week 6: task and session coincide, so a task term
+    made the design singular and the model was refused ('a condition, session or arm has no
+    trials', which was not so); it is fitted without one and says why."""
+    data = trial_study_data(4, 2, ALIKE, 0)
+    data.trials = data.trials.assign(task=np.where(data.trials["session"] == "baseline", "words", TRIAL_TASK))
+    trial = trial_mixed_model(data)
+    assert trial.converged and " task " not in trial.formula and "has no task term" in trial.sentence

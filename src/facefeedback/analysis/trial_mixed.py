@@ -123,8 +123,15 @@ def trial_mixed_model(data: AnalysisData, methods=METHODS) -> TrialMixedResult |
     terms.append("treated")
     formula = f"{RESPONSE} ~ " + " * ".join(terms)
     tasks = sorted(set(trials["task"].astype(str))) if "task" in trials else []
+    task_note = ""
     if len(tasks) > 1:  # each task's own level; the effects are pooled over the tasks
-        formula += f" + C(task, Treatment({tasks[0]!r}))"
+        with_task = formula + f" + C(task, Treatment({tasks[0]!r}))"
+        design = smf.mixedlm(with_task, trials, groups=trials["participant_id"]).exog
+        if np.linalg.matrix_rank(design) == design.shape[1]:
+            formula = with_task
+        else:  # a task that is one session (or condition, or arm) has no level of its own to tell
+            task_note = ("The trials' tasks are determined by their sessions, conditions and arms, so the model "
+                         "has no task term: a task's own level is part of those terms. ")
 
     factors = {f"C(trial_type, Treatment({types[0]!r}))": "condition",
                f"C(session, Treatment({sessions[0]!r}))": "session", "treated": f"arm[{data.treated_arm}]",
@@ -170,13 +177,13 @@ def trial_mixed_model(data: AnalysisData, methods=METHODS) -> TrialMixedResult |
                 for t in mixed.exog_names]
         return TrialMixedResult(**common, converged=False, method=None, boundary=False,
                                 group_variance=float("nan"), slope_variance=None, cell_variance=None,
-                                residual_variance=float("nan"), warnings=[], sentence=fallback + sentence,
+                                residual_variance=float("nan"), warnings=[], sentence=task_note + fallback + sentence,
                                 table=rows)
     group, residual = float(fit.cov_re.iloc[0, 0]), float(fit.scale)
     slope = float(fit.cov_re.iloc[1, 1]) if fit.cov_re.shape[0] > 1 else None
     cell = float(fit.vcomp[0]) if len(fit.vcomp) else None
     boundary = max(group, slope or 0.0, cell or 0.0) <= BOUNDARY_SHARE * (group + residual)
-    sentence = fallback + (f"Converged with the {method} optimiser"
+    sentence = task_note + fallback + (f"Converged with the {method} optimiser"
                            + (f" (before it: {'; '.join(attempts[:-1])})" if len(attempts) > 1 else "") + ". ")
     if boundary:
         group, slope, cell = 0.0, (None if slope is None else 0.0), (None if cell is None else 0.0)
