@@ -16,6 +16,7 @@ from output_helpers import assert_intact, plant, run_killed, staging_left
 from facefeedback import __version__, bids, schema
 from facefeedback.cli import main
 from facefeedback.config import config_hash, load_config
+from facefeedback.errors import InputError
 from facefeedback.files import read_table, write_table
 from facefeedback.output_marker import read_marker
 
@@ -72,6 +73,9 @@ def test_bids_tsv_round_trips_values_and_missing_cells(tmp_path):
     old.write_bytes(gzip.compress(("frame\tbrow_gap\tvalid\n" + text).encode()))
     bids.write_sidecar(old, bids.frame_sidecar(table.columns))
     pd.testing.assert_frame_equal(read_table(old), table)
+    bids.sidecar_path(path).unlink()  # no sidecar, no names: refused, not read with its first row as names
+    with pytest.raises(InputError, match="x_desc-frown_timeseries.json, which cannot be read"):
+        read_table(path)
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -159,13 +159,19 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike) -> None:
 
 def compressed_columns(path: str | os.PathLike) -> list[str] | None:
     """The columns of a ``.tsv.gz`` table from ``Columns`` in its JSON sidecar; None when the
-    sidecar lists none (a table written before version 0.6.6, with a header row)."""
+    sidecar lists none (a table written before version 0.6.6, with a header row). Without a
+    readable sidecar the columns are unknown: that raises :class:`~facefeedback.errors.InputError`
+    (reading the first row as the names would lose it and name the columns by its values)."""
+    from .errors import InputError
+
     path = Path(path)
     sidecar = path.with_name(path.name[:-len(COMPRESSED_TSV)] + ".json")
     try:
-        columns = json.loads(sidecar.read_text(encoding="utf-8")).get("Columns")
-    except (OSError, ValueError, AttributeError):
-        return None
+        described = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: its columns are named in {sidecar.name}, which cannot be read "
+                         f"({type(exc).__name__}); a .tsv.gz table has no header row") from None
+    columns = described.get("Columns") if isinstance(described, dict) else None
     return list(columns) if isinstance(columns, list) else None
 
 
