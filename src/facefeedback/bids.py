@@ -26,7 +26,7 @@ from pathlib import Path
 
 from . import __version__, schema
 from .errors import InputError
-from .files import COMPRESSED_TSV, write_json
+from .files import COMPRESSED_TSV, sidecar_path, write_json
 from .output_marker import OutputKind
 
 BIDS_VERSION = "1.10.0"
@@ -38,8 +38,6 @@ TIMESERIES_EXTENSION = COMPRESSED_TSV
 DATATYPE = "beh"
 #: Levels of a boolean column as pandas writes them to CSV and TSV.
 BOOLEAN_LEVELS = {"True": "yes", "False": "no"}
-#: Table suffixes a sidecar replaces (longest first: ``.tsv.gz`` before ``.gz``).
-TABLE_SUFFIXES = (".tsv.gz", ".parquet", ".csv", ".tsv", ".sav", ".dta")
 LEGACY_TABLES = ("frames.parquet", "frames.csv")
 
 _LABEL = re.compile(r"^[A-Za-z0-9]+$")
@@ -74,15 +72,6 @@ def frame_sidecar(columns: Iterable[str], listed: bool = False) -> dict:
         boolean = dtype == "bool"
         out[name] = column_entry(meaning, None if boolean else unit, BOOLEAN_LEVELS if boolean else None)
     return out
-
-
-def sidecar_path(table: str | os.PathLike) -> Path:
-    """The JSON sidecar beside a table: the table's name with its table suffix replaced by ``.json``."""
-    table = Path(table)
-    for suffix in TABLE_SUFFIXES:
-        if table.name.endswith(suffix):
-            return table.with_name(table.name[: -len(suffix)] + ".json")
-    raise ValueError(f"{table}: not a table file ({', '.join(TABLE_SUFFIXES)})")
 
 
 def write_sidecar(table: str | os.PathLike, sidecar: dict) -> Path:

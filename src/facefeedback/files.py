@@ -135,6 +135,17 @@ def write_json(path: str | os.PathLike, value) -> None:
 #: BIDS's compressed tabular files: no header row; the columns are listed under ``Columns`` in the
 #: JSON sidecar of the same name (BIDS 1.10, common principles).
 COMPRESSED_TSV = ".tsv.gz"
+#: Table suffixes a sidecar replaces (longest first: ``.tsv.gz`` before ``.gz``).
+TABLE_SUFFIXES = (COMPRESSED_TSV, ".parquet", ".csv", ".tsv", ".sav", ".dta")
+
+
+def sidecar_path(table: str | os.PathLike) -> Path:
+    """The JSON sidecar beside a table: the table's name with its table suffix replaced by ``.json``."""
+    table = Path(table)
+    for suffix in TABLE_SUFFIXES:
+        if table.name.endswith(suffix):
+            return table.with_name(table.name[: -len(suffix)] + ".json")
+    raise ValueError(f"{table}: not a table file ({', '.join(TABLE_SUFFIXES)})")
 
 
 def write_table(table: pd.DataFrame, path: str | os.PathLike) -> None:
@@ -165,7 +176,7 @@ def compressed_columns(path: str | os.PathLike) -> list[str] | None:
     from .errors import InputError
 
     path = Path(path)
-    sidecar = path.with_name(path.name[:-len(COMPRESSED_TSV)] + ".json")
+    sidecar = sidecar_path(path)
     try:
         described = json.loads(sidecar.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -66,11 +66,12 @@ def mixed_model(data: AnalysisData, model: str = ANCOVA) -> MixedResult | None:
         intervals and p-values (participants minus fixed effects degrees of freedom).
     """
     import statsmodels.formula.api as smf
+    from scipy import stats
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     if len(data.sessions) <= 2:
         return None
-    long = later_visits(data, model)
+    long = later_visits(data)
     session = f"C(session, Treatment({data.session!r}))"
     formula = (f"score_change ~ {session} * treated + frown_change + "
                + " + ".join(column for column, _ in baseline_columns(data, model)))
@@ -90,10 +91,9 @@ def mixed_model(data: AnalysisData, model: str = ANCOVA) -> MixedResult | None:
     notes = sorted({str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)})
     for note in notes:
         logger.warning("mixed model: %s", note)
-    from scipy import stats
-
     # t with the participants' degrees of freedom (participants minus fixed effects), not z
-    df = max(int(long["participant_id"].nunique()) - len(fit.fe_params), 1)
+    n_participants = int(long["participant_id"].nunique())
+    df = max(n_participants - len(fit.fe_params), 1)
     q = stats.t.ppf(0.975, df)
     rows = []
     for term in fit.fe_params.index:
@@ -101,17 +101,17 @@ def mixed_model(data: AnalysisData, model: str = ANCOVA) -> MixedResult | None:
         rows.append(row("mixed", label(term), est, (est - q * se, est + q * se),
                         float(2 * stats.t.sf(abs(est / se), df)), f"Wald t ({df} df)", "Wald t"))
     return MixedResult(formula=formulas(data, model)["mixed"],
-                       n_participants=int(long["participant_id"].nunique()),
+                       n_participants=n_participants,
                        n_observations=len(long), converged=bool(fit.converged),
                        group_variance=float(fit.cov_re.iloc[0, 0]),
                        residual_variance=float(fit.scale), warnings=notes, table=rows)
 
 
-def later_visits(data: AnalysisData, model: str = ANCOVA) -> pd.DataFrame:
+def later_visits(data: AnalysisData) -> pd.DataFrame:
     """The rows of the mixed model: every visit but the reference one of each participant who has
-    the reference visit, with ``score_change`` and ``frown_change`` from it and the baseline
-    covariates (``baseline``, and ``frown_baseline`` under ANCOVA; the names of
-    :func:`~facefeedback.analysis.baselines.baseline_columns`)."""
+    the reference visit, with ``score_change`` and ``frown_change`` from it and the baselines
+    ``baseline`` and ``frown_baseline`` (the names of
+    :func:`~facefeedback.analysis.baselines.baseline_columns`; the model of change picks which enter)."""
     long = data.long.copy()
     long["session"] = long["session"].astype(str)
     base = (long.loc[long["session"] == data.reference_session]
@@ -121,5 +121,4 @@ def later_visits(data: AnalysisData, model: str = ANCOVA) -> pd.DataFrame:
         base, left_on="participant_id", right_index=True)  # inner: the reference visit is needed
     later["score_change"] = later["score"] - later["baseline"]
     later["frown_change"] = later["frown"] - later["frown_baseline"]
-    keep = [c for c, _ in baseline_columns(data, model)]
-    return later.drop(columns=[c for c in ("frown_baseline",) if c not in keep]).reset_index(drop=True)
+    return later.reset_index(drop=True)

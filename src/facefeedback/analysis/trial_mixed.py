@@ -1,10 +1,14 @@
 """Trial-level responses: a linear mixed model of every included trial's frown response.
 
-``frown_response_mean ~ C(trial_type) * C(session) * arm`` with a random intercept per
-participant (statsmodels ``MixedLM``, REML), on the trials of ``features/trials.parquet`` (the
-capacity task's attempts left out). When the trials come from more than one task, ``+ C(task)``
-gives each task its own level (the first in alphabetical order the reference): pooled without
-it, a task recorded at some visits only moved the session terms by its difference from the others. The first trial type (in the study's order), the reference
+``frown_response_mean ~ C(trial_type) * C(session) * arm`` with, per participant, a random
+intercept and condition slope and, with several sessions, a variance component for each session
+and condition (statsmodels ``MixedLM``, REML; the random intercept alone when that does not
+converge, or with one condition), on the trials of ``features/trials.parquet`` (the capacity
+task's attempts left out). When the trials come from more than one task, ``+ C(task)`` gives
+each task its own level (the first in alphabetical order the reference) unless the tasks
+coincide with sessions, conditions or arms: pooled without it, a task recorded at some visits
+only moved the session terms by its difference from the others. The first trial type (in the
+study's order), the reference
 session and the control arm are the baseline levels; the three-way term is how much more the
 treated arm's condition difference changed from the reference session than the control arm's.
 
@@ -124,11 +128,12 @@ def trial_mixed_model(data: AnalysisData, methods=METHODS) -> TrialMixedResult |
     formula = f"{RESPONSE} ~ " + " * ".join(terms)
     tasks = sorted(set(trials["task"].astype(str))) if "task" in trials else []
     task_note = ""
+    mixed = smf.mixedlm(formula, trials, groups=trials["participant_id"])
     if len(tasks) > 1:  # each task's own level; the effects are pooled over the tasks
         with_task = formula + f" + C(task, Treatment({tasks[0]!r}))"
-        design = smf.mixedlm(with_task, trials, groups=trials["participant_id"]).exog
-        if np.linalg.matrix_rank(design) == design.shape[1]:
-            formula = with_task
+        candidate = smf.mixedlm(with_task, trials, groups=trials["participant_id"])
+        if np.linalg.matrix_rank(candidate.exog) == candidate.exog.shape[1]:
+            formula, mixed = with_task, candidate
         else:  # a task that is one session (or condition, or arm) has no level of its own to tell
             task_note = ("The trials' tasks are determined by their sessions, conditions and arms, so the model "
                          "has no task term: a task's own level is part of those terms. ")
@@ -142,7 +147,6 @@ def trial_mixed_model(data: AnalysisData, methods=METHODS) -> TrialMixedResult |
         return response + tilde + " + ".join(" * ".join(term_label(part, factors) for part in added.split(" * "))
                                              for added in terms.split(" + "))
 
-    mixed = smf.mixedlm(formula, trials, groups=trials["participant_id"])
     if np.linalg.matrix_rank(mixed.exog) < mixed.exog.shape[1]:
         raise NotEstimable("the trial design is singular (a condition, session or arm has no trials)")
     random, fallback = "(1 | participant)", ""
