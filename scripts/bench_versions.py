@@ -70,6 +70,8 @@ def main() -> int:
     for name, src in versions.items():
         if not (src / "facefeedback" / "__init__.py").is_file():
             raise SystemExit(f"{src}: not a source folder with the facefeedback package")
+    for src in versions.values():
+        with_source(src, be.byte_compiled)
     frames, fps = be.read_clip(args.video)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
