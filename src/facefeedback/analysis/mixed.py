@@ -73,11 +73,10 @@ def mixed_model(data: AnalysisData, model: str = ANCOVA) -> MixedResult | None:
         return None
     long = later_visits(data)
     session = f"C(session, Treatment({data.session!r}))"
-    formula = (f"score_change ~ {session} * treated + frown_change + "
-               + " + ".join(column for column, _ in baseline_columns(data, model)))
+    baselines = dict(baseline_columns(data, model))  # column -> term name
+    formula = f"score_change ~ {session} * treated + frown_change + " + " + ".join(baselines)
     factors = {session: "session", "treated": f"arm[{data.treated_arm}]",
-               "frown_change": data.feature + schema.CHANGE_SUFFIX,
-               **dict(baseline_columns(data, model))}
+               "frown_change": data.feature + schema.CHANGE_SUFFIX, **baselines}
 
     def label(term: str) -> str:
         return term_label(term, factors)
