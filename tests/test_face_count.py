@@ -94,3 +94,25 @@ def test_counting_on_every_frame_follows_the_same_face(clips):
     _, n, x = observe(clips["enters"], max_faces=2, count_interval_s=0)
     assert (x < 640).all()
     assert (n[ENTERS + 5:] == 2).mean() > 0.9  # Face Mesh's own detector, every frame
+
+
+@pytest.mark.parametrize("clip", ["both", "enters"])
+def test_a_stream_gives_the_observations_of_frame_after_frame(clips, clip):
+    """stream() keeps the next frame in Face Mesh's graph while a result is read; its observations
+    are detect()'s, also where Face Mesh starts again on a frame to take up the participant (the
+    later frames, already queued in the old graph, go to the new one)."""
+    with FrameSource(clips[clip]) as source:
+        frames = [(f.image, f.timestamp_s, f.rgb) for f in source]
+    with FaceMeshBackend(max_faces=2, count_interval_s=1.0) as backend:
+        one_by_one = [backend.detect(*frame[:2], rgb=frame[2]) for frame in frames]
+    with FaceMeshBackend(max_faces=2, count_interval_s=1.0) as backend:
+        graphs = []
+        new_mesh = backend._new_mesh
+        backend._new_mesh = lambda: graphs.append(new_mesh()) or graphs[-1]
+        streamed = list(backend.stream(iter(frames)))
+    assert len(graphs) == (1 if clip == "both" else 0)  # "both" starts again to take up the participant
+    assert len(streamed) == len(one_by_one) == len(frames)
+    for a, b in zip(streamed, one_by_one):
+        assert a.n_faces == b.n_faces
+        assert (a.points is None) == (b.points is None)
+        assert a.points is None or np.array_equal(a.points, b.points)

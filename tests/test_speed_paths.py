@@ -74,9 +74,11 @@ def test_opencv_threads_are_limited_while_measuring_and_restored(samples):
 
 
 @pytest.mark.parametrize("static", [False, True])
-def test_face_mesh_graph_gives_what_process_gives(pyfeat_media, static):
+@pytest.mark.parametrize("ahead", [1, 3])
+def test_face_mesh_graph_gives_what_process_gives(pyfeat_media, static, ahead):
     """The landmarks read from the graph's serialised output are process()'s, bit for bit, frame
-    after frame of tracking (a face that leaves and comes back), and none where there is no face."""
+    after frame of tracking (a face that leaves and comes back), and none where there is no face;
+    also with the frames submitted ``ahead`` at a time (the next ones queued before a result is read)."""
     from mediapipe.python.solutions import face_mesh
 
     from facefeedback.landmarks import FaceMeshGraph, _to_pixels
@@ -84,16 +86,24 @@ def test_face_mesh_graph_gives_what_process_gives(pyfeat_media, static):
     with FrameSource(pyfeat_media / "face_noface.mov", stride=4, prefetch=0) as src:
         frames = [f.rgb for f in src]
     options = dict(static_image_mode=static, max_num_faces=2, refine_landmarks=True)
-    with face_mesh.FaceMesh(**options) as mesh, FaceMeshGraph(**options) as graph:
+    with face_mesh.FaceMesh(**options) as mesh:
+        expected = [[_to_pixels(f, rgb.shape[1], rgb.shape[0]) for f in (mesh.process(rgb).multi_face_landmarks or [])]
+                    for rgb in frames]
+    with FaceMeshGraph(**options) as graph:
         assert graph._direct  # the direct path, not its fallback, is what runs here
-        found = 0
-        for rgb in frames:
-            h, w = rgb.shape[:2]
-            expected = [_to_pixels(f, w, h) for f in (mesh.process(rgb).multi_face_landmarks or [])]
-            got = graph.faces(rgb)
-            assert len(got) == len(expected)
-            assert all(g.shape == (478, 3) and np.array_equal(g, e) for g, e in zip(got, expected))
-            found += bool(got)
+        got = []
+        for k, rgb in enumerate(frames):
+            graph.submit(rgb)
+            if k + 1 >= ahead:
+                got.append(graph.result())
+        got += [graph.result() for _ in range(min(ahead - 1, len(frames)))]
+        with pytest.raises(RuntimeError, match="no frame was submitted"):
+            graph.result()
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert len(g) == len(e)
+        assert all(a.shape == (478, 3) and np.array_equal(a, b) for a, b in zip(g, e))
+    found = sum(bool(e) for e in expected)
     assert 0 < found < len(frames)
 
 

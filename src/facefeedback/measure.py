@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -95,6 +96,19 @@ class FrameMeasurer:
     def landmarks(self, frame: Frame) -> FaceObservation:
         """The landmark stage alone (MediaPipe; keeps the tracking state, so call it in frame order)."""
         return self.backend.detect(frame.image, frame.timestamp_s, rgb=frame.rgb)
+
+    def landmarks_of(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, FaceObservation]]:
+        """Each frame with its landmark stage, in order: :meth:`landmarks` frame after frame, the
+        backend working on the next frame meanwhile where it can (``stream`` of the backend)."""
+        held: deque[Frame] = deque()
+
+        def inputs() -> Iterator[tuple[np.ndarray, float, np.ndarray]]:
+            for frame in frames:
+                held.append(frame)
+                yield frame.image, frame.timestamp_s, frame.rgb
+
+        for observation in self.backend.stream(inputs()):
+            yield held.popleft(), observation
 
     def features(self, frame: Frame, obs: FaceObservation) -> FrameMeasurement:
         """Everything after the landmarks: alignment, components, image quality."""
@@ -201,7 +215,8 @@ def measure_frames(measurer: FrameMeasurer, frames: Iterable[Frame], buffer: Mea
 
     With ``pipelined`` the landmark stage runs in the calling thread and everything after it in
     one worker thread, so the features of frame *n* are computed while MediaPipe (which releases
-    the GIL) works on frame *n + 1*; the order of the buffer is the order of the frames.
+    the GIL) works on frame *n + 1*, with frame *n + 2* already queued in its graph
+    (:meth:`FrameMeasurer.landmarks_of`); the order of the buffer is the order of the frames.
     """
     if not pipelined:
         for frame in frames:
@@ -224,10 +239,10 @@ def measure_frames(measurer: FrameMeasurer, frames: Iterable[Frame], buffer: Mea
     thread = threading.Thread(target=worker, name="frame-features", daemon=True)
     thread.start()
     try:
-        for frame in frames:
+        for frame, observation in measurer.landmarks_of(frames):
             if failure:
                 break
-            work.put((frame, measurer.landmarks(frame)))
+            work.put((frame, observation))
             if on_frame:
                 on_frame()
     finally:

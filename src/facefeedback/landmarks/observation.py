@@ -3,6 +3,7 @@ several faces (:class:`_Follower`), and what every backend offers (:class:`_Back
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,4 +54,15 @@ class _Follower:
 
 
 class _Backend(_Closable):
-    """What every backend offers: ``detect(image_bgr, timestamp_s, rgb)`` and ``close()``; usable in ``with``."""
+    """What every backend offers: ``detect(image_bgr, timestamp_s, rgb)``, ``stream(frames)`` and
+    ``close()``; usable in ``with``."""
+
+    def detect(self, image_bgr: np.ndarray, timestamp_s: float | None = None,
+               rgb: np.ndarray | None = None) -> FaceObservation:  # pragma: no cover - every backend has its own
+        raise NotImplementedError
+
+    def stream(self, frames: Iterable[tuple[np.ndarray, float | None, np.ndarray | None]]) -> Iterator[FaceObservation]:
+        """The observation of each ``(image_bgr, timestamp_s, rgb)`` of a video, in order: what
+        :meth:`detect` gives frame after frame (a backend may work on the next frame meanwhile)."""
+        for image, timestamp_s, rgb in frames:
+            yield self.detect(image, timestamp_s, rgb=rgb)

@@ -3,6 +3,9 @@ counted by the face detector once in a while (see :mod:`facefeedback.landmarks`)
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterable, Iterator
+
 import cv2
 import numpy as np
 
@@ -92,11 +95,41 @@ class FaceMeshBackend(_Backend):
     def _new_mesh(self) -> FaceMeshGraph:
         return FaceMeshGraph(**self._mesh_options)
 
+    #: Frames of a stream in Face Mesh's graph at once: the one whose result is read and the next.
+    AHEAD = 2
+
     def detect(self, image_bgr: np.ndarray, timestamp_s: float | None = None,
                rgb: np.ndarray | None = None) -> FaceObservation:
         """Landmarks of the followed face in one BGR frame (``rgb``: the same frame in RGB, if at hand)."""
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB) if rgb is None else rgb
-        faces = self._mesh.faces(rgb)
+        self._mesh.submit(rgb)
+        return self._observed(rgb, timestamp_s)
+
+    def stream(self, frames: Iterable[tuple[np.ndarray, float | None, np.ndarray | None]]) -> Iterator[FaceObservation]:
+        """As :meth:`detect` frame after frame, with the next frame already in Face Mesh's graph while
+        this one's result is read (:meth:`FaceMeshGraph.submit`): the same observations."""
+        ahead: deque = deque()  # (rgb, timestamp_s) of the frames submitted, results not taken
+        for image_bgr, timestamp_s, rgb in frames:
+            rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB) if rgb is None else rgb
+            self._mesh.submit(rgb)
+            ahead.append((rgb, timestamp_s))
+            if len(ahead) >= self.AHEAD:
+                yield self._next(ahead)
+        while ahead:
+            yield self._next(ahead)
+
+    def _next(self, ahead: deque) -> FaceObservation:
+        rgb, timestamp_s = ahead.popleft()
+        mesh = self._mesh
+        observation = self._observed(rgb, timestamp_s)
+        if self._mesh is not mesh:  # Face Mesh started again on this frame: the later ones go to the new graph
+            for later, _ in ahead:
+                self._mesh.submit(later)
+        return observation
+
+    def _observed(self, rgb: np.ndarray, timestamp_s: float | None) -> FaceObservation:
+        """The observation of the earliest frame submitted whose result is not taken yet (``rgb``)."""
+        faces = self._mesh.result()
         if self._counter is None:
             return FaceObservation(self._follower.choose(faces), len(faces))
         self._calls += 1
