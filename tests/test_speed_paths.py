@@ -171,3 +171,15 @@ print(loaded or "none", tasks_ok, drawing_utils.plt.figure is plt.figure, buffer
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["none", "True", "True", "True", "DrawingSpec", "Holistic"]
+
+
+def test_frames_waiting_for_the_features_are_bounded_in_memory():
+    """The features thread's queue is deep for small frames and held to FEATURES_QUEUE_BYTES of
+    pictures (BGR and RGB) for large ones, never below the 4 frames it always had."""
+    from facefeedback.measure import FEATURES_AHEAD, FEATURES_QUEUE_BYTES, features_ahead
+
+    assert features_ahead(640, 360) == FEATURES_AHEAD[1] == 16
+    held = {(w, h): features_ahead(w, h) for w, h in [(1280, 720), (1920, 1080), (3840, 2160), (7680, 4320)]}
+    assert held[(1920, 1080)] == 10
+    assert held[(3840, 2160)] == held[(7680, 4320)] == FEATURES_AHEAD[0] == 4
+    assert all(n * 6 * w * h <= FEATURES_QUEUE_BYTES for (w, h), n in held.items() if n > FEATURES_AHEAD[0])

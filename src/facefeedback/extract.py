@@ -23,7 +23,13 @@ from .calibration import Calibration, population_calibration
 from .config import Config, config_hash, dump_config
 from .files import file_sha256
 from .io import FrameSource, SourceInfo
-from .measure import FrameMeasurer, MeasurementBuffer, build_frame_table, measure_frames
+from .measure import (
+    FrameMeasurer,
+    MeasurementBuffer,
+    build_frame_table,
+    features_ahead,
+    measure_frames,
+)
 from .summary import events_to_json, recording_warnings, summarise
 
 log = logging.getLogger(__name__)
@@ -79,7 +85,8 @@ def measure_source(source: FrameSource, config: Config, progress: bool = False,
         bar = tqdm(total=total, desc=info.name, unit="frame", disable=(not progress) or None, leave=False)
         try:
             tick = bar.update if on_frame is None else lambda: (bar.update(), on_frame())
-            measure_frames(measurer, source, buffer, on_frame=tick, pipelined=pipelined and source.kind != "image")
+            measure_frames(measurer, source, buffer, on_frame=tick, pipelined=pipelined and source.kind != "image",
+                           ahead=features_ahead(info.width, info.height))
         finally:
             bar.close()
     return buffer.raw_table()
