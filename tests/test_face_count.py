@@ -98,7 +98,7 @@ def test_counting_on_every_frame_follows_the_same_face(clips):
 
 @pytest.mark.parametrize("clip", ["both", "enters"])
 def test_a_stream_gives_the_observations_of_frame_after_frame(clips, clip):
-    """stream() keeps the next frame in Face Mesh's graph while a result is read; its observations
+    """stream(in_graph=2) keeps the next frame in Face Mesh's graph while a result is read; its observations
     are detect()'s, also where Face Mesh starts again on a frame to take up the participant (the
     later frames, already queued in the old graph, go to the new one)."""
     with FrameSource(clips[clip]) as source:
@@ -109,7 +109,7 @@ def test_a_stream_gives_the_observations_of_frame_after_frame(clips, clip):
         graphs = []
         new_mesh = backend._new_mesh
         backend._new_mesh = lambda: graphs.append(new_mesh()) or graphs[-1]
-        streamed = list(backend.stream(iter(frames)))
+        streamed = list(backend.stream(iter(frames), in_graph=2))
     assert len(graphs) == (1 if clip == "both" else 0)  # "both" starts again to take up the participant
     assert len(streamed) == len(one_by_one) == len(frames)
     for a, b in zip(streamed, one_by_one):

@@ -61,8 +61,9 @@ class _Backend(_Closable):
                rgb: np.ndarray | None = None) -> FaceObservation:  # pragma: no cover - every backend has its own
         raise NotImplementedError
 
-    def stream(self, frames: Iterable[tuple[np.ndarray, float | None, np.ndarray | None]]) -> Iterator[FaceObservation]:
+    def stream(self, frames: Iterable[tuple[np.ndarray, float | None, np.ndarray | None]],
+               in_graph: int = 1) -> Iterator[FaceObservation]:
         """The observation of each ``(image_bgr, timestamp_s, rgb)`` of a video, in order: what
-        :meth:`detect` gives frame after frame (a backend may work on the next frame meanwhile)."""
+        :meth:`detect` gives frame after frame (a backend may work on up to ``in_graph`` frames at once)."""
         for image, timestamp_s, rgb in frames:
             yield self.detect(image, timestamp_s, rgb=rgb)

@@ -95,9 +95,6 @@ class FaceMeshBackend(_Backend):
     def _new_mesh(self) -> FaceMeshGraph:
         return FaceMeshGraph(**self._mesh_options)
 
-    #: Frames of a stream in Face Mesh's graph at once: the one whose result is read and the next.
-    AHEAD = 2
-
     def detect(self, image_bgr: np.ndarray, timestamp_s: float | None = None,
                rgb: np.ndarray | None = None) -> FaceObservation:
         """Landmarks of the followed face in one BGR frame (``rgb``: the same frame in RGB, if at hand)."""
@@ -105,15 +102,17 @@ class FaceMeshBackend(_Backend):
         self._mesh.submit(rgb)
         return self._observed(rgb, timestamp_s)
 
-    def stream(self, frames: Iterable[tuple[np.ndarray, float | None, np.ndarray | None]]) -> Iterator[FaceObservation]:
-        """As :meth:`detect` frame after frame, with the next frame already in Face Mesh's graph while
-        this one's result is read (:meth:`FaceMeshGraph.submit`): the same observations."""
+    def stream(self, frames: Iterable[tuple[np.ndarray, float | None, np.ndarray | None]],
+               in_graph: int = 1) -> Iterator[FaceObservation]:
+        """As :meth:`detect` frame after frame, with up to ``in_graph`` frames in Face Mesh's graph
+        at once: with 2, the next frame is queued while this one's result is read
+        (:meth:`FaceMeshGraph.submit`). The observations are the same."""
         ahead: deque = deque()  # (rgb, timestamp_s) of the frames submitted, results not taken
         for image_bgr, timestamp_s, rgb in frames:
             rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB) if rgb is None else rgb
             self._mesh.submit(rgb)
             ahead.append((rgb, timestamp_s))
-            if len(ahead) >= self.AHEAD:
+            if len(ahead) >= in_graph:
                 yield self._next(ahead)
         while ahead:
             yield self._next(ahead)
