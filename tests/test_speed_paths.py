@@ -212,3 +212,29 @@ def test_measuring_with_two_frames_in_the_graph_gives_the_same_table(pyfeat_medi
     assert 0 < tables[0]["face_detected"].sum() < len(tables[0])
     for table in tables[1:]:
         pd.testing.assert_frame_equal(table, tables[0])
+
+
+def test_face_mesh_reads_an_unwritable_image_in_place_with_the_same_landmarks(pyfeat_media):
+    """A video frame's RGB picture cannot be written, so MediaPipe reads it where it is rather
+    than copying it; the landmarks are those of a writable copy, bit for bit, also for rows of a
+    width that leaves them unaligned and for a read-only view with gaps between its rows."""
+    from facefeedback.landmarks import FaceMeshGraph
+
+    with FrameSource(pyfeat_media / "single_face.mp4") as src:
+        frame = next(iter(src))
+    assert not frame.rgb.flags.writeable
+    with pytest.raises(ValueError):
+        frame.rgb[0, 0] = 0
+    for h, w in [frame.rgb.shape[:2], (frame.rgb.shape[0] - 3, frame.rgb.shape[1] - 5)]:
+        view = frame.rgb[:h, :w]  # read-only; with gaps between its rows when cropped
+        writable = view.copy()
+        unwritable = view.copy()
+        unwritable.flags.writeable = False
+        assert view.flags.c_contiguous == (w == frame.rgb.shape[1])
+        landmarks = []
+        for image in (writable, unwritable, view):
+            with FaceMeshGraph(static_image_mode=True, max_num_faces=1, refine_landmarks=True) as mesh:
+                landmarks.append(mesh.faces(image))
+        assert len(landmarks[0]) == 1
+        for other in landmarks[1:]:
+            assert len(other) == 1 and np.array_equal(other[0], landmarks[0][0])

@@ -43,7 +43,9 @@ class Frame:
     """One decoded picture: ``index`` in the source, ``timestamp_s`` from its start, BGR ``image``.
 
     ``rgb`` is the same picture in the channel order the landmark model takes; it is made
-    once, on first use (by the decoding thread when frames are read ahead).
+    once, on first use (by the decoding thread when frames are read ahead), and cannot be
+    written: MediaPipe reads such an array where it is instead of copying it into its packet
+    (at 1080p a 6 MB copy a frame; see :meth:`facefeedback.landmarks.FaceMeshGraph.submit`).
     """
 
     index: int
@@ -52,7 +54,9 @@ class Frame:
 
     @functools.cached_property
     def rgb(self) -> np.ndarray:
-        return cv2.cvtColor(self.image, cv2.COLOR_BGR2RGB)
+        rgb = cv2.cvtColor(self.image, cv2.COLOR_BGR2RGB)
+        rgb.flags.writeable = False
+        return rgb
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ and makes the next frame's packet; with the next frame already queued it goes on
 The graph takes its frames one at a time and in order whichever way they come (each frame's
 tracking starts from the landmarks of the one before), so the landmarks are the same bit for
 bit; MediaPipe alone took 2.1 ms a 640x360 frame this way against 2.4-2.6 ms (400 frames,
-real face, machine otherwise idle).
+real face, machine otherwise idle). A frame that cannot be written is read in place, not copied
+(:meth:`FaceMeshGraph.submit`).
 """
 
 from __future__ import annotations
@@ -285,12 +286,22 @@ class FaceMeshGraph(_Closable):
 
     def submit(self, rgb: np.ndarray) -> None:
         """Add an RGB image to the graph without waiting for its landmarks (:meth:`result` gives
-        them, frame by frame in the order submitted). The graph keeps a copy of the image."""
+        them, frame by frame in the order submitted).
+
+        As ``process``, the graph copies an image that can be written and reads one that cannot
+        (``flags.writeable`` False: a video frame's :attr:`facefeedback.io.Frame.rgb`) where it
+        is, holding a reference to it; that saves a copy of every frame (6 MB at 1080p). A
+        read-only image laid out with gaps is copied into one that is not (MediaPipe reads only
+        contiguous arrays by reference).
+        """
         if not self._direct:
             self._pending.append(rgb)
             return
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"Face Mesh takes a three-channel RGB image, got shape {rgb.shape}")
+        if not rgb.flags.writeable and not rgb.flags.c_contiguous:
+            rgb = np.ascontiguousarray(rgb)
+            rgb.flags.writeable = False
         # As SolutionBase.process: step the simulated 30 fps clock, add the frame.
         mesh = self._mesh
         mesh._simulated_timestamp += 33333

@@ -48,6 +48,13 @@ class _FaceCounter:
         self._detector.close()
 
 
+def _rgb(image_bgr: np.ndarray) -> np.ndarray:
+    """A BGR picture in RGB, unwritable: MediaPipe reads it in place (see :meth:`FaceMeshGraph.submit`)."""
+    rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+    rgb.flags.writeable = False
+    return rgb
+
+
 def _centre(points: np.ndarray) -> np.ndarray:
     return points[:, :2].mean(axis=0)
 
@@ -98,7 +105,7 @@ class FaceMeshBackend(_Backend):
     def detect(self, image_bgr: np.ndarray, timestamp_s: float | None = None,
                rgb: np.ndarray | None = None) -> FaceObservation:
         """Landmarks of the followed face in one BGR frame (``rgb``: the same frame in RGB, if at hand)."""
-        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB) if rgb is None else rgb
+        rgb = _rgb(image_bgr) if rgb is None else rgb
         self._mesh.submit(rgb)
         return self._observed(rgb, timestamp_s)
 
@@ -109,7 +116,7 @@ class FaceMeshBackend(_Backend):
         (:meth:`FaceMeshGraph.submit`). The observations are the same."""
         ahead: deque = deque()  # (rgb, timestamp_s) of the frames submitted, results not taken
         for image_bgr, timestamp_s, rgb in frames:
-            rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB) if rgb is None else rgb
+            rgb = _rgb(image_bgr) if rgb is None else rgb
             self._mesh.submit(rgb)
             ahead.append((rgb, timestamp_s))
             if len(ahead) >= in_graph:
