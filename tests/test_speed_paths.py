@@ -186,18 +186,6 @@ def test_frames_waiting_for_the_features_are_bounded_in_memory():
     assert all(n * 6 * w * h <= FEATURES_QUEUE_BYTES for (w, h), n in held.items() if n > FEATURES_AHEAD[0])
 
 
-def test_face_mesh_takes_the_next_frame_ahead_where_decoding_has_one_thread():
-    """Two frames in Face Mesh's graph where FFmpeg decodes in one thread (up to 1280x720 on 2
-    cores), one where its threads decode (1080p, or any size on more cores)."""
-    from facefeedback.io import decoding_threads
-    from facefeedback.measure import frames_in_graph
-
-    for (w, h), cores, expected in [((640, 360), 2, 2), ((1280, 720), 2, 2), ((1920, 1080), 2, 1),
-                                    ((640, 360), 8, 1)]:
-        assert frames_in_graph(w, h, cores) == expected
-        assert (decoding_threads(w * h, cores) == 1) == (expected == 2)
-
-
 def test_measuring_with_two_frames_in_the_graph_gives_the_same_table(pyfeat_media):
     """measure_frames with the next frame queued in Face Mesh's graph and a short features queue
     gives the table of frame-by-frame measuring, bit for bit (a face that leaves and comes back)."""

@@ -28,7 +28,6 @@ from .measure import (
     MeasurementBuffer,
     build_frame_table,
     features_ahead,
-    frames_in_graph,
     measure_frames,
 )
 from .summary import events_to_json, recording_warnings, summarise
@@ -87,8 +86,7 @@ def measure_source(source: FrameSource, config: Config, progress: bool = False,
         try:
             tick = bar.update if on_frame is None else lambda: (bar.update(), on_frame())
             measure_frames(measurer, source, buffer, on_frame=tick, pipelined=pipelined and source.kind != "image",
-                           features_queue=features_ahead(info.width, info.height),
-                           in_graph=frames_in_graph(info.width, info.height))
+                           features_queue=features_ahead(info.width, info.height))
         finally:
             bar.close()
     return buffer.raw_table()

@@ -28,7 +28,7 @@ from .components.tone import ToneReference, recording_tone
 from .conditions import frame_conditions
 from .config import Config
 from .geometry import Alignment, align
-from .io import Frame, decoding_threads
+from .io import Frame
 from .landmarks import FaceObservation, make_backend
 from .occlusion import OcclusionDetector
 from .qc import face_box, image_quality, valid_mask
@@ -229,30 +229,24 @@ def features_ahead(width: int, height: int) -> int:
     return int(min(max(FEATURES_QUEUE_BYTES // max(6 * width * height, 1), fewest), most))
 
 
-def frames_in_graph(width: int, height: int, cores: int | None = None) -> int:
-    """How many frames of ``width`` x ``height`` Face Mesh's graph holds at once while measuring:
-    2 (the next frame queued while this one's result is read: see
-    :mod:`facefeedback.landmarks.mesh_graph`) where the video is decoded in one thread
-    (:func:`facefeedback.io.decoding_threads`), else 1.
-
-    Measured on 2 cores, start-up left out: at 640x360 ``extract`` took about 5 % less time with
-    2 (2.33-2.38 s against 2.41-2.44 s for 719 frames), at 1280x720 2 % less; at 1080p, decoded in
-    FFmpeg's threads, 7 % more (3.28-3.36 s against 3.07-3.13 s for 359 frames): there the
-    decoder's threads are what the frames wait for, and a graph that never pauses takes cores
-    from them.
-    """
-    return 2 if decoding_threads(width * height, cores) == 1 else 1
+#: Frames in Face Mesh's graph at once while a video is measured: the next frame is queued while
+#: this one's result is read (see :mod:`facefeedback.landmarks.mesh_graph`). Measured on 2
+#: cores, start-up left out, four to six runs each: ``extract`` took 2.33-2.38 s against
+#: 2.41-2.44 s for 719 frames at 640x360, 2 % less at 1280x720, and 3.0-3.1 s against 3.1-3.2 s
+#: for 359 frames at 1080p. (At 1080p it was 7 % slower while the graph still copied each frame
+#: into its packet, which the frame's read-only RGB picture now spares.)
+FRAMES_IN_GRAPH = 2
 
 
 def measure_frames(measurer: FrameMeasurer, frames: Iterable[Frame], buffer: MeasurementBuffer,
                    on_frame: Callable[[], None] | None = None, pipelined: bool = True,
-                   features_queue: int = FEATURES_AHEAD[0], in_graph: int = 1) -> None:
+                   features_queue: int = FEATURES_AHEAD[0], in_graph: int = FRAMES_IN_GRAPH) -> None:
     """Measure every frame into ``buffer``, in order.
 
     With ``pipelined`` the landmark stage runs in the calling thread and everything after it in
     one worker thread, so the features of frame *n* are computed while MediaPipe (which releases
     the GIL) works on frame *n + 1* (with ``in_graph`` 2, frame *n + 2* already queued in its
-    graph: :func:`frames_in_graph`); the order of the buffer is the order of the frames.
+    graph: :data:`FRAMES_IN_GRAPH`); the order of the buffer is the order of the frames.
     ``features_queue`` frames at most wait between the two (:func:`features_ahead`).
     """
     if not pipelined:
@@ -338,6 +332,5 @@ __all__ = [
     "MeasurementBuffer",
     "build_frame_table",
     "features_ahead",
-    "frames_in_graph",
     "measure_frames",
 ]
