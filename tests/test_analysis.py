@@ -688,3 +688,26 @@ def test_damaged_study_files_are_named_in_one_line(study_dir, tmp_path, capsys):
         code = main(["analyze", str(path), "--outcome", "HAMD17", "--out", str(tmp_path / "a"), *FAST])
         err = capsys.readouterr().err.strip()
         assert code != 0 and message in err and err.count("\n") == 0 and "Traceback" not in err, err
+
+
+def test_mediator_draws_are_scipys_normal_draws_bit_for_bit(monkeypatch):
+    """The mediator model's draws skip scipy's frozen distribution (slow to build) and give its
+    numbers exactly, so the mediation results are those of statsmodels' own OLS."""
+    from facefeedback.analysis import mediation
+
+    loc, scale = np.linspace(-3.0, 5.0, 37), 1.7
+    for keyword in ("rng", "random_state"):
+        got = mediation._Normal(loc, scale).rvs(37, **{keyword: np.random.default_rng(11)})
+        expected = stats.norm(loc=loc, scale=scale).rvs(37, random_state=np.random.default_rng(11))
+        assert np.array_equal(got, expected)
+    legacy = mediation._Normal(loc, scale).rvs(37, random_state=np.random.RandomState(3))
+    assert np.array_equal(legacy, stats.norm(loc=loc, scale=scale).rvs(37, random_state=np.random.RandomState(3)))
+
+    table, _ = simulate_study(SimulationSettings(n_per_arm=12), 4, with_frames=False)
+    data = prepare(StudyFeatures(table, ["baseline", "week3", "week6"], "baseline", source=None), "HAMD17")
+    fast = mediation.mediation_model(data, 200, np.random.default_rng(2))
+    monkeypatch.setattr(mediation, "_mediator_ols", lambda: sm.OLS)
+    plain = mediation.mediation_model(data, 200, np.random.default_rng(2))
+    for effect in ("indirect", "direct", "total", "proportion_mediated"):
+        assert getattr(fast, effect) == getattr(plain, effect)
+    assert (fast.a, fast.a_ci, fast.b) == (plain.a, plain.a_ci, plain.b)

@@ -34,10 +34,19 @@ outcome model's degrees of freedom): plain percentile intervals held the true
 indirect and direct effects of simulated studies in 92-93 % instead of 95 %.
 Path ``a`` has its own interval, from a case bootstrap of the mediator model
 stratified by arm, expanded in the same way.
+
+Each resample draws the mediator from the mediator model's normal distribution
+(``get_distribution(...).rvs``). statsmodels builds a frozen ``scipy.stats.norm``
+for it, and scipy formats the distribution's documentation anew for every frozen
+copy: about 0.7 ms a draw, half of the bootstrap's time. The mediator model here
+(:func:`_mediator_ols`) gives the same draws, bit for bit, from the generator
+directly: ten mediation analyses of 500 resamples (simulated studies of 3 to 60 per
+arm, both baseline models) took 2.6 s instead of 7.8, with the same results.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from dataclasses import dataclass
@@ -87,6 +96,39 @@ class MediationResult(ModelResult):
     proportion_mediated: dict
 
 
+class _Normal:
+    """Normal draws around ``loc`` (one per observation) with standard deviation ``scale``:
+    what ``scipy.stats.norm(loc=loc, scale=scale).rvs(n, random_state=generator)`` gives for a
+    NumPy ``Generator`` (its standard normal draws, times ``scale``, plus ``loc``), without
+    building a scipy distribution."""
+
+    def __init__(self, loc: np.ndarray, scale: float) -> None:
+        self.loc, self.scale = loc, scale
+
+    def rvs(self, size=None, random_state=None, rng=None) -> np.ndarray:
+        generator = rng if rng is not None else random_state
+        if not isinstance(generator, np.random.Generator):  # anything else: scipy's own
+            from scipy import stats
+
+            return stats.norm(loc=self.loc, scale=self.scale).rvs(size, random_state=generator)
+        return generator.standard_normal(size) * self.scale + self.loc
+
+
+@functools.cache
+def _mediator_ols() -> type:
+    """statsmodels' OLS whose ``get_distribution`` (without a ``dist_class``) is a :class:`_Normal`
+    (see the module's docstring); made once, when statsmodels is first needed."""
+    import statsmodels.api as sm
+
+    class _MediatorOLS(sm.OLS):
+        def get_distribution(self, params, scale, exog=None, dist_class=None, **kwargs):
+            if dist_class is not None or kwargs:
+                return super().get_distribution(params, scale, exog=exog, dist_class=dist_class, **kwargs)
+            return _Normal(self.predict(params, exog), np.sqrt(scale))
+
+    return _MediatorOLS
+
+
 def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
                     model: str = ANCOVA, level: float = 0.95) -> MediationResult:
     """Indirect, direct and total effect of the treated arm, and the proportion mediated.
@@ -121,7 +163,7 @@ def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
     outcome_exog = primary_design(data, model)
     mediator_exog = np.delete(outcome_exog, 1, axis=1)
     outcome_model = sm.OLS(y, outcome_exog)
-    mediator_model = sm.OLS(m, mediator_exog)
+    mediator_model = _mediator_ols()(m, mediator_exog)
     names = primary_terms(data, model)
     check_design(outcome_exog, y, names, f"{data.outcome}_change")
     check_design(mediator_exog, m, [names[0], *names[2:]], f"{data.feature}_change")
