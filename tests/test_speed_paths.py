@@ -226,3 +226,28 @@ def test_face_mesh_reads_an_unwritable_image_in_place_with_the_same_landmarks(py
         assert len(landmarks[0]) == 1
         for other in landmarks[1:]:
             assert len(other) == 1 and np.array_equal(other[0], landmarks[0][0])
+
+
+def test_the_fallback_through_process_takes_frames_ahead_and_unwritable_crops(pyfeat_media):
+    """Should MediaPipe's internals differ from the pinned version's, FaceMeshGraph falls back on
+    process(): frames submitted ahead still come back in order, and a read-only crop with gaps
+    between its rows (which MediaPipe cannot take by reference) is made contiguous first."""
+    from mediapipe.python.solutions import face_mesh
+
+    from facefeedback.landmarks import FaceMeshGraph, _to_pixels
+
+    with FrameSource(pyfeat_media / "single_face.mp4", stride=6, prefetch=0) as src:
+        frames = [f.rgb[:, 2:-3] for f in src]  # read-only views, not contiguous
+    assert frames and not any(f.flags.writeable or f.flags.c_contiguous for f in frames)
+    options = dict(max_num_faces=1, refine_landmarks=True)
+    with face_mesh.FaceMesh(**options) as mesh:
+        expected = [[_to_pixels(f, rgb.shape[1], rgb.shape[0]) for f in (mesh.process(rgb.copy()).multi_face_landmarks or [])]
+                    for rgb in frames]
+    with FaceMeshGraph(**options) as graph:
+        graph._direct = False
+        for rgb in frames:
+            graph.submit(rgb)
+        got = [graph.result() for _ in frames]
+    assert sum(map(len, expected)) == len(frames)
+    for g, e in zip(got, expected):
+        assert len(g) == len(e) and all(np.array_equal(a, b) for a, b in zip(g, e))

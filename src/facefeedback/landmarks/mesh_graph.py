@@ -294,14 +294,14 @@ class FaceMeshGraph(_Closable):
         read-only image laid out with gaps is copied into one that is not (MediaPipe reads only
         contiguous arrays by reference).
         """
+        if not rgb.flags.writeable and not rgb.flags.c_contiguous:
+            rgb = np.ascontiguousarray(rgb)
+            rgb.flags.writeable = False
         if not self._direct:
             self._pending.append(rgb)
             return
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"Face Mesh takes a three-channel RGB image, got shape {rgb.shape}")
-        if not rgb.flags.writeable and not rgb.flags.c_contiguous:
-            rgb = np.ascontiguousarray(rgb)
-            rgb.flags.writeable = False
         # As SolutionBase.process: step the simulated 30 fps clock, add the frame.
         mesh = self._mesh
         mesh._simulated_timestamp += 33333
