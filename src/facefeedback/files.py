@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .errors import InputError
+
 #: Names :func:`temporary_name` gives: ``.ff-<10 hex>.<pid>.tmp`` (and a suffix for files).
 TEMPORARY = re.compile(r"^\.ff-[0-9a-f]{10}\.(\d+)\.tmp")
 
@@ -173,8 +175,6 @@ def compressed_columns(path: str | os.PathLike) -> list[str] | None:
     sidecar lists none (a table written before version 0.6.6, with a header row). Without a
     readable sidecar the columns are unknown: that raises :class:`~facefeedback.errors.InputError`
     (reading the first row as the names would lose it and name the columns by its values)."""
-    from .errors import InputError
-
     path = Path(path)
     sidecar = sidecar_path(path)
     try:

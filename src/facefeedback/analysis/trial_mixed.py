@@ -127,8 +127,7 @@ def trial_mixed_model(data: AnalysisData, methods=METHODS) -> TrialMixedResult |
     terms.append("treated")
     formula = f"{RESPONSE} ~ " + " * ".join(terms)
     tasks = sorted(set(trials["task"].astype(str))) if "task" in trials else []
-    task_note = ""
-    mixed = smf.mixedlm(formula, trials, groups=trials["participant_id"])
+    task_note, mixed = "", None
     if len(tasks) > 1:  # each task's own level; the effects are pooled over the tasks
         with_task = formula + f" + C(task, Treatment({tasks[0]!r}))"
         candidate = smf.mixedlm(with_task, trials, groups=trials["participant_id"])
@@ -137,6 +136,8 @@ def trial_mixed_model(data: AnalysisData, methods=METHODS) -> TrialMixedResult |
         else:  # a task that is one session (or condition, or arm) has no level of its own to tell
             task_note = ("The trials' tasks are determined by their sessions, conditions and arms, so the model "
                          "has no task term: a task's own level is part of those terms. ")
+    if mixed is None:
+        mixed = smf.mixedlm(formula, trials, groups=trials["participant_id"])
 
     factors = {f"C(trial_type, Treatment({types[0]!r}))": "condition",
                f"C(session, Treatment({sessions[0]!r}))": "session", "treated": f"arm[{data.treated_arm}]",
