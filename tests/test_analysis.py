@@ -283,13 +283,13 @@ def test_without_frames_simulation_has_only_the_primary_feature():
     assert "frown_intensity_p90" not in table and "frown_intensity_mean_change" in table
 
 
-def test_tiny_study_says_its_mediation_resamples_were_rank_deficient():
+def test_tiny_study_says_its_mediation_resamples_were_singular():
     from facefeedback.analysis.mediation import mediation_model
 
     table, _ = simulate_study(SimulationSettings(n_per_arm=3), 5, with_frames=False)
     study = StudyFeatures(table, ["baseline", "week3", "week6"], "baseline", source=None)
     med = mediation_model(prepare(study, "HAMD17"), 300, np.random.default_rng(0))
-    assert med.notes and "rank-deficient" in med.notes[0]
+    assert med.notes and med.notes[0].startswith("mediation: ") and "had a singular design" in med.notes[0]
     big, _ = simulate_study(SimulationSettings(n_per_arm=30), 5, with_frames=False)
     study = StudyFeatures(big, ["baseline", "week3", "week6"], "baseline", source=None)
     assert mediation_model(prepare(study, "HAMD17"), 300, np.random.default_rng(0)).notes == []
@@ -603,8 +603,8 @@ def test_percent_change_and_response_need_a_positive_reference(study_dir):
 
 def test_bootstrap_resamples_left_out_of_the_intervals_are_counted_in_a_note(tmp_path, study_dir):
     """At 4 per arm some stratified resamples have a singular design: the primary model and the
-    mediation's path a say how many of their resamples the intervals leave out; the mediation's
-    statsmodels fits are counted out of two per resample."""
+    mediation say how many of their resamples the intervals leave out (the mediation's: those in
+    which either of its two models is singular)."""
     from facefeedback.analysis.mediation import mediation_model
     from facefeedback.analysis.models import primary_design, primary_model
     from facefeedback.analysis.study_features import load_study_features
@@ -620,8 +620,9 @@ def test_bootstrap_resamples_left_out_of_the_intervals_are_counted_in_a_note(tmp
                      "participants of an arm for the model's terms) and are left out of the intervals, which rest "
                      f"on the other {1000 - left_out}; at this sample size they are unreliable"]
     mediation = mediation_model(data, 1000, np.random.default_rng(0)).notes
-    assert mediation[0].startswith("mediation: ") and " of 2000 bootstrap model fits (1000 resamples, two " \
-        "models each)" in mediation[0]
+    assert len(mediation) == 1 and mediation[0].startswith("mediation: ")
+    assert int(mediation[0].split()[1]) >= left_out and " of 1000 bootstrap resamples had a singular design" \
+        in mediation[0]
     assert primary_model(prepare(load_study_features(study_dir), "HAMD17"), 1000, 99,
                          np.random.default_rng(0)).notes == []
 
@@ -690,24 +691,59 @@ def test_damaged_study_files_are_named_in_one_line(study_dir, tmp_path, capsys):
         assert code != 0 and message in err and err.count("\n") == 0 and "Traceback" not in err, err
 
 
-def test_mediator_draws_are_scipys_normal_draws_bit_for_bit(monkeypatch):
-    """The mediator model's draws skip scipy's frozen distribution (slow to build) and give its
-    numbers exactly, so the mediation results are those of statsmodels' own OLS."""
+def _simulated_data(n_per_arm: int, seed: int):
+    table, _ = simulate_study(SimulationSettings(n_per_arm=n_per_arm), seed, with_frames=False)
+    return prepare(StudyFeatures(table, ["baseline", "week3", "week6"], "baseline", source=None), "HAMD17")
+
+
+def test_mediation_replicates_are_the_models_refitted_on_the_same_participants():
+    """Every replicate refits the mediator, outcome and total-effect models on one resample of the
+    participants, stratified by arm: the total effect's replicates are a * b + c' of the same
+    resample (the OLS identity, to rounding) and its interval is the total-effect model's
+    stratified bootstrap interval; no simulation noise is added."""
     from facefeedback.analysis import mediation
+    from facefeedback.analysis.models import primary_design
 
-    loc, scale = np.linspace(-3.0, 5.0, 37), 1.7
-    for keyword in ("rng", "random_state"):
-        got = mediation._Normal(loc, scale).rvs(37, **{keyword: np.random.default_rng(11)})
-        expected = stats.norm(loc=loc, scale=scale).rvs(37, random_state=np.random.default_rng(11))
-        assert np.array_equal(got, expected)
-    legacy = mediation._Normal(loc, scale).rvs(37, random_state=np.random.RandomState(3))
-    assert np.array_equal(legacy, stats.norm(loc=loc, scale=scale).rvs(37, random_state=np.random.RandomState(3)))
+    data = _simulated_data(15, 4)
+    w = data.wide
+    y, m, treated = (w[c].to_numpy(float) for c in ("mood_change", "frown_change", "treated"))
+    outcome_exog = primary_design(data)
+    mediator_exog = np.delete(outcome_exog, 1, axis=1)
+    outcome, mediator, total = mediation._joint_draws(outcome_exog, y, mediator_exog, m, treated, 400,
+                                                      np.random.default_rng(5))
+    reduced = resample.bootstrap_ols(mediator_exog, y, treated, 400, np.random.default_rng(5))
+    np.testing.assert_array_equal(total, reduced)
+    np.testing.assert_allclose(mediator[:, 1] * outcome[:, 1] + outcome[:, 2], total[:, 1], rtol=1e-9)
 
-    table, _ = simulate_study(SimulationSettings(n_per_arm=12), 4, with_frames=False)
-    data = prepare(StudyFeatures(table, ["baseline", "week3", "week6"], "baseline", source=None), "HAMD17")
-    fast = mediation.mediation_model(data, 200, np.random.default_rng(2))
-    monkeypatch.setattr(mediation, "_mediator_ols", lambda: sm.OLS)
-    plain = mediation.mediation_model(data, 200, np.random.default_rng(2))
-    for effect in ("indirect", "direct", "total", "proportion_mediated"):
-        assert getattr(fast, effect) == getattr(plain, effect)
-    assert (fast.a, fast.a_ci, fast.b) == (plain.a, plain.a_ci, plain.b)
+    result = mediation.mediation_model(data, 400, np.random.default_rng(5))
+    level = resample.expanded_level(*outcome_exog.shape)
+    assert result.total["ci"] == list(resample.percentile_interval(reduced[:, 1], level))
+    assert result.indirect["ci"] == list(resample.percentile_interval(mediator[:, 1] * outcome[:, 1], level))
+    assert result.direct["ci"] == list(resample.percentile_interval(outcome[:, 2], level))
+    assert result.a_ci == list(resample.percentile_interval(mediator[:, 1], resample.expanded_level(
+        *mediator_exog.shape)))
+    assert result.total["estimate"] == pytest.approx(result.indirect["estimate"] + result.direct["estimate"],
+                                                     rel=1e-9)
+
+
+def test_a_mediator_that_nearly_is_the_arm_leaves_the_total_effect_interval_as_its_own_models():
+    """When frowning is all but determined by arm (6 per arm, as in the demo study), b is poorly
+    determined, but the total effect, the arm's effect on mood, is not: its interval stays about
+    as wide as that model's t interval. Replicates that simulate each participant's mediator (as
+    statsmodels' Mediation, used before 0.6.7, does) add b times that simulation's noise: here an
+    interval of -83 to 162, ten times wider, around an effect whose t interval is -28 to -5."""
+    from facefeedback.analysis.mediation import mediation_model
+    from facefeedback.analysis.models import primary_design
+
+    data = _simulated_data(6, 1)
+    w = data.wide
+    w["frown_change"] = -0.05 * w["treated"] + np.random.default_rng(1).normal(0, 1e-3, len(w))
+    result = mediation_model(data, 2000, np.random.default_rng(3))
+    fit = sm.OLS(w["mood_change"].to_numpy(float), np.delete(primary_design(data), 1, axis=1)).fit()
+    t_low, t_high = fit.conf_int()[1]
+    assert t_high < 0, "the simulated arm effect on mood should be clear"
+    assert result.total["estimate"] == pytest.approx(fit.params[1], rel=1e-9)
+    low, high = result.total["ci"]
+    assert low < fit.params[1] < high
+    assert 0.5 < (high - low) / (t_high - t_low) < 2.5, (low, high, t_low, t_high)
+    assert abs(result.b) > 1000  # b is indeed poorly determined

@@ -6,4 +6,4 @@ The per-frame measurement runs ``io`` -> ``landmarks`` -> ``geometry`` -> ``comp
 Nothing heavy is imported here: import the stage you need.
 """
 
-__version__ = "0.6.6"
+__version__ = "0.6.7"

@@ -134,6 +134,16 @@ def expanded_p(p_percentile: float, n: int, p: int) -> float:
     return float(2 * stats.t.sf(t, n - p))
 
 
+def share_p(draws: np.ndarray) -> float:
+    """Two-sided bootstrap p-value: twice the smaller share of the draws (NaN ones, from
+    singular resamples, left out) on one side of 0, at most 1."""
+    draws = np.asarray(draws, dtype=float)
+    draws = draws[np.isfinite(draws)]
+    if draws.size == 0:
+        return float("nan")
+    return float(min(1.0, 2 * min((draws > 0).mean(), (draws < 0).mean())))
+
+
 def singular_resamples_note(model: str, draws: np.ndarray) -> str | None:
     """A note when some of ``draws`` (one row per bootstrap resample, NaN where its design was
     singular, as :func:`bootstrap_ols` gives them) are left out of the percentile intervals."""
