@@ -454,3 +454,33 @@ def test_a_session_listed_before_the_reference_is_a_warning(study_dir):
         "sessions screening come before the reference session baseline in the study file, but every table "
         "orders the reference first (baseline, screening, week6): their session codes, visit numbers and "
         "change columns follow it; leave a visit before the reference out, or make it the reference"]
+
+
+@pytest.mark.parametrize("given", ["sessions: [baseline, week6]\nreference_session: basline", "reference_session: basline"])
+def test_a_reference_session_no_recording_has_is_one_line_naming_the_study_file(study_dir, given):
+    """A typo in reference_session was said once, then again for every participant ('has sessions
+    baseline, week6 but no recording at the reference session 'basline''); without ``sessions:``
+    only the participants' lines were said, blaming the recordings table."""
+    (study_dir / "study.yaml").write_text(STUDY.replace("sessions: [baseline, week6]", given))
+    path = study_dir.resolve() / "study.yaml"
+    wanted = ("is not in sessions (baseline, week6)" if "sessions:" in given
+              else "is not a session of recordings.tsv (baseline, week6)")
+    assert problems_of(study_dir) == [f"{path}: reference_session 'basline' {wanted}"]
+
+
+def test_a_calibration_task_no_reference_recording_has_is_one_line_naming_the_study_file(study_dir):
+    """calibration.tasks naming a task that is not in the recordings table ('resting' for 'rest')
+    was said only once per participant, as if each participant lacked a recording."""
+    path = study_dir.resolve() / "study.yaml"
+    (study_dir / "study.yaml").write_text(STUDY.replace("{tasks: [rest]}", "{tasks: [resting]}"))
+    assert problems_of(study_dir) == [f"{path}: calibration.tasks 'resting' is not a task of the 'baseline' "
+                                      "recordings in recordings.tsv (rest)"]
+    # with a valid task beside it, a participant lacking that task is still named
+    (study_dir / "study.yaml").write_text(STUDY.replace("{tasks: [rest]}", "{tasks: [rest, resting]}"))
+    rows = GOOD_ROWS[:2] + [("P02", "baseline", "interview", "clips/a.mp4")]
+    (study_dir / "recordings.tsv").write_text(recordings_text(rows))
+    assert problems_of(study_dir) == [
+        f"{path}: calibration.tasks 'resting' is not a task of the 'baseline' recordings in recordings.tsv "
+        "(rest, interview)",
+        "recordings.tsv row 4: participant P02 has no 'baseline' recording of the calibration task(s) rest "
+        "(has interview)"]

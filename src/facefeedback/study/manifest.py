@@ -129,7 +129,7 @@ def load_study(path: str | os.PathLike, config_file: str | os.PathLike | None = 
     ptable, rtable, stable = (_with_rows(t, problems) for t in (ptable, rtable, stable))
     participants, covariates = check_participants(ptable, problems, scales) if ptable else (None, [])
     known = set(participants["participant_id"]) if participants is not None else None
-    recordings = check_recordings(rtable, spec, known, sessions, ptable, problems) if rtable else None
+    recordings = check_recordings(rtable, spec, path, known, sessions, ptable, problems) if rtable else None
     if sessions is None and recordings is not None:
         present = list(dict.fromkeys(recordings["session"]))
         sessions = [spec.reference_session] + [s for s in present if s != spec.reference_session]

@@ -61,10 +61,11 @@ def check_participants(t: Table, problems: list[str], scales: Iterable[str] = ()
     return df, covariates
 
 
-def check_recordings(t: Table, spec: StudySpec, known: set[str] | None, sessions: list[str] | None,
-                     ptable: Table | None, problems: list[str]) -> pd.DataFrame:
+def check_recordings(t: Table, spec: StudySpec, study_file: Path, known: set[str] | None,
+                     sessions: list[str] | None, ptable: Table | None, problems: list[str]) -> pd.DataFrame:
     """The recordings (id, participant, session, task, path, row) of known participants and sessions,
-    each with a readable file and every participant with a baseline recording."""
+    each with a readable file and every participant with a baseline recording (``study_file``: the
+    study file, named when its reference session or calibration tasks are in no recording)."""
     rows = check_ids(t, ("participant_id", "session", "task"), problems)
     rows = check_duplicates(t, rows, ("participant_id", "session", "task"), problems)
     keep, ids = [], {}
@@ -90,7 +91,7 @@ def check_recordings(t: Table, spec: StudySpec, known: set[str] | None, sessions
         "task": [t.rows[i]["task"] for i in keep],
         "path": [str(_media_path(t, i)) for i in keep],
         "row": [t.line[i] for i in keep]})
-    _check_baselines(t, df, spec, problems)
+    _check_baselines(t, df, spec, study_file, problems)
     return df
 
 
@@ -120,10 +121,27 @@ def _check_media(t: Table, i: int, problems: list[str]) -> None:
             problems.append(f"{t.where(i)}: recording file {media} is empty (0 bytes)")
 
 
-def _check_baselines(t: Table, df: pd.DataFrame, spec: StudySpec, problems: list[str]) -> None:
+def _check_baselines(t: Table, df: pd.DataFrame, spec: StudySpec, study_file: Path, problems: list[str]) -> None:
+    """Every participant has a recording at the reference session, of a calibration task. A reference
+    session or calibration task that no recording has is a mistake of the study file: one line naming
+    it, with the values the table has, and no line per participant for it."""
     ref = spec.reference_session
-    line_to_index = {n: k for k, n in enumerate(t.line)}
+    sessions = _values(t, "session")
+    if ref not in sessions:
+        if spec.sessions is None or ref in spec.sessions:  # else the sessions check has named it
+            problems.append(f"{study_file}: reference_session '{ref}' is not a session of {t.name} "
+                            f"({', '.join(sessions)})")
+        return
     cal_tasks = spec.calibration.tasks
+    if cal_tasks != "all":
+        tasks = _values(t, "task", session=ref)
+        absent = [x for x in cal_tasks if x not in tasks]
+        if absent:
+            verb = "is not a task" if len(absent) == 1 else "are not tasks"
+            problems.append(f"{study_file}: calibration.tasks {', '.join(repr(x) for x in absent)} {verb} of the "
+                            f"'{ref}' recordings in {t.name} ({', '.join(tasks)})")
+        cal_tasks = [x for x in cal_tasks if x in tasks]
+    line_to_index = {n: k for k, n in enumerate(t.line)}
     for pid, group in df.groupby("participant_id", sort=False):
         idx = [line_to_index[n] for n in group["row"]]
         baseline = group[group["session"] == ref]
@@ -131,9 +149,15 @@ def _check_baselines(t: Table, df: pd.DataFrame, spec: StudySpec, problems: list
             problems.append(f"{t.where_many(idx)}: participant {pid} has sessions "
                             f"{', '.join(dict.fromkeys(group['session']))} but no recording at the reference "
                             f"session '{ref}', so frowning cannot be calibrated or compared with baseline")
-        elif cal_tasks != "all" and not baseline["task"].isin(cal_tasks).any():
+        elif cal_tasks != "all" and cal_tasks and not baseline["task"].isin(cal_tasks).any():
             problems.append(f"{t.where_many(idx)}: participant {pid} has no '{ref}' recording of the calibration "
                             f"task(s) {', '.join(cal_tasks)} (has {', '.join(baseline['task'])})")
+
+
+def _values(t: Table, column: str, session: str | None = None) -> list[str]:
+    """The values of ``column`` in the table's rows (at ``session``), in order of first appearance."""
+    return list(dict.fromkeys(r[column] for r in t.rows
+                              if not is_missing(r[column]) and (session is None or r["session"] == session)))
 
 
 def check_scores(t: Table, known: set[str] | None, sessions: list[str] | None,
