@@ -484,3 +484,13 @@ def test_a_calibration_task_no_reference_recording_has_is_one_line_naming_the_st
         "(rest, interview)",
         "recordings.tsv row 4: participant P02 has no 'baseline' recording of the calibration task(s) rest "
         "(has interview)"]
+
+
+def test_a_participant_whose_row_has_a_cell_too_many_is_not_also_missing_from_the_table(study_dir):
+    """One extra cell in P01's row was said, then every recordings and scores row of P01 was said to
+    name a participant not in participants.tsv; a participant no row names still is."""
+    (study_dir / "participants.tsv").write_text(PARTICIPANTS.replace("P01\tbotox\t40\n", "P01\tbotox\t40\tx\n"))
+    assert problems_of(study_dir) == ["participants.tsv row 2: 4 cells, the header has 3"]
+    (study_dir / "scores.csv").write_text(SCORES + "P07,baseline,HAMD17,10\n")
+    assert problems_of(study_dir) == ["participants.tsv row 2: 4 cells, the header has 3",
+                                      "scores.csv row 5: participant P07 is not in participants.tsv"]

@@ -63,12 +63,14 @@ def typed_column(values: list[str]) -> list:
 
 @dataclass
 class Rows:
-    """The rows of one file: ``rows[i]`` maps column to string; ``line[i]`` is its spreadsheet row."""
+    """The rows of one file: ``rows[i]`` maps column to string; ``line[i]`` is its spreadsheet row;
+    ``rejected`` holds the cells of the rows left out for their number of cells."""
 
     path: Path
     columns: list[str]
     rows: list[dict[str, str]] = field(default_factory=list)
     line: list[int] = field(default_factory=list)
+    rejected: list[list[str]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -83,6 +85,12 @@ class Rows:
         if len(lines) == 1:
             return f"{self.name} row {lines[0]}"
         return f"{self.name} rows {', '.join(str(n) for n in lines)}"
+
+    def rejected_values(self, column: str) -> set[str]:
+        """The cells under ``column`` of the rows left out for their number of cells (those that reach
+        it): what such a row most likely names, so that other files naming it are not blamed too."""
+        k = self.columns.index(column)
+        return {cells[k].strip() for cells in self.rejected if len(cells) > k}
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -136,6 +144,7 @@ def read_rows(path: Path, delimiter: str, required: tuple[str, ...], problems: l
                 if len(cells) != len(read.columns):
                     problems.append(f"{path.name} row {reader.line_num}: {len(cells)} cells, "
                                     f"the header has {len(read.columns)}{said}")
+                    read.rejected.append(cells)
                     continue
                 read.rows.append({c: v.strip() for c, v in zip(read.columns, cells)})
                 read.line.append(reader.line_num)

@@ -128,7 +128,8 @@ def load_study(path: str | os.PathLike, config_file: str | os.PathLike | None = 
 
     ptable, rtable, stable = (_with_rows(t, problems) for t in (ptable, rtable, stable))
     participants, covariates = check_participants(ptable, problems, scales) if ptable else (None, [])
-    known = set(participants["participant_id"]) if participants is not None else None
+    # a participant whose row was left out for its shape is said once, not again in every other table
+    known = set(participants["participant_id"]) | ptable.rejected_values("participant_id") if ptable else None
     recordings = check_recordings(rtable, spec, path, known, sessions, ptable, problems) if rtable else None
     if sessions is None and recordings is not None:
         present = list(dict.fromkeys(recordings["session"]))
