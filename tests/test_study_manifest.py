@@ -494,3 +494,11 @@ def test_a_participant_whose_row_has_a_cell_too_many_is_not_also_missing_from_th
     (study_dir / "scores.csv").write_text(SCORES + "P07,baseline,HAMD17,10\n")
     assert problems_of(study_dir) == ["participants.tsv row 2: 4 cells, the header has 3",
                                       "scores.csv row 5: participant P07 is not in participants.tsv"]
+
+
+def test_a_reference_recording_whose_row_has_a_cell_too_many_is_not_also_missing(study_dir):
+    """P01's baseline row with an extra cell was said, then P01 was said to have no recording at the
+    reference session."""
+    rows = [GOOD_ROWS[0] + ("x",)] + GOOD_ROWS[1:]
+    (study_dir / "recordings.tsv").write_text(recordings_text(rows))
+    assert problems_of(study_dir) == ["recordings.tsv row 2: 5 cells, the header has 4"]

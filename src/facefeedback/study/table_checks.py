@@ -142,7 +142,10 @@ def _check_baselines(t: Table, df: pd.DataFrame, spec: StudySpec, study_file: Pa
                             f"'{ref}' recordings in {t.name} ({', '.join(tasks)})")
         cal_tasks = [x for x in cal_tasks if x in tasks]
     line_to_index = {n: k for k, n in enumerate(t.line)}
+    misshapen = t.rejected_values("participant_id")  # their reference recording may be the row said so
     for pid, group in df.groupby("participant_id", sort=False):
+        if pid in misshapen:
+            continue
         idx = [line_to_index[n] for n in group["row"]]
         baseline = group[group["session"] == ref]
         if baseline.empty:
