@@ -89,7 +89,19 @@ CASES = {
     "extract: end before start": (
         lambda d: ["extract", str(_study(d).parent / "clip.avi"), "--start", "1.5", "--end", "1", "--out",
                    str(d / "out")],
-        "input: end_s (1) must come after start_s (1.5)"),
+        "error: --end (1) must come after --start (1.5)"),
+    "extract: a stride of 0": (
+        lambda d: ["extract", str(_study(d).parent / "clip.avi"), "--stride", "0", "--out", str(d / "out")],
+        "error: --stride: Input should be greater than or equal to 1 (got 0)"),
+    "run: a stride of 0": (
+        lambda d: ["run", str(_study(d)), "--stride", "0", "--out", str(d / "out")],
+        "error: --stride: Input should be greater than or equal to 1 (got 0)"),
+    "calibrate: a percentile above 50": (
+        lambda d: ["calibrate", str(_study(d).parent / "clip.avi"), "--percentile", "150", "--out", str(d / "cal.json")],
+        "error: --percentile: Input should be less than or equal to 50 (got 150.0)"),
+    "calibrate: a segment that ends before it starts": (
+        lambda d: ["calibrate", str(_study(d).parent / "clip.avi"), "--segment", "5", "2", "--out", str(d / "cal.json")],
+        "error: --segment END (2) must come after --segment START (5)"),
     "calibrate: a segment and a percentile": (
         lambda d: ["calibrate", str(_study(d).parent / "clip.avi"), "--segment", "0", "1", "--percentile", "10",
                    "--out", str(d / "cal.json")],

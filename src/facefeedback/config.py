@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -257,8 +259,12 @@ class Config(StrictModel):
     output_format: Literal["parquet", "csv", "bids"] = "parquet"
     progress: bool = True
 
-    def updated(self, **dotted: object) -> Config:
-        """A copy with ``section.key`` values replaced (None values are ignored), validated."""
+    def updated(self, names: Mapping[str, str] | None = None, **dotted: object) -> Config:
+        """A copy with ``section.key`` values replaced (None values are ignored), validated.
+
+        ``names``: how the user gave each setting (``{"input.stride": "--stride"}``); a bad value
+        is named so, not by its setting.
+        """
         data = self.model_dump()
         for key, value in dotted.items():
             if value is None:
@@ -268,37 +274,67 @@ class Config(StrictModel):
             for p in parents:
                 node = node[p]
             node[leaf] = value
-        return _validate(data, "command-line options")
+        if names is None:
+            return _validate(data, "command-line options")
+        given = {k: v for k, v in names.items() if dotted.get(k) is not None}
+        return _validate(data, "", given)
 
     def families(self) -> tuple[FamilyConfig, ...]:
         """Each component family's settings, in the registry's order (frown, smile)."""
         return tuple(getattr(self, f.name) for f in FAMILIES)
 
 
-def _validate(data: object, origin: str) -> Config:
+def _validate(data: object, origin: str, names: Mapping[str, str] | None = None) -> Config:
+    """``data`` as a Config; a ConfigError starts with ``origin`` (when given) and names each setting
+    by ``names`` where it has one (see :func:`model_problems`)."""
+    prefix = f"{origin}: " if origin else ""
     if not isinstance(data, dict):
-        raise ConfigError(f"{origin}: expected a mapping of settings, got {type(data).__name__}")
+        raise ConfigError(f"{prefix}expected a mapping of settings, got {type(data).__name__}")
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{origin}: " + "; ".join(model_problems(exc, Config))) from None
+        raise ConfigError(prefix + "; ".join(model_problems(exc, Config, names=names))) from None
 
 
-def model_problems(exc: ValidationError, model: type[BaseModel], show_input: bool = True) -> list[str]:
+def model_problems(exc: ValidationError, model: type[BaseModel], show_input: bool = True,
+                   names: Mapping[str, str] | None = None) -> list[str]:
     """One line per problem of a settings model (``model``, the one validated):
     ``section.key: message (got value)``, or for a key the model does not have,
-    ``[section: ]unknown key 'sesions' (did you mean 'sessions'?); valid keys: ...``."""
+    ``[section: ]unknown key 'sesions' (did you mean 'sessions'?); valid keys: ...``.
+    ``names`` (``section.key`` -> name, e.g. a command-line option): settings named so instead,
+    also where a section's message names them (see :func:`_named`)."""
     problems = []
     for err in exc.errors():
         if err["type"] == "extra_forbidden":
             problems.append(unknown_key(model, err["loc"]))
             continue
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
         got = err.get("input")
         shown = "" if not show_input or isinstance(got, dict) else f" (got {got!r})"
         message = err["msg"].removeprefix("Value error, ")  # a validator's own sentence says it all
-        problems.append(f"{where}: {message}{shown}")
+        problems.append(_named(model, err["loc"], message, names or {}) + shown)
     return problems
+
+
+def _named(model: type[BaseModel], loc: tuple, message: str, names: Mapping[str, str]) -> str:
+    """``where: message``, with the settings that ``names`` names called so: ``--stride: ...`` for
+    ``input.stride``; in a section's own message (``input: end_s (1) must come after start_s (3)``)
+    each of its keys, the section left out when no key of it is left (``--end (1) must come after
+    --start (3)``)."""
+    where = ".".join(str(p) for p in loc)
+    if where in names:
+        return f"{names[where]}: {message}"
+    if not any(key.rpartition(".")[0] == where for key in names):  # names none of this section's keys
+        return f"{where or '(top level)'}: {message}"
+    keys = {key: re.compile(rf"(?<![\w-]){re.escape(key)}(?![\w-])")  # the key as a word, not in --key
+            for key in _section_model(model, list(loc)).model_fields}
+    renamed = False
+    for key, word in keys.items():
+        name = names.get(f"{where}.{key}" if where else key)
+        if name is not None:
+            message, n = word.subn(name, message)
+            renamed = renamed or n > 0
+    left = any(word.search(message) for word in keys.values())
+    return message if renamed and not left else f"{where or '(top level)'}: {message}"
 
 
 def unknown_key(model: type[BaseModel], loc: tuple) -> str:

@@ -9,6 +9,20 @@ CONFIG_HELP = ("YAML settings overriding any subset of the packaged defaults, wh
                "'facefeedback config --show' prints")
 
 
+#: The setting (``Config.updated``'s ``section.key``) each command-line option sets, and the option
+#: as typed: a bad value is named by the option the user gave (``--stride``), not by its setting.
+OPTIONS = {"input.stride": "--stride", "input.start_s": "--start", "input.end_s": "--end",
+           "input.max_side": "--max-side", "landmarks.model_path": "--model", "progress": "--no-progress",
+           "output_format": "--format", "calibration.percentile": "--percentile",
+           "calibration.segment_start_s": "--segment START", "calibration.segment_end_s": "--segment END"}
+
+
+def with_options(config, values: dict[str, object]):
+    """``config`` with the values of command-line options (``section.key`` -> value; None: not
+    given), validated; a bad value is named by its option (:data:`OPTIONS`)."""
+    return config.updated(names=OPTIONS, **values)
+
+
 def seed_number(text: str) -> int:
     """An argparse type: a random seed, a whole number of at least 0 (NumPy takes no other)."""
     try:

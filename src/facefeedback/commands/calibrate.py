@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import add_force_option, finite_number
+from . import add_force_option, finite_number, with_options
 from .extract import add_common_input_options, resolve_config
 
 
@@ -43,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give either --segment or --percentile, not both")
     config = resolve_config(args)
     segment = args.segment or (None, None)
-    config = config.updated(**{"calibration.percentile": args.percentile,
-                               "calibration.segment_start_s": segment[0],
-                               "calibration.segment_end_s": segment[1]})
+    config = with_options(config, {"calibration.percentile": args.percentile,
+                                   "calibration.segment_start_s": segment[0],
+                                   "calibration.segment_end_s": segment[1]})
     result = process_recording(args.input, config, strict=True)  # no neutral from a broken file
     cal = calibrate(result.frames, config.families(), config.calibration, source=str(args.input),
                     participant_id=args.participant)

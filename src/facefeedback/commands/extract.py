@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..config import load_config
 from ..errors import FaceFeedbackError, os_error_line
-from . import CONFIG_HELP, add_force_option, features_text, finite_number
+from . import CONFIG_HELP, add_force_option, features_text, finite_number, with_options
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def add_common_input_options(p: argparse.ArgumentParser) -> None:
 
 def resolve_config(args: argparse.Namespace):
     config = load_config(args.config)
-    return config.updated(**{
+    return with_options(config, {
         "input.stride": args.stride, "input.start_s": args.start_s, "input.end_s": args.end_s,
         "input.max_side": args.max_side, "landmarks.model_path": args.model,
         "progress": False if args.no_progress else None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import add_force_option
+from . import add_force_option, with_options
 
 
 def add_parser(sub) -> None:
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--scheduler needs --executor dask")
     study = load_study(args.study, args.config)
     config = load_config(args.config or study.config_path)
-    config = config.updated(**{"input.stride": args.stride, "progress": False, "output_format": args.format})
+    config = with_options(config, {"input.stride": args.stride, "progress": False, "output_format": args.format})
     report = run_study(study, config, args.out, executor=args.executor, workers=args.workers,
                        scheduler=args.scheduler, progress=not args.no_progress, export=export,
                        force=args.force, strict=args.strict)
