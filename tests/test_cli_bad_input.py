@@ -118,6 +118,9 @@ CASES = {
     "simulate: a levels-model option with the change model": (
         lambda d: ["simulate", "--out", str(d / "out"), "--n-per-arm", "4", "--frown-stability", "0.7"],
         "--frown-stability: only the levels model (--model levels) uses it"),
+    "simulate: fewer per arm than the analysis needs": (
+        lambda d: ["simulate", "--out", str(d / "out"), "--n-per-arm", "2"],
+        "--n-per-arm: at least 3 per arm, as 'facefeedback analyze' needs, got 2"),
     "power: too few permutations to reject at alpha": (
         lambda d: ["power", "--n", "5", "--sims", "2", "--n-perm", "19", "--n-boot", "9", "--out", str(d / "out")],
         "--n-perm 19: the smallest permutation p-value is 1/20, not below --alpha 0.05"),
@@ -163,3 +166,23 @@ def test_options_out_of_their_domain_are_named_by_the_option_parser(argv, expect
                           timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and expected in proc.stderr, proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_python_m_runs_the_command_and_its_warnings_are_plain_lines(tmp_path):
+    """``python -m facefeedback`` is the command; a warning reads ``warning: ...`` as an error reads
+    ``error: ...``, without the name of the module that gave it (``--verbose`` adds that)."""
+    run = [sys.executable, "-m", "facefeedback"]
+    proc = subprocess.run([*run, "--version"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.startswith("facefeedback "), proc.stderr
+    study = tmp_path / "sim"
+    assert subprocess.run([*run, "simulate", "--out", str(study), "--n-per-arm", "4"], capture_output=True,
+                          text=True, timeout=300).returncode == 0
+    for verbose in ([], ["--verbose"]):
+        proc = subprocess.run([*run, *verbose, "analyze", str(study), "--outcome", "HAMD17", "--no-report",
+                               "--n-boot", "200", "--n-perm", "99", "--out", str(tmp_path / f"a{len(verbose)}")],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning")]
+        assert any("--n-boot 200 and --n-perm 99: below 999 resamples" in w for w in warnings), proc.stderr
+        named = [w for w in warnings if w.startswith("warning facefeedback.")]
+        assert (named == warnings) if verbose else (named == [] and all(w.startswith("warning: ") for w in warnings))

@@ -222,19 +222,19 @@ def simulated_generation(out: Path) -> int:
 def test_simulate_replaces_its_own_study_and_nothing_else(tmp_path, capsys):
     out = tmp_path / "sim"
     argv = ["simulate", "--out", str(out), "--sessions", "baseline", "week6"]
-    assert main([*argv, "--n-per-arm", "3"]) == 0
+    assert main([*argv, "--n-per-arm", "4"]) == 0
     foreign = plant(out / "README.md", out / "features" / "my_model.R", out / "recordings" / "notes.txt",
-                    out / "recordings" / "sub-6_week6_rest" / "rating.txt")
-    assert main([*argv, "--n-per-arm", "2"]) == 0
-    assert simulated_generation(out) == 4
-    # sub-5 and sub-6 are gone; sub-6's folder stays only for the file someone put there.
-    assert not (out / "recordings" / "sub-5_baseline_rest").exists()
-    assert sorted(p.name for p in (out / "recordings" / "sub-6_week6_rest").iterdir()) == ["rating.txt"]
+                    out / "recordings" / "sub-8_week6_rest" / "rating.txt")
+    assert main([*argv, "--n-per-arm", "3"]) == 0
+    assert simulated_generation(out) == 6
+    # sub-7 and sub-8 are gone; sub-8's folder stays only for the file someone put there.
+    assert not (out / "recordings" / "sub-7_baseline_rest").exists()
+    assert sorted(p.name for p in (out / "recordings" / "sub-8_week6_rest").iterdir()) == ["rating.txt"]
     assert_intact(foreign)
-    run_killed("commit", 5, [*argv, "--n-per-arm", "3"])
+    run_killed("commit", 5, [*argv, "--n-per-arm", "4"])
     assert_intact(foreign)
     recover(out)
-    assert simulated_generation(out) == 6
+    assert simulated_generation(out) == 8
     assert_intact(foreign)
     assert not staging_left(tmp_path)
 

@@ -59,13 +59,25 @@ class _CurrentStderrHandler(logging.StreamHandler):
         pass
 
 
+class _LogFormatter(logging.Formatter):
+    """``warning: ...``, as an error prints ``error: ...``; with ``--verbose`` also the logger's name
+    (``info facefeedback.extract: ...``), which says which part of the tool speaks."""
+
+    def __init__(self, verbose: bool) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s" if verbose else "%(levelname)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return super().formatMessage(logging.makeLogRecord({**record.__dict__,
+                                                             "levelname": record.levelname.lower()}))
+
+
 def main(argv: list[str] | None = None) -> int:
     for key, value in NATIVE_LOG_QUIET.items():
         os.environ.setdefault(key, value)
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = _CurrentStderrHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_LogFormatter(args.verbose))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     try:
         with native_output_silenced(enabled=not args.verbose):

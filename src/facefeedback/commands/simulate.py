@@ -91,9 +91,14 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..analysis.data import MIN_PER_ARM
+    from ..errors import AnalysisError
     from ..study.simulated import write_simulated_study
     from ..synthetic.studies import Effects, SimulationSettings
 
+    if args.n_per_arm < MIN_PER_ARM:  # a study the analysis would refuse
+        raise AnalysisError(f"--n-per-arm: at least {MIN_PER_ARM} per arm, as 'facefeedback analyze' needs, "
+                            f"got {args.n_per_arm}")
     settings = SimulationSettings(n_per_arm=args.n_per_arm, effects=Effects.parse(args.effect),
                                   sessions=tuple(args.sessions), arms=tuple(args.arms),
                                   trials_per_condition=args.trials_per_condition, capacity=args.capacity,
