@@ -85,6 +85,9 @@ def test_specificity_holds_the_true_indirect_effects(study):
     assert spec.frown_indirect["ci"][0] <= truth["indirect_effect"] <= spec.frown_indirect["ci"][1]
     assert spec.control_indirect["ci"][0] <= 0 <= spec.control_indirect["ci"][1]
     assert "parallel mediator" in spec.sentence
+    # its numbers have 3 significant digits, as the report's others (not 2 decimals: -186.48)
+    fi = spec.frown_indirect
+    assert f"is {fi['estimate']:.3g} (95 % CI {fi['ci'][0]:.3g} to {fi['ci'][1]:.3g}) " in spec.sentence
 
 
 def test_trial_mixed_model_and_time_courses_see_the_simulated_responses(study):

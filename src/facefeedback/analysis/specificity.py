@@ -124,8 +124,8 @@ def specificity_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
     control_more = excludes["size_difference"] and si["estimate"] < 0
     specific = excludes["frown_indirect"] and frown_more
 
-    def fmt(v: dict) -> str:
-        return f"{v['estimate']:.2f} (95 % CI {v['ci'][0]:.2f} to {v['ci'][1]:.2f})"
+    def fmt(v: dict) -> str:  # 3 significant digits, as the report's other numbers
+        return f"{v['estimate']:.3g} (95 % CI {v['ci'][0]:.3g} to {v['ci'][1]:.3g})"
 
     if specific:
         verdict = "the mood effect is carried specifically by frowning"
