@@ -502,3 +502,29 @@ def test_a_reference_recording_whose_row_has_a_cell_too_many_is_not_also_missing
     rows = [GOOD_ROWS[0] + ("x",)] + GOOD_ROWS[1:]
     (study_dir / "recordings.tsv").write_text(recordings_text(rows))
     assert problems_of(study_dir) == ["recordings.tsv row 2: 5 cells, the header has 4"]
+
+
+def test_an_arm_too_small_to_analyse_is_said_with_the_arm_it_resembles(study_dir):
+    """A misspelt arm (botx for botox) makes an arm of one: the study still loads and runs, and a
+    warning (printed by run, kept in study.json) names the arm, its participants and the arm it
+    resembles; before, only analyze said anything (the study's four arms). Arms that are only small
+    get no guess."""
+    people = [f"P{k:02d}" for k in range(1, 9)]
+    arms = ["botox", "botox", "botox", "botx", "placebo", "placebo", "placebo", "sham"]
+    (study_dir / "participants.tsv").write_text(
+        "participant_id\tarm\n" + "".join(f"{p}\t{a}\n" for p, a in zip(people, arms)))
+    (study_dir / "recordings.tsv").write_text(recordings_text(
+        [(p, s, "rest", "clips/a.mp4" if s == "baseline" else "clips/b.mp4") for p in people
+         for s in ("baseline", "week6")]))
+    (study_dir / "scores.csv").write_text("participant_id,session,scale,score\n" + "".join(
+        f"{p},{s},HAMD17,{18 if s == 'baseline' else 12}\n" for p in people for s in ("baseline", "week6")))
+    study = load_study(study_dir / "study.yaml")
+    arms_said = [w for w in study.warnings if w.startswith("participants.tsv: arm")]
+    assert arms_said == [
+        "participants.tsv: arm 'botx' has 1 participant with recordings (P04) (a misspelling of 'botox'?); an "
+        "analysis needs at least 3 in each arm it compares (arms: botox 3, botx 1, placebo 3, sham 1)",
+        "participants.tsv: arm 'sham' has 1 participant with recordings (P08); an analysis needs at least 3 in "
+        "each arm it compares (arms: botox 3, botx 1, placebo 3, sham 1)"]
+    (study_dir / "participants.tsv").write_text(
+        "participant_id\tarm\n" + "".join(f"{p}\t{'botox' if k < 4 else 'placebo'}\n" for k, p in enumerate(people)))
+    assert not [w for w in load_study(study_dir / "study.yaml").warnings if "arm '" in w]

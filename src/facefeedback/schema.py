@@ -10,6 +10,10 @@ import re
 
 from .components.registry import FAMILIES, FROWN, REGISTRY, Family
 
+#: Participants an arm needs for the analysis (with both visits analysed); a study whose arm has
+#: fewer is measured, with a warning, and refused by ``analyze``.
+MIN_PER_ARM = 3
+
 # -- per-frame table (frames.parquet) ---------------------------------------
 
 #: Two times (s) closer than this are the same time: frame times are sums and quotients of

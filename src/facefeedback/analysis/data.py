@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 TREATED_ARM_PATTERN = re.compile(r"botox|toxin|botulinum|bont|treat|active|verum", re.IGNORECASE)
 #: Every task averaged per participant and session.
 ALL_TASKS = "all"
-MIN_PER_ARM = 3
+MIN_PER_ARM = schema.MIN_PER_ARM
 #: The fields of each record of :attr:`AnalysisData.excluded`.
 EXCLUSION_FIELDS = ("participant_id", "arm", "reason")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..schema import MIN_PER_ARM
 from . import add_force_option, finite_number, seed_number
 from .simulate import add_effect_option, add_model_options, model_settings, warn_below_zero
 
@@ -50,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
     from ..output_folders import plan_output, writing
     from ..synthetic.studies import Effects, SimulationSettings
 
-    if min(args.n) < 3:
-        raise AnalysisError(f"--n: every size must be at least 3 per arm, got {min(args.n)}")
+    if min(args.n) < MIN_PER_ARM:
+        raise AnalysisError(f"--n: every size must be at least {MIN_PER_ARM} per arm, got {min(args.n)}")
     repeated = sorted({n for n in args.n if args.n.count(n) > 1})
     if repeated:  # each would be simulated again and written as a second row of power.csv
         raise AnalysisError(f"--n: {', '.join(map(str, repeated))} given more than once")

@@ -91,8 +91,8 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analysis.data import MIN_PER_ARM
     from ..errors import AnalysisError
+    from ..schema import MIN_PER_ARM
     from ..study.simulated import write_simulated_study
     from ..synthetic.studies import Effects, SimulationSettings
 

@@ -229,6 +229,8 @@ def _warnings(study: Study) -> list[str]:
     idle = [p for p in study.participants["participant_id"] if p not in with_recordings]
     if idle:
         out.append(f"participants with no recordings (left out): {', '.join(idle)}")
+    out += _small_arms(study.participants[study.participants["participant_id"].isin(with_recordings)],
+                       Path(study.spec.participants).name)
     table = Path(study.spec.recordings).name
     r = study.recordings
     for path, same in r.groupby(r["path"].map(lambda p: unicodedata.normalize("NFC", p)), sort=False):
@@ -249,4 +251,24 @@ def _warnings(study: Study) -> list[str]:
         if unrecorded:
             out.append(f"scores but no recording at: {', '.join(f'{p} {v}' for p, v in unrecorded)} (the scores are "
                        "kept in session features, in rows without a recording_id)")
+    return out
+
+
+def _small_arms(participants: pd.DataFrame, table: str) -> list[str]:
+    """A line for each arm with fewer participants than an analysis needs (often a misspelt arm:
+    ``botx`` for ``botox``), naming them and the arm it most resembles."""
+    import difflib
+
+    counts = participants["arm"].value_counts(sort=False)
+    out = []
+    for arm, n in counts.items():
+        if n >= schema.MIN_PER_ARM:
+            continue
+        who = ", ".join(participants.loc[participants["arm"] == arm, "participant_id"])
+        others = [a for a in counts.index if a != arm]
+        like = difflib.get_close_matches(arm, others, n=1, cutoff=0.6)
+        hint = f" (a misspelling of '{like[0]}'?)" if like else ""
+        out.append(f"{table}: arm '{arm}' has {n} participant{'s' if n > 1 else ''} with recordings ({who}){hint}; "
+                   f"an analysis needs at least {schema.MIN_PER_ARM} in each arm it compares "
+                   f"(arms: {', '.join(f'{a} {k}' for a, k in counts.items())})")
     return out
