@@ -528,3 +528,18 @@ def test_an_arm_too_small_to_analyse_is_said_with_the_arm_it_resembles(study_dir
     (study_dir / "participants.tsv").write_text(
         "participant_id\tarm\n" + "".join(f"{p}\t{'botox' if k < 4 else 'placebo'}\n" for k, p in enumerate(people)))
     assert not [w for w in load_study(study_dir / "study.yaml").warnings if "arm '" in w]
+
+
+def test_a_table_separated_by_another_character_is_said_so(study_dir):
+    """A .csv saved with semicolons (a spreadsheet in a European locale) or a comma-separated .tsv:
+    the missing-columns line says what separates the header and how the file is read."""
+    (study_dir / "scores.csv").write_text(SCORES.replace(",", ";"))
+    (study_dir / "participants.tsv").write_text(PARTICIPANTS.replace("\t", ","))
+    problems = problems_of(study_dir)
+    assert only(problems, "scores.csv").endswith(
+        "missing column(s) participant_id, session, scale, score; found participant_id;session;scale;score (the "
+        "header is separated by semicolons; a .csv file is read as separated by commas)")
+    assert only(problems, "participants.tsv: missing").endswith(
+        "(the header is separated by commas; a .tsv file is read as separated by tabs)")
+    (study_dir / "scores.csv").write_text(SCORES.replace("participant_id,", "participant,"))
+    assert "(the header is" not in only(problems_of(study_dir), "scores.csv")  # a misnamed column is not that

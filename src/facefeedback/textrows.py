@@ -117,6 +117,21 @@ def rows_text(where: str, lines: list[int]) -> str:
     return f"{where} row{'s' if len(lines) > 1 else ''} {', '.join(str(n) for n in lines)}"
 
 
+_DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def _other_delimiter(columns: list[str], delimiter: str, path: Path) -> str:
+    """`` (...)`` saying the header is separated by another character than ``delimiter`` (a .csv
+    saved by a spreadsheet with ';' in a European locale, a comma-separated .tsv), when it is."""
+    if len(columns) != 1:
+        return ""
+    for other, name in _DELIMITER_NAMES.items():
+        if other != delimiter and other in columns[0]:
+            kind = f"a {path.suffix} file" if path.suffix else "this file"
+            return f" (the header is separated by {name}; {kind} is read as separated by {_DELIMITER_NAMES[delimiter]})"
+    return ""
+
+
 def read_rows(path: Path, delimiter: str, required: tuple[str, ...], problems: list[str], *,
               kind: str = "file", hint: str = "") -> Rows | None:
     """The rows of a delimited text file with a header row; None (with a problem added) when it
@@ -158,6 +173,7 @@ def read_rows(path: Path, delimiter: str, required: tuple[str, ...], problems: l
     missing = [c for c in required if c not in columns]
     dupes = sorted({c for c in columns if columns.count(c) > 1})
     if missing:
+        said = said or _other_delimiter(columns, delimiter, path)
         problems.append(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(columns) or 'none'}{said}")
     if dupes:
         problems.append(f"{path}: column(s) {', '.join(dupes)} appear more than once")
