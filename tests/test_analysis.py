@@ -173,6 +173,24 @@ def test_hedges_g_and_arm_comparison_against_hand_values():
     res = compare_arms(np.r_[a, b], np.r_[np.ones(4), np.zeros(4)], 300, np.random.default_rng(0))
     assert res["difference"] == pytest.approx(1.5)
     assert res["hedges_g_ci"][0] < res["hedges_g"] < res["hedges_g_ci"][1]
+    # P(treated > control) by hand: of the 16 pairs, 12 greater, 3 tied (counted half), 1 smaller
+    pairs = [(x > y) + 0.5 * (x == y) for x in a for y in b]
+    assert np.mean(pairs) == 13.5 / 16 and res["superiority"] == pytest.approx(13.5 / 16)
+    assert res["mann_whitney_p"] == pytest.approx(stats.mannwhitneyu(a, b).pvalue)
+
+
+def test_each_arms_row_has_the_p_value_of_its_own_estimate(study_dir, analysed):
+    """Hedges' g has a bootstrap interval and no test, so no p-value; the Mann-Whitney p stands in
+    its own row, beside its own estimate (it stood in g's row, beside an interval it does not go with)."""
+    rows = pd.DataFrame(analysed["arms"]["rows"]).set_index("term")
+    for variable in ("frown_intensity_mean_change", "HAMD17_change"):
+        g = rows.loc[f"{variable}: Hedges' g"]
+        assert np.isfinite(g["ci_low"]) and np.isnan(g["p_value"]) and g["test"] == ""
+        mw = rows.loc[f"{variable}: P(treated > control)"]
+        assert mw["test"] == "Mann-Whitney U" and np.isnan(mw["ci_low"]) and 0 <= mw["estimate"] <= 1
+        side = "frown" if variable.startswith("frown") else "mood"
+        assert mw["p_value"] == analysed["arms"][side]["mann_whitney_p"]
+        assert mw["estimate"] == analysed["arms"][side]["superiority"]
 
 
 def _features(study_dir):
