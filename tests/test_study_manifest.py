@@ -504,6 +504,22 @@ def test_a_reference_recording_whose_row_has_a_cell_too_many_is_not_also_missing
     assert problems_of(study_dir) == ["recordings.tsv row 2: 5 cells, the header has 4"]
 
 
+def test_a_reference_recording_whose_row_has_an_empty_task_is_not_also_missing(study_dir):
+    """P01's baseline row with an empty task was said, then P01 was said to have no recording at
+    the reference session; P02, whose rows are fine, is still checked."""
+    rows = [("P01", "baseline", "", "clips/a.mp4")] + GOOD_ROWS[1:2] + [("P02", "week6", "rest", "clips/b.mp4")]
+    (study_dir / "recordings.tsv").write_text(recordings_text(rows))
+    assert problems_of(study_dir) == [
+        "recordings.tsv row 2: task is empty",
+        "recordings.tsv row 4: participant P02 has sessions week6 but no recording at the reference session "
+        "'baseline', so frowning cannot be calibrated or compared with baseline"]
+    # every baseline row left out for its cells: not blamed on the study file's reference_session
+    rows = [r + ("x",) if r[1] == "baseline" else r for r in GOOD_ROWS]
+    (study_dir / "recordings.tsv").write_text(recordings_text(rows))
+    assert problems_of(study_dir) == ["recordings.tsv row 2: 5 cells, the header has 4",
+                                      "recordings.tsv row 4: 5 cells, the header has 4"]
+
+
 def test_an_arm_too_small_to_analyse_is_said_with_the_arm_it_resembles(study_dir):
     """A misspelt arm (botx for botox) makes an arm of one: the study still loads and runs, and a
     warning (printed by run, kept in study.json) names the arm, its participants and the arm it

@@ -67,6 +67,8 @@ def check_recordings(t: Table, spec: StudySpec, study_file: Path, known: set[str
     each with a readable file and every participant with a baseline recording (``study_file``: the
     study file, named when its reference session or calibration tasks are in no recording)."""
     rows = check_ids(t, ("participant_id", "session", "task"), problems)
+    # a participant with a row left out for an empty or malformed id: that row may be its baseline
+    said = {t.rows[i]["participant_id"] for i in set(range(len(t.rows))) - set(rows)}
     rows = check_duplicates(t, rows, ("participant_id", "session", "task"), problems)
     keep, ids = [], {}
     for i in rows:
@@ -91,7 +93,7 @@ def check_recordings(t: Table, spec: StudySpec, study_file: Path, known: set[str
         "task": [t.rows[i]["task"] for i in keep],
         "path": [str(_media_path(t, i)) for i in keep],
         "row": [t.line[i] for i in keep]})
-    _check_baselines(t, df, spec, study_file, problems)
+    _check_baselines(t, df, spec, study_file, problems, said)
     return df
 
 
@@ -121,14 +123,18 @@ def _check_media(t: Table, i: int, problems: list[str]) -> None:
             problems.append(f"{t.where(i)}: recording file {media} is empty (0 bytes)")
 
 
-def _check_baselines(t: Table, df: pd.DataFrame, spec: StudySpec, study_file: Path, problems: list[str]) -> None:
+def _check_baselines(t: Table, df: pd.DataFrame, spec: StudySpec, study_file: Path, problems: list[str],
+                     said: set[str] = frozenset()) -> None:
     """Every participant has a recording at the reference session, of a calibration task. A reference
     session or calibration task that no recording has is a mistake of the study file: one line naming
-    it, with the values the table has, and no line per participant for it."""
+    it, with the values the table has, and no line per participant for it. Participants in ``said``
+    (and those of rows left out for their number of cells) have a row already named as a problem,
+    which may be their baseline: no second line for them."""
     ref = spec.reference_session
     sessions = _values(t, "session")
     if ref not in sessions:
-        if spec.sessions is None or ref in spec.sessions:  # else the sessions check has named it
+        # else the sessions check has named it, or the rows at it were left out (and said so)
+        if (spec.sessions is None or ref in spec.sessions) and ref not in t.rejected_values("session"):
             problems.append(f"{study_file}: reference_session '{ref}' is not a session of {t.name} "
                             f"({', '.join(sessions)})")
         return
@@ -136,15 +142,15 @@ def _check_baselines(t: Table, df: pd.DataFrame, spec: StudySpec, study_file: Pa
     if cal_tasks != "all":
         tasks = _values(t, "task", session=ref)
         absent = [x for x in cal_tasks if x not in tasks]
-        if absent:
+        if absent and tasks:  # none: every row at the reference session was left out, and said so
             verb = "is not a task" if len(absent) == 1 else "are not tasks"
             problems.append(f"{study_file}: calibration.tasks {', '.join(repr(x) for x in absent)} {verb} of the "
                             f"'{ref}' recordings in {t.name} ({', '.join(tasks)})")
         cal_tasks = [x for x in cal_tasks if x in tasks]
     line_to_index = {n: k for k, n in enumerate(t.line)}
-    misshapen = t.rejected_values("participant_id")  # their reference recording may be the row said so
+    said = set(said) | t.rejected_values("participant_id")  # their reference recording may be a row said so
     for pid, group in df.groupby("participant_id", sort=False):
-        if pid in misshapen:
+        if pid in said:
             continue
         idx = [line_to_index[n] for n in group["row"]]
         baseline = group[group["session"] == ref]
