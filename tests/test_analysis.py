@@ -735,7 +735,9 @@ def test_mediation_replicates_are_the_models_refitted_on_the_same_participants()
 
     result = mediation.mediation_model(data, 400, np.random.default_rng(5))
     level = resample.expanded_level(*outcome_exog.shape)
-    assert result.total["ci"] == list(resample.percentile_interval(reduced[:, 1], level))
+    # the total's interval is expanded by its own model's residual df
+    assert result.total["ci"] == list(resample.percentile_interval(reduced[:, 1], resample.expanded_level(
+        *mediator_exog.shape)))
     assert result.indirect["ci"] == list(resample.percentile_interval(mediator[:, 1] * outcome[:, 1], level))
     assert result.direct["ci"] == list(resample.percentile_interval(outcome[:, 2], level))
     assert result.a_ci == list(resample.percentile_interval(mediator[:, 1], resample.expanded_level(
@@ -765,3 +767,47 @@ def test_a_mediator_that_nearly_is_the_arm_leaves_the_total_effect_interval_as_i
     assert low < fit.params[1] < high
     assert 0.5 < (high - low) / (t_high - t_low) < 2.5, (low, high, t_low, t_high)
     assert abs(result.b) > 1000  # b is indeed poorly determined
+
+
+def test_mediation_does_not_depend_on_the_units_of_the_frown_feature():
+    """The same study with the frown measured in units 5000 times smaller (a feature whose changes
+    are about 1e-4, beside baseline scores of 20): the same effects and intervals, and no resample
+    called singular (unscaled, every resample's design was, and every interval was missing)."""
+    from facefeedback.analysis.mediation import mediation_model
+
+    data = _simulated_data(12, 2)
+    result = mediation_model(data, 500, np.random.default_rng(8))
+    data.wide["frown_change"] *= 2e-4
+    data.wide["frown_baseline"] *= 2e-4
+    small = mediation_model(data, 500, np.random.default_rng(8))
+    assert small.notes == result.notes == []
+    for key in ("indirect", "direct", "total"):
+        np.testing.assert_allclose(getattr(small, key)["ci"], getattr(result, key)["ci"], rtol=1e-6)
+        assert getattr(small, key)["p"] == pytest.approx(getattr(result, key)["p"], rel=1e-6)
+    np.testing.assert_allclose(small.a_ci, np.multiply(result.a_ci, 2e-4), rtol=1e-6)
+
+
+def test_bootstrap_p_value_and_interpolated_interval_agree_for_any_draws():
+    """share_p takes the p-value from the same interpolated percentiles as the interval, so the
+    expanded interval at 1 - alpha excludes 0 exactly when the p-value is below alpha, however few
+    the draws (twice the counted share beyond 0 disagreed near the edge: 5 of 240 mediation effects
+    at 8 per arm). A missing interval excludes nothing."""
+    from facefeedback.analysis.mediation import excludes_zero
+
+    rng = np.random.default_rng(4)
+    disagree = checked = 0
+    for _ in range(3000):
+        size = int(rng.integers(20, 400))
+        draws = rng.normal(rng.uniform(0.5, 3.5), 1.0, size) * rng.choice([-1, 1])
+        n, p = int(rng.integers(12, 90)), int(rng.integers(3, 6))
+        pval = resample.expanded_p(resample.share_p(draws), n, p)
+        for alpha in (0.01, 0.05, 0.1):
+            low, high = resample.percentile_interval(draws, resample.expanded_level(n, p, 1 - alpha))
+            if abs(pval - alpha) < 1e-9:
+                continue  # on the edge itself
+            checked += 1
+            disagree += excludes_zero((low, high)) != (pval < alpha)
+    assert checked > 8000 and disagree == 0
+    assert resample.share_p(np.array([1.0, 2.0, 3.0])) == 0.0 and resample.share_p(np.array([np.nan])) != 0
+    assert resample.share_p(np.array([-1.0, 1.0])) == 1.0  # 0 halfway: the median
+    assert not excludes_zero((float("nan"), float("nan"))) and excludes_zero((0.1, 2.0))

@@ -518,6 +518,11 @@ def test_a_reference_recording_whose_row_has_an_empty_task_is_not_also_missing(s
     (study_dir / "recordings.tsv").write_text(recordings_text(rows))
     assert problems_of(study_dir) == ["recordings.tsv row 2: 5 cells, the header has 4",
                                       "recordings.tsv row 4: 5 cells, the header has 4"]
+    # or with an empty session cell
+    rows = [(p, "" if s == "baseline" else s, t, f) for p, s, t, f in GOOD_ROWS]
+    (study_dir / "recordings.tsv").write_text(recordings_text(rows))
+    assert problems_of(study_dir) == ["recordings.tsv row 2: session is empty",
+                                      "recordings.tsv row 4: session is empty"]
 
 
 def test_an_arm_too_small_to_analyse_is_said_with_the_arm_it_resembles(study_dir):

@@ -92,6 +92,13 @@ class MediationResult(ModelResult):
     proportion_mediated: dict
 
 
+def excludes_zero(ci) -> bool:
+    """Whether an interval lies wholly on one side of 0; not when it is missing (NaN: no usable
+    resample), which is no evidence either way."""
+    low, high = ci
+    return bool(np.isfinite(low) and np.isfinite(high) and not low <= 0 <= high)
+
+
 def _joint_draws(outcome_exog: np.ndarray, y: np.ndarray, mediator_exog: np.ndarray, m: np.ndarray,
                  groups: np.ndarray, n_boot: int,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -154,32 +161,36 @@ def mediation_model(data: AnalysisData, n_boot: int, rng: np.random.Generator,
     outcome_params = sm.OLS(y, outcome_exog).fit().params
     a, b, direct = float(mediator_fit.params[1]), float(outcome_params[1]), float(outcome_params[2])
     total = float(sm.OLS(y, mediator_exog).fit().params[1])
-    a_draws, b_draws = mediator_draws[:, 1], outcome_draws[:, 1]
+    # A resample in which either model is singular is left out of every interval (the note says so)
+    usable = np.isfinite(outcome_draws).all(axis=1) & np.isfinite(mediator_draws).all(axis=1)
+    a_draws = np.where(usable, mediator_draws[:, 1], np.nan)
+    b_draws = outcome_draws[:, 1]
     # The total effect from its own model (a * b + c' to rounding, but not subject to the outcome
     # model's conditioning when frowning all but follows arm in a resample)
-    total_draws = np.where(np.isfinite(outcome_draws).all(axis=1), total_draws[:, 1], np.nan)
+    total_draws = np.where(usable, total_draws[:, 1], np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         draws = {"indirect": a_draws * b_draws, "direct": outcome_draws[:, 2], "total": total_draws,
                  "proportion_mediated": a_draws * b_draws / total_draws}
     point = {"indirect": a * b, "direct": direct, "total": total,
              "proportion_mediated": a * b / total if total else float("nan")}
     a_ci = percentile_interval(a_draws, expanded_level(*mediator_exog.shape, level))
+    a_p = expanded_p(share_p(a_draws), *mediator_exog.shape)
     out: dict = {"n_boot": n_boot, "method": METHOD,
                  "formulas": {k: v for k, v in formulas(data, model).items()
                               if k in ("mediator", "outcome")},
                  "a": a, "a_ci": list(a_ci), "b": b, "notes": notes, "table": []}
     out["table"].append(row("mediation", f"path a: arm[{data.treated_arm}] on "
-                                        f"{data.feature}_change", a, a_ci, mediator_fit.pvalues[1],
-                           EXPANDED_STRATIFIED, "OLS t-test"))
-    effect_level = expanded_level(*outcome_exog.shape, level)
+                                        f"{data.feature}_change", a, a_ci, a_p, EXPANDED_STRATIFIED, "bootstrap"))
     for key in EFFECTS:
-        low, high = percentile_interval(draws[key], effect_level)
-        p = expanded_p(share_p(draws[key]), *outcome_exog.shape)
+        # each effect's interval expanded by the residual df of the model it comes from: the total's
+        # model has the mediator model's terms, the others involve the outcome model
+        shape = mediator_exog.shape if key == "total" else outcome_exog.shape
+        low, high = percentile_interval(draws[key], expanded_level(*shape, level))
+        p = expanded_p(share_p(draws[key]), *shape)
         out[key] = {"estimate": point[key], "ci": [low, high], "p": p}
         out["table"].append(row("mediation", key.replace("_", " "), point[key], (low, high), p,
                                EXPANDED_STRATIFIED, "bootstrap"))
-    out["indirect"]["excludes_zero"] = bool(not (out["indirect"]["ci"][0] <= 0
-                                                 <= out["indirect"]["ci"][1]))
+    out["indirect"]["excludes_zero"] = excludes_zero(out["indirect"]["ci"])
     indirect = draws["indirect"][np.isfinite(draws["indirect"])]
-    out["indirect"]["bootstrap_sd"] = float(np.std(indirect, ddof=1))
+    out["indirect"]["bootstrap_sd"] = float(np.std(indirect, ddof=1)) if indirect.size > 1 else float("nan")
     return MediationResult(**out)

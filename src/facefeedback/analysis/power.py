@@ -99,7 +99,7 @@ def one_study(settings: SimulationSettings, seed: int, n_perm: int, n_boot: int,
             out[f"{key}_low"], out[f"{key}_high"] = effect["ci"]
         out["a"] = med.a
         out["a_low"], out["a_high"] = med.a_ci
-        out["mediation_rejects"] = not (out["indirect_low"] <= 0 <= out["indirect_high"])
+        out["mediation_rejects"] = med.indirect["excludes_zero"]
     if mixed:
         from .mixed import mixed_model
 

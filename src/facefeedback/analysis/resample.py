@@ -50,12 +50,19 @@ def batched_ols(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray, shape (b, p); rows whose design is singular are NaN.
+
+    Each problem's columns are scaled to unit length before solving, so that whether a design
+    counts as singular does not depend on the units of its variables (a frown feature whose
+    changes are 1e-4, beside baseline scores of 20, made every resample "singular" unscaled).
     """
+    scale = np.sqrt(np.einsum("bni,bni->bi", x, x))
+    scale[scale == 0] = 1.0  # a column of zeros stays one: singular
+    x = x / scale[:, None, :]
     xtx = np.einsum("bni,bnj->bij", x, x)
     xty = np.einsum("bni,bn->bi", x, y)
     singular = np.linalg.cond(xtx) > 1e12
     xtx[singular] = np.eye(x.shape[2])
-    beta = np.linalg.solve(xtx, xty[..., None])[..., 0]
+    beta = np.linalg.solve(xtx, xty[..., None])[..., 0] / scale
     beta[singular] = np.nan
     return beta
 
@@ -135,13 +142,26 @@ def expanded_p(p_percentile: float, n: int, p: int) -> float:
 
 
 def share_p(draws: np.ndarray) -> float:
-    """Two-sided bootstrap p-value: twice the smaller share of the draws (NaN ones, from
-    singular resamples, left out) on one side of 0, at most 1."""
-    draws = np.asarray(draws, dtype=float)
-    draws = draws[np.isfinite(draws)]
-    if draws.size == 0:
+    """Two-sided bootstrap p-value that goes with :func:`percentile_interval`: ``2 q`` (or
+    ``2 (1 - q)``), where ``q`` is the level at which the draws' percentile, interpolated as
+    :func:`percentile_interval` takes it, crosses 0. So the percentile interval at ``level``
+    excludes 0 exactly when this p is below ``1 - level`` (twice the share of draws beyond 0,
+    counted, disagreed with the interpolated interval near the edge). NaN draws (singular
+    resamples) are left out; 0 when every draw lies on one side of 0."""
+    x = np.sort(np.asarray(draws, dtype=float))
+    x = x[np.isfinite(x)]
+    if x.size == 0:
         return float("nan")
-    return float(min(1.0, 2 * min((draws > 0).mean(), (draws < 0).mean())))
+    if x[0] > 0 or x[-1] < 0 or x.size == 1:
+        return 0.0 if x[0] != 0 or x[-1] != 0 else 1.0
+    below = int(np.searchsorted(x, 0.0, side="left"))  # draws < 0
+    at = int(np.searchsorted(x, 0.0, side="right"))  # draws <= 0
+    if at > below:  # draws at 0 itself: the middle of their ranks
+        h = (below + at - 1) / 2
+    else:  # between x[below - 1] < 0 < x[below], as np.percentile interpolates
+        h = below - 1 + (0.0 - x[below - 1]) / (x[below] - x[below - 1])
+    q = h / (x.size - 1)
+    return float(min(1.0, 2 * min(q, 1 - q)))
 
 
 def singular_resamples_note(model: str, draws: np.ndarray) -> str | None:

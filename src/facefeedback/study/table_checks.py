@@ -133,8 +133,8 @@ def _check_baselines(t: Table, df: pd.DataFrame, spec: StudySpec, study_file: Pa
     ref = spec.reference_session
     sessions = _values(t, "session")
     if ref not in sessions:
-        # else the sessions check has named it, or the rows at it were left out (and said so)
-        if (spec.sessions is None or ref in spec.sessions) and ref not in t.rejected_values("session"):
+        # else the sessions check has named it, or rows left out (and said so) may hold it
+        if (spec.sessions is None or ref in spec.sessions) and not said and not t.rejected:
             problems.append(f"{study_file}: reference_session '{ref}' is not a session of {t.name} "
                             f"({', '.join(sessions)})")
         return
