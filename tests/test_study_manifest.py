@@ -564,3 +564,21 @@ def test_a_table_separated_by_another_character_is_said_so(study_dir):
         "(the header is separated by commas; a .tsv file is read as separated by tabs)")
     (study_dir / "scores.csv").write_text(SCORES.replace("participant_id,", "participant,"))
     assert "(the header is" not in only(problems_of(study_dir), "scores.csv")  # a misnamed column is not that
+
+
+def test_a_session_the_study_file_does_not_list_is_one_line_per_table(study_dir):
+    """A session misspelt in the study file's sessions (basline) made one line for every recordings
+    and scores row at that session; now one line per table names all its rows and the session it
+    resembles."""
+    (study_dir / "study.yaml").write_text(STUDY.replace("sessions: [baseline, week6]", "sessions: [baseline, week_6]"))
+    problems = problems_of(study_dir)
+    assert only(problems, "recordings.tsv") == ("recordings.tsv row 3: session 'week6' is not in the study file's "
+                                                 "sessions (baseline, week_6) (did you mean 'week_6'?)")
+    assert only(problems, "scores.csv") == ("scores.csv row 3: session 'week6' is not a session of the study "
+                                             "(baseline, week_6) (did you mean 'week_6'?)")
+    rows = GOOD_ROWS + [("P02", "week6", "rest", "clips/b.mp4"), ("P02", "screening", "rest", "clips/b.mp4")]
+    (study_dir / "recordings.tsv").write_text(recordings_text(rows))
+    problems = problems_of(study_dir)
+    assert "recordings.tsv rows 3, 5: session 'week6' is not in the study file's sessions (baseline, week_6) (did " \
+           "you mean 'week_6'?)" in problems
+    assert "recordings.tsv row 6: session 'screening' is not in the study file's sessions (baseline, week_6)" in problems

@@ -70,7 +70,7 @@ def check_recordings(t: Table, spec: StudySpec, study_file: Path, known: set[str
     # a participant with a row left out for an empty or malformed id: that row may be its baseline
     said = {t.rows[i]["participant_id"] for i in set(range(len(t.rows))) - set(rows)}
     rows = check_duplicates(t, rows, ("participant_id", "session", "task"), problems)
-    keep, ids = [], {}
+    keep, ids, strange = [], {}, {}
     for i in rows:
         row = t.rows[i]
         _check_media(t, i, problems)
@@ -78,14 +78,14 @@ def check_recordings(t: Table, spec: StudySpec, study_file: Path, known: set[str
             problems.append(f"{t.where(i)}: participant {row['participant_id']} is not in {ptable.name}")
             continue
         if sessions is not None and row["session"] not in sessions:
-            problems.append(f"{t.where(i)}: session '{row['session']}' is not in the study file's sessions "
-                            f"({', '.join(sessions)})")
+            strange.setdefault(row["session"], []).append(i)
         rid = f"{row['participant_id']}_{row['session']}_{row['task']}"
         if rid in ids:
             problems.append(f"{t.where(i)}: recording id {rid} is also made by row {t.line[ids[rid]]}; "
                             "rename a participant, session or task")
         ids[rid] = i
         keep.append(i)
+    _unknown_sessions(t, strange, sessions, "in the study file's sessions", problems)
     df = pd.DataFrame({
         "recording_id": [f"{t.rows[i]['participant_id']}_{t.rows[i]['session']}_{t.rows[i]['task']}" for i in keep],
         "participant_id": [t.rows[i]["participant_id"] for i in keep],
@@ -174,7 +174,7 @@ def check_scores(t: Table, known: set[str] | None, sessions: list[str] | None,
     """The scores taken (participant, session, scale, score, row), each within its scale's range."""
     rows = check_ids(t, ("participant_id", "session"), problems)
     rows = check_duplicates(t, rows, ("participant_id", "session", "scale"), problems)
-    out = []
+    out, strange = [], {}
     for i in rows:
         row = t.rows[i]
         scale, raw = row["scale"], row["score"]
@@ -183,8 +183,7 @@ def check_scores(t: Table, known: set[str] | None, sessions: list[str] | None,
             problems.append(f"{t.where(i)}: participant {row['participant_id']} is not in {ptable.name}")
             ok = False
         if sessions is not None and row["session"] not in sessions:
-            problems.append(f"{t.where(i)}: session '{row['session']}' is not a session of the study "
-                            f"({', '.join(sessions)})")
+            strange.setdefault(row["session"], []).append(i)
             ok = False
         if scale not in scales:
             problems.append(f"{t.where(i)}: unknown scale '{scale}'; known scales are {', '.join(scales)} "
@@ -200,4 +199,18 @@ def check_scores(t: Table, known: set[str] | None, sessions: list[str] | None,
             problems.append(f"{t.where(i)}: {scale} score {raw} is outside {lo:g}-{hi:g}")
         elif ok:
             out.append((row["participant_id"], row["session"], scale, score, t.line[i]))
+    _unknown_sessions(t, strange, sessions, "a session of the study", problems)
     return pd.DataFrame(out, columns=["participant_id", "session", "scale", "score", "row"])
+
+
+def _unknown_sessions(t: Table, strange: dict[str, list[int]], sessions: list[str] | None, known_as: str,
+                      problems: list[str]) -> None:
+    """One line for each session value (``strange``: value -> row indices) that is not among
+    ``sessions``, with all its rows and the session it resembles: a misspelt session in the study
+    file would otherwise give a line for every row of the table."""
+    import difflib
+
+    for value, idx in strange.items():
+        like = difflib.get_close_matches(value, sessions or [], n=1, cutoff=0.6)
+        hint = f" (did you mean '{like[0]}'?)" if like else ""
+        problems.append(f"{t.where_many(idx)}: session '{value}' is not {known_as} ({', '.join(sessions)}){hint}")
