@@ -30,6 +30,7 @@ from pydantic import (
 from .components.registry import FAMILIES, FROWN, REGISTRY, SMILE, Component, Family
 from .errors import ConfigError
 from .files import path_problem
+from .textrows import closest
 
 CONFIG_VERSION = 1
 
@@ -340,13 +341,11 @@ def _named(model: type[BaseModel], loc: tuple, message: str, names: Mapping[str,
 def unknown_key(model: type[BaseModel], loc: tuple) -> str:
     """The line for a key at ``loc`` that ``model`` does not define: the closest valid key, and
     every valid key of that section."""
-    import difflib
-
     *section, key = loc
     valid = list(_section_model(model, section).model_fields)
     where = ".".join(str(p) for p in section)
-    close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.6)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    close = closest(key, valid)
+    hint = f" (did you mean '{close}'?)" if close else ""
     line = f"unknown key '{key}'{hint}; valid keys{f' of {where}' if where else ''}: {', '.join(valid)}"
     return f"{where}: {line}" if where else line
 

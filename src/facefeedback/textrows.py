@@ -117,6 +117,14 @@ def rows_text(where: str, lines: list[int]) -> str:
     return f"{where} row{'s' if len(lines) > 1 else ''} {', '.join(str(n) for n in lines)}"
 
 
+def closest(value: str, choices, cutoff: float = 0.6) -> str | None:
+    """The choice most like ``value`` (a misspelt key, session or arm), or None when none is near."""
+    import difflib
+
+    like = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=cutoff)
+    return like[0] if like else None
+
+
 _DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 
 

@@ -22,7 +22,7 @@ from .. import schema
 from ..config import Config
 from ..errors import ValidationError
 from ..files import find_path
-from ..textrows import case_clashes, is_missing
+from ..textrows import case_clashes, closest, is_missing
 from .spec import StudySpec, read_study_spec
 from .table_checks import check_participants, check_recordings, check_scores, shadows
 from .tables import ID_PATTERN, Table, read_table
@@ -257,8 +257,6 @@ def _warnings(study: Study) -> list[str]:
 def _small_arms(participants: pd.DataFrame, table: str) -> list[str]:
     """A line for each arm with fewer participants than an analysis needs (often a misspelt arm:
     ``botx`` for ``botox``), naming them and the arm it most resembles."""
-    import difflib
-
     counts = participants["arm"].value_counts(sort=False)
     out = []
     for arm, n in counts.items():
@@ -266,8 +264,8 @@ def _small_arms(participants: pd.DataFrame, table: str) -> list[str]:
             continue
         who = ", ".join(participants.loc[participants["arm"] == arm, "participant_id"])
         others = [a for a in counts.index if a != arm]
-        like = difflib.get_close_matches(arm, others, n=1, cutoff=0.6)
-        hint = f" (a misspelling of '{like[0]}'?)" if like else ""
+        like = closest(arm, others)
+        hint = f" (a misspelling of '{like}'?)" if like else ""
         out.append(f"{table}: arm '{arm}' has {n} participant{'s' if n > 1 else ''} with recordings ({who}){hint}; "
                    f"an analysis needs at least {schema.MIN_PER_ARM} in each arm it compares "
                    f"(arms: {', '.join(f'{a} {k}' for a, k in counts.items())})")

@@ -15,7 +15,7 @@ import pandas as pd
 from .. import schema
 from ..changes import with_changes
 from ..files import find_path
-from ..textrows import is_missing, parse_number, typed_column
+from ..textrows import closest, is_missing, parse_number, typed_column
 from .spec import StudySpec
 from .tables import Table, check_duplicates, check_ids
 
@@ -208,9 +208,7 @@ def _unknown_sessions(t: Table, strange: dict[str, list[int]], sessions: list[st
     """One line for each session value (``strange``: value -> row indices) that is not among
     ``sessions``, with all its rows and the session it resembles: a misspelt session in the study
     file would otherwise give a line for every row of the table."""
-    import difflib
-
     for value, idx in strange.items():
-        like = difflib.get_close_matches(value, sessions or [], n=1, cutoff=0.6)
-        hint = f" (did you mean '{like[0]}'?)" if like else ""
+        like = closest(value, sessions)
+        hint = f" (did you mean '{like}'?)" if like else ""
         problems.append(f"{t.where_many(idx)}: session '{value}' is not {known_as} ({', '.join(sessions)}){hint}")
